@@ -1,0 +1,115 @@
+#include "base/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char vs_error_buf[VS_ERROR_MAX];
+
+enum vs_status vs_error_setv(enum vs_status code, const char *fmt, va_list ap)
+{
+    vsnprintf(vs_error_buf, sizeof vs_error_buf, fmt, ap);
+    return code;
+}
+
+enum vs_status vs_error_set(enum vs_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vs_error_setv(code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+enum vs_status vs_error_prefix(enum vs_status code, const char *fmt, ...)
+{
+    char prefix[VS_ERROR_MAX], old[VS_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, vs_error_buf, sizeof old);
+    snprintf(vs_error_buf, sizeof vs_error_buf, "%s: %s", prefix, old);
+    return code;
+}
+
+const char *vs_error_message(void) { return vs_error_buf; }
+
+void vs_error_clear(void) { vs_error_buf[0] = '\0'; }
+
+const char *vs_status_name(enum vs_status code)
+{
+    switch (code) {
+    case VS_OK: return "ok";
+    case VS_ERR_USAGE: return "usage error";
+    case VS_ERR_IO: return "i/o error";
+    case VS_ERR_FORMAT: return "format error";
+    case VS_ERR_CONFIG: return "config error";
+    case VS_ERR_MODEL: return "model error";
+    case VS_ERR_DATASET: return "dataset error";
+    case VS_ERR_UNSUPPORTED: return "unsupported";
+    case VS_ERR_NOMEM: return "out of memory";
+    case VS_ERR_INTERNAL: return "internal error";
+    }
+    return "error";
+}
+
+int vs_status_exit_code(enum vs_status code)
+{
+    if (code == VS_OK)
+        return 0;
+    return code == VS_ERR_USAGE ? 2 : 1;
+}
+
+void *vs_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        vs_error_set(VS_ERR_NOMEM, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *vs_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        vs_error_set(VS_ERR_NOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *vs_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        vs_error_set(VS_ERR_NOMEM, "out of memory allocating %zu bytes", n);
+    return q;
+}
+
+char *vs_strdup(const char *s)
+{
+    return vs_strndup(s, strlen(s));
+}
+
+char *vs_strndup(const char *s, size_t n)
+{
+    char *d = vs_malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+char *vs_strfmt(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        vs_error_set(VS_ERR_NOMEM, "out of memory formatting a string");
+        return NULL;
+    }
+    return s;
+}

@@ -1,0 +1,179 @@
+#include "tensor/dtype.h"
+
+#include <math.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    size_t size;
+} vs_dtype_table[VS_DTYPE_COUNT] = {
+    [VS_DTYPE_BOOL] = {"BOOL", 1}, [VS_DTYPE_U8] = {"U8", 1},     [VS_DTYPE_I8] = {"I8", 1},
+    [VS_DTYPE_I16] = {"I16", 2},   [VS_DTYPE_I32] = {"I32", 4},   [VS_DTYPE_I64] = {"I64", 8},
+    [VS_DTYPE_F16] = {"F16", 2},   [VS_DTYPE_BF16] = {"BF16", 2}, [VS_DTYPE_F32] = {"F32", 4},
+    [VS_DTYPE_F64] = {"F64", 8},   [VS_DTYPE_F8_E4M3] = {"F8_E4M3", 1},
+};
+
+size_t vs_dtype_size(enum vs_dtype dt)
+{
+    return (unsigned)dt < VS_DTYPE_COUNT ? vs_dtype_table[dt].size : 0;
+}
+
+const char *vs_dtype_name(enum vs_dtype dt)
+{
+    return (unsigned)dt < VS_DTYPE_COUNT ? vs_dtype_table[dt].name : "?";
+}
+
+int vs_dtype_parse(const char *name)
+{
+    for (int i = 0; i < VS_DTYPE_COUNT; i++)
+        if (strcmp(name, vs_dtype_table[i].name) == 0)
+            return i;
+    return -1;
+}
+
+int vs_dtype_is_float(enum vs_dtype dt)
+{
+    return dt == VS_DTYPE_F16 || dt == VS_DTYPE_BF16 || dt == VS_DTYPE_F32 || dt == VS_DTYPE_F64;
+}
+
+static inline uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float vs_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+uint16_t vs_f32_to_bf16(float f)
+{
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet, keep the sign */
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float vs_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    if (exp == 0) {
+        if (man == 0)
+            return bits_f32(sign);
+        /* subnormal: value = man * 2^-24 */
+        float v = (float)man * 5.9604644775390625e-8f;
+        return sign ? -v : v;
+    }
+    if (exp == 31)
+        return bits_f32(sign | 0x7f800000u | (man << 13));
+    return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t vs_f32_to_f16(float f)
+{
+    uint32_t u = f32_bits(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u)
+        return sign | 0x7e00u;
+    if (a >= 0x477ff000u) /* rounds to >= 65520: infinity */
+        return sign | 0x7c00u;
+    if (a < 0x38800000u) { /* below 2^-14: subnormal or zero */
+        /* value in units of 2^-24, rounded half to even */
+        float v = bits_f32(a) * 16777216.0f;
+        float r = nearbyintf(v);
+        return sign | (uint16_t)r;
+    }
+    uint32_t exp = (a >> 23) - 112;
+    uint32_t man = a & 0x7fffffu;
+    uint32_t h = (exp << 10) | (man >> 13);
+    uint32_t rest = man & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+        h++;
+    return sign | (uint16_t)h;
+}
+
+int vs_convert_to_f32(enum vs_dtype src_type, const void *src, float *dst, size_t n)
+{
+    const unsigned char *s = src;
+    switch (src_type) {
+    case VS_DTYPE_F32:
+        memcpy(dst, src, n * 4);
+        return 0;
+    case VS_DTYPE_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            dst[i] = vs_bf16_to_f32(h);
+        }
+        return 0;
+    case VS_DTYPE_F16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            dst[i] = vs_f16_to_f32(h);
+        }
+        return 0;
+    case VS_DTYPE_F64:
+        for (size_t i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, s + 8 * i, 8);
+            dst[i] = (float)d;
+        }
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int vs_convert_from_f32(enum vs_dtype dst_type, const float *src, void *dst, size_t n)
+{
+    unsigned char *d = dst;
+    switch (dst_type) {
+    case VS_DTYPE_F32:
+        memcpy(dst, src, n * 4);
+        return 0;
+    case VS_DTYPE_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = vs_f32_to_bf16(src[i]);
+            memcpy(d + 2 * i, &h, 2);
+        }
+        return 0;
+    case VS_DTYPE_F16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = vs_f32_to_f16(src[i]);
+            memcpy(d + 2 * i, &h, 2);
+        }
+        return 0;
+    case VS_DTYPE_F64:
+        for (size_t i = 0; i < n; i++) {
+            double v = src[i];
+            memcpy(d + 8 * i, &v, 8);
+        }
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int64_t vs_shape_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return -1;
+        if (shape[i] != 0 && n > INT64_MAX / shape[i])
+            return -1;
+        n *= shape[i];
+    }
+    return n;
+}

@@ -1,0 +1,49 @@
+/* Element types of safetensors files and conversions to and from float32. */
+#ifndef VS_TENSOR_DTYPE_H
+#define VS_TENSOR_DTYPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum vs_dtype {
+    VS_DTYPE_BOOL,
+    VS_DTYPE_U8,
+    VS_DTYPE_I8,
+    VS_DTYPE_I16,
+    VS_DTYPE_I32,
+    VS_DTYPE_I64,
+    VS_DTYPE_F16,
+    VS_DTYPE_BF16,
+    VS_DTYPE_F32,
+    VS_DTYPE_F64,
+    VS_DTYPE_F8_E4M3,
+    VS_DTYPE_COUNT,
+};
+
+#define VS_MAX_DIMS 8
+
+/* Bytes per element. */
+size_t vs_dtype_size(enum vs_dtype dt);
+/* The safetensors name ("BF16", "F8_E4M3", ...). */
+const char *vs_dtype_name(enum vs_dtype dt);
+/* Parses a safetensors dtype name; returns -1 if unknown. */
+int vs_dtype_parse(const char *name);
+/* True for F16, BF16, F32, F64 (the types a weight may be stored in for float compute). */
+int vs_dtype_is_float(enum vs_dtype dt);
+
+/* Scalar conversions. bf16/f16 rounding is round-to-nearest-even, NaN stays NaN. */
+float vs_bf16_to_f32(uint16_t h);
+uint16_t vs_f32_to_bf16(float f);
+float vs_f16_to_f32(uint16_t h);
+uint16_t vs_f32_to_f16(float f);
+
+/* Converts n elements of a float type (F16/BF16/F32/F64) to float32. Returns 0, or -1 if
+ * the source type is not a float type. src may be unaligned. */
+int vs_convert_to_f32(enum vs_dtype src_type, const void *src, float *dst, size_t n);
+/* Converts n float32 values to a float type (F16/BF16/F32/F64). Returns 0 or -1. */
+int vs_convert_from_f32(enum vs_dtype dst_type, const float *src, void *dst, size_t n);
+
+/* Number of elements of a shape (1 for ndim == 0). Returns -1 on overflow or negative dims. */
+int64_t vs_shape_numel(int ndim, const int64_t *shape);
+
+#endif
