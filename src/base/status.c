@@ -29,7 +29,17 @@ enum vs_status vs_error_prefix(enum vs_status code, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, vs_error_buf, sizeof old);
-    snprintf(vs_error_buf, sizeof vs_error_buf, "%s: %s", prefix, old);
+    /* Truncation of an over-long message is acceptable; the prefix comes first. */
+    size_t n = strlen(prefix);
+    if (n > sizeof vs_error_buf - 3)
+        n = sizeof vs_error_buf - 3;
+    memcpy(vs_error_buf, prefix, n);
+    memcpy(vs_error_buf + n, ": ", 2);
+    size_t room = sizeof vs_error_buf - n - 3, m = strlen(old);
+    if (m > room)
+        m = room;
+    memcpy(vs_error_buf + n + 2, old, m);
+    vs_error_buf[n + 2 + m] = '\0';
     return code;
 }
 

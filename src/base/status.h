@@ -8,6 +8,7 @@
 #define VS_BASE_STATUS_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum vs_status {
     VS_OK = 0,

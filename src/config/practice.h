@@ -18,7 +18,7 @@ struct vs_quant_type {
 };
 enum vs_status vs_quant_type_parse(const char *s, struct vs_quant_type *out);
 
-/* Looks in every `<dir>/<pedigree>/` for *.yaml/*.yml files (dirs in priority order), sorts
+/* Looks in every `<dir>/<pedigree>/` for YAML files (.yaml, .yml) (dirs in priority order), sorts
  * candidates by (-score, config_id), and returns (caller frees) the path of the first one
  * whose label equals the quant type and that is verified for `model_type` (verified_model_types
  * contains it, or verified_tags has it and, when tags are given, one scenario holds all of them,

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs vlmslim's build and test dependencies from Debian 12 packages (needs root or sudo).
+# Does nothing when everything is already installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libopenblas-dev libjansson-dev libyaml-dev libinih-dev
+  libpcre2-dev libutf8proc-dev libjpeg62-turbo-dev libpng-dev
+  libcmocka-dev
+  python3 python3-numpy python3-yaml   # independent reference for the end-to-end tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,44 @@
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "vs_build_config.h"
+
+static void print_usage(FILE *f)
+{
+    fputs("usage: vlmslim <command> [options]\n"
+          "\n"
+          "Post-training quantization of vision-language models (Qwen3-VL, Qwen3-VL-MoE) from a\n"
+          "Hugging Face checkpoint to an int8 `ascendv1` checkpoint, compatible with msModelSlim's\n"
+          "`msmodelslim quant` flags, config/config.ini registry and YAML configs.\n"
+          "\n"
+          "commands:\n"
+          "  quant       quantize a checkpoint (see 'vlmslim quant --help')\n"
+          "\n"
+          "options:\n"
+          "  --help      show this help\n"
+          "  --version   show the version\n",
+          f);
+}
+
+int vs_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("vlmslim %s\n", VS_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "quant") == 0)
+        return vs_cmd_quant(argc - 2, argv + 2);
+    fprintf(stderr, "vlmslim: error: unknown command '%s' (commands: quant; see 'vlmslim --help')\n", cmd);
+    return 2;
+}

@@ -1,0 +1,299 @@
+/* `vlmslim quant`: msModelSlim's `msmodelslim quant` flags, validated in its order (spec §1.2). */
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/datadir.h"
+#include "config/practice.h"
+#include "config/quant_config.h"
+#include "model/registry.h"
+#include "runner/quant_run.h"
+
+static void print_help(void)
+{
+    fputs(
+        "usage: vlmslim quant --model_path DIR --save_path DIR --model_type NAME\n"
+        "                     (--config_path FILE.yaml | --quant_type TYPE [--tag TAG ...])\n"
+        "                     [--device cpu] [--trust_remote_code True|False] [--overwrite]\n"
+        "                     [--log_level LEVEL] [--debug]\n"
+        "\n"
+        "Quantizes a Hugging Face checkpoint layer by layer and writes an `ascendv1` export\n"
+        "(quant_model_weights*.safetensors, quant_model_description.json, tokenizer/processor/\n"
+        "config files). The export appears at --save_path only when complete.\n"
+        "\n"
+        "options:\n"
+        "  --model_path DIR        the float checkpoint (config.json + *.safetensors)\n"
+        "  --save_path DIR         output directory; created if absent; must be empty unless\n"
+        "                          --overwrite is given\n"
+        "  --model_type NAME       a display name registered in config/config.ini, e.g.\n"
+        "                          Qwen3-VL-30B-A3B, Qwen3-VL-235B-A22B, Qwen3-VL-8B-Instruct\n"
+        "  --config_path FILE      msModelSlim YAML config (apiversion multimodal_vlm_modelslim_v1)\n"
+        "  --quant_type TYPE       pick the best practice from lab_practice/<family>/ instead of\n"
+        "                          --config_path (w8a8, w8a16, w8a8s, ...); only an exact, verified\n"
+        "                          match is used (no interactive fallback as in msModelSlim)\n"
+        "  --tag TAG ...           scenario tags for --quant_type, e.g. vLLM_Ascend Atlas_A2_Inference\n"
+        "  --device cpu            where to compute; this build runs on the CPU only\n"
+        "  --trust_remote_code B   True or False; accepted for compatibility. vlmslim never runs\n"
+        "                          code from a checkpoint, so the value changes nothing\n"
+        "  --overwrite             replace an existing non-empty --save_path\n"
+        "  --log_level LEVEL       debug, info (default), warning, error\n"
+        "  --debug                 the same as --log_level debug\n"
+        "  --help                  show this help\n"
+        "\n"
+        "examples:\n"
+        "  vlmslim quant --model_path Qwen3-VL-30B-A3B-Instruct --save_path out/qwen3vl-w8a8 \\\n"
+        "      --model_type Qwen3-VL-30B-A3B --config_path qwen3_vl_moe_w8a8.yaml --device cpu\n"
+        "  vlmslim quant --model_path Qwen3-VL-32B-Instruct --save_path out/32b \\\n"
+        "      --model_type Qwen3-VL-32B-Instruct --quant_type w8a8\n",
+        stdout);
+}
+
+static volatile sig_atomic_t vs_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    vs_interrupted = 1;
+}
+
+/* msModelSlim's parse_device_string: "type" or "type:i,j"; this build accepts cpu only. */
+static enum vs_status check_device(const char *device)
+{
+    char buf[256];
+    size_t n = strlen(device);
+    while (n && isspace((unsigned char)device[n - 1]))
+        n--;
+    while (n && isspace((unsigned char)*device)) {
+        device++;
+        n--;
+    }
+    if (n == 0)
+        return vs_error_set(VS_ERR_USAGE, "--device: device string cannot be empty");
+    if (n >= sizeof buf)
+        return vs_error_set(VS_ERR_USAGE, "--device: value is too long");
+    memcpy(buf, device, n);
+    buf[n] = '\0';
+    char *colon = strchr(buf, ':');
+    if (colon)
+        *colon = '\0';
+    if (strcmp(buf, "npu") == 0 || strcmp(buf, "cuda") == 0 || strcmp(buf, "gpu") == 0)
+        return vs_error_set(VS_ERR_UNSUPPORTED, "--device %s: this build of vlmslim computes on the CPU only; use --device cpu", buf);
+    if (strcmp(buf, "cpu") != 0)
+        return vs_error_set(VS_ERR_USAGE, "--device: Invalid device type: '%s'. Supported device types: 'cpu'", buf);
+    if (!colon)
+        return VS_OK;
+    size_t count = 0;
+    for (char *tok = strtok(colon + 1, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        while (isspace((unsigned char)*tok))
+            tok++;
+        long v = strtol(tok, &end, 10);
+        while (isspace((unsigned char)*end))
+            end++;
+        if (end == tok || *end)
+            return vs_error_set(VS_ERR_USAGE, "--device: Invalid device indices format: '%s'", device);
+        if (v < 0)
+            return vs_error_set(VS_ERR_USAGE, "--device: device index %ld must be non-negative", v);
+        count++;
+    }
+    if (count == 0)
+        return vs_error_set(VS_ERR_USAGE, "--device: Device indices cannot be empty after parsing");
+    if (count > 1)
+        return vs_error_set(VS_ERR_USAGE, "--device: cpu accepts at most one device index");
+    vs_warn("--device %s: device indices are ignored; vlmslim uses all CPU cores", device);
+    return VS_OK;
+}
+
+static enum vs_status check_save_path(const char *save_path, const char *model_path, bool overwrite)
+{
+    if (vs_fs_exists(save_path)) {
+        if (!vs_fs_is_dir(save_path))
+            return vs_error_set(VS_ERR_USAGE, "--save_path %s: exists and is not a directory", save_path);
+        if (!vs_fs_dir_is_empty(save_path) && !overwrite)
+            return vs_error_set(VS_ERR_USAGE,
+                                "--save_path %s: directory is not empty; choose another path or pass --overwrite",
+                                save_path);
+    }
+    char *a = realpath(model_path, NULL), *b = realpath(save_path, NULL);
+    bool same = a && b && strcmp(a, b) == 0;
+    free(a);
+    free(b);
+    if (same)
+        return vs_error_set(VS_ERR_USAGE, "--save_path %s: is the --model_path directory; choose another path", save_path);
+    /* The export is assembled beside save_path, so its parent must exist. */
+    char *parent = vs_path_dirname(save_path);
+    enum vs_status st = parent ? vs_fs_mkdirs(parent, 0755) : VS_ERR_NOMEM;
+    free(parent);
+    return st == VS_OK ? VS_OK : vs_error_prefix(st, "--save_path %s", save_path);
+}
+
+/* --quant_type without --config_path: the best practice of the adapter's family. */
+static enum vs_status select_practice(const struct vs_adapter_ops *ops, const char *model_type,
+                                      const char *quant_type, const char **tags, size_t n_tags, char **path)
+{
+    struct vs_quant_type qt;
+    enum vs_status st = vs_quant_type_parse(quant_type, &qt);
+    if (st != VS_OK)
+        return st;
+    char *custom = getenv("MSMODELSLIM_CUSTOM_PRACTICE_REPO");
+    char *builtin = vs_datadir_find("lab_practice");
+    const char *dirs[2];
+    size_t n = 0;
+    if (custom && *custom)
+        dirs[n++] = custom;
+    if (builtin)
+        dirs[n++] = builtin;
+    if (n == 0)
+        st = vs_error_set(VS_ERR_CONFIG, "--quant_type %s: no lab_practice directory found; pass --config_path", quant_type);
+    else
+        st = vs_practice_select(dirs, n, ops->pedigree, model_type, &qt, tags, n_tags, path);
+    free(builtin);
+    return st;
+}
+
+static int fail(enum vs_status st)
+{
+    fprintf(stderr, "vlmslim: error: %s\n", vs_error_message());
+    return vs_status_exit_code(st);
+}
+
+static void print_summary(const char *save_path, const struct vs_quant_summary *s)
+{
+    char *json = vs_path_join(save_path, "quant_model_description.json");
+    printf("vlmslim: wrote %s in %.2f s\n", save_path, s->seconds);
+    printf("  units: %zu, Linear modules: %zu (W8A8_DYNAMIC %zu, W8A16 %zu, float %zu)\n", s->units,
+           s->linears_total, s->linears_quantized[0], s->linears_quantized[1],
+           s->linears_total - s->linears_quantized[0] - s->linears_quantized[1]);
+    printf("  read %.1f MB of weights, wrote %.1f MB; description: %s\n", (double)s->bytes_in / 1e6,
+           (double)s->bytes_out / 1e6, json ? json : "quant_model_description.json");
+    printf("  largest unit %.1f MB, peak RSS %.1f MB\n", (double)s->largest_unit_bytes / 1e6,
+           (double)s->peak_rss_bytes / 1e6);
+    free(json);
+}
+
+int vs_cmd_quant(int argc, char **argv)
+{
+    const char *model_path = NULL, *save_path = NULL, *model_type = NULL, *config_path = NULL,
+               *quant_type = NULL, *device = "cpu", *trust = NULL, *log_level = NULL;
+    const char **tags = NULL;
+    size_t n_tags = 0;
+    bool help = false, overwrite = false, debug = false;
+    const struct vs_opt opts[] = {
+        {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
+        {"save_path", VS_OPT_VALUE, &save_path, NULL, NULL, NULL},
+        {"model_type", VS_OPT_VALUE, &model_type, NULL, NULL, NULL},
+        {"config_path", VS_OPT_VALUE, &config_path, NULL, NULL, NULL},
+        {"quant_type", VS_OPT_VALUE, &quant_type, NULL, NULL, NULL},
+        {"device", VS_OPT_VALUE, &device, NULL, NULL, NULL},
+        {"trust_remote_code", VS_OPT_VALUE, &trust, NULL, NULL, NULL},
+        {"log_level", VS_OPT_VALUE, &log_level, NULL, NULL, NULL},
+        {"tag", VS_OPT_LIST, NULL, NULL, &tags, &n_tags},
+        {"overwrite", VS_OPT_FLAG, NULL, &overwrite, NULL, NULL},
+        {"debug", VS_OPT_FLAG, NULL, &debug, NULL, NULL},
+        {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
+    };
+    struct vs_registry *reg = NULL;
+    struct vs_quant_config *cfg = NULL;
+    char *ini = NULL, *practice = NULL;
+    int rc;
+    enum vs_status st = vs_args_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "quant");
+    if (st != VS_OK)
+        goto out;
+    if (help) {
+        print_help();
+        free(tags);
+        return 0;
+    }
+    if (log_level) {
+        int lv = vs_log_parse_level(log_level);
+        if (lv < 0) {
+            st = vs_error_set(VS_ERR_USAGE, "--log_level %s: expected debug, info, warning or error", log_level);
+            goto out;
+        }
+        vs_log_set_level((enum vs_log_level)lv);
+    }
+    if (debug)
+        vs_log_set_level(VS_LOG_DEBUG);
+
+    if ((st = check_device(device)) != VS_OK)
+        goto out;
+    if (!model_path || !save_path) {
+        st = vs_error_set(VS_ERR_USAGE, "--%s is required (see 'vlmslim quant --help')",
+                          !model_path ? "model_path" : "save_path");
+        goto out;
+    }
+    if (!vs_fs_is_dir(model_path)) {
+        st = vs_error_set(VS_ERR_USAGE, "--model_path %s: %s", model_path,
+                          vs_fs_exists(model_path) ? "is not a directory" : "does not exist");
+        goto out;
+    }
+    if ((st = check_save_path(save_path, model_path, overwrite)) != VS_OK)
+        goto out;
+    if (config_path && quant_type) {
+        st = vs_error_set(VS_ERR_USAGE, "--quant_type and --config_path: only one can be provided");
+        goto out;
+    }
+    if (config_path && !vs_fs_is_file(config_path)) {
+        st = vs_error_set(VS_ERR_USAGE, "--config_path %s: %s", config_path,
+                          vs_fs_exists(config_path) ? "is not a regular file" : "does not exist");
+        goto out;
+    }
+    if (!model_type) {
+        st = vs_error_set(VS_ERR_USAGE, "--model_type is required (a display name from config/config.ini, e.g. Qwen3-VL-30B-A3B)");
+        goto out;
+    }
+    if (trust && strcmp(trust, "True") != 0 && strcmp(trust, "False") != 0) {
+        st = vs_error_set(VS_ERR_USAGE, "--trust_remote_code: expected True or False, got '%s'", trust);
+        goto out;
+    }
+
+    if (!(ini = vs_datadir_find("config/config.ini"))) {
+        st = vs_error_set(VS_ERR_CONFIG, "config/config.ini not found (set VLMSLIM_DATA_DIR to the directory holding config/)");
+        goto out;
+    }
+    const struct vs_adapter_ops *ops;
+    if ((st = vs_registry_load(ini, &reg)) != VS_OK || (st = vs_registry_resolve(reg, model_type, &ops)) != VS_OK)
+        goto out;
+    if (!config_path) {
+        if ((st = select_practice(ops, model_type, quant_type ? quant_type : "w8a8", tags, n_tags, &practice)) != VS_OK)
+            goto out;
+        vs_info("using best practice %s", practice);
+        config_path = practice;
+    }
+    if ((st = vs_quant_config_load(config_path, &cfg)) != VS_OK || (st = vs_quant_check_config(cfg)) != VS_OK)
+        goto out;
+
+    struct vs_quant_options o = {
+        .model_path = model_path,
+        .save_path = save_path,
+        .model_type = model_type,
+        .adapter = ops,
+        .config = cfg,
+        .overwrite = overwrite,
+        .interrupted = &vs_interrupted,
+    };
+    const char *part = getenv("VLMSLIM_PART_FILE_BYTES"); /* testing: shard size in bytes */
+    if (part && *part)
+        o.part_bytes_override = strtoull(part, NULL, 10);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    struct vs_quant_summary sum;
+    if ((st = vs_quant_run(&o, &sum)) == VS_OK)
+        print_summary(save_path, &sum);
+out:
+    rc = st == VS_OK ? 0 : fail(st);
+    vs_quant_config_free(cfg);
+    vs_registry_free(reg);
+    free(ini);
+    free(practice);
+    free(tags);
+    return rc;
+}

@@ -1,0 +1,99 @@
+#include "quant/linear_quant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/glob.h"
+#include "base/log.h"
+#include "quant/int_quant.h"
+
+const char *vs_scheme_name(enum vs_scheme s)
+{
+    return s == VS_SCHEME_W8A8_DYNAMIC ? "W8A8_DYNAMIC" : "W8A16";
+}
+
+static bool is(const struct vs_qconfig *q, enum vs_qdtype dt, enum vs_qscope sc, bool sym, const char *method)
+{
+    return q->dtype == dt && q->scope == sc && q->symmetric == sym && strcmp(q->method, method) == 0;
+}
+
+enum vs_status vs_linear_quant_init(struct vs_linear_quant *lq, const struct vs_processor_config *cfg)
+{
+    memset(lq, 0, sizeof *lq);
+    lq->cfg = cfg;
+    const struct vs_linear_quant_config *c = &cfg->u.linear_quant;
+    const struct vs_qconfig *a = &c->act, *w = &c->weight;
+    bool weight_ok = is(w, VS_QDT_INT8, VS_QS_PER_CHANNEL, true, "minmax");
+    if (weight_ok && is(a, VS_QDT_INT8, VS_QS_PER_TOKEN, true, "minmax"))
+        lq->scheme = VS_SCHEME_W8A8_DYNAMIC;
+    else if (weight_ok && a->dtype == VS_QDT_FLOAT)
+        lq->scheme = VS_SCHEME_W8A16;
+    else
+        return vs_error_set(VS_ERR_UNSUPPORTED,
+                            "%s: linear_quant with act %s %s %s %s and weight %s %s %s %s is not implemented in this build "
+                            "(supported: W8A8_DYNAMIC = act int8 per_token symmetric minmax + weight int8 per_channel symmetric minmax; "
+                            "W8A16 = act float + weight int8 per_channel symmetric minmax)",
+                            cfg->path, vs_qdtype_name(a->dtype), vs_qscope_name(a->scope),
+                            a->symmetric ? "symmetric" : "asymmetric", a->method, vs_qdtype_name(w->dtype),
+                            vs_qscope_name(w->scope), w->symmetric ? "symmetric" : "asymmetric", w->method);
+    lq->include_hits = vs_calloc(c->include.count + 1, sizeof *lq->include_hits);
+    lq->exclude_hits = vs_calloc(c->exclude.count + 1, sizeof *lq->exclude_hits);
+    if (!lq->include_hits || !lq->exclude_hits) {
+        vs_linear_quant_free(lq);
+        return VS_ERR_NOMEM;
+    }
+    return VS_OK;
+}
+
+void vs_linear_quant_free(struct vs_linear_quant *lq)
+{
+    free(lq->include_hits);
+    free(lq->exclude_hits);
+    lq->include_hits = lq->exclude_hits = NULL;
+}
+
+static int first_match(const struct vs_pattern_list *l, const char *name)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (vs_glob_match(l->items[i], name))
+            return (int)i;
+    return -1;
+}
+
+bool vs_linear_quant_selects(struct vs_linear_quant *lq, const char *module)
+{
+    /* Patterns are counted over every module the entry sees, so that an exclude pattern
+     * counts as used even for modules no include pattern selected. */
+    const struct vs_linear_quant_config *c = &lq->cfg->u.linear_quant;
+    int inc = first_match(&c->include, module);
+    int exc = first_match(&c->exclude, module);
+    if (inc >= 0)
+        lq->include_hits[inc]++;
+    if (exc >= 0)
+        lq->exclude_hits[exc]++;
+    return inc >= 0 && exc < 0;
+}
+
+static void warn_list(const struct vs_linear_quant *lq, const struct vs_pattern_list *l, const size_t *hits,
+                      const char *key)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (hits[i] == 0 && strcmp(l->items[i], "*") != 0)
+            vs_warn("%s.%s[%zu]: pattern '%s' matched no Linear module", lq->cfg->path, key, i, l->items[i]);
+}
+
+void vs_linear_quant_warn_unmatched(const struct vs_linear_quant *lq)
+{
+    const struct vs_linear_quant_config *c = &lq->cfg->u.linear_quant;
+    warn_list(lq, &c->include, lq->include_hits, "include");
+    warn_list(lq, &c->exclude, lq->exclude_hits, "exclude");
+}
+
+void vs_linear_quant_weight(enum vs_scheme scheme, const float *w, int64_t rows, int64_t cols,
+                            int8_t *q, float *scale, float *offset)
+{
+    (void)scheme; /* both implemented schemes use int8 per-channel symmetric minmax weights */
+    vs_quant_weight_per_channel(w, rows, cols, 8, true, q, scale, NULL);
+    if (offset)
+        memset(offset, 0, (size_t)rows * sizeof *offset);
+}

@@ -1,0 +1,340 @@
+#include "runner/quant_run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "quant/linear_quant.h"
+#include "save/ascendv1.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_process; i++) {
+        const struct vs_processor_config *p = &cfg->process[i];
+        if (p->type != VS_PROC_LINEAR_QUANT)
+            return vs_error_set(VS_ERR_UNSUPPORTED,
+                                "%s: %s: processor '%s' is not available in this build of vlmslim "
+                                "(available: linear_quant with the W8A8_DYNAMIC and W8A16 schemes)",
+                                cfg->source_path, p->path, vs_proc_type_name(p->type));
+        struct vs_linear_quant lq;
+        enum vs_status st = vs_linear_quant_init(&lq, p);
+        if (st != VS_OK)
+            return vs_error_prefix(st, "%s", cfg->source_path);
+        vs_linear_quant_free(&lq);
+    }
+    if (cfg->n_save != 1 || cfg->save[0].type != VS_PROC_ASCENDV1_SAVER) {
+        const char *what = cfg->n_save ? vs_proc_type_name(cfg->save[cfg->n_save - 1].type) : "nothing";
+        return vs_error_set(VS_ERR_UNSUPPORTED,
+                            "%s: spec.save: this build writes exactly one 'ascendv1_saver' (got %zu item(s), last: %s)",
+                            cfg->source_path, cfg->n_save, what);
+    }
+    return VS_OK;
+}
+
+/* Scratch buffers reused across Linear modules. */
+struct scratch {
+    float *f32;
+    size_t f32_cap;
+    int8_t *q;
+    size_t q_cap;
+    float *scale, *offset, *bias;
+    size_t scale_cap, offset_cap, bias_cap;
+    void *raw;
+    size_t raw_cap;
+};
+
+static int grow(void **p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    void *np = vs_realloc(*p, need);
+    if (!np)
+        return -1;
+    *p = np;
+    *cap = need;
+    return 0;
+}
+
+static void scratch_free(struct scratch *s)
+{
+    free(s->f32);
+    free(s->q);
+    free(s->scale);
+    free(s->offset);
+    free(s->bias);
+    free(s->raw);
+}
+
+struct run {
+    const struct vs_quant_options *o;
+    struct vs_model *model;
+    struct vs_ascendv1 *saver;
+    struct vs_linear_quant *lq;
+    size_t n_lq;
+    struct scratch s;
+    struct vs_quant_summary *sum;
+};
+
+static enum vs_status write_float_param(struct run *r, const struct vs_param *p)
+{
+    const void *data = p->src->data;
+    if (p->slice >= 0) {
+        size_t n = vs_param_nbytes(p);
+        if (grow(&r->s.raw, &r->s.raw_cap, n))
+            return VS_ERR_NOMEM;
+        vs_param_read_raw(p, r->s.raw);
+        data = r->s.raw;
+    }
+    enum vs_status st = vs_ascendv1_add_float(r->saver, p->name, p->dtype, p->ndim, p->shape, data);
+    r->sum->bytes_in += vs_param_nbytes(p);
+    vs_param_release(p);
+    return st;
+}
+
+static enum vs_status write_quantized(struct run *r, const struct vs_unit *u, const struct vs_linear *l,
+                                      enum vs_scheme scheme)
+{
+    const struct vs_param *w = &u->params[l->weight];
+    int64_t rows = w->shape[0], cols = w->shape[1];
+    size_t n = (size_t)rows * (size_t)cols;
+    if (grow((void **)&r->s.f32, &r->s.f32_cap, n * sizeof(float)) || grow((void **)&r->s.q, &r->s.q_cap, n) ||
+        grow((void **)&r->s.scale, &r->s.scale_cap, (size_t)rows * sizeof(float)) ||
+        grow((void **)&r->s.offset, &r->s.offset_cap, (size_t)rows * sizeof(float)) ||
+        grow((void **)&r->s.bias, &r->s.bias_cap, (size_t)rows * sizeof(float)))
+        return VS_ERR_NOMEM;
+    enum vs_status st = vs_param_read_f32(w, r->s.f32);
+    if (st != VS_OK)
+        return st;
+    r->sum->bytes_in += vs_param_nbytes(w);
+    vs_param_release(w);
+    vs_linear_quant_weight(scheme, r->s.f32, rows, cols, r->s.q, r->s.scale, r->s.offset);
+    const float *bias = NULL;
+    if (l->bias >= 0) {
+        const struct vs_param *b = &u->params[l->bias];
+        if ((st = vs_param_read_f32(b, r->s.bias)) != VS_OK)
+            return st;
+        r->sum->bytes_in += vs_param_nbytes(b);
+        bias = r->s.bias;
+    }
+    enum vs_quant_type_tag tag = scheme == VS_SCHEME_W8A8_DYNAMIC ? VS_QT_W8A8_DYNAMIC : VS_QT_W8A16;
+    return vs_ascendv1_add_weight_quant(r->saver, tag, l->name, r->s.q, rows, cols, r->s.scale,
+                                        scheme == VS_SCHEME_W8A16 ? r->s.offset : NULL, bias);
+}
+
+/* Which entry claims each Linear of the unit (-1: none), first matching entry wins. */
+static enum vs_status claim_linears(struct run *r, const struct vs_unit *u, int *claim)
+{
+    for (size_t i = 0; i < u->n_linears; i++) {
+        claim[i] = -1;
+        for (size_t e = 0; e < r->n_lq; e++) {
+            if (vs_linear_quant_selects(&r->lq[e], u->linears[i].name)) {
+                claim[i] = (int)e;
+                break;
+            }
+        }
+    }
+    return VS_OK;
+}
+
+static uint64_t peak_rss_bytes(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024u : 0;
+}
+
+static enum vs_status process_unit(struct run *r, struct vs_unit *u)
+{
+    uint64_t unit_bytes = 0;
+    for (size_t i = 0; i < u->n_params; i++)
+        unit_bytes += vs_param_nbytes(&u->params[i]);
+    if (unit_bytes > r->sum->largest_unit_bytes)
+        r->sum->largest_unit_bytes = unit_bytes;
+
+    int *claim = vs_calloc(u->n_linears + 1, sizeof *claim);
+    /* role of each param: -1 plain, else index of the claimed linear whose weight/bias it is */
+    int *owner = vs_malloc((u->n_params + 1) * sizeof *owner);
+    enum vs_status st = VS_ERR_NOMEM;
+    if (!claim || !owner)
+        goto done;
+    if ((st = claim_linears(r, u, claim)) != VS_OK)
+        goto done;
+    for (size_t i = 0; i < u->n_params; i++)
+        owner[i] = -1;
+    for (size_t i = 0; i < u->n_linears; i++) {
+        if (claim[i] < 0)
+            continue;
+        owner[u->linears[i].weight] = (int)i;
+        if (u->linears[i].bias >= 0)
+            owner[u->linears[i].bias] = (int)i;
+        r->sum->linears_quantized[r->lq[claim[i]].scheme]++;
+    }
+    r->sum->linears_total += u->n_linears;
+    for (size_t i = 0; i < u->n_params && st == VS_OK; i++) {
+        if (r->o->interrupted && *r->o->interrupted) {
+            st = vs_error_set(VS_ERR_IO, "interrupted; no output was written to %s", r->o->save_path);
+            break;
+        }
+        int li = owner[i];
+        if (li < 0)
+            st = write_float_param(r, &u->params[i]);
+        else if (u->linears[li].weight == (int)i)
+            st = write_quantized(r, u, &u->linears[li], r->lq[claim[li]].scheme);
+        /* a claimed Linear's bias is written with its weight */
+    }
+done:
+    free(claim);
+    free(owner);
+    return st;
+}
+
+static enum vs_status make_temp_dir(const char *save_path, char **out)
+{
+    char *parent = vs_path_dirname(save_path), *base = vs_path_basename(save_path);
+    char *tmpl = parent && base ? vs_strfmt("%s/.%s.vlmslim-tmp-XXXXXX", parent, base) : NULL;
+    free(parent);
+    free(base);
+    if (!tmpl)
+        return VS_ERR_NOMEM;
+    if (!mkdtemp(tmpl)) {
+        enum vs_status st = vs_error_set(VS_ERR_IO, "%s: cannot create a temporary directory beside --save_path: %s",
+                                         save_path, strerror(errno));
+        free(tmpl);
+        return st;
+    }
+    *out = tmpl;
+    return VS_OK;
+}
+
+/* Moves the finished export into place; an existing save_path (empty, or replaced with
+ * --overwrite) is moved aside first and removed after. */
+static enum vs_status publish(const char *tmp, const char *save_path)
+{
+    char *old = NULL;
+    if (vs_fs_exists(save_path)) {
+        char *parent = vs_path_dirname(save_path), *base = vs_path_basename(save_path);
+        old = parent && base ? vs_strfmt("%s/.%s.vlmslim-old-%ld", parent, base, (long)getpid()) : NULL;
+        free(parent);
+        free(base);
+        if (!old)
+            return VS_ERR_NOMEM;
+        if (rename(save_path, old) != 0) {
+            enum vs_status st = vs_error_set(VS_ERR_IO, "%s: cannot replace: %s", save_path, strerror(errno));
+            free(old);
+            return st;
+        }
+    }
+    if (rename(tmp, save_path) != 0) {
+        enum vs_status st = vs_error_set(VS_ERR_IO, "%s: cannot move the export into place: %s", save_path,
+                                         strerror(errno));
+        if (old)
+            rename(old, save_path);
+        free(old);
+        return st;
+    }
+    enum vs_status st = VS_OK;
+    if (old) {
+        st = vs_fs_remove_tree(old);
+        free(old);
+    }
+    return st;
+}
+
+static enum vs_status export_best_practice(const struct vs_quant_options *o, const char *dir)
+{
+    char *name = vs_strfmt("%s_best_practice.yaml", o->model_type);
+    char *dst = name ? vs_path_join(dir, name) : NULL;
+    enum vs_status st = dst ? vs_fs_copy_file(o->config->source_path, dst, 0600) : VS_ERR_NOMEM;
+    free(name);
+    free(dst);
+    return st;
+}
+
+enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_summary *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    double t0 = now_seconds();
+    struct run r = {.o = o, .sum = sum};
+    char *tmp = NULL;
+    enum vs_status st = vs_quant_check_config(o->config);
+    if (st != VS_OK)
+        return st;
+
+    r.n_lq = o->config->n_process;
+    r.lq = vs_calloc(r.n_lq + 1, sizeof *r.lq);
+    if (!r.lq)
+        return VS_ERR_NOMEM;
+    for (size_t i = 0; i < r.n_lq && st == VS_OK; i++)
+        st = vs_linear_quant_init(&r.lq[i], &o->config->process[i]);
+    if (st != VS_OK)
+        goto done;
+
+    if ((st = o->adapter->open(o->model_path, o->model_type, &r.model)) != VS_OK)
+        goto done;
+    if ((st = make_temp_dir(o->save_path, &tmp)) != VS_OK)
+        goto done;
+    if ((st = export_best_practice(o, tmp)) != VS_OK)
+        goto done;
+    uint64_t part = o->part_bytes_override
+                        ? o->part_bytes_override
+                        : (uint64_t)o->config->save[0].u.saver.part_file_size << 30;
+    if ((st = vs_ascendv1_open(tmp, part, &r.saver)) != VS_OK)
+        goto done;
+
+    size_t n_units = o->adapter->unit_count(r.model);
+    for (size_t i = 0; i <= n_units && st == VS_OK; i++) {
+        double tu = now_seconds();
+        struct vs_unit *u = NULL;
+        st = i < n_units ? o->adapter->unit_load(r.model, i, &u) : o->adapter->tail_load(r.model, &u);
+        if (st != VS_OK)
+            break;
+        size_t before = sum->linears_quantized[0] + sum->linears_quantized[1];
+        st = process_unit(&r, u);
+        if (st == VS_OK && i < n_units)
+            vs_info("[%zu/%zu] %s: %zu of %zu Linear modules quantized, %.2f s, peak RSS %.0f MB", i + 1,
+                    n_units, u->name, sum->linears_quantized[0] + sum->linears_quantized[1] - before,
+                    u->n_linears, now_seconds() - tu, (double)peak_rss_bytes() / 1e6);
+        vs_unit_free(u);
+    }
+    sum->units = n_units;
+    if (st != VS_OK)
+        goto done;
+    for (size_t i = 0; i < r.n_lq; i++)
+        vs_linear_quant_warn_unmatched(&r.lq[i]);
+    sum->bytes_out = vs_ascendv1_bytes_written(r.saver);
+    st = vs_ascendv1_finish(r.saver, o->model_path);
+    r.saver = NULL;
+    if (st == VS_OK)
+        st = publish(tmp, o->save_path);
+done:
+    if (r.saver)
+        vs_ascendv1_abort(r.saver);
+    if (st != VS_OK && tmp) {
+        char msg[VS_ERROR_MAX];
+        snprintf(msg, sizeof msg, "%s", vs_error_message());
+        vs_fs_remove_tree(tmp);
+        vs_error_set(st, "%s", msg);
+    }
+    free(tmp);
+    if (r.model)
+        o->adapter->close(r.model);
+    for (size_t i = 0; i < r.n_lq; i++)
+        vs_linear_quant_free(&r.lq[i]);
+    free(r.lq);
+    scratch_free(&r.s);
+    sum->seconds = now_seconds() - t0;
+    sum->peak_rss_bytes = peak_rss_bytes();
+    return st;
+}

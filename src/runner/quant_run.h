@@ -1,0 +1,45 @@
+/* The layer-wise quantization run: units in forward order, each loaded from the checkpoint,
+ * quantized by the configured processors and written, then freed; then the tail; then the
+ * export is moved into place atomically.
+ *
+ * The export is written into a temporary directory beside --save_path and renamed into place
+ * only when complete, so an interrupted or failed run leaves no complete-looking output. */
+#ifndef VS_RUNNER_QUANT_RUN_H
+#define VS_RUNNER_QUANT_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "config/quant_config.h"
+#include "model/adapter.h"
+
+struct vs_quant_options {
+    const char *model_path;
+    const char *save_path;
+    const char *model_type;                /* display name */
+    const struct vs_adapter_ops *adapter;
+    const struct vs_quant_config *config;  /* its source_path is exported as the best practice */
+    bool overwrite;                        /* replace a non-empty save_path */
+    uint64_t part_bytes_override;          /* > 0: shard size in bytes instead of part_file_size GiB */
+    volatile sig_atomic_t *interrupted;    /* set asynchronously to stop (Ctrl-C); may be NULL */
+};
+
+struct vs_quant_summary {
+    size_t units;
+    size_t linears_total;
+    size_t linears_quantized[2]; /* by enum vs_scheme */
+    uint64_t bytes_in;           /* checkpoint bytes read */
+    uint64_t bytes_out;          /* tensor bytes written */
+    uint64_t largest_unit_bytes; /* checkpoint bytes of the largest unit (tail included) */
+    uint64_t peak_rss_bytes;     /* of this process, at the end of the run */
+    double seconds;
+};
+
+/* Checks that every processor of the config is available in this build, before any work. */
+enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg);
+
+enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_summary *summary);
+
+#endif

@@ -1,0 +1,202 @@
+#include "save/ascendv1.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "io/json_util.h"
+#include "io/safetensors.h"
+
+#define VS_EXPORT_MODE 0600
+
+struct vs_ascendv1 {
+    char *dir;
+    struct vs_st_writer *writer;
+    json_t *description;   /* tensor name -> type, in write order */
+    int max_type;          /* highest vs_quant_type_tag used by a quantized linear, -1 if none */
+    float *zeros;          /* scratch for absent offsets */
+    size_t zeros_len;
+};
+
+const char *vs_quant_type_tag_name(enum vs_quant_type_tag t)
+{
+    static const char *const names[VS_QT_COUNT] = {
+        [VS_QT_FLOAT] = "FLOAT",         [VS_QT_W16A16S] = "W16A16S",   [VS_QT_W8A16] = "W8A16",
+        [VS_QT_W8A8_DYNAMIC] = "W8A8_DYNAMIC", [VS_QT_W8A8_MIX] = "W8A8_MIX", [VS_QT_W8A8] = "W8A8",
+    };
+    return (unsigned)t < VS_QT_COUNT ? names[t] : "?";
+}
+
+enum vs_status vs_ascendv1_open(const char *dir, uint64_t part_bytes, struct vs_ascendv1 **out)
+{
+    struct vs_ascendv1 *s = vs_calloc(1, sizeof *s);
+    if (!s)
+        return VS_ERR_NOMEM;
+    s->max_type = -1;
+    enum vs_status st = VS_ERR_NOMEM;
+    if (!(s->dir = vs_strdup(dir)) || !(s->description = json_object()))
+        goto fail;
+    if ((st = vs_st_writer_open(dir, "quant_model_weights", part_bytes, VS_EXPORT_MODE, &s->writer)) != VS_OK)
+        goto fail;
+    *out = s;
+    return VS_OK;
+fail:
+    vs_ascendv1_abort(s);
+    return st;
+}
+
+static enum vs_status add(struct vs_ascendv1 *s, const char *name, const char *type, enum vs_dtype dtype,
+                          int ndim, const int64_t *shape, const void *data)
+{
+    size_t nbytes = (size_t)vs_shape_numel(ndim, shape) * vs_dtype_size(dtype);
+    enum vs_status st = vs_st_writer_add(s->writer, name, dtype, ndim, shape, data, nbytes);
+    if (st != VS_OK)
+        return st;
+    if (json_object_set_new(s->description, name, json_string(type)) != 0)
+        return vs_error_set(VS_ERR_NOMEM, "out of memory recording '%s'", name);
+    return VS_OK;
+}
+
+enum vs_status vs_ascendv1_add_float(struct vs_ascendv1 *s, const char *name, enum vs_dtype dtype,
+                                     int ndim, const int64_t *shape, const void *data)
+{
+    return add(s, name, "FLOAT", dtype, ndim, shape, data);
+}
+
+enum vs_status vs_ascendv1_add_weight_quant(struct vs_ascendv1 *s, enum vs_quant_type_tag type,
+                                            const char *module, const int8_t *weight, int64_t rows,
+                                            int64_t cols, const float *scale, const float *offset,
+                                            const float *bias)
+{
+    if (type != VS_QT_W8A8_DYNAMIC && type != VS_QT_W8A16)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: %s is not a weight-only export type", module,
+                            vs_quant_type_tag_name(type));
+    const char *tname = vs_quant_type_tag_name(type);
+    if (!offset) {
+        if (s->zeros_len < (size_t)rows) {
+            float *z = vs_calloc((size_t)rows, sizeof *z);
+            if (!z)
+                return VS_ERR_NOMEM;
+            free(s->zeros);
+            s->zeros = z;
+            s->zeros_len = (size_t)rows;
+        }
+        offset = s->zeros;
+    }
+    char name[1024];
+    int64_t wshape[2] = {rows, cols}, sshape[2] = {rows, 1};
+    enum vs_status st;
+    snprintf(name, sizeof name, "%s.weight", module);
+    if ((st = add(s, name, tname, VS_DTYPE_I8, 2, wshape, weight)) != VS_OK)
+        return st;
+    snprintf(name, sizeof name, "%s.weight_scale", module);
+    if ((st = add(s, name, tname, VS_DTYPE_F32, 2, sshape, scale)) != VS_OK)
+        return st;
+    snprintf(name, sizeof name, "%s.weight_offset", module);
+    if ((st = add(s, name, tname, VS_DTYPE_F32, 2, sshape, offset)) != VS_OK)
+        return st;
+    if (bias) {
+        snprintf(name, sizeof name, "%s.bias", module);
+        if ((st = add(s, name, "FLOAT", VS_DTYPE_F32, 1, &rows, bias)) != VS_OK)
+            return st;
+    }
+    if ((int)type > s->max_type)
+        s->max_type = (int)type;
+    return VS_OK;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* config.json without `quantization_config` (top level and text_config); copied byte for
+ * byte when it has none. */
+static enum vs_status write_config(const char *src, const char *dst)
+{
+    json_t *cfg;
+    enum vs_status st = vs_json_load_file(src, &cfg);
+    if (st != VS_OK)
+        return st;
+    int removed = 0;
+    if (json_is_object(cfg)) {
+        removed += json_object_del(cfg, "quantization_config") == 0;
+        json_t *tc = json_object_get(cfg, "text_config");
+        if (json_is_object(tc))
+            removed += json_object_del(tc, "quantization_config") == 0;
+    }
+    st = removed ? vs_json_write_file(cfg, dst, 2, VS_EXPORT_MODE) : vs_fs_copy_file(src, dst, VS_EXPORT_MODE);
+    json_decref(cfg);
+    return st;
+}
+
+static enum vs_status copy_side_files(const char *model_path, const char *dir)
+{
+    char **names;
+    size_t n;
+    enum vs_status st = vs_fs_list_dir(model_path, &names, &n);
+    if (st != VS_OK)
+        return st;
+    for (size_t i = 0; i < n && st == VS_OK; i++) {
+        const char *name = names[i];
+        if (!(ends_with(name, ".json") || ends_with(name, ".py") || ends_with(name, ".txt") ||
+              ends_with(name, ".jinja")) ||
+            ends_with(name, "index.json"))
+            continue;
+        char *src = vs_path_join(model_path, name), *dst = vs_path_join(dir, name);
+        if (!src || !dst)
+            st = VS_ERR_NOMEM;
+        else if (vs_fs_is_file(src))
+            st = strcmp(name, "config.json") == 0 ? write_config(src, dst) : vs_fs_copy_file(src, dst, VS_EXPORT_MODE);
+        free(src);
+        free(dst);
+    }
+    vs_fs_free_names(names, n);
+    return st;
+}
+
+enum vs_status vs_ascendv1_finish(struct vs_ascendv1 *s, const char *model_path)
+{
+    enum vs_status st = vs_st_writer_close(s->writer);
+    s->writer = NULL;
+    if (st != VS_OK)
+        goto done;
+    json_t *d = s->description;
+    const char *model_type = vs_quant_type_tag_name(s->max_type < 0 ? VS_QT_FLOAT : (enum vs_quant_type_tag)s->max_type);
+    if (json_object_set_new(d, "version", json_string("1.0.0")) ||
+        json_object_set_new(d, "model_quant_type", json_string(model_type)) ||
+        json_object_set_new(d, "metadata", json_object()) ||
+        json_object_set_new(d, "group_size", json_integer(0)) ||
+        json_object_set_new(d, "optional", json_object())) {
+        st = vs_error_set(VS_ERR_NOMEM, "out of memory building quant_model_description.json");
+        goto done;
+    }
+    char *path = vs_path_join(s->dir, "quant_model_description.json");
+    st = path ? vs_json_write_file(d, path, 4, VS_EXPORT_MODE) : VS_ERR_NOMEM;
+    free(path);
+    if (st == VS_OK)
+        st = copy_side_files(model_path, s->dir);
+done:
+    vs_ascendv1_abort(s);
+    return st;
+}
+
+void vs_ascendv1_abort(struct vs_ascendv1 *s)
+{
+    if (!s)
+        return;
+    if (s->writer)
+        vs_st_writer_abort(s->writer);
+    json_decref(s->description);
+    free(s->zeros);
+    free(s->dir);
+    free(s);
+}
+
+uint64_t vs_ascendv1_bytes_written(const struct vs_ascendv1 *s)
+{
+    return s->writer ? vs_st_writer_total_bytes(s->writer) : 0;
+}
