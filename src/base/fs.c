@@ -284,7 +284,8 @@ enum vs_status vs_fs_list_dir(const char *dir, char ***names, size_t *count)
         n++;
     }
     closedir(d);
-    qsort(v, n, sizeof *v, cmp_names);
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_names);
     *names = v;
     *count = n;
     return VS_OK;
