@@ -1,0 +1,57 @@
+/* An adapter plugin as a third party would write it: a shared library defining a
+ * `const struct vs_adapter_ops` that config.ini names as `libvs_demo_adapter.so:vs_demo_adapter`.
+ * It resolves and reports that it has no model to open; the registry tests load it. */
+#include "model/adapter.h"
+
+static enum vs_status demo_open(const char *model_path, const char *model_type, struct vs_model **out)
+{
+    (void)model_path;
+    (void)out;
+    /* A real plugin links nothing from vlmslim but may call its exported functions. */
+    return vs_error_set(VS_ERR_UNSUPPORTED, "demo adapter for %s opens no model", model_type);
+}
+
+static void demo_close(struct vs_model *m) { (void)m; }
+static size_t demo_unit_count(const struct vs_model *m) { (void)m; return 0; }
+static enum vs_status demo_unit_load(struct vs_model *m, size_t i, struct vs_unit **out)
+{
+    (void)m; (void)i; (void)out;
+    return VS_ERR_INTERNAL;
+}
+static enum vs_status demo_tail_load(struct vs_model *m, struct vs_unit **out)
+{
+    (void)m; (void)out;
+    return VS_ERR_INTERNAL;
+}
+static enum vs_dtype demo_dtype(const struct vs_model *m) { (void)m; return VS_DTYPE_F32; }
+
+const struct vs_adapter_ops vs_demo_adapter = {
+    .abi_version = VS_ADAPTER_ABI_VERSION,
+    .key = "demo",
+    .pedigree = "demo",
+    .open = demo_open,
+    .close = demo_close,
+    .unit_count = demo_unit_count,
+    .unit_load = demo_unit_load,
+    .tail_load = demo_tail_load,
+    .global_dtype = demo_dtype,
+};
+
+/* For the ABI test: built against a newer, unknown interface. */
+const struct vs_adapter_ops vs_demo_adapter_future = {
+    .abi_version = 999,
+    .key = "demo",
+    .open = demo_open,
+    .close = demo_close,
+    .unit_count = demo_unit_count,
+    .unit_load = demo_unit_load,
+    .tail_load = demo_tail_load,
+    .global_dtype = demo_dtype,
+};
+
+/* For the required-function test. */
+const struct vs_adapter_ops vs_demo_adapter_incomplete = {
+    .abi_version = VS_ADAPTER_ABI_VERSION,
+    .key = "demo",
+    .open = demo_open,
+};
