@@ -1,5 +1,6 @@
 #include "quant/linear_quant.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,11 +90,17 @@ void vs_linear_quant_warn_unmatched(const struct vs_linear_quant *lq)
     warn_list(lq, &c->exclude, lq->exclude_hits, "exclude");
 }
 
-void vs_linear_quant_weight(enum vs_scheme scheme, const float *w, int64_t rows, int64_t cols,
-                            int8_t *q, float *scale, float *offset)
+enum vs_status vs_linear_quant_weight(enum vs_scheme scheme, const char *module, const float *w,
+                                      int64_t rows, int64_t cols, int8_t *q, float *scale, float *offset)
 {
     (void)scheme; /* both implemented schemes use int8 per-channel symmetric minmax weights */
+    size_t n = (size_t)rows * (size_t)cols;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(w[i]))
+            return vs_error_set(VS_ERR_MODEL, "%s.weight: element [%zu, %zu] is %s; cannot quantize a non-finite weight",
+                                module, i / (size_t)cols, i % (size_t)cols, isnan(w[i]) ? "NaN" : "infinite");
     vs_quant_weight_per_channel(w, rows, cols, 8, true, q, scale, NULL);
     if (offset)
         memset(offset, 0, (size_t)rows * sizeof *offset);
+    return VS_OK;
 }

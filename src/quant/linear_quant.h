@@ -38,9 +38,10 @@ bool vs_linear_quant_selects(struct vs_linear_quant *lq, const char *module);
 /* Logs a warning for every include/exclude pattern that matched no module (except "*"). */
 void vs_linear_quant_warn_unmatched(const struct vs_linear_quant *lq);
 
-/* Quantizes a [rows, cols] float32 weight for the scheme: int8 values, per-row scale and
- * offset (offset all zero for the symmetric schemes). */
-void vs_linear_quant_weight(enum vs_scheme scheme, const float *w, int64_t rows, int64_t cols,
-                            int8_t *q, float *scale, float *offset);
+/* Quantizes the [rows, cols] float32 weight of Linear `module` for the scheme: int8 values,
+ * per-row scale and offset (all zero for the symmetric schemes). A NaN or infinite weight is
+ * VS_ERR_MODEL naming the module and the element. */
+enum vs_status vs_linear_quant_weight(enum vs_scheme scheme, const char *module, const float *w,
+                                      int64_t rows, int64_t cols, int8_t *q, float *scale, float *offset);
 
 #endif

@@ -120,7 +120,8 @@ static enum vs_status write_quantized(struct run *r, const struct vs_unit *u, co
         return st;
     r->sum->bytes_in += vs_param_nbytes(w);
     vs_param_release(w);
-    vs_linear_quant_weight(scheme, r->s.f32, rows, cols, r->s.q, r->s.scale, r->s.offset);
+    if ((st = vs_linear_quant_weight(scheme, l->name, r->s.f32, rows, cols, r->s.q, r->s.scale, r->s.offset)) != VS_OK)
+        return st;
     const float *bias = NULL;
     if (l->bias >= 0) {
         const struct vs_param *b = &u->params[l->bias];
