@@ -1,6 +1,9 @@
-/* Streaming safetensors writer: a shard's tensor data goes to a temporary data file as tensors
- * are added; when the shard is flushed its header is written and the data appended, so memory
- * stays near one tensor whatever the shard size. */
+/* Streaming safetensors writer. A shard's tensor data is written straight into the shard file
+ * as tensors are added; when the shard is flushed its header is inserted in front of the data
+ * with fallocate(FALLOC_FL_INSERT_RANGE) (the header is padded with spaces to a whole number of
+ * filesystem blocks, which JSON allows). Where the filesystem cannot insert (tmpfs, ...), the
+ * file is assembled once more: header, then the data copied behind it. Memory stays near one
+ * tensor whatever the shard size. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -8,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "base/fs.h"
@@ -19,11 +23,11 @@ struct vs_st_writer {
     char *dir, *prefix;
     uint64_t part_bytes;
     unsigned mode;
-    char *data_path;   /* temporary data of the shard being built */
-    int data_fd;
-    json_t *pending;   /* header of the shard being built: name -> {dtype, shape, data_offsets} */
+    char *cur_path;    /* shard being built (temporary name), NULL between shards */
+    int cur_fd;
+    json_t *pending;   /* its header: name -> {dtype, shape, data_offsets} */
     uint64_t pending_bytes;
-    char **shards;     /* paths written so far (temporary names until close) */
+    char **shards;     /* finished shards (temporary names until close) */
     size_t n_shards;
     json_t *weight_map; /* name -> shard number (1-based), in insertion order */
     uint64_t total;
@@ -44,11 +48,33 @@ static enum vs_status write_all(int fd, const void *data, size_t len, const char
     return VS_OK;
 }
 
-static enum vs_status open_data(struct vs_st_writer *w)
+static char *shard_name(const struct vs_st_writer *w, size_t i, size_t k)
 {
-    w->data_fd = open(w->data_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (w->data_fd < 0)
-        return vs_error_set(VS_ERR_IO, "%s: cannot create: %s", w->data_path, strerror(errno));
+    if (w->part_bytes == 0)
+        return vs_strfmt("%s.safetensors", w->prefix);
+    return vs_strfmt("%s-%05zu-of-%05zu.safetensors", w->prefix, i, k);
+}
+
+static int create_file(const char *path, unsigned mode)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0 && fchmod(fd, mode) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static enum vs_status start_shard(struct vs_st_writer *w)
+{
+    char *name = shard_name(w, w->n_shards + 1, 0);
+    w->cur_path = name ? vs_path_join(w->dir, name) : NULL;
+    free(name);
+    if (!w->cur_path)
+        return VS_ERR_NOMEM;
+    w->cur_fd = create_file(w->cur_path, w->mode);
+    if (w->cur_fd < 0)
+        return vs_error_set(VS_ERR_IO, "%s: cannot create: %s", w->cur_path, strerror(errno));
     return VS_OK;
 }
 
@@ -58,107 +84,158 @@ enum vs_status vs_st_writer_open(const char *dir, const char *prefix, uint64_t p
     struct vs_st_writer *w = vs_calloc(1, sizeof *w);
     if (!w)
         return VS_ERR_NOMEM;
-    w->data_fd = -1;
+    w->cur_fd = -1;
     w->part_bytes = part_bytes;
     w->mode = file_mode;
-    enum vs_status st = VS_ERR_NOMEM;
-    if (!(w->dir = vs_strdup(dir)) || !(w->prefix = vs_strdup(prefix)) ||
-        !(w->data_path = vs_strfmt("%s/.%s.shard-data.tmp", dir, prefix)) || !(w->pending = json_object()) ||
-        !(w->weight_map = json_object()))
-        goto fail;
-    if ((st = open_data(w)) != VS_OK)
-        goto fail;
+    if (!(w->dir = vs_strdup(dir)) || !(w->prefix = vs_strdup(prefix)) || !(w->pending = json_object()) ||
+        !(w->weight_map = json_object())) {
+        vs_st_writer_abort(w);
+        return VS_ERR_NOMEM;
+    }
+    if (!vs_fs_is_dir(dir)) {
+        enum vs_status st = vs_error_set(VS_ERR_IO, "%s: not a directory", dir);
+        vs_st_writer_abort(w);
+        return st;
+    }
     *out = w;
     return VS_OK;
-fail:
-    vs_st_writer_abort(w);
-    return st;
 }
 
-static char *shard_name(const struct vs_st_writer *w, size_t i, size_t k)
+/* The 8-byte length and the JSON header, padded with spaces so that their total is a multiple
+ * of `align` (8 at least, as the reference writer does). */
+static char *build_header(struct vs_st_writer *w, size_t align, size_t *total)
 {
-    if (w->part_bytes == 0)
-        return vs_strfmt("%s.safetensors", w->prefix);
-    return vs_strfmt("%s-%05zu-of-%05zu.safetensors", w->prefix, i, k);
+    char *json = json_dumps(w->pending, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!json) {
+        vs_error_set(VS_ERR_NOMEM, "%s: cannot build the header", w->cur_path);
+        return NULL;
+    }
+    size_t hlen = strlen(json), t = (8 + hlen + align - 1) / align * align;
+    char *buf = vs_malloc(t);
+    if (buf) {
+        uint64_t n = t - 8;
+        for (int i = 0; i < 8; i++)
+            buf[i] = (char)((n >> (8 * i)) & 0xff);
+        memcpy(buf + 8, json, hlen);
+        memset(buf + 8 + hlen, ' ', t - 8 - hlen);
+        *total = t;
+    }
+    free(json);
+    return buf;
 }
 
-/* Copies the temporary data file to the end of fd. */
-static enum vs_status append_data(struct vs_st_writer *w, int fd, const char *path)
+static enum vs_status pwrite_all(int fd, const char *buf, size_t len, const char *path)
 {
+    for (size_t done = 0; done < len;) {
+        ssize_t n = pwrite(fd, buf + done, len - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return vs_error_set(VS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        done += (size_t)n;
+    }
+    return VS_OK;
+}
+
+/* Header in front of the data without moving it: only whole filesystem blocks can be inserted. */
+static int try_insert_header(struct vs_st_writer *w, enum vs_status *st)
+{
+    struct statvfs sv;
+    if (w->pending_bytes == 0 || fstatvfs(w->cur_fd, &sv) != 0 || sv.f_bsize < 8 || sv.f_bsize > (1u << 20))
+        return 0;
+    size_t total;
+    char *hdr = build_header(w, sv.f_bsize, &total);
+    if (!hdr) {
+        *st = VS_ERR_NOMEM;
+        return 1;
+    }
+    int inserted = fallocate(w->cur_fd, FALLOC_FL_INSERT_RANGE, 0, (off_t)total) == 0;
+    if (inserted)
+        *st = pwrite_all(w->cur_fd, hdr, total, w->cur_path);
+    free(hdr);
+    return inserted;
+}
+
+/* Fallback: header + data into a new file that replaces the shard. */
+static enum vs_status assemble_shard(struct vs_st_writer *w)
+{
+    size_t total;
+    char *hdr = build_header(w, 8, &total);
+    char *tmp = vs_strfmt("%s.assemble", w->cur_path);
+    enum vs_status st = VS_OK;
+    int fd = -1;
+    if (!hdr || !tmp) {
+        st = VS_ERR_NOMEM;
+        goto done;
+    }
+    if ((fd = create_file(tmp, w->mode)) < 0) {
+        st = vs_error_set(VS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        goto done;
+    }
+    if ((st = write_all(fd, hdr, total, tmp)) != VS_OK)
+        goto done;
     off_t in_off = 0;
     uint64_t left = w->pending_bytes;
-    while (left > 0) {
-        ssize_t n = copy_file_range(w->data_fd, &in_off, fd, NULL, left, 0);
+    while (left > 0) { /* copy_file_range, then read/write where it is not supported */
+        ssize_t n = copy_file_range(w->cur_fd, &in_off, fd, NULL, left, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            break; /* not supported here (or nothing copied): fall back to read/write below */
+            break;
         left -= (uint64_t)n;
     }
     char buf[1 << 16];
-    while (left > 0) {
-        ssize_t r = pread(w->data_fd, buf, left < sizeof buf ? (size_t)left : sizeof buf, in_off);
+    while (left > 0 && st == VS_OK) {
+        ssize_t r = pread(w->cur_fd, buf, left < sizeof buf ? (size_t)left : sizeof buf, in_off);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            return vs_error_set(VS_ERR_IO, "%s: reading back shard data failed: %s", w->data_path,
-                                r < 0 ? strerror(errno) : "unexpected end of file");
-        enum vs_status st = write_all(fd, buf, (size_t)r, path);
-        if (st != VS_OK)
-            return st;
+        if (r <= 0) {
+            st = vs_error_set(VS_ERR_IO, "%s: reading back shard data failed: %s", w->cur_path,
+                              r < 0 ? strerror(errno) : "unexpected end of file");
+            break;
+        }
+        st = write_all(fd, buf, (size_t)r, tmp);
         in_off += r;
         left -= (uint64_t)r;
     }
-    return VS_OK;
+    if (close(fd) != 0 && st == VS_OK)
+        st = vs_error_set(VS_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    fd = -1;
+    if (st == VS_OK && rename(tmp, w->cur_path) != 0)
+        st = vs_error_set(VS_ERR_IO, "%s: cannot rename to %s: %s", tmp, w->cur_path, strerror(errno));
+done:
+    if (fd >= 0)
+        close(fd);
+    if (st != VS_OK && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(hdr);
+    return st;
 }
 
 static enum vs_status flush_shard(struct vs_st_writer *w)
 {
-    size_t index = w->n_shards + 1;
-    char *name = shard_name(w, index, 0), *path = name ? vs_path_join(w->dir, name) : NULL;
-    free(name);
-    char **ns = path ? vs_realloc(w->shards, (w->n_shards + 1) * sizeof *ns) : NULL;
+    enum vs_status st = VS_OK;
+    if (w->cur_fd < 0 && (st = start_shard(w)) != VS_OK)
+        return st;
+    if (!try_insert_header(w, &st))
+        st = assemble_shard(w);
+    if (close(w->cur_fd) != 0 && st == VS_OK)
+        st = vs_error_set(VS_ERR_IO, "%s: write failed: %s", w->cur_path, strerror(errno));
+    w->cur_fd = -1;
+    char **ns = vs_realloc(w->shards, (w->n_shards + 1) * sizeof *ns);
     if (!ns) {
-        free(path);
+        unlink(w->cur_path);
+        free(w->cur_path);
+        w->cur_path = NULL;
         return VS_ERR_NOMEM;
     }
     w->shards = ns;
-    w->shards[w->n_shards++] = path;
-
-    char *header = json_dumps(w->pending, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!header)
-        return vs_error_set(VS_ERR_NOMEM, "%s: cannot build the header", path);
-    size_t hlen = strlen(header), padded = (hlen + 7) & ~(size_t)7;
-    char *hbuf = vs_malloc(8 + padded);
-    if (!hbuf) {
-        free(header);
-        return VS_ERR_NOMEM;
-    }
-    for (int i = 0; i < 8; i++)
-        hbuf[i] = (char)(((uint64_t)padded >> (8 * i)) & 0xff);
-    memcpy(hbuf + 8, header, hlen);
-    memset(hbuf + 8 + hlen, ' ', padded - hlen);
-    free(header);
-
-    enum vs_status st = VS_OK;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, w->mode) != 0)
-        st = vs_error_set(VS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    if (st == VS_OK)
-        st = write_all(fd, hbuf, 8 + padded, path);
-    if (st == VS_OK)
-        st = append_data(w, fd, path);
-    if (fd >= 0 && close(fd) != 0 && st == VS_OK)
-        st = vs_error_set(VS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    free(hbuf);
-    if (st != VS_OK)
-        return st;
-    /* Start the next shard's data from scratch. */
-    if (ftruncate(w->data_fd, 0) != 0 || lseek(w->data_fd, 0, SEEK_SET) != 0)
-        return vs_error_set(VS_ERR_IO, "%s: cannot reset: %s", w->data_path, strerror(errno));
+    w->shards[w->n_shards++] = w->cur_path; /* removed by abort if st != VS_OK */
+    w->cur_path = NULL;
     json_object_clear(w->pending);
     w->pending_bytes = 0;
-    return VS_OK;
+    return st;
 }
 
 enum vs_status vs_st_writer_add(struct vs_st_writer *w, const char *name, enum vs_dtype dtype,
@@ -185,7 +262,9 @@ enum vs_status vs_st_writer_add(struct vs_st_writer *w, const char *name, enum v
     if (!entry || json_object_set_new(w->pending, name, entry) != 0 ||
         json_object_set_new(w->weight_map, name, json_integer((json_int_t)w->n_shards + 1)) != 0)
         return vs_error_set(VS_ERR_NOMEM, "out of memory adding tensor '%s'", name);
-    if ((st = write_all(w->data_fd, data, nbytes, w->data_path)) != VS_OK)
+    if (w->cur_fd < 0 && (st = start_shard(w)) != VS_OK)
+        return st;
+    if ((st = write_all(w->cur_fd, data, nbytes, w->cur_path)) != VS_OK)
         return st;
     w->pending_bytes += nbytes;
     w->total += nbytes;
@@ -223,7 +302,7 @@ static enum vs_status write_index(struct vs_st_writer *w, size_t k)
 enum vs_status vs_st_writer_close(struct vs_st_writer *w)
 {
     enum vs_status st = VS_OK;
-    if (json_object_size(w->pending) > 0 || w->n_shards == 0)
+    if (w->cur_fd >= 0 || w->n_shards == 0)
         st = flush_shard(w);
     size_t k = w->n_shards;
     if (st == VS_OK && w->part_bytes > 0) {
@@ -249,12 +328,9 @@ enum vs_status vs_st_writer_close(struct vs_st_writer *w)
         vs_st_writer_abort(w);
         return st;
     }
-    close(w->data_fd);
-    unlink(w->data_path);
     for (size_t i = 0; i < w->n_shards; i++)
         free(w->shards[i]);
     w->n_shards = 0;
-    w->data_fd = -1;
     vs_st_writer_abort(w); /* frees what is left; the shards stay */
     return VS_OK;
 }
@@ -263,9 +339,11 @@ void vs_st_writer_abort(struct vs_st_writer *w)
 {
     if (!w)
         return;
-    if (w->data_fd >= 0) {
-        close(w->data_fd);
-        unlink(w->data_path);
+    if (w->cur_fd >= 0)
+        close(w->cur_fd);
+    if (w->cur_path) {
+        unlink(w->cur_path);
+        free(w->cur_path);
     }
     for (size_t i = 0; i < w->n_shards; i++) {
         unlink(w->shards[i]);
@@ -274,7 +352,6 @@ void vs_st_writer_abort(struct vs_st_writer *w)
     free(w->shards);
     json_decref(w->pending);
     json_decref(w->weight_map);
-    free(w->data_path);
     free(w->dir);
     free(w->prefix);
     free(w);

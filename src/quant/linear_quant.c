@@ -53,26 +53,26 @@ void vs_linear_quant_free(struct vs_linear_quant *lq)
     lq->include_hits = lq->exclude_hits = NULL;
 }
 
-static int first_match(const struct vs_pattern_list *l, const char *name)
+/* Counts a hit for every pattern of the list that matches; returns whether any did. */
+static bool count_matches(const struct vs_pattern_list *l, size_t *hits, const char *name)
 {
+    bool any = false;
     for (size_t i = 0; i < l->count; i++)
-        if (vs_glob_match(l->items[i], name))
-            return (int)i;
-    return -1;
+        if (vs_glob_match(l->items[i], name)) {
+            hits[i]++;
+            any = true;
+        }
+    return any;
 }
 
 bool vs_linear_quant_selects(struct vs_linear_quant *lq, const char *module)
 {
-    /* Patterns are counted over every module the entry sees, so that an exclude pattern
-     * counts as used even for modules no include pattern selected. */
+    /* Patterns are counted over every module the entry sees (excluded or not), so a pattern
+     * is reported as unused only when it matches nothing at all. */
     const struct vs_linear_quant_config *c = &lq->cfg->u.linear_quant;
-    int inc = first_match(&c->include, module);
-    int exc = first_match(&c->exclude, module);
-    if (inc >= 0)
-        lq->include_hits[inc]++;
-    if (exc >= 0)
-        lq->exclude_hits[exc]++;
-    return inc >= 0 && exc < 0;
+    bool included = count_matches(&c->include, lq->include_hits, module);
+    bool excluded = count_matches(&c->exclude, lq->exclude_hits, module);
+    return included && !excluded;
 }
 
 static void warn_list(const struct vs_linear_quant *lq, const struct vs_pattern_list *l, const size_t *hits,

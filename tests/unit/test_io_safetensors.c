@@ -409,6 +409,50 @@ static void test_write_failure_reports_and_cleans_up(void **state)
     free(dir);
 }
 
+/* On a filesystem that cannot insert blocks (tmpfs) the writer assembles the shard a second
+ * way; both give readable files with 8-byte-aligned headers. */
+static void check_writer_in(const char *dir)
+{
+    struct vs_st_writer *w;
+    assert_int_equal(vs_st_writer_open(dir, "model", 5000, 0600, &w), VS_OK);
+    static float a[1000], b[1000];
+    for (int i = 0; i < 1000; i++)
+        a[i] = (float)i, b[i] = -(float)i;
+    int64_t n = 1000;
+    assert_int_equal(vs_st_writer_add(w, "a", VS_DTYPE_F32, 1, &n, a, sizeof a), VS_OK);
+    assert_int_equal(vs_st_writer_add(w, "b", VS_DTYPE_F32, 1, &n, b, sizeof b), VS_OK);
+    assert_int_equal(vs_st_writer_close(w), VS_OK);
+    struct vs_st_model *m;
+    assert_int_equal(vs_st_model_open(dir, &m), VS_OK);
+    const struct vs_st_tensor *t;
+    assert_int_equal(vs_st_model_get(m, "b", &t), VS_OK);
+    assert_memory_equal(t->data, b, sizeof b);
+    assert_int_equal(((uintptr_t)t->data) % 8, 0);
+    assert_int_equal(vs_st_model_get(m, "a", &t), VS_OK);
+    assert_memory_equal(t->data, a, sizeof a);
+    vs_st_model_close(m);
+    char **names;
+    size_t k;
+    assert_int_equal(vs_fs_list_dir(dir, &names, &k), VS_OK);
+    assert_int_equal(k, 3); /* two shards and the index; no leftovers */
+    vs_fs_free_names(names, k);
+}
+
+static void test_writer_on_disk_and_tmpfs(void **state)
+{
+    (void)state;
+    char *dir = vs_test_tmpdir("st-disk");
+    check_writer_in(dir);
+    vs_fs_remove_tree(dir);
+    free(dir);
+    if (!vs_fs_is_dir("/dev/shm"))
+        return; /* no tmpfs here: the fallback is then also exercised by the empty-shard case */
+    char tmpl[] = "/dev/shm/vlmslim-st-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    check_writer_in(tmpl);
+    vs_fs_remove_tree(tmpl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_directory_scan),
         cmocka_unit_test(test_mutated_headers_never_crash),
         cmocka_unit_test(test_write_failure_reports_and_cleans_up),
+        cmocka_unit_test(test_writer_on_disk_and_tmpfs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

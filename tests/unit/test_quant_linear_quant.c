@@ -11,7 +11,7 @@
 #include "test_util.h"
 
 static char *inc_all[] = {"*"};
-static char *exc_some[] = {"*experts*", "*mlp.gate", "*never_matches*"};
+static char *exc_some[] = {"*experts*", "*mlp.gate", "*never_matches*", "*experts.3*"};
 
 static struct vs_processor_config make(enum vs_qdtype adt, enum vs_qscope asc, bool asym_act)
 {
@@ -25,7 +25,7 @@ static struct vs_processor_config make(enum vs_qdtype adt, enum vs_qscope asc, b
     c->weight = (struct vs_qconfig){.dtype = VS_QDT_INT8, .scope = VS_QS_PER_CHANNEL, .symmetric = true};
     strcpy(c->weight.method, "minmax");
     c->include = (struct vs_pattern_list){inc_all, 1, true};
-    c->exclude = (struct vs_pattern_list){exc_some, 3, true};
+    c->exclude = (struct vs_pattern_list){exc_some, 4, true};
     return pc;
 }
 
@@ -64,6 +64,7 @@ static void test_selection_and_unmatched_patterns(void **state)
     assert_int_equal(lq.exclude_hits[0], 1);
     assert_int_equal(lq.exclude_hits[1], 1);
     assert_int_equal(lq.exclude_hits[2], 0); /* warned about by vs_linear_quant_warn_unmatched */
+    assert_int_equal(lq.exclude_hits[3], 1); /* shadowed by exclude[0] but still counted as used */
     vs_linear_quant_free(&lq);
 
     /* an explicit empty include list matches nothing */
