@@ -92,7 +92,7 @@ enum vs_status vs_fs_read_file(const char *path, char **data, size_t *len)
     return VS_OK;
 }
 
-static enum vs_status write_all(int fd, const void *data, size_t len, const char *path)
+enum vs_status vs_fs_write_all(int fd, const void *data, size_t len, const char *path)
 {
     const char *p = data;
     while (len > 0) {
@@ -122,7 +122,7 @@ enum vs_status vs_fs_write_file(const char *path, const void *data, size_t len, 
     int fd = open_for_write(path, mode);
     if (fd < 0)
         return vs_error_set(VS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    enum vs_status st = write_all(fd, data, len, path);
+    enum vs_status st = vs_fs_write_all(fd, data, len, path);
     if (close(fd) != 0 && st == VS_OK)
         st = vs_error_set(VS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     return st;
@@ -151,7 +151,7 @@ enum vs_status vs_fs_copy_file(const char *src, const char *dst, unsigned mode)
         }
         if (r == 0)
             break;
-        if ((st = write_all(out, buf, (size_t)r, dst)) != VS_OK)
+        if ((st = vs_fs_write_all(out, buf, (size_t)r, dst)) != VS_OK)
             break;
     }
     close(in);

@@ -14,6 +14,8 @@ int vs_fs_dir_is_empty(const char *path);
 
 /* Reads a whole file (NUL-terminated; *len excludes the NUL). */
 enum vs_status vs_fs_read_file(const char *path, char **data, size_t *len);
+/* Writes all of data to fd (retrying short writes); errors name `path`. */
+enum vs_status vs_fs_write_all(int fd, const void *data, size_t len, const char *path);
 /* Writes a whole file with the given mode (creat + write + fsync-free close). */
 enum vs_status vs_fs_write_file(const char *path, const void *data, size_t len, unsigned mode);
 /* Copies a regular file's bytes to dst created with mode. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "io/json_util.h"
 #include "io/safetensors.h"
 
 struct vs_st_file {
@@ -302,16 +303,10 @@ static enum vs_status push_entry(struct vs_st_model *m, size_t *cap, const char 
 
 static enum vs_status open_index(struct vs_st_model *m, const char *index_path, json_t **index_out)
 {
-    char *text;
-    size_t len;
-    enum vs_status st = vs_fs_read_file(index_path, &text, &len);
+    json_t *idx;
+    enum vs_status st = vs_json_load_file(index_path, &idx);
     if (st != VS_OK)
         return st;
-    json_error_t err;
-    json_t *idx = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-    free(text);
-    if (!idx)
-        return vs_error_set(VS_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", index_path, err.line, err.column, err.text);
     *index_out = idx;
     json_t *map = json_object_get(idx, "weight_map");
     if (!json_is_object(map))

@@ -33,21 +33,6 @@ struct vs_st_writer {
     uint64_t total;
 };
 
-static enum vs_status write_all(int fd, const void *data, size_t len, const char *path)
-{
-    const unsigned char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return vs_error_set(VS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        p += w;
-        len -= (size_t)w;
-    }
-    return VS_OK;
-}
-
 static char *shard_name(const struct vs_st_writer *w, size_t i, size_t k)
 {
     if (w->part_bytes == 0)
@@ -172,7 +157,7 @@ static enum vs_status assemble_shard(struct vs_st_writer *w)
         st = vs_error_set(VS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
         goto done;
     }
-    if ((st = write_all(fd, hdr, total, tmp)) != VS_OK)
+    if ((st = vs_fs_write_all(fd, hdr, total, tmp)) != VS_OK)
         goto done;
     off_t in_off = 0;
     uint64_t left = w->pending_bytes;
@@ -194,7 +179,7 @@ static enum vs_status assemble_shard(struct vs_st_writer *w)
                               r < 0 ? strerror(errno) : "unexpected end of file");
             break;
         }
-        st = write_all(fd, buf, (size_t)r, tmp);
+        st = vs_fs_write_all(fd, buf, (size_t)r, tmp);
         in_off += r;
         left -= (uint64_t)r;
     }
@@ -264,7 +249,7 @@ enum vs_status vs_st_writer_add(struct vs_st_writer *w, const char *name, enum v
         return vs_error_set(VS_ERR_NOMEM, "out of memory adding tensor '%s'", name);
     if (w->cur_fd < 0 && (st = start_shard(w)) != VS_OK)
         return st;
-    if ((st = write_all(w->cur_fd, data, nbytes, w->cur_path)) != VS_OK)
+    if ((st = vs_fs_write_all(w->cur_fd, data, nbytes, w->cur_path)) != VS_OK)
         return st;
     w->pending_bytes += nbytes;
     w->total += nbytes;
