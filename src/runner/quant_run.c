@@ -44,38 +44,37 @@ enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg)
     return VS_OK;
 }
 
-/* Scratch buffers reused across Linear modules. */
-struct scratch {
-    float *f32;
-    size_t f32_cap;
-    int8_t *q;
-    size_t q_cap;
-    float *scale, *offset, *bias;
-    size_t scale_cap, offset_cap, bias_cap;
-    void *raw;
-    size_t raw_cap;
+/* A growable scratch buffer, reused across Linear modules. */
+struct buf {
+    void *p;
+    size_t cap;
 };
 
-static int grow(void **p, size_t *cap, size_t need)
+/* Returns a buffer of at least `need` bytes, or NULL (VS_ERR_NOMEM recorded). */
+static void *reserve(struct buf *b, size_t need)
 {
-    if (need <= *cap)
-        return 0;
-    void *np = vs_realloc(*p, need);
-    if (!np)
-        return -1;
-    *p = np;
-    *cap = need;
-    return 0;
+    if (need > b->cap) {
+        void *np = vs_realloc(b->p, need);
+        if (!np)
+            return NULL;
+        b->p = np;
+        b->cap = need;
+    }
+    return b->p;
 }
+
+struct scratch {
+    struct buf f32, q, scale, offset, bias, raw;
+};
 
 static void scratch_free(struct scratch *s)
 {
-    free(s->f32);
-    free(s->q);
-    free(s->scale);
-    free(s->offset);
-    free(s->bias);
-    free(s->raw);
+    free(s->f32.p);
+    free(s->q.p);
+    free(s->scale.p);
+    free(s->offset.p);
+    free(s->bias.p);
+    free(s->raw.p);
 }
 
 struct run {
@@ -91,14 +90,16 @@ struct run {
 static enum vs_status write_float_param(struct run *r, const struct vs_param *p)
 {
     const void *data = p->src->data;
-    if (p->slice >= 0) {
-        size_t n = vs_param_nbytes(p);
-        if (grow(&r->s.raw, &r->s.raw_cap, n))
+    enum vs_status st;
+    if (p->slice >= 0) { /* a view: materialise it */
+        void *raw = reserve(&r->s.raw, vs_param_nbytes(p));
+        if (!raw)
             return VS_ERR_NOMEM;
-        vs_param_read_raw(p, r->s.raw);
-        data = r->s.raw;
+        if ((st = vs_param_read_raw(p, raw)) != VS_OK)
+            return st;
+        data = raw;
     }
-    enum vs_status st = vs_ascendv1_add_float(r->saver, p->name, p->dtype, p->ndim, p->shape, data);
+    st = vs_ascendv1_add_float(r->saver, p->name, p->dtype, p->ndim, p->shape, data);
     r->sum->bytes_in += vs_param_nbytes(p);
     vs_param_release(p);
     return st;
@@ -109,34 +110,33 @@ static enum vs_status write_quantized(struct run *r, const struct vs_unit *u, co
 {
     const struct vs_param *w = &u->params[l->weight];
     int64_t rows = w->shape[0], cols = w->shape[1];
-    size_t n = (size_t)rows * (size_t)cols;
-    if (grow((void **)&r->s.f32, &r->s.f32_cap, n * sizeof(float)) || grow((void **)&r->s.q, &r->s.q_cap, n) ||
-        grow((void **)&r->s.scale, &r->s.scale_cap, (size_t)rows * sizeof(float)) ||
-        grow((void **)&r->s.offset, &r->s.offset_cap, (size_t)rows * sizeof(float)) ||
-        grow((void **)&r->s.bias, &r->s.bias_cap, (size_t)rows * sizeof(float)))
+    size_t n = (size_t)rows * (size_t)cols, nr = (size_t)rows * sizeof(float);
+    float *w32 = reserve(&r->s.f32, n * sizeof(float)), *scale = reserve(&r->s.scale, nr),
+          *offset = reserve(&r->s.offset, nr), *bias = reserve(&r->s.bias, nr);
+    int8_t *q = reserve(&r->s.q, n);
+    if (!w32 || !scale || !offset || !bias || !q)
         return VS_ERR_NOMEM;
-    enum vs_status st = vs_param_read_f32(w, r->s.f32);
+    enum vs_status st = vs_param_read_f32(w, w32);
     if (st != VS_OK)
         return st;
     r->sum->bytes_in += vs_param_nbytes(w);
     vs_param_release(w);
-    if ((st = vs_linear_quant_weight(scheme, l->name, r->s.f32, rows, cols, r->s.q, r->s.scale, r->s.offset)) != VS_OK)
+    if ((st = vs_linear_quant_weight(scheme, l->name, w32, rows, cols, q, scale, offset)) != VS_OK)
         return st;
-    const float *bias = NULL;
     if (l->bias >= 0) {
         const struct vs_param *b = &u->params[l->bias];
-        if ((st = vs_param_read_f32(b, r->s.bias)) != VS_OK)
+        if ((st = vs_param_read_f32(b, bias)) != VS_OK)
             return st;
         r->sum->bytes_in += vs_param_nbytes(b);
-        bias = r->s.bias;
+        vs_param_release(b);
     }
     enum vs_quant_type_tag tag = scheme == VS_SCHEME_W8A8_DYNAMIC ? VS_QT_W8A8_DYNAMIC : VS_QT_W8A16;
-    return vs_ascendv1_add_weight_quant(r->saver, tag, l->name, r->s.q, rows, cols, r->s.scale,
-                                        scheme == VS_SCHEME_W8A16 ? r->s.offset : NULL, bias);
+    return vs_ascendv1_add_weight_quant(r->saver, tag, l->name, q, rows, cols, scale,
+                                        scheme == VS_SCHEME_W8A16 ? offset : NULL, l->bias >= 0 ? bias : NULL);
 }
 
 /* Which entry claims each Linear of the unit (-1: none), first matching entry wins. */
-static enum vs_status claim_linears(struct run *r, const struct vs_unit *u, int *claim)
+static void claim_linears(struct run *r, const struct vs_unit *u, int *claim)
 {
     for (size_t i = 0; i < u->n_linears; i++) {
         claim[i] = -1;
@@ -147,7 +147,6 @@ static enum vs_status claim_linears(struct run *r, const struct vs_unit *u, int 
             }
         }
     }
-    return VS_OK;
 }
 
 static uint64_t peak_rss_bytes(void)
@@ -170,8 +169,8 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u)
     enum vs_status st = VS_ERR_NOMEM;
     if (!claim || !owner)
         goto done;
-    if ((st = claim_linears(r, u, claim)) != VS_OK)
-        goto done;
+    st = VS_OK;
+    claim_linears(r, u, claim);
     for (size_t i = 0; i < u->n_params; i++)
         owner[i] = -1;
     for (size_t i = 0; i < u->n_linears; i++) {
