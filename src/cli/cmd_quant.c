@@ -159,7 +159,8 @@ static enum vs_status select_practice(const struct vs_adapter_ops *ops, const ch
 
 static int fail(enum vs_status st)
 {
-    fprintf(stderr, "vlmslim: error: %s\n", vs_error_message());
+    const char *msg = vs_error_message();
+    fprintf(stderr, "vlmslim: error: %s\n", *msg ? msg : vs_status_name(st));
     return vs_status_exit_code(st);
 }
 
