@@ -1,0 +1,44 @@
+/* Float32 compute kernels for the model forward pass. Matrices are row-major; a Linear weight
+ * is [out, in] and computes y = x·Wᵀ + b. GEMMs go through CBLAS (OpenBLAS, threaded); the
+ * element-wise and row-wise kernels are OpenMP-parallel over rows. */
+#ifndef VS_TENSOR_KERNELS_H
+#define VS_TENSOR_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+
+/* y[m, n] = x[m, k] · w[n, k]ᵀ (+ bias[n] if not NULL). */
+void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, int64_t m, int64_t n, int64_t k);
+
+/* RMSNorm over the last dimension: y = x / sqrt(mean(x²) + eps) · gamma. y may alias x. */
+void vs_rmsnorm_f32(const float *x, const float *gamma, float eps, float *y, int64_t rows, int64_t n);
+/* LayerNorm: y = (x − mean) / sqrt(var + eps) · gamma + beta (biased variance). y may alias x. */
+void vs_layernorm_f32(const float *x, const float *gamma, const float *beta, float eps, float *y,
+                      int64_t rows, int64_t n);
+
+/* In place: GELU, tanh approximation (gelu_pytorch_tanh) and exact (erf) forms. */
+void vs_gelu_tanh_f32(float *x, int64_t n);
+void vs_gelu_erf_f32(float *x, int64_t n);
+/* out[i] = silu(gate[i]) · up[i]; out may alias gate or up. */
+void vs_silu_mul_f32(const float *gate, const float *up, float *out, int64_t n);
+
+/* Softmax of each row of x[rows, n], in place, max-subtracted. */
+void vs_softmax_rows_f32(float *x, int64_t rows, int64_t n);
+
+/* Rotary embedding with rotate_half: for each token t and head h of x[t, h, d],
+ * x = x·cos[t] + rotate_half(x)·sin[t], rotate_half(v) = concat(−v[d/2:], v[:d/2]).
+ * cos and sin are [tokens, d]. */
+void vs_rope_f32(float *x, const float *cos, const float *sin, int64_t tokens, int64_t heads, int64_t d);
+
+/* Multi-head attention with grouped KV heads: q [s, hq, d], k and v [s, hkv, d] (hq a multiple
+ * of hkv; query head h uses kv head h / (hq/hkv)), scale 1/sqrt(d). causal: token i attends to
+ * j <= i. Otherwise, when segments is not NULL, tokens attend only within their segment
+ * (segment ids, non-decreasing, one per token: images of the vision tower). out [s, hq, d].
+ * Fails only when its workspace cannot be allocated. */
+enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, float *out, int64_t s, int64_t hq,
+                      int64_t hkv, int64_t d, bool causal, const int32_t *segments);
+
+#endif

@@ -1,0 +1,158 @@
+/* Kernels against numpy float64 golden values (tests/golden/kernels/make_golden.py). Tolerance:
+ * 2e-6 of the output's largest magnitude (plus 2e-6 absolute) — float32 accumulation over at most
+ * a few hundred terms stays well inside that. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "tensor/kernels.h"
+
+static json_t *cases;
+
+static int load(void **state)
+{
+    (void)state;
+    json_error_t err;
+    cases = json_load_file("tests/golden/kernels/cases.json", 0, &err);
+    if (!cases)
+        fail_msg("tests/golden/kernels/cases.json: %s", err.text);
+    return 0;
+}
+
+static int unload(void **state)
+{
+    (void)state;
+    json_decref(cases);
+    return 0;
+}
+
+static float *arr(json_t *c, const char *key, size_t *n)
+{
+    json_t *a = json_object_get(json_object_get(cases, json_string_value(c)), key);
+    size_t len = json_array_size(a);
+    float *v = malloc((len + 1) * sizeof *v);
+    for (size_t i = 0; i < len; i++)
+        v[i] = (float)json_number_value(json_array_get(a, i));
+    if (n)
+        *n = len;
+    return v;
+}
+
+static int64_t num(json_t *c, const char *key)
+{
+    return json_integer_value(json_object_get(json_object_get(cases, json_string_value(c)), key));
+}
+
+static void expect_close(const char *name, const float *got, json_t *c)
+{
+    size_t n;
+    float *want = arr(c, "y", &n);
+    float mx = 0;
+    for (size_t i = 0; i < n; i++)
+        mx = fabsf(want[i]) > mx ? fabsf(want[i]) : mx;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(got[i] - want[i]) <= 2e-6f * mx + 2e-6f))
+            fail_msg("%s[%zu]: %.9g, expected %.9g", name, i, got[i], want[i]);
+    free(want);
+}
+
+static void test_linear(void **state)
+{
+    (void)state;
+    json_t *c = json_string("linear");
+    float *x = arr(c, "x", NULL), *w = arr(c, "w", NULL), *b = arr(c, "b", NULL), y[35];
+    vs_linear_f32(x, w, b, y, num(c, "m"), num(c, "n"), num(c, "k"));
+    expect_close("linear", y, c);
+    free(x), free(w), free(b), json_decref(c);
+}
+
+static void test_norms(void **state)
+{
+    (void)state;
+    json_t *c = json_string("rmsnorm");
+    float *x = arr(c, "x", NULL), *g = arr(c, "g", NULL), y[192];
+    vs_rmsnorm_f32(x, g, 1e-6f, y, 3, 64);
+    expect_close("rmsnorm", y, c);
+    json_decref(c);
+    c = json_string("layernorm");
+    float *b = arr(c, "b", NULL);
+    vs_layernorm_f32(x, g, b, 1e-6f, x, 3, 64); /* in place */
+    expect_close("layernorm", x, c);
+    free(x), free(g), free(b), json_decref(c);
+}
+
+static void test_activations(void **state)
+{
+    (void)state;
+    json_t *c = json_string("gelu_tanh");
+    size_t n;
+    float *x = arr(c, "x", &n);
+    vs_gelu_tanh_f32(x, (int64_t)n);
+    expect_close("gelu_tanh", x, c);
+    free(x), json_decref(c);
+    c = json_string("gelu_erf");
+    x = arr(c, "x", &n);
+    vs_gelu_erf_f32(x, (int64_t)n);
+    expect_close("gelu_erf", x, c);
+    free(x), json_decref(c);
+    c = json_string("silu_mul");
+    float *gate = arr(c, "gate", &n), *up = arr(c, "up", NULL);
+    vs_silu_mul_f32(gate, up, gate, (int64_t)n);
+    expect_close("silu_mul", gate, c);
+    free(gate), free(up), json_decref(c);
+    c = json_string("softmax");
+    x = arr(c, "x", NULL);
+    vs_softmax_rows_f32(x, 4, 37);
+    expect_close("softmax", x, c);
+    free(x), json_decref(c);
+}
+
+static void test_rope(void **state)
+{
+    (void)state;
+    json_t *c = json_string("rope");
+    float *x = arr(c, "x", NULL), *cs = arr(c, "cos", NULL), *sn = arr(c, "sin", NULL);
+    vs_rope_f32(x, cs, sn, num(c, "tokens"), num(c, "heads"), num(c, "d"));
+    expect_close("rope", x, c);
+    free(x), free(cs), free(sn), json_decref(c);
+}
+
+static void test_attention(void **state)
+{
+    (void)state;
+    static const char *names[] = {"attn_causal", "attn_segments", "attn_full"};
+    for (int t = 0; t < 3; t++) {
+        json_t *c = json_string(names[t]);
+        json_t *obj = json_object_get(cases, names[t]);
+        int64_t s = num(c, "s"), hq = num(c, "hq"), hkv = num(c, "hkv"), d = num(c, "d");
+        float *q = arr(c, "q", NULL), *k = arr(c, "k", NULL), *v = arr(c, "v", NULL);
+        float *out = malloc((size_t)(s * hq * d) * sizeof *out);
+        int32_t *seg = NULL;
+        json_t *js = json_object_get(obj, "segments");
+        if (json_is_array(js)) {
+            seg = malloc((size_t)s * sizeof *seg);
+            for (int64_t i = 0; i < s; i++)
+                seg[i] = (int32_t)json_integer_value(json_array_get(js, (size_t)i));
+        }
+        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, json_is_true(json_object_get(obj, "causal")), seg),
+                         VS_OK);
+        expect_close(names[t], out, c);
+        free(q), free(k), free(v), free(out), free(seg), json_decref(c);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_norms),
+        cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_attention),
+    };
+    return cmocka_run_group_tests(tests, load, unload);
+}
