@@ -8,8 +8,12 @@ packages=(
   libopenblas-dev libjansson-dev libyaml-dev libinih-dev
   libpcre2-dev libutf8proc-dev libjpeg62-turbo-dev libpng-dev
   libcmocka-dev
-  python3 python3-numpy python3-yaml   # independent reference for the end-to-end tests
+  python3 python3-numpy python3-yaml python3-pil   # independent references for the golden tests
 )
+# node and npm fetch the real Qwen3 tokenizer and the reference tokenizer for the tokenizer test;
+# use an existing installation when there is one.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
