@@ -42,8 +42,8 @@ struct vs_st_model;
 /* Opens a checkpoint directory: `model.safetensors.index.json` if present (every file it
  * names must exist and hold the tensors the weight_map assigns to it), else
  * `model.safetensors`, else every `*.safetensors` file in the directory (sorted by name;
- * a tensor name in two files is an error). Files are opened lazily on first use of a
- * tensor they hold, except that the index is checked against every file up front. */
+ * a tensor name in two files is an error). Every file is mapped and its header validated at
+ * open (the index is checked against every file); data pages are read only when touched. */
 enum vs_status vs_st_model_open(const char *dir, struct vs_st_model **out);
 void vs_st_model_close(struct vs_st_model *m);
 size_t vs_st_model_count(const struct vs_st_model *m);
