@@ -291,7 +291,7 @@ static void expect_shards(uint64_t part, const size_t *sizes, const int *want, s
     vs_log_set_level(VS_LOG_ERROR);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "t%zu", i);
         int64_t shape = (int64_t)sizes[i];
         unsigned char *data = pattern((int)i, sizes[i]);
@@ -310,7 +310,7 @@ static void expect_shards(uint64_t part, const size_t *sizes, const int *want, s
     assert_int_equal(json_object_size(map), n);
     void *it = json_object_iter(map);
     for (size_t i = 0; i < n; i++, it = json_object_iter_next(map, it)) {
-        char name[16], file[64];
+        char name[32], file[64];
         snprintf(name, sizeof name, "t%zu", i);
         snprintf(file, sizeof file, "q-%05d-of-%05d.safetensors", want[i], k);
         assert_string_equal(json_object_iter_key(it), name); /* insertion order */
