@@ -1,0 +1,64 @@
+#include "model/linear_apply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/kernels.h"
+
+enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, float **out, int64_t *n)
+{
+    int i = vs_unit_find_param(u, name);
+    if (i < 0)
+        return vs_error_set(VS_ERR_MODEL, "unit '%s': parameter '%s' is missing", u->name, name);
+    const struct vs_param *p = &u->params[i];
+    size_t count = vs_param_numel(p);
+    float *v = vs_malloc(count * sizeof *v);
+    if (!v)
+        return VS_ERR_NOMEM;
+    enum vs_status st = vs_param_read_f32(p, v);
+    if (st != VS_OK) {
+        free(v);
+        return st;
+    }
+    *out = v;
+    if (n)
+        *n = (int64_t)count;
+    return VS_OK;
+}
+
+enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < u->n_linears; i++) {
+        const struct vs_linear *l = &u->linears[i];
+        if (strcmp(l->name, module) != 0)
+            continue;
+        const struct vs_param *w = &u->params[l->weight];
+        out->name = l->name;
+        out->out = w->shape[0];
+        out->in = w->shape[1];
+        enum vs_status st = vs_unit_param_f32(u, w->name, &out->w, NULL);
+        if (st == VS_OK && l->bias >= 0)
+            st = vs_unit_param_f32(u, u->params[l->bias].name, &out->b, NULL);
+        if (st != VS_OK)
+            vs_linear_f32_free(out);
+        return st;
+    }
+    return vs_error_set(VS_ERR_MODEL, "unit '%s': Linear '%s' is missing", u->name, module);
+}
+
+void vs_linear_f32_free(struct vs_linear_f32 *l)
+{
+    free(l->w);
+    free(l->b);
+    l->w = l->b = NULL;
+}
+
+void vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
+                     const struct vs_linear_hooks *hooks)
+{
+    if (hooks && hooks->observe_input)
+        hooks->observe_input(hooks->ctx, l->name, x, rows, l->in);
+    vs_linear_f32(x, l->w, l->b, y, rows, l->out, l->in);
+}

@@ -1,0 +1,36 @@
+/* The one call through which every Linear of a forward pass runs, so that observers (and later
+ * fake quantization) are added here and never in model code. */
+#ifndef VS_MODEL_LINEAR_APPLY_H
+#define VS_MODEL_LINEAR_APPLY_H
+
+#include <stdint.h>
+
+#include "base/status.h"
+#include "model/unit.h"
+
+/* A Linear's weights in float32 (owned). */
+struct vs_linear_f32 {
+    const char *name; /* module name, borrowed from the unit */
+    float *w;         /* [out, in] */
+    float *b;         /* [out] or NULL */
+    int64_t out, in;
+};
+
+struct vs_linear_hooks {
+    /* Sees every Linear's input (rows × in) before the Linear is applied; may be NULL. */
+    void (*observe_input)(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols);
+    void *ctx;
+};
+
+/* Loads `<module>.weight` (and `<module>.bias` if present) of unit u as float32. */
+enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out);
+void vs_linear_f32_free(struct vs_linear_f32 *l);
+
+/* y[rows, out] = x[rows, in] · wᵀ + b, after the hooks have seen x. */
+void vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
+                     const struct vs_linear_hooks *hooks);
+
+/* Loads any parameter of the unit as float32 (caller frees); *n receives the element count. */
+enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, float **out, int64_t *n);
+
+#endif
