@@ -121,6 +121,29 @@ static enum vs_status parse_dims(struct vs_model *m)
         (st = vs_json_bool_opt(m->config, "tie_word_embeddings", f, NULL, &d->tie_word_embeddings)) != VS_OK)
         return st;
 
+    d->rms_norm_eps = 1e-6;
+    d->rope_theta = 5000000.0;
+    d->norm_topk_prob = true;
+    d->image_token_id = 151655;
+    if ((st = vs_json_num_opt(tc, "rms_norm_eps", f, tw, &d->rms_norm_eps)) != VS_OK ||
+        (st = vs_json_num_opt(tc, "rope_theta", f, tw, &d->rope_theta)) != VS_OK ||
+        (st = vs_json_bool_opt(tc, "norm_topk_prob", f, tw, &d->norm_topk_prob)) != VS_OK ||
+        (st = vs_json_int_opt(m->config, "image_token_id", f, NULL, &d->image_token_id)) != VS_OK)
+        return st;
+    /* MRoPE sections: rope_scaling.mrope_section, three counts of frequencies summing to head_dim/2 */
+    const json_t *rs = json_object_get(tc, "rope_scaling");
+    int64_t *sec = NULL;
+    size_t n_sec = 0;
+    if (json_is_object(rs) && (st = vs_json_int_list_opt(rs, "mrope_section", f, "text_config.rope_scaling", &sec, &n_sec)) != VS_OK)
+        return st;
+    if (n_sec == 3 && sec[0] + sec[1] + sec[2] == d->head_dim / 2) {
+        memcpy(d->mrope_section, sec, sizeof d->mrope_section);
+        free(sec);
+    } else {
+        free(sec);
+        return vs_error_set(VS_ERR_MODEL, "%s: text_config.rope_scaling.mrope_section: expected three integers summing to head_dim/2 = %lld",
+                            f, (long long)d->head_dim / 2);
+    }
     for (size_t i = 0; i < d->n_deepstack; i++)
         if (d->deepstack_indexes[i] < 0 || d->deepstack_indexes[i] >= d->v_depth)
             return vs_error_set(VS_ERR_MODEL, "%s: vision_config.deepstack_visual_indexes[%zu] = %lld is outside 0..%lld",

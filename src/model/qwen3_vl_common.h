@@ -23,6 +23,12 @@ struct vs_qwen3_vl_dims {
     int64_t *mlp_only_layers;
     size_t n_mlp_only_layers;
     bool tie_word_embeddings;
+    /* text numerics */
+    double rms_norm_eps;      /* default 1e-6 */
+    double rope_theta;        /* default 5e6 */
+    int64_t mrope_section[3]; /* rope_scaling.mrope_section */
+    bool norm_topk_prob;      /* default true */
+    int64_t image_token_id;   /* default 151655 */
 };
 
 struct vs_model {

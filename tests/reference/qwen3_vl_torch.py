@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Independent PyTorch (float32, CPU) reference of the Qwen3-VL vision tower, written from
-qwen3_vl_spec.md §4 — not from vlmslim's C code and not using transformers.
+"""Independent PyTorch (float32, CPU) reference of the Qwen3-VL / Qwen3-VL-MoE forward pass,
+written from qwen3_vl_spec.md §4-5 — not from vlmslim's C code and not using transformers.
 
   qwen3_vl_torch.py vision MODEL_DIR OUT.safetensors [--grids 1x4x6,1x2x2] [--seed N]
+  qwen3_vl_torch.py model  MODEL_DIR OUT.safetensors [--grids ...] [--seed N]
 
-writes random pixel_values for the grids (seeded), the grids, and the reference outputs
-(`embeds`, `deepstack.<j>`) into OUT.safetensors."""
+`vision` writes random pixel_values for the grids (seeded), the grids, and the tower's outputs
+(`embeds`, `deepstack.<j>`). `model` also writes a prompt `ids` (text, then per image
+vision_start + image tokens + vision_end, then text), every text layer's output
+`hidden.layer_<n>` and the last position's `logits`."""
 import argparse, json, math, os, sys
 
 import numpy as np
@@ -95,9 +98,91 @@ def vision_forward(cfg, W, pixel_values, grids):
     return merger(x, p + "merger", False), deep
 
 
+def rope_index(ids, grids, m, image_id):
+    pos, nxt, i, img = [[], [], []], 0, 0, 0
+    while i < len(ids):
+        if ids[i] != image_id:
+            for a in range(3):
+                pos[a].append(nxt)
+            nxt, i = nxt + 1, i + 1
+            continue
+        t, h, w = grids[img][0], grids[img][1] // m, grids[img][2] // m
+        ti, hi, wi = torch.meshgrid(torch.arange(t), torch.arange(h), torch.arange(w), indexing="ij")
+        for a, idx in enumerate((ti, hi, wi)):
+            pos[a].extend((idx.flatten() + nxt).tolist())
+        nxt = max(max(p) for p in pos) + 1
+        i, img = i + t * h * w, img + 1
+    return torch.tensor(pos)
+
+
+def rms(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def text_forward(cfg, W, ids, embeds, deep):
+    tc = cfg["text_config"]
+    H, D, nq, nkv, eps = tc["hidden_size"], tc["head_dim"], tc["num_attention_heads"], tc["num_key_value_heads"], tc["rms_norm_eps"]
+    image_id = cfg.get("image_token_id", 151655)
+    m = cfg["vision_config"].get("spatial_merge_size", 2)
+    ids_t = torch.tensor(ids)
+    mask = ids_t == image_id
+    emb = W["model.language_model.embed_tokens.weight"]
+    x = emb[ids_t.clamp(max=emb.shape[0] - 1)].clone()  # image rows are replaced below
+    x[mask] = embeds
+    pos = rope_index(ids, ARGS_GRIDS, m, image_id)
+    sec = tc["rope_scaling"]["mrope_section"]
+    inv = 1.0 / (tc["rope_theta"] ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
+    axis = torch.tensor([1 if (j % 3 == 1 and j < 3 * sec[1]) else 2 if (j % 3 == 2 and j < 3 * sec[2]) else 0 for j in range(D // 2)])
+    ang = pos[axis].T.float() * inv  # [s, D/2]
+    ang = torch.cat([ang, ang], -1)
+    cos, sin = ang.cos()[:, None, :], ang.sin()[:, None, :]
+    s = len(ids)
+    causal = torch.full((s, s), float("-inf")).triu(1)
+    experts, topk = tc.get("num_experts", 0), tc.get("num_experts_per_tok", 0)
+    hidden = []
+    for L in range(tc["num_hidden_layers"]):
+        p = "model.language_model.layers.%d." % L
+        h = rms(x, W[p + "input_layernorm.weight"], eps)
+        q = (h @ W[p + "self_attn.q_proj.weight"].T).view(s, nq, D)
+        k = (h @ W[p + "self_attn.k_proj.weight"].T).view(s, nkv, D)
+        v = (h @ W[p + "self_attn.v_proj.weight"].T).view(s, nkv, D)
+        q, k = rms(q, W[p + "self_attn.q_norm.weight"], eps), rms(k, W[p + "self_attn.k_norm.weight"], eps)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        k, v = k.repeat_interleave(nq // nkv, 1), v.repeat_interleave(nq // nkv, 1)
+        att = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(D) + causal
+        o = torch.einsum("hqk,khd->qhd", att.softmax(-1), v).reshape(s, nq * D)
+        x = x + o @ W[p + "self_attn.o_proj.weight"].T
+        h = rms(x, W[p + "post_attention_layernorm.weight"], eps)
+        if p + "mlp.gate.weight" in W:
+            probs = (h @ W[p + "mlp.gate.weight"].T).softmax(-1)
+            wv, wi = probs.topk(topk, -1)
+            if tc.get("norm_topk_prob", True):
+                wv = wv / wv.sum(-1, keepdim=True)
+            gu, dn = W[p + "mlp.experts.gate_up_proj"], W[p + "mlp.experts.down_proj"]
+            I = dn.shape[1]
+            y = torch.zeros_like(h)
+            for e in range(experts):
+                a = h @ gu[e]
+                out = (torch.nn.functional.silu(a[:, :I]) * a[:, I:]) @ dn[e]
+                y += out * (wv * (wi == e)).sum(-1, keepdim=True)
+        else:
+            g = torch.nn.functional.silu(h @ W[p + "mlp.gate_proj.weight"].T) * (h @ W[p + "mlp.up_proj.weight"].T)
+            y = g @ W[p + "mlp.down_proj.weight"].T
+        x = x + y
+        if L < len(deep):
+            x[mask] = x[mask] + deep[L]
+        hidden.append(x.clone())
+    xn = rms(x[-1], W["model.language_model.norm.weight"], eps)
+    head = W.get("lm_head.weight", W["model.language_model.embed_tokens.weight"])
+    return hidden, xn @ head.T
+
+
+ARGS_GRIDS = None
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["vision"])
+    ap.add_argument("what", choices=["vision", "model"])
     ap.add_argument("model_dir")
     ap.add_argument("out")
     ap.add_argument("--grids", default="1x4x6,1x2x2")
@@ -109,12 +194,29 @@ def main():
     cols = vc.get("in_channels", 3) * vc.get("temporal_patch_size", 2) * vc.get("patch_size", 16) ** 2
     rng = np.random.default_rng(a.seed)
     pv = rng.standard_normal((sum(t * h * w for t, h, w in grids), cols)).astype(np.float32)
+    global ARGS_GRIDS
+    ARGS_GRIDS = grids
     with torch.no_grad():
         embeds, deep = vision_forward(cfg, W, torch.from_numpy(pv), grids)
+        if a.what == "model":
+            m = vc.get("spatial_merge_size", 2)
+            vocab = cfg["text_config"]["vocab_size"]
+            ids = [int(t) for t in rng.integers(0, min(vocab, 151643), 5)]
+            # vision start/end ids lie outside a tiny fixture's vocabulary: use them only when they fit
+            fit = lambda key, default: cfg.get(key, default) if cfg.get(key, default) < vocab else int(rng.integers(0, vocab))
+            for t, h, w in grids:
+                ids += [fit("vision_start_token_id", 151652)] + [cfg.get("image_token_id", 151655)] * (t * h * w // (m * m))
+                ids += [fit("vision_end_token_id", 151653)] + [int(v) for v in rng.integers(0, min(vocab, 151643), 3)]
+            hidden, logits = text_forward(cfg, W, ids, embeds, deep)
     f32 = lambda x: st.Tensor("F32", x.shape, x)
     g = np.array(grids, dtype=np.int64)
     out = [("pixel_values", f32(pv)), ("grids", st.Tensor("I64", g.shape, g)), ("embeds", f32(embeds.numpy()))]
     out += [("deepstack.%d" % j, f32(d.numpy())) for j, d in enumerate(deep)]
+    if a.what == "model":
+        idv = np.array(ids, dtype=np.int64)
+        out += [("ids", st.Tensor("I64", idv.shape, idv))]
+        out += [("hidden.layer_%d" % L, f32(hx.numpy())) for L, hx in enumerate(hidden)]
+        out += [("logits", f32(logits.numpy()))]
     st.write_file(a.out, out)
 
 
