@@ -121,8 +121,9 @@ void vs_rope_f32(float *x, const float *cos, const float *sin, int64_t tokens, i
     }
 }
 
-/* Per head and per block of 64 queries: one GEMM for the scores against the keys the block may
- * see, masked softmax, one GEMM with the values. Blocks of all heads are spread over threads. */
+/* Q, K and V are first gathered per head into contiguous [s, d] panels (once), then per head and
+ * per block of 64 queries: one GEMM for the scores against the keys the block may see, masked
+ * softmax, one GEMM with the values. Blocks of all heads are spread over threads. */
 enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, float *out, int64_t s, int64_t hq,
                                 int64_t hkv, int64_t d, bool causal, const int32_t *segments)
 {
@@ -130,18 +131,27 @@ enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, 
     float scale = 1.0f / sqrtf((float)d);
     const int64_t block = 64;
     int64_t nblocks = (s + block - 1) / block;
-    /* Workspace per thread: scores [block, s], q block, k and v rows [s, d], output block. */
-    size_t per_thread = (size_t)block * (size_t)s + 2 * (size_t)block * (size_t)d + 2 * (size_t)s * (size_t)d;
     int nthreads = omp_get_max_threads();
-    float *workspace = malloc((size_t)nthreads * per_thread * sizeof *workspace);
-    if (!workspace)
+    size_t panels = (size_t)s * (size_t)d * (size_t)(2 * hq + 2 * hkv); /* q, out, k, v */
+    size_t per_thread = (size_t)block * (size_t)s;                      /* scores */
+    float *ws = malloc((panels + (size_t)nthreads * per_thread) * sizeof *ws);
+    if (!ws)
         return vs_error_set(VS_ERR_NOMEM, "attention over %lld tokens: cannot allocate %zu bytes of workspace",
-                            (long long)s, (size_t)nthreads * per_thread * sizeof *workspace);
+                            (long long)s, (panels + (size_t)nthreads * per_thread) * sizeof *ws);
+    float *qp = ws, *op = qp + (size_t)(hq * s * d), *kp = op + (size_t)(hq * s * d), *vp = kp + (size_t)(hkv * s * d);
+    float *scratch = vp + (size_t)(hkv * s * d);
+    #pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < s; t++) {
+        for (int64_t h = 0; h < hq; h++)
+            memcpy(qp + (h * s + t) * d, q + (t * hq + h) * d, (size_t)d * sizeof *qp);
+        for (int64_t h = 0; h < hkv; h++) {
+            memcpy(kp + (h * s + t) * d, k + (t * hkv + h) * d, (size_t)d * sizeof *kp);
+            memcpy(vp + (h * s + t) * d, v + (t * hkv + h) * d, (size_t)d * sizeof *vp);
+        }
+    }
     #pragma omp parallel
     {
-        float *scores = workspace + (size_t)omp_get_thread_num() * per_thread;
-        float *qb = scores + (size_t)block * (size_t)s, *ob = qb + (size_t)block * (size_t)d;
-        float *kb = ob + (size_t)block * (size_t)d, *vb = kb + (size_t)s * (size_t)d;
+        float *scores = scratch + (size_t)omp_get_thread_num() * per_thread;
         #pragma omp for schedule(dynamic) collapse(2)
         for (int64_t h = 0; h < hq; h++) {
             for (int64_t b = 0; b < nblocks; b++) {
@@ -157,12 +167,7 @@ enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, 
                         hi++;
                 }
                 int64_t nk = hi - lo;
-                for (int64_t i = 0; i < nb; i++)
-                    memcpy(qb + i * d, q + ((i0 + i) * hq + h) * d, (size_t)d * sizeof *qb);
-                for (int64_t j = 0; j < nk; j++) {
-                    memcpy(kb + j * d, k + ((lo + j) * hkv + kvh) * d, (size_t)d * sizeof *kb);
-                    memcpy(vb + j * d, v + ((lo + j) * hkv + kvh) * d, (size_t)d * sizeof *vb);
-                }
+                const float *qb = qp + (h * s + i0) * d, *kb = kp + (kvh * s + lo) * d, *vb = vp + (kvh * s + lo) * d;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nb, (blasint)nk, (blasint)d, scale, qb,
                             (blasint)d, kb, (blasint)d, 0.0f, scores, (blasint)nk);
                 for (int64_t i = 0; i < nb; i++) {
@@ -176,12 +181,14 @@ enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, 
                     softmax_row(row, nk);
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)nb, (blasint)d, (blasint)nk, 1.0f,
-                            scores, (blasint)nk, vb, (blasint)d, 0.0f, ob, (blasint)d);
-                for (int64_t i = 0; i < nb; i++)
-                    memcpy(out + ((i0 + i) * hq + h) * d, ob + i * d, (size_t)d * sizeof *ob);
+                            scores, (blasint)nk, vb, (blasint)d, 0.0f, op + (h * s + i0) * d, (blasint)d);
             }
         }
     }
-    free(workspace);
+    #pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < s; t++)
+        for (int64_t h = 0; h < hq; h++)
+            memcpy(out + (t * hq + h) * d, op + (h * s + t) * d, (size_t)d * sizeof *out);
+    free(ws);
     return VS_OK;
 }
