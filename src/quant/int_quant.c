@@ -1,6 +1,34 @@
 #include "quant/int_quant.h"
 
+#include <float.h>
 #include <math.h>
+
+#if FLT_EVAL_METHOD != 0
+#error "round_small() needs float arithmetic without excess precision"
+#endif
+
+/* Lanes of the per-row loops. GCC 12 at -O2 vectorizes only loops whose trip count is a
+ * known multiple of the vector width (the "very cheap" cost model), so the hot loops run
+ * over fixed blocks of VS_QUANT_LANES columns with a scalar tail. */
+#define VS_QUANT_LANES 16
+
+/* Round half to even for |v| <= 2^22 under the default rounding mode: adding 1.5 * 2^23
+ * leaves no fraction bits, so the FPU rounds exactly as rintf() does. Unlike rintf() it
+ * vectorizes with plain SSE2. Callers clamp v to [-128, 127] first. */
+static inline float round_small(float v)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    return (v + magic) - magic;
+}
+
+/* clamp(round(v), lo, hi) as round(clamp(v, lo, hi)): the same for integer bounds, since
+ * rounding is monotonic. The comparisons send NaN to lo (a defined value, not UB). */
+static inline float quantize(float v, float lo, float hi)
+{
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    return round_small(v);
+}
 
 void vs_quant_params(float min, float max, int bits, bool symmetric, float *scale, float *offset)
 {
@@ -23,13 +51,51 @@ void vs_quant_params(float min, float max, int bits, bool symmetric, float *scal
     }
 }
 
+/* The scalar path rounds with rintf(), so the tests can check the vectorized one against it. */
 int32_t vs_quant_value(float x, float scale, float offset, int bits)
 {
     float lo = (float)-(1 << (bits - 1)), hi = (float)((1 << (bits - 1)) - 1);
     float v = rintf(x / scale + offset);
-    v = v < lo ? lo : v;
-    v = v > hi ? hi : v;
+    v = v > lo ? v : lo; /* NaN -> lo */
+    v = v < hi ? v : hi;
     return (int32_t)v;
+}
+
+/* Min and max of a row, both starting at 0 (the clamps of vs_quant_params). NaN is skipped
+ * (torch would propagate it into the scale). */
+static void row_min_max(const float *restrict row, int64_t cols, float *min, float *max)
+{
+    float mn[VS_QUANT_LANES] = {0}, mx[VS_QUANT_LANES] = {0};
+    int64_t c = 0;
+    for (; c + VS_QUANT_LANES <= cols; c += VS_QUANT_LANES)
+        for (int k = 0; k < VS_QUANT_LANES; k++) {
+            float v = row[c + k];
+            mn[k] = v < mn[k] ? v : mn[k];
+            mx[k] = v > mx[k] ? v : mx[k];
+        }
+    for (int64_t k = 0; c + k < cols; k++) {
+        float v = row[c + k];
+        mn[k] = v < mn[k] ? v : mn[k];
+        mx[k] = v > mx[k] ? v : mx[k];
+    }
+    float a = 0.0f, b = 0.0f;
+    for (int k = 0; k < VS_QUANT_LANES; k++) {
+        a = mn[k] < a ? mn[k] : a;
+        b = mx[k] > b ? mx[k] : b;
+    }
+    *min = a;
+    *max = b;
+}
+
+static void row_quantize(const float *restrict row, int64_t cols, float s, float o, float lo, float hi,
+                         int8_t *restrict q)
+{
+    int64_t c = 0;
+    for (; c + VS_QUANT_LANES <= cols; c += VS_QUANT_LANES)
+        for (int k = 0; k < VS_QUANT_LANES; k++) /* x / s, not x * (1/s): bit-exact with torch */
+            q[c + k] = (int8_t)(int32_t)quantize(row[c + k] / s + o, lo, hi);
+    for (; c < cols; c++)
+        q[c] = (int8_t)(int32_t)quantize(row[c] / s + o, lo, hi);
 }
 
 void vs_quant_weight_per_channel(const float *w, int64_t rows, int64_t cols, int bits,
@@ -38,22 +104,12 @@ void vs_quant_weight_per_channel(const float *w, int64_t rows, int64_t cols, int
     const float lo = (float)-(1 << (bits - 1)), hi = (float)((1 << (bits - 1)) - 1);
     for (int64_t r = 0; r < rows; r++) {
         const float *row = w + r * cols;
-        float mn = 0.0f, mx = 0.0f; /* min clamped to <= 0, max to >= 0 */
-        for (int64_t c = 0; c < cols; c++) {
-            mn = row[c] < mn ? row[c] : mn;
-            mx = row[c] > mx ? row[c] : mx;
-        }
-        float s, o;
+        float mn, mx, s, o;
+        row_min_max(row, cols, &mn, &mx);
         vs_quant_params(mn, mx, bits, symmetric, &s, &o);
         scale[r] = s;
         if (offset)
             offset[r] = o;
-        int8_t *qr = q + r * cols;
-        for (int64_t c = 0; c < cols; c++) {
-            float v = rintf(row[c] / s + o);
-            v = v < lo ? lo : v;
-            v = v > hi ? hi : v;
-            qr[c] = (int8_t)v;
-        }
+        row_quantize(row, cols, s, o, lo, hi, q + r * cols);
     }
 }

@@ -2,7 +2,8 @@
 """Golden values for per-channel integer weight quantization (msModelSlim's formulas, spec §6.2),
 computed with numpy in float32: np.round is round-half-to-even like torch.round.
 Writes cases.json: for each case the input matrix (as float32 bit patterns, exact), bits,
-symmetric, and the expected q, scale and offset (scale/offset as float32 bit patterns)."""
+symmetric, and the expected q, scale and offset (scale/offset as float32 bit patterns).
+Run from anywhere with a python3 that has numpy: python3 tests/golden/int_quant/make_golden.py"""
 import json, os
 import numpy as np
 
@@ -40,6 +41,14 @@ def main():
         "negative": -np.abs(rng.standard_normal((3, 8)).astype(np.float32)),
         "positive": np.abs(rng.standard_normal((3, 8)).astype(np.float32)) + np.float32(1),
         "tiny": np.full((1, 4), 1e-30, dtype=np.float32),
+        # ties at 4 bits (row max 7: symmetric int4 scale 1) and asymmetric ties (max 255 / 15, min 0:
+        # scale 1, offset -128 / -8, so x + offset keeps the .5)
+        "ties4": np.array([[7.0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, -6.5, 6.5]], dtype=np.float32),
+        "ties_asym": np.array([[255.0, 0.5, 1.5, 2.5, 126.5, 127.5, 128.5, 3.5],
+                               [15.0, 0.5, 1.5, 2.5, 6.5, 7.5, 8.5, 9.5]], dtype=np.float32),
+        # wider than the 16-column blocks of the C loops, with a tail; and one column
+        "wide": rng.standard_normal((3, 53)).astype(np.float32) * np.float32(3),
+        "column": rng.standard_normal((4, 1)).astype(np.float32),
     }
     cases = []
     for name, w in mats.items():
