@@ -49,9 +49,22 @@ const struct vs_adapter_ops vs_demo_adapter_future = {
     .global_dtype = demo_dtype,
 };
 
-/* For the required-function test. */
+/* For the required-function test: close and the rest are missing. */
 const struct vs_adapter_ops vs_demo_adapter_incomplete = {
     .abi_version = VS_ADAPTER_ABI_VERSION,
     .key = "demo",
+    .pedigree = "demo",
     .open = demo_open,
+};
+
+/* An ABI version of 0 is no version at all. */
+const struct vs_adapter_ops vs_demo_adapter_abi0 = {
+    .key = "demo",
+    .pedigree = "demo",
+    .open = demo_open,
+    .close = demo_close,
+    .unit_count = demo_unit_count,
+    .unit_load = demo_unit_load,
+    .tail_load = demo_tail_load,
+    .global_dtype = demo_dtype,
 };
