@@ -38,11 +38,18 @@ struct vs_inputs_builder;
 enum vs_status vs_inputs_builder_open(const char *model_path, struct vs_inputs_builder **out);
 void vs_inputs_builder_close(struct vs_inputs_builder *b);
 
+/* What `inspect-inputs` shows of a built sample besides its inputs. */
+struct vs_inputs_info {
+    char *prompt;                      /* the rendered prompt before pad expansion (caller frees) */
+    int image_width, image_height;     /* the decoded image (after EXIF orientation); 0 if none */
+    int resized_width, resized_height; /* after smart_resize */
+};
+
 /* Builds one sample's inputs: the message [{"role": "user", "content": [{"type": "image"},
- * {"type": "text", "text": s->text}]}] rendered with add_generation_prompt, tokenized, pads
- * expanded; the image decoded and preprocessed. Errors name the sample's image. When prompt is
- * not NULL it receives the rendered prompt before pad expansion (caller frees). */
+ * {"type": "text", "text": s->text}]}] rendered with add_generation_prompt, each <|image_pad|>
+ * expanded to the image's token count, tokenized; the image decoded and preprocessed. Errors
+ * name the sample's image. info may be NULL. */
 enum vs_status vs_inputs_build(const struct vs_inputs_builder *b, const struct vs_calib_sample *s,
-                               struct vs_model_inputs *out, char **prompt);
+                               struct vs_model_inputs *out, struct vs_inputs_info *info);
 
 #endif

@@ -56,7 +56,7 @@ expect 1 "quant_model_weights-00001-of-00001.safetensors: missing" "$tmp/a" "$sh
 
 # side files: bytes, or the same JSON document formatted differently
 fresh a "$single"
-sed -i 's/151643/151644/' "$tmp/a/generation_config.json"
+sed -i 's/"top_k": 20/"top_k": 21/' "$tmp/a/generation_config.json"
 expect 1 "generation_config.json: contents differ" "$tmp/a" "$single"
 fresh a "$single"
 sed -i 's/^  /    /' "$tmp/a/config.json"
@@ -105,7 +105,7 @@ expect 1 "data area has" "$tmp/a" "$single"
 fresh a "$single"
 size=$(stat -c %s "$tmp/a/quant_model_weights.safetensors")
 printf '\x7f' | dd of="$tmp/a/quant_model_weights.safetensors" bs=1 seek=$((size - 1)) conv=notrunc status=none
-expect 1 "lm_head.weight: element 16383: actual" "$tmp/a" "$single"
+expect 1 "lm_head.weight: element 20479: actual" "$tmp/a" "$single"
 
 # the shard index
 fresh a "$sharded"

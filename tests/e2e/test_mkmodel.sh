@@ -25,7 +25,7 @@ cmp -s "$tmp/a/model.safetensors" "$tmp/d/model.safetensors" && fail "--seed 7 g
 [ "$(cat "$tmp/a/config.json")" = "$(cat "$tmp/d/config.json")" ] || fail "config.json depends on --seed"
 
 # files
-[ "$(cd "$tmp/a" && ls | tr '\n' ' ')" = "README.md config.json generation_config.json model.safetensors preprocessor_config.json tokenizer_config.json " ] \
+[ "$(cd "$tmp/a" && ls | tr '\n' ' ')" = "README.md config.json generation_config.json model.safetensors preprocessor_config.json tokenizer.json tokenizer_config.json " ] \
   || fail "file set of a single-file checkpoint: $(ls "$tmp/a")"
 [ "$(cd "$tmp/c" && ls model* | tr '\n' ' ')" = "model-00001-of-00003.safetensors model-00002-of-00003.safetensors model-00003-of-00003.safetensors model.safetensors.index.json " ] \
   || fail "file set of --shards 3: $(ls "$tmp/c")"
@@ -33,8 +33,19 @@ cmp -s "$tmp/a/model.safetensors" "$tmp/d/model.safetensors" && fail "--seed 7 g
 [ -f "$tmp/s1/model-00001-of-00001.safetensors" ] && [ -f "$tmp/s1/model.safetensors.index.json" ] || fail "--shards 1: $(ls "$tmp/s1")"
 grep -q '"model_type": "qwen3_vl_moe"' "$tmp/a/config.json" || fail "config.json model_type"
 grep -q '"Qwen3VLMoeForConditionalGeneration"' "$tmp/a/config.json" || fail "config.json architectures"
-grep -q '"image_token_id": 151655' "$tmp/a/config.json" || fail "config.json image_token_id"
-grep -q '"vocab_size": 256' "$tmp/a/config.json" || fail "config.json vocab_size"
+# the tokenizer's added tokens take the last 26 ids of the small vocabulary; config.json follows
+grep -q '"image_token_id": 306' "$tmp/a/config.json" || fail "config.json image_token_id"
+grep -q '"vocab_size": 320' "$tmp/a/config.json" || fail "config.json vocab_size"
+grep -q '"id": 306,' "$tmp/a/tokenizer.json" && grep -q '"content": "<|image_pad|>"' "$tmp/a/tokenizer.json" \
+  || fail "tokenizer.json: <|image_pad|>"
+# below 314 ids there is no room for a tokenizer: none, and Qwen's real ids
+"$mk" --family qwen3_vl_moe --out "$tmp/v64" --vocab 64
+[ -e "$tmp/v64/tokenizer.json" ] && fail "--vocab 64 wrote a tokenizer.json"
+grep -q '"image_token_id": 151655' "$tmp/v64/config.json" || fail "--vocab 64: config.json image_token_id"
+# a vocabulary with room for the real ids keeps them
+"$mk" --family qwen3_vl --out "$tmp/vbig" --vocab 151936 --hidden 8 --heads 1 --kv-heads 1 --head-dim 8 --layers 1
+grep -q '"image_token_id": 151655' "$tmp/vbig/config.json" || fail "--vocab 151936: config.json image_token_id"
+grep -q '"id": 151655,' "$tmp/vbig/tokenizer.json" || fail "--vocab 151936: tokenizer.json <|image_pad|> id"
 grep -q quantization_config "$tmp/a/config.json" && fail "quantization_config without --quant-config-in-config"
 "$mk" --family qwen3_vl --out "$tmp/tied" --tie --dtype f16 --quant-config-in-config
 grep -q '"tie_word_embeddings": true' "$tmp/tied/config.json" || fail "--tie: config.json"

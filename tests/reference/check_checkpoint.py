@@ -35,9 +35,20 @@ def check(directory, shards):
     moe = family == "qwen3_vl_moe"
     expect(cfg.get("architectures") == ["Qwen3VLMoeForConditionalGeneration" if moe
                                         else "Qwen3VLForConditionalGeneration"], "architectures")
-    for key, value in (("image_token_id", 151655), ("video_token_id", 151656),
-                       ("vision_start_token_id", 151652), ("vision_end_token_id", 151653)):
-        expect(cfg.get(key) == value, "config.json: %s = %r" % (key, cfg.get(key)))
+    # the token ids of config.json are those of the added tokens of tokenizer.json when there is one
+    # (a small vocabulary puts them at its end), else Qwen's real ids
+    ids = {"<|image_pad|>": 151655, "<|video_pad|>": 151656, "<|vision_start|>": 151652,
+           "<|vision_end|>": 151653}
+    tok_path = os.path.join(directory, "tokenizer.json")
+    if os.path.isfile(tok_path):
+        with open(tok_path) as f:
+            added = {t["content"]: t["id"] for t in json.load(f)["added_tokens"]}
+        expect(all(t in added for t in ids), "tokenizer.json: Qwen added tokens missing")
+        ids = {t: added.get(t) for t in ids}
+        expect(max(added.values()) < cfg["text_config"]["vocab_size"], "tokenizer.json: ids beyond vocab_size")
+    for key, token in (("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
+                       ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>")):
+        expect(cfg.get(key) == ids[token], "config.json: %s = %r" % (key, cfg.get(key)))
     tc, vc = cfg["text_config"], cfg["vision_config"]
     expect(tc.get("model_type") == ("qwen3_vl_moe_text" if moe else "qwen3_vl_text"), "text_config.model_type")
     expect(vc.get("model_type") == family, "vision_config.model_type")
