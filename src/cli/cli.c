@@ -15,6 +15,7 @@ static void print_usage(FILE *f)
           "\n"
           "commands:\n"
           "  quant       quantize a checkpoint (see 'vlmslim quant --help')\n"
+          "  forward     run the float model over samples and dump its outputs (see 'vlmslim forward --help')\n"
           "\n"
           "options:\n"
           "  --help      show this help\n"
@@ -39,6 +40,8 @@ int vs_cli_main(int argc, char **argv)
     }
     if (strcmp(cmd, "quant") == 0)
         return vs_cmd_quant(argc - 2, argv + 2);
-    fprintf(stderr, "vlmslim: error: unknown command '%s' (commands: quant; see 'vlmslim --help')\n", cmd);
+    if (strcmp(cmd, "forward") == 0)
+        return vs_cmd_forward(argc - 2, argv + 2);
+    fprintf(stderr, "vlmslim: error: unknown command '%s' (commands: quant, forward; see 'vlmslim --help')\n", cmd);
     return 2;
 }

@@ -8,7 +8,16 @@ written from qwen3_vl_spec.md §4-5 — not from vlmslim's C code and not using 
 `vision` writes random pixel_values for the grids (seeded), the grids, and the tower's outputs
 (`embeds`, `deepstack.<j>`). `model` also writes a prompt `ids` (text, then per image
 vision_start + image tokens + vision_end, then text), every text layer's output
-`hidden.layer_<n>` and the last position's `logits`."""
+`hidden.layer_<n>` and the last position's `logits`.
+
+  qwen3_vl_torch.py inputs MODEL_DIR OUT_DIR [--grids ...] [--seed N]
+  qwen3_vl_torch.py dump   MODEL_DIR INPUTS_DIR OUT_DIR
+
+`inputs` writes model-input files (input_ids, attention_mask, pixel_values, image_grid_thw):
+OUT_DIR/sample_0.safetensors with the grids' images and a prompt as `model` builds it, and
+sample_1.safetensors, text only. `dump` reads INPUTS_DIR/sample_<i>.safetensors and writes what
+`vlmslim forward --dump` writes: OUT_DIR/sample_<i>.safetensors with `hidden.visual`,
+`hidden.layer_<n>` and `logits`."""
 import argparse, json, math, os, sys
 
 import numpy as np
@@ -180,9 +189,71 @@ def text_forward(cfg, W, ids, embeds, deep):
 ARGS_GRIDS = None
 
 
+def make_prompt(cfg, grids, rng):
+    vc = cfg["vision_config"]
+    m = vc.get("spatial_merge_size", 2)
+    vocab = cfg["text_config"]["vocab_size"]
+    image_id = cfg.get("image_token_id", 151655)
+    text = lambda n: [int(t) for t in rng.integers(0, min(vocab, 151643), n) if t != image_id] or [0]
+    ids = text(5)
+    # vision start/end ids lie outside a tiny fixture's vocabulary: use them only when they fit
+    fit = lambda key, default: cfg.get(key, default) if cfg.get(key, default) < vocab else int(rng.integers(0, vocab))
+    for t, h, w in grids:
+        ids += [fit("vision_start_token_id", 151652)] + [image_id] * (t * h * w // (m * m))
+        ids += [fit("vision_end_token_id", 151653)] + text(3)
+    return ids
+
+
+def write_inputs(path, ids, pv, grids):
+    idv = np.array([ids], dtype=np.int64)
+    g = np.array(grids, dtype=np.int64).reshape(-1, 3)
+    st.write_file(path, [("input_ids", st.Tensor("I64", idv.shape, idv)),
+                         ("attention_mask", st.Tensor("I64", idv.shape, np.ones_like(idv))),
+                         ("pixel_values", st.Tensor("F32", pv.shape, pv)),
+                         ("image_grid_thw", st.Tensor("I64", g.shape, g))])
+
+
+def read_inputs(path):
+    t, _ = st.read_file(path)
+    ids = [int(v) for v in t["input_ids"].array.reshape(-1)]
+    grids = [tuple(int(v) for v in row) for row in t["image_grid_thw"].array.reshape(-1, 3)]
+    return ids, t["pixel_values"].array.astype(np.float32), grids
+
+
+def forward_sample(cfg, W, ids, pv, grids):
+    """(hidden.visual, [hidden.layer_n], logits) of one sample."""
+    global ARGS_GRIDS
+    ARGS_GRIDS = grids
+    out_hidden = cfg["vision_config"]["out_hidden_size"]
+    if grids:
+        embeds, deep = vision_forward(cfg, W, torch.from_numpy(pv), grids)
+    else:
+        embeds, deep = torch.zeros(0, out_hidden), []
+    hidden, logits = text_forward(cfg, W, ids, embeds, deep)
+    return embeds, hidden, logits
+
+
+def dump_main(model_dir, inputs_dir, out_dir):
+    cfg, W = load(model_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    i = 0
+    f32 = lambda x: st.Tensor("F32", x.shape, x.numpy())
+    while os.path.exists(os.path.join(inputs_dir, "sample_%d.safetensors" % i)):
+        ids, pv, grids = read_inputs(os.path.join(inputs_dir, "sample_%d.safetensors" % i))
+        with torch.no_grad():
+            embeds, hidden, logits = forward_sample(cfg, W, ids, pv, grids)
+        out = [("hidden.visual", f32(embeds))] + [("hidden.layer_%d" % L, f32(h)) for L, h in enumerate(hidden)]
+        st.write_file(os.path.join(out_dir, "sample_%d.safetensors" % i), out + [("logits", f32(logits))])
+        i += 1
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "dump":
+        if len(sys.argv) != 5:
+            sys.exit("usage: qwen3_vl_torch.py dump MODEL_DIR INPUTS_DIR OUT_DIR")
+        return dump_main(*sys.argv[2:])
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["vision", "model"])
+    ap.add_argument("what", choices=["vision", "model", "inputs"])
     ap.add_argument("model_dir")
     ap.add_argument("out")
     ap.add_argument("--grids", default="1x4x6,1x2x2")
@@ -193,6 +264,13 @@ def main():
     vc = cfg["vision_config"]
     cols = vc.get("in_channels", 3) * vc.get("temporal_patch_size", 2) * vc.get("patch_size", 16) ** 2
     rng = np.random.default_rng(a.seed)
+    if a.what == "inputs":
+        os.makedirs(a.out, exist_ok=True)
+        pv = rng.standard_normal((sum(t * h * w for t, h, w in grids), cols)).astype(np.float32)
+        write_inputs(os.path.join(a.out, "sample_0.safetensors"), make_prompt(cfg, grids, rng), pv, grids)
+        write_inputs(os.path.join(a.out, "sample_1.safetensors"), make_prompt(cfg, [], rng),
+                     np.zeros((0, cols), np.float32), [])
+        return
     pv = rng.standard_normal((sum(t * h * w for t, h, w in grids), cols)).astype(np.float32)
     global ARGS_GRIDS
     ARGS_GRIDS = grids
