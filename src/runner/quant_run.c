@@ -10,7 +10,11 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "inputs/model_inputs.h"
+#include "model/unit_f32.h"
 #include "quant/linear_quant.h"
+#include "runner/calib.h"
+#include "runner/layerwise.h"
 #include "save/ascendv1.h"
 
 static double now_seconds(void)
@@ -27,7 +31,7 @@ enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg)
         if (p->type != VS_PROC_LINEAR_QUANT)
             return vs_error_set(VS_ERR_UNSUPPORTED,
                                 "%s: %s: processor '%s' is not available in this build of vlmslim "
-                                "(available: linear_quant with the W8A8_DYNAMIC and W8A16 schemes)",
+                                "(available: linear_quant with the W8A8_DYNAMIC, W8A16 and W8A8 schemes)",
                                 cfg->source_path, p->path, vs_proc_type_name(p->type));
         struct vs_linear_quant lq;
         enum vs_status st = vs_linear_quant_init(&lq, p);
@@ -42,6 +46,20 @@ enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg)
                             cfg->source_path, cfg->n_save, what);
     }
     return VS_OK;
+}
+
+bool vs_quant_config_needs_data(const struct vs_quant_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_process; i++) {
+        struct vs_linear_quant lq;
+        if (cfg->process[i].type != VS_PROC_LINEAR_QUANT || vs_linear_quant_init(&lq, &cfg->process[i]) != VS_OK)
+            continue;
+        bool data = vs_scheme_needs_data(lq.scheme);
+        vs_linear_quant_free(&lq);
+        if (data)
+            return true;
+    }
+    return false;
 }
 
 /* A growable scratch buffer, reused across Linear modules. */
@@ -85,6 +103,7 @@ struct run {
     size_t n_lq;
     struct scratch s;
     struct vs_quant_summary *sum;
+    struct vs_layerwise *lw; /* calibration samples, NULL for a data-free run */
 };
 
 static enum vs_status write_float_param(struct run *r, const struct vs_param *p)
@@ -155,7 +174,29 @@ static uint64_t peak_rss_bytes(void)
     return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024u : 0;
 }
 
-static enum vs_status process_unit(struct run *r, struct vs_unit *u)
+/* A claimed Linear quantized during calibration (results in c): written per its scheme. */
+static enum vs_status write_calibrated(struct run *r, const struct vs_calib_unit *cu, const struct vs_calib_linear *c)
+{
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    const struct vs_param *w = &cu->u->params[l->weight];
+    int64_t rows = w->shape[0], cols = w->shape[1];
+    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+    r->sum->bytes_in += vs_param_nbytes(w) + (l->bias >= 0 ? vs_param_nbytes(&cu->u->params[l->bias]) : 0);
+    if (c->scheme == VS_SCHEME_W8A8)
+        return vs_ascendv1_add_w8a8(r->saver, l->name, c->q, rows, cols, c->quant_bias, c->act_scale, c->act_offset,
+                                    c->deq_scale, r->o->adapter->global_dtype(r->model), bias);
+    float *zeros = reserve(&r->s.offset, (size_t)rows * sizeof(float));
+    if (!zeros)
+        return VS_ERR_NOMEM;
+    memset(zeros, 0, (size_t)rows * sizeof(float));
+    enum vs_quant_type_tag tag = c->scheme == VS_SCHEME_W8A8_DYNAMIC ? VS_QT_W8A8_DYNAMIC : VS_QT_W8A16;
+    return vs_ascendv1_add_weight_quant(r->saver, tag, l->name, c->q, rows, cols, c->w_scale,
+                                        c->scheme == VS_SCHEME_W8A16 ? zeros : NULL, bias);
+}
+
+/* Writes unit u: claimed Linears quantized (from cu when the unit was calibrated, else now),
+ * everything else in its own dtype; claim[i] is the entry claiming linear i, or -1. */
+static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *claim, const struct vs_calib_unit *cu)
 {
     uint64_t unit_bytes = 0;
     for (size_t i = 0; i < u->n_params; i++)
@@ -163,14 +204,16 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u)
     if (unit_bytes > r->sum->largest_unit_bytes)
         r->sum->largest_unit_bytes = unit_bytes;
 
-    int *claim = vs_calloc(u->n_linears + 1, sizeof *claim);
     /* role of each param: -1 plain, else index of the claimed linear whose weight/bias it is */
     int *owner = vs_malloc((u->n_params + 1) * sizeof *owner);
+    /* calibrated Linear of each linear, when cu is given */
+    const struct vs_calib_linear **done_by = vs_calloc(u->n_linears + 1, sizeof *done_by);
     enum vs_status st = VS_ERR_NOMEM;
-    if (!claim || !owner)
+    if (!owner || !done_by)
         goto done;
     st = VS_OK;
-    claim_linears(r, u, claim);
+    for (size_t i = 0; cu && i < cu->n; i++)
+        done_by[cu->cl[i].linear] = &cu->cl[i];
     for (size_t i = 0; i < u->n_params; i++)
         owner[i] = -1;
     for (size_t i = 0; i < u->n_linears; i++) {
@@ -190,13 +233,139 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u)
         int li = owner[i];
         if (li < 0)
             st = write_float_param(r, &u->params[i]);
+        else if (u->linears[li].weight == (int)i && done_by[li])
+            st = write_calibrated(r, cu, done_by[li]);
         else if (u->linears[li].weight == (int)i)
             st = write_quantized(r, u, &u->linears[li], r->lq[claim[li]].scheme);
         /* a claimed Linear's bias is written with its weight */
     }
+    for (size_t i = 0; i < u->n_params && st == VS_OK; i++)
+        vs_param_release(&u->params[i]);
 done:
-    free(claim);
     free(owner);
+    free(done_by);
+    return st;
+}
+
+/* Which entry would claim each Linear of the unit, without counting pattern hits. */
+static bool unit_has_static(struct run *r, const struct vs_unit *u)
+{
+    for (size_t i = 0; i < u->n_linears; i++)
+        for (size_t e = 0; e < r->n_lq; e++)
+            if (vs_linear_quant_matches(&r->lq[e], u->linears[i].name)) {
+                if (vs_scheme_needs_data(r->lq[e].scheme))
+                    return true;
+                break;
+            }
+    return false;
+}
+
+/* The last unit with a W8A8 static Linear, or -1: units after it need no forward pass. */
+static enum vs_status last_static_unit(struct run *r, size_t n_units, long *last)
+{
+    *last = -1;
+    for (size_t i = 0; i < n_units; i++) {
+        struct vs_unit *u;
+        enum vs_status st = r->o->adapter->unit_load(r->model, i, &u);
+        if (st != VS_OK)
+            return st;
+        if (unit_has_static(r, u))
+            *last = (long)i;
+        vs_unit_free(u);
+    }
+    return VS_OK;
+}
+
+/* Reads the calibration samples into the layer-wise driver. */
+static enum vs_status load_samples(struct run *r)
+{
+    const struct vs_quant_options *o = r->o;
+    if (!vs_adapter_has_forward(o->adapter))
+        return vs_error_set(VS_ERR_UNSUPPORTED, "%s: the W8A8 static scheme needs a forward pass, which adapter '%s' "
+                            "does not implement", o->config->source_path, o->adapter->key);
+    if (!o->calib_inputs)
+        return vs_error_set(VS_ERR_UNSUPPORTED, "%s: the W8A8 static scheme needs calibration data; this build reads "
+                            "pre-built model-input files (--calib_inputs DIR, as written by 'vlmslim inspect-inputs "
+                            "--dump'), not yet the dataset '%s' itself", o->config->source_path, o->config->dataset);
+    enum vs_status st = vs_layerwise_open(o->adapter, r->model, o->spill_budget, NULL, &r->lw);
+    if (st != VS_OK)
+        return st;
+    if (!vs_fs_is_dir(o->calib_inputs))
+        return vs_error_set(VS_ERR_USAGE, "--calib_inputs %s: %s", o->calib_inputs,
+                            vs_fs_exists(o->calib_inputs) ? "is not a directory" : "does not exist");
+    for (size_t i = 0;; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "sample_%zu.safetensors", i);
+        char *path = vs_path_join(o->calib_inputs, name);
+        if (!path)
+            return VS_ERR_NOMEM;
+        if (!vs_fs_exists(path)) {
+            free(path);
+            break;
+        }
+        struct vs_model_inputs in;
+        if ((st = vs_model_inputs_read(path, &in)) == VS_OK) {
+            if ((st = vs_layerwise_add_sample(r->lw, &in)) != VS_OK)
+                st = vs_error_prefix(st, "%s", path);
+            vs_model_inputs_free(&in);
+        }
+        free(path);
+        if (st != VS_OK)
+            return st;
+    }
+    r->sum->samples = vs_layerwise_count(r->lw);
+    if (r->sum->samples == 0)
+        return vs_error_set(VS_ERR_DATASET, "--calib_inputs %s: holds no sample_0.safetensors", o->calib_inputs);
+    vs_info("calibration: %zu sample(s) from %s", r->sum->samples, o->calib_inputs);
+    return VS_OK;
+}
+
+/* Unit i of a calibrated run (i <= last): statistics pass over every sample for its W8A8
+ * Linears, parameters, weights quantized, then (i < last) the propagation pass whose outputs
+ * the next unit sees; then the unit is written. */
+static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct vs_unit *u, const int *claim)
+{
+    const struct vs_quant_options *o = r->o;
+    int *scheme = vs_malloc((u->n_linears + 1) * sizeof *scheme);
+    bool *sym = vs_malloc((u->n_linears + 1) * sizeof *sym), *routed = vs_malloc((u->n_linears + 1) * sizeof *routed);
+    struct vs_unit_f32 *f = NULL;
+    struct vs_calib_unit *cu = NULL;
+    enum vs_status st = scheme && sym && routed ? vs_unit_f32_make(u, &f) : VS_ERR_NOMEM;
+    for (size_t k = 0; st == VS_OK && k < u->n_linears; k++) {
+        scheme[k] = claim[k] < 0 ? -1 : (int)r->lq[claim[k]].scheme;
+        sym[k] = claim[k] >= 0 && r->lq[claim[k]].act_symmetric;
+        routed[k] = o->adapter->linear_is_routed(r->model, u->linears[k].name);
+    }
+    if (st == VS_OK)
+        st = vs_calib_unit_open(f, scheme, sym, routed, &cu);
+    bool all_experts = false, stats = st == VS_OK && vs_calib_unit_needs_stats(cu, &all_experts);
+    bool propagate = (long)i < last;
+    struct vs_linear_hooks h;
+    if (st == VS_OK && stats) {
+        vs_calib_unit_observe_hooks(cu, &h);
+        /* with --propagate float the statistics pass's outputs are what the next unit sees */
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, all_experts, propagate && o->propagate_float, NULL, NULL);
+        if (st == VS_OK)
+            st = vs_calib_unit_finish_stats(cu);
+        r->sum->experts_unrouted += cu->unrouted;
+    }
+    if (st == VS_OK)
+        st = vs_calib_unit_quantize(cu);
+    if (st == VS_OK && propagate && !o->propagate_float) {
+        vs_calib_unit_apply(cu, &h);
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, false, true, NULL, NULL);
+        if (st == VS_OK)
+            st = cu->hook_status;
+    } else if (st == VS_OK && propagate && !stats) { /* --propagate float, nothing to observe */
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, NULL, false, true, NULL, NULL);
+    }
+    if (st == VS_OK)
+        st = process_unit(r, u, claim, cu);
+    vs_calib_unit_free(cu);
+    vs_unit_f32_free(f);
+    free(scheme);
+    free(sym);
+    free(routed);
     return st;
 }
 
@@ -294,18 +463,34 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         goto done;
 
     size_t n_units = o->adapter->unit_count(r.model);
+    long last = -1; /* last unit needing the forward pass */
+    if (vs_quant_config_needs_data(o->config) && (st = last_static_unit(&r, n_units, &last)) == VS_OK && last >= 0)
+        st = load_samples(&r);
     for (size_t i = 0; i <= n_units && st == VS_OK; i++) {
         double tu = now_seconds();
         struct vs_unit *u = NULL;
         st = i < n_units ? o->adapter->unit_load(r.model, i, &u) : o->adapter->tail_load(r.model, &u);
         if (st != VS_OK)
             break;
-        size_t before = sum->linears_quantized[0] + sum->linears_quantized[1];
-        st = process_unit(&r, u);
+        size_t before = 0;
+        for (int k = 0; k < VS_SCHEME_COUNT; k++)
+            before += sum->linears_quantized[k];
+        int *claim = vs_calloc(u->n_linears + 1, sizeof *claim);
+        if (!claim) {
+            vs_unit_free(u);
+            st = VS_ERR_NOMEM;
+            break;
+        }
+        claim_linears(&r, u, claim);
+        st = i < n_units && (long)i <= last ? calibrate_unit(&r, i, last, u, claim) : process_unit(&r, u, claim, NULL);
+        free(claim);
+        size_t after = 0;
+        for (int k = 0; k < VS_SCHEME_COUNT; k++)
+            after += sum->linears_quantized[k];
         if (st == VS_OK && i < n_units)
-            vs_info("[%zu/%zu] %s: %zu of %zu Linear modules quantized, %.2f s, peak RSS %.0f MB", i + 1,
-                    n_units, u->name, sum->linears_quantized[0] + sum->linears_quantized[1] - before,
-                    u->n_linears, now_seconds() - tu, (double)peak_rss_bytes() / 1e6);
+            vs_info("[%zu/%zu] %s: %zu of %zu Linear modules quantized%s, %.2f s, peak RSS %.0f MB", i + 1, n_units,
+                    u->name, after - before, u->n_linears, (long)i <= last ? " (calibrated)" : "",
+                    now_seconds() - tu, (double)peak_rss_bytes() / 1e6);
         vs_unit_free(u);
     }
     sum->units = n_units;
@@ -328,6 +513,7 @@ done:
         vs_error_set(st, "%s", msg);
     }
     free(tmp);
+    vs_layerwise_close(r.lw);
     if (r.model)
         o->adapter->close(r.model);
     for (size_t i = 0; i < r.n_lq; i++)

@@ -34,6 +34,18 @@ def load(model_dir):
     return cfg, {k: torch.from_numpy(np.ascontiguousarray(t.to_f32())) for k, t in tensors.items()}
 
 
+# Every Linear of the forward pass goes through linear(); a caller may set LINEAR_HOOK to
+# (name, x, w, b) -> y to observe or fake-quantize (tests/reference/calib_torch.py).
+LINEAR_HOOK = None
+
+
+def linear(name, x, w, b=None):
+    if LINEAR_HOOK is not None:
+        return LINEAR_HOOK(name, x, w, b)
+    y = x @ w.T
+    return y + b if b is not None else y
+
+
 def rotate_half(x):
     h = x.shape[-1] // 2
     return torch.cat([-x[..., h:], x[..., :h]], dim=-1)
@@ -81,7 +93,7 @@ def vision_forward(cfg, W, pixel_values, grids):
     bounds = np.cumsum([0] + [h * w for t, h, w in grids for _ in range(t)])
     n = x.shape[0]
     ln = lambda y, name: torch.nn.functional.layer_norm(y, (y.shape[-1],), W[name + ".weight"], W[name + ".bias"], 1e-6)
-    lin = lambda y, name: y @ W[name + ".weight"].T + W[name + ".bias"]
+    lin = lambda y, name: linear(name, y, W[name + ".weight"], W[name + ".bias"])
     gm = m * m
 
     def merger(y, prefix, post):
@@ -128,9 +140,10 @@ def rms(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
-def text_forward(cfg, W, ids, embeds, deep):
+def text_prepare(cfg, W, ids, embeds, grids):
+    """Embeddings with the image features scattered in, and what every layer needs."""
     tc = cfg["text_config"]
-    H, D, nq, nkv, eps = tc["hidden_size"], tc["head_dim"], tc["num_attention_heads"], tc["num_key_value_heads"], tc["rms_norm_eps"]
+    D = tc["head_dim"]
     image_id = cfg.get("image_token_id", 151655)
     m = cfg["vision_config"].get("spatial_merge_size", 2)
     ids_t = torch.tensor(ids)
@@ -138,7 +151,7 @@ def text_forward(cfg, W, ids, embeds, deep):
     emb = W["model.language_model.embed_tokens.weight"]
     x = emb[ids_t.clamp(max=emb.shape[0] - 1)].clone()  # image rows are replaced below
     x[mask] = embeds
-    pos = rope_index(ids, ARGS_GRIDS, m, image_id)
+    pos = rope_index(ids, grids, m, image_id)
     sec = tc["rope_scaling"]["mrope_section"]
     inv = 1.0 / (tc["rope_theta"] ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
     axis = torch.tensor([1 if (j % 3 == 1 and j < 3 * sec[1]) else 2 if (j % 3 == 2 and j < 3 * sec[2]) else 0 for j in range(D // 2)])
@@ -147,43 +160,68 @@ def text_forward(cfg, W, ids, embeds, deep):
     cos, sin = ang.cos()[:, None, :], ang.sin()[:, None, :]
     s = len(ids)
     causal = torch.full((s, s), float("-inf")).triu(1)
+    return x, mask, (cos, sin, causal)
+
+
+def text_layer(cfg, W, L, x, rope, route_counts=None):
+    """Decoder layer L on x; MoE experts are computed on every token (weighted by their routing
+    weight, zero when not routed); route_counts[e] += tokens routed to expert e."""
+    tc = cfg["text_config"]
+    H, D, nq, nkv, eps = tc["hidden_size"], tc["head_dim"], tc["num_attention_heads"], tc["num_key_value_heads"], tc["rms_norm_eps"]
     experts, topk = tc.get("num_experts", 0), tc.get("num_experts_per_tok", 0)
+    cos, sin, causal = rope
+    s = x.shape[0]
+    p = "model.language_model.layers.%d." % L
+    h = rms(x, W[p + "input_layernorm.weight"], eps)
+    q = linear(p + "self_attn.q_proj", h, W[p + "self_attn.q_proj.weight"]).view(s, nq, D)
+    k = linear(p + "self_attn.k_proj", h, W[p + "self_attn.k_proj.weight"]).view(s, nkv, D)
+    v = linear(p + "self_attn.v_proj", h, W[p + "self_attn.v_proj.weight"]).view(s, nkv, D)
+    q, k = rms(q, W[p + "self_attn.q_norm.weight"], eps), rms(k, W[p + "self_attn.k_norm.weight"], eps)
+    q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+    k, v = k.repeat_interleave(nq // nkv, 1), v.repeat_interleave(nq // nkv, 1)
+    att = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(D) + causal
+    o = torch.einsum("hqk,khd->qhd", att.softmax(-1), v).reshape(s, nq * D)
+    x = x + linear(p + "self_attn.o_proj", o, W[p + "self_attn.o_proj.weight"])
+    h = rms(x, W[p + "post_attention_layernorm.weight"], eps)
+    if p + "mlp.gate.weight" in W:
+        probs = linear(p + "mlp.gate", h, W[p + "mlp.gate.weight"]).softmax(-1)
+        wv, wi = probs.topk(topk, -1)
+        if tc.get("norm_topk_prob", True):
+            wv = wv / wv.sum(-1, keepdim=True)
+        gu, dn = W[p + "mlp.experts.gate_up_proj"], W[p + "mlp.experts.down_proj"]
+        I = dn.shape[1]
+        y = torch.zeros_like(h)
+        for e in range(experts):
+            if route_counts is not None:
+                route_counts[e] += int((wi == e).sum())
+            q_ = "%smlp.experts.%d." % (p, e)
+            g = linear(q_ + "gate_proj", h, gu[e][:, :I].T)
+            u = linear(q_ + "up_proj", h, gu[e][:, I:].T)
+            out = linear(q_ + "down_proj", torch.nn.functional.silu(g) * u, dn[e].T)
+            y += out * (wv * (wi == e)).sum(-1, keepdim=True)
+    else:
+        g = torch.nn.functional.silu(linear(p + "mlp.gate_proj", h, W[p + "mlp.gate_proj.weight"]))
+        g = g * linear(p + "mlp.up_proj", h, W[p + "mlp.up_proj.weight"])
+        y = linear(p + "mlp.down_proj", g, W[p + "mlp.down_proj.weight"])
+    return x + y
+
+
+def final_logits(cfg, W, x):
+    tc = cfg["text_config"]
+    xn = rms(x[-1], W["model.language_model.norm.weight"], tc["rms_norm_eps"])
+    head = W.get("lm_head.weight", W["model.language_model.embed_tokens.weight"])
+    return xn @ head.T
+
+
+def text_forward(cfg, W, ids, embeds, deep):
+    x, mask, rope = text_prepare(cfg, W, ids, embeds, ARGS_GRIDS)
     hidden = []
-    for L in range(tc["num_hidden_layers"]):
-        p = "model.language_model.layers.%d." % L
-        h = rms(x, W[p + "input_layernorm.weight"], eps)
-        q = (h @ W[p + "self_attn.q_proj.weight"].T).view(s, nq, D)
-        k = (h @ W[p + "self_attn.k_proj.weight"].T).view(s, nkv, D)
-        v = (h @ W[p + "self_attn.v_proj.weight"].T).view(s, nkv, D)
-        q, k = rms(q, W[p + "self_attn.q_norm.weight"], eps), rms(k, W[p + "self_attn.k_norm.weight"], eps)
-        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
-        k, v = k.repeat_interleave(nq // nkv, 1), v.repeat_interleave(nq // nkv, 1)
-        att = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(D) + causal
-        o = torch.einsum("hqk,khd->qhd", att.softmax(-1), v).reshape(s, nq * D)
-        x = x + o @ W[p + "self_attn.o_proj.weight"].T
-        h = rms(x, W[p + "post_attention_layernorm.weight"], eps)
-        if p + "mlp.gate.weight" in W:
-            probs = (h @ W[p + "mlp.gate.weight"].T).softmax(-1)
-            wv, wi = probs.topk(topk, -1)
-            if tc.get("norm_topk_prob", True):
-                wv = wv / wv.sum(-1, keepdim=True)
-            gu, dn = W[p + "mlp.experts.gate_up_proj"], W[p + "mlp.experts.down_proj"]
-            I = dn.shape[1]
-            y = torch.zeros_like(h)
-            for e in range(experts):
-                a = h @ gu[e]
-                out = (torch.nn.functional.silu(a[:, :I]) * a[:, I:]) @ dn[e]
-                y += out * (wv * (wi == e)).sum(-1, keepdim=True)
-        else:
-            g = torch.nn.functional.silu(h @ W[p + "mlp.gate_proj.weight"].T) * (h @ W[p + "mlp.up_proj.weight"].T)
-            y = g @ W[p + "mlp.down_proj.weight"].T
-        x = x + y
+    for L in range(cfg["text_config"]["num_hidden_layers"]):
+        x = text_layer(cfg, W, L, x, rope)
         if L < len(deep):
             x[mask] = x[mask] + deep[L]
         hidden.append(x.clone())
-    xn = rms(x[-1], W["model.language_model.norm.weight"], eps)
-    head = W.get("lm_head.weight", W["model.language_model.embed_tokens.weight"])
-    return hidden, xn @ head.T
+    return hidden, final_logits(cfg, W, x)
 
 
 ARGS_GRIDS = None
