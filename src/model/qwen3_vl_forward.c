@@ -321,11 +321,13 @@ void vs_qwen3_vl_sample_save(const struct vs_sample *s, void *buf)
     p += sizeof h;
     memcpy(p, s->ids, (size_t)s->n_tokens * sizeof *s->ids);
     p += (size_t)s->n_tokens * sizeof *s->ids;
-    memcpy(p, s->grids, (size_t)s->n_images * sizeof *s->grids);
+    if (s->n_images)
+        memcpy(p, s->grids, (size_t)s->n_images * sizeof *s->grids);
     p += (size_t)s->n_images * sizeof *s->grids;
     const float *arrays[4] = {s->pixels, s->embeds, s->deep, s->hidden};
     for (int k = 0; k < 4; k++) {
-        memcpy(p, arrays[k], c[k] * sizeof(float));
+        if (c[k])
+            memcpy(p, arrays[k], c[k] * sizeof(float));
         p += c[k] * sizeof(float);
     }
 }

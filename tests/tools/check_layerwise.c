@@ -36,7 +36,8 @@ static enum vs_status keep_output(void *ctx, size_t i, size_t j, const struct vs
     int64_t r, c;
     o->ops->sample_output(s, &d, &r, &c);
     float *copy = malloc((size_t)(r * c) * sizeof *copy + 1);
-    memcpy(copy, d, (size_t)(r * c) * sizeof *copy);
+    if (r > 0 && c > 0)
+        memcpy(copy, d, (size_t)(r * c) * sizeof *copy);
     if (i == 0) {
         o->visual[j] = copy;
         o->visual_n[j] = r * c;
