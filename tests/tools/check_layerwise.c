@@ -198,6 +198,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "the text-only sample has image features\n");
         bad = 1;
     }
+    for (int mode = 0; mode < 3; mode++)
+        for (int j = 0; j < N_SAMPLES; j++) {
+            free(logits[mode][j]);
+            free(o[mode].visual[j]);
+            for (int64_t L = 0; L < m->d.layers; L++)
+                free(o[mode].hidden[j][L]);
+        }
     ops->close(m);
     vs_st_file_close(ref);
     return bad;
