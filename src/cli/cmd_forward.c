@@ -20,7 +20,7 @@
 static void print_help(void)
 {
     fputs("usage: vlmslim forward --model_path DIR --model_type NAME --inputs DIR --dump DIR\n"
-          "                       [--spill_budget_mb N] [--log_level LEVEL]\n"
+          "                       [--spill_budget_mb N] [--log_level LEVEL] [--quiet]\n"
           "\n"
           "Runs the float model layer by layer over the samples and writes DIR/sample_<i>.safetensors\n"
           "with `logits` (F32 [vocab], last position), `hidden.visual` (merged image features) and\n"
@@ -33,7 +33,8 @@ static void print_help(void)
           "                         (input_ids, attention_mask, pixel_values, image_grid_thw)\n"
           "  --dump DIR             where the outputs go (created if absent)\n"
           "  --spill_budget_mb N    activations kept in memory before spilling to $TMPDIR (default 4096)\n"
-          "  --log_level LEVEL      debug, info (default), warning, error\n",
+          "  --log_level LEVEL      debug, info (default), warning, error\n"
+          "  --quiet                no progress lines (the same as --log_level warning)\n",
           stdout);
 }
 
@@ -210,7 +211,7 @@ int vs_cmd_forward(int argc, char **argv)
 {
     const char *model_path = NULL, *model_type = NULL, *inputs = NULL, *dump = NULL, *budget_mb = NULL,
                *log_level = NULL;
-    bool help = false;
+    bool help = false, quiet = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
         {"model_type", VS_OPT_VALUE, &model_type, NULL, NULL, NULL},
@@ -218,6 +219,7 @@ int vs_cmd_forward(int argc, char **argv)
         {"dump", VS_OPT_VALUE, &dump, NULL, NULL, NULL},
         {"spill_budget_mb", VS_OPT_VALUE, &budget_mb, NULL, NULL, NULL},
         {"log_level", VS_OPT_VALUE, &log_level, NULL, NULL, NULL},
+        {"quiet", VS_OPT_FLAG, NULL, &quiet, NULL, NULL},
         {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
     };
     struct vs_registry *reg = NULL;
@@ -229,6 +231,8 @@ int vs_cmd_forward(int argc, char **argv)
         print_help();
         return 0;
     }
+    if (st == VS_OK && quiet)
+        vs_log_set_level(VS_LOG_WARN);
     if (st == VS_OK && log_level) {
         int lv = vs_log_parse_level(log_level);
         if (lv < 0)

@@ -45,6 +45,7 @@ static void print_help(void)
         "  --overwrite             replace an existing non-empty --save_path\n"
         "  --log_level LEVEL       debug, info (default), warning, error\n"
         "  --debug                 the same as --log_level debug\n"
+        "  --quiet                 no progress lines (the same as --log_level warning)\n"
         "  --calib_inputs DIR      calibration samples for W8A8 static entries: model-input files\n"
         "                          DIR/sample_<i>.safetensors (input_ids, attention_mask,\n"
         "                          pixel_values, image_grid_thw)\n"
@@ -183,8 +184,9 @@ static void print_summary(const char *save_path, const struct vs_quant_summary *
            s->linears_total, s->linears_quantized[VS_SCHEME_W8A8], s->linears_quantized[VS_SCHEME_W8A8_DYNAMIC],
            s->linears_quantized[VS_SCHEME_W8A16], s->linears_total - quantized);
     if (s->samples)
-        printf("  calibrated on %zu sample(s)%s\n", s->samples,
-               s->experts_unrouted ? "; some W8A8 experts got no routed token (see the warnings)" : "");
+        printf("  calibrated on %zu sample(s)%s; report: %s\n", s->samples,
+               s->experts_unrouted ? "; some W8A8 experts got no routed token (see the warnings)" : "",
+               s->report_path ? s->report_path : "none");
     printf("  read %.1f MB of weights, wrote %.1f MB; description: %s\n", (double)s->bytes_in / 1e6,
            (double)s->bytes_out / 1e6, json ? json : "quant_model_description.json");
     printf("  largest unit %.1f MB, peak RSS %.1f MB\n", (double)s->largest_unit_bytes / 1e6,
@@ -199,7 +201,7 @@ int vs_cmd_quant(int argc, char **argv)
                *propagate = NULL, *budget_mb = NULL;
     const char **tags = NULL;
     size_t n_tags = 0;
-    bool help = false, overwrite = false, debug = false;
+    bool help = false, overwrite = false, debug = false, quiet = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
         {"save_path", VS_OPT_VALUE, &save_path, NULL, NULL, NULL},
@@ -215,6 +217,7 @@ int vs_cmd_quant(int argc, char **argv)
         {"tag", VS_OPT_LIST, NULL, NULL, &tags, &n_tags},
         {"overwrite", VS_OPT_FLAG, NULL, &overwrite, NULL, NULL},
         {"debug", VS_OPT_FLAG, NULL, &debug, NULL, NULL},
+        {"quiet", VS_OPT_FLAG, NULL, &quiet, NULL, NULL},
         {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
     };
     struct vs_registry *reg = NULL;
@@ -237,6 +240,8 @@ int vs_cmd_quant(int argc, char **argv)
         }
         vs_log_set_level((enum vs_log_level)lv);
     }
+    if (quiet)
+        vs_log_set_level(VS_LOG_WARN);
     if (debug)
         vs_log_set_level(VS_LOG_DEBUG);
 
@@ -324,6 +329,7 @@ int vs_cmd_quant(int argc, char **argv)
     struct vs_quant_summary sum;
     if ((st = vs_quant_run(&o, &sum)) == VS_OK)
         print_summary(save_path, &sum);
+    vs_quant_summary_free(&sum);
 out:
     rc = st == VS_OK ? 0 : fail(st);
     vs_quant_config_free(cfg);

@@ -1,11 +1,13 @@
 #include "runner/calib.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "quant/int_quant.h"
+#include "tensor/kernels.h"
 
 void vs_calib_unit_free(struct vs_calib_unit *cu)
 {
@@ -16,7 +18,9 @@ void vs_calib_unit_free(struct vs_calib_unit *cu)
         free(cu->cl[i].w_scale);
         free(cu->cl[i].deq_scale);
         free(cu->cl[i].quant_bias);
+        free(cu->cl[i].w_float);
     }
+    free(cu->ybuf);
     free(cu->cl);
     free(cu->sorted);
     free(cu->sorted_idx);
@@ -56,8 +60,8 @@ enum vs_status vs_calib_unit_open(struct vs_unit_f32 *f, const int *scheme, cons
         c->scheme = (enum vs_scheme)scheme[k];
         c->symmetric = symmetric[k];
         c->routed = routed[k];
-        c->min = INFINITY;
-        c->max = -INFINITY;
+        c->min = c->in_min = INFINITY;
+        c->max = c->in_max = -INFINITY;
         cu->sorted_idx[cu->n] = (int)cu->n;
         cu->n++;
     }
@@ -130,6 +134,7 @@ void vs_calib_unit_observe_hooks(struct vs_calib_unit *cu, struct vs_linear_hook
 
 enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu)
 {
+    char unrouted[1024] = "";
     for (size_t i = 0; i < cu->n; i++) {
         struct vs_calib_linear *c = &cu->cl[i];
         const char *name = cu->u->linears[c->linear].name;
@@ -141,11 +146,18 @@ enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu)
                                 "samples that reach it", name);
         if (c->nan)
             return vs_error_set(VS_ERR_MODEL, "%s.input_scale: the Linear's calibration inputs contain NaN", name);
-        if (c->routed && c->routed_tokens == 0 && ++cu->unrouted)
-            vs_warn("%s: no calibration token was routed to this expert; its W8A8 input range comes from all %lld "
-                    "tokens (all-experts mode)", name, (long long)c->rows);
+        if (c->routed && c->routed_tokens == 0) {
+            /* one warning per unit, naming the first few */
+            size_t len = strlen(unrouted);
+            if (cu->unrouted < 6)
+                snprintf(unrouted + len, sizeof unrouted - len, "%s%s", cu->unrouted ? ", " : "", name);
+            cu->unrouted++;
+        }
         vs_quant_params(c->min, c->max, 8, c->symmetric, &c->act_scale, &c->act_offset);
     }
+    if (cu->unrouted)
+        vs_warn("%s: no calibration token was routed to %zu W8A8 expert Linear(s): %s%s; their input ranges come from "
+                "all tokens (all-experts mode)", cu->u->name, cu->unrouted, unrouted, cu->unrouted > 6 ? ", ..." : "");
     return VS_OK;
 }
 
@@ -208,11 +220,61 @@ static float *scratch(struct vs_calib_unit *cu, size_t n)
     return cu->buf;
 }
 
+/* ||y_q − y||² and ||y||² of one call: y = x·W_floatᵀ + b, y_q = xq·W_qᵀ + b. */
+static void measure(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, const float *xq,
+                    int64_t rows, int64_t cols)
+{
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    int64_t out = cu->u->params[l->weight].shape[0];
+    size_t n = (size_t)(rows * out);
+    if (2 * n > cu->ybuf_cap) {
+        float *b = vs_realloc(cu->ybuf, 2 * n * sizeof *b);
+        if (!b) {
+            if (cu->hook_status == VS_OK)
+                cu->hook_status = VS_ERR_NOMEM;
+            return;
+        }
+        cu->ybuf = b;
+        cu->ybuf_cap = 2 * n;
+    }
+    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+    float *y = cu->ybuf, *yq = cu->ybuf + n;
+    vs_linear_f32(x, c->w_float, bias, y, rows, out, cols);
+    vs_linear_f32(xq, vs_unit_f32_values(cu->f, (size_t)l->weight), bias, yq, rows, out, cols);
+    double e = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)yq[i] - y[i];
+        e += d * d;
+        r += (double)y[i] * y[i];
+    }
+    c->err2 += e;
+    c->ref2 += r;
+    for (size_t i = 0; i < (size_t)(rows * cols); i++) {
+        c->in_min = x[i] < c->in_min ? x[i] : c->in_min;
+        c->in_max = x[i] > c->in_max ? x[i] : c->in_max;
+    }
+    c->eval_rows += rows;
+}
+
+static const float *fake_quant_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, int64_t rows,
+                                     int64_t cols);
+
 static const float *fake_quant(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
 {
     struct vs_calib_unit *cu = ctx;
     struct vs_calib_linear *c = find(cu, module);
-    if (!c || c->scheme == VS_SCHEME_W8A16)
+    if (!c)
+        return x;
+    const float *xq = fake_quant_input(cu, c, x, rows, cols);
+    if (cu->measure && c->w_float)
+        measure(cu, c, x, xq, rows, cols);
+    return xq;
+}
+
+static const float *fake_quant_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, int64_t rows,
+                                     int64_t cols)
+{
+    if (c->scheme == VS_SCHEME_W8A16)
         return x;
     float *y = scratch(cu, (size_t)(rows * cols));
     if (!y) {
@@ -247,9 +309,26 @@ void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h)
         float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
         const struct vs_param *wp = &cu->u->params[l->weight];
         int64_t rows = wp->shape[0], cols = wp->shape[1];
+        if (cu->measure && !c->w_float) {
+            if ((c->w_float = vs_malloc((size_t)(rows * cols) * sizeof *w)))
+                memcpy(c->w_float, w, (size_t)(rows * cols) * sizeof *w);
+            else if (cu->hook_status == VS_OK)
+                cu->hook_status = VS_ERR_NOMEM;
+        }
         for (int64_t o = 0; o < rows; o++)
             for (int64_t k = 0; k < cols; k++)
                 w[o * cols + k] = (float)c->q[o * cols + k] * c->w_scale[o];
     }
     *h = (struct vs_linear_hooks){.ctx = cu, .transform_input = fake_quant};
+}
+
+void vs_calib_unit_restore_float(struct vs_calib_unit *cu)
+{
+    for (size_t i = 0; i < cu->n; i++) {
+        const struct vs_calib_linear *c = &cu->cl[i];
+        const struct vs_param *wp = &cu->u->params[cu->u->linears[c->linear].weight];
+        if (c->w_float)
+            memcpy(vs_unit_f32_values(cu->f, (size_t)cu->u->linears[c->linear].weight), c->w_float,
+                   vs_param_numel(wp) * sizeof(float));
+    }
 }

@@ -32,6 +32,11 @@ struct vs_calib_linear {
     float act_scale, act_offset;
     float *deq_scale;        /* W8A8: [out] */
     int32_t *quant_bias;     /* W8A8: [out] */
+    /* error measurement of the propagation pass (when measuring) */
+    float *w_float;          /* the float weight, kept before it is replaced */
+    double err2, ref2;       /* Σ (y_q − y)², Σ y² over every call */
+    float in_min, in_max;    /* input range seen by the propagation pass */
+    int64_t eval_rows;
 };
 
 struct vs_calib_unit {
@@ -45,6 +50,9 @@ struct vs_calib_unit {
     size_t buf_cap;
     enum vs_status hook_status; /* first failure inside a hook */
     size_t unrouted;           /* W8A8 experts no token was routed to (warned about) */
+    bool measure;              /* the propagation pass also measures ||y_q − y|| / ||y|| */
+    float *ybuf;               /* float and quantized outputs while measuring */
+    size_t ybuf_cap;
 };
 
 /* scheme[k] for linear k of f->unit: an enum vs_scheme, or -1 when no entry claims it;
@@ -70,7 +78,11 @@ enum vs_status vs_calib_unit_quantize(struct vs_calib_unit *cu);
 
 /* Overwrites the claimed weights of the float32 copy with their dequantized values and sets the
  * hooks of the propagation pass (W8A8: per-tensor fake quantization with the final parameters;
- * W8A8_DYNAMIC: per-token symmetric; W8A16: none). */
+ * W8A8_DYNAMIC: per-token symmetric; W8A16: none). With cu->measure set, the float weights are
+ * kept and every call also accumulates ||y_q − y||² and ||y||² (y: the float Linear on the same
+ * input) and the input range. */
 void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h);
+/* Puts the float weights kept by a measuring vs_calib_unit_apply back into the float32 copy. */
+void vs_calib_unit_restore_float(struct vs_calib_unit *cu);
 
 #endif

@@ -8,7 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <math.h>
+
 #include "base/fs.h"
+#include "io/json_util.h"
 #include "base/log.h"
 #include "inputs/model_inputs.h"
 #include "model/unit_f32.h"
@@ -320,6 +324,100 @@ static enum vs_status load_samples(struct run *r)
     return VS_OK;
 }
 
+static enum vs_status report_unit(struct run *r, const struct vs_calib_unit *cu)
+{
+    struct vs_quant_summary *sum = r->sum;
+    struct vs_quant_report_entry *e = vs_realloc(sum->report, (sum->n_report + cu->n + 1) * sizeof *e);
+    if (!e)
+        return VS_ERR_NOMEM;
+    sum->report = e;
+    for (size_t k = 0; k < cu->n; k++) {
+        const struct vs_calib_linear *c = &cu->cl[k];
+        struct vs_quant_report_entry *x = &sum->report[sum->n_report];
+        *x = (struct vs_quant_report_entry){
+            .name = vs_strdup(cu->u->linears[c->linear].name), .scheme = c->scheme,
+            .rel_error = c->eval_rows ? (c->ref2 > 0 ? sqrt(c->err2 / c->ref2) : (c->err2 > 0 ? INFINITY : 0)) : -1,
+            .act_min = c->min, .act_max = c->max, .in_min = c->in_min, .in_max = c->in_max,
+            .act_scale = c->act_scale, .act_offset = c->act_offset, .rows = c->eval_rows,
+            .routed_tokens = c->routed ? c->routed_tokens : -1};
+        if (!x->name)
+            return VS_ERR_NOMEM;
+        sum->n_report++;
+    }
+    return VS_OK;
+}
+
+void vs_quant_summary_free(struct vs_quant_summary *s)
+{
+    for (size_t i = 0; i < s->n_report; i++)
+        free(s->report[i].name);
+    free(s->report);
+    free(s->report_path);
+    s->report = NULL;
+    s->report_path = NULL;
+    s->n_report = 0;
+}
+
+static int worse_first(const void *a, const void *b)
+{
+    const struct vs_quant_report_entry *x = *(const struct vs_quant_report_entry *const *)a,
+                                       *y = *(const struct vs_quant_report_entry *const *)b;
+    return x->rel_error < y->rel_error ? 1 : x->rel_error > y->rel_error ? -1 : strcmp(x->name, y->name);
+}
+
+static json_t *real_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+/* quant_report.json: every Linear of the calibrated units; logs the ten worst. */
+static enum vs_status write_report(struct run *r)
+{
+    struct vs_quant_summary *sum = r->sum;
+    const struct vs_quant_options *o = r->o;
+    sum->report_path = o->report_path ? vs_strdup(o->report_path) : vs_strfmt("%s.quant_report.json", o->save_path);
+    json_t *root = json_object(), *list = json_array();
+    if (!sum->report_path || !root || !list) {
+        json_decref(root);
+        json_decref(list);
+        return VS_ERR_NOMEM;
+    }
+    json_object_set_new(root, "samples", json_integer((json_int_t)sum->samples));
+    json_object_set_new(root, "propagate", json_string(o->propagate_float ? "float" : "quantized"));
+    json_object_set_new(root, "linears", list);
+    for (size_t i = 0; i < sum->n_report; i++) {
+        const struct vs_quant_report_entry *e = &sum->report[i];
+        json_t *j = json_object();
+        json_object_set_new(j, "name", json_string(e->name));
+        json_object_set_new(j, "scheme", json_string(vs_scheme_name(e->scheme)));
+        json_object_set_new(j, "relative_output_error", e->rel_error < 0 ? json_null() : real_or_null(e->rel_error));
+        json_object_set_new(j, "input_rows", json_integer(e->rows));
+        json_object_set_new(j, "input_min", real_or_null(e->in_min));
+        json_object_set_new(j, "input_max", real_or_null(e->in_max));
+        if (e->scheme == VS_SCHEME_W8A8) {
+            json_object_set_new(j, "calibration_min", real_or_null(e->act_min));
+            json_object_set_new(j, "calibration_max", real_or_null(e->act_max));
+            json_object_set_new(j, "input_scale", real_or_null(e->act_scale));
+            json_object_set_new(j, "input_offset", real_or_null(e->act_offset));
+        }
+        if (e->routed_tokens >= 0)
+            json_object_set_new(j, "routed_tokens", json_integer(e->routed_tokens));
+        json_array_append_new(list, j);
+    }
+    enum vs_status st = vs_json_write_file(root, sum->report_path, 2, 0644);
+    json_decref(root);
+    const struct vs_quant_report_entry **order = vs_malloc((sum->n_report + 1) * sizeof *order);
+    if (st != VS_OK || !order) {
+        free(order);
+        return st != VS_OK ? st : VS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < sum->n_report; i++)
+        order[i] = &sum->report[i];
+    qsort(order, sum->n_report, sizeof *order, worse_first);
+    vs_info("largest relative output errors ||y_q - y|| / ||y|| on the calibration data (all in %s):", sum->report_path);
+    for (size_t i = 0; i < sum->n_report && i < 10; i++)
+        vs_info("  %.4g  %s (%s)", order[i]->rel_error, order[i]->name, vs_scheme_name(order[i]->scheme));
+    free(order);
+    return VS_OK;
+}
+
 /* Unit i of a calibrated run (i <= last): statistics pass over every sample for its W8A8
  * Linears, parameters, weights quantized, then (i < last) the propagation pass whose outputs
  * the next unit sees; then the unit is written. */
@@ -343,22 +441,28 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     struct vs_linear_hooks h;
     if (st == VS_OK && stats) {
         vs_calib_unit_observe_hooks(cu, &h);
-        /* with --propagate float the statistics pass's outputs are what the next unit sees */
-        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, all_experts, propagate && o->propagate_float, NULL, NULL);
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, all_experts, false, NULL, NULL);
         if (st == VS_OK)
             st = vs_calib_unit_finish_stats(cu);
         r->sum->experts_unrouted += cu->unrouted;
     }
     if (st == VS_OK)
         st = vs_calib_unit_quantize(cu);
-    if (st == VS_OK && propagate && !o->propagate_float) {
+    /* The pass with the quantized unit: it measures the output error and, by default, its
+     * outputs are what the next unit sees. */
+    if (st == VS_OK) {
+        cu->measure = true;
         vs_calib_unit_apply(cu, &h);
-        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, false, true, NULL, NULL);
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, false, propagate && !o->propagate_float, NULL, NULL);
         if (st == VS_OK)
             st = cu->hook_status;
-    } else if (st == VS_OK && propagate && !stats) { /* --propagate float, nothing to observe */
+    }
+    if (st == VS_OK && propagate && o->propagate_float) { /* --propagate float: the float unit's outputs */
+        vs_calib_unit_restore_float(cu);
         st = vs_layerwise_run_unit(r->lw, i, f->unit, NULL, false, true, NULL, NULL);
     }
+    if (st == VS_OK)
+        st = report_unit(r, cu);
     if (st == VS_OK)
         st = process_unit(r, u, claim, cu);
     vs_calib_unit_free(cu);
@@ -487,10 +591,16 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         size_t after = 0;
         for (int k = 0; k < VS_SCHEME_COUNT; k++)
             after += sum->linears_quantized[k];
-        if (st == VS_OK && i < n_units)
-            vs_info("[%zu/%zu] %s: %zu of %zu Linear modules quantized%s, %.2f s, peak RSS %.0f MB", i + 1, n_units,
-                    u->name, after - before, u->n_linears, (long)i <= last ? " (calibrated)" : "",
-                    now_seconds() - tu, (double)peak_rss_bytes() / 1e6);
+        if (st == VS_OK && i < n_units) {
+            double now = now_seconds(), unit_s = now - tu, elapsed = now - t0;
+            double eta = elapsed / (double)(i + 1) * (double)(n_units - i - 1);
+            char rate[64] = "";
+            if ((long)i <= last && unit_s > 0)
+                snprintf(rate, sizeof rate, ", %.1f samples/s", (double)sum->samples / unit_s);
+            vs_info("[%zu/%zu] %s: %zu of %zu Linear modules quantized%s, %.2f s (elapsed %.1f s, ETA %.1f s%s), "
+                    "peak RSS %.0f MB", i + 1, n_units, u->name, after - before, u->n_linears,
+                    (long)i <= last ? " (calibrated)" : "", unit_s, elapsed, eta, rate, (double)peak_rss_bytes() / 1e6);
+        }
         vs_unit_free(u);
     }
     sum->units = n_units;
@@ -503,6 +613,8 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
     r.saver = NULL;
     if (st == VS_OK)
         st = publish(tmp, o->save_path);
+    if (st == VS_OK && sum->n_report)
+        st = write_report(&r);
 done:
     if (r.saver)
         vs_ascendv1_abort(r.saver);

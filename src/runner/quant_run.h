@@ -30,6 +30,20 @@ struct vs_quant_options {
     const char *calib_inputs;
     bool propagate_float;                  /* feed each unit the float outputs of the previous one */
     uint64_t spill_budget;                 /* bytes of carried activations kept in memory */
+    /* Calibrated runs: where quant_report.json goes (NULL: <save_path>.quant_report.json). */
+    const char *report_path;
+};
+
+/* One quantized Linear of a calibrated run, as quant_report.json lists it. */
+struct vs_quant_report_entry {
+    char *name;
+    enum vs_scheme scheme;
+    double rel_error;         /* ||y_q − y|| / ||y|| over the calibration data; < 0 if not run */
+    float act_min, act_max;   /* W8A8: calibration range of the input */
+    float in_min, in_max;     /* input range in the measuring pass */
+    float act_scale, act_offset;
+    int64_t rows;             /* input rows measured */
+    int64_t routed_tokens;    /* a MoE expert: tokens routed to it; -1 otherwise */
 };
 
 struct vs_quant_summary {
@@ -43,7 +57,12 @@ struct vs_quant_summary {
     uint64_t largest_unit_bytes; /* checkpoint bytes of the largest unit (tail included) */
     uint64_t peak_rss_bytes;     /* of this process, at the end of the run */
     double seconds;
+    struct vs_quant_report_entry *report; /* calibrated runs: every Linear of the calibrated units */
+    size_t n_report;
+    char *report_path;                    /* where it was written (caller frees with the summary) */
 };
+
+void vs_quant_summary_free(struct vs_quant_summary *s);
 
 /* Checks that every processor of the config is available in this build, before any work. */
 enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg);

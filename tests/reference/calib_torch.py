@@ -102,6 +102,7 @@ class Calibration:
         self.stats = {}               # module -> [min, max]
         self.params = {}              # module -> (s, o)
         self.deq = {}                 # module -> dequantized weight (torch)
+        self.errors = {}              # module -> [sum (y_q - y)^2, sum y^2]
         self.mode = "float"
 
     def hook(self, name, x, w, b):
@@ -111,17 +112,23 @@ class Calibration:
             cur = self.stats.setdefault(name, [lo, hi])
             cur[0], cur[1] = min(cur[0], lo), max(cur[1], hi)
         if self.mode == "quantized" and e is not None:
+            yf = x @ w.T + (b if b is not None else 0)
             w = self.deq[name]
             if e.scheme == "W8A8":
                 s, o = self.params[name]
                 x = fq_tensor(x, float(s), float(o))
             elif e.scheme == "W8A8_DYNAMIC":
                 x = fq_token(x)
+            yq = x @ w.T + (b if b is not None else 0)
+            acc = self.errors.setdefault(name, [0.0, 0.0])
+            acc[0] += float(((yq.double() - yf.double()) ** 2).sum())
+            acc[1] += float((yf.double() ** 2).sum())
+            return yq
         y = x @ w.T
         return y + b if b is not None else y
 
 
-def run_unit(cfg, W, i, sample):
+def run_unit(cfg, W, i, sample, routed_only=False):
     if i == 0:
         if sample["grids"]:
             qv.ARGS_GRIDS = sample["grids"]
@@ -132,7 +139,7 @@ def run_unit(cfg, W, i, sample):
     L = i - 1
     if sample.get("x") is None:
         sample["x"], sample["mask"], sample["rope"] = qv.text_prepare(cfg, W, sample["ids"], sample["embeds"], sample["grids"])
-    x = qv.text_layer(cfg, W, L, sample["x"], sample["rope"])
+    x = qv.text_layer(cfg, W, L, sample["x"], sample["rope"], routed_only=routed_only)
     if L < len(sample["deep"]):
         x[sample["mask"]] = x[sample["mask"]] + sample["deep"][L]
     sample["x"] = x
@@ -173,7 +180,7 @@ def export(a):
     shutil.copyfile(a.config_path, bp)
     os.chmod(bp, ref.EXPORT_MODE)
     writer = ref.Writer(a.save_path, part * 2 ** 30)
-    description, ties, used = {}, {}, set()
+    description, ties, used, report = {}, {}, set(), {}
     bf16 = ck.config.get("torch_dtype", ck.config.get("text_config", {}).get("torch_dtype")) == "bfloat16"
 
     def put(name, tensor, qtype):
@@ -196,23 +203,25 @@ def export(a):
                 has_static = i in static
                 if has_static:
                     cal.mode = "observe"
-                    keep = i < last and a.propagate == "float"
-                    for j, s in enumerate(samples):
-                        t = s if keep else copy_sample(s)
-                        run_unit(cfg, W, i, t)
+                    for s in samples:
+                        run_unit(cfg, W, i, copy_sample(s))
                     for name, e in cal.claims.items():
                         if e.scheme == "W8A8":
                             if name not in cal.stats:
                                 raise ref.RefError("%s: no calibration token reached it" % name)
                             cal.params[name] = act_params(cal.stats[name][0], cal.stats[name][1], e.symmetric)
-                if i < last and a.propagate == "quantized":
-                    cal.mode = "quantized"
-                    for s in samples:
-                        run_unit(cfg, W, i, s)
-                elif i < last and not has_static:
+                # the quantized pass: measures ||y_q - y|| / ||y|| (experts on routed tokens) and
+                # by default propagates
+                cal.mode = "quantized"
+                keep = i < last and a.propagate == "quantized"
+                for s in samples:
+                    run_unit(cfg, W, i, s if keep else copy_sample(s), routed_only=True)
+                if i < last and a.propagate == "float":
                     cal.mode = "float"
                     for s in samples:
                         run_unit(cfg, W, i, s)
+                for name, (e2, r2) in cal.errors.items():
+                    report[name] = (e2 / r2) ** 0.5 if r2 > 0 else 0.0
             for item in items:
                 if item[0] == "param":
                     put(item[1], item[2], "FLOAT")
@@ -256,6 +265,9 @@ def export(a):
                         "metadata": {}, "group_size": 0, "optional": {}})
     ref.write_json(os.path.join(a.save_path, "quant_model_description.json"), description, 4)
     ref.copy_side_files(a.model_path, a.save_path)
+    if a.report_out:
+        with open(a.report_out, "w") as f:
+            json.dump({"relative_output_error": report}, f, indent=1, sort_keys=True)
     if a.ties_out:
         with open(a.ties_out, "w") as f:
             f.write("{\n" + ",\n".join("%s: %s" % (json.dumps(k), json.dumps(ties[k])) for k in sorted(ties)) + "\n}\n")
@@ -270,6 +282,8 @@ def main():
     ap.add_argument("--save_path", required=True)
     ap.add_argument("--propagate", choices=["quantized", "float"], default="quantized")
     ap.add_argument("--ties-out", dest="ties_out", default=None)
+    ap.add_argument("--report-out", dest="report_out", default=None,
+                    help="write each claimed Linear's relative output error here (JSON)")
     a = ap.parse_args()
     try:
         export(a)

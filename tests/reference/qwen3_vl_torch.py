@@ -163,9 +163,10 @@ def text_prepare(cfg, W, ids, embeds, grids):
     return x, mask, (cos, sin, causal)
 
 
-def text_layer(cfg, W, L, x, rope, route_counts=None):
+def text_layer(cfg, W, L, x, rope, route_counts=None, routed_only=False):
     """Decoder layer L on x; MoE experts are computed on every token (weighted by their routing
-    weight, zero when not routed); route_counts[e] += tokens routed to expert e."""
+    weight, zero when not routed), or with routed_only on their routed tokens only (the same
+    output); route_counts[e] += tokens routed to expert e."""
     tc = cfg["text_config"]
     H, D, nq, nkv, eps = tc["hidden_size"], tc["head_dim"], tc["num_attention_heads"], tc["num_key_value_heads"], tc["rms_norm_eps"]
     experts, topk = tc.get("num_experts", 0), tc.get("num_experts_per_tok", 0)
@@ -195,10 +196,14 @@ def text_layer(cfg, W, L, x, rope, route_counts=None):
             if route_counts is not None:
                 route_counts[e] += int((wi == e).sum())
             q_ = "%smlp.experts.%d." % (p, e)
-            g = linear(q_ + "gate_proj", h, gu[e][:, :I].T)
-            u = linear(q_ + "up_proj", h, gu[e][:, I:].T)
+            rows = (wi == e).any(-1).nonzero().flatten() if routed_only else torch.arange(s)
+            if len(rows) == 0:
+                continue
+            he = h[rows]
+            g = linear(q_ + "gate_proj", he, gu[e][:, :I].T)
+            u = linear(q_ + "up_proj", he, gu[e][:, I:].T)
             out = linear(q_ + "down_proj", torch.nn.functional.silu(g) * u, dn[e].T)
-            y += out * (wv * (wi == e)).sum(-1, keepdim=True)
+            y[rows] += out * (wv[rows] * (wi[rows] == e)).sum(-1, keepdim=True)
     else:
         g = torch.nn.functional.silu(linear(p + "mlp.gate_proj", h, W[p + "mlp.gate_proj.weight"]))
         g = g * linear(p + "mlp.up_proj", h, W[p + "mlp.up_proj.weight"])

@@ -6,6 +6,7 @@
 #   tests/golden/calib/<name>/          the expected export
 #   tests/golden/calib/<name>.ties.json int8 weights at near rounding ties
 #   tests/golden/calib/<name>.fixture   the generator's digest of the fixture
+#   tests/golden/calib/<name>.report.json  each quantized Linear's relative output error
 # usage: tests/golden/calib/make_golden.sh [BUILD_DIR]; needs /usr/bin/python3 with numpy,
 # torch and PyYAML ($PYTHON).
 set -euo pipefail
@@ -21,7 +22,8 @@ while IFS='|' read -r name mkargs config type grids propagate; do
   "$build/vlmslim-mkmodel" $mkargs --out "$tmp/$name" --verbose | sed -n 's/.*, digest \([0-9a-f]*\)$/\1/p' > "$g.fixture"
   "$py" tests/reference/qwen3_vl_torch.py inputs "$tmp/$name" "$g.inputs" --grids "$grids" --seed 9
   "$py" tests/reference/calib_torch.py --model_path "$tmp/$name" --config_path "$config" --model_type "$type" \
-    --inputs "$g.inputs" --save_path "$g" --propagate "$propagate" --ties-out "$g.ties.json"
+    --inputs "$g.inputs" --save_path "$g" --propagate "$propagate" --ties-out "$g.ties.json" \
+    --report-out "$g.report.json"
   chmod 644 "$g"/*
   echo "make_golden.sh: $name: $(ls "$g" | wc -l) files, $(du -sk "$g" | cut -f1) KB"
 done < tests/golden/calib/cases.txt
