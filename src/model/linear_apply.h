@@ -26,6 +26,8 @@ struct vs_linear_hooks {
     /* Told by an adapter's forward pass how many tokens a router sent to a routed Linear (a
      * MoE expert) in one call, also when all experts see every token; may be NULL. */
     void (*routed_tokens)(void *ctx, const char *module, int64_t tokens);
+    /* Sees every Linear's output (rows × out) after it is computed; may be NULL. */
+    void (*observe_output)(void *ctx, const char *module, const float *y, int64_t rows, int64_t cols);
 };
 
 /* Loads `<module>.weight` (and `<module>.bias` if present) of unit u as float32. */

@@ -139,6 +139,12 @@ static void routing_observe(void *ctx, const char *module, const float *x, int64
         r->inner->observe_input(r->inner->ctx, module, x, rows, cols);
 }
 
+static void routing_observe_output(void *ctx, const char *module, const float *y, int64_t rows, int64_t cols)
+{
+    struct routing *r = ctx;
+    r->inner->observe_output(r->inner->ctx, module, y, rows, cols);
+}
+
 static void count_routes(struct routing *r, const float *x, int64_t rows)
 {
     const struct vs_qwen3_vl_dims *d = &r->m->d;
@@ -215,7 +221,8 @@ static enum vs_status text_unit(struct vs_model *m, int64_t layer, const struct 
     snprintf(prefix, sizeof prefix, "model.language_model.layers.%lld.", (long long)layer);
     r.prefix = prefix;
     snprintf(r.router, sizeof r.router, "%smlp.gate", prefix);
-    struct vs_linear_hooks wrapped = {.observe_input = routing_observe, .ctx = &r, .transform_input = routing_transform};
+    struct vs_linear_hooks wrapped = {.observe_input = routing_observe, .ctx = &r, .transform_input = routing_transform,
+                                      .observe_output = hooks && hooks->observe_output ? routing_observe_output : NULL};
     char router_w[200];
     snprintf(router_w, sizeof router_w, "%s.weight", r.router);
     bool count = hooks && hooks->routed_tokens && vs_unit_find_param(u, router_w) >= 0;

@@ -220,39 +220,51 @@ static float *scratch(struct vs_calib_unit *cu, size_t n)
     return cu->buf;
 }
 
-/* ||y_q − y||² and ||y||² of one call: y = x·W_floatᵀ + b, y_q = xq·W_qᵀ + b. */
-static void measure(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, const float *xq,
-                    int64_t rows, int64_t cols)
+/* The float output y = x·W_floatᵀ + b of one call, kept until the Linear's own (quantized)
+ * output arrives in measure_output. */
+static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, int64_t rows,
+                          int64_t cols)
 {
     const struct vs_linear *l = &cu->u->linears[c->linear];
     int64_t out = cu->u->params[l->weight].shape[0];
     size_t n = (size_t)(rows * out);
-    if (2 * n > cu->ybuf_cap) {
-        float *b = vs_realloc(cu->ybuf, 2 * n * sizeof *b);
+    if (n > cu->ybuf_cap) {
+        float *b = vs_realloc(cu->ybuf, n * sizeof *b);
         if (!b) {
             if (cu->hook_status == VS_OK)
                 cu->hook_status = VS_ERR_NOMEM;
             return;
         }
         cu->ybuf = b;
-        cu->ybuf_cap = 2 * n;
+        cu->ybuf_cap = n;
     }
     const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
-    float *y = cu->ybuf, *yq = cu->ybuf + n;
-    vs_linear_f32(x, c->w_float, bias, y, rows, out, cols);
-    vs_linear_f32(xq, vs_unit_f32_values(cu->f, (size_t)l->weight), bias, yq, rows, out, cols);
+    vs_linear_f32(x, c->w_float, bias, cu->ybuf, rows, out, cols);
+    for (size_t i = 0; i < (size_t)(rows * cols); i++) {
+        c->in_min = x[i] < c->in_min ? x[i] : c->in_min;
+        c->in_max = x[i] > c->in_max ? x[i] : c->in_max;
+    }
+    cu->pending = c;
+    cu->pending_rows = rows;
+}
+
+/* ||y_q − y||² and ||y||² of the call measure_input saw. */
+static void measure_output(void *ctx, const char *module, const float *yq, int64_t rows, int64_t cols)
+{
+    struct vs_calib_unit *cu = ctx;
+    struct vs_calib_linear *c = cu->pending;
+    if (!c || rows != cu->pending_rows || strcmp(cu->u->linears[c->linear].name, module) != 0)
+        return;
+    cu->pending = NULL;
+    const float *y = cu->ybuf;
     double e = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < (size_t)(rows * cols); i++) {
         double d = (double)yq[i] - y[i];
         e += d * d;
         r += (double)y[i] * y[i];
     }
     c->err2 += e;
     c->ref2 += r;
-    for (size_t i = 0; i < (size_t)(rows * cols); i++) {
-        c->in_min = x[i] < c->in_min ? x[i] : c->in_min;
-        c->in_max = x[i] > c->in_max ? x[i] : c->in_max;
-    }
     c->eval_rows += rows;
 }
 
@@ -267,7 +279,7 @@ static const float *fake_quant(void *ctx, const char *module, const float *x, in
         return x;
     const float *xq = fake_quant_input(cu, c, x, rows, cols);
     if (cu->measure && c->w_float)
-        measure(cu, c, x, xq, rows, cols);
+        measure_input(cu, c, x, rows, cols);
     return xq;
 }
 
@@ -319,7 +331,8 @@ void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h)
             for (int64_t k = 0; k < cols; k++)
                 w[o * cols + k] = (float)c->q[o * cols + k] * c->w_scale[o];
     }
-    *h = (struct vs_linear_hooks){.ctx = cu, .transform_input = fake_quant};
+    *h = (struct vs_linear_hooks){.ctx = cu, .transform_input = fake_quant,
+                                  .observe_output = cu->measure ? measure_output : NULL};
 }
 
 void vs_calib_unit_restore_float(struct vs_calib_unit *cu)

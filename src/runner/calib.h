@@ -51,8 +51,10 @@ struct vs_calib_unit {
     enum vs_status hook_status; /* first failure inside a hook */
     size_t unrouted;           /* W8A8 experts no token was routed to (warned about) */
     bool measure;              /* the propagation pass also measures ||y_q − y|| / ||y|| */
-    float *ybuf;               /* float and quantized outputs while measuring */
+    float *ybuf;               /* the float output of the Linear being measured */
     size_t ybuf_cap;
+    struct vs_calib_linear *pending; /* whose float output ybuf holds */
+    int64_t pending_rows;
 };
 
 /* scheme[k] for linear k of f->unit: an enum vs_scheme, or -1 when no entry claims it;
