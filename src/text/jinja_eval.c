@@ -324,7 +324,7 @@ static double fnum(const struct jv *v)
 {
     return v->kind == JV_FLOAT ? v->u.f : v->kind == JV_INT ? (double)v->u.i : (double)v->u.b;
 }
-static int64_t inum(const struct jv *v) { return v->kind == JV_INT ? v->u.i : (int64_t)v->u.b; }
+static int64_t inum(const struct jv *v) { return v->kind == JV_INT ? v->u.i : v->kind == JV_BOOL ? (int64_t)v->u.b : 0; }
 
 static const char *op_text(int op)
 {

@@ -549,7 +549,8 @@ static void msort(struct sort_ctx *c, struct jv **items, struct jv **keys, struc
 static struct jv *sorted(struct jrt *rt, struct jv **it, size_t n, struct jv **keys, bool fold, bool reverse)
 {
     struct jv **items = ja_alloc(rt->a, (n ? n : 1) * sizeof *items);
-    memcpy(items, it, n * sizeof *items);
+    if (n)
+        memcpy(items, it, n * sizeof *items);
     struct jv **ti = ja_alloc(rt->a, (n ? n : 1) * sizeof *ti), **tk = ja_alloc(rt->a, (n ? n : 1) * sizeof *tk);
     struct sort_ctx c = {rt, fold, reverse};
     msort(&c, items, keys, ti, tk, n);
