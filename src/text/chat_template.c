@@ -5,7 +5,6 @@
 
 #include "base/fs.h"
 #include "base/status.h"
-#include "io/json_util.h"
 #include "text/chat_template.h"
 #include "text/jinja.h"
 
@@ -141,6 +140,24 @@ enum vs_status vs_chat_template_render(const struct vs_chat_template *t, const j
     return VS_OK;
 }
 
+/* Loads a checkpoint's JSON file as Python's json.load would: integers too big for 64 bits (Llama's
+ * model_max_length) become reals instead of failing the load. */
+static enum vs_status load_json(const char *path, json_t **out)
+{
+    char *text;
+    size_t len;
+    enum vs_status st = vs_fs_read_file(path, &text, &len);
+    if (st != VS_OK)
+        return st;
+    json_error_t err;
+    json_t *root = json_loadb(text, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
+    free(text);
+    if (!root)
+        return vs_error_set(VS_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", path, err.line, err.column, err.text);
+    *out = root;
+    return VS_OK;
+}
+
 static enum vs_status parse_file_text(const char *path, struct vs_chat_template **out)
 {
     char *text;
@@ -177,7 +194,7 @@ static enum vs_status parse_json_string(const json_t *s, const char *path, const
 static enum vs_status from_tokenizer_config(const char *path, struct vs_chat_template **out, bool *found)
 {
     json_t *root;
-    enum vs_status st = vs_json_load_file(path, &root);
+    enum vs_status st = load_json(path, &root);
     if (st != VS_OK)
         return st;
     const json_t *ct = json_is_object(root) ? json_object_get(root, "chat_template") : NULL;
@@ -231,7 +248,7 @@ enum vs_status vs_chat_template_load(const char *model_path, struct vs_chat_temp
     } else if (vs_fs_exists(json)) {
         found = true;
         json_t *root;
-        st = vs_json_load_file(json, &root);
+        st = load_json(json, &root);
         if (st == VS_OK) {
             const json_t *ct = json_is_object(root) ? json_object_get(root, "chat_template") : NULL;
             if (!json_is_object(root))

