@@ -1,0 +1,218 @@
+#include "quant/smooth.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vs_smooth_priority(enum vs_smooth_type t)
+{
+    switch (t) {
+    case VS_SMOOTH_UP_DOWN: return 1;
+    case VS_SMOOTH_OV: return 2;
+    case VS_SMOOTH_LINEAR_LINEAR: return 3;
+    case VS_SMOOTH_NORM_LINEAR: return 4;
+    }
+    return 5;
+}
+
+const char *vs_smooth_type_name(enum vs_smooth_type t)
+{
+    switch (t) {
+    case VS_SMOOTH_NORM_LINEAR: return "norm-linear";
+    case VS_SMOOTH_LINEAR_LINEAR: return "linear-linear";
+    case VS_SMOOTH_OV: return "ov";
+    case VS_SMOOTH_UP_DOWN: return "up-down";
+    }
+    return "?";
+}
+
+enum vs_status vs_smooth_stats_init(struct vs_smooth_stats *st, int64_t channels, bool shifted)
+{
+    *st = (struct vs_smooth_stats){.channels = channels, .shifted = shifted};
+    st->min = vs_malloc((size_t)channels * sizeof *st->min);
+    st->max = vs_malloc((size_t)channels * sizeof *st->max);
+    st->absmax = vs_malloc((size_t)channels * sizeof *st->absmax);
+    if (!st->min || !st->max || !st->absmax) {
+        vs_smooth_stats_free(st);
+        return VS_ERR_NOMEM;
+    }
+    for (int64_t c = 0; c < channels; c++) {
+        st->min[c] = INFINITY;
+        st->max[c] = -INFINITY;
+        st->absmax[c] = 0.0f;
+    }
+    return VS_OK;
+}
+
+void vs_smooth_stats_free(struct vs_smooth_stats *st)
+{
+    free(st->min), free(st->max), free(st->absmax);
+    st->min = st->max = st->absmax = NULL;
+}
+
+void vs_smooth_stats_observe(struct vs_smooth_stats *st, const float *x, int64_t rows)
+{
+    int64_t C = st->channels;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = x + r * C;
+        for (int64_t c = 0; c < C; c++) {
+            st->min[c] = fminf(st->min[c], row[c]);
+            st->max[c] = fmaxf(st->max[c], row[c]);
+        }
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = x + r * C;
+        for (int64_t c = 0; c < C; c++) {
+            float v = st->shifted ? row[c] - (st->max[c] + st->min[c]) / 2.0f : row[c];
+            st->absmax[c] = fmaxf(st->absmax[c], fabsf(v));
+        }
+    }
+    st->calls++;
+}
+
+void vs_smooth_stats_shift(const struct vs_smooth_stats *st, float *shift)
+{
+    for (int64_t c = 0; c < st->channels; c++)
+        shift[c] = (st->max[c] + st->min[c]) / 2.0f;
+}
+
+void vs_smooth_weight_colmax(const float *w, int64_t out, int64_t in, bool absolute, float *stat)
+{
+    for (int64_t r = 0; r < out; r++) {
+        const float *row = w + r * in;
+        for (int64_t c = 0; c < in; c++)
+            stat[c] = fmaxf(stat[c], absolute ? fabsf(row[c]) : row[c]);
+    }
+}
+
+void vs_iter_smooth_scales(const float *a, const float *w, int64_t n, double alpha, double scale_min, float *s)
+{
+    float al = (float)alpha, be = (float)(1.0 - alpha), lo = (float)scale_min;
+    for (int64_t c = 0; c < n; c++) {
+        float wc = fmaxf(w[c], 1e-5f);
+        s[c] = fmaxf(powf(a[c], al) / powf(wc, be), lo);
+    }
+}
+
+void vs_smooth_quant_scales(const float *a, const float *w, int64_t n, double alpha, float *s)
+{
+    vs_iter_smooth_scales(a, w, n, alpha, 1e-5, s);
+}
+
+static enum vs_status check_linear(const struct vs_linear_weights *l, const char *what, int64_t dim, bool in_side)
+{
+    int64_t have = in_side ? l->in : l->out;
+    if (have != dim)
+        return vs_error_set(VS_ERR_MODEL, "%s: %s has %s %lld, the smoothing scales have %lld", l->name, what,
+                            in_side ? "in_features" : "out_features", (long long)have, (long long)dim);
+    return VS_OK;
+}
+
+static void scale_columns(const struct vs_linear_weights *l, const float *s)
+{
+    for (int64_t r = 0; r < l->out; r++) {
+        float *row = l->w + r * l->in;
+        for (int64_t c = 0; c < l->in; c++)
+            row[c] *= s[c];
+    }
+}
+
+enum vs_status vs_smooth_fold_norm_linear(float *gamma, float *beta, int64_t C, const float *s, const float *shift,
+                                          const struct vs_linear_weights *targets, size_t n_targets)
+{
+    for (size_t t = 0; t < n_targets; t++) {
+        enum vs_status st = check_linear(&targets[t], "norm-linear target", C, true);
+        if (st != VS_OK)
+            return st;
+        if (shift && !targets[t].b)
+            return vs_error_set(VS_ERR_INTERNAL, "%s: asymmetric smoothing needs a bias buffer", targets[t].name);
+    }
+    if (shift && !beta)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: asymmetric smoothing needs a norm bias buffer",
+                            n_targets ? targets[0].name : "norm-linear");
+    for (size_t t = 0; t < n_targets; t++) {
+        const struct vs_linear_weights *l = &targets[t];
+        if (shift)
+            for (int64_t r = 0; r < l->out; r++) {
+                const float *row = l->w + r * l->in;
+                double acc = 0;
+                for (int64_t c = 0; c < C; c++)
+                    acc += (double)row[c] * shift[c];
+                l->b[r] += (float)acc;
+            }
+        scale_columns(l, s);
+    }
+    for (int64_t c = 0; c < C; c++) {
+        gamma[c] /= s[c];
+        if (beta)
+            beta[c] = shift ? (beta[c] - shift[c]) / s[c] : beta[c] / s[c];
+    }
+    return VS_OK;
+}
+
+static void divide_rows(const struct vs_linear_weights *l, const float *s)
+{
+    for (int64_t r = 0; r < l->out; r++) {
+        float *row = l->w + r * l->in;
+        for (int64_t c = 0; c < l->in; c++)
+            row[c] /= s[r];
+        if (l->b)
+            l->b[r] /= s[r];
+    }
+}
+
+enum vs_status vs_smooth_fold_linear_linear(const struct vs_linear_weights *source,
+                                            const struct vs_linear_weights *target, const float *s)
+{
+    enum vs_status st = check_linear(target, "target", source->out, true);
+    if (st != VS_OK)
+        return st;
+    divide_rows(source, s);
+    scale_columns(target, s);
+    return VS_OK;
+}
+
+static enum vs_status check_heads(int64_t nq, int64_t nkv, int64_t d)
+{
+    if (nq <= 0 || nkv <= 0 || d <= 0 || nq % nkv != 0)
+        return vs_error_set(VS_ERR_MODEL, "ov smoothing: num_attention_heads %lld is not a multiple of num_key_value_heads %lld (head_dim %lld)",
+                            (long long)nq, (long long)nkv, (long long)d);
+    return VS_OK;
+}
+
+enum vs_status vs_smooth_ov_reduce(const float *s, int64_t nq, int64_t nkv, int64_t d, float *v_s)
+{
+    enum vs_status st = check_heads(nq, nkv, d);
+    if (st != VS_OK)
+        return st;
+    int64_t rep = nq / nkv;
+    for (int64_t g = 0; g < nkv; g++)
+        for (int64_t j = 0; j < d; j++) {
+            float acc = 0.0f; /* torch .mean over the head axis: a float32 sum, then / count */
+            for (int64_t h = 0; h < rep; h++)
+                acc += s[(g * rep + h) * d + j];
+            v_s[g * d + j] = acc / (float)rep;
+        }
+    return VS_OK;
+}
+
+enum vs_status vs_smooth_fold_ov(const struct vs_linear_weights *v_proj, const struct vs_linear_weights *o_proj,
+                                 const float *v_s, int64_t nq, int64_t nkv, int64_t d)
+{
+    enum vs_status st = check_heads(nq, nkv, d);
+    if (st == VS_OK)
+        st = check_linear(v_proj, "ov source", nkv * d, false);
+    if (st == VS_OK)
+        st = check_linear(o_proj, "ov target", nq * d, true);
+    if (st != VS_OK)
+        return st;
+    divide_rows(v_proj, v_s);
+    int64_t rep = nq / nkv;
+    for (int64_t r = 0; r < o_proj->out; r++) {
+        float *row = o_proj->w + r * o_proj->in;
+        for (int64_t h = 0; h < nq; h++)
+            for (int64_t j = 0; j < d; j++)
+                row[h * d + j] *= v_s[(h / rep) * d + j];
+    }
+    return VS_OK;
+}

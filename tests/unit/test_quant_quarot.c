@@ -1,0 +1,148 @@
+/* QuaRot norm fusion, left/right rotations (block-diagonal R, per-head R_uv), the export
+ * tensors and the refusals, against PyTorch goldens (tests/golden/outlier/make_golden.py). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+#include "quant/quarot.h"
+#include "test_util.h"
+
+#define GOLDEN "tests/golden/outlier/outlier.safetensors"
+
+static struct vs_st_file *golden;
+
+static const struct vs_st_tensor *tensor(const char *name)
+{
+    const struct vs_st_tensor *t = vs_st_file_find(golden, name);
+    if (!t || t->dtype != VS_DTYPE_F32)
+        fail_msg("%s: no F32 tensor %s", GOLDEN, name);
+    return t;
+}
+
+static float *copy(const char *name)
+{
+    const struct vs_st_tensor *t = tensor(name);
+    float *p = malloc(t->nbytes);
+    memcpy(p, t->data, t->nbytes);
+    return p;
+}
+
+/* float32 products of 32 terms in another order: 1e-6 of the largest value */
+static void compare(const char *name, const float *got, int64_t n)
+{
+    const struct vs_st_tensor *t = tensor(name);
+    assert_int_equal(t->nbytes, (size_t)n * 4);
+    const float *w = t->data;
+    double mx = 0, err = 0;
+    for (int64_t i = 0; i < n; i++) {
+        mx = fmax(mx, fabs(w[i]));
+        err = fmax(err, fabs((double)got[i] - w[i]));
+    }
+    if (err > 1e-6 * mx)
+        fail_msg("%s: max |diff| %g vs max |ref| %g", name, err, mx);
+}
+
+static void test_rotations(void **state)
+{
+    (void)state;
+    struct vs_rotation R, Ruv;
+    assert_int_equal(vs_rotation_hadamard(64, 32, 1234, &R), VS_OK);
+    assert_int_equal(vs_rotation_block_hadamard_shifted(32, 16, 1234, &Ruv), VS_OK);
+    float *wq = copy("rot.wq"), *wo = copy("rot.wo"), *wob = copy("rot.wo_b"), *emb = copy("rot.emb"),
+          *wv = copy("rot.wv"), *wov = copy("rot.wov");
+    assert_int_equal(vs_quarot_rotate_right(&R, wq, 24, 64, "q_proj"), VS_OK);
+    compare("rot.wq.out", wq, 24 * 64);
+    assert_int_equal(vs_quarot_rotate_left(&R, wo, 64, 40, wob, "o_proj"), VS_OK);
+    compare("rot.wo.out", wo, 64 * 40);
+    compare("rot.wo_b.out", wob, 64);
+    assert_int_equal(vs_quarot_rotate_right(&R, emb, 10, 64, "embed_tokens"), VS_OK);
+    compare("rot.emb.out", emb, 10 * 64);
+    /* R_uv over 2 KV heads of v_proj's output and 4 heads of o_proj's input */
+    assert_int_equal(vs_quarot_rotate_left(&Ruv, wv, 64, 16, NULL, "v_proj"), VS_OK);
+    compare("rot.wv.out", wv, 64 * 16);
+    assert_int_equal(vs_quarot_rotate_right(&Ruv, wov, 8, 128, "o_proj"), VS_OK);
+    compare("rot.wov.out", wov, 8 * 128);
+    /* dimension errors name the tensor */
+    assert_int_equal(vs_quarot_rotate_right(&R, wq, 24, 48, "model.x.q_proj"), VS_ERR_MODEL);
+    assert_true(vs_test_contains(vs_error_message(), "model.x.q_proj: 48 input columns is not a multiple of the rotation size 64"));
+    assert_int_equal(vs_quarot_rotate_left(&R, wo, 40, 64, NULL, "model.x.o_proj"), VS_ERR_MODEL);
+    assert_true(vs_test_contains(vs_error_message(), "model.x.o_proj: 40 output rows"));
+    free(wq), free(wo), free(wob), free(emb), free(wv), free(wov);
+    vs_rotation_free(&R);
+    vs_rotation_free(&Ruv);
+}
+
+static void test_fuse_norm(void **state)
+{
+    (void)state;
+    float *g = copy("fuse.gamma"), *b = copy("fuse.beta"), *w1 = copy("fuse.w1"), *b1 = copy("fuse.b1"),
+          *w2 = copy("fuse.w2"), *b2 = copy("fuse.b2");
+    struct vs_linear_weights l[2] = {{"fc_a", w1, b1, 24, 64}, {"fc_b", w2, b2, 16, 64}};
+    assert_int_equal(vs_quarot_fuse_norm("norm", g, b, 64, l, 2), VS_OK);
+    compare("fuse.w1.out", w1, 24 * 64);
+    compare("fuse.b1.out", b1, 24);
+    compare("fuse.w2.out", w2, 16 * 64);
+    compare("fuse.b2.out", b2, 16);
+    for (int c = 0; c < 64; c++)
+        assert_true(g[c] == 1.0f && b[c] == 0.0f);
+    l[1].b = NULL;
+    assert_int_equal(vs_quarot_fuse_norm("model.norm", g, b, 64, l, 2), VS_ERR_INTERNAL);
+    assert_true(vs_test_contains(vs_error_message(), "fc_b: fusing norm model.norm with a bias needs a bias buffer"));
+    l[0].in = 32;
+    assert_int_equal(vs_quarot_fuse_norm("model.norm", g, NULL, 64, l, 1), VS_ERR_MODEL);
+    assert_true(vs_test_contains(vs_error_message(), "fc_a: in_features 32, but norm model.norm has 64 channels"));
+    free(g), free(b), free(w1), free(b1), free(w2), free(b2);
+}
+
+static void test_check_and_export(void **state)
+{
+    (void)state;
+    struct vs_quarot_config c = {.online = false, .block_size = 32, .max_tp_size = 4, .export_extra_info = true};
+    assert_int_equal(vs_quarot_check(&c, false, "spec.process[0]"), VS_OK);
+    assert_int_equal(vs_quarot_check(&c, true, "spec.process[0]"), VS_ERR_UNSUPPORTED);
+    assert_true(vs_test_contains(vs_error_message(), "spec.process[0]: quarot cannot rotate a model with tie_word_embeddings: true"));
+    c.online = true;
+    assert_int_equal(vs_quarot_check(&c, false, "spec.process[1]"), VS_ERR_UNSUPPORTED);
+    assert_true(vs_test_contains(vs_error_message(), "spec.process[1]: quarot online: true is not supported"));
+
+    struct vs_rotation R;
+    struct vs_quarot_export e;
+    assert_int_equal(vs_rotation_hadamard(64, 32, 1234, &R), VS_OK);
+    assert_int_equal(vs_quarot_export_init(&R, &e), VS_OK);
+    assert_string_equal(e.file, "optional/quarot.safetensors");
+    assert_string_equal(e.tensor_name, "global_rotation");
+    assert_int_equal(e.shape[0], 64), assert_int_equal(e.shape[1], 64);
+    assert_string_equal(e.optional_json, "{\"quarot\":{\"rotation_map\":{\"global_rotation\":\"optional/quarot.safetensors\"}}}");
+    const struct vs_st_tensor *t = tensor("rotation.hadamard.64.b32");
+    assert_memory_equal(e.data, t->data, 64 * 64 * 4);
+    vs_quarot_export_free(&e);
+    vs_rotation_free(&R);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return vs_st_file_open(GOLDEN, &golden) == VS_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vs_st_file_close(golden);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rotations),
+        cmocka_unit_test(test_fuse_norm),
+        cmocka_unit_test(test_check_and_export),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
