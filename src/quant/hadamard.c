@@ -193,7 +193,15 @@ enum vs_status vs_rotation_hadamard(int64_t size, int64_t block_size, uint64_t s
     float *m;
     if ((st = random_hadamard(n, seed, &m)) != VS_OK)
         return vs_error_prefix(st, "HADAMARD rotation of size %lld", (long long)size);
-    *out = (struct vs_rotation){.size = size, .block = n, .m = m};
+    int8_t *signs = NULL;
+    if (vs_is_pow2(n)) {
+        if (!(signs = vs_malloc((size_t)n))) {
+            free(m);
+            return VS_ERR_NOMEM;
+        }
+        vs_torch_random_signs(seed, n, signs);
+    }
+    *out = (struct vs_rotation){.size = size, .block = n, .m = m, .signs = signs};
     return VS_OK;
 }
 
@@ -248,5 +256,7 @@ void vs_rotation_free(struct vs_rotation *r)
     if (!r)
         return;
     free(r->m);
+    free(r->signs);
     r->m = NULL;
+    r->signs = NULL;
 }

@@ -47,6 +47,10 @@ enum vs_status vs_hadamard_matrix(int64_t n, const int8_t *signs, float *r);
 struct vs_rotation {
     int64_t size, block;
     float *m; /* block×block, row-major (owned) */
+    /* When m = diag(signs)·H/√block with H the Sylvester matrix (a HADAMARD command of
+     * power-of-two order), its signs (owned), so that it can be applied by the fast transform in
+     * O(block·log block) per vector; NULL otherwise. */
+    int8_t *signs;
 };
 
 /* msModelSlim's HADAMARD rotation command: n = size if block_size == -1, else block_size (which

@@ -1,6 +1,7 @@
 #include "quant/quarot.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,24 @@ enum vs_status vs_quarot_fuse_norm(const char *norm, float *gamma, float *beta, 
     return VS_OK;
 }
 
+/* x[0..n) ← H_n·x (Sylvester, natural order), n a power of two: butterflies of span 1, 2, 4, ... */
+static void fwht(float *restrict x, int64_t n)
+{
+    for (int64_t h = 1; h < n; h *= 2)
+        for (int64_t i = 0; i < n; i += 2 * h)
+            for (int64_t j = i; j < i + h; j++) {
+                float a = x[j], b = x[j + h];
+                x[j] = a + b;
+                x[j + h] = a - b;
+            }
+}
+
+/* the ±1/√n entry of a normalised random Hadamard matrix of order n (as vs_hadamard_matrix) */
+static float hadamard_scale(int64_t n)
+{
+    return 1.0f / sqrtf((float)n);
+}
+
 enum vs_status vs_quarot_rotate_right(const struct vs_rotation *r, float *w, int64_t rows, int64_t cols,
                                       const char *name)
 {
@@ -56,6 +75,19 @@ enum vs_status vs_quarot_rotate_right(const struct vs_rotation *r, float *w, int
         return vs_error_set(VS_ERR_MODEL, "%s: %lld input columns is not a multiple of the rotation size %lld", name,
                             (long long)cols, (long long)r->size);
     int64_t b = r->block, n = rows * (cols / b); /* W viewed as [rows·cols/b, b]: one block per row */
+    if (r->signs) { /* (x·diag(d))·H/√b per block: H is symmetric */
+        float one = hadamard_scale(b);
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            float *x = w + i * b;
+            for (int64_t c = 0; c < b; c++)
+                x[c] *= (float)r->signs[c];
+            fwht(x, b);
+            for (int64_t c = 0; c < b; c++)
+                x[c] *= one;
+        }
+        return VS_OK;
+    }
     float *tmp = vs_malloc((size_t)(rows * cols) * sizeof *tmp);
     if (!tmp)
         return VS_ERR_NOMEM;
@@ -66,6 +98,28 @@ enum vs_status vs_quarot_rotate_right(const struct vs_rotation *r, float *w, int
     return VS_OK;
 }
 
+/* rows [o, o+b) of W (cols wide) ← H_b·diag(d)·W/√b: the transform runs across rows, each
+ * butterfly a vector operation over the columns */
+static void fwht_rows(float *w, int64_t b, int64_t cols, const int8_t *d, float one)
+{
+    for (int64_t i = 0; i < b; i++)
+        if (d[i] < 0)
+            for (int64_t c = 0; c < cols; c++)
+                w[i * cols + c] = -w[i * cols + c];
+    for (int64_t h = 1; h < b; h *= 2)
+        for (int64_t i = 0; i < b; i += 2 * h)
+            for (int64_t j = i; j < i + h; j++) {
+                float *restrict x = w + j * cols, *restrict y = w + (j + h) * cols;
+                for (int64_t c = 0; c < cols; c++) {
+                    float a = x[c], v = y[c];
+                    x[c] = a + v;
+                    y[c] = a - v;
+                }
+            }
+    for (int64_t i = 0; i < b * cols; i++)
+        w[i] *= one;
+}
+
 enum vs_status vs_quarot_rotate_left(const struct vs_rotation *r, float *w, int64_t rows, int64_t cols, float *bias,
                                      const char *name)
 {
@@ -73,6 +127,34 @@ enum vs_status vs_quarot_rotate_left(const struct vs_rotation *r, float *w, int6
         return vs_error_set(VS_ERR_MODEL, "%s: %lld output rows is not a multiple of the rotation size %lld", name,
                             (long long)rows, (long long)r->size);
     int64_t b = r->block;
+    if (r->signs) { /* Rᵀ = H·diag(d)/√b */
+        float one = hadamard_scale(b);
+        int64_t chunk = 256; /* columns per task, so the transform stays in cache */
+        int oom = 0;
+#pragma omp parallel for schedule(dynamic)
+        for (int64_t t = 0; t < (rows / b) * ((cols + chunk - 1) / chunk); t++) {
+            int64_t o = (t / ((cols + chunk - 1) / chunk)) * b, c0 = (t % ((cols + chunk - 1) / chunk)) * chunk;
+            int64_t nc = cols - c0 < chunk ? cols - c0 : chunk;
+            float *buf = malloc((size_t)(b * nc) * sizeof *buf);
+            if (!buf) {
+#pragma omp atomic write
+                oom = 1;
+                continue;
+            }
+            for (int64_t i = 0; i < b; i++)
+                memcpy(buf + i * nc, w + (o + i) * cols + c0, (size_t)nc * sizeof *buf);
+            fwht_rows(buf, b, nc, r->signs, one);
+            for (int64_t i = 0; i < b; i++)
+                memcpy(w + (o + i) * cols + c0, buf + i * nc, (size_t)nc * sizeof *buf);
+            free(buf);
+        }
+        if (oom)
+            return vs_error_set(VS_ERR_NOMEM, "%s: out of memory while rotating", name);
+        if (bias)
+            for (int64_t o = 0; o < rows; o += b)
+                fwht_rows(bias + o, b, 1, r->signs, one);
+        return VS_OK;
+    }
     float *tmp = vs_malloc((size_t)(b * (cols > 1 ? cols : 1)) * sizeof *tmp);
     if (!tmp)
         return VS_ERR_NOMEM;

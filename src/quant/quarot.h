@@ -38,7 +38,8 @@ enum vs_status vs_quarot_fuse_norm(const char *norm, float *gamma, float *beta, 
                                    const struct vs_linear_weights *linears, size_t n_linears);
 
 /* W [rows, cols] ← W·R over its columns (cols a multiple of r->size): a Linear's input side, or
- * an embedding table. */
+ * an embedding table. Power-of-two HADAMARD rotations (r->signs set) run as the fast transform,
+ * O(log block) operations per element; others as a BLAS product with the block. */
 enum vs_status vs_quarot_rotate_right(const struct vs_rotation *r, float *w, int64_t rows, int64_t cols,
                                       const char *name);
 

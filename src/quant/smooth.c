@@ -32,7 +32,8 @@ enum vs_status vs_smooth_stats_init(struct vs_smooth_stats *st, int64_t channels
     st->min = vs_malloc((size_t)channels * sizeof *st->min);
     st->max = vs_malloc((size_t)channels * sizeof *st->max);
     st->absmax = vs_malloc((size_t)channels * sizeof *st->absmax);
-    if (!st->min || !st->max || !st->absmax) {
+    st->shift = shifted ? vs_malloc((size_t)channels * sizeof *st->shift) : NULL;
+    if (!st->min || !st->max || !st->absmax || (shifted && !st->shift)) {
         vs_smooth_stats_free(st);
         return VS_ERR_NOMEM;
     }
@@ -46,25 +47,41 @@ enum vs_status vs_smooth_stats_init(struct vs_smooth_stats *st, int64_t channels
 
 void vs_smooth_stats_free(struct vs_smooth_stats *st)
 {
-    free(st->min), free(st->max), free(st->absmax);
-    st->min = st->max = st->absmax = NULL;
+    free(st->min), free(st->max), free(st->absmax), free(st->shift);
+    st->min = st->max = st->absmax = st->shift = NULL;
 }
 
 void vs_smooth_stats_observe(struct vs_smooth_stats *st, const float *x, int64_t rows)
 {
     int64_t C = st->channels;
+    float *restrict mn = st->min, *restrict mx = st->max, *restrict am = st->absmax;
+    /* comparisons rather than fminf/fmaxf so that the loops vectorize (NaN inputs are skipped) */
     for (int64_t r = 0; r < rows; r++) {
-        const float *row = x + r * C;
-        for (int64_t c = 0; c < C; c++) {
-            st->min[c] = fminf(st->min[c], row[c]);
-            st->max[c] = fmaxf(st->max[c], row[c]);
+        const float *restrict row = x + r * C;
+        if (st->shifted) {
+            for (int64_t c = 0; c < C; c++) {
+                float v = row[c];
+                mn[c] = v < mn[c] ? v : mn[c];
+                mx[c] = v > mx[c] ? v : mx[c];
+            }
+        } else {
+            for (int64_t c = 0; c < C; c++) {
+                float v = row[c], a = fabsf(v);
+                mn[c] = v < mn[c] ? v : mn[c];
+                mx[c] = v > mx[c] ? v : mx[c];
+                am[c] = a > am[c] ? a : am[c];
+            }
         }
     }
-    for (int64_t r = 0; r < rows; r++) {
-        const float *row = x + r * C;
-        for (int64_t c = 0; c < C; c++) {
-            float v = st->shifted ? row[c] - (st->max[c] + st->min[c]) / 2.0f : row[c];
-            st->absmax[c] = fmaxf(st->absmax[c], fabsf(v));
+    if (st->shifted) { /* |x - shift| with the shift as it stands after this call */
+        float *restrict shift = st->shift;
+        vs_smooth_stats_shift(st, shift);
+        for (int64_t r = 0; r < rows; r++) {
+            const float *restrict row = x + r * C;
+            for (int64_t c = 0; c < C; c++) {
+                float a = fabsf(row[c] - shift[c]);
+                am[c] = a > am[c] ? a : am[c];
+            }
         }
     }
     st->calls++;
@@ -79,9 +96,15 @@ void vs_smooth_stats_shift(const struct vs_smooth_stats *st, float *shift)
 void vs_smooth_weight_colmax(const float *w, int64_t out, int64_t in, bool absolute, float *stat)
 {
     for (int64_t r = 0; r < out; r++) {
-        const float *row = w + r * in;
-        for (int64_t c = 0; c < in; c++)
-            stat[c] = fmaxf(stat[c], absolute ? fabsf(row[c]) : row[c]);
+        const float *restrict row = w + r * in;
+        if (absolute)
+            for (int64_t c = 0; c < in; c++) {
+                float a = fabsf(row[c]);
+                stat[c] = a > stat[c] ? a : stat[c];
+            }
+        else
+            for (int64_t c = 0; c < in; c++)
+                stat[c] = row[c] > stat[c] ? row[c] : stat[c];
     }
 }
 
@@ -108,10 +131,10 @@ static enum vs_status check_linear(const struct vs_linear_weights *l, const char
     return VS_OK;
 }
 
-static void scale_columns(const struct vs_linear_weights *l, const float *s)
+static void scale_columns(const struct vs_linear_weights *l, const float *restrict s)
 {
     for (int64_t r = 0; r < l->out; r++) {
-        float *row = l->w + r * l->in;
+        float *restrict row = l->w + r * l->in;
         for (int64_t c = 0; c < l->in; c++)
             row[c] *= s[c];
     }
@@ -153,9 +176,9 @@ enum vs_status vs_smooth_fold_norm_linear(float *gamma, float *beta, int64_t C, 
 static void divide_rows(const struct vs_linear_weights *l, const float *s)
 {
     for (int64_t r = 0; r < l->out; r++) {
-        float *row = l->w + r * l->in;
+        float *restrict row = l->w + r * l->in, d = s[r];
         for (int64_t c = 0; c < l->in; c++)
-            row[c] /= s[r];
+            row[c] /= d; /* a true division, as torch's W / s */
         if (l->b)
             l->b[r] /= s[r];
     }

@@ -44,6 +44,7 @@ struct vs_smooth_stats {
     int64_t calls;
     float *min, *max; /* running per-channel min and max */
     float *absmax;    /* running max |x[:, c]| (or |x[:, c] - shift[c]|) */
+    float *shift;     /* scratch for the shifted mode */
 };
 enum vs_status vs_smooth_stats_init(struct vs_smooth_stats *st, int64_t channels, bool shifted);
 void vs_smooth_stats_free(struct vs_smooth_stats *st);
