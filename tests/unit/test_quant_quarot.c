@@ -77,6 +77,62 @@ static void test_rotations(void **state)
     vs_rotation_free(&Ruv);
 }
 
+/* Both ways of applying a rotation (the fast transform for power-of-two HADAMARD blocks, a BLAS
+ * product otherwise) against a double-precision product with the dense matrix. */
+static void check_against_dense(const struct vs_rotation *r, int64_t rows)
+{
+    int64_t n = r->size;
+    float *dense = malloc((size_t)(n * n) * sizeof *dense), *w = malloc((size_t)(rows * n) * sizeof *w),
+          *wl = malloc((size_t)(n * rows) * sizeof *wl), *b = malloc((size_t)n * sizeof *b);
+    for (int64_t i = 0; i < rows * n; i++)
+        w[i] = wl[i] = (float)((i * 7919) % 23) - 11.0f;
+    for (int64_t i = 0; i < n; i++)
+        b[i] = (float)(i % 5) - 2.0f;
+    vs_rotation_to_dense(r, dense);
+    float *w0 = malloc((size_t)(rows * n) * sizeof *w0), *b0 = malloc((size_t)n * sizeof *b0);
+    memcpy(w0, w, (size_t)(rows * n) * sizeof *w0);
+    memcpy(b0, b, (size_t)n * sizeof *b0);
+    assert_int_equal(vs_quarot_rotate_right(r, w, rows, n, "right"), VS_OK);
+    assert_int_equal(vs_quarot_rotate_left(r, wl, n, rows, b, "left"), VS_OK); /* wl read as [n, rows] */
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double right = 0, left = 0;
+            for (int64_t k = 0; k < n; k++) {
+                right += (double)w0[i * n + k] * dense[k * n + j];   /* (W·R)[i, j] */
+                left += (double)dense[k * n + j] * w0[k * rows + i]; /* (Rᵀ·W)[j, i] */
+            }
+            assert_true(fabs(w[i * n + j] - right) <= 1e-4);
+            assert_true(fabs(wl[j * rows + i] - left) <= 1e-4);
+        }
+    for (int64_t j = 0; j < n; j++) {
+        double v = 0;
+        for (int64_t k = 0; k < n; k++)
+            v += (double)dense[k * n + j] * b0[k];
+        assert_true(fabs(b[j] - v) <= 1e-4);
+    }
+    free(dense), free(w), free(wl), free(b), free(w0), free(b0);
+}
+
+static void test_fast_and_blas_paths(void **state)
+{
+    (void)state;
+    struct vs_rotation r;
+    assert_int_equal(vs_rotation_hadamard(64, -1, 1234, &r), VS_OK);
+    assert_non_null(r.signs); /* fast transform */
+    check_against_dense(&r, 5);
+    free(r.signs);
+    r.signs = NULL; /* the same matrix through BLAS */
+    check_against_dense(&r, 5);
+    vs_rotation_free(&r);
+    assert_int_equal(vs_rotation_hadamard(96, 32, 1234, &r), VS_OK); /* blocks of 32 */
+    check_against_dense(&r, 3);
+    vs_rotation_free(&r);
+    assert_int_equal(vs_rotation_hadamard(48, -1, 1234, &r), VS_OK); /* k = 12: BLAS */
+    assert_null(r.signs);
+    check_against_dense(&r, 4);
+    vs_rotation_free(&r);
+}
+
 static void test_fuse_norm(void **state)
 {
     (void)state;
@@ -141,6 +197,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rotations),
+        cmocka_unit_test(test_fast_and_blas_paths),
         cmocka_unit_test(test_fuse_norm),
         cmocka_unit_test(test_check_and_export),
     };
