@@ -27,8 +27,41 @@ moe_dense0|moe_f32_sharded_mixed|--smooth 0.9|--family qwen3_vl_moe --preset tin
 dense|dense_f16_tied|--quarot -1|--family qwen3_vl --preset tiny --dtype f32 --seed 2 --deepstack 0,1 --head-dim 32
 dense|dense_f16_tied|--smooth 0.5|--family qwen3_vl --preset tiny --dtype f32 --seed 2 --deepstack 0,1 --head-dim 32
 dense_tied|dense_f16_tied|--smooth 0.9|--family qwen3_vl --preset tiny --dtype f32 --seed 2 --deepstack 0,1 --tie
+moe_outliers|moe_bf16|--smooth 0.9|--family qwen3_vl_moe --preset tiny --dtype f32 --seed 1 --outliers
+dense_outliers|dense_f16_tied|--quarot 16|--family qwen3_vl --preset tiny --dtype f32 --seed 2 --deepstack 0,1 --head-dim 32 --outliers
 CASES
-[ "$n" -eq 9 ] || { echo "ran $n cases, expected 9"; exit 1; }
+[ "$n" -eq 11 ] || { echo "ran $n cases, expected 11"; exit 1; }
+
+# vlmslim-mkmodel --outliers keeps the float function: the forward pass still matches the PyTorch
+# golden of the checkpoint without outliers, while the norms' planted channels are 64 times larger
+"$VLMSLIM_MKMODEL" --family qwen3_vl_moe --preset tiny --dtype bf16 --seed 1 --outliers --out "$tmp/planted"
+"$VS_BUILD_DIR/tests/tools/vs-check-forward" "$tmp/planted" tests/golden/forward/moe_bf16.safetensors
+"$VLMSLIM_MKMODEL" --family qwen3_vl_moe --preset tiny --dtype bf16 --seed 1 --out "$tmp/plain"
+if cmp -s "$tmp/plain/model.safetensors" "$tmp/planted/model.safetensors"; then
+  echo "--outliers changed nothing"; exit 1
+fi
+if [ -n "${VS_PYTHON:-}" ] && "$VS_PYTHON" -c 'import numpy' 2>/dev/null; then
+  "$VS_PYTHON" - "$tmp/plain" "$tmp/planted" <<'PY'
+import sys
+sys.path.insert(0, "tests/reference")
+from safetensors_np import read_file
+a, _ = read_file(sys.argv[1] + "/model.safetensors")
+b, _ = read_file(sys.argv[2] + "/model.safetensors")
+for name in ("model.language_model.layers.0.input_layernorm.weight", "model.visual.blocks.0.norm1.bias"):
+    x, y = a[name].to_f32(), b[name].to_f32()
+    for c in range(x.shape[0]):
+        want = x[c] * (64 if c % 16 == 5 else 1)
+        assert y[c] == want, (name, c, y[c], want)
+q = "model.language_model.layers.1.self_attn.q_proj.weight"
+x, y = a[q].to_f32(), b[q].to_f32()
+assert (y[:, 5] * 64 == x[:, 5]).all() and (y[:, 4] == x[:, 4]).all(), q
+print("outliers planted: norm channels c % 16 == 5 times 64, the q_proj columns divided by 64")
+PY
+fi
+if "$VLMSLIM_MKMODEL" --family qwen3_vl --dtype f16 --outliers --out "$tmp/f16" 2> "$tmp/err"; then
+  echo "--outliers with f16 should fail"; exit 1
+fi
+grep -q -- "--outliers needs --dtype bf16 or f32" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 
 # QuaRot on tied word embeddings is refused with one line naming the reason
 "$VLMSLIM_MKMODEL" --family qwen3_vl --preset tiny --dtype f32 --seed 2 --tie --out "$tmp/tied"
