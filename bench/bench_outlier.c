@@ -86,36 +86,22 @@ static int smooth_layer(struct layer *y, float *const x[4], int64_t tokens, doub
             vs_smooth_stats_observe(&st[k], x[k] + s * IN[first[k]], tokens - s < 1000 ? tokens - s : 1000);
     }
     *t_stats = now() - t0;
-    float *w = malloc(INTER * sizeof *w), *s = malloc(INTER * sizeof *s), *v_s = malloc(NKVH * HD * sizeof *v_s);
-    int bad = 0;
-    /* up-down */
-    for (int c = 0; c < INTER; c++)
-        w[c] = -INFINITY;
-    vs_smooth_weight_colmax(y->l[DOWN].w, HID, INTER, false, w);
-    vs_iter_smooth_scales(st[3].absmax, w, INTER, 0.9, 1e-5, s);
-    bad |= vs_smooth_fold_linear_linear(&y->l[UP], &y->l[DOWN], s) != VS_OK;
-    /* ov */
-    for (int c = 0; c < NQH * HD; c++)
-        w[c] = -INFINITY;
-    vs_smooth_weight_colmax(y->l[O].w, HID, NQH * HD, false, w);
-    vs_iter_smooth_scales(st[1].absmax, w, NQH * HD, 0.9, 1e-5, s);
-    bad |= vs_smooth_ov_reduce(s, NQH, NKVH, HD, v_s) != VS_OK;
-    bad |= vs_smooth_fold_ov(&y->l[V], &y->l[O], v_s, NQH, NKVH, HD) != VS_OK;
-    /* the two norm-linear subgraphs */
+    struct vs_smooth_params p = {.alpha = 0.9, .scale_min = 1e-5, .symmetric = true, .scale_dtype = VS_DTYPE_F32};
     struct vs_linear_weights qkv[3] = {y->l[Q], y->l[K], y->l[V]}, gu[2] = {y->l[GATE], y->l[UP]};
-    for (int g = 0; g < 2; g++) {
-        struct vs_linear_weights *t = g ? gu : qkv;
-        int n = g ? 2 : 3;
-        for (int c = 0; c < HID; c++)
-            w[c] = -INFINITY;
-        for (int k = 0; k < n; k++)
-            vs_smooth_weight_colmax(t[k].w, t[k].out, t[k].in, true, w);
-        vs_iter_smooth_scales(st[g ? 2 : 0].absmax, w, HID, 0.9, 1e-5, s);
-        bad |= vs_smooth_fold_norm_linear(g ? y->norm2 : y->norm1, NULL, HID, s, NULL, t, (size_t)n) != VS_OK;
-    }
+    /* msModelSlim's order: up-down, ov, then the two norm-linear subgraphs */
+    struct vs_smooth_subgraph_weights g[4] = {
+        {.type = VS_SMOOTH_UP_DOWN, .source = &y->l[UP], .targets = &y->l[DOWN], .n_targets = 1},
+        {.type = VS_SMOOTH_OV, .source = &y->l[V], .targets = &y->l[O], .n_targets = 1, .num_attention_heads = NQH,
+         .num_key_value_heads = NKVH, .head_dim = HD},
+        {.type = VS_SMOOTH_NORM_LINEAR, .norm_weight = y->norm1, .targets = qkv, .n_targets = 3},
+        {.type = VS_SMOOTH_NORM_LINEAR, .norm_weight = y->norm2, .targets = gu, .n_targets = 2},
+    };
+    static const int stat_of[4] = {3, 1, 0, 2};
+    int bad = 0;
+    for (int k = 0; k < 4; k++)
+        bad |= vs_smooth_apply(&g[k], &st[stat_of[k]], &p, NULL) != VS_OK;
     for (int k = 0; k < 4; k++)
         vs_smooth_stats_free(&st[k]);
-    free(w), free(s), free(v_s);
     return bad;
 }
 

@@ -239,3 +239,95 @@ enum vs_status vs_smooth_fold_ov(const struct vs_linear_weights *v_proj, const s
     }
     return VS_OK;
 }
+
+/* the scales rounded through the weight dtype, as msModelSlim's .to(weight.dtype) */
+static void round_scales(float *s, int64_t n, enum vs_dtype dt)
+{
+    for (int64_t c = 0; c < n; c++) {
+        if (dt == VS_DTYPE_BF16)
+            s[c] = vs_bf16_to_f32(vs_f32_to_bf16(s[c]));
+        else if (dt == VS_DTYPE_F16)
+            s[c] = vs_f16_to_f32(vs_f32_to_f16(s[c]));
+    }
+}
+
+enum vs_status vs_smooth_apply(const struct vs_smooth_subgraph_weights *g, const struct vs_smooth_stats *st,
+                               const struct vs_smooth_params *p, float *scales)
+{
+    if (g->n_targets == 0 || !g->targets)
+        return vs_error_set(VS_ERR_INTERNAL, "%s subgraph without targets", vs_smooth_type_name(g->type));
+    const struct vs_linear_weights *t0 = &g->targets[0];
+    int64_t C = t0->in;
+    if (st->calls == 0)
+        return vs_error_set(VS_ERR_DATASET, "%s: %s subgraph has no activation statistics", t0->name,
+                            vs_smooth_type_name(g->type));
+    if (st->channels != C)
+        return vs_error_set(VS_ERR_MODEL, "%s: input has %lld channels, the statistics %lld", t0->name, (long long)C,
+                            (long long)st->channels);
+    bool nl = g->type == VS_SMOOTH_NORM_LINEAR;
+    if (!p->symmetric && (!nl || !st->shifted))
+        return vs_error_set(VS_ERR_INTERNAL, "%s: the asymmetric mode needs a norm-linear subgraph with shifted statistics",
+                            t0->name);
+    if (!nl && !g->source)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: %s subgraph without a source", t0->name, vs_smooth_type_name(g->type));
+    float *w = vs_malloc((size_t)C * sizeof *w), *s = vs_malloc((size_t)C * sizeof *s), *shift = NULL;
+    if (!w || !s) {
+        free(w), free(s);
+        return VS_ERR_NOMEM;
+    }
+    for (int64_t c = 0; c < C; c++)
+        w[c] = -INFINITY;
+    size_t n_stat = nl ? g->n_targets : 1;
+    for (size_t k = 0; k < n_stat; k++) {
+        if (g->targets[k].in != C) {
+            free(w), free(s);
+            return vs_error_set(VS_ERR_MODEL, "%s: in_features %lld, %s has %lld", g->targets[k].name,
+                                (long long)g->targets[k].in, t0->name, (long long)C);
+        }
+        vs_smooth_weight_colmax(g->targets[k].w, g->targets[k].out, C, nl || p->abs_weight_stat, w);
+    }
+    vs_iter_smooth_scales(st->absmax, w, C, p->alpha, p->scale_min, s);
+    enum vs_status rc;
+    switch (g->type) {
+    case VS_SMOOTH_NORM_LINEAR:
+        round_scales(s, C, p->scale_dtype);
+        if (!p->symmetric && !(shift = vs_malloc((size_t)C * sizeof *shift))) {
+            rc = VS_ERR_NOMEM;
+            break;
+        }
+        if (shift)
+            vs_smooth_stats_shift(st, shift);
+        rc = vs_smooth_fold_norm_linear(g->norm_weight, g->norm_bias, C, s, shift, g->targets, g->n_targets);
+        if (rc == VS_OK && scales)
+            memcpy(scales, s, (size_t)C * sizeof *s);
+        break;
+    case VS_SMOOTH_OV: {
+        int64_t nv = g->num_key_value_heads * g->head_dim;
+        if (g->num_attention_heads * g->head_dim != C) {
+            rc = vs_error_set(VS_ERR_MODEL, "%s: %lld input channels, but %lld heads of %lld", t0->name, (long long)C,
+                              (long long)g->num_attention_heads, (long long)g->head_dim);
+            break;
+        }
+        round_scales(s, C, p->scale_dtype); /* s in the weight dtype, then its mean, rounded again */
+        rc = vs_smooth_ov_reduce(s, g->num_attention_heads, g->num_key_value_heads, g->head_dim, w); /* w: v_s */
+        if (rc != VS_OK)
+            break;
+        round_scales(w, nv, p->scale_dtype);
+        rc = vs_smooth_fold_ov(g->source, t0, w, g->num_attention_heads, g->num_key_value_heads, g->head_dim);
+        if (rc == VS_OK && scales)
+            memcpy(scales, w, (size_t)nv * sizeof *w);
+        break;
+    }
+    case VS_SMOOTH_LINEAR_LINEAR:
+    case VS_SMOOTH_UP_DOWN:
+        round_scales(s, C, p->scale_dtype);
+        rc = vs_smooth_fold_linear_linear(g->source, t0, s);
+        if (rc == VS_OK && scales)
+            memcpy(scales, s, (size_t)C * sizeof *s);
+        break;
+    default:
+        rc = vs_error_set(VS_ERR_INTERNAL, "unknown subgraph type %d", (int)g->type);
+    }
+    free(w), free(s), free(shift);
+    return rc;
+}

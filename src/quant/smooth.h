@@ -24,6 +24,7 @@
 
 #include "base/status.h"
 #include "quant/linear_weights.h"
+#include "tensor/dtype.h"
 
 /* Bit positions match enum vs_subgraph_type of config/quant_config.h (1u << type). */
 enum vs_smooth_type {
@@ -85,5 +86,39 @@ enum vs_status vs_smooth_ov_reduce(const float *s, int64_t nq, int64_t nkv, int6
  * h·d + j *= v_s[(h / (nq/nkv))·d + j]. v_proj [nkv·d, H], o_proj [H', nq·d]. */
 enum vs_status vs_smooth_fold_ov(const struct vs_linear_weights *v_proj, const struct vs_linear_weights *o_proj,
                                  const float *v_s, int64_t nq, int64_t nkv, int64_t d);
+
+/* ------------------------------------------------------------------ one subgraph, end to end */
+
+/* The weights of one subgraph, borrowed and edited in place. */
+struct vs_smooth_subgraph_weights {
+    enum vs_smooth_type type;
+    /* norm-linear: the norm's weight and bias ([channels]; bias NULL for RMSNorm; for the
+     * asymmetric mode both norm_bias and every target's b must be buffers, zeroed if absent) */
+    float *norm_weight, *norm_bias;
+    /* linear-linear, up-down: the producer Linear; ov: v_proj */
+    const struct vs_linear_weights *source;
+    /* the Linears reading the smoothed channels; ov, up-down and linear-linear use targets[0] */
+    const struct vs_linear_weights *targets;
+    size_t n_targets;
+    int64_t num_attention_heads, num_key_value_heads, head_dim; /* ov */
+};
+
+struct vs_smooth_params {
+    double alpha;          /* iter_smooth default 0.9; smooth_quant 0.5 */
+    double scale_min;      /* iter_smooth's scale_min; 1e-5 for smooth_quant */
+    bool symmetric;        /* false: the shifted norm-linear mode (stats must be shifted) */
+    bool abs_weight_stat;  /* false (msModelSlim): signed column max for ov/up-down/linear-linear */
+    enum vs_dtype scale_dtype; /* msModelSlim casts the scales to the weight dtype before folding:
+                                  VS_DTYPE_BF16/F16 round them so; VS_DTYPE_F32 keeps them */
+};
+
+/* msModelSlim's iter_smooth postprocess for one subgraph whose first target's input produced
+ * `st`: the weight statistic (per input channel over the targets, |W| for norm-linear), the
+ * scales, the ov reduction, the fold. `scales` (optional) receives the folded scales: [channels]
+ * (norm-linear, linear-linear, up-down) or [num_key_value_heads·head_dim] (ov, after the mean).
+ * A subgraph without statistics (st->calls == 0) is an error naming targets[0]; msModelSlim skips
+ * it with a warning, which the caller can do by checking calls first. */
+enum vs_status vs_smooth_apply(const struct vs_smooth_subgraph_weights *g, const struct vs_smooth_stats *st,
+                               const struct vs_smooth_params *p, float *scales);
 
 #endif

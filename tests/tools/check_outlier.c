@@ -118,7 +118,7 @@ static void experts(struct tensors *ts, const struct vs_qwen3_vl_dims *d, int64_
     }
 }
 
-static int linear(struct tensors *ts, const char *module, int64_t *out_in, struct vs_linear_weights *l)
+static int linear(struct tensors *ts, const char *module, struct vs_linear_weights *l)
 {
     char n[200];
     snprintf(n, sizeof n, "%s.weight", module);
@@ -131,7 +131,6 @@ static int linear(struct tensors *ts, const char *module, int64_t *out_in, struc
     struct tensor *b = find(ts, n);
     *l = (struct vs_linear_weights){.name = module, .w = w->data, .b = b ? b->data : NULL, .out = w->shape[0],
                                     .in = w->ndim == 2 ? w->shape[1] : 1};
-    (void)out_in;
     return 0;
 }
 
@@ -251,7 +250,7 @@ static int run_phase(struct tensors *ts, const struct vs_quarot_phase *p, const 
         if (fu->n_linears > 64)
             return vs_error_set(VS_ERR_INTERNAL, "%s: too many linears", fu->norm), -1;
         for (size_t i = 0; i < fu->n_linears; i++)
-            if (linear(ts, fu->linears[i], NULL, &l[i]))
+            if (linear(ts, fu->linears[i], &l[i]))
                 return -1;
         snprintf(n, sizeof n, "%s.weight", fu->norm);
         struct tensor *g = find(ts, n);
@@ -264,7 +263,7 @@ static int run_phase(struct tensors *ts, const struct vs_quarot_phase *p, const 
         const struct vs_rotation_command *cmd = &p->commands[c];
         const struct vs_rotation *r = cmd->rotation == VS_ROT_R ? R : Ruv;
         struct vs_linear_weights l;
-        if (linear(ts, cmd->module, NULL, &l))
+        if (linear(ts, cmd->module, &l))
             return -1;
         enum vs_status st = cmd->side == VS_ROT_RIGHT ? vs_quarot_rotate_right(r, l.w, l.out, l.in, cmd->module)
                                                       : vs_quarot_rotate_left(r, l.w, l.out, l.in, l.b, cmd->module);
@@ -285,37 +284,31 @@ static int smooth_unit(struct tensors *ts, const struct vs_subgraph_list *sg, st
                 continue;
             struct vs_smooth_stats *st = &obs->stats[first + i];
             struct vs_linear_weights t[8], src;
+            if (g->n_targets > 8)
+                return vs_error_set(VS_ERR_INTERNAL, "%s: too many targets", g->source), -1;
+            struct vs_smooth_subgraph_weights w = {.type = (enum vs_smooth_type)g->kind, .targets = t,
+                                                   .n_targets = g->n_targets,
+                                                   .num_attention_heads = g->num_attention_heads,
+                                                   .num_key_value_heads = g->num_key_value_heads,
+                                                   .head_dim = g->head_dim};
             for (size_t k = 0; k < g->n_targets; k++)
-                if (linear(ts, g->targets[k], NULL, &t[k]))
+                if (linear(ts, g->targets[k], &t[k]))
                     return -1;
-            int64_t C = t[0].in;
-            float *w = malloc((size_t)C * sizeof *w), *s = malloc((size_t)C * sizeof *s);
-            for (int64_t c = 0; c < C; c++)
-                w[c] = -INFINITY;
-            bool nl = g->kind == VS_SUBGRAPH_KIND_NORM_LINEAR;
-            for (size_t k = 0; k < g->n_targets; k++)
-                vs_smooth_weight_colmax(t[k].w, t[k].out, t[k].in, nl, w);
-            vs_iter_smooth_scales(st->absmax, w, C, alpha, 1e-5, s);
-            enum vs_status rc;
-            if (nl) {
+            if (g->kind == VS_SUBGRAPH_KIND_NORM_LINEAR) {
                 char n[200];
                 snprintf(n, sizeof n, "%s.weight", g->source);
                 struct tensor *gm = find(ts, n);
-                rc = gm ? vs_smooth_fold_norm_linear(gm->data, NULL, C, s, NULL, t, g->n_targets)
-                        : vs_error_set(VS_ERR_MODEL, "%s: no such tensor", n);
-            } else if (linear(ts, g->source, NULL, &src)) {
-                rc = VS_ERR_MODEL;
-            } else if (g->kind == VS_SUBGRAPH_KIND_OV) {
-                float *v_s = malloc((size_t)(g->num_key_value_heads * g->head_dim) * sizeof *v_s);
-                rc = vs_smooth_ov_reduce(s, g->num_attention_heads, g->num_key_value_heads, g->head_dim, v_s);
-                if (rc == VS_OK)
-                    rc = vs_smooth_fold_ov(&src, &t[0], v_s, g->num_attention_heads, g->num_key_value_heads, g->head_dim);
-                free(v_s);
+                if (!gm)
+                    return vs_error_set(VS_ERR_MODEL, "%s: no such tensor", n), -1;
+                w.norm_weight = gm->data;
+            } else if (linear(ts, g->source, &src)) {
+                return -1;
             } else {
-                rc = vs_smooth_fold_linear_linear(&src, &t[0], s);
+                w.source = &src;
             }
-            free(w), free(s);
-            if (rc != VS_OK)
+            struct vs_smooth_params p = {.alpha = alpha, .scale_min = 1e-5, .symmetric = true,
+                                         .scale_dtype = VS_DTYPE_F32};
+            if (vs_smooth_apply(&w, st, &p, NULL) != VS_OK)
                 return -1;
         }
     return 0;

@@ -193,6 +193,109 @@ static void test_ov_gqa(void **state)
     vs_smooth_stats_free(&st);
 }
 
+/* vs_smooth_apply does the statistic, scales, reduction and fold of each type as above. */
+static void test_apply_each_type(void **state)
+{
+    (void)state;
+    struct vs_smooth_params p = {.alpha = 0.9, .scale_min = 1e-5, .symmetric = true, .scale_dtype = VS_DTYPE_F32};
+    struct vs_smooth_stats st;
+    float s[16];
+    /* norm-linear, symmetric */
+    assert_int_equal(vs_smooth_stats_init(&st, 16, false), VS_OK);
+    observe(&st, "nl", 2);
+    float *gamma = copy("nl.gamma", NULL), *w1 = copy("nl.w1", NULL), *w2 = copy("nl.w2", NULL);
+    struct vs_linear_weights t[2] = {{"w1", w1, NULL, 8, 16}, {"w2", w2, NULL, 12, 16}};
+    struct vs_smooth_subgraph_weights g = {.type = VS_SMOOTH_NORM_LINEAR, .norm_weight = gamma, .targets = t, .n_targets = 2};
+    assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
+    compare("nl.sym.s", s, 16);
+    compare("nl.sym.gamma", gamma, 16), compare("nl.sym.w1", w1, 8 * 16), compare("nl.sym.w2", w2, 12 * 16);
+    free(gamma), free(w1), free(w2);
+    vs_smooth_stats_free(&st);
+    /* norm-linear, asymmetric */
+    assert_int_equal(vs_smooth_stats_init(&st, 16, true), VS_OK);
+    observe(&st, "nl", 2);
+    gamma = copy("nl.gamma", NULL), w1 = copy("nl.w1", NULL), w2 = copy("nl.w2", NULL);
+    float *beta = copy("nl.beta", NULL), *b1 = copy("nl.b1", NULL), *b2 = copy("nl.b2", NULL);
+    t[0] = (struct vs_linear_weights){"w1", w1, b1, 8, 16}, t[1] = (struct vs_linear_weights){"w2", w2, b2, 12, 16};
+    g.norm_weight = gamma, g.norm_bias = beta;
+    p.symmetric = false;
+    assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
+    compare("nl.asym.s", s, 16), compare("nl.asym.gamma", gamma, 16), compare("nl.asym.beta", beta, 16);
+    compare("nl.asym.w1", w1, 8 * 16), compare("nl.asym.b1", b1, 8), compare("nl.asym.b2", b2, 12);
+    free(gamma), free(w1), free(w2), free(beta), free(b1), free(b2);
+    vs_smooth_stats_free(&st);
+    p.symmetric = true;
+    /* up-down (signed statistic) */
+    assert_int_equal(vs_smooth_stats_init(&st, 16, false), VS_OK);
+    observe(&st, "ud", 2);
+    float *up = copy("ud.up", NULL), *upb = copy("ud.up_b", NULL), *down = copy("ud.down", NULL);
+    struct vs_linear_weights src = {"up_proj", up, upb, 16, 8}, dst = {"down_proj", down, NULL, 6, 16};
+    g = (struct vs_smooth_subgraph_weights){.type = VS_SMOOTH_UP_DOWN, .source = &src, .targets = &dst, .n_targets = 1};
+    assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
+    compare("ud.s", s, 16), compare("ud.up.out", up, 16 * 8), compare("ud.up_b.out", upb, 16), compare("ud.down.out", down, 6 * 16);
+    free(up), free(upb), free(down);
+    up = copy("ud.up", NULL), down = copy("ud.down", NULL);
+    src.w = up, src.b = NULL, dst.w = down;
+    p.abs_weight_stat = true; /* the non-quirk statistic */
+    assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
+    compare("ud.s_abs", s, 16);
+    p.abs_weight_stat = false;
+    free(up), free(down);
+    vs_smooth_stats_free(&st);
+    /* ov */
+    assert_int_equal(vs_smooth_stats_init(&st, 16, false), VS_OK);
+    observe(&st, "ov", 2);
+    float *v = copy("ov.v", NULL), *vb = copy("ov.v_b", NULL), *o = copy("ov.o", NULL);
+    struct vs_linear_weights vp = {"v_proj", v, vb, 8, 12}, op = {"o_proj", o, NULL, 12, 16};
+    g = (struct vs_smooth_subgraph_weights){.type = VS_SMOOTH_OV, .source = &vp, .targets = &op, .n_targets = 1,
+                                            .num_attention_heads = 4, .num_key_value_heads = 2, .head_dim = 4};
+    assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
+    compare("ov.v_s", s, 8), compare("ov.v.out", v, 8 * 12), compare("ov.v_b.out", vb, 8), compare("ov.o.out", o, 12 * 16);
+    /* errors */
+    g.head_dim = 8;
+    assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_ERR_MODEL);
+    assert_true(vs_test_contains(vs_error_message(), "o_proj: 16 input channels, but 4 heads of 8"));
+    p.symmetric = false;
+    g.head_dim = 4;
+    assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_ERR_INTERNAL);
+    assert_true(vs_test_contains(vs_error_message(), "asymmetric mode needs a norm-linear subgraph"));
+    p.symmetric = true;
+    free(v), free(vb), free(o);
+    vs_smooth_stats_free(&st);
+    assert_int_equal(vs_smooth_stats_init(&st, 16, false), VS_OK); /* never observed */
+    assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_ERR_DATASET);
+    assert_true(vs_test_contains(vs_error_message(), "o_proj: ov subgraph has no activation statistics"));
+    vs_smooth_stats_free(&st);
+}
+
+/* scale_dtype bf16: the scales are rounded to bf16 before folding, as msModelSlim's cast. */
+static void test_apply_bf16_scales(void **state)
+{
+    (void)state;
+    struct vs_smooth_params p = {.alpha = 0.9, .scale_min = 1e-5, .symmetric = true, .scale_dtype = VS_DTYPE_BF16};
+    struct vs_smooth_stats st;
+    float s[16], s32[16];
+    assert_int_equal(vs_smooth_stats_init(&st, 16, false), VS_OK);
+    observe(&st, "nl", 2);
+    float *gamma = copy("nl.gamma", NULL), *w1 = copy("nl.w1", NULL), *g0 = copy("nl.gamma", NULL);
+    struct vs_linear_weights t = {"w1", w1, NULL, 8, 16};
+    struct vs_smooth_subgraph_weights g = {.type = VS_SMOOTH_NORM_LINEAR, .norm_weight = gamma, .targets = &t, .n_targets = 1};
+    assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
+    float wstat[16];
+    colmax_init(wstat, 16);
+    vs_smooth_weight_colmax(tensor("nl.w1")->data, 8, 16, true, wstat);
+    vs_iter_smooth_scales(st.absmax, wstat, 16, 0.9, 1e-5, s32);
+    int differ = 0;
+    for (int c = 0; c < 16; c++) {
+        assert_true(s[c] == vs_bf16_to_f32(vs_f32_to_bf16(s32[c])));
+        assert_true(gamma[c] == g0[c] / s[c]);
+        differ += s[c] != s32[c];
+    }
+    assert_true(differ > 0);
+    free(gamma), free(w1), free(g0);
+    vs_smooth_stats_free(&st);
+}
+
 static void test_scale_floor_and_priority(void **state)
 {
     (void)state;
@@ -227,6 +330,8 @@ int main(void)
         cmocka_unit_test(test_norm_linear_asymmetric),
         cmocka_unit_test(test_up_down),
         cmocka_unit_test(test_ov_gqa),
+        cmocka_unit_test(test_apply_each_type),
+        cmocka_unit_test(test_apply_bf16_scales),
         cmocka_unit_test(test_scale_floor_and_priority),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
