@@ -2,7 +2,8 @@
 # Smoothing and QuaRot leave the float function unchanged: vs-check-outlier transforms a whole
 # generated checkpoint with vlmslim's Qwen3-VL maps and math, reruns the forward pass (vision
 # tower, every text layer, logits) on the inputs of the forward goldens and compares with the
-# original run (rotated outputs times R; smoothed ones equal). Tied embeddings refuse QuaRot.
+# original run (rotated outputs times R; smoothed ones equal; --smooth-asym adds the asymmetric
+# fold on the vision LayerNorms). Tied embeddings refuse QuaRot.
 set -euo pipefail
 : "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
 mkdir -p "$VS_TEST_TMP"
@@ -29,8 +30,10 @@ dense|dense_f16_tied|--smooth 0.5|--family qwen3_vl --preset tiny --dtype f32 --
 dense_tied|dense_f16_tied|--smooth 0.9|--family qwen3_vl --preset tiny --dtype f32 --seed 2 --deepstack 0,1 --tie
 moe_outliers|moe_bf16|--smooth 0.9|--family qwen3_vl_moe --preset tiny --dtype f32 --seed 1 --outliers
 dense_outliers|dense_f16_tied|--quarot 16|--family qwen3_vl --preset tiny --dtype f32 --seed 2 --deepstack 0,1 --head-dim 32 --outliers
+moe|moe_bf16|--smooth-asym 0.9|--family qwen3_vl_moe --preset tiny --dtype f32 --seed 1
+dense_outliers|dense_f16_tied|--smooth-asym 0.5|--family qwen3_vl --preset tiny --dtype f32 --seed 2 --deepstack 0,1 --outliers
 CASES
-[ "$n" -eq 11 ] || { echo "ran $n cases, expected 11"; exit 1; }
+[ "$n" -eq 13 ] || { echo "ran $n cases, expected 13"; exit 1; }
 
 # vlmslim-mkmodel --outliers keeps the float function: the forward pass still matches the PyTorch
 # golden of the checkpoint without outliers, while the norms' planted channels are 64 times larger

@@ -10,7 +10,11 @@
  *             model's vision features and hidden states must equal the original ones times R,
  *             its logits the original logits;
  *   --smooth  iter_smooth (symmetric, scale_min 1e-5) on every text layer's subgraphs with
- *             statistics observed in the original forward; every output must be unchanged.
+ *             statistics observed in the original forward; every output must be unchanged;
+ *   --smooth-asym  the same, plus the asymmetric (symmetric: false) norm-linear fold on every
+ *             vision block's LayerNorms (norm1 → attn.qkv, norm2 → mlp.linear_fc1, with their
+ *             biases). msModelSlim's Qwen3-VL adapters define no vision subgraphs: these are here
+ *             because the vision LayerNorms, unlike the text RMSNorms, carry the shift in a bias.
  * Passes when max |ours − expected| <= 1e-4 × max |expected| for each output. */
 #include <math.h>
 #include <stdio.h>
@@ -174,7 +178,8 @@ static int forward(const char *dir, const struct vs_st_file *in, struct observer
     memcpy(grids, g->data, g->nbytes);
     struct vs_linear_hooks hooks = {.observe_input = observe, .ctx = obs};
     struct vs_qwen3_vl_vision_out vis;
-    if (vs_qwen3_vl_vision_forward(m, u, pv->data, pv->shape[0], (const int64_t(*)[3])grids, n_images, NULL, &vis) != VS_OK)
+    if (vs_qwen3_vl_vision_forward(m, u, pv->data, pv->shape[0], (const int64_t(*)[3])grids, n_images,
+                                   obs ? &hooks : NULL, &vis) != VS_OK)
         return -1;
     vs_unit_free(u);
     *o = (struct outputs){.embeds = vis.embeds, .deepstack = vis.deepstack, .n_deepstack = vis.n_deepstack,
@@ -314,6 +319,28 @@ static int smooth_unit(struct tensors *ts, const struct vs_subgraph_list *sg, st
     return 0;
 }
 
+/* asymmetric norm-linear on a vision block's LayerNorm feeding one Linear (both with biases) */
+static int smooth_layernorm(struct tensors *ts, const char *linear_name, const char *norm, const struct vs_smooth_stats *st,
+                            double alpha)
+{
+    char n[200], block[96];
+    const char *dot = strstr(linear_name, norm[4] == '1' ? ".attn." : ".mlp.");
+    snprintf(block, sizeof block, "%.*s", (int)(dot - linear_name), linear_name);
+    struct vs_linear_weights t;
+    if (linear(ts, linear_name, &t))
+        return -1;
+    snprintf(n, sizeof n, "%s.%s.weight", block, norm);
+    struct tensor *g = find(ts, n);
+    snprintf(n, sizeof n, "%s.%s.bias", block, norm);
+    struct tensor *b = find(ts, n);
+    if (!g || !b || !t.b)
+        return vs_error_set(VS_ERR_MODEL, "%s.%s: LayerNorm or Linear without a bias", block, norm), -1;
+    struct vs_smooth_subgraph_weights w = {.type = VS_SMOOTH_NORM_LINEAR, .norm_weight = g->data, .norm_bias = b->data,
+                                           .targets = &t, .n_targets = 1};
+    struct vs_smooth_params p = {.alpha = alpha, .scale_min = 1e-5, .symmetric = false, .scale_dtype = VS_DTYPE_F32};
+    return vs_smooth_apply(&w, st, &p, NULL) == VS_OK ? 0 : -1;
+}
+
 static int write_model(const char *src_dir, const char *dir, struct tensors *ts)
 {
     char **names;
@@ -349,11 +376,11 @@ static int write_model(const char *src_dir, const char *dir, struct tensors *ts)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6 || (strcmp(argv[4], "--quarot") && strcmp(argv[4], "--smooth"))) {
-        fprintf(stderr, "usage: vs-check-outlier MODEL_DIR INPUTS.safetensors OUT_DIR --quarot BLOCK_SIZE|--smooth ALPHA\n");
+    if (argc != 6 || (strcmp(argv[4], "--quarot") && strcmp(argv[4], "--smooth") && strcmp(argv[4], "--smooth-asym"))) {
+        fprintf(stderr, "usage: vs-check-outlier MODEL_DIR INPUTS.safetensors OUT_DIR --quarot BLOCK_SIZE|--smooth ALPHA|--smooth-asym ALPHA\n");
         return 2;
     }
-    bool quarot = !strcmp(argv[4], "--quarot");
+    bool quarot = !strcmp(argv[4], "--quarot"), asym = !strcmp(argv[4], "--smooth-asym");
     double arg = atof(argv[5]);
     struct vs_st_file *in;
     struct vs_model *m;
@@ -370,6 +397,7 @@ int main(int argc, char **argv)
     struct outputs ref, got;
     struct vs_rotation R = {0}, Ruv = {0};
     int rc = 1;
+    char (*vis_names)[96] = NULL;
     /* statistics for every subgraph of every text layer, taken on targets[0] in the first forward */
     struct vs_subgraph_list sg = {0};
     size_t *first = calloc((size_t)d->layers + 2, sizeof *first);
@@ -379,9 +407,16 @@ int main(int argc, char **argv)
             goto fail;
     }
     first[d->layers + 1] = sg.n;
-    obs.n = sg.n;
-    obs.modules = calloc(sg.n + 1, sizeof *obs.modules);
-    obs.stats = calloc(sg.n + 1, sizeof *obs.stats);
+    size_t n_vis = asym ? 2 * (size_t)d->v_depth : 0; /* vision LayerNorm subgraphs after the text ones */
+    obs.n = sg.n + n_vis;
+    obs.modules = calloc(obs.n + 1, sizeof *obs.modules);
+    obs.stats = calloc(obs.n + 1, sizeof *obs.stats);
+    vis_names = calloc(n_vis + 1, sizeof *vis_names);
+    for (size_t i = 0; i < n_vis; i++) {
+        snprintf(vis_names[i], sizeof vis_names[i], "model.visual.blocks.%zu.%s", i / 2, i % 2 ? "mlp.linear_fc1" : "attn.qkv");
+        obs.modules[sg.n + i] = vis_names[i];
+        vs_smooth_stats_init(&obs.stats[sg.n + i], d->v_hidden, true);
+    }
     for (size_t i = 0; i < sg.n; i++) {
         obs.modules[i] = sg.items[i].targets[0];
         int64_t C = sg.items[i].kind == VS_SUBGRAPH_KIND_OV ? d->heads * d->head_dim
@@ -416,6 +451,9 @@ int main(int argc, char **argv)
             if (smooth_unit(&ts, &one, &obs, first[u], arg))
                 goto fail;
         }
+        for (size_t i = 0; i < n_vis; i++)
+            if (smooth_layernorm(&ts, vis_names[i], i % 2 ? "norm2" : "norm1", &obs.stats[sg.n + i], arg))
+                goto fail;
     }
     for (int64_t L = 0; L < d->layers; L++)
         if (moe && vs_qwen3_vl_graph_is_moe_layer(d, L))
@@ -443,7 +481,7 @@ fail:
 done:
     for (size_t i = 0; i < obs.n; i++)
         vs_smooth_stats_free(&obs.stats[i]);
-    free(obs.stats), free(obs.modules), free(first);
+    free(obs.stats), free(obs.modules), free(first), free(vis_names);
     vs_subgraph_list_free(&sg);
     for (size_t i = 0; i < ts.n; i++)
         free(ts.t[i].name), free(ts.t[i].data);
