@@ -171,6 +171,48 @@ enum vs_status vs_quarot_rotate_left(const struct vs_rotation *r, float *w, int6
     return VS_OK;
 }
 
+enum vs_status vs_quarot_pre_run(const struct vs_rotation *R, const struct vs_linear_weights *merger_fc2,
+                                 size_t n_mergers, float *embed, int64_t vocab, int64_t hidden)
+{
+    for (size_t i = 0; i < n_mergers; i++) {
+        const struct vs_linear_weights *l = &merger_fc2[i];
+        enum vs_status st = vs_quarot_rotate_left(R, l->w, l->out, l->in, l->b, l->name);
+        if (st != VS_OK)
+            return st;
+    }
+    return vs_quarot_rotate_right(R, embed, vocab, hidden, "model.language_model.embed_tokens");
+}
+
+enum vs_status vs_quarot_post_run(const struct vs_rotation *R, float *final_norm, const struct vs_linear_weights *lm_head)
+{
+    enum vs_status st = vs_quarot_fuse_norm("model.language_model.norm", final_norm, NULL, lm_head->in, lm_head, 1);
+    return st != VS_OK ? st : vs_quarot_rotate_right(R, lm_head->w, lm_head->out, lm_head->in, lm_head->name);
+}
+
+enum vs_status vs_quarot_apply_layer(const struct vs_rotation *R, const struct vs_rotation *Ruv,
+                                     const struct vs_quarot_layer *l)
+{
+    struct vs_linear_weights qkv[3] = {l->q, l->k, l->v};
+    int64_t H = l->q.in;
+    enum vs_status st = vs_quarot_fuse_norm("input_layernorm", l->input_norm, NULL, H, qkv, 3);
+    if (st == VS_OK)
+        st = vs_quarot_fuse_norm("post_attention_layernorm", l->post_norm, NULL, H, l->mlp_in, l->n_mlp_in);
+    if (st == VS_OK)
+        st = vs_quarot_rotate_left(R, l->o.w, l->o.out, l->o.in, l->o.b, l->o.name);
+    for (size_t i = 0; st == VS_OK && i < l->n_mlp_out; i++)
+        st = vs_quarot_rotate_left(R, l->mlp_out[i].w, l->mlp_out[i].out, l->mlp_out[i].in, l->mlp_out[i].b,
+                                   l->mlp_out[i].name);
+    for (int i = 0; st == VS_OK && i < 3; i++)
+        st = vs_quarot_rotate_right(R, qkv[i].w, qkv[i].out, qkv[i].in, qkv[i].name);
+    for (size_t i = 0; st == VS_OK && i < l->n_mlp_in; i++)
+        st = vs_quarot_rotate_right(R, l->mlp_in[i].w, l->mlp_in[i].out, l->mlp_in[i].in, l->mlp_in[i].name);
+    if (st == VS_OK)
+        st = vs_quarot_rotate_left(Ruv, l->v.w, l->v.out, l->v.in, l->v.b, l->v.name);
+    if (st == VS_OK)
+        st = vs_quarot_rotate_right(Ruv, l->o.w, l->o.out, l->o.in, l->o.name);
+    return st;
+}
+
 enum vs_status vs_quarot_export_init(const struct vs_rotation *r, struct vs_quarot_export *out)
 {
     *out = (struct vs_quarot_export){.file = VS_QUAROT_EXPORT_FILE, .tensor_name = VS_QUAROT_EXPORT_TENSOR,

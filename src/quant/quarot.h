@@ -48,6 +48,29 @@ enum vs_status vs_quarot_rotate_right(const struct vs_rotation *r, float *w, int
 enum vs_status vs_quarot_rotate_left(const struct vs_rotation *r, float *w, int64_t rows, int64_t cols,
                                      float *b, const char *name);
 
+/* The phases over explicit buffers (the same operations the maps of model/qwen3_vl_graph.h name):
+ * pre-run: every merger's linear_fc2 (the vision merger, then each DeepStack merger) rotated on its
+ * output side with its bias, then the embedding table embed [vocab, hidden] on its columns. */
+enum vs_status vs_quarot_pre_run(const struct vs_rotation *R, const struct vs_linear_weights *merger_fc2,
+                                 size_t n_mergers, float *embed, int64_t vocab, int64_t hidden);
+
+/* post-run: the final RMSNorm weight fused into lm_head (then ones), lm_head rotated on its input
+ * side. */
+enum vs_status vs_quarot_post_run(const struct vs_rotation *R, float *final_norm, const struct vs_linear_weights *lm_head);
+
+/* One text layer. mlp_in: the Linears reading post_attention_layernorm (gate_proj, up_proj; for a
+ * MoE layer every expert's gate_proj and up_proj and the router); mlp_out: those writing the
+ * residual (down_proj, or every expert's). Order: both fusions; R left on o_proj and mlp_out; R
+ * right on q, k, v and mlp_in; R_uv left on v_proj (per KV head) and right on o_proj (per head). */
+struct vs_quarot_layer {
+    float *input_norm, *post_norm; /* [hidden] */
+    struct vs_linear_weights q, k, v, o;
+    const struct vs_linear_weights *mlp_in, *mlp_out;
+    size_t n_mlp_in, n_mlp_out;
+};
+enum vs_status vs_quarot_apply_layer(const struct vs_rotation *R, const struct vs_rotation *Ruv,
+                                     const struct vs_quarot_layer *l);
+
 /* What the export holds for offline QuaRot with export_extra_info (§7.4): one tensor
  * `global_rotation`, float32 [size, size] = the dense R, in `optional/quarot.safetensors`
  * relative to the save directory, and the description's "optional" member

@@ -155,6 +155,49 @@ static void test_fuse_norm(void **state)
     free(g), free(b), free(w1), free(b1), free(w2), free(b2);
 }
 
+/* The explicit-buffer phases: a dense layer, pre-run and post-run. */
+static void test_phases(void **state)
+{
+    (void)state;
+    struct vs_rotation R, Ruv;
+    assert_int_equal(vs_rotation_hadamard(64, 32, 1234, &R), VS_OK);
+    assert_int_equal(vs_rotation_block_hadamard_shifted(32, 16, 1234, &Ruv), VS_OK);
+    float *q = copy("layer.q"), *k = copy("layer.k"), *v = copy("layer.v"), *o = copy("layer.o"), *gate = copy("layer.gate"),
+          *up = copy("layer.up"), *down = copy("layer.down"), *in_norm = copy("layer.in_norm"),
+          *post_norm = copy("layer.post_norm");
+    struct vs_linear_weights mlp_in[2] = {{"gate_proj", gate, NULL, 16, 64}, {"up_proj", up, NULL, 16, 64}},
+                             mlp_out = {"down_proj", down, NULL, 64, 16};
+    struct vs_quarot_layer l = {.input_norm = in_norm, .post_norm = post_norm,
+                                .q = {"q_proj", q, NULL, 64, 64}, .k = {"k_proj", k, NULL, 32, 64},
+                                .v = {"v_proj", v, NULL, 32, 64}, .o = {"o_proj", o, NULL, 64, 64},
+                                .mlp_in = mlp_in, .n_mlp_in = 2, .mlp_out = &mlp_out, .n_mlp_out = 1};
+    assert_int_equal(vs_quarot_apply_layer(&R, &Ruv, &l), VS_OK);
+    compare("layer.q.out", q, 64 * 64), compare("layer.k.out", k, 32 * 64), compare("layer.v.out", v, 32 * 64);
+    compare("layer.o.out", o, 64 * 64), compare("layer.gate.out", gate, 16 * 64), compare("layer.up.out", up, 16 * 64);
+    compare("layer.down.out", down, 64 * 16);
+    for (int c = 0; c < 64; c++)
+        assert_true(in_norm[c] == 1.0f && post_norm[c] == 1.0f);
+    float *fc2 = copy("layer.fc2"), *fc2b = copy("layer.fc2_b"), *ds = copy("layer.ds_fc2"), *dsb = copy("layer.ds_fc2_b"),
+          *embed = copy("layer.embed"), *norm = copy("layer.norm"), *lm = copy("layer.lm_head");
+    struct vs_linear_weights mergers[2] = {{"model.visual.merger.linear_fc2", fc2, fc2b, 64, 8},
+                                           {"model.visual.deepstack_merger_list.0.linear_fc2", ds, dsb, 64, 8}},
+                             lm_head = {"lm_head", lm, NULL, 4, 64};
+    assert_int_equal(vs_quarot_pre_run(&R, mergers, 2, embed, 4, 64), VS_OK);
+    compare("layer.fc2.out", fc2, 64 * 8), compare("layer.fc2_b.out", fc2b, 64);
+    compare("layer.ds_fc2.out", ds, 64 * 8), compare("layer.ds_fc2_b.out", dsb, 64);
+    compare("layer.embed.out", embed, 4 * 64);
+    assert_int_equal(vs_quarot_post_run(&R, norm, &lm_head), VS_OK);
+    compare("layer.lm_head.out", lm, 4 * 64);
+    assert_true(norm[0] == 1.0f && norm[63] == 1.0f);
+    /* a wrong width names the Linear */
+    l.k.in = 32;
+    assert_int_equal(vs_quarot_apply_layer(&R, &Ruv, &l), VS_ERR_MODEL);
+    assert_true(vs_test_contains(vs_error_message(), "k_proj: in_features 32, but norm input_layernorm has 64 channels"));
+    free(q), free(k), free(v), free(o), free(gate), free(up), free(down), free(in_norm), free(post_norm);
+    free(fc2), free(fc2b), free(ds), free(dsb), free(embed), free(norm), free(lm);
+    vs_rotation_free(&R), vs_rotation_free(&Ruv);
+}
+
 static void test_check_and_export(void **state)
 {
     (void)state;
@@ -199,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_rotations),
         cmocka_unit_test(test_fast_and_blas_paths),
         cmocka_unit_test(test_fuse_norm),
+        cmocka_unit_test(test_phases),
         cmocka_unit_test(test_check_and_export),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -215,5 +215,23 @@ f1, f1b, f2, f2b = randn(24, 64), randn(24), randn(16, 64), randn(16)
 put("fuse.gamma", ln_g), put("fuse.beta", ln_b), put("fuse.w1", f1), put("fuse.b1", f1b), put("fuse.w2", f2), put("fuse.b2", f2b)
 put("fuse.w1.out", f1 * ln_g), put("fuse.b1.out", f1b + f1 @ ln_b), put("fuse.w2.out", f2 * ln_g), put("fuse.b2.out", f2b + f2 @ ln_b)
 
+# phases: a dense layer (hidden 64, 2 heads / 1 KV head of 32, intermediate 16), pre-run, post-run
+L = {"q": randn(2 * 32, 64), "k": randn(32, 64), "v": randn(32, 64), "o": randn(64, 2 * 32),
+     "gate": randn(16, 64), "up": randn(16, 64), "down": randn(64, 16), "in_norm": 1 + 0.1 * randn(64),
+     "post_norm": 1 + 0.1 * randn(64), "fc2": randn(64, 8), "fc2_b": randn(64), "ds_fc2": randn(64, 8),
+     "ds_fc2_b": randn(64), "embed": randn(4, 64), "norm": 1 + 0.1 * randn(64), "lm_head": randn(4, 64)}
+for k, v in L.items():
+    put(f"layer.{k}", v)
+Ruv32 = rot_shifted(32, 16)
+q, k_, v = L["q"] * L["in_norm"], L["k"] * L["in_norm"], L["v"] * L["in_norm"]
+gate, up = L["gate"] * L["post_norm"], L["up"] * L["post_norm"]
+put("layer.q.out", q @ R), put("layer.k.out", k_ @ R), put("layer.gate.out", gate @ R), put("layer.up.out", up @ R)
+put("layer.v.out", Ruv32.T @ (v @ R))
+put("layer.o.out", (R.T @ L["o"]) @ torch.block_diag(Ruv32, Ruv32))
+put("layer.down.out", R.T @ L["down"])
+put("layer.fc2.out", R.T @ L["fc2"]), put("layer.fc2_b.out", R.T @ L["fc2_b"])
+put("layer.ds_fc2.out", R.T @ L["ds_fc2"]), put("layer.ds_fc2_b.out", R.T @ L["ds_fc2_b"])
+put("layer.embed.out", L["embed"] @ R), put("layer.lm_head.out", (L["lm_head"] * L["norm"]) @ R)
+
 write_file(os.path.join(HERE, "outlier.safetensors"), out)
 print(f"wrote {len(out)} tensors to {os.path.join(HERE, 'outlier.safetensors')}")
