@@ -11,7 +11,8 @@
  *   ov             o_proj input column j *= o_s[j], v_proj output row j /= v_s[j] (and bias),
  *                  where v_s is s reduced over the query heads of each KV group (vs_smooth_ov_reduce).
  *
- * msModelSlim quirks reproduced by default (the `abs_weight_stat` arguments turn them off):
+ * msModelSlim quirks reproduced by default (vs_smooth_weight_colmax's `absolute` argument and
+ * vs_smooth_params.abs_weight_stat turn the first off):
  *   - the weight statistic of ov, up-down and linear-linear is the signed column max of the
  *     target weight (max over rows of W[:, c], not of |W[:, c]|); norm-linear uses |W|;
  *   - the ov reduction over the query heads of a KV group is the mean (extra_config.group_method
