@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fs.h"
 #include "quant/torch_mt19937.h"
 
 bool vs_is_pow2(int64_t n)
@@ -16,11 +17,17 @@ enum construction { PALEY1, PALEY2, DOUBLED, NONE };
 static const struct {
     int k;
     enum construction how;
-    int q; /* the prime of the Paley construction (of the halved order for DOUBLED) */
+    int q;           /* the prime of the Paley construction (of the halved order for DOUBLED) */
+    const char *txt; /* msModelSlim's file for this order */
 } ORDERS[] = {
-    {200, PALEY1, 199}, {172, NONE, 0},    {160, DOUBLED, 79}, {156, NONE, 0},   {140, PALEY1, 139},
-    {136, DOUBLED, 67}, {108, PALEY1, 107}, {76, PALEY2, 37},  {60, PALEY1, 59}, {52, NONE, 0},
-    {40, DOUBLED, 19},  {36, PALEY2, 17},  {28, PALEY2, 13},   {20, PALEY1, 19}, {12, PALEY1, 11},
+    {200, PALEY1, 199, "had.200.pal.txt"}, {172, NONE, 0, "had.172.will.txt"},
+    {160, DOUBLED, 79, "had.160.tpal.txt"}, {156, NONE, 0, "had.156.will.txt"},
+    {140, PALEY1, 139, "had.140.pal.txt"}, {136, DOUBLED, 67, "had.136.twill.txt"},
+    {108, PALEY1, 107, "had.108.will.txt"}, {76, PALEY2, 37, "had.76.will.txt"},
+    {60, PALEY1, 59, "had.60.will.txt"},   {52, NONE, 0, "had.52.will.txt"},
+    {40, DOUBLED, 19, "had.40.twill.txt"}, {36, PALEY2, 17, "had.36.will.txt"},
+    {28, PALEY2, 13, "had.28.will.txt"},   {20, PALEY1, 19, "had.20.will.txt"},
+    {12, PALEY1, 11, "had.12.txt"},
 };
 #define N_ORDERS (sizeof ORDERS / sizeof ORDERS[0])
 
@@ -28,10 +35,6 @@ enum vs_status vs_hadamard_pick_order(int64_t n, int *k)
 {
     for (size_t i = 0; i < N_ORDERS; i++) {
         if (n % ORDERS[i].k == 0 && vs_is_pow2(n / ORDERS[i].k)) {
-            if (ORDERS[i].how == NONE)
-                return vs_error_set(VS_ERR_UNSUPPORTED,
-                                    "Hadamard matrix of size %lld needs the order-%d matrix, which vlmslim does not construct",
-                                    (long long)n, ORDERS[i].k);
             *k = ORDERS[i].k;
             return VS_OK;
         }
@@ -127,7 +130,87 @@ enum vs_status vs_hadamard_base(int k, int8_t *h)
     return vs_error_set(VS_ERR_UNSUPPORTED, "no order-%d Hadamard matrix is constructed", k);
 }
 
+const char *vs_hadamard_txt_name(int k)
+{
+    for (size_t i = 0; i < N_ORDERS; i++)
+        if (ORDERS[i].k == k)
+            return ORDERS[i].txt;
+    return NULL;
+}
+
+enum vs_status vs_hadamard_read_txt(const char *path, int k, int8_t *h)
+{
+    char *text;
+    size_t len;
+    enum vs_status st = vs_fs_read_file(path, &text, &len);
+    if (st != VS_OK)
+        return st;
+    /* msModelSlim: content.strip().split('\n'), each character '+' → 1, '-' → -1 */
+    size_t a = 0, b = len;
+    while (a < b && (text[a] == ' ' || text[a] == '\n' || text[a] == '\r' || text[a] == '\t'))
+        a++;
+    while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\n' || text[b - 1] == '\r' || text[b - 1] == '\t'))
+        b--;
+    int row = 0;
+    for (size_t p = a; p <= b && st == VS_OK; row++) {
+        size_t e = p;
+        while (e < b && text[e] != '\n')
+            e++;
+        if (row >= k)
+            st = vs_error_set(VS_ERR_FORMAT, "%s: line %d: more than %d rows", path, row + 1, k);
+        else if (e - p != (size_t)k)
+            st = vs_error_set(VS_ERR_FORMAT, "%s: line %d: %zu characters, expected %d", path, row + 1, e - p, k);
+        for (size_t c = 0; st == VS_OK && c < (size_t)k; c++) {
+            char ch = text[p + c];
+            if (ch != '+' && ch != '-')
+                st = vs_error_set(VS_ERR_FORMAT, "%s: line %d: character %zu is '%c', expected '+' or '-'", path,
+                                  row + 1, c + 1, ch);
+            else
+                h[row * k + (int)c] = (int8_t)(ch == '+' ? 1 : -1);
+        }
+        p = e + 1;
+    }
+    free(text);
+    if (st == VS_OK && row != k)
+        st = vs_error_set(VS_ERR_FORMAT, "%s: %d rows, expected %d", path, row, k);
+    for (int i = 0; st == VS_OK && i < k; i++)
+        for (int j = i; st == VS_OK && j < k; j++) {
+            int dot = 0;
+            for (int c = 0; c < k; c++)
+                dot += h[i * k + c] * h[j * k + c];
+            if (dot != (i == j ? k : 0))
+                st = vs_error_set(VS_ERR_FORMAT, "%s: not a Hadamard matrix (rows %d and %d are not orthogonal)", path,
+                                  i + 1, j + 1);
+        }
+    return st;
+}
+
+/* The order-k matrix: msModelSlim's file from txt_dir when there is one, else constructed. */
+static enum vs_status base_for(int k, const char *txt_dir, int8_t *h)
+{
+    const char *name = vs_hadamard_txt_name(k);
+    if (txt_dir && name && k > 1) {
+        char *path = vs_path_join(txt_dir, name);
+        if (!path)
+            return VS_ERR_NOMEM;
+        enum vs_status st = vs_fs_is_file(path) ? vs_hadamard_read_txt(path, k, h) : VS_ERR_IO;
+        free(path);
+        if (st != VS_ERR_IO)
+            return st;
+    }
+    enum vs_status st = vs_hadamard_base(k, h);
+    if (st == VS_ERR_UNSUPPORTED && name)
+        return vs_error_set(VS_ERR_UNSUPPORTED,
+                            "the order-%d Hadamard matrix is not constructed by vlmslim: supply msModelSlim's %s", k, name);
+    return st;
+}
+
 enum vs_status vs_hadamard_matrix(int64_t n, const int8_t *signs, float *r)
+{
+    return vs_hadamard_matrix_from(n, signs, NULL, r);
+}
+
+enum vs_status vs_hadamard_matrix_from(int64_t n, const int8_t *signs, const char *txt_dir, float *r)
 {
     int k;
     enum vs_status st = vs_hadamard_pick_order(n, &k);
@@ -136,9 +219,9 @@ enum vs_status vs_hadamard_matrix(int64_t n, const int8_t *signs, float *r)
     int8_t *K = vs_malloc((size_t)k * (size_t)k);
     if (!K)
         return VS_ERR_NOMEM;
-    if ((st = vs_hadamard_base(k, K)) != VS_OK) {
+    if ((st = base_for(k, txt_dir, K)) != VS_OK) {
         free(K);
-        return st;
+        return vs_error_prefix(st, "Hadamard matrix of size %lld", (long long)n);
     }
     int64_t m = n / k;
     float one = 1.0f / sqrtf((float)n); /* PyTorch: (±1) / torch.tensor(n).sqrt() in float32 */
@@ -155,7 +238,7 @@ enum vs_status vs_hadamard_matrix(int64_t n, const int8_t *signs, float *r)
     return VS_OK;
 }
 
-static enum vs_status random_hadamard(int64_t n, uint64_t seed, float **out)
+static enum vs_status random_hadamard(int64_t n, uint64_t seed, const char *txt_dir, float **out)
 {
     int8_t *d = vs_malloc((size_t)n);
     float *m = vs_malloc((size_t)n * (size_t)n * sizeof *m);
@@ -164,7 +247,7 @@ static enum vs_status random_hadamard(int64_t n, uint64_t seed, float **out)
         return VS_ERR_NOMEM;
     }
     vs_torch_random_signs(seed, n, d);
-    enum vs_status st = vs_hadamard_matrix(n, d, m);
+    enum vs_status st = vs_hadamard_matrix_from(n, d, txt_dir, m);
     free(d);
     if (st != VS_OK) {
         free(m);
@@ -186,12 +269,18 @@ static enum vs_status check_block(int64_t size, int64_t block_size, const char *
 
 enum vs_status vs_rotation_hadamard(int64_t size, int64_t block_size, uint64_t seed, struct vs_rotation *out)
 {
+    return vs_rotation_hadamard_from(size, block_size, seed, NULL, out);
+}
+
+enum vs_status vs_rotation_hadamard_from(int64_t size, int64_t block_size, uint64_t seed, const char *txt_dir,
+                                         struct vs_rotation *out)
+{
     enum vs_status st = check_block(size, block_size, "HADAMARD");
     if (st != VS_OK)
         return st;
     int64_t n = block_size == -1 ? size : block_size;
     float *m;
-    if ((st = random_hadamard(n, seed, &m)) != VS_OK)
+    if ((st = random_hadamard(n, seed, txt_dir, &m)) != VS_OK)
         return vs_error_prefix(st, "HADAMARD rotation of size %lld", (long long)size);
     int8_t *signs = NULL;
     if (vs_is_pow2(n)) {
@@ -208,13 +297,19 @@ enum vs_status vs_rotation_hadamard(int64_t size, int64_t block_size, uint64_t s
 enum vs_status vs_rotation_block_hadamard_shifted(int64_t size, int64_t block_size, uint64_t seed,
                                                   struct vs_rotation *out)
 {
+    return vs_rotation_block_hadamard_shifted_from(size, block_size, seed, NULL, out);
+}
+
+enum vs_status vs_rotation_block_hadamard_shifted_from(int64_t size, int64_t block_size, uint64_t seed,
+                                                       const char *txt_dir, struct vs_rotation *out)
+{
     int64_t b = block_size == -1 ? 32 : block_size;
     enum vs_status st = check_block(size, b, "BLOCK_HADAMARD_SHIFTED");
     if (st != VS_OK)
         return st;
     float *hb, *res = vs_calloc((size_t)size * (size_t)size, sizeof *res),
                *bp = vs_calloc((size_t)size * (size_t)size, sizeof *bp);
-    if (!res || !bp || (st = random_hadamard(b, seed, &hb)) != VS_OK) {
+    if (!res || !bp || (st = random_hadamard(b, seed, txt_dir, &hb)) != VS_OK) {
         free(res), free(bp);
         return st == VS_OK ? VS_ERR_NOMEM : vs_error_prefix(st, "BLOCK_HADAMARD_SHIFTED rotation of size %lld", (long long)size);
     }

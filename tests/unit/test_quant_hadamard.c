@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "io/safetensors.h"
+#include "base/fs.h"
 #include "quant/hadamard.h"
+#include "quant/torch_mt19937.h"
 #include "test_util.h"
 
 #define GOLDEN "tests/golden/outlier/outlier.safetensors"
@@ -49,10 +51,15 @@ static void test_pick_order(void **state)
     assert_int_equal(vs_hadamard_pick_order(48, &k), VS_OK), assert_int_equal(k, 12);
     assert_int_equal(vs_hadamard_pick_order(3, &k), VS_ERR_UNSUPPORTED);
     assert_true(vs_test_contains(vs_error_message(), "Can not construct hadamard matrix with size 3"));
-    assert_int_equal(vs_hadamard_pick_order(156 * 4, &k), VS_ERR_UNSUPPORTED);
-    assert_true(vs_test_contains(vs_error_message(), "order-156"));
-    assert_int_equal(vs_hadamard_pick_order(172, &k), VS_ERR_UNSUPPORTED);
-    assert_int_equal(vs_hadamard_pick_order(52 * 2, &k), VS_ERR_UNSUPPORTED);
+    assert_int_equal(vs_hadamard_pick_order(156 * 4, &k), VS_OK), assert_int_equal(k, 156);
+    assert_int_equal(vs_hadamard_pick_order(52 * 2, &k), VS_OK), assert_int_equal(k, 52);
+    /* orders vlmslim does not construct need msModelSlim's file */
+    float r[104 * 104];
+    assert_int_equal(vs_hadamard_matrix(104, NULL, r), VS_ERR_UNSUPPORTED);
+    assert_true(vs_test_contains(vs_error_message(), "Hadamard matrix of size 104: the order-52 Hadamard matrix is not constructed by vlmslim: supply msModelSlim's had.52.will.txt"));
+    assert_string_equal(vs_hadamard_txt_name(172), "had.172.will.txt");
+    assert_string_equal(vs_hadamard_txt_name(12), "had.12.txt");
+    assert_null(vs_hadamard_txt_name(44));
 }
 
 static void test_bases_orthogonal_and_golden(void **state)
@@ -142,6 +149,65 @@ static void test_rotation_refusals(void **state)
     assert_true(vs_test_contains(vs_error_message(), "BLOCK_HADAMARD_SHIFTED"));
 }
 
+/* msModelSlim's hadamard_txt files, when supplied, replace the constructions. */
+static void test_txt_files(void **state)
+{
+    (void)state;
+    char *dir = vs_test_tmpdir("hadamard_txt");
+    /* a valid order-12 matrix that is not vlmslim's: Paley I with the first two rows swapped */
+    int8_t h[144], f[144];
+    assert_int_equal(vs_hadamard_base(12, h), VS_OK);
+    char text[12 * 13 + 2];
+    size_t n = 0;
+    for (int i = 0; i < 12; i++) {
+        int src = i == 0 ? 1 : i == 1 ? 0 : i;
+        for (int j = 0; j < 12; j++)
+            text[n++] = h[src * 12 + j] > 0 ? '+' : '-';
+        text[n++] = '\n';
+    }
+    text[n++] = '\n'; /* trailing blank line: stripped, as msModelSlim does */
+    free(vs_test_write(dir, "had.12.txt", text, n));
+    char *path = vs_path_join(dir, "had.12.txt");
+    assert_int_equal(vs_hadamard_read_txt(path, 12, f), VS_OK);
+    assert_memory_equal(f, h + 12, 12), assert_memory_equal(f + 12, h, 12), assert_memory_equal(f + 24, h + 24, 120);
+    /* the rotation of size 48 (k = 12) uses the file: R[i][p] = d_i K[p/4][i/4] H4[p%4][i%4] / √48 */
+    struct vs_rotation r;
+    assert_int_equal(vs_rotation_hadamard_from(48, -1, 1234, dir, &r), VS_OK);
+    int8_t d[48];
+    vs_torch_random_signs(1234, 48, d);
+    float one = 1.0f / sqrtf(48.0f);
+    for (int i = 0; i < 48; i++)
+        for (int p = 0; p < 48; p++) {
+            int v = d[i] * f[(p / 4) * 12 + i / 4] * ((__builtin_popcount((unsigned)((p % 4) & (i % 4))) & 1) ? -1 : 1);
+            assert_true(r.m[i * 48 + p] == (float)v * one);
+        }
+    assert_null(r.signs);
+    vs_rotation_free(&r);
+    /* without the file: the construction, which differs */
+    assert_int_equal(vs_rotation_hadamard_from(48, -1, 1234, "no/such/dir", &r), VS_OK);
+    compare("random_hadamard.48", r.m, 48 * 48, 0);
+    vs_rotation_free(&r);
+    /* malformed files name the file and line */
+    static const struct { const char *text, *msg; } bad[] = {
+        {"++\n+x\n", "line 2: character 2 is 'x'"},
+        {"++\n+\n", "line 2: 1 characters, expected 2"},
+        {"++\n", "1 rows, expected 2"},
+        {"++\n+-\n++\n", "line 3: more than 2 rows"},
+        {"++\n++\n", "not a Hadamard matrix (rows 1 and 2 are not orthogonal)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *p = vs_test_write(dir, "bad.txt", bad[i].text, strlen(bad[i].text));
+        int8_t b[4];
+        assert_int_equal(vs_hadamard_read_txt(p, 2, b), VS_ERR_FORMAT);
+        if (!vs_test_contains(vs_error_message(), bad[i].msg) || !vs_test_contains(vs_error_message(), "bad.txt"))
+            fail_msg("%s: got '%s'", bad[i].msg, vs_error_message());
+        free(p);
+    }
+    assert_int_equal(vs_hadamard_read_txt("no/such/file.txt", 2, f), VS_ERR_IO);
+    free(path);
+    free(dir);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -163,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_random_hadamard_bitwise),
         cmocka_unit_test(test_rotation_commands),
         cmocka_unit_test(test_rotation_refusals),
+        cmocka_unit_test(test_txt_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
