@@ -51,6 +51,7 @@ struct mk_options {
     int64_t shards;
     uint64_t seed;
     bool tie, quant_config, verbose;
+    bool outliers; /* --outliers: see plant_outliers */
     struct mk_dims d;
 };
 
@@ -113,6 +114,8 @@ static void usage(FILE *f)
           "model.safetensors.index.json. Values depend only on --seed (default 0).\n"
           "\n"
           "  --tie                      tie_word_embeddings: no lm_head.weight tensor\n"
+          "  --outliers                 plant activation outliers (norm channels c % 16 == 5 times 64,\n"
+          "                             the Linear input columns they feed divided by 64; bf16/f32 only)\n"
           "  --quant-config-in-config   add a quantization_config (top level and text_config)\n"
           "  --preset tiny              (default) a few hundred KB; bench: about 2.2 GB in bf16\n"
           "  --verbose                  print what was written and a content digest of the weights\n"
@@ -160,6 +163,7 @@ enum {
     O_FAMILY = 1000, O_OUT, O_DTYPE, O_SHARDS, O_SEED, O_TIE, O_QCFG, O_PRESET, O_VERBOSE, O_HELP,
     O_V_DEPTH, O_V_HIDDEN, O_V_HEADS, O_V_INTER, O_DEEPSTACK, O_NUM_POS, O_HIDDEN, O_LAYERS, O_HEADS,
     O_KV_HEADS, O_HEAD_DIM, O_INTER, O_EXPERTS, O_TOPK, O_MOE_INTER, O_VOCAB, O_MLP_ONLY, O_SPARSE_STEP,
+    O_OUTLIERS,
 };
 
 static const struct option long_opts[] = {
@@ -191,6 +195,7 @@ static const struct option long_opts[] = {
     {"vocab", required_argument, NULL, O_VOCAB},
     {"mlp-only-layers", required_argument, NULL, O_MLP_ONLY},
     {"decoder-sparse-step", required_argument, NULL, O_SPARSE_STEP},
+    {"outliers", no_argument, NULL, O_OUTLIERS},
     {NULL, 0, NULL, 0},
 };
 
@@ -281,6 +286,7 @@ static enum vs_status parse_args(int argc, char **argv, struct mk_options *o, bo
             o->seed = (uint64_t)seed;
             break;
         case O_TIE: o->tie = true; break;
+        case O_OUTLIERS: o->outliers = true; break;
         case O_QCFG: o->quant_config = true; break;
         case O_PRESET: break; /* applied above */
         case O_VERBOSE: o->verbose = true; break;
@@ -320,6 +326,8 @@ static enum vs_status parse_args(int argc, char **argv, struct mk_options *o, bo
         return vs_error_set(VS_ERR_USAGE, "--family %s: expected qwen3_vl_moe or qwen3_vl", family);
     if (!o->out)
         return vs_error_set(VS_ERR_USAGE, "--out is required");
+    if (o->outliers && o->dtype == VS_DTYPE_F16)
+        return vs_error_set(VS_ERR_USAGE, "--outliers needs --dtype bf16 or f32 (dividing f16 weights by 64 is not exact)");
     return check_dims(o);
 }
 
@@ -765,6 +773,57 @@ static void fill(const struct mk_tensor *t, uint64_t seed, enum vs_dtype dt, voi
     }
 }
 
+/* ------------------------------------------------------------------ --outliers */
+
+/* Activation outliers that leave the float function unchanged: the chosen channels of every norm
+ * whose output feeds only Linears (vision norm1/norm2, text input_layernorm and
+ * post_attention_layernorm, the final norm unless lm_head is tied) are multiplied by
+ * MK_OUTLIER_FACTOR (weight and bias), and the same input columns of those Linears (qkv, fc1;
+ * q/k/v; gate/up, the MoE router and fused experts; lm_head) divided by it. A power of two, so
+ * exact in bf16 and f32: the activations entering those Linears get channels 64 times larger,
+ * which is what smoothing and rotation are for. */
+#define MK_OUTLIER_FACTOR 64.0f
+#define MK_OUTLIER_CHANNEL(c) ((c) % 16 == 5)
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static float load(enum vs_dtype dt, const void *buf, size_t i)
+{
+    if (dt == VS_DTYPE_F32)
+        return ((const float *)buf)[i];
+    return vs_bf16_to_f32(((const uint16_t *)buf)[i]);
+}
+
+static void plant_outliers(const struct mk_options *o, const struct mk_tensor *t, void *buf, size_t n)
+{
+    static const char *const norms[] = {".norm1.weight", ".norm1.bias", ".norm2.weight", ".norm2.bias",
+                                        ".input_layernorm.weight", ".post_attention_layernorm.weight"};
+    static const char *const readers[] = {".attn.qkv.weight", ".mlp.linear_fc1.weight", ".self_attn.q_proj.weight",
+                                          ".self_attn.k_proj.weight", ".self_attn.v_proj.weight",
+                                          ".mlp.gate_proj.weight", ".mlp.up_proj.weight", ".mlp.gate.weight"};
+    bool norm = strcmp(t->name, "model.language_model.norm.weight") == 0 && !o->tie;
+    bool reader = strcmp(t->name, "lm_head.weight") == 0;
+    for (size_t i = 0; i < sizeof norms / sizeof *norms; i++)
+        norm |= has_suffix(t->name, norms[i]) && strncmp(t->name, "model.visual.merger", 19) != 0 &&
+                strncmp(t->name, "model.visual.deepstack", 22) != 0;
+    for (size_t i = 0; i < sizeof readers / sizeof *readers; i++)
+        reader |= has_suffix(t->name, readers[i]);
+    bool fused = has_suffix(t->name, ".mlp.experts.gate_up_proj"); /* [E, H, 2I]: input channel = middle index */
+    if (!norm && !reader && !fused)
+        return;
+    int64_t inner = t->shape[t->ndim - 1], mid = t->ndim == 3 ? t->shape[1] : 1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t c = fused ? (int64_t)(i / (size_t)inner) % mid : (int64_t)(i % (size_t)inner);
+        if (MK_OUTLIER_CHANNEL(c))
+            store(o->dtype, buf, i, norm ? load(o->dtype, buf, i) * MK_OUTLIER_FACTOR
+                                         : load(o->dtype, buf, i) / MK_OUTLIER_FACTOR);
+    }
+}
+
 /* ------------------------------------------------------------------ writing */
 
 static uint64_t tensor_bytes(const struct mk_tensor *t, enum vs_dtype dt)
@@ -912,6 +971,8 @@ static enum vs_status write_weights(const struct mk_options *o, const struct mk_
         const struct mk_tensor *t = &p->t[i];
         size_t n = (size_t)vs_shape_numel(t->ndim, t->shape);
         fill(t, o->seed, o->dtype, buf, n);
+        if (o->outliers)
+            plant_outliers(o, t, buf, n);
         if (o->verbose)
             *digest = digest_tensor(*digest, t, o->dtype, buf, n * dsize);
         st = vs_st_writer_add(w, t->name, o->dtype, t->ndim, t->shape, buf, n * dsize);
