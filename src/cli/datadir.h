@@ -7,4 +7,8 @@
 /* Path of the first existing `<root>/<relative>` (caller frees), or NULL. */
 char *vs_datadir_find(const char *relative);
 
+/* The directory that short dataset names resolve under (msModelSlim's lab_calib/):
+ * $VLMSLIM_LAB_CALIB_DIR, else vs_datadir_find("lab_calib"); NULL if neither exists. */
+char *vs_datadir_lab_calib(void);
+
 #endif

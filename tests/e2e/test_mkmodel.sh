@@ -25,12 +25,15 @@ cmp -s "$tmp/a/model.safetensors" "$tmp/d/model.safetensors" && fail "--seed 7 g
 [ "$(cat "$tmp/a/config.json")" = "$(cat "$tmp/d/config.json")" ] || fail "config.json depends on --seed"
 
 # files
-[ "$(cd "$tmp/a" && ls | tr '\n' ' ')" = "README.md config.json generation_config.json model.safetensors preprocessor_config.json tokenizer.json tokenizer_config.json " ] \
+[ "$(cd "$tmp/a" && ls | tr '\n' ' ')" = "README.md chat_template.json config.json generation_config.json model.safetensors preprocessor_config.json tokenizer.json tokenizer_config.json " ] \
   || fail "file set of a single-file checkpoint: $(ls "$tmp/a")"
 [ "$(cd "$tmp/c" && ls model* | tr '\n' ' ')" = "model-00001-of-00003.safetensors model-00002-of-00003.safetensors model-00003-of-00003.safetensors model.safetensors.index.json " ] \
   || fail "file set of --shards 3: $(ls "$tmp/c")"
 "$mk" --family qwen3_vl_moe --out "$tmp/s1" --shards 1
 [ -f "$tmp/s1/model-00001-of-00001.safetensors" ] && [ -f "$tmp/s1/model.safetensors.index.json" ] || fail "--shards 1: $(ls "$tmp/s1")"
+"${VS_PYTHON:-python3}" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["chat_template"] != open(sys.argv[2]).read())' \
+  "$tmp/a/chat_template.json" tests/golden/chat_template/templates/qwen3_vl.jinja \
+  || fail "chat_template.json is not tests/golden/chat_template/templates/qwen3_vl.jinja"
 grep -q '"model_type": "qwen3_vl_moe"' "$tmp/a/config.json" || fail "config.json model_type"
 grep -q '"Qwen3VLMoeForConditionalGeneration"' "$tmp/a/config.json" || fail "config.json architectures"
 # the tokenizer's added tokens take the last 26 ids of the small vocabulary; config.json follows

@@ -1,0 +1,235 @@
+/* Hadamard matrices and QuaRot rotation commands against PyTorch goldens
+ * (tests/golden/outlier/make_golden.py): HADAMARD matrices bit for bit (every entry is ±1/√n
+ * rounded once), BLOCK_HADAMARD_SHIFTED within 2 ulp of 1 (a matrix product whose
+ * summation order differs), every constructed order-k matrix orthogonal, and the refusals. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+#include "base/fs.h"
+#include "quant/hadamard.h"
+#include "quant/torch_mt19937.h"
+#include "test_util.h"
+
+#define GOLDEN "tests/golden/outlier/outlier.safetensors"
+
+static struct vs_st_file *golden;
+
+static const struct vs_st_tensor *want(const char *name)
+{
+    const struct vs_st_tensor *t = vs_st_file_find(golden, name);
+    if (!t)
+        fail_msg("%s: no tensor %s", GOLDEN, name);
+    return t;
+}
+
+static void compare(const char *name, const float *got, size_t n, double tol)
+{
+    const struct vs_st_tensor *t = want(name);
+    assert_int_equal(t->nbytes, n * sizeof(float));
+    const float *w = t->data;
+    for (size_t i = 0; i < n; i++) {
+        if (tol == 0 ? memcmp(&got[i], &w[i], 4) != 0 : fabs((double)got[i] - w[i]) > tol)
+            fail_msg("%s[%zu]: %a, PyTorch %a", name, i, got[i], w[i]);
+    }
+}
+
+static void test_pick_order(void **state)
+{
+    (void)state;
+    int k;
+    assert_int_equal(vs_hadamard_pick_order(4096, &k), VS_OK), assert_int_equal(k, 1);
+    assert_int_equal(vs_hadamard_pick_order(1, &k), VS_OK), assert_int_equal(k, 1);
+    assert_int_equal(vs_hadamard_pick_order(5120, &k), VS_OK), assert_int_equal(k, 160); /* largest first */
+    assert_int_equal(vs_hadamard_pick_order(80, &k), VS_OK), assert_int_equal(k, 40);
+    assert_int_equal(vs_hadamard_pick_order(48, &k), VS_OK), assert_int_equal(k, 12);
+    assert_int_equal(vs_hadamard_pick_order(3, &k), VS_ERR_UNSUPPORTED);
+    assert_true(vs_test_contains(vs_error_message(), "Can not construct hadamard matrix with size 3"));
+    assert_int_equal(vs_hadamard_pick_order(156 * 4, &k), VS_OK), assert_int_equal(k, 156);
+    assert_int_equal(vs_hadamard_pick_order(52 * 2, &k), VS_OK), assert_int_equal(k, 52);
+    /* orders vlmslim does not construct need msModelSlim's file */
+    float r[104 * 104];
+    assert_int_equal(vs_hadamard_matrix(104, NULL, r), VS_ERR_UNSUPPORTED);
+    assert_true(vs_test_contains(vs_error_message(), "Hadamard matrix of size 104: the order-52 Hadamard matrix is not constructed by vlmslim: supply msModelSlim's had.52.will.txt"));
+    assert_string_equal(vs_hadamard_txt_name(172), "had.172.will.txt");
+    assert_string_equal(vs_hadamard_txt_name(12), "had.12.txt");
+    assert_null(vs_hadamard_txt_name(44));
+}
+
+static void test_bases_orthogonal_and_golden(void **state)
+{
+    (void)state;
+    static const int ks[] = {12, 20, 28, 36, 40, 60, 76, 108, 136, 140, 160, 200};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        int k = ks[i];
+        int8_t *h = malloc((size_t)(k * k));
+        assert_int_equal(vs_hadamard_base(k, h), VS_OK);
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b < k; b++) {
+                int dot = 0;
+                for (int c = 0; c < k; c++)
+                    dot += h[a * k + c] * h[b * k + c];
+                if (dot != (a == b ? k : 0))
+                    fail_msg("order %d: rows %d and %d have dot product %d", k, a, b, dot);
+            }
+        char name[32];
+        snprintf(name, sizeof name, "hadamard_base.%d", k);
+        const struct vs_st_tensor *t = vs_st_file_find(golden, name);
+        if (t) {
+            assert_int_equal(t->nbytes, (size_t)(k * k));
+            assert_memory_equal(t->data, h, (size_t)(k * k));
+        }
+        free(h);
+    }
+    int8_t h[52 * 52];
+    assert_int_equal(vs_hadamard_base(52, h), VS_ERR_UNSUPPORTED);
+}
+
+static void test_random_hadamard_bitwise(void **state)
+{
+    (void)state;
+    static const int64_t ns[] = {8, 32, 64, 48, 40, 56, 60};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        int64_t n = ns[i];
+        struct vs_rotation r;
+        assert_int_equal(vs_rotation_hadamard(n, -1, 1234, &r), VS_OK);
+        assert_int_equal(r.block, n);
+        char name[40];
+        snprintf(name, sizeof name, "random_hadamard.%lld", (long long)n);
+        compare(name, r.m, (size_t)(n * n), 0);
+        /* orthogonal: R·Rᵀ = I */
+        for (int64_t a = 0; a < n; a++)
+            for (int64_t b = 0; b < n; b++) {
+                double dot = 0;
+                for (int64_t c = 0; c < n; c++)
+                    dot += (double)r.m[a * n + c] * r.m[b * n + c];
+                assert_true(fabs(dot - (a == b)) < 1e-6);
+            }
+        vs_rotation_free(&r);
+    }
+}
+
+static void test_rotation_commands(void **state)
+{
+    (void)state;
+    struct vs_rotation r;
+    float *dense = malloc(128 * 128 * sizeof *dense);
+    assert_int_equal(vs_rotation_hadamard(64, 32, 1234, &r), VS_OK);
+    assert_int_equal(r.block, 32);
+    vs_rotation_to_dense(&r, dense);
+    compare("rotation.hadamard.64.b32", dense, 64 * 64, 0);
+    vs_rotation_free(&r);
+    /* msModelSlim's float32 product B·P·B, summed in another order: entries are sums of 32
+     * (or 16) products ±1/32, so they agree to a few ulp of 1 */
+    assert_int_equal(vs_rotation_block_hadamard_shifted(64, -1, 1234, &r), VS_OK);
+    compare("rotation.shifted.64.b-1", r.m, 64 * 64, 2.5e-7);
+    vs_rotation_free(&r);
+    assert_int_equal(vs_rotation_block_hadamard_shifted(32, 16, 1234, &r), VS_OK);
+    compare("rotation.shifted.32.b16", r.m, 32 * 32, 2.5e-7);
+    vs_rotation_free(&r);
+    free(dense);
+}
+
+static void test_rotation_refusals(void **state)
+{
+    (void)state;
+    struct vs_rotation r;
+    assert_int_equal(vs_rotation_hadamard(64, 24, 1234, &r), VS_ERR_CONFIG);
+    assert_true(vs_test_contains(vs_error_message(), "block_size 24"));
+    assert_int_equal(vs_rotation_hadamard(64, 128, 1234, &r), VS_ERR_CONFIG);
+    assert_int_equal(vs_rotation_hadamard(100, -1, 1234, &r), VS_ERR_UNSUPPORTED);
+    assert_true(vs_test_contains(vs_error_message(), "size 100"));
+    assert_int_equal(vs_rotation_block_hadamard_shifted(16, -1, 1234, &r), VS_ERR_CONFIG); /* b = 32 > 16 */
+    assert_true(vs_test_contains(vs_error_message(), "BLOCK_HADAMARD_SHIFTED"));
+}
+
+/* msModelSlim's hadamard_txt files, when supplied, replace the constructions. */
+static void test_txt_files(void **state)
+{
+    (void)state;
+    char *dir = vs_test_tmpdir("hadamard_txt");
+    /* a valid order-12 matrix that is not vlmslim's: Paley I with the first two rows swapped */
+    int8_t h[144], f[144];
+    assert_int_equal(vs_hadamard_base(12, h), VS_OK);
+    char text[12 * 13 + 2];
+    size_t n = 0;
+    for (int i = 0; i < 12; i++) {
+        int src = i == 0 ? 1 : i == 1 ? 0 : i;
+        for (int j = 0; j < 12; j++)
+            text[n++] = h[src * 12 + j] > 0 ? '+' : '-';
+        text[n++] = '\n';
+    }
+    text[n++] = '\n'; /* trailing blank line: stripped, as msModelSlim does */
+    free(vs_test_write(dir, "had.12.txt", text, n));
+    char *path = vs_path_join(dir, "had.12.txt");
+    assert_int_equal(vs_hadamard_read_txt(path, 12, f), VS_OK);
+    assert_memory_equal(f, h + 12, 12), assert_memory_equal(f + 12, h, 12), assert_memory_equal(f + 24, h + 24, 120);
+    /* the rotation of size 48 (k = 12) uses the file: R[i][p] = d_i K[p/4][i/4] H4[p%4][i%4] / √48 */
+    struct vs_rotation r;
+    assert_int_equal(vs_rotation_hadamard_from(48, -1, 1234, dir, &r), VS_OK);
+    int8_t d[48];
+    vs_torch_random_signs(1234, 48, d);
+    float one = 1.0f / sqrtf(48.0f);
+    for (int i = 0; i < 48; i++)
+        for (int p = 0; p < 48; p++) {
+            int v = d[i] * f[(p / 4) * 12 + i / 4] * ((__builtin_popcount((unsigned)((p % 4) & (i % 4))) & 1) ? -1 : 1);
+            assert_true(r.m[i * 48 + p] == (float)v * one);
+        }
+    assert_null(r.signs);
+    vs_rotation_free(&r);
+    /* without the file: the construction, which differs */
+    assert_int_equal(vs_rotation_hadamard_from(48, -1, 1234, "no/such/dir", &r), VS_OK);
+    compare("random_hadamard.48", r.m, 48 * 48, 0);
+    vs_rotation_free(&r);
+    /* malformed files name the file and line */
+    static const struct { const char *text, *msg; } bad[] = {
+        {"++\n+x\n", "line 2: character 2 is 'x'"},
+        {"++\n+\n", "line 2: 1 characters, expected 2"},
+        {"++\n", "1 rows, expected 2"},
+        {"++\n+-\n++\n", "line 3: more than 2 rows"},
+        {"++\n++\n", "not a Hadamard matrix (rows 1 and 2 are not orthogonal)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *p = vs_test_write(dir, "bad.txt", bad[i].text, strlen(bad[i].text));
+        int8_t b[4];
+        assert_int_equal(vs_hadamard_read_txt(p, 2, b), VS_ERR_FORMAT);
+        if (!vs_test_contains(vs_error_message(), bad[i].msg) || !vs_test_contains(vs_error_message(), "bad.txt"))
+            fail_msg("%s: got '%s'", bad[i].msg, vs_error_message());
+        free(p);
+    }
+    assert_int_equal(vs_hadamard_read_txt("no/such/file.txt", 2, f), VS_ERR_IO);
+    free(path);
+    free(dir);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return vs_st_file_open(GOLDEN, &golden) == VS_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vs_st_file_close(golden);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pick_order),
+        cmocka_unit_test(test_bases_orthogonal_and_golden),
+        cmocka_unit_test(test_random_hadamard_bitwise),
+        cmocka_unit_test(test_rotation_commands),
+        cmocka_unit_test(test_rotation_refusals),
+        cmocka_unit_test(test_txt_files),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
