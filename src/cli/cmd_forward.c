@@ -38,13 +38,6 @@ static void print_help(void)
           stdout);
 }
 
-static int fail(enum vs_status st)
-{
-    const char *msg = vs_error_message();
-    fprintf(stderr, "vlmslim: error: %s\n", *msg ? msg : vs_status_name(st));
-    return vs_status_exit_code(st);
-}
-
 struct dump {
     const struct vs_adapter_ops *ops;
     struct vs_st_writer **w; /* one per sample */
@@ -233,13 +226,8 @@ int vs_cmd_forward(int argc, char **argv)
     }
     if (st == VS_OK && quiet)
         vs_log_set_level(VS_LOG_WARN);
-    if (st == VS_OK && log_level) {
-        int lv = vs_log_parse_level(log_level);
-        if (lv < 0)
-            st = vs_error_set(VS_ERR_USAGE, "--log_level %s: expected debug, info, warning or error", log_level);
-        else
-            vs_log_set_level((enum vs_log_level)lv);
-    }
+    if (st == VS_OK && log_level)
+        st = vs_cli_set_log_level(log_level);
     const char *missing = !model_path ? "model_path" : !model_type ? "model_type" : !inputs ? "inputs" : !dump ? "dump" : NULL;
     if (st == VS_OK && missing)
         st = vs_error_set(VS_ERR_USAGE, "--%s is required (see 'vlmslim forward --help')", missing);
@@ -259,7 +247,7 @@ int vs_cmd_forward(int argc, char **argv)
         st = vs_registry_resolve(reg, model_type, &ops);
     if (st == VS_OK)
         st = run(ops, model_path, model_type, inputs, dump, budget);
-    int rc = st == VS_OK ? 0 : fail(st);
+    int rc = st == VS_OK ? 0 : vs_cli_fail(st);
     vs_registry_free(reg);
     free(ini);
     return rc;
