@@ -53,6 +53,8 @@ static void print_help(void)
         "                          quantized weights, fake-quantized activations) or float\n"
         "  --spill_budget_mb N     calibration activations kept in memory before spilling to\n"
         "                          $TMPDIR (default 4096)\n"
+        "  --no_report             calibrated runs: no <save_path>.quant_report.json (saves the error\n"
+        "                          measurement and its float copy of the weights of a unit)\n"
         "  --help                  show this help\n"
         "\n"
         "examples:\n"
@@ -194,7 +196,7 @@ int vs_cmd_quant(int argc, char **argv)
                *propagate = NULL, *budget_mb = NULL;
     const char **tags = NULL;
     size_t n_tags = 0;
-    bool help = false, overwrite = false, debug = false, quiet = false;
+    bool help = false, overwrite = false, debug = false, quiet = false, no_report = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
         {"save_path", VS_OPT_VALUE, &save_path, NULL, NULL, NULL},
@@ -211,6 +213,7 @@ int vs_cmd_quant(int argc, char **argv)
         {"overwrite", VS_OPT_FLAG, NULL, &overwrite, NULL, NULL},
         {"debug", VS_OPT_FLAG, NULL, &debug, NULL, NULL},
         {"quiet", VS_OPT_FLAG, NULL, &quiet, NULL, NULL},
+        {"no_report", VS_OPT_FLAG, NULL, &no_report, NULL, NULL},
         {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
     };
     struct vs_registry *reg = NULL;
@@ -305,6 +308,7 @@ int vs_cmd_quant(int argc, char **argv)
         .interrupted = &vs_interrupted,
         .calib_inputs = calib_inputs,
         .lab_calib_dir = lab_calib,
+        .no_report = no_report,
         .propagate_float = propagate && strcmp(propagate, "float") == 0,
         .spill_budget = budget,
     };

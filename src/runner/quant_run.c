@@ -341,6 +341,7 @@ static enum vs_status load_samples(struct run *r)
     enum vs_status st = vs_layerwise_open(o->adapter, r->model, o->spill_budget, NULL, &r->lw);
     if (st != VS_OK)
         return st;
+    vs_layerwise_set_interrupt(r->lw, o->interrupted);
     if (!o->calib_inputs)
         return load_dataset(r);
     if (!vs_fs_is_dir(o->calib_inputs))
@@ -499,10 +500,11 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
         st = vs_calib_unit_quantize(cu);
     /* The pass with the quantized unit: it measures the output error and, by default, its
      * outputs are what the next unit sees. */
-    if (st == VS_OK) {
-        cu->measure = true;
+    bool keep = propagate && !o->propagate_float;
+    if (st == VS_OK && (keep || !o->no_report)) {
+        cu->measure = !o->no_report;
         vs_calib_unit_apply(cu, &h);
-        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, false, propagate && !o->propagate_float, NULL, NULL);
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, false, keep, NULL, NULL);
         if (st == VS_OK)
             st = cu->hook_status;
     }
@@ -510,7 +512,7 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
         vs_calib_unit_restore_float(cu);
         st = vs_layerwise_run_unit(r->lw, i, f->unit, NULL, false, true, NULL, NULL);
     }
-    if (st == VS_OK)
+    if (st == VS_OK && !o->no_report)
         st = report_unit(r, cu);
     if (st == VS_OK)
         st = process_unit(r, u, claim, cu);

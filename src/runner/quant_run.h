@@ -33,8 +33,11 @@ struct vs_quant_options {
     const char *lab_calib_dir;             /* may be NULL */
     bool propagate_float;                  /* feed each unit the float outputs of the previous one */
     uint64_t spill_budget;                 /* bytes of carried activations kept in memory */
-    /* Calibrated runs: where quant_report.json goes (NULL: <save_path>.quant_report.json). */
+    /* Calibrated runs: where quant_report.json goes (NULL: <save_path>.quant_report.json);
+     * no_report skips the error measurement (which keeps a float copy of the claimed weights of
+     * the unit being calibrated) and the report. */
     const char *report_path;
+    bool no_report;
 };
 
 /* One quantized Linear of a calibrated run, as quant_report.json lists it. */

@@ -69,6 +69,15 @@ while IFS='|' read -r name mkargs config type grids propagate; do
   fi
 done < tests/golden/calib/cases.txt
 
+# --no_report: the same export, no report
+"$VLMSLIM" quant --model_path "$tmp/moe_static" --save_path "$tmp/noreport" --model_type Qwen3-VL-30B-A3B \
+  --config_path tests/data/configs/moe_w8a8_static.yaml --calib_inputs tests/golden/calib/moe_static.inputs --no_report --quiet >/dev/null
+if diff -r "$tmp/moe_static.out" "$tmp/noreport" >/dev/null && [ ! -e "$tmp/noreport.quant_report.json" ]; then
+  echo "ok: --no_report writes the same export and no report"
+else
+  echo "FAIL: --no_report"; failures=$((failures + 1))
+fi
+
 # MoE with 8 experts and top-1 routing over a few tokens: some expert gets no routed token
 if grep -q "no calibration token was routed to [0-9]* W8A8 expert Linear(s): model.language_model.layers" "$tmp/moe_experts_static.log"; then
   echo "ok: unrouted experts named in a warning"
