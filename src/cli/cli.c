@@ -16,6 +16,7 @@ static void print_usage(FILE *f)
           "\n"
           "commands:\n"
           "  quant           quantize a checkpoint (see 'vlmslim quant --help')\n"
+          "  forward         run the float model over samples and dump its outputs (see 'vlmslim forward --help')\n"
           "  inspect-inputs  show the calibration samples as the model sees them, or dump them\n"
           "\n"
           "options:\n"
@@ -57,8 +58,10 @@ int vs_cli_main(int argc, char **argv)
     }
     if (strcmp(cmd, "quant") == 0)
         return vs_cmd_quant(argc - 2, argv + 2);
+    if (strcmp(cmd, "forward") == 0)
+        return vs_cmd_forward(argc - 2, argv + 2);
     if (strcmp(cmd, "inspect-inputs") == 0)
         return vs_cmd_inspect_inputs(argc - 2, argv + 2);
-    fprintf(stderr, "vlmslim: error: unknown command '%s' (commands: quant, inspect-inputs; see 'vlmslim --help')\n", cmd);
+    fprintf(stderr, "vlmslim: error: unknown command '%s' (commands: quant, forward, inspect-inputs; see 'vlmslim --help')\n", cmd);
     return 2;
 }

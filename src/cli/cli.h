@@ -15,5 +15,6 @@ int vs_cmd_inspect_inputs(int argc, char **argv);
 int vs_cli_fail(enum vs_status st);
 /* --log_level LEVEL: debug, info, warning or error. */
 enum vs_status vs_cli_set_log_level(const char *level);
+int vs_cmd_forward(int argc, char **argv);
 
 #endif

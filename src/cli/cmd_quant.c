@@ -22,6 +22,7 @@ static void print_help(void)
         "                     (--config_path FILE.yaml | --quant_type TYPE [--tag TAG ...])\n"
         "                     [--device cpu] [--trust_remote_code True|False] [--overwrite]\n"
         "                     [--log_level LEVEL] [--debug]\n"
+        "                     [--calib_inputs DIR] [--propagate quantized|float] [--spill_budget_mb N]\n"
         "\n"
         "Quantizes a Hugging Face checkpoint layer by layer and writes an `ascendv1` export\n"
         "(quant_model_weights*.safetensors, quant_model_description.json, tokenizer/processor/\n"
@@ -44,6 +45,14 @@ static void print_help(void)
         "  --overwrite             replace an existing non-empty --save_path\n"
         "  --log_level LEVEL       debug, info (default), warning, error\n"
         "  --debug                 the same as --log_level debug\n"
+        "  --quiet                 no progress lines (the same as --log_level warning)\n"
+        "  --calib_inputs DIR      calibration samples for W8A8 static entries: model-input files\n"
+        "                          DIR/sample_<i>.safetensors (input_ids, attention_mask,\n"
+        "                          pixel_values, image_grid_thw)\n"
+        "  --propagate MODE        what each unit passes on during calibration: quantized (default:\n"
+        "                          quantized weights, fake-quantized activations) or float\n"
+        "  --spill_budget_mb N     calibration activations kept in memory before spilling to\n"
+        "                          $TMPDIR (default 4096)\n"
         "  --help                  show this help\n"
         "\n"
         "examples:\n"
@@ -161,9 +170,16 @@ static void print_summary(const char *save_path, const struct vs_quant_summary *
 {
     char *json = vs_path_join(save_path, "quant_model_description.json");
     printf("vlmslim: wrote %s in %.2f s\n", save_path, s->seconds);
-    printf("  units: %zu, Linear modules: %zu (W8A8_DYNAMIC %zu, W8A16 %zu, float %zu)\n", s->units,
-           s->linears_total, s->linears_quantized[0], s->linears_quantized[1],
-           s->linears_total - s->linears_quantized[0] - s->linears_quantized[1]);
+    size_t quantized = 0;
+    for (int k = 0; k < VS_SCHEME_COUNT; k++)
+        quantized += s->linears_quantized[k];
+    printf("  units: %zu, Linear modules: %zu (W8A8 %zu, W8A8_DYNAMIC %zu, W8A16 %zu, float %zu)\n", s->units,
+           s->linears_total, s->linears_quantized[VS_SCHEME_W8A8], s->linears_quantized[VS_SCHEME_W8A8_DYNAMIC],
+           s->linears_quantized[VS_SCHEME_W8A16], s->linears_total - quantized);
+    if (s->samples)
+        printf("  calibrated on %zu sample(s)%s; report: %s\n", s->samples,
+               s->experts_unrouted ? "; some W8A8 experts got no routed token (see the warnings)" : "",
+               s->report_path ? s->report_path : "none");
     printf("  read %.1f MB of weights, wrote %.1f MB; description: %s\n", (double)s->bytes_in / 1e6,
            (double)s->bytes_out / 1e6, json ? json : "quant_model_description.json");
     printf("  largest unit %.1f MB, peak RSS %.1f MB\n", (double)s->largest_unit_bytes / 1e6,
@@ -174,10 +190,11 @@ static void print_summary(const char *save_path, const struct vs_quant_summary *
 int vs_cmd_quant(int argc, char **argv)
 {
     const char *model_path = NULL, *save_path = NULL, *model_type = NULL, *config_path = NULL,
-               *quant_type = NULL, *device = "cpu", *trust = NULL, *log_level = NULL;
+               *quant_type = NULL, *device = "cpu", *trust = NULL, *log_level = NULL, *calib_inputs = NULL,
+               *propagate = NULL, *budget_mb = NULL;
     const char **tags = NULL;
     size_t n_tags = 0;
-    bool help = false, overwrite = false, debug = false;
+    bool help = false, overwrite = false, debug = false, quiet = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
         {"save_path", VS_OPT_VALUE, &save_path, NULL, NULL, NULL},
@@ -187,9 +204,13 @@ int vs_cmd_quant(int argc, char **argv)
         {"device", VS_OPT_VALUE, &device, NULL, NULL, NULL},
         {"trust_remote_code", VS_OPT_VALUE, &trust, NULL, NULL, NULL},
         {"log_level", VS_OPT_VALUE, &log_level, NULL, NULL, NULL},
+        {"calib_inputs", VS_OPT_VALUE, &calib_inputs, NULL, NULL, NULL},
+        {"propagate", VS_OPT_VALUE, &propagate, NULL, NULL, NULL},
+        {"spill_budget_mb", VS_OPT_VALUE, &budget_mb, NULL, NULL, NULL},
         {"tag", VS_OPT_LIST, NULL, NULL, &tags, &n_tags},
         {"overwrite", VS_OPT_FLAG, NULL, &overwrite, NULL, NULL},
         {"debug", VS_OPT_FLAG, NULL, &debug, NULL, NULL},
+        {"quiet", VS_OPT_FLAG, NULL, &quiet, NULL, NULL},
         {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
     };
     struct vs_registry *reg = NULL;
@@ -206,11 +227,27 @@ int vs_cmd_quant(int argc, char **argv)
     }
     if (log_level && (st = vs_cli_set_log_level(log_level)) != VS_OK)
         goto out;
+    if (quiet)
+        vs_log_set_level(VS_LOG_WARN);
     if (debug)
         vs_log_set_level(VS_LOG_DEBUG);
 
     if ((st = check_device(device)) != VS_OK)
         goto out;
+    if (propagate && strcmp(propagate, "quantized") != 0 && strcmp(propagate, "float") != 0) {
+        st = vs_error_set(VS_ERR_USAGE, "--propagate %s: expected quantized or float", propagate);
+        goto out;
+    }
+    uint64_t budget = 4096ull << 20;
+    if (budget_mb) {
+        char *end;
+        unsigned long long v = strtoull(budget_mb, &end, 10);
+        if (end == budget_mb || *end || *budget_mb == '-') {
+            st = vs_error_set(VS_ERR_USAGE, "--spill_budget_mb %s: expected a whole number of megabytes", budget_mb);
+            goto out;
+        }
+        budget = (uint64_t)v << 20;
+    }
     if (!model_path || !save_path) {
         st = vs_error_set(VS_ERR_USAGE, "--%s is required (see 'vlmslim quant --help')",
                           !model_path ? "model_path" : "save_path");
@@ -265,6 +302,9 @@ int vs_cmd_quant(int argc, char **argv)
         .config = cfg,
         .overwrite = overwrite,
         .interrupted = &vs_interrupted,
+        .calib_inputs = calib_inputs,
+        .propagate_float = propagate && strcmp(propagate, "float") == 0,
+        .spill_budget = budget,
     };
     const char *part = getenv("VLMSLIM_PART_FILE_BYTES"); /* testing: shard size in bytes */
     if (part && *part)
@@ -276,6 +316,7 @@ int vs_cmd_quant(int argc, char **argv)
     struct vs_quant_summary sum;
     if ((st = vs_quant_run(&o, &sum)) == VS_OK)
         print_summary(save_path, &sum);
+    vs_quant_summary_free(&sum);
 out:
     rc = st == VS_OK ? 0 : vs_cli_fail(st);
     vs_quant_config_free(cfg);

@@ -8,6 +8,7 @@
 #ifndef VS_MODEL_ADAPTER_H
 #define VS_MODEL_ADAPTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,9 +16,12 @@
 #include "model/unit.h"
 #include "tensor/dtype.h"
 
-#define VS_ADAPTER_ABI_VERSION 1u
+#define VS_ADAPTER_ABI_VERSION 2u
 
-struct vs_model; /* adapter-defined */
+struct vs_model;        /* adapter-defined */
+struct vs_sample;       /* adapter-defined: one sample's state carried from unit to unit */
+struct vs_model_inputs; /* inputs/model_inputs.h */
+struct vs_linear_hooks; /* model/linear_apply.h */
 
 struct vs_adapter_ops {
     uint32_t abi_version; /* VS_ADAPTER_ABI_VERSION the adapter was built against */
@@ -41,6 +45,41 @@ struct vs_adapter_ops {
     /* The model's global dtype (config torch_dtype; F32 when absent). Savers use it for
      * dtype rules such as W8A8's deq_scale. */
     enum vs_dtype (*global_dtype)(const struct vs_model *m);
+
+    /* ---- ABI 2: the forward pass, one unit at a time (all NULL for an ABI-1 adapter) ----
+     * A runner begins a sample from its model inputs, then runs units 0..unit_count-1 in order
+     * on the sample's state, then asks for the logits. The unit passed to unit_forward is the
+     * one unit_load built, or a copy of it with float32 parameters (the runner converts each
+     * unit once and shares it between samples). */
+
+    /* A sample's state before unit 0 (copies what it needs of `in`). */
+    enum vs_status (*sample_begin)(struct vs_model *m, const struct vs_model_inputs *in, struct vs_sample **out);
+    /* Runs unit i on the state in place. Every Linear goes through vs_linear_apply with
+     * `hooks` (may be NULL); with all_experts a MoE layer computes every expert on every token
+     * (the output is unchanged) and reports the truly routed token counts through
+     * hooks->routed_tokens. Units must be run in order; errors name the unit. */
+    enum vs_status (*unit_forward)(struct vs_model *m, size_t i, const struct vs_unit *u, struct vs_sample *s,
+                                   const struct vs_linear_hooks *hooks, bool all_experts);
+    /* After the last unit: the logits of the last position (*n = vocabulary size; caller frees). */
+    enum vs_status (*sample_logits)(struct vs_model *m, const struct vs_sample *s, float **logits, int64_t *n);
+    /* The output of the last unit run: [rows, cols] float32, borrowed (vision tower: the merged
+     * image features, 0 rows for a text-only sample; text layer: the hidden states). */
+    void (*sample_output)(const struct vs_sample *s, const float **data, int64_t *rows, int64_t *cols);
+    /* Serialized size of the state in bytes; the state written to / read back from such a
+     * buffer (for spilling to disk and for copies). */
+    size_t (*sample_size)(const struct vs_sample *s);
+    void (*sample_save)(const struct vs_sample *s, void *buf);
+    enum vs_status (*sample_load)(struct vs_model *m, const void *buf, size_t n, struct vs_sample **out);
+    void (*sample_free)(struct vs_sample *s);
+    /* True if Linear `module` sees only the tokens a router sends it (a MoE expert). */
+    bool (*linear_is_routed)(const struct vs_model *m, const char *module);
 };
+
+/* True if the adapter implements the ABI-2 forward members. */
+static inline bool vs_adapter_has_forward(const struct vs_adapter_ops *o)
+{
+    return o->abi_version >= 2 && o->sample_begin && o->unit_forward && o->sample_logits && o->sample_output &&
+           o->sample_size && o->sample_save && o->sample_load && o->sample_free && o->linear_is_routed;
+}
 
 #endif

@@ -60,5 +60,9 @@ void vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows
 {
     if (hooks && hooks->observe_input)
         hooks->observe_input(hooks->ctx, l->name, x, rows, l->in);
+    if (hooks && hooks->transform_input)
+        x = hooks->transform_input(hooks->ctx, l->name, x, rows, l->in);
     vs_linear_f32(x, l->w, l->b, y, rows, l->out, l->in);
+    if (hooks && hooks->observe_output)
+        hooks->observe_output(hooks->ctx, l->name, y, rows, l->out);
 }

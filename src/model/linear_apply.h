@@ -20,6 +20,14 @@ struct vs_linear_hooks {
     /* Sees every Linear's input (rows × in) before the Linear is applied; may be NULL. */
     void (*observe_input)(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols);
     void *ctx;
+    /* May replace the input (fake quantization): returns x itself or rows × cols floats owned
+     * by the hooks and valid until the next call; runs after observe_input; may be NULL. */
+    const float *(*transform_input)(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols);
+    /* Told by an adapter's forward pass how many tokens a router sent to a routed Linear (a
+     * MoE expert) in one call, also when all experts see every token; may be NULL. */
+    void (*routed_tokens)(void *ctx, const char *module, int64_t tokens);
+    /* Sees every Linear's output (rows × out) after it is computed; may be NULL. */
+    void (*observe_output)(void *ctx, const char *module, const float *y, int64_t rows, int64_t cols);
 };
 
 /* Loads `<module>.weight` (and `<module>.bias` if present) of unit u as float32. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "model/qwen3_vl_common.h"
+#include "model/qwen3_vl_forward.h"
 
 static enum vs_status moe_open(const char *model_path, const char *model_type, struct vs_model **out)
 {
@@ -104,4 +105,5 @@ const struct vs_adapter_ops vs_qwen3_vl_moe_adapter = {
     .unit_load = moe_unit_load,
     .tail_load = vs_qwen3_vl_tail_load,
     .global_dtype = vs_qwen3_vl_global_dtype,
+    VS_QWEN3_VL_FORWARD_OPS,
 };

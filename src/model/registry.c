@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <ini.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@ struct vs_registry {
     size_t n_names;
     void **libs;
     size_t n_libs;
+    struct vs_adapter_ops **tables; /* full-size copies of plugin tables (one per library) */
+    const struct vs_adapter_ops **sources; /* the plugin's own table each was copied from */
 };
 
 /* ---- reading config.ini ---- */
@@ -367,9 +370,13 @@ void vs_registry_free(struct vs_registry *r)
     }
     for (size_t i = 0; i < r->n_names; i++)
         free(r->names[i].display);
-    for (size_t i = r->n_libs; i-- > 0;)
+    for (size_t i = r->n_libs; i-- > 0;) {
+        free(r->tables[i]);
         dlclose(r->libs[i]);
+    }
     free(r->libs);
+    free(r->tables);
+    free(r->sources);
     free(r->groups);
     free(r->names);
     free(r->path);
@@ -449,15 +456,34 @@ static enum vs_status load_plugin(struct vs_registry *r, const struct vs_group *
     else if ((member = missing_member(o)))
         st = vs_error_set(VS_ERR_CONFIG, "%s:%d: [ModelAdapterEntryPoints] %s: adapter %s in %s leaves the "
                           "required member '%s' NULL", r->path, g->entry_line, g->key, sym, path, member);
-    void **libs = st == VS_OK ? vs_realloc(r->libs, (r->n_libs + 1) * sizeof *libs) : NULL;
-    if (!libs) {
+    for (size_t i = 0; st == VS_OK && i < r->n_libs; i++)
+        if (r->sources[i] == o) { /* resolved before: the same table (dlopen counted one more reference) */
+            dlclose(h);
+            *ops = r->tables[i];
+            goto done;
+        }
+    /* An ABI-1 table is shorter than today's: copy only the members of its version into a
+     * full-size table whose later members are NULL. */
+    struct vs_adapter_ops *table = st == VS_OK ? vs_calloc(1, sizeof *table) : NULL;
+    void **libs = table ? vs_realloc(r->libs, (r->n_libs + 1) * sizeof *libs) : NULL;
+    if (libs)
+        r->libs = libs;
+    struct vs_adapter_ops **tables = libs ? vs_realloc(r->tables, (r->n_libs + 1) * sizeof *tables) : NULL;
+    if (tables)
+        r->tables = tables;
+    const struct vs_adapter_ops **sources = tables ? vs_realloc(r->sources, (r->n_libs + 1) * sizeof *sources) : NULL;
+    if (!sources) {
+        free(table);
         dlclose(h);
         st = st == VS_OK ? VS_ERR_NOMEM : st;
         goto done;
     }
-    r->libs = libs;
-    r->libs[r->n_libs++] = h;
-    *ops = o;
+    r->sources = sources;
+    memcpy(table, o, o->abi_version == 1 ? offsetof(struct vs_adapter_ops, sample_begin) : sizeof *table);
+    r->libs[r->n_libs] = h;
+    r->sources[r->n_libs] = o;
+    r->tables[r->n_libs++] = table;
+    *ops = table;
 done:
     if (path != lib)
         free(path);

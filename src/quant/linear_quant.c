@@ -10,8 +10,10 @@
 
 const char *vs_scheme_name(enum vs_scheme s)
 {
-    return s == VS_SCHEME_W8A8_DYNAMIC ? "W8A8_DYNAMIC" : "W8A16";
+    return s == VS_SCHEME_W8A8_DYNAMIC ? "W8A8_DYNAMIC" : s == VS_SCHEME_W8A8 ? "W8A8" : "W8A16";
 }
+
+bool vs_scheme_needs_data(enum vs_scheme s) { return s == VS_SCHEME_W8A8; }
 
 static bool is(const struct vs_qconfig *q, enum vs_qdtype dt, enum vs_qscope sc, bool sym, const char *method)
 {
@@ -29,11 +31,16 @@ enum vs_status vs_linear_quant_init(struct vs_linear_quant *lq, const struct vs_
         lq->scheme = VS_SCHEME_W8A8_DYNAMIC;
     else if (weight_ok && a->dtype == VS_QDT_FLOAT)
         lq->scheme = VS_SCHEME_W8A16;
-    else
+    else if (weight_ok && a->dtype == VS_QDT_INT8 && a->scope == VS_QS_PER_TENSOR && strcmp(a->method, "minmax") == 0 &&
+             (!a->ext_aggregation[0] || strcmp(a->ext_aggregation, "max") == 0)) {
+        lq->scheme = VS_SCHEME_W8A8;
+        lq->act_symmetric = a->symmetric;
+    } else
         return vs_error_set(VS_ERR_UNSUPPORTED,
                             "%s: linear_quant with act %s %s %s %s and weight %s %s %s %s is not implemented in this build "
                             "(supported: W8A8_DYNAMIC = act int8 per_token symmetric minmax + weight int8 per_channel symmetric minmax; "
-                            "W8A16 = act float + weight int8 per_channel symmetric minmax)",
+                            "W8A16 = act float + weight int8 per_channel symmetric minmax; "
+                            "W8A8 = act int8 per_tensor symmetric or asymmetric minmax + weight int8 per_channel symmetric minmax)",
                             cfg->path, vs_qdtype_name(a->dtype), vs_qscope_name(a->scope),
                             a->symmetric ? "symmetric" : "asymmetric", a->method, vs_qdtype_name(w->dtype),
                             vs_qscope_name(w->scope), w->symmetric ? "symmetric" : "asymmetric", w->method);
@@ -63,6 +70,17 @@ static bool count_matches(const struct vs_pattern_list *l, size_t *hits, const c
             any = true;
         }
     return any;
+}
+
+bool vs_linear_quant_matches(const struct vs_linear_quant *lq, const char *module)
+{
+    const struct vs_linear_quant_config *c = &lq->cfg->u.linear_quant;
+    bool included = false, excluded = false;
+    for (size_t i = 0; i < c->include.count && !included; i++)
+        included = vs_glob_match(c->include.items[i], module);
+    for (size_t i = 0; i < c->exclude.count && included && !excluded; i++)
+        excluded = vs_glob_match(c->exclude.items[i], module);
+    return included && !excluded;
 }
 
 bool vs_linear_quant_selects(struct vs_linear_quant *lq, const char *module)

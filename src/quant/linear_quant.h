@@ -1,5 +1,6 @@
-/* The `linear_quant` processor for the data-free schemes: which Linear modules each entry
- * claims (spec §5.1) and the weight quantization of a claimed module.
+/* The `linear_quant` processor: which Linear modules each entry claims (spec §5.1), the
+ * scheme of an entry (data-free W8A8_DYNAMIC and W8A16, calibrated W8A8 static) and the
+ * weight quantization of a claimed module.
  *
  * Selection: a Linear is selected by an entry iff its full name matches an include pattern
  * and no exclude pattern (vs_glob_match); among several entries the first that selects a
@@ -17,13 +18,18 @@
 enum vs_scheme {
     VS_SCHEME_W8A8_DYNAMIC, /* act int8 per_token sym (runtime), weight int8 per_channel sym minmax */
     VS_SCHEME_W8A16,        /* act float, weight int8 per_channel sym minmax */
+    VS_SCHEME_W8A8,         /* act int8 per_tensor sym or asym minmax (calibrated), weight as above */
+    VS_SCHEME_COUNT,
 };
-const char *vs_scheme_name(enum vs_scheme s); /* "W8A8_DYNAMIC", "W8A16" */
+const char *vs_scheme_name(enum vs_scheme s); /* "W8A8_DYNAMIC", "W8A16", "W8A8" */
+/* True if the scheme needs activation statistics from calibration data. */
+bool vs_scheme_needs_data(enum vs_scheme s);
 
 /* One linear_quant entry with its resolved scheme and per-pattern match counts. */
 struct vs_linear_quant {
     const struct vs_processor_config *cfg; /* borrowed */
     enum vs_scheme scheme;
+    bool act_symmetric; /* VS_SCHEME_W8A8: offset 0 */
     size_t *include_hits, *exclude_hits;
 };
 
@@ -34,6 +40,8 @@ void vs_linear_quant_free(struct vs_linear_quant *lq);
 
 /* True if the entry selects the module (and counts pattern hits). */
 bool vs_linear_quant_selects(struct vs_linear_quant *lq, const char *module);
+/* The same, without counting (for looking ahead). */
+bool vs_linear_quant_matches(const struct vs_linear_quant *lq, const char *module);
 
 /* Logs a warning for every include/exclude pattern that matched no module (except "*"). */
 void vs_linear_quant_warn_unmatched(const struct vs_linear_quant *lq);

@@ -8,9 +8,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <math.h>
+
 #include "base/fs.h"
+#include "io/json_util.h"
 #include "base/log.h"
+#include "inputs/model_inputs.h"
+#include "model/unit_f32.h"
 #include "quant/linear_quant.h"
+#include "runner/calib.h"
+#include "runner/layerwise.h"
 #include "save/ascendv1.h"
 
 static double now_seconds(void)
@@ -27,7 +35,7 @@ enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg)
         if (p->type != VS_PROC_LINEAR_QUANT)
             return vs_error_set(VS_ERR_UNSUPPORTED,
                                 "%s: %s: processor '%s' is not available in this build of vlmslim "
-                                "(available: linear_quant with the W8A8_DYNAMIC and W8A16 schemes)",
+                                "(available: linear_quant with the W8A8_DYNAMIC, W8A16 and W8A8 schemes)",
                                 cfg->source_path, p->path, vs_proc_type_name(p->type));
         struct vs_linear_quant lq;
         enum vs_status st = vs_linear_quant_init(&lq, p);
@@ -42,6 +50,20 @@ enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg)
                             cfg->source_path, cfg->n_save, what);
     }
     return VS_OK;
+}
+
+bool vs_quant_config_needs_data(const struct vs_quant_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_process; i++) {
+        struct vs_linear_quant lq;
+        if (cfg->process[i].type != VS_PROC_LINEAR_QUANT || vs_linear_quant_init(&lq, &cfg->process[i]) != VS_OK)
+            continue;
+        bool data = vs_scheme_needs_data(lq.scheme);
+        vs_linear_quant_free(&lq);
+        if (data)
+            return true;
+    }
+    return false;
 }
 
 /* A growable scratch buffer, reused across Linear modules. */
@@ -85,6 +107,7 @@ struct run {
     size_t n_lq;
     struct scratch s;
     struct vs_quant_summary *sum;
+    struct vs_layerwise *lw; /* calibration samples, NULL for a data-free run */
 };
 
 static enum vs_status write_float_param(struct run *r, const struct vs_param *p)
@@ -155,7 +178,29 @@ static uint64_t peak_rss_bytes(void)
     return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024u : 0;
 }
 
-static enum vs_status process_unit(struct run *r, struct vs_unit *u)
+/* A claimed Linear quantized during calibration (results in c): written per its scheme. */
+static enum vs_status write_calibrated(struct run *r, const struct vs_calib_unit *cu, const struct vs_calib_linear *c)
+{
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    const struct vs_param *w = &cu->u->params[l->weight];
+    int64_t rows = w->shape[0], cols = w->shape[1];
+    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+    r->sum->bytes_in += vs_param_nbytes(w) + (l->bias >= 0 ? vs_param_nbytes(&cu->u->params[l->bias]) : 0);
+    if (c->scheme == VS_SCHEME_W8A8)
+        return vs_ascendv1_add_w8a8(r->saver, l->name, c->q, rows, cols, c->quant_bias, c->act_scale, c->act_offset,
+                                    c->deq_scale, r->o->adapter->global_dtype(r->model), bias);
+    float *zeros = reserve(&r->s.offset, (size_t)rows * sizeof(float));
+    if (!zeros)
+        return VS_ERR_NOMEM;
+    memset(zeros, 0, (size_t)rows * sizeof(float));
+    enum vs_quant_type_tag tag = c->scheme == VS_SCHEME_W8A8_DYNAMIC ? VS_QT_W8A8_DYNAMIC : VS_QT_W8A16;
+    return vs_ascendv1_add_weight_quant(r->saver, tag, l->name, c->q, rows, cols, c->w_scale,
+                                        c->scheme == VS_SCHEME_W8A16 ? zeros : NULL, bias);
+}
+
+/* Writes unit u: claimed Linears quantized (from cu when the unit was calibrated, else now),
+ * everything else in its own dtype; claim[i] is the entry claiming linear i, or -1. */
+static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *claim, const struct vs_calib_unit *cu)
 {
     uint64_t unit_bytes = 0;
     for (size_t i = 0; i < u->n_params; i++)
@@ -163,14 +208,16 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u)
     if (unit_bytes > r->sum->largest_unit_bytes)
         r->sum->largest_unit_bytes = unit_bytes;
 
-    int *claim = vs_calloc(u->n_linears + 1, sizeof *claim);
     /* role of each param: -1 plain, else index of the claimed linear whose weight/bias it is */
     int *owner = vs_malloc((u->n_params + 1) * sizeof *owner);
+    /* calibrated Linear of each linear, when cu is given */
+    const struct vs_calib_linear **done_by = vs_calloc(u->n_linears + 1, sizeof *done_by);
     enum vs_status st = VS_ERR_NOMEM;
-    if (!claim || !owner)
+    if (!owner || !done_by)
         goto done;
     st = VS_OK;
-    claim_linears(r, u, claim);
+    for (size_t i = 0; cu && i < cu->n; i++)
+        done_by[cu->cl[i].linear] = &cu->cl[i];
     for (size_t i = 0; i < u->n_params; i++)
         owner[i] = -1;
     for (size_t i = 0; i < u->n_linears; i++) {
@@ -190,13 +237,239 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u)
         int li = owner[i];
         if (li < 0)
             st = write_float_param(r, &u->params[i]);
+        else if (u->linears[li].weight == (int)i && done_by[li])
+            st = write_calibrated(r, cu, done_by[li]);
         else if (u->linears[li].weight == (int)i)
             st = write_quantized(r, u, &u->linears[li], r->lq[claim[li]].scheme);
         /* a claimed Linear's bias is written with its weight */
     }
+    for (size_t i = 0; i < u->n_params && st == VS_OK; i++)
+        vs_param_release(&u->params[i]);
 done:
-    free(claim);
     free(owner);
+    free(done_by);
+    return st;
+}
+
+/* Which entry would claim each Linear of the unit, without counting pattern hits. */
+static bool unit_has_static(struct run *r, const struct vs_unit *u)
+{
+    for (size_t i = 0; i < u->n_linears; i++)
+        for (size_t e = 0; e < r->n_lq; e++)
+            if (vs_linear_quant_matches(&r->lq[e], u->linears[i].name)) {
+                if (vs_scheme_needs_data(r->lq[e].scheme))
+                    return true;
+                break;
+            }
+    return false;
+}
+
+/* The last unit with a W8A8 static Linear, or -1: units after it need no forward pass. */
+static enum vs_status last_static_unit(struct run *r, size_t n_units, long *last)
+{
+    *last = -1;
+    for (size_t i = 0; i < n_units; i++) {
+        struct vs_unit *u;
+        enum vs_status st = r->o->adapter->unit_load(r->model, i, &u);
+        if (st != VS_OK)
+            return st;
+        if (unit_has_static(r, u))
+            *last = (long)i;
+        vs_unit_free(u);
+    }
+    return VS_OK;
+}
+
+/* Reads the calibration samples into the layer-wise driver. */
+static enum vs_status load_samples(struct run *r)
+{
+    const struct vs_quant_options *o = r->o;
+    if (!vs_adapter_has_forward(o->adapter))
+        return vs_error_set(VS_ERR_UNSUPPORTED, "%s: the W8A8 static scheme needs a forward pass, which adapter '%s' "
+                            "does not implement", o->config->source_path, o->adapter->key);
+    if (!o->calib_inputs)
+        return vs_error_set(VS_ERR_UNSUPPORTED, "%s: the W8A8 static scheme needs calibration data; this build reads "
+                            "pre-built model-input files (--calib_inputs DIR, as written by 'vlmslim inspect-inputs "
+                            "--dump'), not yet the dataset '%s' itself", o->config->source_path, o->config->dataset);
+    enum vs_status st = vs_layerwise_open(o->adapter, r->model, o->spill_budget, NULL, &r->lw);
+    if (st != VS_OK)
+        return st;
+    if (!vs_fs_is_dir(o->calib_inputs))
+        return vs_error_set(VS_ERR_USAGE, "--calib_inputs %s: %s", o->calib_inputs,
+                            vs_fs_exists(o->calib_inputs) ? "is not a directory" : "does not exist");
+    for (size_t i = 0;; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "sample_%zu.safetensors", i);
+        char *path = vs_path_join(o->calib_inputs, name);
+        if (!path)
+            return VS_ERR_NOMEM;
+        if (!vs_fs_exists(path)) {
+            free(path);
+            break;
+        }
+        struct vs_model_inputs in;
+        if ((st = vs_model_inputs_read(path, &in)) == VS_OK) {
+            if ((st = vs_layerwise_add_sample(r->lw, &in)) != VS_OK)
+                st = vs_error_prefix(st, "%s", path);
+            vs_model_inputs_free(&in);
+        }
+        free(path);
+        if (st != VS_OK)
+            return st;
+    }
+    r->sum->samples = vs_layerwise_count(r->lw);
+    if (r->sum->samples == 0)
+        return vs_error_set(VS_ERR_DATASET, "--calib_inputs %s: holds no sample_0.safetensors", o->calib_inputs);
+    vs_info("calibration: %zu sample(s) from %s", r->sum->samples, o->calib_inputs);
+    return VS_OK;
+}
+
+static enum vs_status report_unit(struct run *r, const struct vs_calib_unit *cu)
+{
+    struct vs_quant_summary *sum = r->sum;
+    struct vs_quant_report_entry *e = vs_realloc(sum->report, (sum->n_report + cu->n + 1) * sizeof *e);
+    if (!e)
+        return VS_ERR_NOMEM;
+    sum->report = e;
+    for (size_t k = 0; k < cu->n; k++) {
+        const struct vs_calib_linear *c = &cu->cl[k];
+        struct vs_quant_report_entry *x = &sum->report[sum->n_report];
+        *x = (struct vs_quant_report_entry){
+            .name = vs_strdup(cu->u->linears[c->linear].name), .scheme = c->scheme,
+            .rel_error = c->eval_rows ? (c->ref2 > 0 ? sqrt(c->err2 / c->ref2) : (c->err2 > 0 ? INFINITY : 0)) : -1,
+            .act_min = c->min, .act_max = c->max, .in_min = c->in_min, .in_max = c->in_max,
+            .act_scale = c->act_scale, .act_offset = c->act_offset, .rows = c->eval_rows,
+            .routed_tokens = c->routed ? c->routed_tokens : -1};
+        if (!x->name)
+            return VS_ERR_NOMEM;
+        sum->n_report++;
+    }
+    return VS_OK;
+}
+
+void vs_quant_summary_free(struct vs_quant_summary *s)
+{
+    for (size_t i = 0; i < s->n_report; i++)
+        free(s->report[i].name);
+    free(s->report);
+    free(s->report_path);
+    s->report = NULL;
+    s->report_path = NULL;
+    s->n_report = 0;
+}
+
+static int worse_first(const void *a, const void *b)
+{
+    const struct vs_quant_report_entry *x = *(const struct vs_quant_report_entry *const *)a,
+                                       *y = *(const struct vs_quant_report_entry *const *)b;
+    return x->rel_error < y->rel_error ? 1 : x->rel_error > y->rel_error ? -1 : strcmp(x->name, y->name);
+}
+
+static json_t *real_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+/* quant_report.json: every Linear of the calibrated units; logs the ten worst. */
+static enum vs_status write_report(struct run *r)
+{
+    struct vs_quant_summary *sum = r->sum;
+    const struct vs_quant_options *o = r->o;
+    sum->report_path = o->report_path ? vs_strdup(o->report_path) : vs_strfmt("%s.quant_report.json", o->save_path);
+    json_t *root = json_object(), *list = json_array();
+    if (!sum->report_path || !root || !list) {
+        json_decref(root);
+        json_decref(list);
+        return VS_ERR_NOMEM;
+    }
+    json_object_set_new(root, "samples", json_integer((json_int_t)sum->samples));
+    json_object_set_new(root, "propagate", json_string(o->propagate_float ? "float" : "quantized"));
+    json_object_set_new(root, "linears", list);
+    for (size_t i = 0; i < sum->n_report; i++) {
+        const struct vs_quant_report_entry *e = &sum->report[i];
+        json_t *j = json_object();
+        json_object_set_new(j, "name", json_string(e->name));
+        json_object_set_new(j, "scheme", json_string(vs_scheme_name(e->scheme)));
+        json_object_set_new(j, "relative_output_error", e->rel_error < 0 ? json_null() : real_or_null(e->rel_error));
+        json_object_set_new(j, "input_rows", json_integer(e->rows));
+        json_object_set_new(j, "input_min", real_or_null(e->in_min));
+        json_object_set_new(j, "input_max", real_or_null(e->in_max));
+        if (e->scheme == VS_SCHEME_W8A8) {
+            json_object_set_new(j, "calibration_min", real_or_null(e->act_min));
+            json_object_set_new(j, "calibration_max", real_or_null(e->act_max));
+            json_object_set_new(j, "input_scale", real_or_null(e->act_scale));
+            json_object_set_new(j, "input_offset", real_or_null(e->act_offset));
+        }
+        if (e->routed_tokens >= 0)
+            json_object_set_new(j, "routed_tokens", json_integer(e->routed_tokens));
+        json_array_append_new(list, j);
+    }
+    enum vs_status st = vs_json_write_file(root, sum->report_path, 2, 0644);
+    json_decref(root);
+    const struct vs_quant_report_entry **order = vs_malloc((sum->n_report + 1) * sizeof *order);
+    if (st != VS_OK || !order) {
+        free(order);
+        return st != VS_OK ? st : VS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < sum->n_report; i++)
+        order[i] = &sum->report[i];
+    qsort(order, sum->n_report, sizeof *order, worse_first);
+    vs_info("largest relative output errors ||y_q - y|| / ||y|| on the calibration data (all in %s):", sum->report_path);
+    for (size_t i = 0; i < sum->n_report && i < 10; i++)
+        vs_info("  %.4g  %s (%s)", order[i]->rel_error, order[i]->name, vs_scheme_name(order[i]->scheme));
+    free(order);
+    return VS_OK;
+}
+
+/* Unit i of a calibrated run (i <= last): statistics pass over every sample for its W8A8
+ * Linears, parameters, weights quantized, then (i < last) the propagation pass whose outputs
+ * the next unit sees; then the unit is written. */
+static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct vs_unit *u, const int *claim)
+{
+    const struct vs_quant_options *o = r->o;
+    int *scheme = vs_malloc((u->n_linears + 1) * sizeof *scheme);
+    bool *sym = vs_malloc((u->n_linears + 1) * sizeof *sym), *routed = vs_malloc((u->n_linears + 1) * sizeof *routed);
+    struct vs_unit_f32 *f = NULL;
+    struct vs_calib_unit *cu = NULL;
+    enum vs_status st = scheme && sym && routed ? vs_unit_f32_make(u, &f) : VS_ERR_NOMEM;
+    for (size_t k = 0; st == VS_OK && k < u->n_linears; k++) {
+        scheme[k] = claim[k] < 0 ? -1 : (int)r->lq[claim[k]].scheme;
+        sym[k] = claim[k] >= 0 && r->lq[claim[k]].act_symmetric;
+        routed[k] = o->adapter->linear_is_routed(r->model, u->linears[k].name);
+    }
+    if (st == VS_OK)
+        st = vs_calib_unit_open(f, scheme, sym, routed, &cu);
+    bool all_experts = false, stats = st == VS_OK && vs_calib_unit_needs_stats(cu, &all_experts);
+    bool propagate = (long)i < last;
+    struct vs_linear_hooks h;
+    if (st == VS_OK && stats) {
+        vs_calib_unit_observe_hooks(cu, &h);
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, all_experts, false, NULL, NULL);
+        if (st == VS_OK)
+            st = vs_calib_unit_finish_stats(cu);
+        r->sum->experts_unrouted += cu->unrouted;
+    }
+    if (st == VS_OK)
+        st = vs_calib_unit_quantize(cu);
+    /* The pass with the quantized unit: it measures the output error and, by default, its
+     * outputs are what the next unit sees. */
+    if (st == VS_OK) {
+        cu->measure = true;
+        vs_calib_unit_apply(cu, &h);
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, false, propagate && !o->propagate_float, NULL, NULL);
+        if (st == VS_OK)
+            st = cu->hook_status;
+    }
+    if (st == VS_OK && propagate && o->propagate_float) { /* --propagate float: the float unit's outputs */
+        vs_calib_unit_restore_float(cu);
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, NULL, false, true, NULL, NULL);
+    }
+    if (st == VS_OK)
+        st = report_unit(r, cu);
+    if (st == VS_OK)
+        st = process_unit(r, u, claim, cu);
+    vs_calib_unit_free(cu);
+    vs_unit_f32_free(f);
+    free(scheme);
+    free(sym);
+    free(routed);
     return st;
 }
 
@@ -294,18 +567,40 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         goto done;
 
     size_t n_units = o->adapter->unit_count(r.model);
+    long last = -1; /* last unit needing the forward pass */
+    if (vs_quant_config_needs_data(o->config) && (st = last_static_unit(&r, n_units, &last)) == VS_OK && last >= 0)
+        st = load_samples(&r);
     for (size_t i = 0; i <= n_units && st == VS_OK; i++) {
         double tu = now_seconds();
         struct vs_unit *u = NULL;
         st = i < n_units ? o->adapter->unit_load(r.model, i, &u) : o->adapter->tail_load(r.model, &u);
         if (st != VS_OK)
             break;
-        size_t before = sum->linears_quantized[0] + sum->linears_quantized[1];
-        st = process_unit(&r, u);
-        if (st == VS_OK && i < n_units)
-            vs_info("[%zu/%zu] %s: %zu of %zu Linear modules quantized, %.2f s, peak RSS %.0f MB", i + 1,
-                    n_units, u->name, sum->linears_quantized[0] + sum->linears_quantized[1] - before,
-                    u->n_linears, now_seconds() - tu, (double)peak_rss_bytes() / 1e6);
+        size_t before = 0;
+        for (int k = 0; k < VS_SCHEME_COUNT; k++)
+            before += sum->linears_quantized[k];
+        int *claim = vs_calloc(u->n_linears + 1, sizeof *claim);
+        if (!claim) {
+            vs_unit_free(u);
+            st = VS_ERR_NOMEM;
+            break;
+        }
+        claim_linears(&r, u, claim);
+        st = i < n_units && (long)i <= last ? calibrate_unit(&r, i, last, u, claim) : process_unit(&r, u, claim, NULL);
+        free(claim);
+        size_t after = 0;
+        for (int k = 0; k < VS_SCHEME_COUNT; k++)
+            after += sum->linears_quantized[k];
+        if (st == VS_OK && i < n_units) {
+            double now = now_seconds(), unit_s = now - tu, elapsed = now - t0;
+            double eta = elapsed / (double)(i + 1) * (double)(n_units - i - 1);
+            char rate[64] = "";
+            if ((long)i <= last && unit_s > 0)
+                snprintf(rate, sizeof rate, ", %.1f samples/s", (double)sum->samples / unit_s);
+            vs_info("[%zu/%zu] %s: %zu of %zu Linear modules quantized%s, %.2f s (elapsed %.1f s, ETA %.1f s%s), "
+                    "peak RSS %.0f MB", i + 1, n_units, u->name, after - before, u->n_linears,
+                    (long)i <= last ? " (calibrated)" : "", unit_s, elapsed, eta, rate, (double)peak_rss_bytes() / 1e6);
+        }
         vs_unit_free(u);
     }
     sum->units = n_units;
@@ -318,6 +613,8 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
     r.saver = NULL;
     if (st == VS_OK)
         st = publish(tmp, o->save_path);
+    if (st == VS_OK && sum->n_report)
+        st = write_report(&r);
 done:
     if (r.saver)
         vs_ascendv1_abort(r.saver);
@@ -328,6 +625,7 @@ done:
         vs_error_set(st, "%s", msg);
     }
     free(tmp);
+    vs_layerwise_close(r.lw);
     if (r.model)
         o->adapter->close(r.model);
     for (size_t i = 0; i < r.n_lq; i++)

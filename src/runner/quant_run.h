@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "config/quant_config.h"
 #include "model/adapter.h"
+#include "quant/linear_quant.h"
 
 struct vs_quant_options {
     const char *model_path;
@@ -24,21 +25,49 @@ struct vs_quant_options {
     bool overwrite;                        /* replace a non-empty save_path */
     uint64_t part_bytes_override;          /* > 0: shard size in bytes instead of part_file_size GiB */
     volatile sig_atomic_t *interrupted;    /* set asynchronously to stop (Ctrl-C); may be NULL */
+    /* Calibration (configs with a W8A8 static entry): model-input files
+     * <calib_inputs>/sample_<i>.safetensors (vs_model_inputs_read). */
+    const char *calib_inputs;
+    bool propagate_float;                  /* feed each unit the float outputs of the previous one */
+    uint64_t spill_budget;                 /* bytes of carried activations kept in memory */
+    /* Calibrated runs: where quant_report.json goes (NULL: <save_path>.quant_report.json). */
+    const char *report_path;
+};
+
+/* One quantized Linear of a calibrated run, as quant_report.json lists it. */
+struct vs_quant_report_entry {
+    char *name;
+    enum vs_scheme scheme;
+    double rel_error;         /* ||y_q − y|| / ||y|| over the calibration data; < 0 if not run */
+    float act_min, act_max;   /* W8A8: calibration range of the input */
+    float in_min, in_max;     /* input range in the measuring pass */
+    float act_scale, act_offset;
+    int64_t rows;             /* input rows measured */
+    int64_t routed_tokens;    /* a MoE expert: tokens routed to it; -1 otherwise */
 };
 
 struct vs_quant_summary {
     size_t units;
     size_t linears_total;
-    size_t linears_quantized[2]; /* by enum vs_scheme */
+    size_t linears_quantized[VS_SCHEME_COUNT]; /* by enum vs_scheme */
+    size_t samples;              /* calibration samples (0 for a data-free run) */
+    size_t experts_unrouted;     /* W8A8 experts no calibration token was routed to */
     uint64_t bytes_in;           /* checkpoint bytes read */
     uint64_t bytes_out;          /* tensor bytes written */
     uint64_t largest_unit_bytes; /* checkpoint bytes of the largest unit (tail included) */
     uint64_t peak_rss_bytes;     /* of this process, at the end of the run */
     double seconds;
+    struct vs_quant_report_entry *report; /* calibrated runs: every Linear of the calibrated units */
+    size_t n_report;
+    char *report_path;                    /* where it was written (caller frees with the summary) */
 };
+
+void vs_quant_summary_free(struct vs_quant_summary *s);
 
 /* Checks that every processor of the config is available in this build, before any work. */
 enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg);
+/* True if some linear_quant entry of the config needs calibration data (W8A8 static). */
+bool vs_quant_config_needs_data(const struct vs_quant_config *cfg);
 
 enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_summary *summary);
 

@@ -107,6 +107,53 @@ enum vs_status vs_ascendv1_add_weight_quant(struct vs_ascendv1 *s, enum vs_quant
     return VS_OK;
 }
 
+enum vs_status vs_ascendv1_add_w8a8(struct vs_ascendv1 *s, const char *module, const int8_t *weight, int64_t rows,
+                                    int64_t cols, const int32_t *quant_bias, float input_scale, float input_offset,
+                                    const float *deq_scale, enum vs_dtype global_dtype, const float *bias)
+{
+    const char *t = vs_quant_type_tag_name(VS_QT_W8A8);
+    char name[1024];
+    int64_t wshape[2] = {rows, cols}, one = 1;
+    enum vs_status st;
+    snprintf(name, sizeof name, "%s.weight", module);
+    if ((st = add(s, name, t, VS_DTYPE_I8, 2, wshape, weight)) != VS_OK)
+        return st;
+    snprintf(name, sizeof name, "%s.quant_bias", module);
+    if ((st = add(s, name, t, VS_DTYPE_I32, 1, &rows, quant_bias)) != VS_OK)
+        return st;
+    snprintf(name, sizeof name, "%s.input_scale", module);
+    if ((st = add(s, name, t, VS_DTYPE_F32, 1, &one, &input_scale)) != VS_OK)
+        return st;
+    snprintf(name, sizeof name, "%s.input_offset", module);
+    if ((st = add(s, name, t, VS_DTYPE_F32, 1, &one, &input_offset)) != VS_OK)
+        return st;
+    snprintf(name, sizeof name, "%s.deq_scale", module);
+    if (global_dtype == VS_DTYPE_BF16) {
+        st = add(s, name, t, VS_DTYPE_F32, 1, &rows, deq_scale);
+    } else { /* msModelSlim's deqscale.py: the float32 bits as int32, widened to int64 */
+        int64_t *bits = vs_malloc((size_t)rows * sizeof *bits);
+        if (!bits)
+            return VS_ERR_NOMEM;
+        for (int64_t i = 0; i < rows; i++) {
+            int32_t b;
+            memcpy(&b, &deq_scale[i], sizeof b);
+            bits[i] = b;
+        }
+        st = add(s, name, t, VS_DTYPE_I64, 1, &rows, bits);
+        free(bits);
+    }
+    if (st != VS_OK)
+        return st;
+    if (bias) {
+        snprintf(name, sizeof name, "%s.bias", module);
+        if ((st = add(s, name, "FLOAT", VS_DTYPE_F32, 1, &rows, bias)) != VS_OK)
+            return st;
+    }
+    if ((int)VS_QT_W8A8 > s->max_type)
+        s->max_type = (int)VS_QT_W8A8;
+    return VS_OK;
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);

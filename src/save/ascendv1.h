@@ -39,6 +39,14 @@ enum vs_status vs_ascendv1_add_weight_quant(struct vs_ascendv1 *s, enum vs_quant
                                             int64_t cols, const float *scale, const float *offset,
                                             const float *bias);
 
+/* A W8A8 static Linear `module` (spec §7.3): .weight (I8 [rows, cols]), .quant_bias (I32 [rows]),
+ * .input_scale and .input_offset (F32 [1]), .deq_scale ([rows]: F32 when the model's global
+ * dtype is BF16, else I64 holding each float32's bit pattern), and .bias (F32, FLOAT) if bias
+ * is not NULL. */
+enum vs_status vs_ascendv1_add_w8a8(struct vs_ascendv1 *s, const char *module, const int8_t *weight, int64_t rows,
+                                    int64_t cols, const int32_t *quant_bias, float input_scale, float input_offset,
+                                    const float *deq_scale, enum vs_dtype global_dtype, const float *bias);
+
 /* Closes the weights, writes quant_model_description.json (mode 0600), copies the side files
  * of `model_path` (top-level *.json, *.py, *.txt, *.jinja except *index.json; mode 0600) and
  * removes `quantization_config` from config.json (top level and text_config). */

@@ -68,3 +68,27 @@ const struct vs_adapter_ops vs_demo_adapter_abi0 = {
     .tail_load = demo_tail_load,
     .global_dtype = demo_dtype,
 };
+
+/* An adapter built against ABI version 1, whose table ends after global_dtype: the registry
+ * must read only those members. */
+struct demo_ops_v1 {
+    uint32_t abi_version;
+    const char *key, *pedigree;
+    enum vs_status (*open)(const char *, const char *, struct vs_model **);
+    void (*close)(struct vs_model *);
+    size_t (*unit_count)(const struct vs_model *);
+    enum vs_status (*unit_load)(struct vs_model *, size_t, struct vs_unit **);
+    enum vs_status (*tail_load)(struct vs_model *, struct vs_unit **);
+    enum vs_dtype (*global_dtype)(const struct vs_model *);
+};
+const struct demo_ops_v1 vs_demo_adapter_v1 = {
+    .abi_version = 1,
+    .key = "demo_v1",
+    .pedigree = "demo",
+    .open = demo_open,
+    .close = demo_close,
+    .unit_count = demo_unit_count,
+    .unit_load = demo_unit_load,
+    .tail_load = demo_tail_load,
+    .global_dtype = demo_dtype,
+};

@@ -8,7 +8,16 @@ written from qwen3_vl_spec.md §4-5 — not from vlmslim's C code and not using 
 `vision` writes random pixel_values for the grids (seeded), the grids, and the tower's outputs
 (`embeds`, `deepstack.<j>`). `model` also writes a prompt `ids` (text, then per image
 vision_start + image tokens + vision_end, then text), every text layer's output
-`hidden.layer_<n>` and the last position's `logits`."""
+`hidden.layer_<n>` and the last position's `logits`.
+
+  qwen3_vl_torch.py inputs MODEL_DIR OUT_DIR [--grids ...] [--seed N]
+  qwen3_vl_torch.py dump   MODEL_DIR INPUTS_DIR OUT_DIR
+
+`inputs` writes model-input files (input_ids, attention_mask, pixel_values, image_grid_thw):
+OUT_DIR/sample_0.safetensors with the grids' images and a prompt as `model` builds it, and
+sample_1.safetensors, text only. `dump` reads INPUTS_DIR/sample_<i>.safetensors and writes what
+`vlmslim forward --dump` writes: OUT_DIR/sample_<i>.safetensors with `hidden.visual`,
+`hidden.layer_<n>` and `logits`."""
 import argparse, json, math, os, sys
 
 import numpy as np
@@ -23,6 +32,18 @@ def load(model_dir):
         cfg = json.load(f)
     tensors, _ = st.load_checkpoint(model_dir)
     return cfg, {k: torch.from_numpy(np.ascontiguousarray(t.to_f32())) for k, t in tensors.items()}
+
+
+# Every Linear of the forward pass goes through linear(); a caller may set LINEAR_HOOK to
+# (name, x, w, b) -> y to observe or fake-quantize (tests/reference/calib_torch.py).
+LINEAR_HOOK = None
+
+
+def linear(name, x, w, b=None):
+    if LINEAR_HOOK is not None:
+        return LINEAR_HOOK(name, x, w, b)
+    y = x @ w.T
+    return y + b if b is not None else y
 
 
 def rotate_half(x):
@@ -72,7 +93,7 @@ def vision_forward(cfg, W, pixel_values, grids):
     bounds = np.cumsum([0] + [h * w for t, h, w in grids for _ in range(t)])
     n = x.shape[0]
     ln = lambda y, name: torch.nn.functional.layer_norm(y, (y.shape[-1],), W[name + ".weight"], W[name + ".bias"], 1e-6)
-    lin = lambda y, name: y @ W[name + ".weight"].T + W[name + ".bias"]
+    lin = lambda y, name: linear(name, y, W[name + ".weight"], W[name + ".bias"])
     gm = m * m
 
     def merger(y, prefix, post):
@@ -119,9 +140,10 @@ def rms(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
-def text_forward(cfg, W, ids, embeds, deep):
+def text_prepare(cfg, W, ids, embeds, grids):
+    """Embeddings with the image features scattered in, and what every layer needs."""
     tc = cfg["text_config"]
-    H, D, nq, nkv, eps = tc["hidden_size"], tc["head_dim"], tc["num_attention_heads"], tc["num_key_value_heads"], tc["rms_norm_eps"]
+    D = tc["head_dim"]
     image_id = cfg.get("image_token_id", 151655)
     m = cfg["vision_config"].get("spatial_merge_size", 2)
     ids_t = torch.tensor(ids)
@@ -129,7 +151,7 @@ def text_forward(cfg, W, ids, embeds, deep):
     emb = W["model.language_model.embed_tokens.weight"]
     x = emb[ids_t.clamp(max=emb.shape[0] - 1)].clone()  # image rows are replaced below
     x[mask] = embeds
-    pos = rope_index(ids, ARGS_GRIDS, m, image_id)
+    pos = rope_index(ids, grids, m, image_id)
     sec = tc["rope_scaling"]["mrope_section"]
     inv = 1.0 / (tc["rope_theta"] ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
     axis = torch.tensor([1 if (j % 3 == 1 and j < 3 * sec[1]) else 2 if (j % 3 == 2 and j < 3 * sec[2]) else 0 for j in range(D // 2)])
@@ -138,51 +160,143 @@ def text_forward(cfg, W, ids, embeds, deep):
     cos, sin = ang.cos()[:, None, :], ang.sin()[:, None, :]
     s = len(ids)
     causal = torch.full((s, s), float("-inf")).triu(1)
+    return x, mask, (cos, sin, causal)
+
+
+def text_layer(cfg, W, L, x, rope, route_counts=None, routed_only=False):
+    """Decoder layer L on x; MoE experts are computed on every token (weighted by their routing
+    weight, zero when not routed), or with routed_only on their routed tokens only (the same
+    output); route_counts[e] += tokens routed to expert e."""
+    tc = cfg["text_config"]
+    H, D, nq, nkv, eps = tc["hidden_size"], tc["head_dim"], tc["num_attention_heads"], tc["num_key_value_heads"], tc["rms_norm_eps"]
     experts, topk = tc.get("num_experts", 0), tc.get("num_experts_per_tok", 0)
+    cos, sin, causal = rope
+    s = x.shape[0]
+    p = "model.language_model.layers.%d." % L
+    h = rms(x, W[p + "input_layernorm.weight"], eps)
+    q = linear(p + "self_attn.q_proj", h, W[p + "self_attn.q_proj.weight"]).view(s, nq, D)
+    k = linear(p + "self_attn.k_proj", h, W[p + "self_attn.k_proj.weight"]).view(s, nkv, D)
+    v = linear(p + "self_attn.v_proj", h, W[p + "self_attn.v_proj.weight"]).view(s, nkv, D)
+    q, k = rms(q, W[p + "self_attn.q_norm.weight"], eps), rms(k, W[p + "self_attn.k_norm.weight"], eps)
+    q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+    k, v = k.repeat_interleave(nq // nkv, 1), v.repeat_interleave(nq // nkv, 1)
+    att = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(D) + causal
+    o = torch.einsum("hqk,khd->qhd", att.softmax(-1), v).reshape(s, nq * D)
+    x = x + linear(p + "self_attn.o_proj", o, W[p + "self_attn.o_proj.weight"])
+    h = rms(x, W[p + "post_attention_layernorm.weight"], eps)
+    if p + "mlp.gate.weight" in W:
+        probs = linear(p + "mlp.gate", h, W[p + "mlp.gate.weight"]).softmax(-1)
+        wv, wi = probs.topk(topk, -1)
+        if tc.get("norm_topk_prob", True):
+            wv = wv / wv.sum(-1, keepdim=True)
+        gu, dn = W[p + "mlp.experts.gate_up_proj"], W[p + "mlp.experts.down_proj"]
+        I = dn.shape[1]
+        y = torch.zeros_like(h)
+        for e in range(experts):
+            if route_counts is not None:
+                route_counts[e] += int((wi == e).sum())
+            q_ = "%smlp.experts.%d." % (p, e)
+            rows = (wi == e).any(-1).nonzero().flatten() if routed_only else torch.arange(s)
+            if len(rows) == 0:
+                continue
+            he = h[rows]
+            g = linear(q_ + "gate_proj", he, gu[e][:, :I].T)
+            u = linear(q_ + "up_proj", he, gu[e][:, I:].T)
+            out = linear(q_ + "down_proj", torch.nn.functional.silu(g) * u, dn[e].T)
+            y[rows] += out * (wv[rows] * (wi[rows] == e)).sum(-1, keepdim=True)
+    else:
+        g = torch.nn.functional.silu(linear(p + "mlp.gate_proj", h, W[p + "mlp.gate_proj.weight"]))
+        g = g * linear(p + "mlp.up_proj", h, W[p + "mlp.up_proj.weight"])
+        y = linear(p + "mlp.down_proj", g, W[p + "mlp.down_proj.weight"])
+    return x + y
+
+
+def final_logits(cfg, W, x):
+    tc = cfg["text_config"]
+    xn = rms(x[-1], W["model.language_model.norm.weight"], tc["rms_norm_eps"])
+    head = W.get("lm_head.weight", W["model.language_model.embed_tokens.weight"])
+    return xn @ head.T
+
+
+def text_forward(cfg, W, ids, embeds, deep):
+    x, mask, rope = text_prepare(cfg, W, ids, embeds, ARGS_GRIDS)
     hidden = []
-    for L in range(tc["num_hidden_layers"]):
-        p = "model.language_model.layers.%d." % L
-        h = rms(x, W[p + "input_layernorm.weight"], eps)
-        q = (h @ W[p + "self_attn.q_proj.weight"].T).view(s, nq, D)
-        k = (h @ W[p + "self_attn.k_proj.weight"].T).view(s, nkv, D)
-        v = (h @ W[p + "self_attn.v_proj.weight"].T).view(s, nkv, D)
-        q, k = rms(q, W[p + "self_attn.q_norm.weight"], eps), rms(k, W[p + "self_attn.k_norm.weight"], eps)
-        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
-        k, v = k.repeat_interleave(nq // nkv, 1), v.repeat_interleave(nq // nkv, 1)
-        att = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(D) + causal
-        o = torch.einsum("hqk,khd->qhd", att.softmax(-1), v).reshape(s, nq * D)
-        x = x + o @ W[p + "self_attn.o_proj.weight"].T
-        h = rms(x, W[p + "post_attention_layernorm.weight"], eps)
-        if p + "mlp.gate.weight" in W:
-            probs = (h @ W[p + "mlp.gate.weight"].T).softmax(-1)
-            wv, wi = probs.topk(topk, -1)
-            if tc.get("norm_topk_prob", True):
-                wv = wv / wv.sum(-1, keepdim=True)
-            gu, dn = W[p + "mlp.experts.gate_up_proj"], W[p + "mlp.experts.down_proj"]
-            I = dn.shape[1]
-            y = torch.zeros_like(h)
-            for e in range(experts):
-                a = h @ gu[e]
-                out = (torch.nn.functional.silu(a[:, :I]) * a[:, I:]) @ dn[e]
-                y += out * (wv * (wi == e)).sum(-1, keepdim=True)
-        else:
-            g = torch.nn.functional.silu(h @ W[p + "mlp.gate_proj.weight"].T) * (h @ W[p + "mlp.up_proj.weight"].T)
-            y = g @ W[p + "mlp.down_proj.weight"].T
-        x = x + y
+    for L in range(cfg["text_config"]["num_hidden_layers"]):
+        x = text_layer(cfg, W, L, x, rope)
         if L < len(deep):
             x[mask] = x[mask] + deep[L]
         hidden.append(x.clone())
-    xn = rms(x[-1], W["model.language_model.norm.weight"], eps)
-    head = W.get("lm_head.weight", W["model.language_model.embed_tokens.weight"])
-    return hidden, xn @ head.T
+    return hidden, final_logits(cfg, W, x)
 
 
 ARGS_GRIDS = None
 
 
+def make_prompt(cfg, grids, rng):
+    vc = cfg["vision_config"]
+    m = vc.get("spatial_merge_size", 2)
+    vocab = cfg["text_config"]["vocab_size"]
+    image_id = cfg.get("image_token_id", 151655)
+    text = lambda n: [int(t) for t in rng.integers(0, min(vocab, 151643), n) if t != image_id] or [0]
+    ids = text(5)
+    # vision start/end ids lie outside a tiny fixture's vocabulary: use them only when they fit
+    fit = lambda key, default: cfg.get(key, default) if cfg.get(key, default) < vocab else int(rng.integers(0, vocab))
+    for t, h, w in grids:
+        ids += [fit("vision_start_token_id", 151652)] + [image_id] * (t * h * w // (m * m))
+        ids += [fit("vision_end_token_id", 151653)] + text(3)
+    return ids
+
+
+def write_inputs(path, ids, pv, grids):
+    idv = np.array([ids], dtype=np.int64)
+    g = np.array(grids, dtype=np.int64).reshape(-1, 3)
+    st.write_file(path, [("input_ids", st.Tensor("I64", idv.shape, idv)),
+                         ("attention_mask", st.Tensor("I64", idv.shape, np.ones_like(idv))),
+                         ("pixel_values", st.Tensor("F32", pv.shape, pv)),
+                         ("image_grid_thw", st.Tensor("I64", g.shape, g))])
+
+
+def read_inputs(path):
+    t, _ = st.read_file(path)
+    ids = [int(v) for v in t["input_ids"].array.reshape(-1)]
+    grids = [tuple(int(v) for v in row) for row in t["image_grid_thw"].array.reshape(-1, 3)]
+    return ids, t["pixel_values"].array.astype(np.float32), grids
+
+
+def forward_sample(cfg, W, ids, pv, grids):
+    """(hidden.visual, [hidden.layer_n], logits) of one sample."""
+    global ARGS_GRIDS
+    ARGS_GRIDS = grids
+    out_hidden = cfg["vision_config"]["out_hidden_size"]
+    if grids:
+        embeds, deep = vision_forward(cfg, W, torch.from_numpy(pv), grids)
+    else:
+        embeds, deep = torch.zeros(0, out_hidden), []
+    hidden, logits = text_forward(cfg, W, ids, embeds, deep)
+    return embeds, hidden, logits
+
+
+def dump_main(model_dir, inputs_dir, out_dir):
+    cfg, W = load(model_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    i = 0
+    f32 = lambda x: st.Tensor("F32", x.shape, x.numpy())
+    while os.path.exists(os.path.join(inputs_dir, "sample_%d.safetensors" % i)):
+        ids, pv, grids = read_inputs(os.path.join(inputs_dir, "sample_%d.safetensors" % i))
+        with torch.no_grad():
+            embeds, hidden, logits = forward_sample(cfg, W, ids, pv, grids)
+        out = [("hidden.visual", f32(embeds))] + [("hidden.layer_%d" % L, f32(h)) for L, h in enumerate(hidden)]
+        st.write_file(os.path.join(out_dir, "sample_%d.safetensors" % i), out + [("logits", f32(logits))])
+        i += 1
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "dump":
+        if len(sys.argv) != 5:
+            sys.exit("usage: qwen3_vl_torch.py dump MODEL_DIR INPUTS_DIR OUT_DIR")
+        return dump_main(*sys.argv[2:])
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["vision", "model"])
+    ap.add_argument("what", choices=["vision", "model", "inputs"])
     ap.add_argument("model_dir")
     ap.add_argument("out")
     ap.add_argument("--grids", default="1x4x6,1x2x2")
@@ -193,6 +307,13 @@ def main():
     vc = cfg["vision_config"]
     cols = vc.get("in_channels", 3) * vc.get("temporal_patch_size", 2) * vc.get("patch_size", 16) ** 2
     rng = np.random.default_rng(a.seed)
+    if a.what == "inputs":
+        os.makedirs(a.out, exist_ok=True)
+        pv = rng.standard_normal((sum(t * h * w for t, h, w in grids), cols)).astype(np.float32)
+        write_inputs(os.path.join(a.out, "sample_0.safetensors"), make_prompt(cfg, grids, rng), pv, grids)
+        write_inputs(os.path.join(a.out, "sample_1.safetensors"), make_prompt(cfg, [], rng),
+                     np.zeros((0, cols), np.float32), [])
+        return
     pv = rng.standard_normal((sum(t * h * w for t, h, w in grids), cols)).astype(np.float32)
     global ARGS_GRIDS
     ARGS_GRIDS = grids

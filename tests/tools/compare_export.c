@@ -1,7 +1,7 @@
 /* vs-compare-export: compares two `ascendv1` export directories, ACTUAL (what vlmslim wrote)
  * against EXPECTED (a golden export from the numpy reference).
  *
- *   vs-compare-export [--ties TIES.json] [--max-report N] ACTUAL_DIR EXPECTED_DIR
+ *   vs-compare-export [--ties TIES.json] [--rtol R] [--max-report N] ACTUAL_DIR EXPECTED_DIR
  *
  * Checks, reporting the first differences of each kind:
  *   - the same set of files (relative paths), so shard names and side files agree;
@@ -14,7 +14,8 @@
  *     rounding boundary; a float32 implementation that divides in another order, or whose
  *     scale differs in its last bits, may round those the other way and nowhere else);
  *     without --ties no int8 difference is accepted. Float tensors (F16, BF16, F32, F64)
- *     equal within 1e-6 relative (NaN equals NaN); all other dtypes byte-equal;
+ *     equal within 1e-6 relative (--rtol: R instead; NaN equals NaN), and so are the float32 bit
+ *     patterns an I64 `*.deq_scale` holds (W8A8 of a non-bf16 model); all other dtypes byte-equal;
  *   - quant_model_description.json: equal as a set of key/value pairs, and (in each
  *     directory) one entry per written tensor plus the known global keys;
  *   - quant_model_weights.safetensors.index.json: weight_map consistent with the shard files
@@ -39,7 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FLOAT_RTOL 1e-6
+static double FLOAT_RTOL = 1e-6;
 #define WEIGHTS_PREFIX "quant_model_weights"
 #define INDEX_NAME "quant_model_weights.safetensors.index.json"
 #define DESCRIPTION_NAME "quant_model_description.json"
@@ -484,10 +485,24 @@ static void compare_values(const struct tensor *a, const struct tensor *e, const
                      abs(x - y) == 1 ? " (off by one where the reference marks no rounding tie)" : "");
         }
         free(tl);
-    } else if (is_float(a->dtype)) {
+    } else if (is_float(a->dtype) || (a->dtype == DT_I64 && ends_with(a->name, ".deq_scale"))) {
+        bool bits = !is_float(a->dtype);
         for (uint64_t i = 0; i < n; i++) {
-            double x = element(a->dtype, a->data + i * dt_sizes[a->dtype]);
-            double y = element(e->dtype, e->data + i * dt_sizes[e->dtype]);
+            double x, y;
+            if (bits) { /* int64 holding a float32 bit pattern */
+                int64_t ia, ie;
+                memcpy(&ia, a->data + i * 8, 8);
+                memcpy(&ie, e->data + i * 8, 8);
+                int32_t ba = (int32_t)ia, be = (int32_t)ie;
+                float fa, fe;
+                memcpy(&fa, &ba, 4);
+                memcpy(&fe, &be, 4);
+                x = fa;
+                y = fe;
+            } else {
+                x = element(a->dtype, a->data + i * dt_sizes[a->dtype]);
+                y = element(e->dtype, e->data + i * dt_sizes[e->dtype]);
+            }
             if (x == y || (isnan(x) && isnan(y)))
                 continue;
             double tol = FLOAT_RTOL * fmax(fabs(x), fabs(y));
@@ -768,7 +783,7 @@ static struct stfile *side_st(struct side *s, const char *rel)
 
 static int usage(void)
 {
-    fputs("usage: vs-compare-export [--ties TIES.json] [--max-report N] ACTUAL_DIR EXPECTED_DIR\n", stderr);
+    fputs("usage: vs-compare-export [--ties TIES.json] [--rtol R] [--max-report N] ACTUAL_DIR EXPECTED_DIR\n", stderr);
     return 2;
 }
 
@@ -779,6 +794,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ties") == 0 && i + 1 < argc) {
             ties_path = argv[++i];
+        } else if (strcmp(argv[i], "--rtol") == 0 && i + 1 < argc) {
+            char *end;
+            FLOAT_RTOL = strtod(argv[++i], &end);
+            if (*end || !(FLOAT_RTOL >= 0))
+                return usage();
         } else if (strcmp(argv[i], "--max-report") == 0 && i + 1 < argc) {
             char *end;
             long v = strtol(argv[++i], &end, 10);

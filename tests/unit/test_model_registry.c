@@ -92,6 +92,8 @@ static void test_builtins(void **state)
 {
     (void)state;
     const struct vs_adapter_ops *a = vs_builtin_adapter("qwen3_vl"), *b = vs_builtin_adapter("qwen3_vl_moe");
+    assert_true(vs_adapter_has_forward(a));
+    assert_true(vs_adapter_has_forward(b));
     assert_non_null(a);
     assert_non_null(b);
     assert_ptr_not_equal(a, b);
@@ -219,10 +221,12 @@ static void test_plugin_adapter(void **state)
              "[ModelAdapter]\n"
              "Demo = Demo-1B, Demo-2B\n"
              "absolute = Abs-1B\n"
+             "old = Old-1B\n"
              "[ModelAdapterEntryPoints]\n"
              "DEMO = plugins/libdemo.so:vs_demo_adapter\n"
-             "absolute = %s:vs_demo_adapter\n",
-             VS_DEMO_PLUGIN);
+             "absolute = %s:vs_demo_adapter\n"
+             "old = %s:vs_demo_adapter_v1\n",
+             VS_DEMO_PLUGIN, VS_DEMO_PLUGIN);
     assert_int_equal(load_text(f, text), VS_OK);
     const struct vs_adapter_ops *ops = NULL, *again = NULL;
     assert_int_equal(vs_registry_resolve(f->reg, "Demo-2B", &ops), VS_OK);
@@ -236,6 +240,15 @@ static void test_plugin_adapter(void **state)
     assert_ptr_equal(again, ops);
     assert_int_equal(vs_registry_resolve(f->reg, "Abs-1B", &again), VS_OK);
     assert_string_equal(again->key, "demo");
+    assert_false(vs_adapter_has_forward(again)); /* the demo implements no forward pass */
+    /* An ABI-1 table (shorter) is read as such: the forward members are NULL. */
+    assert_int_equal(vs_registry_resolve(f->reg, "Old-1B", &again), VS_OK);
+    assert_int_equal(again->abi_version, 1);
+    assert_string_equal(again->key, "demo_v1");
+    assert_non_null(again->global_dtype);
+    assert_null(again->sample_begin);
+    assert_null(again->linear_is_routed);
+    assert_false(vs_adapter_has_forward(again));
     vs_registry_free(f->reg); /* unloads the plugins */
     f->reg = NULL;
     free(plugins);

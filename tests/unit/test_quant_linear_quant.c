@@ -41,10 +41,28 @@ static void test_schemes(void **state)
     assert_int_equal(vs_linear_quant_init(&lq, &w16), VS_OK);
     assert_int_equal(lq.scheme, VS_SCHEME_W8A16);
     vs_linear_quant_free(&lq);
+    assert_false(vs_scheme_needs_data(VS_SCHEME_W8A16));
+    assert_false(vs_scheme_needs_data(VS_SCHEME_W8A8_DYNAMIC));
     struct vs_processor_config stat = make(VS_QDT_INT8, VS_QS_PER_TENSOR, true);
-    assert_int_equal(vs_linear_quant_init(&lq, &stat), VS_ERR_UNSUPPORTED);
+    assert_int_equal(vs_linear_quant_init(&lq, &stat), VS_OK);
+    assert_int_equal(lq.scheme, VS_SCHEME_W8A8);
+    assert_false(lq.act_symmetric);
+    assert_true(vs_scheme_needs_data(lq.scheme));
+    assert_string_equal(vs_scheme_name(lq.scheme), "W8A8");
+    vs_linear_quant_free(&lq);
+    struct vs_processor_config stat_sym = make(VS_QDT_INT8, VS_QS_PER_TENSOR, false);
+    assert_int_equal(vs_linear_quant_init(&lq, &stat_sym), VS_OK);
+    assert_int_equal(lq.scheme, VS_SCHEME_W8A8);
+    assert_true(lq.act_symmetric);
+    vs_linear_quant_free(&lq);
+    struct vs_processor_config hist = make(VS_QDT_INT8, VS_QS_PER_TENSOR, true);
+    strcpy(hist.u.linear_quant.act.method, "histogram");
+    assert_int_equal(vs_linear_quant_init(&lq, &hist), VS_ERR_UNSUPPORTED);
     assert_true(vs_test_contains(vs_error_message(),
-        "spec.process[1]: linear_quant with act int8 per_tensor asymmetric minmax and weight int8 per_channel symmetric minmax is not implemented in this build"));
+        "spec.process[1]: linear_quant with act int8 per_tensor asymmetric histogram and weight int8 per_channel symmetric minmax is not implemented in this build"));
+    struct vs_processor_config mean = make(VS_QDT_INT8, VS_QS_PER_TENSOR, true);
+    strcpy(mean.u.linear_quant.act.ext_aggregation, "mean");
+    assert_int_equal(vs_linear_quant_init(&lq, &mean), VS_ERR_UNSUPPORTED);
     struct vs_processor_config mx = make(VS_QDT_INT8, VS_QS_PER_TOKEN, false);
     mx.u.linear_quant.weight.dtype = VS_QDT_INT4;
     assert_int_equal(vs_linear_quant_init(&lq, &mx), VS_ERR_UNSUPPORTED);
@@ -56,6 +74,9 @@ static void test_selection_and_unmatched_patterns(void **state)
     struct vs_processor_config pc = make(VS_QDT_INT8, VS_QS_PER_TOKEN, false);
     struct vs_linear_quant lq;
     assert_int_equal(vs_linear_quant_init(&lq, &pc), VS_OK);
+    assert_true(vs_linear_quant_matches(&lq, "model.language_model.layers.0.self_attn.q_proj"));
+    assert_false(vs_linear_quant_matches(&lq, "model.language_model.layers.0.mlp.experts.3.up_proj"));
+    assert_int_equal(lq.include_hits[0], 0); /* looking ahead counts nothing */
     assert_true(vs_linear_quant_selects(&lq, "model.language_model.layers.0.self_attn.q_proj"));
     assert_false(vs_linear_quant_selects(&lq, "model.language_model.layers.0.mlp.experts.3.up_proj"));
     assert_false(vs_linear_quant_selects(&lq, "model.language_model.layers.0.mlp.gate"));

@@ -241,10 +241,82 @@ static void test_missing_model_dir_is_error(void **state)
     free(out);
 }
 
+/* W8A8 static: the tensor set of spec 7.3; deq_scale F32 for a bf16 model, else I64 holding
+ * the float32 bits; W8A8 ranks above W8A8_DYNAMIC. */
+static void test_w8a8_static_tensors(void **state)
+{
+    (void)state;
+    char *model = make_model_dir(0);
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        char *out = vs_test_tmpdir("ascendv1-w8a8");
+        struct vs_ascendv1 *s;
+        assert_int_equal(vs_ascendv1_open(out, 0, &s), VS_OK);
+        int8_t q[6] = {1, -2, 3, 127, -127, 0};
+        int32_t qb[2] = {-5, 1000000};
+        float deq[2] = {0.001f, 3.5e-5f}, scale[2] = {0.5f, 0.25f}, bias[2] = {0.25f, -1.0f};
+        assert_int_equal(vs_ascendv1_add_weight_quant(s, VS_QT_W8A8_DYNAMIC, "a.up_proj", q, 2, 3, scale, NULL, NULL),
+                         VS_OK);
+        assert_int_equal(vs_ascendv1_add_w8a8(s, "a.q_proj", q, 2, 3, qb, 0.02f, -7.0f, deq,
+                                              bf16 ? VS_DTYPE_BF16 : VS_DTYPE_F16, bias), VS_OK);
+        assert_int_equal(vs_ascendv1_finish(s, model), VS_OK);
+        char *weights = vs_path_join(out, "quant_model_weights.safetensors");
+        struct vs_st_file *f;
+        assert_int_equal(vs_st_file_open(weights, &f), VS_OK);
+        assert_int_equal(vs_st_file_count(f), 9);
+        const struct vs_st_tensor *t = vs_st_file_find(f, "a.q_proj.weight");
+        assert_int_equal(t->dtype, VS_DTYPE_I8);
+        assert_memory_equal(t->data, q, 6);
+        t = vs_st_file_find(f, "a.q_proj.quant_bias");
+        assert_int_equal(t->dtype, VS_DTYPE_I32);
+        assert_int_equal(t->ndim, 1);
+        assert_memory_equal(t->data, qb, sizeof qb);
+        t = vs_st_file_find(f, "a.q_proj.input_scale");
+        assert_int_equal(t->dtype, VS_DTYPE_F32);
+        assert_int_equal(t->shape[0], 1);
+        assert_true(*(const float *)t->data == 0.02f);
+        t = vs_st_file_find(f, "a.q_proj.input_offset");
+        assert_true(*(const float *)t->data == -7.0f);
+        t = vs_st_file_find(f, "a.q_proj.deq_scale");
+        if (bf16) {
+            assert_int_equal(t->dtype, VS_DTYPE_F32);
+            assert_memory_equal(t->data, deq, sizeof deq);
+        } else {
+            assert_int_equal(t->dtype, VS_DTYPE_I64);
+            for (int i = 0; i < 2; i++) {
+                int64_t v;
+                int32_t bits;
+                memcpy(&v, (const char *)t->data + 8 * i, 8);
+                memcpy(&bits, &deq[i], 4);
+                assert_int_equal(v, bits);
+            }
+        }
+        t = vs_st_file_find(f, "a.q_proj.bias");
+        assert_int_equal(t->dtype, VS_DTYPE_F32);
+        assert_memory_equal(t->data, bias, sizeof bias);
+        assert_null(vs_st_file_find(f, "a.q_proj.weight_scale"));
+        vs_st_file_close(f);
+        free(weights);
+        json_t *d = load_description(out);
+        expect_type(d, "a.q_proj.weight", "W8A8");
+        expect_type(d, "a.q_proj.quant_bias", "W8A8");
+        expect_type(d, "a.q_proj.input_scale", "W8A8");
+        expect_type(d, "a.q_proj.input_offset", "W8A8");
+        expect_type(d, "a.q_proj.deq_scale", "W8A8");
+        expect_type(d, "a.q_proj.bias", "FLOAT");
+        expect_type(d, "model_quant_type", "W8A8");
+        json_decref(d);
+        vs_fs_remove_tree(out);
+        free(out);
+    }
+    vs_fs_remove_tree(model);
+    free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_weight_quant_tensors_and_description),
+        cmocka_unit_test(test_w8a8_static_tensors),
         cmocka_unit_test(test_side_files),
         cmocka_unit_test(test_config_without_quant_config_is_byte_identical),
         cmocka_unit_test(test_sharded_output_has_index),

@@ -1,0 +1,266 @@
+/* `vlmslim forward`: the float model over calibration samples, layer by layer, with every
+ * sample's image features, text-layer outputs and last-position logits dumped, and the top-5
+ * next tokens printed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/datadir.h"
+#include "inputs/model_inputs.h"
+#include "io/safetensors.h"
+#include "model/registry.h"
+#include "runner/layerwise.h"
+#include "text/tokenizer.h"
+
+static void print_help(void)
+{
+    fputs("usage: vlmslim forward --model_path DIR --model_type NAME --inputs DIR --dump DIR\n"
+          "                       [--spill_budget_mb N] [--log_level LEVEL] [--quiet]\n"
+          "\n"
+          "Runs the float model layer by layer over the samples and writes DIR/sample_<i>.safetensors\n"
+          "with `logits` (F32 [vocab], last position), `hidden.visual` (merged image features) and\n"
+          "`hidden.layer_<n>` (each text layer's output); prints the top-5 next tokens per sample.\n"
+          "\n"
+          "options:\n"
+          "  --model_path DIR       the float checkpoint\n"
+          "  --model_type NAME      a display name registered in config/config.ini\n"
+          "  --inputs DIR           model-input files sample_0.safetensors, sample_1.safetensors, ...\n"
+          "                         (input_ids, attention_mask, pixel_values, image_grid_thw)\n"
+          "  --dump DIR             where the outputs go (created if absent)\n"
+          "  --spill_budget_mb N    activations kept in memory before spilling to $TMPDIR (default 4096)\n"
+          "  --log_level LEVEL      debug, info (default), warning, error\n"
+          "  --quiet                no progress lines (the same as --log_level warning)\n",
+          stdout);
+}
+
+static int fail(enum vs_status st)
+{
+    const char *msg = vs_error_message();
+    fprintf(stderr, "vlmslim: error: %s\n", *msg ? msg : vs_status_name(st));
+    return vs_status_exit_code(st);
+}
+
+struct dump {
+    const struct vs_adapter_ops *ops;
+    struct vs_st_writer **w; /* one per sample */
+};
+
+static enum vs_status dump_output(void *ctx, size_t i, size_t j, const struct vs_sample *s)
+{
+    struct dump *d = ctx;
+    const float *data;
+    int64_t shape[2];
+    d->ops->sample_output(s, &data, &shape[0], &shape[1]);
+    char name[64];
+    if (i == 0)
+        snprintf(name, sizeof name, "hidden.visual");
+    else
+        snprintf(name, sizeof name, "hidden.layer_%zu", i - 1);
+    static const float none = 0;
+    return vs_st_writer_add(d->w[j], name, VS_DTYPE_F32, 2, shape, shape[0] ? data : &none,
+                            (size_t)(shape[0] * shape[1]) * sizeof(float));
+}
+
+/* A token's text for printing: control bytes and quotes escaped. */
+static void print_token(const struct vs_tokenizer *tok, int32_t id)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (!tok || vs_tokenizer_decode(tok, &id, 1, &text, &len) != VS_OK) {
+        printf("%d", id);
+        free(text);
+        return;
+    }
+    printf("%d \"", id);
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)text[k];
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+    free(text);
+}
+
+static void print_top5(const struct vs_tokenizer *tok, size_t j, const float *logits, int64_t n)
+{
+    int32_t best[5];
+    int k = 0;
+    for (; k < 5 && k < n; k++) { /* highest first, lower id among equals */
+        int32_t b = -1;
+        for (int64_t v = 0; v < n; v++) {
+            bool taken = false;
+            for (int q = 0; q < k; q++)
+                taken |= best[q] == v;
+            if (!taken && (b < 0 || logits[v] > logits[b]))
+                b = (int32_t)v;
+        }
+        best[k] = b;
+    }
+    printf("sample %zu: next tokens:", j);
+    for (int q = 0; q < k; q++) {
+        printf(q ? ", " : " ");
+        print_token(tok, best[q]);
+        printf(" (%.4f)", logits[best[q]]);
+    }
+    putchar('\n');
+}
+
+/* Reads DIR/sample_0.safetensors, sample_1... (up to the first missing index) into the driver. */
+static enum vs_status add_input_files(struct vs_layerwise *lw, const char *dir, size_t *count)
+{
+    *count = 0;
+    if (!vs_fs_is_dir(dir))
+        return vs_error_set(VS_ERR_USAGE, "--inputs %s: %s", dir, vs_fs_exists(dir) ? "is not a directory" : "does not exist");
+    for (;;) {
+        char name[64];
+        snprintf(name, sizeof name, "sample_%zu.safetensors", *count);
+        char *path = vs_path_join(dir, name);
+        if (!path)
+            return VS_ERR_NOMEM;
+        if (!vs_fs_exists(path)) {
+            free(path);
+            break;
+        }
+        struct vs_model_inputs in;
+        enum vs_status st = vs_model_inputs_read(path, &in);
+        if (st == VS_OK) {
+            st = vs_layerwise_add_sample(lw, &in);
+            if (st != VS_OK)
+                st = vs_error_prefix(st, "%s", path);
+            vs_model_inputs_free(&in);
+        }
+        free(path);
+        if (st != VS_OK)
+            return st;
+        (*count)++;
+    }
+    if (*count == 0)
+        return vs_error_set(VS_ERR_USAGE, "--inputs %s: holds no sample_0.safetensors", dir);
+    return VS_OK;
+}
+
+static enum vs_status run(const struct vs_adapter_ops *ops, const char *model_path, const char *model_type,
+                          const char *inputs, const char *dump_dir, uint64_t budget)
+{
+    struct vs_model *m = NULL;
+    struct vs_layerwise *lw = NULL;
+    struct vs_tokenizer *tok = NULL;
+    struct dump d = {.ops = ops};
+    size_t n = 0;
+    char *tok_path = vs_path_join(model_path, "tokenizer.json");
+    enum vs_status st = tok_path ? ops->open(model_path, model_type, &m) : VS_ERR_NOMEM;
+    if (st == VS_OK)
+        st = vs_layerwise_open(ops, m, budget, NULL, &lw);
+    if (st == VS_OK)
+        st = add_input_files(lw, inputs, &n);
+    if (st == VS_OK && (st = vs_fs_mkdirs(dump_dir, 0755)) != VS_OK)
+        st = vs_error_prefix(st, "--dump %s", dump_dir);
+    if (st == VS_OK && !(d.w = vs_calloc(n, sizeof *d.w)))
+        st = VS_ERR_NOMEM;
+    for (size_t j = 0; j < n && st == VS_OK; j++) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "sample_%zu", j);
+        st = vs_st_writer_open(dump_dir, prefix, 0, 0644, &d.w[j]);
+    }
+    if (st == VS_OK) {
+        vs_info("forward: %zu sample(s), %zu units", n, ops->unit_count(m));
+        st = vs_layerwise_forward_all(lw, dump_output, &d);
+    }
+    if (st == VS_OK && vs_fs_is_file(tok_path) && vs_tokenizer_open(tok_path, &tok) != VS_OK) {
+        vs_warn("%s; printing token ids only", vs_error_message());
+        tok = NULL;
+    }
+    for (size_t j = 0; j < n && st == VS_OK; j++) {
+        float *logits = NULL;
+        int64_t vocab = 0;
+        if ((st = vs_layerwise_logits(lw, j, &logits, &vocab)) != VS_OK)
+            break;
+        int64_t shape[1] = {vocab};
+        st = vs_st_writer_add(d.w[j], "logits", VS_DTYPE_F32, 1, shape, logits, (size_t)vocab * sizeof *logits);
+        if (st == VS_OK)
+            st = vs_st_writer_close(d.w[j]);
+        d.w[j] = NULL;
+        if (st == VS_OK)
+            print_top5(tok, j, logits, vocab);
+        free(logits);
+    }
+    if (st == VS_OK)
+        printf("vlmslim: wrote %zu sample file(s) to %s\n", n, dump_dir);
+    for (size_t j = 0; d.w && j < n; j++)
+        if (d.w[j])
+            vs_st_writer_abort(d.w[j]);
+    free(d.w);
+    vs_tokenizer_close(tok);
+    vs_layerwise_close(lw);
+    if (m)
+        ops->close(m);
+    free(tok_path);
+    return st;
+}
+
+int vs_cmd_forward(int argc, char **argv)
+{
+    const char *model_path = NULL, *model_type = NULL, *inputs = NULL, *dump = NULL, *budget_mb = NULL,
+               *log_level = NULL;
+    bool help = false, quiet = false;
+    const struct vs_opt opts[] = {
+        {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
+        {"model_type", VS_OPT_VALUE, &model_type, NULL, NULL, NULL},
+        {"inputs", VS_OPT_VALUE, &inputs, NULL, NULL, NULL},
+        {"dump", VS_OPT_VALUE, &dump, NULL, NULL, NULL},
+        {"spill_budget_mb", VS_OPT_VALUE, &budget_mb, NULL, NULL, NULL},
+        {"log_level", VS_OPT_VALUE, &log_level, NULL, NULL, NULL},
+        {"quiet", VS_OPT_FLAG, NULL, &quiet, NULL, NULL},
+        {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
+    };
+    struct vs_registry *reg = NULL;
+    char *ini = NULL;
+    const struct vs_adapter_ops *ops = NULL;
+    uint64_t budget = 4096ull << 20;
+    enum vs_status st = vs_args_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "forward");
+    if (st == VS_OK && help) {
+        print_help();
+        return 0;
+    }
+    if (st == VS_OK && quiet)
+        vs_log_set_level(VS_LOG_WARN);
+    if (st == VS_OK && log_level) {
+        int lv = vs_log_parse_level(log_level);
+        if (lv < 0)
+            st = vs_error_set(VS_ERR_USAGE, "--log_level %s: expected debug, info, warning or error", log_level);
+        else
+            vs_log_set_level((enum vs_log_level)lv);
+    }
+    const char *missing = !model_path ? "model_path" : !model_type ? "model_type" : !inputs ? "inputs" : !dump ? "dump" : NULL;
+    if (st == VS_OK && missing)
+        st = vs_error_set(VS_ERR_USAGE, "--%s is required (see 'vlmslim forward --help')", missing);
+    if (st == VS_OK && budget_mb) {
+        char *end;
+        unsigned long long v = strtoull(budget_mb, &end, 10);
+        if (end == budget_mb || *end || *budget_mb == '-')
+            st = vs_error_set(VS_ERR_USAGE, "--spill_budget_mb %s: expected a whole number of megabytes", budget_mb);
+        budget = (uint64_t)v << 20;
+    }
+    if (st == VS_OK && !vs_fs_is_dir(model_path))
+        st = vs_error_set(VS_ERR_USAGE, "--model_path %s: %s", model_path,
+                          vs_fs_exists(model_path) ? "is not a directory" : "does not exist");
+    if (st == VS_OK && !(ini = vs_datadir_find("config/config.ini")))
+        st = vs_error_set(VS_ERR_CONFIG, "config/config.ini not found (set VLMSLIM_DATA_DIR to the directory holding config/)");
+    if (st == VS_OK && (st = vs_registry_load(ini, &reg)) == VS_OK)
+        st = vs_registry_resolve(reg, model_type, &ops);
+    if (st == VS_OK)
+        st = run(ops, model_path, model_type, inputs, dump, budget);
+    int rc = st == VS_OK ? 0 : fail(st);
+    vs_registry_free(reg);
+    free(ini);
+    return rc;
+}

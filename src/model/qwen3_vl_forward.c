@@ -1,0 +1,400 @@
+#include "model/qwen3_vl_forward.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inputs/model_inputs.h"
+#include "model/linear_apply.h"
+#include "model/qwen3_vl_positions.h"
+#include "model/qwen3_vl_text.h"
+#include "model/qwen3_vl_vision.h"
+#include "tensor/kernels.h"
+
+struct vs_sample {
+    int64_t next_unit;              /* units already run */
+    int64_t n_tokens, n_images;
+    int64_t *ids;                   /* [n_tokens] */
+    int64_t (*grids)[3];            /* [n_images] */
+    int64_t n_patches, patch_dim;
+    float *pixels;                  /* [n_patches, patch_dim] until the vision tower ran */
+    int64_t vis_tokens, vis_hidden; /* image features (merged patches) */
+    int64_t n_deep;
+    float *embeds;                  /* [vis_tokens, vis_hidden] until the embeddings are built */
+    float *deep;                    /* n_deep × [vis_tokens, vis_hidden] until the last DeepStack layer */
+    int64_t hidden_dim;
+    float *hidden;                  /* [n_tokens, hidden_dim] once the text layers started */
+};
+
+void vs_qwen3_vl_sample_free(struct vs_sample *s)
+{
+    if (!s)
+        return;
+    free(s->ids);
+    free(s->grids);
+    free(s->pixels);
+    free(s->embeds);
+    free(s->deep);
+    free(s->hidden);
+    free(s);
+}
+
+static void *dup_bytes(const void *p, size_t n)
+{
+    void *d = vs_malloc(n ? n : 1);
+    if (d && n)
+        memcpy(d, p, n);
+    return d;
+}
+
+enum vs_status vs_qwen3_vl_sample_begin(struct vs_model *m, const struct vs_model_inputs *in, struct vs_sample **out)
+{
+    *out = NULL;
+    const struct vs_qwen3_vl_dims *d = &m->d;
+    int64_t want_dim = d->in_channels * d->temporal_patch_size * d->patch_size * d->patch_size, patches = 0;
+    if (in->n_tokens <= 0)
+        return vs_error_set(VS_ERR_MODEL, "model inputs: input_ids is empty");
+    for (int64_t i = 0; i < in->n_images; i++) {
+        const int64_t *g = in->image_grid_thw[i];
+        if (g[0] <= 0 || g[1] <= 0 || g[2] <= 0 || g[1] % d->merge_size || g[2] % d->merge_size)
+            return vs_error_set(VS_ERR_MODEL, "model inputs: image_grid_thw[%lld] = {%lld, %lld, %lld} is not a grid of "
+                                "whole %lldx%lld merge blocks", (long long)i, (long long)g[0], (long long)g[1],
+                                (long long)g[2], (long long)d->merge_size, (long long)d->merge_size);
+        patches += g[0] * g[1] * g[2];
+    }
+    if (patches != in->n_patches)
+        return vs_error_set(VS_ERR_MODEL, "model inputs: pixel_values has %lld patches but image_grid_thw gives %lld",
+                            (long long)in->n_patches, (long long)patches);
+    if (in->n_patches > 0 && in->patch_dim != want_dim)
+        return vs_error_set(VS_ERR_MODEL, "model inputs: pixel_values has %lld values per patch; %s needs %lld "
+                            "(channels x temporal_patch_size x patch_size^2)", (long long)in->patch_dim,
+                            m->config_path, (long long)want_dim);
+    struct vs_sample *s = vs_calloc(1, sizeof *s);
+    if (!s)
+        return VS_ERR_NOMEM;
+    s->n_tokens = in->n_tokens;
+    s->n_images = in->n_images;
+    s->n_patches = in->n_patches;
+    s->patch_dim = in->patch_dim;
+    s->vis_hidden = d->out_hidden;
+    s->hidden_dim = d->hidden;
+    s->ids = dup_bytes(in->input_ids, (size_t)in->n_tokens * sizeof *s->ids);
+    s->grids = dup_bytes(in->image_grid_thw, (size_t)in->n_images * sizeof *s->grids);
+    if (in->n_patches > 0)
+        s->pixels = dup_bytes(in->pixel_values, (size_t)(in->n_patches * in->patch_dim) * sizeof *s->pixels);
+    if (!s->ids || !s->grids || (in->n_patches > 0 && !s->pixels)) {
+        vs_qwen3_vl_sample_free(s);
+        return VS_ERR_NOMEM;
+    }
+    *out = s;
+    return VS_OK;
+}
+
+static enum vs_status vision_unit(const struct vs_model *m, const struct vs_unit *u, struct vs_sample *s,
+                                  const struct vs_linear_hooks *hooks)
+{
+    if (s->n_images == 0) /* a text-only sample: the tower sees nothing */
+        return VS_OK;
+    struct vs_qwen3_vl_vision_out vo;
+    enum vs_status st = vs_qwen3_vl_vision_forward(m, u, s->pixels, s->n_patches, (const int64_t(*)[3])s->grids,
+                                                   s->n_images, hooks, &vo);
+    if (st != VS_OK)
+        return st;
+    size_t plane = (size_t)(vo.tokens * vo.hidden);
+    float *deep = vo.n_deepstack ? vs_malloc(vo.n_deepstack * plane * sizeof *deep) : NULL;
+    if (vo.n_deepstack && !deep) {
+        vs_qwen3_vl_vision_out_free(&vo);
+        return VS_ERR_NOMEM;
+    }
+    for (size_t j = 0; j < vo.n_deepstack; j++)
+        memcpy(deep + j * plane, vo.deepstack[j], plane * sizeof *deep);
+    s->vis_tokens = vo.tokens;
+    s->vis_hidden = vo.hidden;
+    s->n_deep = (int64_t)vo.n_deepstack;
+    s->embeds = vo.embeds;
+    vo.embeds = NULL;
+    s->deep = deep;
+    vs_qwen3_vl_vision_out_free(&vo);
+    free(s->pixels);
+    s->pixels = NULL;
+    return VS_OK;
+}
+
+/* Hooks around a MoE layer's own: the router's input is seen on its way in, the routing
+ * (softmax, top-k as qwen3_vl_text.c computes it) recomputed and each expert's routed token
+ * count reported to the caller's routed_tokens. */
+struct routing {
+    const struct vs_linear_hooks *inner;
+    const struct vs_model *m;
+    const struct vs_unit *u;
+    const char *prefix; /* "model.language_model.layers.3." */
+    char router[192];
+    enum vs_status st;
+};
+
+static void routing_observe(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
+{
+    struct routing *r = ctx;
+    if (r->inner->observe_input)
+        r->inner->observe_input(r->inner->ctx, module, x, rows, cols);
+}
+
+static void routing_observe_output(void *ctx, const char *module, const float *y, int64_t rows, int64_t cols)
+{
+    struct routing *r = ctx;
+    r->inner->observe_output(r->inner->ctx, module, y, rows, cols);
+}
+
+static void count_routes(struct routing *r, const float *x, int64_t rows)
+{
+    const struct vs_qwen3_vl_dims *d = &r->m->d;
+    int64_t E = d->experts, K = d->topk;
+    struct vs_linear_f32 g;
+    float *probs = vs_malloc((size_t)(rows * E) * sizeof *probs);
+    int64_t *counts = vs_calloc((size_t)E, sizeof *counts);
+    enum vs_status st = probs && counts ? vs_linear_f32_load(r->u, r->router, &g) : VS_ERR_NOMEM;
+    if (st == VS_OK) {
+        vs_linear_f32(x, g.w, g.b, probs, rows, E, g.in);
+        vs_linear_f32_free(&g);
+        vs_softmax_rows_f32(probs, rows, E);
+        for (int64_t t = 0; t < rows; t++) {
+            float *pr = probs + t * E;
+            for (int64_t k = 0; k < K; k++) { /* highest first, lower index among equals; taken set to -1 */
+                int64_t best = -1;
+                for (int64_t e = 0; e < E; e++)
+                    if (pr[e] >= 0 && (best < 0 || pr[e] > pr[best]))
+                        best = e;
+                counts[best]++;
+                pr[best] = -1;
+            }
+        }
+        static const char *const proj[3] = {"gate_proj", "up_proj", "down_proj"};
+        char name[256];
+        for (int64_t e = 0; e < E; e++)
+            for (int k = 0; k < 3; k++) {
+                snprintf(name, sizeof name, "%smlp.experts.%lld.%s", r->prefix, (long long)e, proj[k]);
+                r->inner->routed_tokens(r->inner->ctx, name, counts[e]);
+            }
+    }
+    if (st != VS_OK && r->st == VS_OK)
+        r->st = st;
+    free(probs);
+    free(counts);
+}
+
+static const float *routing_transform(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
+{
+    struct routing *r = ctx;
+    if (r->inner->transform_input)
+        x = r->inner->transform_input(r->inner->ctx, module, x, rows, cols);
+    if (strcmp(module, r->router) == 0)
+        count_routes(r, x, rows);
+    return x;
+}
+
+static enum vs_status text_unit(struct vs_model *m, int64_t layer, const struct vs_unit *u, struct vs_sample *s,
+                                const struct vs_linear_hooks *hooks, bool all_experts)
+{
+    const struct vs_qwen3_vl_dims *d = &m->d;
+    int64_t n = s->n_tokens, D = d->head_dim;
+    enum vs_status st = VS_OK;
+    if (!s->hidden) {
+        struct vs_qwen3_vl_vision_out vo = {.embeds = s->embeds, .tokens = s->vis_tokens, .hidden = s->vis_hidden};
+        if ((st = vs_qwen3_vl_embed(m, s->ids, n, s->n_images ? &vo : NULL, &s->hidden)) != VS_OK)
+            return st;
+        free(s->embeds);
+        s->embeds = NULL;
+    }
+    float *cos = vs_malloc((size_t)(n * D) * sizeof *cos), *sin = vs_malloc((size_t)(n * D) * sizeof *sin);
+    int64_t *pos = vs_malloc((size_t)(3 * n) * sizeof *pos);
+    if (!cos || !sin || !pos) {
+        st = VS_ERR_NOMEM;
+        goto done;
+    }
+    if ((st = vs_qwen3_vl_rope_index(s->ids, n, d->image_token_id, (const int64_t(*)[3])s->grids, s->n_images,
+                                     d->merge_size, pos)) != VS_OK)
+        goto done;
+    vs_qwen3_vl_mrope(pos, n, D, d->rope_theta, d->mrope_section, cos, sin);
+
+    struct routing r = {.inner = hooks, .m = m, .u = u, .st = VS_OK};
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "model.language_model.layers.%lld.", (long long)layer);
+    r.prefix = prefix;
+    snprintf(r.router, sizeof r.router, "%smlp.gate", prefix);
+    struct vs_linear_hooks wrapped = {.observe_input = routing_observe, .ctx = &r, .transform_input = routing_transform,
+                                      .observe_output = hooks && hooks->observe_output ? routing_observe_output : NULL};
+    char router_w[200];
+    snprintf(router_w, sizeof router_w, "%s.weight", r.router);
+    bool count = hooks && hooks->routed_tokens && vs_unit_find_param(u, router_w) >= 0;
+    st = vs_qwen3_vl_text_layer(m, u, layer, s->hidden, n, cos, sin, count ? &wrapped : hooks, all_experts);
+    if (st == VS_OK)
+        st = r.st;
+    if (st != VS_OK)
+        goto done;
+    if (layer < s->n_deep) {
+        vs_qwen3_vl_add_deepstack(m, s->ids, n, s->hidden, s->deep + (size_t)(layer * s->vis_tokens * s->vis_hidden));
+        if (layer == s->n_deep - 1) {
+            free(s->deep);
+            s->deep = NULL;
+            s->n_deep = 0;
+        }
+    }
+done:
+    free(cos);
+    free(sin);
+    free(pos);
+    return st;
+}
+
+enum vs_status vs_qwen3_vl_unit_forward(struct vs_model *m, size_t i, const struct vs_unit *u, struct vs_sample *s,
+                                        const struct vs_linear_hooks *hooks, bool all_experts)
+{
+    if ((int64_t)i != s->next_unit)
+        return vs_error_set(VS_ERR_INTERNAL, "unit %zu (%s) run on a sample that has run %lld units", i, u->name,
+                            (long long)s->next_unit);
+    enum vs_status st = i == 0 ? vision_unit(m, u, s, hooks) : text_unit(m, (int64_t)i - 1, u, s, hooks, all_experts);
+    if (st != VS_OK)
+        return vs_error_prefix(st, "%s", u->name);
+    s->next_unit++;
+    return VS_OK;
+}
+
+enum vs_status vs_qwen3_vl_sample_logits(struct vs_model *m, const struct vs_sample *s, float **logits, int64_t *n)
+{
+    if (s->next_unit != (int64_t)vs_qwen3_vl_unit_count(m) || !s->hidden)
+        return vs_error_set(VS_ERR_INTERNAL, "logits asked after %lld of %zu units", (long long)s->next_unit,
+                            vs_qwen3_vl_unit_count(m));
+    float *l = vs_malloc((size_t)m->d.vocab * sizeof *l);
+    if (!l)
+        return VS_ERR_NOMEM;
+    enum vs_status st = vs_qwen3_vl_logits_last(m, s->hidden, s->n_tokens, l);
+    if (st != VS_OK) {
+        free(l);
+        return st;
+    }
+    *logits = l;
+    *n = m->d.vocab;
+    return VS_OK;
+}
+
+void vs_qwen3_vl_sample_output(const struct vs_sample *s, const float **data, int64_t *rows, int64_t *cols)
+{
+    if (s->hidden) {
+        *data = s->hidden;
+        *rows = s->n_tokens;
+        *cols = s->hidden_dim;
+    } else {
+        *data = s->embeds;
+        *rows = s->embeds ? s->vis_tokens : 0;
+        *cols = s->vis_hidden;
+    }
+}
+
+/* Serialized form: a header of int64 fields, then ids, grids and whichever float arrays are
+ * present, in this order. */
+enum { HDR_MAGIC, HDR_NEXT, HDR_TOKENS, HDR_IMAGES, HDR_PATCHES, HDR_PATCH_DIM, HDR_VIS_TOKENS, HDR_VIS_HIDDEN,
+       HDR_DEEP, HDR_HIDDEN_DIM, HDR_FLAGS, HDR_N };
+enum { HAS_PIXELS = 1, HAS_EMBEDS = 2, HAS_DEEP = 4, HAS_HIDDEN = 8 };
+#define SAMPLE_MAGIC 0x31534c56534d4c56ll /* "VLMSVLS1" */
+
+static size_t plane(const struct vs_sample *s) { return (size_t)(s->vis_tokens * s->vis_hidden); }
+
+static size_t float_counts(const struct vs_sample *s, size_t c[4])
+{
+    c[0] = s->pixels ? (size_t)(s->n_patches * s->patch_dim) : 0;
+    c[1] = s->embeds ? plane(s) : 0;
+    c[2] = s->deep ? (size_t)s->n_deep * plane(s) : 0;
+    c[3] = s->hidden ? (size_t)(s->n_tokens * s->hidden_dim) : 0;
+    return c[0] + c[1] + c[2] + c[3];
+}
+
+size_t vs_qwen3_vl_sample_size(const struct vs_sample *s)
+{
+    size_t c[4];
+    return HDR_N * sizeof(int64_t) + (size_t)(s->n_tokens + 3 * s->n_images) * sizeof(int64_t) +
+           float_counts(s, c) * sizeof(float);
+}
+
+void vs_qwen3_vl_sample_save(const struct vs_sample *s, void *buf)
+{
+    size_t c[4];
+    float_counts(s, c);
+    int64_t h[HDR_N] = {SAMPLE_MAGIC, s->next_unit, s->n_tokens, s->n_images, s->n_patches, s->patch_dim,
+                        s->vis_tokens, s->vis_hidden, s->n_deep, s->hidden_dim,
+                        (s->pixels ? HAS_PIXELS : 0) | (s->embeds ? HAS_EMBEDS : 0) | (s->deep ? HAS_DEEP : 0) |
+                            (s->hidden ? HAS_HIDDEN : 0)};
+    unsigned char *p = buf;
+    memcpy(p, h, sizeof h);
+    p += sizeof h;
+    memcpy(p, s->ids, (size_t)s->n_tokens * sizeof *s->ids);
+    p += (size_t)s->n_tokens * sizeof *s->ids;
+    if (s->n_images)
+        memcpy(p, s->grids, (size_t)s->n_images * sizeof *s->grids);
+    p += (size_t)s->n_images * sizeof *s->grids;
+    const float *arrays[4] = {s->pixels, s->embeds, s->deep, s->hidden};
+    for (int k = 0; k < 4; k++) {
+        if (c[k])
+            memcpy(p, arrays[k], c[k] * sizeof(float));
+        p += c[k] * sizeof(float);
+    }
+}
+
+enum vs_status vs_qwen3_vl_sample_load(struct vs_model *m, const void *buf, size_t n, struct vs_sample **out)
+{
+    (void)m;
+    *out = NULL;
+    int64_t h[HDR_N];
+    if (n < sizeof h)
+        return vs_error_set(VS_ERR_FORMAT, "sample state: %zu bytes is shorter than its header", n);
+    memcpy(h, buf, sizeof h);
+    if (h[HDR_MAGIC] != SAMPLE_MAGIC || h[HDR_TOKENS] <= 0 || h[HDR_IMAGES] < 0 || h[HDR_PATCHES] < 0 ||
+        h[HDR_PATCH_DIM] < 0 || h[HDR_VIS_TOKENS] < 0 || h[HDR_VIS_HIDDEN] < 0 || h[HDR_DEEP] < 0 || h[HDR_HIDDEN_DIM] < 0)
+        return vs_error_set(VS_ERR_FORMAT, "sample state: bad header");
+    struct vs_sample *s = vs_calloc(1, sizeof *s);
+    if (!s)
+        return VS_ERR_NOMEM;
+    s->next_unit = h[HDR_NEXT];
+    s->n_tokens = h[HDR_TOKENS];
+    s->n_images = h[HDR_IMAGES];
+    s->n_patches = h[HDR_PATCHES];
+    s->patch_dim = h[HDR_PATCH_DIM];
+    s->vis_tokens = h[HDR_VIS_TOKENS];
+    s->vis_hidden = h[HDR_VIS_HIDDEN];
+    s->n_deep = h[HDR_DEEP];
+    s->hidden_dim = h[HDR_HIDDEN_DIM];
+    int64_t flags = h[HDR_FLAGS];
+    size_t c[4] = {flags & HAS_PIXELS ? (size_t)(s->n_patches * s->patch_dim) : 0,
+                   flags & HAS_EMBEDS ? plane(s) : 0, flags & HAS_DEEP ? (size_t)s->n_deep * plane(s) : 0,
+                   flags & HAS_HIDDEN ? (size_t)(s->n_tokens * s->hidden_dim) : 0};
+    size_t want = sizeof h + (size_t)(s->n_tokens + 3 * s->n_images) * sizeof(int64_t) +
+                  (c[0] + c[1] + c[2] + c[3]) * sizeof(float);
+    if (want != n) {
+        vs_qwen3_vl_sample_free(s);
+        return vs_error_set(VS_ERR_FORMAT, "sample state: %zu bytes where its header describes %zu", n, want);
+    }
+    const unsigned char *p = (const unsigned char *)buf + sizeof h;
+    s->ids = dup_bytes(p, (size_t)s->n_tokens * sizeof *s->ids);
+    p += (size_t)s->n_tokens * sizeof *s->ids;
+    s->grids = dup_bytes(p, (size_t)s->n_images * sizeof *s->grids);
+    p += (size_t)s->n_images * sizeof *s->grids;
+    float **arrays[4] = {&s->pixels, &s->embeds, &s->deep, &s->hidden};
+    bool ok = s->ids && s->grids;
+    for (int k = 0; k < 4; k++) {
+        if (flags & (1 << k)) {
+            ok = ok && (*arrays[k] = dup_bytes(p, c[k] * sizeof(float)));
+            p += c[k] * sizeof(float);
+        }
+    }
+    if (!ok) {
+        vs_qwen3_vl_sample_free(s);
+        return VS_ERR_NOMEM;
+    }
+    *out = s;
+    return VS_OK;
+}
+
+bool vs_qwen3_vl_linear_is_routed(const struct vs_model *m, const char *module)
+{
+    (void)m;
+    return strstr(module, ".mlp.experts.") != NULL;
+}

@@ -1,0 +1,32 @@
+/* The ABI-2 forward members of the Qwen3-VL and Qwen3-VL-MoE adapters: one sample's state
+ * (token ids, grids, pixels until the vision tower has run, image features and DeepStack
+ * features until the text layers have used them, hidden states), run unit by unit on the
+ * existing vision and text forward functions. */
+#ifndef VS_MODEL_QWEN3_VL_FORWARD_H
+#define VS_MODEL_QWEN3_VL_FORWARD_H
+
+#include "model/qwen3_vl_common.h"
+
+enum vs_status vs_qwen3_vl_sample_begin(struct vs_model *m, const struct vs_model_inputs *in, struct vs_sample **out);
+enum vs_status vs_qwen3_vl_unit_forward(struct vs_model *m, size_t i, const struct vs_unit *u, struct vs_sample *s,
+                                        const struct vs_linear_hooks *hooks, bool all_experts);
+enum vs_status vs_qwen3_vl_sample_logits(struct vs_model *m, const struct vs_sample *s, float **logits, int64_t *n);
+void vs_qwen3_vl_sample_output(const struct vs_sample *s, const float **data, int64_t *rows, int64_t *cols);
+size_t vs_qwen3_vl_sample_size(const struct vs_sample *s);
+void vs_qwen3_vl_sample_save(const struct vs_sample *s, void *buf);
+enum vs_status vs_qwen3_vl_sample_load(struct vs_model *m, const void *buf, size_t n, struct vs_sample **out);
+void vs_qwen3_vl_sample_free(struct vs_sample *s);
+bool vs_qwen3_vl_linear_is_routed(const struct vs_model *m, const char *module);
+
+#define VS_QWEN3_VL_FORWARD_OPS                          \
+    .sample_begin = vs_qwen3_vl_sample_begin,            \
+    .unit_forward = vs_qwen3_vl_unit_forward,            \
+    .sample_logits = vs_qwen3_vl_sample_logits,          \
+    .sample_output = vs_qwen3_vl_sample_output,          \
+    .sample_size = vs_qwen3_vl_sample_size,              \
+    .sample_save = vs_qwen3_vl_sample_save,              \
+    .sample_load = vs_qwen3_vl_sample_load,              \
+    .sample_free = vs_qwen3_vl_sample_free,              \
+    .linear_is_routed = vs_qwen3_vl_linear_is_routed
+
+#endif

@@ -1,0 +1,347 @@
+#include "runner/calib.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "quant/int_quant.h"
+#include "tensor/kernels.h"
+
+void vs_calib_unit_free(struct vs_calib_unit *cu)
+{
+    if (!cu)
+        return;
+    for (size_t i = 0; i < cu->n; i++) {
+        free(cu->cl[i].q);
+        free(cu->cl[i].w_scale);
+        free(cu->cl[i].deq_scale);
+        free(cu->cl[i].quant_bias);
+        free(cu->cl[i].w_float);
+    }
+    free(cu->ybuf);
+    free(cu->cl);
+    free(cu->sorted);
+    free(cu->sorted_idx);
+    free(cu->buf);
+    free(cu);
+}
+
+static int by_name(const void *a, const void *b, void *ctx)
+{
+    const struct vs_calib_unit *cu = ctx;
+    return strcmp(cu->u->linears[cu->cl[*(const int *)a].linear].name,
+                  cu->u->linears[cu->cl[*(const int *)b].linear].name);
+}
+
+enum vs_status vs_calib_unit_open(struct vs_unit_f32 *f, const int *scheme, const bool *symmetric, const bool *routed,
+                                  struct vs_calib_unit **out)
+{
+    *out = NULL;
+    const struct vs_unit *u = f->unit;
+    struct vs_calib_unit *cu = vs_calloc(1, sizeof *cu);
+    if (!cu)
+        return VS_ERR_NOMEM;
+    cu->u = u;
+    cu->f = f;
+    cu->cl = vs_calloc(u->n_linears + 1, sizeof *cu->cl);
+    cu->sorted = vs_calloc(u->n_linears + 1, sizeof *cu->sorted);
+    cu->sorted_idx = vs_calloc(u->n_linears + 1, sizeof *cu->sorted_idx);
+    if (!cu->cl || !cu->sorted || !cu->sorted_idx) {
+        vs_calib_unit_free(cu);
+        return VS_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < u->n_linears; k++) {
+        if (scheme[k] < 0)
+            continue;
+        struct vs_calib_linear *c = &cu->cl[cu->n];
+        c->linear = (int)k;
+        c->scheme = (enum vs_scheme)scheme[k];
+        c->symmetric = symmetric[k];
+        c->routed = routed[k];
+        c->min = c->in_min = INFINITY;
+        c->max = c->in_max = -INFINITY;
+        cu->sorted_idx[cu->n] = (int)cu->n;
+        cu->n++;
+    }
+    qsort_r(cu->sorted_idx, cu->n, sizeof *cu->sorted_idx, by_name, cu);
+    for (size_t i = 0; i < cu->n; i++)
+        cu->sorted[i] = u->linears[cu->cl[cu->sorted_idx[i]].linear].name;
+    *out = cu;
+    return VS_OK;
+}
+
+static struct vs_calib_linear *find(struct vs_calib_unit *cu, const char *module)
+{
+    size_t lo = 0, hi = cu->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(cu->sorted[mid], module);
+        if (c == 0)
+            return &cu->cl[cu->sorted_idx[mid]];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+bool vs_calib_unit_needs_stats(const struct vs_calib_unit *cu, bool *all_experts)
+{
+    bool any = false;
+    *all_experts = false;
+    for (size_t i = 0; i < cu->n; i++)
+        if (vs_scheme_needs_data(cu->cl[i].scheme)) {
+            any = true;
+            *all_experts |= cu->cl[i].routed;
+        }
+    return any;
+}
+
+static void observe(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
+{
+    struct vs_calib_linear *c = find(ctx, module);
+    if (!c || !vs_scheme_needs_data(c->scheme))
+        return;
+    float lo = c->min, hi = c->max;
+    bool nan = false;
+    size_t n = (size_t)(rows * cols);
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        nan |= v != v;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    c->min = lo;
+    c->max = hi;
+    c->nan |= nan;
+    c->rows += rows;
+}
+
+static void routed_tokens(void *ctx, const char *module, int64_t tokens)
+{
+    struct vs_calib_linear *c = find(ctx, module);
+    if (c)
+        c->routed_tokens += tokens;
+}
+
+void vs_calib_unit_observe_hooks(struct vs_calib_unit *cu, struct vs_linear_hooks *h)
+{
+    *h = (struct vs_linear_hooks){.observe_input = observe, .ctx = cu, .routed_tokens = routed_tokens};
+}
+
+enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu)
+{
+    char unrouted[1024] = "";
+    for (size_t i = 0; i < cu->n; i++) {
+        struct vs_calib_linear *c = &cu->cl[i];
+        const char *name = cu->u->linears[c->linear].name;
+        if (!vs_scheme_needs_data(c->scheme))
+            continue;
+        if (c->rows == 0)
+            return vs_error_set(VS_ERR_DATASET, "%s: the W8A8 static scheme selects this Linear but no calibration "
+                                "token reached it (e.g. a vision Linear with text-only samples); exclude it or add "
+                                "samples that reach it", name);
+        if (c->nan)
+            return vs_error_set(VS_ERR_MODEL, "%s.input_scale: the Linear's calibration inputs contain NaN", name);
+        if (c->routed && c->routed_tokens == 0) {
+            /* one warning per unit, naming the first few */
+            size_t len = strlen(unrouted);
+            if (cu->unrouted < 6)
+                snprintf(unrouted + len, sizeof unrouted - len, "%s%s", cu->unrouted ? ", " : "", name);
+            cu->unrouted++;
+        }
+        vs_quant_params(c->min, c->max, 8, c->symmetric, &c->act_scale, &c->act_offset);
+    }
+    if (cu->unrouted)
+        vs_warn("%s: no calibration token was routed to %zu W8A8 expert Linear(s): %s%s; their input ranges come from "
+                "all tokens (all-experts mode)", cu->u->name, cu->unrouted, unrouted, cu->unrouted > 6 ? ", ..." : "");
+    return VS_OK;
+}
+
+enum vs_status vs_calib_unit_quantize(struct vs_calib_unit *cu)
+{
+    for (size_t i = 0; i < cu->n; i++) {
+        struct vs_calib_linear *c = &cu->cl[i];
+        const struct vs_linear *l = &cu->u->linears[c->linear];
+        const float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
+        const struct vs_param *wp = &cu->u->params[l->weight];
+        int64_t rows = wp->shape[0], cols = wp->shape[1];
+        if (!w)
+            return vs_error_set(VS_ERR_MODEL, "%s: not a float weight", wp->name);
+        c->q = vs_malloc((size_t)(rows * cols));
+        c->w_scale = vs_malloc((size_t)rows * sizeof *c->w_scale);
+        if (!c->q || !c->w_scale)
+            return VS_ERR_NOMEM;
+        enum vs_status st = vs_linear_quant_weight(c->scheme, l->name, w, rows, cols, c->q, c->w_scale, NULL);
+        if (st != VS_OK)
+            return st;
+        if (c->scheme != VS_SCHEME_W8A8)
+            continue;
+        if (!(c->act_scale > 0) || !isfinite(c->act_scale))
+            return vs_error_set(VS_ERR_MODEL, "%s.input_scale: %g is not a positive finite scale", l->name, c->act_scale);
+        c->deq_scale = vs_malloc((size_t)rows * sizeof *c->deq_scale);
+        c->quant_bias = vs_malloc((size_t)rows * sizeof *c->quant_bias);
+        if (!c->deq_scale || !c->quant_bias)
+            return VS_ERR_NOMEM;
+        const float *b = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+        for (int64_t o = 0; o < rows; o++) {
+            float d = c->act_scale * c->w_scale[o];
+            if (!(d > 0) || !isfinite(d))
+                return vs_error_set(VS_ERR_MODEL, "%s.deq_scale: element %lld is %g (input_scale %g x weight scale %g)",
+                                    l->name, (long long)o, d, c->act_scale, c->w_scale[o]);
+            int64_t sum = 0;
+            for (int64_t k = 0; k < cols; k++)
+                sum += c->q[o * cols + k];
+            /* quant_bias = round(b / deq_scale − input_offset · Σ W_q), in float32 */
+            float v = (b ? b[o] : 0.0f) / d - c->act_offset * (float)sum;
+            float r = rintf(v);
+            if (!(fabsf(r) < 2147483520.0f))
+                return vs_error_set(VS_ERR_MODEL, "%s.quant_bias: element %lld (%g) does not fit int32", l->name,
+                                    (long long)o, v);
+            c->deq_scale[o] = d;
+            c->quant_bias[o] = (int32_t)r;
+        }
+    }
+    return VS_OK;
+}
+
+static float *scratch(struct vs_calib_unit *cu, size_t n)
+{
+    if (n > cu->buf_cap) {
+        float *b = vs_realloc(cu->buf, n * sizeof *b);
+        if (!b)
+            return NULL;
+        cu->buf = b;
+        cu->buf_cap = n;
+    }
+    return cu->buf;
+}
+
+/* The float output y = x·W_floatᵀ + b of one call, kept until the Linear's own (quantized)
+ * output arrives in measure_output. */
+static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, int64_t rows,
+                          int64_t cols)
+{
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    int64_t out = cu->u->params[l->weight].shape[0];
+    size_t n = (size_t)(rows * out);
+    if (n > cu->ybuf_cap) {
+        float *b = vs_realloc(cu->ybuf, n * sizeof *b);
+        if (!b) {
+            if (cu->hook_status == VS_OK)
+                cu->hook_status = VS_ERR_NOMEM;
+            return;
+        }
+        cu->ybuf = b;
+        cu->ybuf_cap = n;
+    }
+    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+    vs_linear_f32(x, c->w_float, bias, cu->ybuf, rows, out, cols);
+    for (size_t i = 0; i < (size_t)(rows * cols); i++) {
+        c->in_min = x[i] < c->in_min ? x[i] : c->in_min;
+        c->in_max = x[i] > c->in_max ? x[i] : c->in_max;
+    }
+    cu->pending = c;
+    cu->pending_rows = rows;
+}
+
+/* ||y_q − y||² and ||y||² of the call measure_input saw. */
+static void measure_output(void *ctx, const char *module, const float *yq, int64_t rows, int64_t cols)
+{
+    struct vs_calib_unit *cu = ctx;
+    struct vs_calib_linear *c = cu->pending;
+    if (!c || rows != cu->pending_rows || strcmp(cu->u->linears[c->linear].name, module) != 0)
+        return;
+    cu->pending = NULL;
+    const float *y = cu->ybuf;
+    double e = 0, r = 0;
+    for (size_t i = 0; i < (size_t)(rows * cols); i++) {
+        double d = (double)yq[i] - y[i];
+        e += d * d;
+        r += (double)y[i] * y[i];
+    }
+    c->err2 += e;
+    c->ref2 += r;
+    c->eval_rows += rows;
+}
+
+static const float *fake_quant_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, int64_t rows,
+                                     int64_t cols);
+
+static const float *fake_quant(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
+{
+    struct vs_calib_unit *cu = ctx;
+    struct vs_calib_linear *c = find(cu, module);
+    if (!c)
+        return x;
+    const float *xq = fake_quant_input(cu, c, x, rows, cols);
+    if (cu->measure && c->w_float)
+        measure_input(cu, c, x, rows, cols);
+    return xq;
+}
+
+static const float *fake_quant_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, int64_t rows,
+                                     int64_t cols)
+{
+    if (c->scheme == VS_SCHEME_W8A16)
+        return x;
+    float *y = scratch(cu, (size_t)(rows * cols));
+    if (!y) {
+        if (cu->hook_status == VS_OK)
+            cu->hook_status = VS_ERR_NOMEM;
+        return x;
+    }
+    if (c->scheme == VS_SCHEME_W8A8) {
+        float s = c->act_scale, o = c->act_offset;
+        for (size_t i = 0; i < (size_t)(rows * cols); i++)
+            y[i] = ((float)vs_quant_value(x[i], s, o, 8) - o) * s;
+        return y;
+    }
+    for (int64_t r = 0; r < rows; r++) { /* W8A8_DYNAMIC: per token, symmetric */
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols, a = 0;
+        for (int64_t k = 0; k < cols; k++)
+            a = fabsf(xr[k]) > a ? fabsf(xr[k]) : a;
+        float s = a / 127.0f;
+        s = s > VS_QUANT_EPS ? s : VS_QUANT_EPS;
+        for (int64_t k = 0; k < cols; k++)
+            yr[k] = (float)vs_quant_value(xr[k], s, 0.0f, 8) * s;
+    }
+    return y;
+}
+
+void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h)
+{
+    for (size_t i = 0; i < cu->n; i++) {
+        struct vs_calib_linear *c = &cu->cl[i];
+        const struct vs_linear *l = &cu->u->linears[c->linear];
+        float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
+        const struct vs_param *wp = &cu->u->params[l->weight];
+        int64_t rows = wp->shape[0], cols = wp->shape[1];
+        if (cu->measure && !c->w_float) {
+            if ((c->w_float = vs_malloc((size_t)(rows * cols) * sizeof *w)))
+                memcpy(c->w_float, w, (size_t)(rows * cols) * sizeof *w);
+            else if (cu->hook_status == VS_OK)
+                cu->hook_status = VS_ERR_NOMEM;
+        }
+        for (int64_t o = 0; o < rows; o++)
+            for (int64_t k = 0; k < cols; k++)
+                w[o * cols + k] = (float)c->q[o * cols + k] * c->w_scale[o];
+    }
+    *h = (struct vs_linear_hooks){.ctx = cu, .transform_input = fake_quant,
+                                  .observe_output = cu->measure ? measure_output : NULL};
+}
+
+void vs_calib_unit_restore_float(struct vs_calib_unit *cu)
+{
+    for (size_t i = 0; i < cu->n; i++) {
+        const struct vs_calib_linear *c = &cu->cl[i];
+        const struct vs_param *wp = &cu->u->params[cu->u->linears[c->linear].weight];
+        if (c->w_float)
+            memcpy(vs_unit_f32_values(cu->f, (size_t)cu->u->linears[c->linear].weight), c->w_float,
+                   vs_param_numel(wp) * sizeof(float));
+    }
+}

@@ -1,0 +1,90 @@
+/* Calibration of one unit's claimed Linear modules: observers on the inputs of the W8A8
+ * (static) ones over every token of every sample, their activation parameters, the weights of
+ * every claimed Linear quantized, and the hooks of the propagation pass (dequantized weights
+ * written into the unit's float32 copy, activations fake-quantized).
+ *
+ * Activation ranges are the min/max over all calibration tokens, and the propagation pass uses
+ * these final parameters (msModelSlim fake-quantizes each sample with the range seen so far;
+ * docs/design.md). */
+#ifndef VS_RUNNER_CALIB_H
+#define VS_RUNNER_CALIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/linear_apply.h"
+#include "model/unit_f32.h"
+#include "quant/linear_quant.h"
+
+struct vs_calib_linear {
+    int linear;              /* index in the unit's linears */
+    enum vs_scheme scheme;
+    bool symmetric;          /* W8A8: symmetric activation (offset 0) */
+    bool routed;             /* a MoE expert */
+    /* W8A8 input statistics */
+    float min, max;
+    bool nan;
+    int64_t rows;            /* input rows observed */
+    int64_t routed_tokens;   /* tokens the router sent it (routed only) */
+    /* results */
+    int8_t *q;               /* [out, in] */
+    float *w_scale;          /* [out] */
+    float act_scale, act_offset;
+    float *deq_scale;        /* W8A8: [out] */
+    int32_t *quant_bias;     /* W8A8: [out] */
+    /* error measurement of the propagation pass (when measuring) */
+    float *w_float;          /* the float weight, kept before it is replaced */
+    double err2, ref2;       /* Σ (y_q − y)², Σ y² over every call */
+    float in_min, in_max;    /* input range seen by the propagation pass */
+    int64_t eval_rows;
+};
+
+struct vs_calib_unit {
+    const struct vs_unit *u;   /* the unit as loaded (names) */
+    struct vs_unit_f32 *f;     /* its float32 copy, run by the forward passes */
+    struct vs_calib_linear *cl;
+    size_t n;
+    const char **sorted;       /* module names of cl, sorted, for the hooks' look-ups */
+    int *sorted_idx;
+    float *buf;                /* fake-quantized input */
+    size_t buf_cap;
+    enum vs_status hook_status; /* first failure inside a hook */
+    size_t unrouted;           /* W8A8 experts no token was routed to (warned about) */
+    bool measure;              /* the propagation pass also measures ||y_q − y|| / ||y|| */
+    float *ybuf;               /* the float output of the Linear being measured */
+    size_t ybuf_cap;
+    struct vs_calib_linear *pending; /* whose float output ybuf holds */
+    int64_t pending_rows;
+};
+
+/* scheme[k] for linear k of f->unit: an enum vs_scheme, or -1 when no entry claims it;
+ * symmetric[k] the W8A8 activation symmetry; routed[k] whether it is a MoE expert. */
+enum vs_status vs_calib_unit_open(struct vs_unit_f32 *f, const int *scheme, const bool *symmetric, const bool *routed,
+                                  struct vs_calib_unit **out);
+void vs_calib_unit_free(struct vs_calib_unit *cu);
+
+/* True if some W8A8 Linear is claimed; all_experts is then set if one of them is routed. */
+bool vs_calib_unit_needs_stats(const struct vs_calib_unit *cu, bool *all_experts);
+
+/* Hooks of the statistics pass (observers, routed counts). */
+void vs_calib_unit_observe_hooks(struct vs_calib_unit *cu, struct vs_linear_hooks *h);
+
+/* Activation parameters from the statistics. A W8A8 Linear that saw no token, or NaN, is an
+ * error naming it; a routed one that no token was routed to is named in a warning (its range
+ * comes from all tokens). `where` names the config entry for messages. */
+enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu);
+
+/* Quantizes every claimed Linear's weight (from the float32 copy) and, for W8A8, deq_scale and
+ * quant_bias; NaN or zero scales are errors naming the tensor. */
+enum vs_status vs_calib_unit_quantize(struct vs_calib_unit *cu);
+
+/* Overwrites the claimed weights of the float32 copy with their dequantized values and sets the
+ * hooks of the propagation pass (W8A8: per-tensor fake quantization with the final parameters;
+ * W8A8_DYNAMIC: per-token symmetric; W8A16: none). With cu->measure set, the float weights are
+ * kept and every call also accumulates ||y_q − y||² and ||y||² (y: the float Linear on the same
+ * input) and the input range. */
+void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h);
+/* Puts the float weights kept by a measuring vs_calib_unit_apply back into the float32 copy. */
+void vs_calib_unit_restore_float(struct vs_calib_unit *cu);
+
+#endif

@@ -1,0 +1,281 @@
+#include "runner/layerwise.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "model/unit_f32.h"
+
+struct slot {
+    struct vs_sample *s; /* NULL while spilled */
+    int gen;             /* spill file holding it (0 or 1) */
+    off_t off;
+    size_t len;
+};
+
+struct vs_layerwise {
+    const struct vs_adapter_ops *ops;
+    struct vs_model *m;
+    uint64_t budget;
+    char *dir;
+    struct slot *slots;
+    size_t n, cap;
+    int fd[2];          /* spill files by generation parity, created on first use */
+    char *path[2];      /* for messages (the files are unlinked) */
+    off_t end[2];
+    struct vs_layerwise_stats st;
+};
+
+enum vs_status vs_layerwise_open(const struct vs_adapter_ops *ops, struct vs_model *m, uint64_t spill_budget,
+                                 const char *spill_dir, struct vs_layerwise **out)
+{
+    *out = NULL;
+    if (!vs_adapter_has_forward(ops))
+        return vs_error_set(VS_ERR_UNSUPPORTED, "adapter '%s' (ABI version %u) implements no forward pass", ops->key,
+                            ops->abi_version);
+    struct vs_layerwise *lw = vs_calloc(1, sizeof *lw);
+    if (!lw)
+        return VS_ERR_NOMEM;
+    const char *dir = spill_dir ? spill_dir : getenv("TMPDIR");
+    lw->ops = ops;
+    lw->m = m;
+    lw->budget = spill_budget;
+    lw->fd[0] = lw->fd[1] = -1;
+    if (!(lw->dir = vs_strdup(dir && *dir ? dir : "/tmp"))) {
+        free(lw);
+        return VS_ERR_NOMEM;
+    }
+    *out = lw;
+    return VS_OK;
+}
+
+void vs_layerwise_close(struct vs_layerwise *lw)
+{
+    if (!lw)
+        return;
+    for (size_t j = 0; j < lw->n; j++)
+        lw->ops->sample_free(lw->slots[j].s);
+    for (int g = 0; g < 2; g++) {
+        if (lw->fd[g] >= 0)
+            close(lw->fd[g]);
+        free(lw->path[g]);
+    }
+    free(lw->slots);
+    free(lw->dir);
+    free(lw);
+}
+
+size_t vs_layerwise_count(const struct vs_layerwise *lw) { return lw->n; }
+
+void vs_layerwise_stats(const struct vs_layerwise *lw, struct vs_layerwise_stats *out) { *out = lw->st; }
+
+static void account(struct vs_layerwise *lw, size_t add, size_t sub)
+{
+    lw->st.resident_bytes += add;
+    lw->st.resident_bytes -= sub;
+    if (lw->st.resident_bytes > lw->st.peak_resident_bytes)
+        lw->st.peak_resident_bytes = lw->st.resident_bytes;
+}
+
+static enum vs_status spill_file(struct vs_layerwise *lw, int g)
+{
+    if (lw->fd[g] >= 0)
+        return VS_OK;
+    char *tmpl = vs_strfmt("%s/vlmslim-spill-XXXXXX", lw->dir);
+    if (!tmpl)
+        return VS_ERR_NOMEM;
+    int fd = mkstemp(tmpl);
+    if (fd < 0) {
+        enum vs_status st = vs_error_set(VS_ERR_IO, "%s: cannot create the activation spill file: %s", tmpl,
+                                         strerror(errno));
+        free(tmpl);
+        return st;
+    }
+    unlink(tmpl);
+    lw->fd[g] = fd;
+    lw->path[g] = tmpl;
+    lw->end[g] = 0;
+    return VS_OK;
+}
+
+/* Writes slot j's state to spill file g and frees it. */
+static enum vs_status spill(struct vs_layerwise *lw, size_t j, int g)
+{
+    struct slot *sl = &lw->slots[j];
+    enum vs_status st = spill_file(lw, g);
+    if (st != VS_OK)
+        return st;
+    size_t len = lw->ops->sample_size(sl->s);
+    void *buf = vs_malloc(len);
+    if (!buf)
+        return VS_ERR_NOMEM;
+    lw->ops->sample_save(sl->s, buf);
+    st = VS_OK;
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(lw->fd[g], (char *)buf + done, len - done, lw->end[g] + (off_t)done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            st = vs_error_set(VS_ERR_IO, "%s: cannot write the state of sample %zu (%zu bytes): %s", lw->path[g], j,
+                              len, w < 0 ? strerror(errno) : "no space written");
+            break;
+        }
+        done += (size_t)w;
+    }
+    free(buf);
+    if (st != VS_OK)
+        return st;
+    sl->gen = g;
+    sl->off = lw->end[g];
+    sl->len = len;
+    lw->end[g] += (off_t)len;
+    lw->ops->sample_free(sl->s);
+    sl->s = NULL;
+    account(lw, 0, len);
+    lw->st.spilled_bytes += len;
+    lw->st.spills++;
+    return VS_OK;
+}
+
+/* Reads slot j's spilled state back (a new state; the file copy stays). */
+static enum vs_status unspill(struct vs_layerwise *lw, size_t j, struct vs_sample **out)
+{
+    struct slot *sl = &lw->slots[j];
+    void *buf = vs_malloc(sl->len);
+    if (!buf)
+        return VS_ERR_NOMEM;
+    enum vs_status st = VS_OK;
+    for (size_t done = 0; done < sl->len;) {
+        ssize_t r = pread(lw->fd[sl->gen], (char *)buf + done, sl->len - done, sl->off + (off_t)done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            st = vs_error_set(VS_ERR_IO, "%s: cannot read back the state of sample %zu: %s", lw->path[sl->gen], j,
+                              r < 0 ? strerror(errno) : "file is short");
+            break;
+        }
+        done += (size_t)r;
+    }
+    if (st == VS_OK)
+        st = lw->ops->sample_load(lw->m, buf, sl->len, out);
+    free(buf);
+    return st;
+}
+
+static enum vs_status maybe_spill(struct vs_layerwise *lw, size_t j, int g)
+{
+    return lw->st.resident_bytes > lw->budget ? spill(lw, j, g) : VS_OK;
+}
+
+enum vs_status vs_layerwise_add_sample(struct vs_layerwise *lw, const struct vs_model_inputs *in)
+{
+    if (lw->n == lw->cap) {
+        size_t cap = lw->cap ? lw->cap * 2 : 16;
+        struct slot *ns = vs_realloc(lw->slots, cap * sizeof *ns);
+        if (!ns)
+            return VS_ERR_NOMEM;
+        lw->slots = ns;
+        lw->cap = cap;
+    }
+    struct slot *sl = &lw->slots[lw->n];
+    memset(sl, 0, sizeof *sl);
+    enum vs_status st = lw->ops->sample_begin(lw->m, in, &sl->s);
+    if (st != VS_OK)
+        return vs_error_prefix(st, "sample %zu", lw->n);
+    account(lw, lw->ops->sample_size(sl->s), 0);
+    lw->n++;
+    return maybe_spill(lw, lw->n - 1, 0);
+}
+
+/* A private copy of a state held in memory. */
+static enum vs_status copy_state(struct vs_layerwise *lw, const struct vs_sample *s, struct vs_sample **out)
+{
+    size_t len = lw->ops->sample_size(s);
+    void *buf = vs_malloc(len);
+    if (!buf)
+        return VS_ERR_NOMEM;
+    lw->ops->sample_save(s, buf);
+    enum vs_status st = lw->ops->sample_load(lw->m, buf, len, out);
+    free(buf);
+    return st;
+}
+
+enum vs_status vs_layerwise_run_unit(struct vs_layerwise *lw, size_t i, const struct vs_unit *u,
+                                     const struct vs_linear_hooks *hooks, bool all_experts, bool keep,
+                                     vs_layerwise_sample_fn after, void *ctx)
+{
+    int in_gen = (int)(i & 1), out_gen = (int)((i + 1) & 1);
+    enum vs_status st = VS_OK;
+    for (size_t j = 0; j < lw->n && st == VS_OK; j++) {
+        struct slot *sl = &lw->slots[j];
+        struct vs_sample *s = sl->s;
+        bool owned = false; /* s is a copy or read back, not sl->s */
+        if (!s) {
+            if ((st = unspill(lw, j, &s)) != VS_OK)
+                break;
+            owned = true;
+        } else if (!keep) {
+            if ((st = copy_state(lw, sl->s, &s)) != VS_OK)
+                break;
+            owned = true;
+        }
+        size_t before = keep ? lw->ops->sample_size(s) : 0;
+        st = lw->ops->unit_forward(lw->m, i, u, s, hooks, all_experts);
+        if (st != VS_OK)
+            st = vs_error_prefix(st, "sample %zu", j);
+        if (st == VS_OK && after)
+            st = after(ctx, i, j, s);
+        if (st == VS_OK && keep) {
+            if (owned) { /* read back from the spill file: becomes the state again */
+                sl->s = s;
+                owned = false;
+                account(lw, lw->ops->sample_size(s), 0);
+            } else {
+                account(lw, lw->ops->sample_size(s), before);
+            }
+            st = maybe_spill(lw, j, out_gen);
+        }
+        if (owned)
+            lw->ops->sample_free(s);
+    }
+    /* Every state of the input generation has been read back: its file can start over. */
+    if (st == VS_OK && keep && lw->fd[in_gen] >= 0) {
+        if (ftruncate(lw->fd[in_gen], 0) != 0)
+            return vs_error_set(VS_ERR_IO, "%s: cannot truncate the spill file: %s", lw->path[in_gen], strerror(errno));
+        lw->end[in_gen] = 0;
+    }
+    return st;
+}
+
+enum vs_status vs_layerwise_forward_all(struct vs_layerwise *lw, vs_layerwise_sample_fn after, void *ctx)
+{
+    size_t n_units = lw->ops->unit_count(lw->m);
+    enum vs_status st = VS_OK;
+    for (size_t i = 0; i < n_units && st == VS_OK; i++) {
+        struct vs_unit *u = NULL;
+        struct vs_unit_f32 *f = NULL;
+        if ((st = lw->ops->unit_load(lw->m, i, &u)) == VS_OK && (st = vs_unit_f32_make(u, &f)) == VS_OK)
+            st = vs_layerwise_run_unit(lw, i, f->unit, NULL, false, true, after, ctx);
+        if (st == VS_OK)
+            vs_debug("forward: %s done on %zu samples", u->name, lw->n);
+        vs_unit_f32_free(f);
+        vs_unit_free(u);
+    }
+    return st;
+}
+
+enum vs_status vs_layerwise_logits(struct vs_layerwise *lw, size_t j, float **logits, int64_t *n)
+{
+    struct slot *sl = &lw->slots[j];
+    if (sl->s)
+        return lw->ops->sample_logits(lw->m, sl->s, logits, n);
+    struct vs_sample *s = NULL;
+    enum vs_status st = unspill(lw, j, &s);
+    if (st == VS_OK)
+        st = lw->ops->sample_logits(lw->m, s, logits, n);
+    lw->ops->sample_free(s);
+    return st;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Calibrated W8A8 static quantization end to end: for each case of tests/golden/calib/cases.txt
+# vlmslim quant --calib_inputs (the committed model-input files, or files made at test time
+# from the shared calibration images and a generated one) against the golden export of
+# the independent PyTorch reference (tests/reference/calib_torch.py): int8 weights equal except
+# at listed rounding ties, scales and offsets within 1e-5 relative, everything else equal.
+# With torch importable the reference also runs live. Then the same with every carried
+# activation spilled to disk, a determinism check (two runs byte-identical), and the error
+# paths: samples that leave a static Linear uncalibrated, a bad sample file, no samples, a
+# write failure while saving.
+set -euo pipefail
+: "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
+mkdir -p "$VS_TEST_TMP"
+tmp=$(mktemp -d "$VS_TEST_TMP/calib.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+compare=$VS_BUILD_DIR/tests/tools/vs-compare-export
+live=0
+if [ -n "${VS_PYTHON:-}" ] && "$VS_PYTHON" -c 'import torch, numpy, yaml' 2>/dev/null; then live=1; fi
+failures=0
+while IFS='|' read -r name mkargs config type grids propagate; do
+  [ -n "$name" ] || continue
+  g=tests/golden/calib/$name
+  inputs=$g.inputs report_rtol=1e-4
+  [ -f "$g/quant_model_description.json" ] && [ -f "$g.ties.json" ] ||
+    { echo "FAIL: golden $g missing: run tests/golden/calib/make_golden.sh BUILD_DIR"; exit 1; }
+  digest=$("$VLMSLIM_MKMODEL" $mkargs --out "$tmp/$name" --verbose | sed -n 's/.*, digest \([0-9a-f]*\)$/\1/p')
+  [ "$digest" = "$(cat "$g.fixture")" ] || { echo "FAIL: $name: generator drift (digest $digest); regenerate the goldens"; exit 1; }
+  case "$grids" in images=*)
+    inputs=$tmp/$name.inputs
+    # Hundreds of tokens per image: per-token rounding flips between two float32 forward passes
+    # move the (diagnostic) output errors by up to ~1e-3 relative; the export itself stays within 1e-5.
+    report_rtol=1e-2
+    tests/golden/calib/make_image_inputs.sh "$VS_BUILD_DIR" "$tmp/$name" "${grids#images=}" "$inputs" ;;
+  esac
+  echo "== $name: vlmslim quant --config_path $config --propagate $propagate"
+  "$VLMSLIM" quant --model_path "$tmp/$name" --save_path "$tmp/$name.out" --model_type "$type" \
+    --config_path "$config" --calib_inputs "$inputs" --propagate "$propagate" 2>"$tmp/$name.log"
+  cat "$tmp/$name.log"
+  "$compare" --rtol 1e-5 --ties "$g.ties.json" "$tmp/$name.out" "$g" || failures=$((failures + 1))
+  "$VS_BUILD_DIR/tests/tools/vs-compare-report" "$tmp/$name.out.quant_report.json" "$g.report.json" "$report_rtol" ||
+    failures=$((failures + 1))
+  echo "== $name: every activation spilled, then a second run: byte-identical"
+  "$VLMSLIM" quant --model_path "$tmp/$name" --save_path "$tmp/$name.spill" --model_type "$type" \
+    --config_path "$config" --calib_inputs "$inputs" --propagate "$propagate" --spill_budget_mb 0 2>/dev/null
+  diff -r "$tmp/$name.out" "$tmp/$name.spill" && cmp "$tmp/$name.out.quant_report.json" "$tmp/$name.spill.quant_report.json" ||
+    { echo "FAIL: $name: spilling changed the export or its report"; failures=$((failures + 1)); }
+  if [ "$live" = 1 ]; then
+    echo "== $name: live PyTorch reference"
+    "$VS_PYTHON" tests/reference/calib_torch.py --model_path "$tmp/$name" --config_path "$config" --model_type "$type" \
+      --inputs "$inputs" --save_path "$tmp/$name.ref" --propagate "$propagate" --ties-out "$tmp/$name.ties.json" \
+      --report-out "$tmp/$name.report.json"
+    "$VS_BUILD_DIR/tests/tools/vs-compare-report" "$tmp/$name.out.quant_report.json" "$tmp/$name.report.json" "$report_rtol" ||
+      failures=$((failures + 1))
+    "$compare" --rtol 1e-5 --ties "$tmp/$name.ties.json" "$tmp/$name.out" "$tmp/$name.ref" || failures=$((failures + 1))
+    "$compare" "$tmp/$name.ref" "$g" || { echo "FAIL: $name: live reference differs from the golden"; failures=$((failures + 1)); }
+  fi
+done < tests/golden/calib/cases.txt
+
+# MoE with 8 experts and top-1 routing over a few tokens: some expert gets no routed token
+if grep -q "no calibration token was routed to [0-9]* W8A8 expert Linear(s): model.language_model.layers" "$tmp/moe_experts_static.log"; then
+  echo "ok: unrouted experts named in a warning"
+else
+  echo "FAIL: no warning about an expert without routed tokens"; failures=$((failures + 1))
+fi
+
+expect_error() { # expected-substring, then the command; one error line, non-zero status, no export
+  local want=$1; shift
+  if "$@" >"$tmp/out" 2>"$tmp/err"; then echo "FAIL: succeeded: $*"; failures=$((failures + 1)); return; fi
+  local lines; lines=$(grep -c "error" "$tmp/err" || true)
+  if [ "$lines" -ne 1 ] || ! grep -qF -- "$want" "$tmp/err"; then
+    echo "FAIL: expected one error line with '$want', got:"; cat "$tmp/err"; failures=$((failures + 1)); return
+  fi
+  echo "ok: $want"
+}
+m=$tmp/moe_static
+cfg=tests/data/configs/moe_w8a8_static.yaml
+mkdir "$tmp/textonly"; cp tests/golden/calib/moe_static.inputs/sample_1.safetensors "$tmp/textonly/sample_0.safetensors"
+expect_error "model.visual.blocks.0.attn.qkv: the W8A8 static scheme selects this Linear but no calibration token reached it" \
+  "$VLMSLIM" quant --model_path "$m" --save_path "$tmp/e1" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" \
+  --calib_inputs "$tmp/textonly"
+[ ! -e "$tmp/e1" ] || { echo "FAIL: an export was left at $tmp/e1"; failures=$((failures + 1)); }
+mkdir "$tmp/bad"; cp tests/golden/calib/moe_static.inputs/sample_0.safetensors "$tmp/bad/"
+head -c 64 tests/golden/calib/moe_static.inputs/sample_1.safetensors > "$tmp/bad/sample_1.safetensors"
+expect_error "$tmp/bad/sample_1.safetensors" "$VLMSLIM" quant --model_path "$m" --save_path "$tmp/e2" \
+  --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs "$tmp/bad"
+mkdir "$tmp/none"
+expect_error "--calib_inputs $tmp/none: holds no sample_0.safetensors" "$VLMSLIM" quant --model_path "$m" \
+  --save_path "$tmp/e3" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs "$tmp/none"
+expect_error "the W8A8 static scheme needs calibration data" "$VLMSLIM" quant --model_path "$m" \
+  --save_path "$tmp/e4" --model_type Qwen3-VL-30B-A3B --config_path "$cfg"
+expect_error "--propagate halfway: expected quantized or float" "$VLMSLIM" quant --model_path "$m" \
+  --save_path "$tmp/e5" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs tests/golden/calib/moe_static.inputs \
+  --propagate halfway
+# A write failure while saving: files may not grow past 64 KB (SIGXFSZ ignored, so write fails with EFBIG).
+( trap '' XFSZ; ulimit -f 64
+  expect_error "quant_model_weights" "$VLMSLIM" quant --model_path "$m" --save_path "$tmp/e6" --model_type Qwen3-VL-30B-A3B \
+    --config_path "$cfg" --calib_inputs tests/golden/calib/moe_static.inputs
+  [ ! -e "$tmp/e6" ] || { echo "FAIL: an export was left at $tmp/e6"; exit 1; }
+  exit $failures ) || failures=$((failures + 1))
+if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "all calibration checks passed"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Regenerates the calibrated-export goldens with the independent PyTorch reference
+# (tests/reference/calib_torch.py), never with vlmslim. For each line of cases.txt
+# (name|mkmodel args|config|model type|inputs|propagate) it writes
+#   tests/golden/calib/<name>.inputs/   model-input files (qwen3_vl_torch.py inputs) when the
+#                                       inputs field is a list of grids; for images=A,B,... (paths
+#                                       under the shared data directory, or gen:WxH) the files are
+#                                       made by vs-make-inputs at test time and not committed
+#   tests/golden/calib/<name>/          the expected export
+#   tests/golden/calib/<name>.ties.json int8 weights at near rounding ties
+#   tests/golden/calib/<name>.fixture   the generator's digest of the fixture
+#   tests/golden/calib/<name>.report.json  each quantized Linear's relative output error
+# usage: tests/golden/calib/make_golden.sh [BUILD_DIR]; needs /usr/bin/python3 with numpy,
+# torch and PyYAML ($PYTHON), and the shared data (../shared/data, or $VS_SHARED_DATA).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+build=${1:-build}
+py=${PYTHON:-/usr/bin/python3}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vlmslim-calib-golden.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+while IFS='|' read -r name mkargs config type grids propagate; do
+  [ -z "${ONLY:-}" ] || [ "$ONLY" = "$name" ] || continue
+  [ -n "$name" ] || continue
+  g=tests/golden/calib/$name
+  rm -rf "$g" "$g.inputs"
+  "$build/vlmslim-mkmodel" $mkargs --out "$tmp/$name" --verbose | sed -n 's/.*, digest \([0-9a-f]*\)$/\1/p' > "$g.fixture"
+  inputs=$g.inputs
+  case "$grids" in
+    images=*) inputs=$tmp/$name.inputs
+      tests/golden/calib/make_image_inputs.sh "$build" "$tmp/$name" "${grids#images=}" "$inputs" ;;
+    *) "$py" tests/reference/qwen3_vl_torch.py inputs "$tmp/$name" "$inputs" --grids "$grids" --seed 9 ;;
+  esac
+  "$py" tests/reference/calib_torch.py --model_path "$tmp/$name" --config_path "$config" --model_type "$type" \
+    --inputs "$inputs" --save_path "$g" --propagate "$propagate" --ties-out "$g.ties.json" \
+    --report-out "$g.report.json"
+  chmod 644 "$g"/*
+  echo "make_golden.sh: $name: $(ls "$g" | wc -l) files, $(du -sk "$g" | cut -f1) KB"
+done < tests/golden/calib/cases.txt

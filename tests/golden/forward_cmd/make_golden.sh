@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerates the `vlmslim forward` goldens with the PyTorch reference: model-input files
+# (<case>/inputs/sample_<i>.safetensors) and the reference dumps (<case>/ref/):
+#   tests/golden/forward_cmd/make_golden.sh BUILD_DIR
+# Needs /usr/bin/python3 with numpy and torch (Debian: python3-numpy python3-torch).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+build=${1:?usage: make_golden.sh BUILD_DIR}
+py=${VS_PYTHON:-/usr/bin/python3}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+while read -r name grids mkargs; do
+  [ -n "$name" ] || continue
+  g=tests/golden/forward_cmd/$name
+  rm -rf "$g"; mkdir -p "$g"
+  "$build/vlmslim-mkmodel" $mkargs --out "$tmp/$name"
+  "$py" tests/reference/qwen3_vl_torch.py inputs "$tmp/$name" "$g/inputs" --grids "$grids" --seed 7
+  "$py" tests/reference/qwen3_vl_torch.py dump "$tmp/$name" "$g/inputs" "$g/ref"
+done < tests/golden/forward_cmd/cases.txt

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Reference implementation of the calibrated `vlmslim quant` export (PyTorch + numpy + PyYAML).
+
+Written from the specification (msmodelslim_vlm_spec.md §2.3, §5.1, §6.2-6.3, §7.3), not from
+the C code. It reads a checkpoint, an msModelSlim YAML config whose processors are
+`linear_quant` entries (W8A8 static: act int8 per_tensor symmetric or asymmetric minmax;
+W8A8_DYNAMIC; W8A16; weights int8 per_channel symmetric minmax) and model-input files
+INPUTS/sample_<i>.safetensors (so preprocessing is checked elsewhere), and writes the ascendv1
+export, with vlmslim's propagation rule:
+
+  unit by unit (the vision tower, then each text layer) over every sample,
+  1. statistics pass (units with a W8A8 Linear): float weights, every expert on every token;
+     each W8A8 Linear's input min/max over all tokens of all samples;
+  2. scale/offset from the final min/max (asymmetric: s = max(max/255 - min/255, eps),
+     o = round(-min/s) - 128; symmetric: s = max(absmax/127, eps), o = 0), weights quantized;
+  3. propagation pass (units before the last W8A8 one): every claimed Linear with its
+     dequantized int8 weight; W8A8 inputs fake-quantized per tensor with (s, o), W8A8_DYNAMIC
+     inputs per token (symmetric); its outputs feed the next unit. With --propagate float the
+     statistics pass's float outputs feed it instead.
+Saved W8A8 tensors (§7.3): weight I8, quant_bias I32 = round(b/deq - o * sum(W_q)),
+input_scale/input_offset F32 [1], deq_scale = s * s_w (F32 for bf16 models, else I64 bits),
+bias F32.
+
+usage: calib_torch.py --model_path M --config_path C.yaml --model_type NAME --inputs DIR
+                      --save_path OUT [--propagate quantized|float] [--ties-out TIES.json]
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ascendv1_reference as ref  # noqa: E402
+import qwen3_vl_torch as qv  # noqa: E402
+import safetensors_np as st  # noqa: E402
+
+F32 = np.float32
+
+
+def scheme_of(where, item):
+    q = item.get("qconfig") or {}
+    w = q.get("weight") or {}
+    act = q.get("act") or {"dtype": "float", "scope": "per_tensor", "symmetric": True, "method": "none"}
+    if not (w.get("dtype") == "int8" and w.get("scope") == "per_channel" and w.get("symmetric") is True
+            and w.get("method") == "minmax"):
+        raise ref.RefError("%s: weight must be int8 per_channel symmetric minmax" % where)
+    if act.get("dtype") == "int8" and act.get("scope") == "per_token" and act.get("symmetric") is True \
+            and act.get("method") == "minmax":
+        return "W8A8_DYNAMIC", True
+    if act.get("dtype") == "float":
+        return "W8A16", True
+    if act.get("dtype") == "int8" and act.get("scope") == "per_tensor" and act.get("method") == "minmax":
+        return "W8A8", bool(act.get("symmetric"))
+    raise ref.RefError("%s: act %r is not supported" % (where, act))
+
+
+class Entry:
+    def __init__(self, i, item):
+        self.scheme, self.symmetric = scheme_of("spec.process[%d]" % i, item)
+        self.include, self.exclude = item.get("include", ["*"]), item.get("exclude", [])
+
+    def selects(self, module):
+        return (any(ref.pattern_matches(p, module) for p in self.include)
+                and not any(ref.pattern_matches(p, module) for p in self.exclude))
+
+
+def load_config(path):
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    spec = doc["spec"]
+    entries = [Entry(i, item) for i, item in enumerate(spec.get("process") or [])]
+    return entries, spec["save"][-1].get("part_file_size", 4)
+
+
+def act_params(lo, hi, symmetric):
+    lo, hi = min(F32(lo), F32(0)), max(F32(hi), F32(0))
+    if symmetric:
+        return max(F32(max(-lo, hi)) / F32(127), ref.EPS), F32(0)
+    s = max(F32(hi / F32(255)) - F32(lo / F32(255)), ref.EPS)
+    return F32(s), F32(np.rint(-lo / s) - F32(128))
+
+
+def fq_tensor(x, s, o):
+    return (torch.clamp(torch.round(x / s + o), -128, 127) - o) * s
+
+
+def fq_token(x):
+    s = (x.abs().amax(-1, keepdim=True) / 127).clamp(min=float(ref.EPS))
+    return torch.clamp(torch.round(x / s), -128, 127) * s
+
+
+class Calibration:
+    """Linear hook state of one unit: claims, statistics, quantized weights."""
+
+    def __init__(self, claims):
+        self.claims = claims          # module -> Entry
+        self.stats = {}               # module -> [min, max]
+        self.params = {}              # module -> (s, o)
+        self.deq = {}                 # module -> dequantized weight (torch)
+        self.errors = {}              # module -> [sum (y_q - y)^2, sum y^2]
+        self.mode = "float"
+
+    def hook(self, name, x, w, b):
+        e = self.claims.get(name)
+        if self.mode == "observe" and e is not None and e.scheme == "W8A8":
+            lo, hi = float(x.min()), float(x.max())
+            cur = self.stats.setdefault(name, [lo, hi])
+            cur[0], cur[1] = min(cur[0], lo), max(cur[1], hi)
+        if self.mode == "quantized" and e is not None:
+            yf = x @ w.T + (b if b is not None else 0)
+            w = self.deq[name]
+            if e.scheme == "W8A8":
+                s, o = self.params[name]
+                x = fq_tensor(x, float(s), float(o))
+            elif e.scheme == "W8A8_DYNAMIC":
+                x = fq_token(x)
+            yq = x @ w.T + (b if b is not None else 0)
+            acc = self.errors.setdefault(name, [0.0, 0.0])
+            acc[0] += float(((yq.double() - yf.double()) ** 2).sum())
+            acc[1] += float((yf.double() ** 2).sum())
+            return yq
+        y = x @ w.T
+        return y + b if b is not None else y
+
+
+def run_unit(cfg, W, i, sample, routed_only=False):
+    if i == 0:
+        if sample["grids"]:
+            qv.ARGS_GRIDS = sample["grids"]
+            sample["embeds"], sample["deep"] = qv.vision_forward(cfg, W, torch.from_numpy(sample["pv"]), sample["grids"])
+        else:
+            sample["embeds"], sample["deep"] = torch.zeros(0, cfg["vision_config"]["out_hidden_size"]), []
+        return
+    L = i - 1
+    if sample.get("x") is None:
+        sample["x"], sample["mask"], sample["rope"] = qv.text_prepare(cfg, W, sample["ids"], sample["embeds"], sample["grids"])
+    x = qv.text_layer(cfg, W, L, sample["x"], sample["rope"], routed_only=routed_only)
+    if L < len(sample["deep"]):
+        x[sample["mask"]] = x[sample["mask"]] + sample["deep"][L]
+    sample["x"] = x
+
+
+def copy_sample(s):
+    c = dict(s)
+    for k in ("x", "embeds"):
+        if c.get(k) is not None:
+            c[k] = c[k].clone()
+    return c
+
+
+def export(a):
+    entries, part = load_config(a.config_path)
+    ck = ref.Checkpoint(a.model_path)
+    cfg, W = qv.load(a.model_path)
+    family = ck.config.get("model_type")
+    samples = []
+    while os.path.exists(os.path.join(a.inputs, "sample_%d.safetensors" % len(samples))):
+        ids, pv, grids = qv.read_inputs(os.path.join(a.inputs, "sample_%d.safetensors" % len(samples)))
+        samples.append({"ids": ids, "pv": pv, "grids": grids})
+    unit_items = list(ref.units(ck, family))
+    claims = []
+    for _, items in unit_items:
+        c = {}
+        for item in items:
+            if item[0] == "linear":
+                e = next((e for e in entries if e.selects(item[1])), None)
+                if e is not None:
+                    c[item[1]] = e
+        claims.append(c)
+    static = [i for i, c in enumerate(claims) if any(e.scheme == "W8A8" for e in c.values())]
+    last = static[-1] if static else -1
+
+    os.makedirs(a.save_path, exist_ok=True)
+    bp = os.path.join(a.save_path, "%s_best_practice.yaml" % a.model_type)
+    shutil.copyfile(a.config_path, bp)
+    os.chmod(bp, ref.EXPORT_MODE)
+    writer = ref.Writer(a.save_path, part * 2 ** 30)
+    description, ties, used, report = {}, {}, set(), {}
+    bf16 = ck.config.get("torch_dtype", ck.config.get("text_config", {}).get("torch_dtype")) == "bfloat16"
+
+    def put(name, tensor, qtype):
+        writer.add(name, tensor)
+        description[name] = qtype
+
+    with torch.no_grad():
+        for i, (_, items) in enumerate(unit_items):
+            cal = Calibration(claims[i])
+            qv.LINEAR_HOOK = cal.hook
+            quant = {}
+            for item in items:
+                if item[0] == "linear" and item[1] in cal.claims:
+                    q, scale, tie_idx = ref.quantize_weight(item[2])
+                    quant[item[1]] = (q, scale)
+                    cal.deq[item[1]] = torch.from_numpy(q.astype(F32) * scale[:, None])
+                    if len(tie_idx):
+                        ties[item[1] + ".weight"] = [int(t) for t in tie_idx]
+            if i <= last:
+                has_static = i in static
+                if has_static:
+                    cal.mode = "observe"
+                    for s in samples:
+                        run_unit(cfg, W, i, copy_sample(s))
+                    for name, e in cal.claims.items():
+                        if e.scheme == "W8A8":
+                            if name not in cal.stats:
+                                raise ref.RefError("%s: no calibration token reached it" % name)
+                            cal.params[name] = act_params(cal.stats[name][0], cal.stats[name][1], e.symmetric)
+                # the quantized pass: measures ||y_q - y|| / ||y|| (experts on routed tokens) and
+                # by default propagates
+                cal.mode = "quantized"
+                keep = i < last and a.propagate == "quantized"
+                for s in samples:
+                    run_unit(cfg, W, i, s if keep else copy_sample(s), routed_only=True)
+                if i < last and a.propagate == "float":
+                    cal.mode = "float"
+                    for s in samples:
+                        run_unit(cfg, W, i, s)
+                for name, (e2, r2) in cal.errors.items():
+                    report[name] = (e2 / r2) ** 0.5 if r2 > 0 else 0.0
+            for item in items:
+                if item[0] == "param":
+                    put(item[1], item[2], "FLOAT")
+                    continue
+                _, module, w, bias, w_stored = item
+                e = cal.claims.get(module)
+                if e is None:
+                    put(module + ".weight", w_stored, "FLOAT")
+                    if bias is not None:
+                        put(module + ".bias", bias, "FLOAT")
+                    continue
+                q, scale = quant[module]
+                rows = w.shape[0]
+                used.add(e.scheme)
+                if e.scheme == "W8A8":
+                    s, o = cal.params[module]
+                    deq = (F32(s) * scale).astype(F32)
+                    b = bias.to_f32() if bias is not None else np.zeros(rows, F32)
+                    qb = np.rint((b / deq).astype(F32) - (F32(o) * q.astype(np.int64).sum(1).astype(F32)).astype(F32))
+                    put(module + ".weight", st.Tensor("I8", q.shape, q), "W8A8")
+                    put(module + ".quant_bias", st.Tensor("I32", (rows,), qb.astype(np.int32)), "W8A8")
+                    put(module + ".input_scale", st.Tensor("F32", (1,), np.array([s], F32)), "W8A8")
+                    put(module + ".input_offset", st.Tensor("F32", (1,), np.array([o], F32)), "W8A8")
+                    if bf16:
+                        put(module + ".deq_scale", st.Tensor("F32", (rows,), deq), "W8A8")
+                    else:
+                        bits = deq.view(np.int32).astype(np.int64)
+                        put(module + ".deq_scale", st.Tensor("I64", (rows,), bits), "W8A8")
+                else:
+                    put(module + ".weight", st.Tensor("I8", q.shape, q), e.scheme)
+                    put(module + ".weight_scale", st.Tensor("F32", (rows, 1), scale), e.scheme)
+                    put(module + ".weight_offset", st.Tensor("F32", (rows, 1), np.zeros(rows, F32)), e.scheme)
+                if bias is not None:
+                    put(module + ".bias", st.Tensor("F32", bias.shape, bias.to_f32()), "FLOAT")
+    qv.LINEAR_HOOK = None
+    for _, name, t in ref.tail(ck):
+        put(name, t, "FLOAT")
+    writer.close()
+    description.update({"version": "1.0.0",
+                        "model_quant_type": max(used, key=ref.PRIORITY.index) if used else "Unknown",
+                        "metadata": {}, "group_size": 0, "optional": {}})
+    ref.write_json(os.path.join(a.save_path, "quant_model_description.json"), description, 4)
+    ref.copy_side_files(a.model_path, a.save_path)
+    if a.report_out:
+        with open(a.report_out, "w") as f:
+            json.dump({"relative_output_error": report}, f, indent=1, sort_keys=True)
+    if a.ties_out:
+        with open(a.ties_out, "w") as f:
+            f.write("{\n" + ",\n".join("%s: %s" % (json.dumps(k), json.dumps(ties[k])) for k in sorted(ties)) + "\n}\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model_path", required=True)
+    ap.add_argument("--config_path", required=True)
+    ap.add_argument("--model_type", required=True)
+    ap.add_argument("--inputs", required=True)
+    ap.add_argument("--save_path", required=True)
+    ap.add_argument("--propagate", choices=["quantized", "float"], default="quantized")
+    ap.add_argument("--ties-out", dest="ties_out", default=None)
+    ap.add_argument("--report-out", dest="report_out", default=None,
+                    help="write each claimed Linear's relative output error here (JSON)")
+    a = ap.parse_args()
+    try:
+        export(a)
+    except (ref.RefError, ValueError, KeyError, OSError) as e:
+        print("calib_torch: error: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
