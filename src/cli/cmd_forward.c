@@ -11,11 +11,10 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/datadir.h"
-#include "data/dataset.h"
-#include "inputs/model_inputs.h"
 #include "io/safetensors.h"
 #include "model/registry.h"
 #include "runner/layerwise.h"
+#include "runner/samples.h"
 #include "text/tokenizer.h"
 
 static void print_help(void)
@@ -113,70 +112,11 @@ static void print_top5(const struct vs_tokenizer *tok, size_t j, const float *lo
     putchar('\n');
 }
 
-/* Reads DIR/sample_0.safetensors, sample_1... (up to the first missing index) into the driver. */
-static enum vs_status add_input_files(struct vs_layerwise *lw, const char *dir, size_t *count)
-{
-    *count = 0;
-    if (!vs_fs_is_dir(dir))
-        return vs_error_set(VS_ERR_USAGE, "--inputs %s: %s", dir, vs_fs_exists(dir) ? "is not a directory" : "does not exist");
-    for (;;) {
-        char name[64];
-        snprintf(name, sizeof name, "sample_%zu.safetensors", *count);
-        char *path = vs_path_join(dir, name);
-        if (!path)
-            return VS_ERR_NOMEM;
-        if (!vs_fs_exists(path)) {
-            free(path);
-            break;
-        }
-        struct vs_model_inputs in;
-        enum vs_status st = vs_model_inputs_read(path, &in);
-        if (st == VS_OK) {
-            st = vs_layerwise_add_sample(lw, &in);
-            if (st != VS_OK)
-                st = vs_error_prefix(st, "%s", path);
-            vs_model_inputs_free(&in);
-        }
-        free(path);
-        if (st != VS_OK)
-            return st;
-        (*count)++;
-    }
-    if (*count == 0)
-        return vs_error_set(VS_ERR_USAGE, "--inputs %s: holds no sample_0.safetensors", dir);
-    return VS_OK;
-}
-
-/* Builds every sample of the dataset with the checkpoint's processor into the driver. */
 static enum vs_status add_dataset(struct vs_layerwise *lw, const char *model_path, const char *dataset,
-                                  const char *default_text, size_t *count)
+                                  const char *default_text, size_t *n)
 {
-    char *lab = vs_datadir_lab_calib(), *path = NULL;
-    struct vs_dataset *ds = NULL;
-    struct vs_inputs_builder *b = NULL;
-    enum vs_status st = vs_dataset_resolve_path(dataset, lab, &path);
-    if (st != VS_OK)
-        st = vs_error_prefix(st, "--dataset");
-    if (st == VS_OK)
-        st = vs_dataset_load(path, default_text, &ds);
-    if (st == VS_OK && ds->count == 0)
-        st = vs_error_set(VS_ERR_DATASET, "%s: no samples", path);
-    if (st == VS_OK)
-        st = vs_inputs_builder_open(model_path, &b);
-    for (size_t i = 0; st == VS_OK && i < ds->count; i++) {
-        struct vs_model_inputs in;
-        if ((st = vs_inputs_build(b, &ds->samples[i], &in, NULL)) != VS_OK) {
-            st = vs_error_prefix(st, "%s: sample %zu", path, i);
-            break;
-        }
-        if ((st = vs_layerwise_add_sample(lw, &in)) != VS_OK)
-            st = vs_error_prefix(st, "%s: sample %zu", path, i);
-        vs_model_inputs_free(&in);
-    }
-    *count = st == VS_OK ? ds->count : 0;
-    vs_inputs_builder_close(b);
-    vs_dataset_free(ds);
-    free(path);
+    char *lab = vs_datadir_lab_calib();
+    enum vs_status st = vs_samples_add_dataset(lw, model_path, dataset, default_text, lab, false, "--dataset", n, NULL);
     free(lab);
     return st;
 }
@@ -195,7 +135,8 @@ static enum vs_status run(const struct vs_adapter_ops *ops, const char *model_pa
     if (st == VS_OK)
         st = vs_layerwise_open(ops, m, budget, NULL, &lw);
     if (st == VS_OK)
-        st = inputs ? add_input_files(lw, inputs, &n) : add_dataset(lw, model_path, dataset, default_text, &n);
+        st = inputs ? vs_samples_add_files(lw, inputs, "--inputs", &n)
+                    : add_dataset(lw, model_path, dataset, default_text, &n);
     if (st == VS_OK && (st = vs_fs_mkdirs(dump_dir, 0755)) != VS_OK)
         st = vs_error_prefix(st, "--dump %s", dump_dir);
     if (st == VS_OK && !(d.w = vs_calloc(n, sizeof *d.w)))

@@ -8,18 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-#include <math.h>
-
 #include "base/fs.h"
-#include "io/json_util.h"
 #include "base/log.h"
-#include "data/dataset.h"
-#include "inputs/model_inputs.h"
 #include "model/unit_f32.h"
 #include "quant/linear_quant.h"
 #include "runner/calib.h"
 #include "runner/layerwise.h"
+#include "runner/quant_report.h"
+#include "runner/samples.h"
 #include "save/ascendv1.h"
 
 static double now_seconds(void)
@@ -281,56 +277,6 @@ static enum vs_status last_static_unit(struct run *r, size_t n_units, long *last
     return VS_OK;
 }
 
-/* spec.dataset: every sample built with the checkpoint's chat template, tokenizer and image
- * processor, one at a time, into the layer-wise driver. */
-static enum vs_status load_dataset(struct run *r)
-{
-    const struct vs_quant_options *o = r->o;
-    const struct vs_quant_config *cfg = o->config;
-    char *path = NULL;
-    struct vs_dataset *ds = NULL;
-    struct vs_inputs_builder *b = NULL;
-    size_t bad;
-    enum vs_status st = vs_dataset_resolve_path(cfg->dataset, o->lab_calib_dir, &path);
-    if (st != VS_OK) {
-        st = vs_error_prefix(st, "%s: spec.dataset", cfg->source_path);
-        goto done;
-    }
-    if ((st = vs_dataset_load(path, cfg->default_text, &ds)) != VS_OK)
-        goto done;
-    if (ds->count == 0) {
-        st = vs_error_set(VS_ERR_DATASET, "%s: no calibration samples", path);
-        goto done;
-    }
-    if (!vs_dataset_has_image_text(ds, &bad)) { /* msModelSlim's Qwen3-VL adapters require both */
-        st = vs_error_set(VS_ERR_DATASET, "%s: sample %zu (%s) lacks %s; the Qwen3-VL adapters calibrate on image and "
-                          "text samples only", path, bad, ds->samples[bad].image ? ds->samples[bad].image : "no image",
-                          ds->samples[bad].image ? "a text" : "an image");
-        goto done;
-    }
-    if ((st = vs_inputs_builder_open(o->model_path, &b)) != VS_OK)
-        goto done;
-    for (size_t i = 0; i < ds->count && st == VS_OK; i++) {
-        struct vs_model_inputs in;
-        if ((st = vs_inputs_build(b, &ds->samples[i], &in, NULL)) != VS_OK) {
-            st = vs_error_prefix(st, "%s: sample %zu", path, i);
-            break;
-        }
-        if ((st = vs_layerwise_add_sample(r->lw, &in)) != VS_OK)
-            st = vs_error_prefix(st, "%s: sample %zu (%s)", path, i, ds->samples[i].image);
-        vs_model_inputs_free(&in);
-    }
-    if (st == VS_OK) {
-        r->sum->samples = vs_layerwise_count(r->lw);
-        vs_info("calibration: %zu sample(s) from %s", r->sum->samples, path);
-    }
-done:
-    vs_inputs_builder_close(b);
-    vs_dataset_free(ds);
-    free(path);
-    return st;
-}
-
 /* Reads the calibration samples into the layer-wise driver. */
 static enum vs_status load_samples(struct run *r)
 {
@@ -342,130 +288,20 @@ static enum vs_status load_samples(struct run *r)
     if (st != VS_OK)
         return st;
     vs_layerwise_set_interrupt(r->lw, o->interrupted);
-    if (!o->calib_inputs)
-        return load_dataset(r);
-    if (!vs_fs_is_dir(o->calib_inputs))
-        return vs_error_set(VS_ERR_USAGE, "--calib_inputs %s: %s", o->calib_inputs,
-                            vs_fs_exists(o->calib_inputs) ? "is not a directory" : "does not exist");
-    for (size_t i = 0;; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "sample_%zu.safetensors", i);
-        char *path = vs_path_join(o->calib_inputs, name);
-        if (!path)
-            return VS_ERR_NOMEM;
-        if (!vs_fs_exists(path)) {
-            free(path);
-            break;
-        }
-        struct vs_model_inputs in;
-        if ((st = vs_model_inputs_read(path, &in)) == VS_OK) {
-            if ((st = vs_layerwise_add_sample(r->lw, &in)) != VS_OK)
-                st = vs_error_prefix(st, "%s", path);
-            vs_model_inputs_free(&in);
-        }
-        free(path);
-        if (st != VS_OK)
-            return st;
+    char *where = NULL, *path = NULL;
+    if (o->calib_inputs) {
+        st = vs_samples_add_files(r->lw, o->calib_inputs, "--calib_inputs", &r->sum->samples);
+    } else if (!(where = vs_strfmt("%s: spec.dataset", o->config->source_path))) {
+        st = VS_ERR_NOMEM;
+    } else {
+        st = vs_samples_add_dataset(r->lw, o->model_path, o->config->dataset, o->config->default_text,
+                                    o->lab_calib_dir, true, where, &r->sum->samples, &path);
     }
-    r->sum->samples = vs_layerwise_count(r->lw);
-    if (r->sum->samples == 0)
-        return vs_error_set(VS_ERR_DATASET, "--calib_inputs %s: holds no sample_0.safetensors", o->calib_inputs);
-    vs_info("calibration: %zu sample(s) from %s", r->sum->samples, o->calib_inputs);
-    return VS_OK;
-}
-
-static enum vs_status report_unit(struct run *r, const struct vs_calib_unit *cu)
-{
-    struct vs_quant_summary *sum = r->sum;
-    struct vs_quant_report_entry *e = vs_realloc(sum->report, (sum->n_report + cu->n + 1) * sizeof *e);
-    if (!e)
-        return VS_ERR_NOMEM;
-    sum->report = e;
-    for (size_t k = 0; k < cu->n; k++) {
-        const struct vs_calib_linear *c = &cu->cl[k];
-        struct vs_quant_report_entry *x = &sum->report[sum->n_report];
-        *x = (struct vs_quant_report_entry){
-            .name = vs_strdup(cu->u->linears[c->linear].name), .scheme = c->scheme,
-            .rel_error = c->eval_rows ? (c->ref2 > 0 ? sqrt(c->err2 / c->ref2) : (c->err2 > 0 ? INFINITY : 0)) : -1,
-            .act_min = c->min, .act_max = c->max, .in_min = c->in_min, .in_max = c->in_max,
-            .act_scale = c->act_scale, .act_offset = c->act_offset, .rows = c->eval_rows,
-            .routed_tokens = c->routed ? c->routed_tokens : -1};
-        if (!x->name)
-            return VS_ERR_NOMEM;
-        sum->n_report++;
-    }
-    return VS_OK;
-}
-
-void vs_quant_summary_free(struct vs_quant_summary *s)
-{
-    for (size_t i = 0; i < s->n_report; i++)
-        free(s->report[i].name);
-    free(s->report);
-    free(s->report_path);
-    s->report = NULL;
-    s->report_path = NULL;
-    s->n_report = 0;
-}
-
-static int worse_first(const void *a, const void *b)
-{
-    const struct vs_quant_report_entry *x = *(const struct vs_quant_report_entry *const *)a,
-                                       *y = *(const struct vs_quant_report_entry *const *)b;
-    return x->rel_error < y->rel_error ? 1 : x->rel_error > y->rel_error ? -1 : strcmp(x->name, y->name);
-}
-
-static json_t *real_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
-
-/* quant_report.json: every Linear of the calibrated units; logs the ten worst. */
-static enum vs_status write_report(struct run *r)
-{
-    struct vs_quant_summary *sum = r->sum;
-    const struct vs_quant_options *o = r->o;
-    sum->report_path = o->report_path ? vs_strdup(o->report_path) : vs_strfmt("%s.quant_report.json", o->save_path);
-    json_t *root = json_object(), *list = json_array();
-    if (!sum->report_path || !root || !list) {
-        json_decref(root);
-        json_decref(list);
-        return VS_ERR_NOMEM;
-    }
-    json_object_set_new(root, "samples", json_integer((json_int_t)sum->samples));
-    json_object_set_new(root, "propagate", json_string(o->propagate_float ? "float" : "quantized"));
-    json_object_set_new(root, "linears", list);
-    for (size_t i = 0; i < sum->n_report; i++) {
-        const struct vs_quant_report_entry *e = &sum->report[i];
-        json_t *j = json_object();
-        json_object_set_new(j, "name", json_string(e->name));
-        json_object_set_new(j, "scheme", json_string(vs_scheme_name(e->scheme)));
-        json_object_set_new(j, "relative_output_error", e->rel_error < 0 ? json_null() : real_or_null(e->rel_error));
-        json_object_set_new(j, "input_rows", json_integer(e->rows));
-        json_object_set_new(j, "input_min", real_or_null(e->in_min));
-        json_object_set_new(j, "input_max", real_or_null(e->in_max));
-        if (e->scheme == VS_SCHEME_W8A8) {
-            json_object_set_new(j, "calibration_min", real_or_null(e->act_min));
-            json_object_set_new(j, "calibration_max", real_or_null(e->act_max));
-            json_object_set_new(j, "input_scale", real_or_null(e->act_scale));
-            json_object_set_new(j, "input_offset", real_or_null(e->act_offset));
-        }
-        if (e->routed_tokens >= 0)
-            json_object_set_new(j, "routed_tokens", json_integer(e->routed_tokens));
-        json_array_append_new(list, j);
-    }
-    enum vs_status st = vs_json_write_file(root, sum->report_path, 2, 0644);
-    json_decref(root);
-    const struct vs_quant_report_entry **order = vs_malloc((sum->n_report + 1) * sizeof *order);
-    if (st != VS_OK || !order) {
-        free(order);
-        return st != VS_OK ? st : VS_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < sum->n_report; i++)
-        order[i] = &sum->report[i];
-    qsort(order, sum->n_report, sizeof *order, worse_first);
-    vs_info("largest relative output errors ||y_q - y|| / ||y|| on the calibration data (all in %s):", sum->report_path);
-    for (size_t i = 0; i < sum->n_report && i < 10; i++)
-        vs_info("  %.4g  %s (%s)", order[i]->rel_error, order[i]->name, vs_scheme_name(order[i]->scheme));
-    free(order);
-    return VS_OK;
+    if (st == VS_OK)
+        vs_info("calibration: %zu sample(s) from %s", r->sum->samples, o->calib_inputs ? o->calib_inputs : path);
+    free(where);
+    free(path);
+    return st;
 }
 
 /* Unit i of a calibrated run (i <= last): statistics pass over every sample for its W8A8
@@ -513,7 +349,7 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
         st = vs_layerwise_run_unit(r->lw, i, f->unit, NULL, false, true, NULL, NULL);
     }
     if (st == VS_OK && !o->no_report)
-        st = report_unit(r, cu);
+        st = vs_quant_report_add(r->sum, cu);
     if (st == VS_OK)
         st = process_unit(r, u, claim, cu);
     vs_calib_unit_free(cu);
@@ -665,7 +501,7 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
     if (st == VS_OK)
         st = publish(tmp, o->save_path);
     if (st == VS_OK && sum->n_report)
-        st = write_report(&r);
+        st = vs_quant_report_write(o, sum);
 done:
     if (r.saver)
         vs_ascendv1_abort(r.saver);
