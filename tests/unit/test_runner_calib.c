@@ -1,0 +1,154 @@
+/* Calibration of one unit (src/runner/calib.c) on a hand-made unit with two Linear modules:
+ * observed ranges, W8A8 parameters, quant_bias and deq_scale, fake quantization in the
+ * propagation hooks, the error measurement, and the errors for unreached and NaN inputs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+
+#include "model/linear_apply.h"
+#include "quant/int_quant.h"
+#include "runner/calib.h"
+#include "test_util.h"
+
+/* Linear "a" [2, 3] with bias (W8A8 asymmetric) and "b" [2, 3] without (W8A8_DYNAMIC). */
+static float wa[6] = {1.0f, -0.5f, 0.25f, 0.0f, 2.0f, -1.0f}, ba[2] = {0.5f, -0.25f};
+static float wb[6] = {0.1f, 0.2f, 0.3f, -0.4f, 0.5f, -0.6f};
+
+static struct vs_st_tensor tensor(const char *name, float *data, int ndim, int64_t d0, int64_t d1)
+{
+    struct vs_st_tensor t = {.name = name, .dtype = VS_DTYPE_F32, .ndim = ndim, .data = data, .file = "test"};
+    t.shape[0] = d0;
+    t.shape[1] = d1;
+    t.nbytes = (size_t)(d0 * (ndim == 2 ? d1 : 1)) * sizeof(float);
+    return t;
+}
+
+struct fixture {
+    struct vs_st_tensor t[3];
+    struct vs_unit *u;
+    struct vs_unit_f32 *f;
+    struct vs_calib_unit *cu;
+};
+
+static int setup(void **state)
+{
+    static struct fixture fx;
+    memset(&fx, 0, sizeof fx);
+    fx.t[0] = tensor("a.weight", wa, 2, 2, 3);
+    fx.t[1] = tensor("a.bias", ba, 1, 2, 0);
+    fx.t[2] = tensor("b.weight", wb, 2, 2, 3);
+    fx.u = vs_unit_new("u");
+    assert_int_equal(vs_unit_add_param(fx.u, "a.weight", &fx.t[0]), VS_OK);
+    assert_int_equal(vs_unit_add_param(fx.u, "a.bias", &fx.t[1]), VS_OK);
+    assert_int_equal(vs_unit_add_param(fx.u, "b.weight", &fx.t[2]), VS_OK);
+    assert_int_equal(vs_unit_add_linear(fx.u, "a", "a.weight", "a.bias"), VS_OK);
+    assert_int_equal(vs_unit_add_linear(fx.u, "b", "b.weight", NULL), VS_OK);
+    assert_int_equal(vs_unit_f32_make(fx.u, &fx.f), VS_OK);
+    int scheme[2] = {VS_SCHEME_W8A8, VS_SCHEME_W8A8_DYNAMIC};
+    bool sym[2] = {false, true}, routed[2] = {false, true};
+    assert_int_equal(vs_calib_unit_open(fx.f, scheme, sym, routed, &fx.cu), VS_OK);
+    *state = &fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    vs_calib_unit_free(fx->cu);
+    vs_unit_f32_free(fx->f);
+    vs_unit_free(fx->u);
+    return 0;
+}
+
+/* Runs both Linears of the unit through vs_linear_apply on x [rows, 3]. */
+static void run(struct fixture *fx, const struct vs_linear_hooks *h, const float *x, int64_t rows, float *ya, float *yb)
+{
+    struct vs_linear_f32 la, lb;
+    assert_int_equal(vs_linear_f32_load(fx->f->unit, "a", &la), VS_OK);
+    assert_int_equal(vs_linear_f32_load(fx->f->unit, "b", &lb), VS_OK);
+    vs_linear_apply(&la, x, rows, ya, h);
+    vs_linear_apply(&lb, x, rows, yb, h);
+    vs_linear_f32_free(&la);
+    vs_linear_f32_free(&lb);
+}
+
+static void test_calibrate_quantize_propagate(void **state)
+{
+    struct fixture *fx = *state;
+    bool all_experts;
+    assert_true(vs_calib_unit_needs_stats(fx->cu, &all_experts));
+    assert_false(all_experts); /* the W8A8 Linear is not routed */
+    struct vs_linear_hooks h;
+    vs_calib_unit_observe_hooks(fx->cu, &h);
+    float x1[6] = {0.5f, -1.5f, 2.0f, 0.25f, 0.0f, 1.0f}, x2[3] = {3.0f, -0.5f, 0.75f}, ya[4], yb[4];
+    run(fx, &h, x1, 2, ya, yb);
+    run(fx, &h, x2, 1, ya, yb);
+    h.routed_tokens(h.ctx, "b", 2);
+    assert_int_equal(vs_calib_unit_finish_stats(fx->cu), VS_OK);
+    const struct vs_calib_linear *a = &fx->cu->cl[0], *b = &fx->cu->cl[1];
+    assert_true(a->min == -1.5f && a->max == 3.0f);
+    assert_int_equal(a->rows, 3);
+    assert_int_equal(b->rows, 0); /* dynamic: not observed */
+    assert_int_equal(b->routed_tokens, 2);
+    float s, o;
+    vs_quant_params(-1.5f, 3.0f, 8, false, &s, &o);
+    assert_true(a->act_scale == s && a->act_offset == o);
+    assert_true(s == 3.0f / 255.0f + 1.5f / 255.0f && o == rintf(1.5f / s) - 128.0f);
+
+    assert_int_equal(vs_calib_unit_quantize(fx->cu), VS_OK);
+    for (int r = 0; r < 2; r++) { /* deq_scale = s·s_w, quant_bias = round(b/deq − o·ΣW_q) */
+        float d = s * a->w_scale[r];
+        assert_true(a->deq_scale[r] == d);
+        int32_t sum = a->q[r * 3] + a->q[r * 3 + 1] + a->q[r * 3 + 2];
+        assert_int_equal(a->quant_bias[r], (int32_t)rintf(ba[r] / d - o * (float)sum));
+    }
+    assert_null(b->deq_scale);
+
+    fx->cu->measure = true;
+    vs_calib_unit_apply(fx->cu, &h);
+    float *w = vs_unit_f32_values(fx->f, 0);
+    assert_true(w[1] == (float)a->q[1] * a->w_scale[0]); /* dequantized in place */
+    assert_non_null(a->w_float);
+    float ya2[4], yb2[4];
+    run(fx, &h, x1, 2, ya2, yb2);
+    assert_int_equal(fx->cu->hook_status, VS_OK);
+    /* a's output: the fake-quantized input through the dequantized weight */
+    for (int r = 0; r < 2; r++) {
+        float acc = 0;
+        for (int k = 0; k < 3; k++) {
+            float xq = ((float)vs_quant_value(x1[k], s, o, 8) - o) * s;
+            acc += xq * w[r * 3 + k];
+        }
+        assert_float_equal(ya2[r], acc + ba[r], 1e-6);
+    }
+    assert_int_equal(a->eval_rows, 2);
+    assert_true(a->ref2 > 0 && a->err2 > 0 && a->err2 < 1e-3 * a->ref2);
+    assert_true(a->in_min == -1.5f && a->in_max == 2.0f);
+    vs_calib_unit_restore_float(fx->cu);
+    assert_true(vs_unit_f32_values(fx->f, 0)[1] == wa[1]);
+}
+
+static void test_unreached_and_nan(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(vs_calib_unit_finish_stats(fx->cu), VS_ERR_DATASET);
+    assert_true(vs_test_contains(vs_error_message(), "a: the W8A8 static scheme selects this Linear but no calibration token reached it"));
+    struct vs_linear_hooks h;
+    vs_calib_unit_observe_hooks(fx->cu, &h);
+    float x[3] = {1.0f, NAN, 2.0f}, ya[2], yb[2];
+    run(fx, &h, x, 1, ya, yb);
+    assert_int_equal(vs_calib_unit_finish_stats(fx->cu), VS_ERR_MODEL);
+    assert_string_equal(vs_error_message(), "a.input_scale: the Linear's calibration inputs contain NaN");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_calibrate_quantize_propagate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreached_and_nan, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
