@@ -374,9 +374,9 @@ static struct jv *arith(struct jrt *rt, int op, struct jv *a, struct jv *b)
         return jv_str_own(rt->a, o.p ? o.p : "", o.len);
     }
     jneed(rt, a);
-    jneed(rt, b);
     if (op == OP_MOD && a->kind == JV_STR)
         return jformat_percent(rt, a, b);
+    jneed(rt, b);
     if (is_num(a) && is_num(b)) {
         bool fl = a->kind == JV_FLOAT || b->kind == JV_FLOAT;
         int64_t x = inum(a), y = inum(b), r;
@@ -449,6 +449,8 @@ static struct jv *arith(struct jrt *rt, int op, struct jv *a, struct jv *b)
             }
             if (fx == 0 && fy < 0)
                 jfail(rt->err, rt->pos, "0.0 cannot be raised to a negative power");
+            if (fx < 0 && fy != floor(fy))
+                jfail(rt->err, rt->pos, "a negative number raised to a fractional power is complex; not supported");
             return jv_float(rt->a, pow(fx, fy));
         }
     }

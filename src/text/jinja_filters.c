@@ -131,7 +131,10 @@ static struct jv *f_indent(struct jrt *rt, struct jv *v, struct jargs *a, const 
         for (int64_t k = opt_int(rt, w, 4, "width"); k > 0; k--)
             jb_putc(&ind, ' ');
     bool first = opt_bool(ja_arg(a, 1, "first"), false), blank = opt_bool(ja_arg(a, 2, "blank"), false);
-    struct jv *s = sstr(rt, v);
+    jneed(rt, v);
+    if (v->kind != JV_STR) /* Jinja2 appends "\n" to the value itself */
+        jfail(rt->err, rt->pos, "unsupported operand type(s) for +=: '%s' and 'str'", jv_type_name(v));
+    struct jv *s = v;
     /* Jinja2: s += "\n"; lines = s.splitlines(); ... */
     struct jbuf src = {.a = rt->a};
     jb_put(&src, s->u.str.s, s->u.str.len);
@@ -233,7 +236,7 @@ static struct jv *f_string(struct jrt *rt, struct jv *v, struct jargs *a, const 
 static struct jv *f_safe(struct jrt *rt, struct jv *v, struct jargs *a, const char *name)
 {
     NOARGS();
-    return v;
+    return sstr(rt, v); /* Markup(value): a string */
 }
 
 static struct jv *f_tojson(struct jrt *rt, struct jv *v, struct jargs *a, const char *name)
@@ -607,6 +610,8 @@ static struct jv *f_unique(struct jrt *rt, struct jv *v, struct jargs *a, const 
     struct jv *out = mkgen(rt), *seen = jv_list(rt->a, JV_LIST);
     for (size_t i = 0; i < n; i++) {
         struct jv *k = attr && attr->kind != JV_NONE ? attr_path(rt, it[i], attr) : it[i];
+        if (k->kind == JV_LIST || k->kind == JV_DICT || k->kind == JV_NS)
+            jfail(rt->err, rt->pos, "unhashable type: '%s'", jv_type_name(k));
         if (!cs && k->kind == JV_STR)
             k = jstr_case(rt, k, 'l');
         bool dup = false;
@@ -673,8 +678,8 @@ static struct jv *f_sum(struct jrt *rt, struct jv *v, struct jargs *a, const cha
 static struct jv *f_map(struct jrt *rt, struct jv *v, struct jargs *a, const char *name)
 {
     (void)name;
-    size_t n;
-    struct jv **it = items_of(rt, v, &n);
+    size_t n = 0;
+    struct jv **it = jv_truthy(v) ? items_of(rt, v, &n) : NULL; /* Jinja2 skips a falsy input */
     struct jv *out = mkgen(rt);
     struct jv *attr = NULL, *dflt = NULL;
     for (size_t k = 0; k < a->nkw; k++) {
@@ -705,8 +710,8 @@ static struct jv *f_map(struct jrt *rt, struct jv *v, struct jargs *a, const cha
 
 static struct jv *select_common(struct jrt *rt, struct jv *v, struct jargs *a, bool attr_mode, bool reject)
 {
-    size_t n;
-    struct jv **it = items_of(rt, v, &n);
+    size_t n = 0;
+    struct jv **it = jv_truthy(v) ? items_of(rt, v, &n) : NULL; /* Jinja2 skips a falsy input */
     struct jv *out = mkgen(rt);
     size_t p = 0;
     struct jv *attr = NULL;
@@ -762,11 +767,38 @@ static struct jv *f_attr(struct jrt *rt, struct jv *v, struct jargs *a, const ch
     return jgetattr(rt, v, nm->u.str.s, nm->u.str.len);
 }
 
+static struct jv *f_batch(struct jrt *rt, struct jv *v, struct jargs *a, const char *name)
+{
+    ARGS("linecount", "fill_with");
+    int64_t count = opt_int(rt, ja_arg(a, 0, "linecount"), -1, "linecount");
+    if (count <= 0)
+        jfail(rt->err, rt->pos, "filter 'batch' needs a positive line count");
+    struct jv *fill = ja_arg(a, 1, "fill_with");
+    size_t n;
+    struct jv **it = items_of(rt, v, &n);
+    struct jv *out = mkgen(rt), *cur = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!cur)
+            cur = jv_list(rt->a, JV_LIST);
+        jv_push(rt->a, cur, it[i]);
+        if ((int64_t)cur->u.list.n == count) {
+            jv_push(rt->a, out, cur);
+            cur = NULL;
+        }
+    }
+    if (cur) {
+        while (fill && fill->kind != JV_NONE && (int64_t)cur->u.list.n < count)
+            jv_push(rt->a, cur, fill);
+        jv_push(rt->a, out, cur);
+    }
+    return out;
+}
+
 static const struct {
     const char *name;
     filter_fn fn;
 } FILTERS[] = {
-    {"abs", f_abs},           {"attr", f_attr},         {"capitalize", f_case},  {"center", f_center},
+    {"abs", f_abs},           {"attr", f_attr},         {"batch", f_batch},         {"capitalize", f_case},  {"center", f_center},
     {"count", f_length},      {"d", f_default},         {"default", f_default},  {"dictsort", f_dictsort},
     {"e", f_escape},          {"escape", f_escape},     {"first", f_first_last}, {"float", f_float},
     {"format", f_format},     {"indent", f_indent},     {"int", f_int},          {"items", f_items},
@@ -1031,7 +1063,8 @@ struct jv *jformat_percent(struct jrt *rt, struct jv *fmt, struct jv *args)
             jfail(rt->err, rt->pos, "unsupported format character '%c'", conv);
         }
     }
-    if (tuple && ai < nargs)
+    /* Python treats any non-tuple with __getitem__ (dict, list) as a mapping: nothing to consume */
+    if (!mapping && args->kind != JV_LIST && args->kind != JV_UNDEF && ai < nargs)
         jfail(rt->err, rt->pos, "not all arguments converted during string formatting");
     return mkstr(rt, &b);
 }

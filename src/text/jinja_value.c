@@ -601,27 +601,44 @@ static void repr_str(struct jbuf *b, const char *s, size_t len)
     jb_putc(b, q);
 }
 
-static void repr_any(struct jbuf *b, const struct jv *v, bool top, int depth);
+/* Containers being printed, to print a cycle (a namespace that holds itself) as Python does. */
+struct repr_stack {
+    const void *open[200];
+    int n;
+};
+static void repr_any(struct jbuf *b, const struct jv *v, bool top, struct repr_stack *st);
 
-static void repr_dict_body(struct jbuf *b, const struct jv *v, int depth)
+static bool repr_enter(struct repr_stack *st, const void *p)
 {
+    for (int i = 0; i < st->n; i++)
+        if (st->open[i] == p)
+            return false;
+    if (st->n == (int)(sizeof st->open / sizeof *st->open))
+        return false;
+    st->open[st->n++] = p;
+    return true;
+}
+
+static void repr_dict_body(struct jbuf *b, const struct jv *v, struct repr_stack *st)
+{
+    if (!repr_enter(st, v->u.dict)) {
+        jb_puts(b, "{...}");
+        return;
+    }
     jb_putc(b, '{');
     for (size_t i = 0; i < v->u.dict->n; i++) {
         if (i)
             jb_puts(b, ", ");
         repr_str(b, v->u.dict->k[i], v->u.dict->klen[i]);
         jb_puts(b, ": ");
-        repr_any(b, v->u.dict->v[i], false, depth + 1);
+        repr_any(b, v->u.dict->v[i], false, st);
     }
     jb_putc(b, '}');
+    st->n--;
 }
 
-static void repr_any(struct jbuf *b, const struct jv *v, bool top, int depth)
+static void repr_any(struct jbuf *b, const struct jv *v, bool top, struct repr_stack *st)
 {
-    if (depth > 200) { /* a namespace that holds itself; Python prints such a cycle as ... */
-        jb_puts(b, "...");
-        return;
-    }
     switch (v->kind) {
     case JV_UNDEF:
         if (!top)
@@ -656,7 +673,7 @@ static void repr_any(struct jbuf *b, const struct jv *v, bool top, int depth)
         for (size_t i = 0; i < v->u.list.n; i++) {
             if (i)
                 jb_puts(b, ", ");
-            repr_any(b, v->u.list.v[i], false, depth + 1);
+            repr_any(b, v->u.list.v[i], false, st);
         }
         if (t && v->u.list.n == 1)
             jb_putc(b, ',');
@@ -664,11 +681,11 @@ static void repr_any(struct jbuf *b, const struct jv *v, bool top, int depth)
         return;
     }
     case JV_DICT:
-        repr_dict_body(b, v, depth);
+        repr_dict_body(b, v, st);
         return;
     case JV_NS:
         jb_puts(b, "<Namespace ");
-        repr_dict_body(b, v, depth);
+        repr_dict_body(b, v, st);
         jb_putc(b, '>');
         return;
     case JV_FUNC:
@@ -683,8 +700,17 @@ static void repr_any(struct jbuf *b, const struct jv *v, bool top, int depth)
     }
 }
 
-void jv_str(struct jbuf *b, const struct jv *v) { repr_any(b, v, true, 0); }
-void jv_repr(struct jbuf *b, const struct jv *v) { repr_any(b, v, false, 0); }
+void jv_str(struct jbuf *b, const struct jv *v)
+{
+    struct repr_stack st = {.n = 0};
+    repr_any(b, v, true, &st);
+}
+
+void jv_repr(struct jbuf *b, const struct jv *v)
+{
+    struct repr_stack st = {.n = 0};
+    repr_any(b, v, false, &st);
+}
 
 struct jv *jv_to_str(struct jarena *a, const struct jv *v)
 {

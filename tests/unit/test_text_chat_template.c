@@ -308,6 +308,10 @@ static void test_render_errors(void **state)
     expect_render_error("{{ range(1, 2, 0) }}", NULL, "t.jinja:1:4: range() arg 3 must not be zero");
     expect_render_error("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", NULL, "t.jinja:1:19: loops and macros nest too deeply");
     expect_render_error("{% break %}", NULL, "t.jinja:1:1: 'break' outside of a loop");
+    expect_render_error("{{ (-8) ** 0.5 }}", NULL,
+                        "t.jinja:1:9: a negative number raised to a fractional power is complex; not supported");
+    expect_render_error("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns|tojson }}", NULL,
+                        "t.jinja:1:53: tojson: Object of type Namespace is not JSON serializable");
     /* API misuse */
     struct vs_chat_template *t;
     assert_int_equal(vs_chat_template_parse("x", "t.jinja", &t), VS_OK);
