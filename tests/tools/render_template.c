@@ -27,7 +27,8 @@ int main(void)
             json_object_set_new(res, "error", json_string(vs_error_message()));
         } else {
             json_t *msgs = json_object_get(in, "messages"), *empty = json_array();
-            if (vs_chat_template_render(t, msgs ? msgs : empty, json_is_true(json_object_get(in, "add_generation_prompt")),
+            if (vs_chat_template_render(t, msgs ? msgs : empty,
+                                        json_is_true(json_object_get(in, "add_generation_prompt")),
                                         json_object_get(in, "vars"), &out) != VS_OK)
                 json_object_set_new(res, "error", json_string(vs_error_message()));
             else
