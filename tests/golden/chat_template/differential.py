@@ -135,6 +135,8 @@ def main():
             want = {"out": env.from_string(src).render(**copy.deepcopy(VARS))}
         except Exception as e:  # the reference fails: vlmslim must fail too
             want = {"error": "%s: %s" % (type(e).__name__, e)}
+        if "is complex; not supported" in got.get("error", ""):
+            continue  # a documented difference: Python computes a complex power, vlmslim refuses
         if ("out" in want) != ("out" in got) or want.get("out") != got.get("out"):
             bad += 1
             if bad <= 10:
