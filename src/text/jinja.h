@@ -214,7 +214,8 @@ enum vs_jnode_kind {
     JN_FOR,    /* a target, b iterable, c filter, list body, list2 else */
     JN_SET,    /* a target, b value; SETBLOCK: a target, list body, c filter (JN_FILTER, a NULL) */
     JN_SETBLOCK,
-    JN_MACRO,       /* name, names params, list2 defaults (NULL entries), list body */
+    JN_MACRO,     /* name, names params, list2 defaults (NULL entries), list body, op MACRO_* */
+    JN_CALLBLOCK, /* a the call (JN_CALL); the caller macro: name "caller", names/list2/list/op as JN_MACRO */
     JN_FILTERBLOCK, /* c the filter (JN_FILTER with a NULL), list body */
     JN_WITH,        /* list2 targets, list3 values, list body */
     JN_BLOCK,       /* a body rendered as is (generation) */
@@ -241,6 +242,10 @@ enum vs_jnode_kind {
     JN_TUPLE,
     JN_DICT, /* list keys, list2 values */
 };
+
+#define MACRO_VARARGS 1 /* the body reads varargs: extra positional arguments are collected */
+#define MACRO_KWARGS 2  /* the body reads kwargs: unknown keyword arguments are collected */
+#define MACRO_CALLER 4  /* the body reads caller: a {% call %} block passes its body as caller */
 
 enum vs_jop {
     OP_ADD = 1,

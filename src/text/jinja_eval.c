@@ -818,6 +818,32 @@ static void exec_stmt(struct vs_jrt *rt, struct vs_jframe *f, struct vs_jnode *s
         frame_set(rt, f, s->name, m);
         return;
     }
+    case JN_CALLBLOCK: {
+        /* the body becomes the macro `caller`, passed to the called macro as a keyword */
+        struct vs_jv *caller = vs_jv_new(rt->a, JV_FUNC);
+        caller->u.fn = vs_ja_alloc(rt->a, sizeof *caller->u.fn);
+        caller->u.fn->kind = JF_MACRO;
+        caller->u.fn->name = "caller";
+        caller->u.fn->macro = s;
+        caller->u.fn->closure = f;
+        struct vs_jnode *call = s->a;
+        struct vs_jv *fn = vs_jeval(rt, call->a);
+        struct vs_jargs args;
+        eval_args(rt, call, &args);
+        const char **kw = vs_ja_alloc(rt->a, (args.nkw + 1) * sizeof *kw);
+        struct vs_jv **kwv = vs_ja_alloc(rt->a, (args.nkw + 1) * sizeof *kwv);
+        if (args.nkw) {
+            memcpy(kw, args.kw, args.nkw * sizeof *kw);
+            memcpy(kwv, args.kwv, args.nkw * sizeof *kwv);
+        }
+        kw[args.nkw] = "caller";
+        kwv[args.nkw++] = caller;
+        args.kw = kw;
+        args.kwv = kwv;
+        rt->pos = call->pos;
+        vs_jv_str(out, vs_jcall(rt, fn, &args));
+        return;
+    }
     case JN_FILTERBLOCK: {
         struct vs_jv *v = render_body_str(rt, f, s->list, s->n);
         rt->frame = f;
@@ -860,19 +886,39 @@ static struct vs_jv *call_macro(struct vs_jrt *rt, struct vs_jfunc *fn, struct v
 {
     struct vs_jnode *m = fn->macro;
     size_t call_pos = rt->pos;
-    if (args->npos > m->nnames)
+    if (args->npos > m->nnames && !(m->op & MACRO_VARARGS))
         vs_jfail(rt->err, call_pos, "macro '%s' takes not more than %zu argument(s)", m->name, m->nnames);
     struct vs_jframe *f = frame_new(rt, fn->closure);
+    struct vs_jv *varargs = vs_jv_list(rt->a, JV_TUPLE), *kwargs = vs_jv_dict(rt->a, JV_DICT);
+    for (size_t i = m->nnames; i < args->npos; i++)
+        vs_jv_push(rt->a, varargs, args->pos[i]);
     for (size_t k = 0; k < args->nkw; k++) {
         size_t j;
         for (j = 0; j < m->nnames; j++)
             if (strcmp(args->kw[k], m->names[j]) == 0)
                 break;
+        if (j == m->nnames && !strcmp(args->kw[k], "caller") && (m->op & MACRO_CALLER))
+            continue;
+        if (j == m->nnames && (m->op & MACRO_KWARGS)) {
+            vs_jd_set(rt->a, kwargs, args->kw[k], strlen(args->kw[k]), args->kwv[k]);
+            continue;
+        }
         if (j == m->nnames)
             vs_jfail(rt->err, call_pos, "macro '%s' takes no keyword argument '%s'", m->name, args->kw[k]);
         if (j < args->npos)
             vs_jfail(rt->err, call_pos, "macro '%s' got multiple values for argument '%s'", m->name,
                      args->kw[k]);
+    }
+    if (m->op & MACRO_VARARGS)
+        frame_set(rt, f, "varargs", varargs);
+    if (m->op & MACRO_KWARGS)
+        frame_set(rt, f, "kwargs", kwargs);
+    if (m->op & MACRO_CALLER) {
+        struct vs_jv *c = NULL;
+        for (size_t k = 0; k < args->nkw; k++)
+            if (!strcmp(args->kw[k], "caller"))
+                c = args->kwv[k];
+        frame_set(rt, f, "caller", c ? c : vs_jv_undef(rt->a, "'caller' is undefined"));
     }
     struct vs_jframe *saved = rt->frame;
     for (size_t i = 0; i < m->nnames; i++) {

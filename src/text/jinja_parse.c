@@ -13,8 +13,9 @@ struct parser {
     struct vs_jarena *a;
     struct vs_jtok *t;
     size_t n, i;
-    int depth,
-        blocks; /* nesting of expressions and of blocks, bounded so deep input cannot exhaust the stack */
+    /* nesting of expressions and of blocks, bounded so deep input cannot exhaust the stack */
+    int depth, blocks;
+    int uses; /* MACRO_VARARGS | MACRO_KWARGS: those names appear in the macro body being parsed */
 };
 
 #define MAX_NESTING 200
@@ -347,6 +348,12 @@ static struct vs_jnode *parse_primary(struct parser *P)
         else {
             x->kind = JN_NAME;
             x->name = vs_ja_strndup(P->a, t->s, t->len);
+            if (!strcmp(x->name, "varargs"))
+                P->uses |= MACRO_VARARGS;
+            else if (!strcmp(x->name, "kwargs"))
+                P->uses |= MACRO_KWARGS;
+            else if (!strcmp(x->name, "caller"))
+                P->uses |= MACRO_CALLER;
         }
         P->i++;
         return x;
@@ -744,10 +751,9 @@ static struct vs_jnode *parse_set(struct parser *P, size_t pos)
     return x;
 }
 
-static struct vs_jnode *parse_macro(struct parser *P, size_t pos)
+/* (a, b=default, ...) of a macro or a call block's caller, into x->names / x->list2. */
+static void parse_params(struct parser *P, struct vs_jnode *x, const char *what)
 {
-    struct vs_jnode *x = node(P, JN_MACRO, pos);
-    x->name = take_name(P);
     expect_op(P, "(");
     struct nlist params = {0};
     bool seen_default = false;
@@ -760,7 +766,7 @@ static struct vs_jnode *parse_macro(struct parser *P, size_t pos)
         const char *name = take_name(P);
         for (size_t k = 0; k < params.n; k++)
             if (strcmp(params.names[k], name) == 0)
-                vs_jfail(P->e, ppos, "duplicate parameter '%s' in macro '%s'", name, x->name);
+                vs_jfail(P->e, ppos, "duplicate parameter '%s' in %s '%s'", name, what, x->name);
         struct vs_jnode *def = NULL;
         if (is_op(cur(P), "=")) {
             P->i++;
@@ -772,15 +778,50 @@ static struct vs_jnode *parse_macro(struct parser *P, size_t pos)
         nl_push(P, &params, def, name);
     }
     P->i++;
-    end_block(P);
     x->names = params.names;
     x->nnames = params.n;
     x->list2 = params.v;
     x->n2 = params.n;
-    static const char *const ends[] = {"endmacro"};
+}
+
+/* A macro-like body up to `end` (macro, call block); x->op records which of varargs, kwargs and
+ * caller it reads: as in Jinja2, only then does it accept extra arguments or a caller. */
+static void parse_macro_body(struct parser *P, struct vs_jnode *x, size_t pos, const char *tag,
+                             const char *end)
+{
+    const char *const ends[] = {end};
     const char *which;
-    x->list = parse_body(P, ends, 1, &x->n, &which, pos, "macro");
+    int outer_uses = P->uses;
+    P->uses = 0;
+    x->list = parse_body(P, ends, 1, &x->n, &which, pos, tag);
+    x->op = P->uses;
+    P->uses = outer_uses | P->uses;
     end_block(P);
+}
+
+static struct vs_jnode *parse_macro(struct parser *P, size_t pos)
+{
+    struct vs_jnode *x = node(P, JN_MACRO, pos);
+    x->name = take_name(P);
+    parse_params(P, x, "macro");
+    end_block(P);
+    parse_macro_body(P, x, pos, "macro", "endmacro");
+    return x;
+}
+
+static struct vs_jnode *parse_call_block(struct parser *P, size_t pos)
+{
+    struct vs_jnode *x = node(P, JN_CALLBLOCK, pos);
+    x->name = "caller";
+    if (is_op(cur(P), "("))
+        parse_params(P, x, "call block");
+    size_t cpos = cur(P)->pos;
+    struct vs_jnode *call = parse_expr(P, true);
+    if (call->kind != JN_CALL)
+        vs_jfail(P->e, cpos, "expected a call after 'call'");
+    x->a = call;
+    end_block(P);
+    parse_macro_body(P, x, pos, "call", "endcall");
     return x;
 }
 
@@ -812,6 +853,8 @@ static struct vs_jnode *parse_statement_inner(struct parser *P)
         return parse_set(P, pos);
     if (!strcmp(tag, "macro"))
         return parse_macro(P, pos);
+    if (!strcmp(tag, "call"))
+        return parse_call_block(P, pos);
     if (!strcmp(tag, "break") || !strcmp(tag, "continue")) {
         struct vs_jnode *x = node(P, tag[0] == 'b' ? JN_BREAK : JN_CONTINUE, pos);
         end_block(P);
