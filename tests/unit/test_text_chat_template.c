@@ -272,6 +272,9 @@ static void test_parse_errors(void **state)
                        "t.jinja:1:17: non-default argument 'b' follows default argument");
     expect_parse_error("{% for x in y recursive %}{% endfor %}",
                        "t.jinja:1:15: recursive for loops are not supported");
+    expect_parse_error("{% call m %}{% endcall %}", "t.jinja:1:9: expected a call after 'call'");
+    expect_parse_error("{% call m() %}x",
+                       "t.jinja:1:1: unexpected end of template: 'call' is not closed by 'endcall'");
     expect_parse_error("{{ f(*args) }}",
                        "t.jinja:1:6: argument unpacking (*args, **kwargs) is not supported");
     expect_parse_error("{% for 1 in y %}{% endfor %}", "t.jinja:1:8: expected a name, got integer");
