@@ -108,7 +108,6 @@ struct vs_jv {
     /* LIST: made by a filter that gives a generator in Jinja2 (map, select, ...): always truthy,
      * no length, not subscriptable, as there. */
     bool gen;
-    /* STR: safe (Markup); only escape cares. */
     union {
         bool b;
         int64_t i;
@@ -129,7 +128,7 @@ struct vs_jv {
 
 struct vs_jrt; /* the renderer (jinja_eval.c) */
 
-extern struct vs_jv vs_jv_undef_plain, vs_jv_none, vs_jv_true, vs_jv_false;
+extern struct vs_jv vs_jv_none, vs_jv_true, vs_jv_false;
 struct vs_jv *vs_jv_new(struct vs_jarena *a, enum vs_jv_kind k);
 struct vs_jv *vs_jv_int(struct vs_jarena *a, int64_t i);
 struct vs_jv *vs_jv_float(struct vs_jarena *a, double f);
@@ -295,7 +294,6 @@ struct vs_jframe {
 struct vs_jrt {
     struct vs_jerr *err;
     struct vs_jarena *a;
-    struct vs_jframe *globals;
     struct vs_jframe *frame; /* where names are looked up */
     size_t pos;              /* node being evaluated, for errors */
     int ctl;                 /* 1 break, 2 continue */

@@ -1085,7 +1085,6 @@ void vs_jrender(struct vs_jrt *rt, struct vs_jnode *root, const char *const *nam
         add_global(rt, g, globals[i]);
     for (size_t i = 0; i < nvars; i++)
         frame_set(rt, g, names[i], vals[i]);
-    rt->globals = g;
     struct vs_jframe *top = frame_new(rt, g);
     rt->frame = top;
     exec_body(rt, top, root->list, root->n, out);

@@ -218,7 +218,6 @@ bool vs_py_isprintable(uint32_t c)
 
 /* ---- constructors ---- */
 
-struct vs_jv vs_jv_undef_plain = {.kind = JV_UNDEF};
 struct vs_jv vs_jv_none = {.kind = JV_NONE};
 struct vs_jv vs_jv_true = {.kind = JV_BOOL, .u.b = true};
 struct vs_jv vs_jv_false = {.kind = JV_BOOL, .u.b = false};
