@@ -108,6 +108,8 @@ struct vs_jv {
     /* LIST: made by a filter that gives a generator in Jinja2 (map, select, ...): always truthy,
      * no length, not subscriptable, as there. */
     bool gen;
+    /* TUPLE: a (grouper, list) pair from groupby (Jinja2's _GroupTuple): also has those attributes */
+    bool group;
     union {
         bool b;
         int64_t i;

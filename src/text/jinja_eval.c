@@ -221,6 +221,12 @@ struct vs_jv *vs_jgetattr(struct vs_jrt *rt, struct vs_jv *obj, const char *name
         struct vs_jv *v = vs_jd_get(obj, name, len);
         return v ? v : vs_jv_undef(rt->a, "'Namespace object' has no attribute '%.*s'", (int)len, name);
     }
+    if (obj->kind == JV_TUPLE && obj->group && obj->u.list.n == 2) {
+        if (len == 7 && !memcmp(name, "grouper", 7))
+            return obj->u.list.v[0];
+        if (len == 4 && !memcmp(name, "list", 4))
+            return obj->u.list.v[1];
+    }
     if (obj->kind == JV_LOOP)
         return loop_attr(rt, obj, vs_ja_strndup(rt->a, name, len));
     struct vs_jv *m = vs_jmethod_get(rt, obj, name, len);

@@ -835,24 +835,141 @@ static struct vs_jv *f_batch(struct vs_jrt *rt, struct vs_jv *v, struct vs_jargs
     return out;
 }
 
+static struct vs_jv *f_slice(struct vs_jrt *rt, struct vs_jv *v, struct vs_jargs *a, const char *name)
+{
+    ARGS("slices", "fill_with");
+    int64_t slices = opt_int(rt, vs_ja_arg(a, 0, "slices"), -1, "slices");
+    if (slices <= 0)
+        vs_jfail(rt->err, rt->pos, "filter 'slice' needs a positive number of slices");
+    struct vs_jv *fill = vs_ja_arg(a, 1, "fill_with");
+    size_t n;
+    struct vs_jv **it = items_of(rt, v, &n);
+    int64_t per = (int64_t)n / slices, extra = (int64_t)n % slices, offset = 0;
+    struct vs_jv *out = mkgen(rt);
+    for (int64_t k = 0; k < slices; k++) { /* Jinja2's sync_do_slice */
+        int64_t start = offset + k * per;
+        if (k < extra)
+            offset++;
+        int64_t end = offset + (k + 1) * per;
+        struct vs_jv *part = vs_jv_list(rt->a, JV_LIST);
+        for (int64_t i = start; i < end; i++)
+            vs_jv_push(rt->a, part, it[i]);
+        if (fill && fill->kind != JV_NONE && k >= extra)
+            vs_jv_push(rt->a, part, fill);
+        vs_jv_push(rt->a, out, part);
+    }
+    return out;
+}
+
+static struct vs_jv *f_truncate(struct vs_jrt *rt, struct vs_jv *v, struct vs_jargs *a, const char *name)
+{
+    ARGS("length", "killwords", "end", "leeway");
+    int64_t length = opt_int(rt, vs_ja_arg(a, 0, "length"), 255, "length");
+    bool killwords = opt_bool(vs_ja_arg(a, 1, "killwords"), false);
+    struct vs_jv *endv = vs_ja_arg(a, 2, "end");
+    struct vs_jv *end = endv ? sstr(rt, endv) : vs_jv_strn(rt->a, "...", 3);
+    int64_t leeway = opt_int(rt, vs_ja_arg(a, 3, "leeway"), 5, "leeway");
+    int64_t end_len = (int64_t)vs_u8_count(end->u.str.s, end->u.str.len);
+    if (length < end_len || leeway < 0)
+        vs_jfail(rt->err, rt->pos, "filter 'truncate': expected length >= %lld and leeway >= 0",
+                 (long long)end_len);
+    if (v->kind == JV_UNDEF)
+        return v; /* Jinja2 measures the value itself: len(Undefined) is 0 */
+    if (v->kind != JV_STR) {
+        struct vs_jargs none = {0};
+        struct vs_jv *len = f_length(rt, v, &none, "length"); /* fails as len() does */
+        if (len->u.i <= length + leeway)
+            return v;
+        vs_jfail(rt->err, rt->pos, "filter 'truncate' needs a string, not %s", vs_jv_type_name(v));
+    }
+    struct vs_jv *s = v;
+    size_t n;
+    struct vs_jv **ch = vs_jiter(rt, s, &n);
+    if ((int64_t)n <= length + leeway)
+        return s;
+    struct vs_jbuf b = {.a = rt->a};
+    for (int64_t i = 0; i < length - end_len; i++)
+        vs_jb_put(&b, ch[i]->u.str.s, ch[i]->u.str.len);
+    size_t keep = b.len;
+    if (!killwords) { /* s[:length - len(end)].rsplit(" ", 1)[0] */
+        for (size_t k = b.len; k > 0; k--)
+            if (b.p[k - 1] == ' ') {
+                keep = k - 1;
+                break;
+            }
+    }
+    struct vs_jbuf o = {.a = rt->a};
+    vs_jb_put(&o, b.p ? b.p : "", keep);
+    vs_jb_put(&o, end->u.str.s, end->u.str.len);
+    return mkstr(rt, &o);
+}
+
+static struct vs_jv *f_groupby(struct vs_jrt *rt, struct vs_jv *v, struct vs_jargs *a, const char *name)
+{
+    ARGS("attribute", "default", "case_sensitive");
+    struct vs_jv *attr = vs_ja_arg(a, 0, "attribute"), *dflt = vs_ja_arg(a, 1, "default");
+    bool cs = opt_bool(vs_ja_arg(a, 2, "case_sensitive"), false);
+    if (!attr)
+        vs_jfail(rt->err, rt->pos, "filter 'groupby' needs an attribute");
+    size_t n;
+    struct vs_jv **it = items_of(rt, v, &n);
+    struct vs_jv **keys = vs_ja_alloc(rt->a, (n ? n : 1) * sizeof *keys);
+    for (size_t i = 0; i < n; i++) {
+        struct vs_jv *k = attr_path(rt, it[i], attr);
+        if (k->kind == JV_UNDEF && dflt)
+            k = dflt;
+        keys[i] = k;
+    }
+    /* sorted by key (case-folded unless case_sensitive), then runs of equal keys */
+    struct vs_jv **order = vs_ja_alloc(rt->a, (n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++) {
+        struct vs_jv *pair = vs_jv_list(rt->a, JV_TUPLE);
+        vs_jv_push(rt->a, pair, keys[i]);
+        vs_jv_push(rt->a, pair, it[i]);
+        order[i] = pair;
+    }
+    struct vs_jv **skeys = vs_ja_alloc(rt->a, (n ? n : 1) * sizeof *skeys);
+    for (size_t i = 0; i < n; i++)
+        skeys[i] = cs || keys[i]->kind != JV_STR ? keys[i] : vs_jstr_case(rt, keys[i], 'l');
+    struct vs_jv *sorted_pairs = sorted(rt, order, n, skeys, false, false);
+    struct vs_jv *out = vs_jv_list(rt->a, JV_LIST);
+    struct vs_jv *group = NULL, *group_key = NULL;
+    for (size_t i = 0; i < sorted_pairs->u.list.n; i++) {
+        struct vs_jv *pair = sorted_pairs->u.list.v[i], *k = pair->u.list.v[0];
+        struct vs_jv *cmp = cs || k->kind != JV_STR ? k : vs_jstr_case(rt, k, 'l');
+        if (!group || !vs_jv_equal(cmp, group_key)) {
+            struct vs_jv *g = vs_jv_list(rt->a, JV_TUPLE);
+            g->group = true;
+            vs_jv_push(rt->a, g, k); /* the first item's real key */
+            group = vs_jv_list(rt->a, JV_LIST);
+            vs_jv_push(rt->a, g, group);
+            vs_jv_push(rt->a, out, g);
+            group_key = cmp;
+        }
+        vs_jv_push(rt->a, group, pair->u.list.v[1]);
+    }
+    return out;
+}
+
 static const struct {
     const char *name;
     filter_fn fn;
 } FILTERS[] = {
-    {"abs", f_abs},         {"attr", f_attr},       {"batch", f_batch},
-    {"capitalize", f_case}, {"center", f_center},   {"count", f_length},
-    {"d", f_default},       {"default", f_default}, {"dictsort", f_dictsort},
-    {"e", f_escape},        {"escape", f_escape},   {"first", f_first_last},
-    {"float", f_float},     {"format", f_format},   {"indent", f_indent},
-    {"int", f_int},         {"items", f_items},     {"join", f_join},
-    {"last", f_first_last}, {"length", f_length},   {"list", f_list},
-    {"lower", f_case},      {"map", f_map},         {"max", f_minmax},
-    {"min", f_minmax},      {"reject", f_select},   {"rejectattr", f_select},
-    {"replace", f_replace}, {"reverse", f_reverse}, {"round", f_round},
-    {"safe", f_safe},       {"select", f_select},   {"selectattr", f_select},
-    {"sort", f_sort},       {"string", f_string},   {"sum", f_sum},
-    {"title", f_case},      {"tojson", f_tojson},   {"trim", f_trim},
-    {"unique", f_unique},   {"upper", f_case},      {"wordcount", f_wordcount},
+    {"abs", f_abs},           {"attr", f_attr},       {"batch", f_batch},
+    {"capitalize", f_case},   {"center", f_center},   {"count", f_length},
+    {"d", f_default},         {"default", f_default}, {"dictsort", f_dictsort},
+    {"e", f_escape},          {"escape", f_escape},   {"first", f_first_last},
+    {"float", f_float},       {"format", f_format},   {"groupby", f_groupby},
+    {"indent", f_indent},     {"int", f_int},         {"items", f_items},
+    {"join", f_join},         {"last", f_first_last}, {"length", f_length},
+    {"list", f_list},         {"lower", f_case},      {"map", f_map},
+    {"max", f_minmax},        {"min", f_minmax},      {"reject", f_select},
+    {"rejectattr", f_select}, {"replace", f_replace}, {"reverse", f_reverse},
+    {"round", f_round},       {"safe", f_safe},       {"select", f_select},
+    {"selectattr", f_select}, {"slice", f_slice},     {"sort", f_sort},
+    {"string", f_string},     {"sum", f_sum},         {"title", f_case},
+    {"tojson", f_tojson},     {"trim", f_trim},       {"truncate", f_truncate},
+    {"unique", f_unique},     {"upper", f_case},      {"wordcount", f_wordcount},
 };
 
 static filter_fn find_filter(const char *name)

@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -33,7 +34,8 @@ FILTERS = ["length", "upper", "lower", "trim", "first", "last", "list", "string"
            "d", "capitalize", "title", "count", "items|list", "dictsort", "min", "max", "sum", "select('odd')|list",
            "reject('even')|list", "map('string')|list", "replace('l', 'L')", "indent(2)", "center(9)", "wordcount",
            "e", "safe", "float|round(1)", "selectattr('role', 'eq', 'user')|list", "map(attribute='role')|list",
-           "batch(2)|list"]
+           "batch(2)|list", "truncate(5)", "truncate(6, true)", "truncate(4, leeway=0)", "slice(2)|list",
+           "groupby('role')|list", "groupby(0)|map(attribute='grouper')|list"]
 TESTS = ["defined", "undefined", "none", "string", "number", "integer", "float", "mapping", "iterable", "sequence",
          "boolean", "true", "false", "odd", "even", "divisibleby(2)", "callable", "lower", "upper", "eq(1)",
          "in([1, 2])"]
@@ -137,6 +139,8 @@ def main():
             want = {"error": "%s: %s" % (type(e).__name__, e)}
         if "is complex; not supported" in got.get("error", ""):
             continue  # a documented difference: Python computes a complex power, vlmslim refuses
+        if re.search(r"-[0-9.]+\)? \*\*", src):
+            continue  # a documented difference: Jinja2's code generator makes -2 ** x mean -(2 ** x)
         if ("out" in want) != ("out" in got) or want.get("out") != got.get("out"):
             bad += 1
             if bad <= 10:
