@@ -11,6 +11,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/datadir.h"
+#include "data/dataset.h"
 #include "inputs/model_inputs.h"
 #include "io/safetensors.h"
 #include "model/registry.h"
@@ -19,7 +20,8 @@
 
 static void print_help(void)
 {
-    fputs("usage: vlmslim forward --model_path DIR --model_type NAME --inputs DIR --dump DIR\n"
+    fputs("usage: vlmslim forward --model_path DIR --model_type NAME\n"
+          "                       (--dataset D [--default_text T] | --inputs DIR) --dump DIR\n"
           "                       [--spill_budget_mb N] [--log_level LEVEL] [--quiet]\n"
           "\n"
           "Runs the float model layer by layer over the samples and writes DIR/sample_<i>.safetensors\n"
@@ -29,20 +31,17 @@ static void print_help(void)
           "options:\n"
           "  --model_path DIR       the float checkpoint\n"
           "  --model_type NAME      a display name registered in config/config.ini\n"
-          "  --inputs DIR           model-input files sample_0.safetensors, sample_1.safetensors, ...\n"
+          "  --dataset D            calibration samples (an image folder, a folder or json/jsonl file of\n"
+          "                         prompts, or an index.json(l)), found as D, then in lab_calib/), each\n"
+          "                         built with the checkpoint's chat template, tokenizer and image processor\n"
+          "  --default_text T       the text of samples without one (default: Describe this image in detail.)\n"
+          "  --inputs DIR           instead of --dataset: model-input files sample_0.safetensors, ...\n"
           "                         (input_ids, attention_mask, pixel_values, image_grid_thw)\n"
           "  --dump DIR             where the outputs go (created if absent)\n"
           "  --spill_budget_mb N    activations kept in memory before spilling to $TMPDIR (default 4096)\n"
           "  --log_level LEVEL      debug, info (default), warning, error\n"
           "  --quiet                no progress lines (the same as --log_level warning)\n",
           stdout);
-}
-
-static int fail(enum vs_status st)
-{
-    const char *msg = vs_error_message();
-    fprintf(stderr, "vlmslim: error: %s\n", *msg ? msg : vs_status_name(st));
-    return vs_status_exit_code(st);
 }
 
 struct dump {
@@ -148,8 +147,43 @@ static enum vs_status add_input_files(struct vs_layerwise *lw, const char *dir, 
     return VS_OK;
 }
 
+/* Builds every sample of the dataset with the checkpoint's processor into the driver. */
+static enum vs_status add_dataset(struct vs_layerwise *lw, const char *model_path, const char *dataset,
+                                  const char *default_text, size_t *count)
+{
+    char *lab = vs_datadir_lab_calib(), *path = NULL;
+    struct vs_dataset *ds = NULL;
+    struct vs_inputs_builder *b = NULL;
+    enum vs_status st = vs_dataset_resolve_path(dataset, lab, &path);
+    if (st != VS_OK)
+        st = vs_error_prefix(st, "--dataset");
+    if (st == VS_OK)
+        st = vs_dataset_load(path, default_text, &ds);
+    if (st == VS_OK && ds->count == 0)
+        st = vs_error_set(VS_ERR_DATASET, "%s: no samples", path);
+    if (st == VS_OK)
+        st = vs_inputs_builder_open(model_path, &b);
+    for (size_t i = 0; st == VS_OK && i < ds->count; i++) {
+        struct vs_model_inputs in;
+        if ((st = vs_inputs_build(b, &ds->samples[i], &in, NULL)) != VS_OK) {
+            st = vs_error_prefix(st, "%s: sample %zu", path, i);
+            break;
+        }
+        if ((st = vs_layerwise_add_sample(lw, &in)) != VS_OK)
+            st = vs_error_prefix(st, "%s: sample %zu", path, i);
+        vs_model_inputs_free(&in);
+    }
+    *count = st == VS_OK ? ds->count : 0;
+    vs_inputs_builder_close(b);
+    vs_dataset_free(ds);
+    free(path);
+    free(lab);
+    return st;
+}
+
 static enum vs_status run(const struct vs_adapter_ops *ops, const char *model_path, const char *model_type,
-                          const char *inputs, const char *dump_dir, uint64_t budget)
+                          const char *dataset, const char *default_text, const char *inputs, const char *dump_dir,
+                          uint64_t budget)
 {
     struct vs_model *m = NULL;
     struct vs_layerwise *lw = NULL;
@@ -161,7 +195,7 @@ static enum vs_status run(const struct vs_adapter_ops *ops, const char *model_pa
     if (st == VS_OK)
         st = vs_layerwise_open(ops, m, budget, NULL, &lw);
     if (st == VS_OK)
-        st = add_input_files(lw, inputs, &n);
+        st = inputs ? add_input_files(lw, inputs, &n) : add_dataset(lw, model_path, dataset, default_text, &n);
     if (st == VS_OK && (st = vs_fs_mkdirs(dump_dir, 0755)) != VS_OK)
         st = vs_error_prefix(st, "--dump %s", dump_dir);
     if (st == VS_OK && !(d.w = vs_calloc(n, sizeof *d.w)))
@@ -210,12 +244,14 @@ static enum vs_status run(const struct vs_adapter_ops *ops, const char *model_pa
 int vs_cmd_forward(int argc, char **argv)
 {
     const char *model_path = NULL, *model_type = NULL, *inputs = NULL, *dump = NULL, *budget_mb = NULL,
-               *log_level = NULL;
+               *log_level = NULL, *dataset = NULL, *default_text = NULL;
     bool help = false, quiet = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
         {"model_type", VS_OPT_VALUE, &model_type, NULL, NULL, NULL},
         {"inputs", VS_OPT_VALUE, &inputs, NULL, NULL, NULL},
+        {"dataset", VS_OPT_VALUE, &dataset, NULL, NULL, NULL},
+        {"default_text", VS_OPT_VALUE, &default_text, NULL, NULL, NULL},
         {"dump", VS_OPT_VALUE, &dump, NULL, NULL, NULL},
         {"spill_budget_mb", VS_OPT_VALUE, &budget_mb, NULL, NULL, NULL},
         {"log_level", VS_OPT_VALUE, &log_level, NULL, NULL, NULL},
@@ -233,16 +269,15 @@ int vs_cmd_forward(int argc, char **argv)
     }
     if (st == VS_OK && quiet)
         vs_log_set_level(VS_LOG_WARN);
-    if (st == VS_OK && log_level) {
-        int lv = vs_log_parse_level(log_level);
-        if (lv < 0)
-            st = vs_error_set(VS_ERR_USAGE, "--log_level %s: expected debug, info, warning or error", log_level);
-        else
-            vs_log_set_level((enum vs_log_level)lv);
-    }
-    const char *missing = !model_path ? "model_path" : !model_type ? "model_type" : !inputs ? "inputs" : !dump ? "dump" : NULL;
+    if (st == VS_OK && log_level)
+        st = vs_cli_set_log_level(log_level);
+    const char *missing = !model_path ? "model_path" : !model_type ? "model_type" : !dump ? "dump" : NULL;
     if (st == VS_OK && missing)
         st = vs_error_set(VS_ERR_USAGE, "--%s is required (see 'vlmslim forward --help')", missing);
+    if (st == VS_OK && !!inputs == !!dataset)
+        st = vs_error_set(VS_ERR_USAGE, "give one of --dataset and --inputs (see 'vlmslim forward --help')");
+    if (st == VS_OK && inputs && default_text)
+        st = vs_error_set(VS_ERR_USAGE, "--default_text goes with --dataset");
     if (st == VS_OK && budget_mb) {
         char *end;
         unsigned long long v = strtoull(budget_mb, &end, 10);
@@ -258,8 +293,9 @@ int vs_cmd_forward(int argc, char **argv)
     if (st == VS_OK && (st = vs_registry_load(ini, &reg)) == VS_OK)
         st = vs_registry_resolve(reg, model_type, &ops);
     if (st == VS_OK)
-        st = run(ops, model_path, model_type, inputs, dump, budget);
-    int rc = st == VS_OK ? 0 : fail(st);
+        st = run(ops, model_path, model_type, dataset, default_text ? default_text : "Describe this image in detail.",
+                 inputs, dump, budget);
+    int rc = st == VS_OK ? 0 : vs_cli_fail(st);
     vs_registry_free(reg);
     free(ini);
     return rc;

@@ -46,13 +46,15 @@ static void print_help(void)
         "  --log_level LEVEL       debug, info (default), warning, error\n"
         "  --debug                 the same as --log_level debug\n"
         "  --quiet                 no progress lines (the same as --log_level warning)\n"
-        "  --calib_inputs DIR      calibration samples for W8A8 static entries: model-input files\n"
-        "                          DIR/sample_<i>.safetensors (input_ids, attention_mask,\n"
-        "                          pixel_values, image_grid_thw)\n"
+        "  --calib_inputs DIR      calibration samples for W8A8 static entries as model-input files\n"
+        "                          DIR/sample_<i>.safetensors ('vlmslim inspect-inputs --dump'),\n"
+        "                          instead of building them from the config's spec.dataset\n"
         "  --propagate MODE        what each unit passes on during calibration: quantized (default:\n"
         "                          quantized weights, fake-quantized activations) or float\n"
         "  --spill_budget_mb N     calibration activations kept in memory before spilling to\n"
         "                          $TMPDIR (default 4096)\n"
+        "  --no_report             calibrated runs: no <save_path>.quant_report.json (saves the error\n"
+        "                          measurement and its float copy of the weights of a unit)\n"
         "  --help                  show this help\n"
         "\n"
         "examples:\n"
@@ -194,7 +196,7 @@ int vs_cmd_quant(int argc, char **argv)
                *propagate = NULL, *budget_mb = NULL;
     const char **tags = NULL;
     size_t n_tags = 0;
-    bool help = false, overwrite = false, debug = false, quiet = false;
+    bool help = false, overwrite = false, debug = false, quiet = false, no_report = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
         {"save_path", VS_OPT_VALUE, &save_path, NULL, NULL, NULL},
@@ -211,11 +213,12 @@ int vs_cmd_quant(int argc, char **argv)
         {"overwrite", VS_OPT_FLAG, NULL, &overwrite, NULL, NULL},
         {"debug", VS_OPT_FLAG, NULL, &debug, NULL, NULL},
         {"quiet", VS_OPT_FLAG, NULL, &quiet, NULL, NULL},
+        {"no_report", VS_OPT_FLAG, NULL, &no_report, NULL, NULL},
         {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
     };
     struct vs_registry *reg = NULL;
     struct vs_quant_config *cfg = NULL;
-    char *ini = NULL, *practice = NULL;
+    char *ini = NULL, *practice = NULL, *lab_calib = NULL;
     int rc;
     enum vs_status st = vs_args_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "quant");
     if (st != VS_OK)
@@ -294,6 +297,7 @@ int vs_cmd_quant(int argc, char **argv)
     if ((st = vs_quant_config_load(config_path, &cfg)) != VS_OK || (st = vs_quant_check_config(cfg)) != VS_OK)
         goto out;
 
+    lab_calib = vs_datadir_lab_calib();
     struct vs_quant_options o = {
         .model_path = model_path,
         .save_path = save_path,
@@ -303,6 +307,8 @@ int vs_cmd_quant(int argc, char **argv)
         .overwrite = overwrite,
         .interrupted = &vs_interrupted,
         .calib_inputs = calib_inputs,
+        .lab_calib_dir = lab_calib,
+        .no_report = no_report,
         .propagate_float = propagate && strcmp(propagate, "float") == 0,
         .spill_budget = budget,
     };
@@ -323,6 +329,7 @@ out:
     vs_registry_free(reg);
     free(ini);
     free(practice);
+    free(lab_calib);
     free(tags);
     return rc;
 }

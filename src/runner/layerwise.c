@@ -27,7 +27,10 @@ struct vs_layerwise {
     char *path[2];      /* for messages (the files are unlinked) */
     off_t end[2];
     struct vs_layerwise_stats st;
+    volatile sig_atomic_t *interrupted;
 };
+
+void vs_layerwise_set_interrupt(struct vs_layerwise *lw, volatile sig_atomic_t *flag) { lw->interrupted = flag; }
 
 enum vs_status vs_layerwise_open(const struct vs_adapter_ops *ops, struct vs_model *m, uint64_t spill_budget,
                                  const char *spill_dir, struct vs_layerwise **out)
@@ -210,6 +213,8 @@ enum vs_status vs_layerwise_run_unit(struct vs_layerwise *lw, size_t i, const st
     int in_gen = (int)(i & 1), out_gen = (int)((i + 1) & 1);
     enum vs_status st = VS_OK;
     for (size_t j = 0; j < lw->n && st == VS_OK; j++) {
+        if (lw->interrupted && *lw->interrupted)
+            return vs_error_set(VS_ERR_IO, "interrupted at sample %zu of unit %zu (%s)", j, i, u->name);
         struct slot *sl = &lw->slots[j];
         struct vs_sample *s = sl->s;
         bool owned = false; /* s is a copy or read back, not sl->s */

@@ -6,6 +6,7 @@
 #ifndef VS_RUNNER_LAYERWISE_H
 #define VS_RUNNER_LAYERWISE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,9 @@ struct vs_layerwise;
 enum vs_status vs_layerwise_open(const struct vs_adapter_ops *ops, struct vs_model *m, uint64_t spill_budget,
                                  const char *spill_dir, struct vs_layerwise **out);
 void vs_layerwise_close(struct vs_layerwise *lw);
+
+/* A flag set asynchronously (Ctrl-C) that stops a unit run between samples with an error. */
+void vs_layerwise_set_interrupt(struct vs_layerwise *lw, volatile sig_atomic_t *flag);
 
 /* Begins a sample (ops->sample_begin); its index is the count of samples added before. */
 enum vs_status vs_layerwise_add_sample(struct vs_layerwise *lw, const struct vs_model_inputs *in);

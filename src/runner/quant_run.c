@@ -14,6 +14,7 @@
 #include "base/fs.h"
 #include "io/json_util.h"
 #include "base/log.h"
+#include "data/dataset.h"
 #include "inputs/model_inputs.h"
 #include "model/unit_f32.h"
 #include "quant/linear_quant.h"
@@ -280,6 +281,56 @@ static enum vs_status last_static_unit(struct run *r, size_t n_units, long *last
     return VS_OK;
 }
 
+/* spec.dataset: every sample built with the checkpoint's chat template, tokenizer and image
+ * processor, one at a time, into the layer-wise driver. */
+static enum vs_status load_dataset(struct run *r)
+{
+    const struct vs_quant_options *o = r->o;
+    const struct vs_quant_config *cfg = o->config;
+    char *path = NULL;
+    struct vs_dataset *ds = NULL;
+    struct vs_inputs_builder *b = NULL;
+    size_t bad;
+    enum vs_status st = vs_dataset_resolve_path(cfg->dataset, o->lab_calib_dir, &path);
+    if (st != VS_OK) {
+        st = vs_error_prefix(st, "%s: spec.dataset", cfg->source_path);
+        goto done;
+    }
+    if ((st = vs_dataset_load(path, cfg->default_text, &ds)) != VS_OK)
+        goto done;
+    if (ds->count == 0) {
+        st = vs_error_set(VS_ERR_DATASET, "%s: no calibration samples", path);
+        goto done;
+    }
+    if (!vs_dataset_has_image_text(ds, &bad)) { /* msModelSlim's Qwen3-VL adapters require both */
+        st = vs_error_set(VS_ERR_DATASET, "%s: sample %zu (%s) lacks %s; the Qwen3-VL adapters calibrate on image and "
+                          "text samples only", path, bad, ds->samples[bad].image ? ds->samples[bad].image : "no image",
+                          ds->samples[bad].image ? "a text" : "an image");
+        goto done;
+    }
+    if ((st = vs_inputs_builder_open(o->model_path, &b)) != VS_OK)
+        goto done;
+    for (size_t i = 0; i < ds->count && st == VS_OK; i++) {
+        struct vs_model_inputs in;
+        if ((st = vs_inputs_build(b, &ds->samples[i], &in, NULL)) != VS_OK) {
+            st = vs_error_prefix(st, "%s: sample %zu", path, i);
+            break;
+        }
+        if ((st = vs_layerwise_add_sample(r->lw, &in)) != VS_OK)
+            st = vs_error_prefix(st, "%s: sample %zu (%s)", path, i, ds->samples[i].image);
+        vs_model_inputs_free(&in);
+    }
+    if (st == VS_OK) {
+        r->sum->samples = vs_layerwise_count(r->lw);
+        vs_info("calibration: %zu sample(s) from %s", r->sum->samples, path);
+    }
+done:
+    vs_inputs_builder_close(b);
+    vs_dataset_free(ds);
+    free(path);
+    return st;
+}
+
 /* Reads the calibration samples into the layer-wise driver. */
 static enum vs_status load_samples(struct run *r)
 {
@@ -287,13 +338,12 @@ static enum vs_status load_samples(struct run *r)
     if (!vs_adapter_has_forward(o->adapter))
         return vs_error_set(VS_ERR_UNSUPPORTED, "%s: the W8A8 static scheme needs a forward pass, which adapter '%s' "
                             "does not implement", o->config->source_path, o->adapter->key);
-    if (!o->calib_inputs)
-        return vs_error_set(VS_ERR_UNSUPPORTED, "%s: the W8A8 static scheme needs calibration data; this build reads "
-                            "pre-built model-input files (--calib_inputs DIR, as written by 'vlmslim inspect-inputs "
-                            "--dump'), not yet the dataset '%s' itself", o->config->source_path, o->config->dataset);
     enum vs_status st = vs_layerwise_open(o->adapter, r->model, o->spill_budget, NULL, &r->lw);
     if (st != VS_OK)
         return st;
+    vs_layerwise_set_interrupt(r->lw, o->interrupted);
+    if (!o->calib_inputs)
+        return load_dataset(r);
     if (!vs_fs_is_dir(o->calib_inputs))
         return vs_error_set(VS_ERR_USAGE, "--calib_inputs %s: %s", o->calib_inputs,
                             vs_fs_exists(o->calib_inputs) ? "is not a directory" : "does not exist");
@@ -450,10 +500,11 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
         st = vs_calib_unit_quantize(cu);
     /* The pass with the quantized unit: it measures the output error and, by default, its
      * outputs are what the next unit sees. */
-    if (st == VS_OK) {
-        cu->measure = true;
+    bool keep = propagate && !o->propagate_float;
+    if (st == VS_OK && (keep || !o->no_report)) {
+        cu->measure = !o->no_report;
         vs_calib_unit_apply(cu, &h);
-        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, false, propagate && !o->propagate_float, NULL, NULL);
+        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, false, keep, NULL, NULL);
         if (st == VS_OK)
             st = cu->hook_status;
     }
@@ -461,7 +512,7 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
         vs_calib_unit_restore_float(cu);
         st = vs_layerwise_run_unit(r->lw, i, f->unit, NULL, false, true, NULL, NULL);
     }
-    if (st == VS_OK)
+    if (st == VS_OK && !o->no_report)
         st = report_unit(r, cu);
     if (st == VS_OK)
         st = process_unit(r, u, claim, cu);

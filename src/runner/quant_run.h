@@ -25,13 +25,19 @@ struct vs_quant_options {
     bool overwrite;                        /* replace a non-empty save_path */
     uint64_t part_bytes_override;          /* > 0: shard size in bytes instead of part_file_size GiB */
     volatile sig_atomic_t *interrupted;    /* set asynchronously to stop (Ctrl-C); may be NULL */
-    /* Calibration (configs with a W8A8 static entry): model-input files
-     * <calib_inputs>/sample_<i>.safetensors (vs_model_inputs_read). */
+    /* Calibration (configs with a W8A8 static entry): the config's spec.dataset (resolved
+     * against the current directory, then lab_calib_dir), each sample built with the
+     * checkpoint's processor; or, when calib_inputs is set, model-input files
+     * <calib_inputs>/sample_<i>.safetensors (vs_model_inputs_read) instead. */
     const char *calib_inputs;
+    const char *lab_calib_dir;             /* may be NULL */
     bool propagate_float;                  /* feed each unit the float outputs of the previous one */
     uint64_t spill_budget;                 /* bytes of carried activations kept in memory */
-    /* Calibrated runs: where quant_report.json goes (NULL: <save_path>.quant_report.json). */
+    /* Calibrated runs: where quant_report.json goes (NULL: <save_path>.quant_report.json);
+     * no_report skips the error measurement (which keeps a float copy of the claimed weights of
+     * the unit being calibrated) and the report. */
     const char *report_path;
+    bool no_report;
 };
 
 /* One quantized Linear of a calibrated run, as quant_report.json lists it. */

@@ -77,8 +77,8 @@ printf 'apiversion: multimodal_vlm_modelslim_v1\nspec:\n  process:\n    - type: 
 expect_error 1 "spec.process[0].bogus" "${m[@]}" "${t[@]}" --config_path "$tmp/unknown_key.yaml"
 printf 'apiversion: multimodal_vlm_modelslim_v1\nspec: [unclosed\n' > "$tmp/syntax.yaml"
 expect_error 1 "syntax.yaml:" "${m[@]}" "${t[@]}" --config_path "$tmp/syntax.yaml"
-sed 's/scope: "per_token"/scope: "per_tensor"/' "$cfg" > "$tmp/static.yaml"   # W8A8 static: needs calibration
-expect_error 1 "the W8A8 static scheme needs calibration data" "${m[@]}" "${t[@]}" --config_path "$tmp/static.yaml"
+sed 's/scope: "per_token"/scope: "per_tensor"/' "$cfg" > "$tmp/static.yaml"   # W8A8 static: its dataset must exist
+expect_error 1 "static.yaml: spec.dataset: Dataset path does not exist: calibImages" "${m[@]}" "${t[@]}" --config_path "$tmp/static.yaml"
 sed '0,/method: "minmax"/s//method: "histogram"/' "$tmp/static.yaml" > "$tmp/histogram.yaml"   # act histogram: not implemented
 expect_error 1 "is not implemented in this build" "${m[@]}" "${t[@]}" --config_path "$tmp/histogram.yaml"
 expect_error 1 "processor 'quarot' is not available in this build" "${m[@]}" "${t[@]}" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `vlmslim forward --inputs DIR --dump DIR` against the PyTorch reference's dumps of the same
 # model-input files: committed goldens always, and a fresh reference run when python3 has torch.
-# Then its error paths: a bad input file, a missing --inputs directory, an unwritable --dump.
+# Then its error paths: a bad input file, a missing --inputs directory, an unwritable --dump;
+# and --dataset against --inputs of the same samples.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
 mkdir -p "$VS_TEST_TMP"
@@ -56,4 +57,25 @@ expect_error "--dump is required" "$VLMSLIM" forward --model_path "$model" --mod
 touch "$tmp/a-file"
 expect_error "--dump $tmp/a-file/dump" "$VLMSLIM" forward --model_path "$model" --model_type Qwen3-VL-8B-Instruct \
   --inputs "$inputs" --dump "$tmp/a-file/dump"
+
+# --dataset: the samples built by vlmslim (tests/golden/inputs/dataset.sh) give the same dump as
+# their inspect-inputs files given with --inputs; with torch, those files through the reference too
+m=$tmp/moe_bf16
+mkdir "$tmp/ds"
+(source tests/golden/inputs/dataset.sh; vs_inputs_dataset "$tmp/ds")
+"$VLMSLIM" forward --model_path "$m" --model_type Qwen3-VL-30B-A3B --dataset "$tmp/ds" --dump "$tmp/ds.dump" --quiet
+"$VLMSLIM" inspect-inputs --model_path "$m" --dataset "$tmp/ds" --dump "$tmp/ds.inputs" >/dev/null 2>&1
+"$VLMSLIM" forward --model_path "$m" --model_type Qwen3-VL-30B-A3B --inputs "$tmp/ds.inputs" --dump "$tmp/ds.dump2" --quiet >/dev/null
+diff -r "$tmp/ds.dump" "$tmp/ds.dump2" || { echo "FAIL: --dataset and --inputs dumps differ"; exit 1; }
+echo "ok: --dataset equals --inputs of the same samples"
+if [ "$live" = 1 ]; then
+  "$VS_PYTHON" tests/reference/qwen3_vl_torch.py dump "$m" "$tmp/ds.inputs" "$tmp/ds.live"
+  for f in "$tmp/ds.live"/sample_*.safetensors; do
+    echo "== dataset $(basename "$f") (live PyTorch reference)"; "$cmp" "$tmp/ds.dump/$(basename "$f")" "$f"
+  done
+fi
+expect_error "--dataset: Dataset path does not exist: $tmp/no-dataset" "$VLMSLIM" forward --model_path "$m" \
+  --model_type Qwen3-VL-30B-A3B --dataset "$tmp/no-dataset" --dump "$tmp/d3"
+expect_error "give one of --dataset and --inputs" "$VLMSLIM" forward --model_path "$m" --model_type Qwen3-VL-30B-A3B \
+  --dataset "$tmp/ds" --inputs "$inputs" --dump "$tmp/d3"
 echo "all forward checks passed"

@@ -5,7 +5,10 @@
 #   tests/golden/calib/<name>.inputs/   model-input files (qwen3_vl_torch.py inputs) when the
 #                                       inputs field is a list of grids; for images=A,B,... (paths
 #                                       under the shared data directory, or gen:WxH) the files are
-#                                       made by vs-make-inputs at test time and not committed
+#                                       made by vs-make-inputs at test time and not committed; for
+#                                       `dataset` the config's spec.dataset names the calibration set
+#                                       of tests/golden/inputs/dataset.sh under $VLMSLIM_LAB_CALIB_DIR
+#                                       and the files are what `vlmslim inspect-inputs --dump` writes
 #   tests/golden/calib/<name>/          the expected export
 #   tests/golden/calib/<name>.ties.json int8 weights at near rounding ties
 #   tests/golden/calib/<name>.fixture   the generator's digest of the fixture
@@ -28,6 +31,11 @@ while IFS='|' read -r name mkargs config type grids propagate; do
   case "$grids" in
     images=*) inputs=$tmp/$name.inputs
       tests/golden/calib/make_image_inputs.sh "$build" "$tmp/$name" "${grids#images=}" "$inputs" ;;
+    dataset) inputs=$tmp/$name.inputs
+      mkdir -p "$tmp/lab/vs_test_calib_dataset"
+      (source tests/golden/inputs/dataset.sh; vs_inputs_dataset "$tmp/lab/vs_test_calib_dataset")
+      VLMSLIM_DATA_DIR=. VLMSLIM_LAB_CALIB_DIR=$tmp/lab "$build/vlmslim" inspect-inputs --model_path "$tmp/$name" \
+        --config_path "$config" --dump "$inputs" >/dev/null 2>&1 ;;
     *) "$py" tests/reference/qwen3_vl_torch.py inputs "$tmp/$name" "$inputs" --grids "$grids" --seed 9 ;;
   esac
   "$py" tests/reference/calib_torch.py --model_path "$tmp/$name" --config_path "$config" --model_type "$type" \
