@@ -5,7 +5,9 @@
 
 #include "base/fs.h"
 #include "base/status.h"
+#include "io/json_util.h"
 #include "text/chat_template.h"
+
 #include "text/jinja.h"
 
 struct vs_chat_template {
@@ -148,19 +150,7 @@ enum vs_status vs_chat_template_render(const struct vs_chat_template *t, const j
  * model_max_length) become reals instead of failing the load. */
 static enum vs_status load_json(const char *path, json_t **out)
 {
-    char *text;
-    size_t len;
-    enum vs_status st = vs_fs_read_file(path, &text, &len);
-    if (st != VS_OK)
-        return st;
-    json_error_t err;
-    json_t *root = json_loadb(text, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
-    free(text);
-    if (!root)
-        return vs_error_set(VS_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", path, err.line, err.column,
-                            err.text);
-    *out = root;
-    return VS_OK;
+    return vs_json_load_file_flags(path, JSON_DECODE_INT_AS_REAL, out);
 }
 
 static enum vs_status parse_file_text(const char *path, struct vs_chat_template **out)
