@@ -9,12 +9,12 @@ int vs_cli_main(int argc, char **argv);
 
 /* Sub-commands: argv[0] is the first argument after the sub-command name. */
 int vs_cmd_quant(int argc, char **argv);
+int vs_cmd_forward(int argc, char **argv);
 int vs_cmd_inspect_inputs(int argc, char **argv);
 
 /* Prints "vlmslim: error: <the recorded message>" and returns the exit status for st. */
 int vs_cli_fail(enum vs_status st);
 /* --log_level LEVEL: debug, info, warning or error. */
 enum vs_status vs_cli_set_log_level(const char *level);
-int vs_cmd_forward(int argc, char **argv);
 
 #endif

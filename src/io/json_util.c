@@ -7,13 +7,18 @@
 
 enum vs_status vs_json_load_file(const char *path, json_t **out)
 {
+    return vs_json_load_file_flags(path, JSON_REJECT_DUPLICATES, out);
+}
+
+enum vs_status vs_json_load_file_flags(const char *path, size_t flags, json_t **out)
+{
     char *text;
     size_t len;
     enum vs_status st = vs_fs_read_file(path, &text, &len);
     if (st != VS_OK)
         return st;
     json_error_t err;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    json_t *root = json_loadb(text, len, flags | JSON_ALLOW_NUL, &err);
     free(text);
     if (!root)
         return vs_error_set(VS_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", path, err.line, err.column,

@@ -10,6 +10,8 @@
 
 /* Parses a JSON file; errors name the file, line and column. */
 enum vs_status vs_json_load_file(const char *path, json_t **out);
+/* The same with jansson decoding flags of the caller's choice (JSON_ALLOW_NUL is always added). */
+enum vs_status vs_json_load_file_flags(const char *path, size_t flags, json_t **out);
 
 /* Getters on object `obj` found at key path `where` (e.g. "text_config") of file `file`.
  * A missing key is an error unless a default is given through the _opt variants, which

@@ -5,22 +5,24 @@
 
 #include "base/fs.h"
 #include "base/status.h"
+#include "io/json_util.h"
 #include "text/chat_template.h"
+
 #include "text/jinja.h"
 
 struct vs_chat_template {
-    struct jarena arena; /* source, tokens, AST */
+    struct vs_jarena arena; /* source, tokens, AST */
     char *origin;
     char *src; /* newline-normalized */
     size_t len;
-    struct jnode *root;
+    struct vs_jnode *root;
 };
 
 void vs_chat_template_free(struct vs_chat_template *t)
 {
     if (!t)
         return;
-    ja_free(&t->arena);
+    vs_ja_free(&t->arena);
     free(t->origin);
     free(t);
 }
@@ -50,36 +52,38 @@ enum vs_status vs_chat_template_parse(const char *source, const char *origin, st
     *out = NULL;
     if (!origin)
         origin = "<template>";
+    if (!source)
+        return vs_error_set(VS_ERR_USAGE, "%s: no template source", origin);
     size_t raw = strlen(source);
-    size_t bad = u8_check(source, raw);
+    size_t bad = vs_u8_check(source, raw);
     struct vs_chat_template *t = vs_calloc(1, sizeof *t);
     if (!t || !(t->origin = vs_strdup(origin))) {
         free(t);
         return VS_ERR_NOMEM;
     }
-    struct jerr e = {.origin = t->origin};
-    jmp_buf *saved = ja_oom;
-    ja_oom = &e.jb;
+    struct vs_jerr e = {.origin = t->origin};
+    jmp_buf *saved = vs_ja_oom;
+    vs_ja_oom = &e.jb;
     int r = setjmp(e.jb);
     if (r) {
-        ja_oom = saved;
+        vs_ja_oom = saved;
         vs_chat_template_free(t);
         return r == 2 ? VS_ERR_NOMEM : VS_ERR_FORMAT;
     }
     if (bad < raw) {
         e.src = source;
         e.src_len = raw;
-        jfail(&e, bad, "invalid UTF-8");
+        vs_jfail(&e, bad, "invalid UTF-8");
     }
-    t->src = ja_alloc(&t->arena, raw + 1);
+    t->src = vs_ja_alloc(&t->arena, raw + 1);
     t->len = normalize(t->src, source, raw);
     e.src = t->src;
     e.src_len = t->len;
-    struct jtok *toks;
+    struct vs_jtok *toks;
     size_t ntok;
-    jlex(&e, &t->arena, t->src, t->len, &toks, &ntok);
-    t->root = jparse(&e, &t->arena, toks, ntok);
-    ja_oom = saved;
+    vs_jlex(&e, &t->arena, t->src, t->len, &toks, &ntok);
+    t->root = vs_jparse(&e, &t->arena, toks, ntok);
+    vs_ja_oom = saved;
     *out = t;
     return VS_OK;
 }
@@ -91,51 +95,53 @@ enum vs_status vs_chat_template_render(const struct vs_chat_template *t, const j
     if (!messages)
         return vs_error_set(VS_ERR_USAGE, "%s: rendering needs a messages list", t->origin);
     if (extra && !json_is_object(extra))
-        return vs_error_set(VS_ERR_USAGE, "%s: the extra template variables must be a JSON object", t->origin);
-    struct jarena arena = {0};
-    struct jerr e = {.origin = t->origin, .src = t->src, .src_len = t->len};
-    jmp_buf *saved = ja_oom;
-    ja_oom = &e.jb;
+        return vs_error_set(VS_ERR_USAGE, "%s: the extra template variables must be a JSON object",
+                            t->origin);
+    struct vs_jarena arena = {0};
+    struct vs_jerr e = {.origin = t->origin, .src = t->src, .src_len = t->len};
+    jmp_buf *saved = vs_ja_oom;
+    vs_ja_oom = &e.jb;
     int r = setjmp(e.jb);
     if (r) {
-        ja_oom = saved;
-        ja_free(&arena);
+        vs_ja_oom = saved;
+        vs_ja_free(&arena);
         return r == 2 ? VS_ERR_NOMEM : VS_ERR_FORMAT;
     }
     /* apply_chat_template's variables: messages, tools and documents (None unless given),
      * add_generation_prompt, then the caller's (special tokens, enable_thinking, ...) */
     size_t nextra = extra ? json_object_size(extra) : 0, n = 0;
-    const char **names = ja_alloc(&arena, (4 + nextra) * sizeof *names);
-    struct jv **vals = ja_alloc(&arena, (4 + nextra) * sizeof *vals);
+    const char **names = vs_ja_alloc(&arena, (4 + nextra) * sizeof *names);
+    struct vs_jv **vals = vs_ja_alloc(&arena, (4 + nextra) * sizeof *vals);
     names[n] = "messages";
-    vals[n++] = jv_from_json(&arena, messages);
+    vals[n++] = vs_jv_from_json(&arena, messages);
     names[n] = "tools";
-    vals[n++] = &jv_none;
+    vals[n++] = &vs_jv_none;
     names[n] = "documents";
-    vals[n++] = &jv_none;
+    vals[n++] = &vs_jv_none;
     names[n] = "add_generation_prompt";
-    vals[n++] = jv_bool(add_generation_prompt);
+    vals[n++] = vs_jv_bool(add_generation_prompt);
     if (extra) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)extra, k, v) {
-            names[n] = ja_strndup(&arena, k, strlen(k));
-            vals[n++] = jv_from_json(&arena, v);
+        json_object_foreach((json_t *)extra, k, v)
+        {
+            names[n] = vs_ja_strndup(&arena, k, strlen(k));
+            vals[n++] = vs_jv_from_json(&arena, v);
         }
     }
-    struct jrt rt = {.err = &e, .a = &arena};
-    struct jbuf buf = {.a = &arena};
-    jrender(&rt, t->root, names, vals, n, &buf);
-    ja_oom = saved;
+    struct vs_jrt rt = {.err = &e, .a = &arena};
+    struct vs_jbuf buf = {.a = &arena};
+    vs_jrender(&rt, t->root, names, vals, n, &buf);
+    vs_ja_oom = saved;
     char *s = vs_malloc(buf.len + 1);
     if (!s) {
-        ja_free(&arena);
+        vs_ja_free(&arena);
         return VS_ERR_NOMEM;
     }
     if (buf.len)
         memcpy(s, buf.p, buf.len);
     s[buf.len] = 0;
-    ja_free(&arena);
+    vs_ja_free(&arena);
     *out = s;
     return VS_OK;
 }
@@ -144,18 +150,7 @@ enum vs_status vs_chat_template_render(const struct vs_chat_template *t, const j
  * model_max_length) become reals instead of failing the load. */
 static enum vs_status load_json(const char *path, json_t **out)
 {
-    char *text;
-    size_t len;
-    enum vs_status st = vs_fs_read_file(path, &text, &len);
-    if (st != VS_OK)
-        return st;
-    json_error_t err;
-    json_t *root = json_loadb(text, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
-    free(text);
-    if (!root)
-        return vs_error_set(VS_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", path, err.line, err.column, err.text);
-    *out = root;
-    return VS_OK;
+    return vs_json_load_file_flags(path, JSON_DECODE_INT_AS_REAL, out);
 }
 
 static enum vs_status parse_file_text(const char *path, struct vs_chat_template **out)
@@ -211,22 +206,27 @@ static enum vs_status from_tokenizer_config(const char *path, struct vs_chat_tem
         size_t i;
         const json_t *item;
         st = VS_OK;
-        json_array_foreach(ct, i, item) {
+        json_array_foreach(ct, i, item)
+        {
             const json_t *name = json_object_get(item, "name"), *tpl = json_object_get(item, "template");
             if (!json_is_object(item) || !json_is_string(name) || !json_is_string(tpl)) {
-                st = vs_error_set(VS_ERR_FORMAT, "%s: chat_template[%zu] must be an object with string \"name\" and \"template\"",
-                                  path, i);
+                st = vs_error_set(
+                    VS_ERR_FORMAT,
+                    "%s: chat_template[%zu] must be an object with string \"name\" and \"template\"", path,
+                    i);
                 break;
             }
             if (strcmp(json_string_value(name), "default") == 0)
                 def = tpl;
         }
         if (st == VS_OK && !def)
-            st = vs_error_set(VS_ERR_FORMAT, "%s: chat_template lists named templates but none named \"default\"", path);
+            st = vs_error_set(VS_ERR_FORMAT,
+                              "%s: chat_template lists named templates but none named \"default\"", path);
         if (st == VS_OK)
             st = parse_json_string(def, path, "chat_template", out);
     } else {
-        st = vs_error_set(VS_ERR_FORMAT, "%s: chat_template must be a string or a list of {name, template}", path);
+        st = vs_error_set(VS_ERR_FORMAT, "%s: chat_template must be a string or a list of {name, template}",
+                          path);
     }
     json_decref(root);
     return st;

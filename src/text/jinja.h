@@ -7,7 +7,7 @@
  * Undefined (prints "", is falsy and iterates as empty; an attribute of it or arithmetic on it is an
  * error).
  *
- * Memory: a template's AST and every value made while rendering live in arenas (struct jarena)
+ * Memory: a template's AST and every value made while rendering live in arenas (struct vs_jarena)
  * freed as a whole, so errors unwind with longjmp and nothing is reference counted. */
 #ifndef VS_TEXT_JINJA_H
 #define VS_TEXT_JINJA_H
@@ -20,43 +20,43 @@
 
 /* ---- arena ---- */
 
-struct jarena_chunk;
-struct jarena {
-    struct jarena_chunk *head;
+struct vs_jarena_chunk;
+struct vs_jarena {
+    struct vs_jarena_chunk *head;
 };
-void *ja_alloc(struct jarena *a, size_t n); /* zeroed; never NULL (longjmps through ja_oom) */
-char *ja_strndup(struct jarena *a, const char *s, size_t n);
-void ja_free(struct jarena *a);
+void *vs_ja_alloc(struct vs_jarena *a, size_t n); /* zeroed; never NULL (longjmps through vs_ja_oom) */
+char *vs_ja_strndup(struct vs_jarena *a, const char *s, size_t n);
+void vs_ja_free(struct vs_jarena *a);
 /* Where allocation failure unwinds to (set by whoever owns the arena). */
-extern _Thread_local jmp_buf *ja_oom;
+extern _Thread_local jmp_buf *vs_ja_oom;
 
 /* Growable byte buffer in an arena. */
-struct jbuf {
+struct vs_jbuf {
     char *p;
     size_t len, cap;
-    struct jarena *a;
+    struct vs_jarena *a;
 };
-void jb_put(struct jbuf *b, const char *s, size_t n);
-void jb_puts(struct jbuf *b, const char *s);
-void jb_putc(struct jbuf *b, char c);
-void jb_printf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vs_jb_put(struct vs_jbuf *b, const char *s, size_t n);
+void vs_jb_puts(struct vs_jbuf *b, const char *s);
+void vs_jb_putc(struct vs_jbuf *b, char c);
+void vs_jb_printf(struct vs_jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- errors ---- */
 
 /* One failure context: the template's source (for line:col) and where to unwind to. */
-struct jerr {
+struct vs_jerr {
     const char *origin;
     const char *src;
     size_t src_len;
     jmp_buf jb;
 };
 /* Records "<origin>:<line>:<col>: <message>" as the vs_error message and longjmps to e->jb. */
-_Noreturn void jfail(struct jerr *e, size_t pos, const char *fmt, ...)
+_Noreturn void vs_jfail(struct vs_jerr *e, size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ---- values ---- */
 
-enum jv_kind {
+enum vs_jv_kind {
     JV_UNDEF,
     JV_NONE,
     JV_BOOL,
@@ -71,44 +71,45 @@ enum jv_kind {
     JV_LOOP,
 };
 
-struct jv;
-struct jdict {
+struct vs_jv;
+struct vs_jdict {
     const char **k;
     size_t *klen;
-    struct jv **v;
+    struct vs_jv **v;
     size_t n, cap;
 };
 
-struct jnode;
-struct jframe;
-enum jfunc_kind {
+struct vs_jnode;
+struct vs_jframe;
+enum vs_jfunc_kind {
     JF_MACRO,
     JF_GLOBAL, /* range, namespace, dict, raise_exception, strftime_now */
     JF_METHOD, /* a method of self (str, dict, list) */
     JF_LOOP,   /* loop.cycle, loop.changed */
 };
-struct jfunc {
-    enum jfunc_kind kind;
+struct vs_jfunc {
+    enum vs_jfunc_kind kind;
     const char *name;
-    struct jnode *macro;
-    struct jframe *closure;
-    struct jv *self;
+    struct vs_jnode *macro;
+    struct vs_jframe *closure;
+    struct vs_jv *self;
 };
 
-struct jloop {
-    struct jv **items;
+struct vs_jloop {
+    struct vs_jv **items;
     size_t n, i;
     int depth;
-    struct jv *changed_last;
+    struct vs_jv *changed_last;
     bool changed_seen;
 };
 
-struct jv {
-    enum jv_kind kind;
+struct vs_jv {
+    enum vs_jv_kind kind;
     /* LIST: made by a filter that gives a generator in Jinja2 (map, select, ...): always truthy,
      * no length, not subscriptable, as there. */
     bool gen;
-    /* STR: safe (Markup); only escape cares. */
+    /* TUPLE: a (grouper, list) pair from groupby (Jinja2's _GroupTuple): also has those attributes */
+    bool group;
     union {
         bool b;
         int64_t i;
@@ -118,69 +119,70 @@ struct jv {
             size_t len;
         } str; /* STR; UNDEF: s = the message used when it is misused (NULL: plain) */
         struct {
-            struct jv **v;
+            struct vs_jv **v;
             size_t n, cap;
-        } list; /* LIST, TUPLE */
-        struct jdict *dict; /* DICT, NS */
-        struct jfunc *fn;
-        struct jloop *loop;
+        } list;                /* LIST, TUPLE */
+        struct vs_jdict *dict; /* DICT, NS */
+        struct vs_jfunc *fn;
+        struct vs_jloop *loop;
     } u;
 };
 
-struct jrt; /* the renderer (jinja_eval.c) */
+struct vs_jrt; /* the renderer (jinja_eval.c) */
 
-extern struct jv jv_undef_plain, jv_none, jv_true, jv_false;
-struct jv *jv_new(struct jarena *a, enum jv_kind k);
-struct jv *jv_int(struct jarena *a, int64_t i);
-struct jv *jv_float(struct jarena *a, double f);
-struct jv *jv_bool(bool b);
-struct jv *jv_strn(struct jarena *a, const char *s, size_t n); /* copies */
-struct jv *jv_str_own(struct jarena *a, const char *s, size_t n); /* s already in the arena */
-struct jv *jv_list(struct jarena *a, enum jv_kind k); /* JV_LIST or JV_TUPLE */
-void jv_push(struct jarena *a, struct jv *list, struct jv *item);
-struct jv *jv_dict(struct jarena *a, enum jv_kind k); /* JV_DICT or JV_NS */
-struct jv *jv_undef(struct jarena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+extern struct vs_jv vs_jv_none, vs_jv_true, vs_jv_false;
+struct vs_jv *vs_jv_new(struct vs_jarena *a, enum vs_jv_kind k);
+struct vs_jv *vs_jv_int(struct vs_jarena *a, int64_t i);
+struct vs_jv *vs_jv_float(struct vs_jarena *a, double f);
+struct vs_jv *vs_jv_bool(bool b);
+struct vs_jv *vs_jv_strn(struct vs_jarena *a, const char *s, size_t n);    /* copies */
+struct vs_jv *vs_jv_str_own(struct vs_jarena *a, const char *s, size_t n); /* s already in the arena */
+struct vs_jv *vs_jv_list(struct vs_jarena *a, enum vs_jv_kind k);          /* JV_LIST or JV_TUPLE */
+void vs_jv_push(struct vs_jarena *a, struct vs_jv *list, struct vs_jv *item);
+struct vs_jv *vs_jv_dict(struct vs_jarena *a, enum vs_jv_kind k); /* JV_DICT or JV_NS */
+struct vs_jv *vs_jv_undef(struct vs_jarena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* dict access; keys compared bytewise. */
-struct jv *jd_get(const struct jv *d, const char *k, size_t klen); /* NULL if absent */
-void jd_set(struct jarena *a, struct jv *d, const char *k, size_t klen, struct jv *v);
-struct jv *jv_from_json(struct jarena *a, const json_t *j);
+struct vs_jv *vs_jd_get(const struct vs_jv *d, const char *k, size_t klen); /* NULL if absent */
+void vs_jd_set(struct vs_jarena *a, struct vs_jv *d, const char *k, size_t klen, struct vs_jv *v);
+struct vs_jv *vs_jv_from_json(struct vs_jarena *a, const json_t *j);
 
-bool jv_truthy(const struct jv *v);
-bool jv_is_seq(const struct jv *v); /* LIST or TUPLE */
-bool jv_equal(const struct jv *a, const struct jv *b);
+bool vs_jv_truthy(const struct vs_jv *v);
+bool vs_jv_is_seq(const struct vs_jv *v); /* LIST or TUPLE */
+bool vs_jv_equal(const struct vs_jv *a, const struct vs_jv *b);
 /* Python's <, as -1/0/1; a type mismatch fails through e at pos. */
-int jv_compare(struct jerr *e, size_t pos, const struct jv *a, const struct jv *b, bool fold_case);
-const char *jv_type_name(const struct jv *v); /* Python's type name: "str", "dict", ... */
+int vs_jv_compare(struct vs_jerr *e, size_t pos, const struct vs_jv *a, const struct vs_jv *b,
+                  bool fold_case);
+const char *vs_jv_type_name(const struct vs_jv *v); /* Python's type name: "str", "dict", ... */
 
 /* Python str(v) (Jinja2 prints this), repr(v), and transformers' tojson (json.dumps). */
-void jv_str(struct jbuf *b, const struct jv *v);
-void jv_repr(struct jbuf *b, const struct jv *v);
-struct jv *jv_to_str(struct jarena *a, const struct jv *v); /* STR as is, else str(v) */
-struct tojson_opts {
-    int indent; /* < 0: none */
+void vs_jv_str(struct vs_jbuf *b, const struct vs_jv *v);
+void vs_jv_repr(struct vs_jbuf *b, const struct vs_jv *v);
+struct vs_jv *vs_jv_to_str(struct vs_jarena *a, const struct vs_jv *v); /* STR as is, else str(v) */
+struct vs_tojson_opts {
+    int indent;             /* < 0: none */
     const char *indent_str; /* instead of indent, when set */
     bool ensure_ascii, sort_keys;
     const char *item_sep, *key_sep; /* NULL: Python's defaults */
 };
-void jv_tojson(struct jerr *e, size_t pos, struct jbuf *b, const struct jv *v,
-               const struct tojson_opts *o, int depth);
-void py_float_repr(struct jbuf *b, double f);
+void vs_jv_tojson(struct vs_jerr *e, size_t pos, struct vs_jbuf *b, const struct vs_jv *v,
+                  const struct vs_tojson_opts *o, int depth);
+void vs_py_float_repr(struct vs_jbuf *b, double f);
 
 /* ---- UTF-8 and Python string helpers ---- */
 
 /* Decodes one code point at s[*i] (input is valid UTF-8) and advances *i. */
-uint32_t u8_next(const char *s, size_t len, size_t *i);
-void u8_put(struct jbuf *b, uint32_t cp);
-size_t u8_count(const char *s, size_t len);
-bool py_isspace(uint32_t cp);     /* str.isspace(), the \s of Python's re */
-bool py_isprintable(uint32_t cp); /* str.isprintable() */
-bool py_islinebreak(uint32_t cp); /* str.splitlines() boundaries */
+uint32_t vs_u8_next(const char *s, size_t len, size_t *i);
+void vs_u8_put(struct vs_jbuf *b, uint32_t cp);
+size_t vs_u8_count(const char *s, size_t len);
+bool vs_py_isspace(uint32_t cp);     /* str.isspace(), the \s of Python's re */
+bool vs_py_isprintable(uint32_t cp); /* str.isprintable() */
+bool vs_py_islinebreak(uint32_t cp); /* str.splitlines() boundaries */
 /* Validates UTF-8; returns the byte offset of the first bad sequence or len. */
-size_t u8_check(const char *s, size_t len);
+size_t vs_u8_check(const char *s, size_t len);
 
 /* ---- tokens and AST ---- */
 
-enum jtok_kind {
+enum vs_jtok_kind {
     JT_EOF,
     JT_DATA,
     JT_BLOCK_BEGIN,
@@ -193,8 +195,8 @@ enum jtok_kind {
     JT_FLOAT,
     JT_OP,
 };
-struct jtok {
-    enum jtok_kind kind;
+struct vs_jtok {
+    enum vs_jtok_kind kind;
     size_t pos;
     const char *s; /* DATA, NAME, STRING (decoded), OP text */
     size_t len;
@@ -202,10 +204,10 @@ struct jtok {
     double f;
 };
 /* Tokenizes src (already newline-normalized) with trim_blocks and lstrip_blocks. */
-void jlex(struct jerr *e, struct jarena *a, const char *src, size_t len, struct jtok **toks,
-          size_t *n);
+void vs_jlex(struct vs_jerr *e, struct vs_jarena *a, const char *src, size_t len, struct vs_jtok **toks,
+             size_t *n);
 
-enum jnode_kind {
+enum vs_jnode_kind {
     /* statements */
     JN_TEXT,   /* value */
     JN_OUTPUT, /* a */
@@ -213,10 +215,11 @@ enum jnode_kind {
     JN_FOR,    /* a target, b iterable, c filter, list body, list2 else */
     JN_SET,    /* a target, b value; SETBLOCK: a target, list body, c filter (JN_FILTER, a NULL) */
     JN_SETBLOCK,
-    JN_MACRO,  /* name, names params, list2 defaults (NULL entries), list body */
+    JN_MACRO,     /* name, names params, list2 defaults (NULL entries), list body, op MACRO_* */
+    JN_CALLBLOCK, /* a the call (JN_CALL); the caller macro: name "caller", names/list2/list/op as JN_MACRO */
     JN_FILTERBLOCK, /* c the filter (JN_FILTER with a NULL), list body */
-    JN_WITH,   /* list2 targets, list3 values, list body */
-    JN_BLOCK,  /* a body rendered as is (generation) */
+    JN_WITH,        /* list2 targets, list3 values, list body */
+    JN_BLOCK,       /* a body rendered as is (generation) */
     JN_BREAK,
     JN_CONTINUE,
     /* expressions */
@@ -231,17 +234,21 @@ enum jnode_kind {
     JN_BINOP,   /* op, a, b */
     JN_AND,
     JN_OR,
-    JN_NOT,     /* a */
+    JN_NOT, /* a */
     JN_NEG,
     JN_POS,
     JN_COND,    /* a test, b then, c else (NULL: undefined) */
     JN_COMPARE, /* a first, list operands, ops */
     JN_LIST,    /* list */
     JN_TUPLE,
-    JN_DICT,    /* list keys, list2 values */
+    JN_DICT, /* list keys, list2 values */
 };
 
-enum jop {
+#define MACRO_VARARGS 1 /* the body reads varargs: extra positional arguments are collected */
+#define MACRO_KWARGS 2  /* the body reads kwargs: unknown keyword arguments are collected */
+#define MACRO_CALLER 4  /* the body reads caller: a {% call %} block passes its body as caller */
+
+enum vs_jop {
     OP_ADD = 1,
     OP_SUB,
     OP_MUL,
@@ -260,14 +267,14 @@ enum jop {
     OP_NOTIN,
 };
 
-struct jnode {
-    enum jnode_kind kind;
+struct vs_jnode {
+    enum vs_jnode_kind kind;
     size_t pos;
     int op;
     const char *name;
-    struct jv *value;
-    struct jnode *a, *b, *c;
-    struct jnode **list, **list2, **list3;
+    struct vs_jv *value;
+    struct vs_jnode *a, *b, *c;
+    struct vs_jnode **list, **list2, **list3;
     size_t n, n2, n3;
     const char **names;
     size_t nnames;
@@ -275,67 +282,68 @@ struct jnode {
 };
 
 /* Parses tokens into a JN program (JN_BLOCK holding the top-level statements). */
-struct jnode *jparse(struct jerr *e, struct jarena *a, struct jtok *toks, size_t n);
+struct vs_jnode *vs_jparse(struct vs_jerr *e, struct vs_jarena *a, struct vs_jtok *toks, size_t n);
 
 /* ---- evaluation ---- */
 
-struct jframe {
-    struct jframe *parent;
+struct vs_jframe {
+    struct vs_jframe *parent;
     const char **names;
-    struct jv **vals;
+    struct vs_jv **vals;
     size_t n, cap;
 };
 
-struct jrt {
-    struct jerr *err;
-    struct jarena *a;
-    struct jframe *globals;
-    struct jframe *frame; /* where names are looked up */
-    size_t pos; /* node being evaluated, for errors */
-    int ctl;    /* 1 break, 2 continue */
-    int depth;  /* macro/loop nesting, bounded */
+struct vs_jrt {
+    struct vs_jerr *err;
+    struct vs_jarena *a;
+    struct vs_jframe *frame; /* where names are looked up */
+    size_t pos;              /* node being evaluated, for errors */
+    int ctl;                 /* 1 break, 2 continue */
+    int depth;               /* macro/loop nesting, bounded */
 };
 
 /* A call's evaluated arguments. */
-struct jargs {
-    struct jv **pos;
+struct vs_jargs {
+    struct vs_jv **pos;
     size_t npos;
     const char **kw;
-    struct jv **kwv;
+    struct vs_jv **kwv;
     size_t nkw;
 };
 /* The positional i, else keyword name, else NULL; *used counts what was taken. */
-struct jv *ja_arg(struct jargs *args, size_t i, const char *name);
+struct vs_jv *vs_ja_arg(struct vs_jargs *args, size_t i, const char *name);
 /* Fails unless every argument was taken by names[0..n) (positions then keywords). */
-void ja_check(struct jrt *rt, struct jargs *args, const char *what, const char *const *names,
-              size_t n);
+void vs_ja_check(struct vs_jrt *rt, struct vs_jargs *args, const char *what, const char *const *names,
+                 size_t n);
 
-struct jv *jeval(struct jrt *rt, struct jnode *n);
-struct jv *jgetattr(struct jrt *rt, struct jv *obj, const char *name, size_t len);
-struct jv *jgetitem(struct jrt *rt, struct jv *obj, struct jv *key);
-struct jv *jcall(struct jrt *rt, struct jv *fn, struct jargs *args);
+struct vs_jv *vs_jeval(struct vs_jrt *rt, struct vs_jnode *n);
+struct vs_jv *vs_jgetattr(struct vs_jrt *rt, struct vs_jv *obj, const char *name, size_t len);
+struct vs_jv *vs_jgetitem(struct vs_jrt *rt, struct vs_jv *obj, struct vs_jv *key);
+struct vs_jv *vs_jcall(struct vs_jrt *rt, struct vs_jv *fn, struct vs_jargs *args);
 /* Items of an iterable (list, tuple, dict keys, str chars, undefined); fails otherwise. */
-struct jv **jiter(struct jrt *rt, struct jv *v, size_t *n);
-_Noreturn void jundef_fail(struct jrt *rt, const struct jv *u);
+struct vs_jv **vs_jiter(struct vs_jrt *rt, struct vs_jv *v, size_t *n);
+_Noreturn void vs_jundef_fail(struct vs_jrt *rt, const struct vs_jv *u);
 /* Fails when v is undefined (used where Jinja2's Undefined raises). */
-void jneed(struct jrt *rt, const struct jv *v);
+void vs_jneed(struct vs_jrt *rt, const struct vs_jv *v);
 
 /* Filters and tests (jinja_filters.c), methods (jinja_methods.c). */
-bool jfilter_exists(const char *name);
-bool jtest_exists(const char *name);
-struct jv *jfilter_apply(struct jrt *rt, const char *name, struct jv *v, struct jargs *args);
-bool jtest_apply(struct jrt *rt, const char *name, struct jv *v, struct jargs *args);
+bool vs_jfilter_exists(const char *name);
+bool vs_jtest_exists(const char *name);
+struct vs_jv *vs_jfilter_apply(struct vs_jrt *rt, const char *name, struct vs_jv *v, struct vs_jargs *args);
+bool vs_jtest_apply(struct vs_jrt *rt, const char *name, struct vs_jv *v, struct vs_jargs *args);
 /* A bound method of obj named name, or NULL when obj's type has no such method. */
-struct jv *jmethod_get(struct jrt *rt, struct jv *obj, const char *name, size_t len);
-struct jv *jmethod_call(struct jrt *rt, struct jfunc *fn, struct jargs *args);
+struct vs_jv *vs_jmethod_get(struct vs_jrt *rt, struct vs_jv *obj, const char *name, size_t len);
+struct vs_jv *vs_jmethod_call(struct vs_jrt *rt, struct vs_jfunc *fn, struct vs_jargs *args);
 /* `str % args`: Python's printf-style formatting. */
-struct jv *jformat_percent(struct jrt *rt, struct jv *fmt, struct jv *args);
+struct vs_jv *vs_jformat_percent(struct vs_jrt *rt, struct vs_jv *fmt, struct vs_jv *args);
 /* Python string helpers shared by filters and methods. */
-struct jv *jstr_strip(struct jrt *rt, struct jv *s, struct jv *chars, bool left, bool right);
-struct jv *jstr_case(struct jrt *rt, struct jv *s, int how); /* 'u' upper, 'l' lower, 't' title, 'c' capitalize */
-struct jv *jstr_replace(struct jrt *rt, struct jv *s, struct jv *old, struct jv *new_, int64_t count);
+struct vs_jv *vs_jstr_strip(struct vs_jrt *rt, struct vs_jv *s, struct vs_jv *chars, bool left, bool right);
+struct vs_jv *vs_jstr_case(struct vs_jrt *rt, struct vs_jv *s,
+                           int how); /* 'u' upper, 'l' lower, 't' title, 'c' capitalize */
+struct vs_jv *vs_jstr_replace(struct vs_jrt *rt, struct vs_jv *s, struct vs_jv *old, struct vs_jv *new_,
+                              int64_t count);
 /* Renders root with the given variables into out (in rt's arena). */
-void jrender(struct jrt *rt, struct jnode *root, const char *const *names, struct jv *const *vals, size_t nvars,
-             struct jbuf *out);
+void vs_jrender(struct vs_jrt *rt, struct vs_jnode *root, const char *const *names, struct vs_jv *const *vals,
+                size_t nvars, struct vs_jbuf *out);
 
 #endif

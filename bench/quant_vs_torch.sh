@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmark: calibrated W8A8 `vlmslim quant` against the independent PyTorch pipeline
+# (tests/reference/calib_torch.py) on the same checkpoint and model-input files, side by side in
+# one run, for two generated bf16 checkpoints:
+#   dense  Qwen3-VL-2B dimensions (vision 24 x 1024, text hidden 2048, 16/8 heads, intermediate
+#          6144, tied embeddings) with 4 text layers; examples/configs/qwen3_vl_w8a8_static.yaml
+#   moe    Qwen3-VL-30B-A3B dimensions (vision 27 x 1152, text hidden 2048, 32/4 heads, 128
+#          experts of 768, top-8) with 2 text layers; examples/configs/qwen3_vl_moe_w8a8_static.yaml
+# calibrated on 8 images of vlmslim-mkcalib (built into model inputs by `vlmslim inspect-inputs`).
+# Reports vlmslim's time split (load / forward / quantize / write), both wall times, the ratio and
+# both peak RSS. Results: bench/results/quant_vs_torch.txt (or $1). $VS_BENCH_CASES narrows the
+# cases ("dense moe"; "tiny" is a smoke test of the script); $VS_BENCH_IMAGES changes the image count. Needs /usr/bin/python3 with torch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/results/quant_vs_torch.txt}
+cases=${VS_BENCH_CASES:-dense moe}
+images=${VS_BENCH_IMAGES:-8}
+py=${VS_PYTHON:-/usr/bin/python3}
+./scripts/build.sh >/dev/null
+"$py" -c 'import torch' || { echo "quant_vs_torch.sh: $py has no torch (Debian: python3-torch)" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vlmslim-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+build/vlmslim-mkcalib --out "$work/calib" --images "$images"
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+rss_mb() { awk '{ printf "%.1f", $1 / 1024 }' "$1"; }
+
+{
+  echo "benchmark: calibrated W8A8 vlmslim quant vs the PyTorch reference pipeline, $(date -u +%Y-%m-%d), $(nproc) cores"
+  echo "calibration: $images vlmslim-mkcalib images (PNG/JPEG, 96x288 .. 400x200), default text for the last"
+} > "$work/result.txt"
+for c in $cases; do
+  case $c in
+    dense)
+      family=qwen3_vl; type=Qwen3-VL-2B-Instruct; cfg=examples/configs/qwen3_vl_w8a8_static.yaml
+      mk=(--family qwen3_vl --preset bench --vision-depth 24 --vision-hidden 1024 --vision-heads 16
+          --vision-intermediate 4096 --deepstack 5,11,17 --hidden 2048 --layers 4 --heads 16 --kv-heads 8
+          --head-dim 128 --intermediate 6144 --tie) ;;
+    moe)
+      family=qwen3_vl_moe; type=Qwen3-VL-30B-A3B; cfg=examples/configs/qwen3_vl_moe_w8a8_static.yaml
+      mk=(--family qwen3_vl_moe --preset bench --vision-depth 27 --vision-hidden 1152 --vision-heads 16
+          --vision-intermediate 4304 --deepstack 8,16,24 --layers 2 --experts 128 --topk 8) ;;
+    tiny) # a smoke test of this script
+      family=qwen3_vl_moe; type=Qwen3-VL-30B-A3B; cfg=examples/configs/qwen3_vl_moe_w8a8_static.yaml
+      mk=(--family qwen3_vl_moe) ;;
+    *) echo "quant_vs_torch.sh: unknown case $c" >&2; exit 2 ;;
+  esac
+  rm -rf "$work/model" "$work/inputs" "$work/vs" "$work/ref"
+  build/vlmslim-mkmodel "${mk[@]}" --out "$work/model" >/dev/null
+  build/vlmslim inspect-inputs --model_path "$work/model" --dataset "$work/calib" --dump "$work/inputs" > "$work/inputs.log"
+  tokens=$(awk '/tokens:/ { n += $2 } END { print n }' "$work/inputs.log")
+  gb=$(cat "$work"/model/*.safetensors | wc -c | awk '{ printf "%.2f", $1 / 1e9 }')
+  cat "$work"/model/*.safetensors > /dev/null   # both runs start from the page cache
+
+  t0=$(now)
+  /usr/bin/time -f "%M" -o "$work/vs.rss" build/vlmslim quant --model_path "$work/model" --save_path "$work/vs" \
+    --model_type "$type" --config_path "$cfg" --calib_inputs "$work/inputs" --device cpu --quiet > "$work/vs.log"
+  t1=$(now)
+  t2=$(now)
+  /usr/bin/time -f "%M" -o "$work/ref.rss" "$py" tests/reference/calib_torch.py --model_path "$work/model" \
+    --config_path "$cfg" --model_type "$type" --inputs "$work/inputs" --save_path "$work/ref" --ties-out "$work/ties.json" > "$work/ref.log" 2>&1 \
+    || { cat "$work/ref.log" >&2; exit 1; }
+  t3=$(now)
+  split=$(sed -n 's/^  time: //p' "$work/vs.log")
+  build/tests/tools/vs-compare-export --ties "$work/ties.json" "$work/vs" "$work/ref" > "$work/cmp.log" 2>&1 && same="equal" || same="DIFFERENT (see vs-compare-export)"
+  awk -v c="$c" -v fam="$family" -v gb="$gb" -v tok="$tokens" -v tv="$(secs "$t0" "$t1")" -v tr="$(secs "$t2" "$t3")" \
+      -v rv="$(rss_mb "$work/vs.rss")" -v rr="$(rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" 'BEGIN {
+    printf "%s (%s, %.2f GB bf16, %d tokens in all):\n", c, fam, gb, tok;
+    printf "  vlmslim quant      %8.2f s   peak RSS %8.1f MB   (%s)\n", tv, rv, tsplit;
+    printf "  PyTorch reference  %8.2f s   peak RSS %8.1f MB\n", tr, rr;
+    printf "  ratio reference/vlmslim = %.2f; exports %s\n", tr / tv, same;
+  }' >> "$work/result.txt"
+done
+tee "$out" < "$work/result.txt"
