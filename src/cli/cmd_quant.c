@@ -186,6 +186,8 @@ static void print_summary(const char *save_path, const struct vs_quant_summary *
            (double)s->bytes_out / 1e6, json ? json : "quant_model_description.json");
     printf("  largest unit %.1f MB, peak RSS %.1f MB\n", (double)s->largest_unit_bytes / 1e6,
            (double)s->peak_rss_bytes / 1e6);
+    printf("  time: samples %.2f s, float32 units %.2f s, forward %.2f s, quantize %.2f s, read + write %.2f s\n",
+           s->seconds_samples, s->seconds_convert, s->seconds_forward, s->seconds_quantize, s->seconds_write);
     free(json);
 }
 

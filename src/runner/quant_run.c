@@ -141,7 +141,10 @@ static enum vs_status write_quantized(struct run *r, const struct vs_unit *u, co
         return st;
     r->sum->bytes_in += vs_param_nbytes(w);
     vs_param_release(w);
-    if ((st = vs_linear_quant_weight(scheme, l->name, w32, rows, cols, q, scale, offset)) != VS_OK)
+    double tq = now_seconds();
+    st = vs_linear_quant_weight(scheme, l->name, w32, rows, cols, q, scale, offset);
+    r->sum->seconds_quantize += now_seconds() - tq;
+    if (st != VS_OK)
         return st;
     if (l->bias >= 0) {
         const struct vs_param *b = &u->params[l->bias];
@@ -304,6 +307,16 @@ static enum vs_status load_samples(struct run *r)
     return st;
 }
 
+/* One pass of unit i over every sample, timed as forward. */
+static enum vs_status pass(struct run *r, size_t i, const struct vs_unit *u, const struct vs_linear_hooks *h,
+                           bool all_experts, bool keep)
+{
+    double t = now_seconds();
+    enum vs_status st = vs_layerwise_run_unit(r->lw, i, u, h, all_experts, keep, NULL, NULL);
+    r->sum->seconds_forward += now_seconds() - t;
+    return st;
+}
+
 /* Unit i of a calibrated run (i <= last): statistics pass over every sample for its W8A8
  * Linears, parameters, weights quantized, then (i < last) the propagation pass whose outputs
  * the next unit sees; then the unit is written. */
@@ -314,7 +327,9 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     bool *sym = vs_malloc((u->n_linears + 1) * sizeof *sym), *routed = vs_malloc((u->n_linears + 1) * sizeof *routed);
     struct vs_unit_f32 *f = NULL;
     struct vs_calib_unit *cu = NULL;
+    double t = now_seconds();
     enum vs_status st = scheme && sym && routed ? vs_unit_f32_make(u, &f) : VS_ERR_NOMEM;
+    r->sum->seconds_convert += now_seconds() - t;
     for (size_t k = 0; st == VS_OK && k < u->n_linears; k++) {
         scheme[k] = claim[k] < 0 ? -1 : (int)r->lq[claim[k]].scheme;
         sym[k] = claim[k] >= 0 && r->lq[claim[k]].act_symmetric;
@@ -327,26 +342,28 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     struct vs_linear_hooks h;
     if (st == VS_OK && stats) {
         vs_calib_unit_observe_hooks(cu, &h);
-        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, all_experts, false, NULL, NULL);
+        st = pass(r, i, f->unit, &h, all_experts, false);
         if (st == VS_OK)
             st = vs_calib_unit_finish_stats(cu);
         r->sum->experts_unrouted += cu->unrouted;
     }
+    t = now_seconds();
     if (st == VS_OK)
         st = vs_calib_unit_quantize(cu);
+    r->sum->seconds_quantize += now_seconds() - t;
     /* The pass with the quantized unit: it measures the output error and, by default, its
      * outputs are what the next unit sees. */
     bool keep = propagate && !o->propagate_float;
     if (st == VS_OK && (keep || !o->no_report)) {
         cu->measure = !o->no_report;
         vs_calib_unit_apply(cu, &h);
-        st = vs_layerwise_run_unit(r->lw, i, f->unit, &h, false, keep, NULL, NULL);
+        st = pass(r, i, f->unit, &h, false, keep);
         if (st == VS_OK)
             st = cu->hook_status;
     }
     if (st == VS_OK && propagate && o->propagate_float) { /* --propagate float: the float unit's outputs */
         vs_calib_unit_restore_float(cu);
-        st = vs_layerwise_run_unit(r->lw, i, f->unit, NULL, false, true, NULL, NULL);
+        st = pass(r, i, f->unit, NULL, false, true);
     }
     if (st == VS_OK && !o->no_report)
         st = vs_quant_report_add(r->sum, cu);
@@ -455,8 +472,11 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
 
     size_t n_units = o->adapter->unit_count(r.model);
     long last = -1; /* last unit needing the forward pass */
-    if (vs_quant_config_needs_data(o->config) && (st = last_static_unit(&r, n_units, &last)) == VS_OK && last >= 0)
+    if (vs_quant_config_needs_data(o->config) && (st = last_static_unit(&r, n_units, &last)) == VS_OK && last >= 0) {
+        double ts = now_seconds();
         st = load_samples(&r);
+        sum->seconds_samples = now_seconds() - ts;
+    }
     for (size_t i = 0; i <= n_units && st == VS_OK; i++) {
         double tu = now_seconds();
         struct vs_unit *u = NULL;
@@ -520,6 +540,8 @@ done:
     free(r.lq);
     scratch_free(&r.s);
     sum->seconds = now_seconds() - t0;
+    sum->seconds_write = sum->seconds - sum->seconds_samples - sum->seconds_convert - sum->seconds_forward -
+                         sum->seconds_quantize;
     sum->peak_rss_bytes = peak_rss_bytes();
     return st;
 }

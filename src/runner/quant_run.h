@@ -63,6 +63,9 @@ struct vs_quant_summary {
     uint64_t largest_unit_bytes; /* checkpoint bytes of the largest unit (tail included) */
     uint64_t peak_rss_bytes;     /* of this process, at the end of the run */
     double seconds;
+    /* where the time went: samples read or built, units converted to float32 for the forward
+     * passes, the passes themselves, quantization, and writing the export (the rest) */
+    double seconds_samples, seconds_convert, seconds_forward, seconds_quantize, seconds_write;
     struct vs_quant_report_entry *report; /* calibrated runs: every Linear of the calibrated units */
     size_t n_report;
     char *report_path;                    /* where it was written (caller frees with the summary) */
