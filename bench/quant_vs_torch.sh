@@ -64,7 +64,13 @@ for c in $cases; do
     || { cat "$work/ref.log" >&2; exit 1; }
   t3=$(now)
   split=$(sed -n 's/^  time: //p' "$work/vs.log")
-  build/tests/tools/vs-compare-export --ties "$work/ties.json" "$work/vs" "$work/ref" > "$work/cmp.log" 2>&1 && same="equal" || same="DIFFERENT (see vs-compare-export)"
+  # Quantized propagation lets an activation within float32 noise of a rounding boundary round
+  # differently in the two implementations (docs/design.md), so exports are compared at 1e-3.
+  if build/tests/tools/vs-compare-export --rtol 1e-3 --ties "$work/ties.json" "$work/vs" "$work/ref" > "$work/cmp.log" 2>&1; then
+    same="equal within 1e-3 relative"
+  else
+    same="differ: $(grep -c . "$work/cmp.log") lines from vs-compare-export, first: $(sed -n 2p "$work/cmp.log" | cut -c1-120)"
+  fi
   awk -v c="$c" -v fam="$family" -v gb="$gb" -v tok="$tokens" -v tv="$(secs "$t0" "$t1")" -v tr="$(secs "$t2" "$t3")" \
       -v rv="$(rss_mb "$work/vs.rss")" -v rr="$(rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" 'BEGIN {
     printf "%s (%s, %.2f GB bf16, %d tokens in all):\n", c, fam, gb, tok;
