@@ -20,7 +20,7 @@ enum vs_status vs_qwen3_vl_embed(struct vs_model *m, const int64_t *ids, int64_t
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_st_tensor *emb;
-    enum vs_status st = vs_qwen3_vl_get(m, "model.language_model.embed_tokens.weight", &emb);
+    enum vs_status st = vs_qwen3_vl_tail_tensor(m, "model.language_model.embed_tokens.weight", &emb);
     if (st != VS_OK)
         return st;
     float *x = vs_malloc((size_t)(s * d->hidden) * sizeof *x);
@@ -243,10 +243,9 @@ enum vs_status vs_qwen3_vl_logits_last(struct vs_model *m, const float *x, int64
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_st_tensor *norm, *head;
-    enum vs_status st = vs_qwen3_vl_get(m, "model.language_model.norm.weight", &norm);
+    enum vs_status st = vs_qwen3_vl_tail_tensor(m, "model.language_model.norm.weight", &norm);
     if (st == VS_OK)
-        st = vs_st_model_has(m->weights, "lm_head.weight") ? vs_qwen3_vl_get(m, "lm_head.weight", &head)
-                                                           : vs_qwen3_vl_get(m, "model.language_model.embed_tokens.weight", &head);
+        st = vs_qwen3_vl_tail_tensor(m, "lm_head.weight", &head);
     if (st != VS_OK)
         return st;
     float *g = vs_malloc((size_t)d->hidden * sizeof *g), *h = vs_malloc((size_t)d->hidden * sizeof *h);
