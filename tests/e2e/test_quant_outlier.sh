@@ -10,7 +10,8 @@
 #      configs' dataset), and quarot with a data-free W8A8_DYNAMIC config without any samples:
 #      optional/quarot.safetensors and the description's "optional" block as spec §7.4;
 #   3. error paths, each one line with a non-zero status and no export.
-# The exports of the shipped configs are checked value by value against the PyTorch reference in
+# The W8A8 logits are measured by tests/tools/fakequant_logits.c and, when python3 has torch, also
+# by tests/reference/fakequant_torch.py. The exports of the shipped configs are checked value by value against the PyTorch reference in
 # test_quant_calib.sh (cases dense_quarot_smooth, moe_quarot_smooth).
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
@@ -20,6 +21,8 @@ trap 'rm -rf "$tmp"' EXIT
 cmp=$VS_BUILD_DIR/tests/tools/vs-compare-tensors
 configs=../shared/data/msmodelslim_configs
 failures=0
+live=0
+if [ -n "${VS_PYTHON:-}" ] && "$VS_PYTHON" -c 'import torch, numpy' 2>/dev/null; then live=1; fi
 
 "$VLMSLIM_MKMODEL" --family qwen3_vl --preset tiny --dtype f32 --seed 41 --head-dim 32 --out "$tmp/dense" >/dev/null
 tests/golden/calib/make_image_inputs.sh "$VS_BUILD_DIR" "$tmp/dense" gen:64x48,gen:40x72 "$tmp/dense.inputs"
@@ -123,6 +126,13 @@ for c in plain iter_only both; do
     --config_path "$tmp/$c.yaml" --calib_inputs "$tmp/outl.inputs" --quiet 2>/dev/null
   cosine[$c]=$("$fq" "$tmp/outl" "$tmp/$c.q" "$tmp/outl.inputs" "$tmp/$c.deq" | sed -n 's/^cosine mean \([0-9.]*\) .*/\1/p')
   echo "$c: cosine mean ${cosine[$c]}"
+  if [ "$live" = 1 ]; then # the same measurement by the independent PyTorch implementation
+    ref=$("$VS_PYTHON" tests/reference/fakequant_torch.py "$tmp/outl" "$tmp/$c.q" "$tmp/outl.inputs" |
+          sed -n 's/^cosine mean \([0-9.]*\) .*/\1/p')
+    awk -v a="${cosine[$c]}" -v b="$ref" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }' &&
+      echo "ok: $c: PyTorch's fake-quantized logits give cosine $ref" ||
+      { echo "FAIL: $c: vs-fakequant-logits ${cosine[$c]}, PyTorch $ref"; failures=$((failures + 1)); }
+  fi
 done
 for c in iter_only both; do
   if awk -v a="${cosine[$c]}" -v b="${cosine[plain]}" 'BEGIN { exit !(a > b) }'; then
