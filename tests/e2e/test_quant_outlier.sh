@@ -52,7 +52,11 @@ float_config "$tmp/iter_quarot.yaml" "$iter" "$quarot32"
 float_config "$tmp/quarot_full.yaml" "$quarot_full"
 float_config "$tmp/iter.yaml" "$iter"
 float_config "$tmp/sq.yaml" "$sq"
-for case in quarot_iter:logits iter_quarot:logits quarot_full:logits iter:all sq:all; do
+float_config "$tmp/iter_ov.yaml" "$iter
+      include: [\"*self_attn.v_proj\"]"
+float_config "$tmp/iter_none.yaml" "$iter
+      exclude: [\"*\"]"
+for case in quarot_iter:logits iter_quarot:logits quarot_full:logits iter:all sq:all iter_ov:all; do
   name=${case%%:*} what=${case#*:}
   echo "== float equivalence: $name"
   "$VLMSLIM" quant --model_path "$tmp/dense" --save_path "$tmp/$name.out" --model_type Qwen3-VL-8B-Instruct \
@@ -69,6 +73,12 @@ for case in quarot_iter:logits iter_quarot:logits quarot_full:logits iter:all sq
     echo "FAIL: $name: the export's tensors equal the checkpoint's"; failures=$((failures + 1))
   fi
 done
+
+echo "== iter_smooth excluding every subgraph: the export's tensors are the checkpoint's"
+"$VLMSLIM" quant --model_path "$tmp/dense" --save_path "$tmp/iter_none.out" --model_type Qwen3-VL-8B-Instruct \
+  --config_path "$tmp/iter_none.yaml" --calib_inputs "$tmp/dense.inputs" --quiet 2>/dev/null
+"$cmp" "$tmp/iter_none.out/quant_model_weights.safetensors" "$tmp/dense/model.safetensors" 0 >/dev/null &&
+  echo "ok: nothing smoothed" || { echo "FAIL: iter_smooth with exclude: ['*'] changed tensors"; failures=$((failures + 1)); }
 
 echo "== msModelSlim's shipped configs, unchanged, on bf16 checkpoints"
 "$VLMSLIM_MKMODEL" --family qwen3_vl_moe --preset tiny --dtype bf16 --seed 42 --head-dim 32 --out "$tmp/moe" >/dev/null
