@@ -319,7 +319,8 @@ static enum vs_status load_samples(struct run *r)
         return vs_error_set(VS_ERR_UNSUPPORTED, "%s: the W8A8 static scheme needs a forward pass, which adapter '%s' "
                             "does not implement", o->config->source_path, o->adapter->key);
     if (!o->calib_inputs)
-        return vs_error_set(VS_ERR_UNSUPPORTED, "%s: the W8A8 static scheme needs calibration data; this build reads "
+        return vs_error_set(VS_ERR_UNSUPPORTED, "%s: the W8A8 static scheme (and iter_smooth, smooth_quant) needs "
+                            "calibration data; this build reads "
                             "pre-built model-input files (--calib_inputs DIR, as written by 'vlmslim inspect-inputs "
                             "--dump'), not yet the dataset '%s' itself", o->config->source_path, o->config->dataset);
     enum vs_status st = vs_layerwise_open(o->adapter, r->model, o->spill_budget, NULL, &r->lw);

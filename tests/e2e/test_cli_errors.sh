@@ -78,7 +78,7 @@ expect_error 1 "spec.process[0].bogus" "${m[@]}" "${t[@]}" --config_path "$tmp/u
 printf 'apiversion: multimodal_vlm_modelslim_v1\nspec: [unclosed\n' > "$tmp/syntax.yaml"
 expect_error 1 "syntax.yaml:" "${m[@]}" "${t[@]}" --config_path "$tmp/syntax.yaml"
 sed 's/scope: "per_token"/scope: "per_tensor"/' "$cfg" > "$tmp/static.yaml"   # W8A8 static: needs calibration
-expect_error 1 "the W8A8 static scheme needs calibration data" "${m[@]}" "${t[@]}" --config_path "$tmp/static.yaml"
+expect_error 1 "the W8A8 static scheme (and iter_smooth, smooth_quant) needs calibration data" "${m[@]}" "${t[@]}" --config_path "$tmp/static.yaml"
 sed '0,/method: "minmax"/s//method: "histogram"/' "$tmp/static.yaml" > "$tmp/histogram.yaml"   # act histogram: not implemented
 expect_error 1 "is not implemented in this build" "${m[@]}" "${t[@]}" --config_path "$tmp/histogram.yaml"
 # the shipped configs rotate with block_size 32: more than this fixture's head_dim of 16

@@ -91,7 +91,7 @@ expect_error "$tmp/bad/sample_1.safetensors" "$VLMSLIM" quant --model_path "$m" 
 mkdir "$tmp/none"
 expect_error "--calib_inputs $tmp/none: holds no sample_0.safetensors" "$VLMSLIM" quant --model_path "$m" \
   --save_path "$tmp/e3" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs "$tmp/none"
-expect_error "the W8A8 static scheme needs calibration data" "$VLMSLIM" quant --model_path "$m" \
+expect_error "the W8A8 static scheme (and iter_smooth, smooth_quant) needs calibration data" "$VLMSLIM" quant --model_path "$m" \
   --save_path "$tmp/e4" --model_type Qwen3-VL-30B-A3B --config_path "$cfg"
 expect_error "--propagate halfway: expected quantized or float" "$VLMSLIM" quant --model_path "$m" \
   --save_path "$tmp/e5" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs tests/golden/calib/moe_static.inputs \
