@@ -65,14 +65,26 @@ void vs_qwen3_vl_add_deepstack(const struct vs_model *m, const int64_t *ids, int
         }
 }
 
+/* RMSNorm `<norm>.weight`, plus `<norm>.bias` when the unit has one (asymmetric smoothing,
+ * msModelSlim's RMSNormBias: y = rmsnorm(x)·γ + β). */
 static enum vs_status rms(const struct vs_unit *u, const char *name, const float *x, float *y, int64_t rows,
                           int64_t n, float eps)
 {
-    float *g;
+    float *g, *b = NULL;
     enum vs_status st = vs_unit_param_f32(u, name, &g, NULL);
     if (st == VS_OK)
         vs_rmsnorm_f32(x, g, eps, y, rows, n);
     free(g);
+    size_t len = strlen(name);
+    char bias[512];
+    if (st == VS_OK && len > 7 && len < sizeof bias && !strcmp(name + len - 7, ".weight")) {
+        snprintf(bias, sizeof bias, "%.*s.bias", (int)(len - 7), name);
+        if (vs_unit_find_param(u, bias) >= 0 && (st = vs_unit_param_f32(u, bias, &b, NULL)) == VS_OK)
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < n; c++)
+                    y[r * n + c] += b[c];
+    }
+    free(b);
     return st;
 }
 

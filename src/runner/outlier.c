@@ -142,18 +142,12 @@ enum vs_status vs_outlier_open(const struct vs_quant_config *cfg, const struct v
             st = vs_proc_quarot_open(o, p);
             continue;
         }
-        /* smoothing: which units it needs the forward of, and the asymmetric mode's biases */
+        /* smoothing: which units it needs the forward of */
         size_t n_units = ops->unit_count(m);
         for (size_t i = 0; i < n_units && st == VS_OK; i++) {
             struct vs_subgraph_list sg = {0};
-            struct vs_unit *u = NULL;
-            if ((st = vs_proc_smooth_select(o, p, i, &sg)) == VS_OK && sg.n) {
-                if ((long)i > o->last_data_unit)
-                    o->last_data_unit = (long)i;
-                if ((st = ops->unit_load(m, i, &u)) == VS_OK)
-                    st = vs_proc_smooth_check(o, p, i, u);
-            }
-            vs_unit_free(u);
+            if ((st = vs_proc_smooth_select(o, p, i, &sg)) == VS_OK && sg.n && (long)i > o->last_data_unit)
+                o->last_data_unit = (long)i;
             vs_subgraph_list_free(&sg);
         }
     }
@@ -178,6 +172,11 @@ void vs_outlier_close(struct vs_outlier *o)
     vs_quarot_phase_free(&o->pre);
     vs_quarot_phase_free(&o->post);
     free(o->pre_done);
+    for (size_t i = 0; i < o->n_biases; i++) {
+        free((void *)o->biases[i]->data);
+        free(o->biases[i]);
+    }
+    free(o->biases);
     free(o);
 }
 

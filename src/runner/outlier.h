@@ -2,8 +2,8 @@
  * smooth_quant — applied to each unit's float32 copy before its calibration, in YAML order
  * (msmodelslim_vlm_spec.md §2.3-2.4, §5.2-5.4, §7.4).
  *
- *   open        validation (the adapter's ABI-3 members, quarot's online/tied refusals, the
- *               asymmetric smoothing mode's biases) before any work; R and R_uv built; with
+ *   open        validation (the adapter's ABI-3 members, quarot's online/tied refusals) before
+ *               any work; R and R_uv built; with
  *               quarot the tail (embeddings, final norm, lm_head) copied to float32, its pre-run
  *               (embedding) and post-run (final norm into lm_head) work done, and handed to the
  *               forward pass (adapter set_tail) so that the calibration sees the rotated model
@@ -48,6 +48,10 @@ void vs_outlier_close(struct vs_outlier *o);
 
 /* The last unit whose processing needs the samples' forward pass (a smoothing subgraph), or -1. */
 long vs_outlier_last_data_unit(const struct vs_outlier *o);
+
+/* Before unit i's float32 copy is made: the biases asymmetric smoothing (symmetric: false)
+ * folds its shift into, added as zeros where the unit has none (msModelSlim creates them). */
+enum vs_status vs_outlier_prepare_unit(struct vs_outlier *o, size_t i, struct vs_unit *u);
 
 /* Transforms unit i's float32 copy f (u: the unit as loaded, for the checkpoint dtypes). lw
  * holds the samples (NULL when no processor of the run needs data). */

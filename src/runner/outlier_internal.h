@@ -18,6 +18,8 @@ struct vs_outlier {
     struct vs_unit *tail;                     /* quarot: the tail and its transformed copy */
     struct vs_unit_f32 *tail_f32;
     long last_data_unit;
+    struct vs_st_tensor **biases;             /* zero biases added for asymmetric smoothing */
+    size_t n_biases;
 };
 
 /* A unit's float32 copy with the dtypes it was loaded in. */
@@ -44,8 +46,6 @@ enum vs_status vs_proc_quarot_tail(struct vs_outlier *o, const struct vs_xunit *
 /* iter_smooth / smooth_quant on one unit: the selected subgraphs (may be none). */
 enum vs_status vs_proc_smooth_select(const struct vs_outlier *o, const struct vs_processor_config *p, size_t i,
                                      struct vs_subgraph_list *out);
-enum vs_status vs_proc_smooth_check(const struct vs_outlier *o, const struct vs_processor_config *p, size_t i,
-                                    const struct vs_unit *u);
 enum vs_status vs_proc_smooth_unit(struct vs_outlier *o, const struct vs_processor_config *p, size_t i,
                                    const struct vs_xunit *x, struct vs_layerwise *lw);
 

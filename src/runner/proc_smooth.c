@@ -65,36 +65,62 @@ enum vs_status vs_proc_smooth_select(const struct vs_outlier *o, const struct vs
 }
 
 /* The shifted (symmetric: false) norm-linear fold moves the shift into biases: the norm and
- * every target must have one. msModelSlim creates them where the checkpoint has none (RMSNorm
- * models); vlmslim does not add tensors to an export, so it refuses that before any work. */
-enum vs_status vs_proc_smooth_check(const struct vs_outlier *o, const struct vs_processor_config *p, size_t i,
-                                    const struct vs_unit *u)
+ * every target get one, zeros where the checkpoint has none, as msModelSlim creates them
+ * (RMSNormBias, Linear biases); they are exported with the unit in the dtype of its weight. */
+static enum vs_status add_zero_bias(struct vs_outlier *o, struct vs_unit *u, const char *module)
 {
-    (void)i;
-    struct smooth_cfg c = config_of(p);
-    if (c.symmetric)
+    char name[512], wname[512];
+    snprintf(name, sizeof name, "%s.bias", module);
+    snprintf(wname, sizeof wname, "%s.weight", module);
+    int wi = vs_unit_find_param(u, wname);
+    if (vs_unit_find_param(u, name) >= 0)
         return VS_OK;
-    struct vs_subgraph_list sg = {0};
-    enum vs_status st = vs_proc_smooth_select(o, p, i, &sg);
-    char name[512];
-    for (size_t k = 0; k < sg.n && st == VS_OK; k++) {
-        const struct vs_subgraph *g = &sg.items[k];
-        if (g->kind != VS_SUBGRAPH_KIND_NORM_LINEAR)
-            continue;
-        snprintf(name, sizeof name, "%s.bias", g->source);
-        const char *missing = vs_unit_find_param(u, name) < 0 ? g->source : NULL;
-        for (size_t t = 0; t < g->n_targets && !missing; t++) {
-            snprintf(name, sizeof name, "%s.bias", g->targets[t]);
-            if (vs_unit_find_param(u, name) < 0)
-                missing = g->targets[t];
-        }
-        if (missing)
-            st = vs_error_set(VS_ERR_UNSUPPORTED, "%s: %s: %s symmetric: false shifts norm-linear subgraph %s into "
-                              "biases, but %s has no bias (model family '%s'; vlmslim adds no tensors); use "
-                              "symmetric: true or exclude it", o->cfg->source_path, p->path, vs_proc_type_name(p->type),
-                              g->source, missing, o->ops->key);
+    if (wi < 0)
+        return vs_error_set(VS_ERR_MODEL, "%s: no such parameter in unit '%s'", wname, u->name);
+    const struct vs_param *w = &u->params[wi];
+    struct vs_st_tensor *t = vs_calloc(1, sizeof *t);
+    struct vs_st_tensor **list = t ? vs_realloc(o->biases, (o->n_biases + 1) * sizeof *list) : NULL;
+    if (!list) {
+        free(t);
+        return VS_ERR_NOMEM;
     }
-    vs_subgraph_list_free(&sg);
+    o->biases = list;
+    o->biases[o->n_biases++] = t;
+    t->dtype = w->dtype;
+    t->ndim = 1;
+    t->shape[0] = w->shape[0];
+    t->nbytes = (size_t)w->shape[0] * vs_dtype_size(w->dtype);
+    t->file = w->src->file;
+    if (!(t->data = vs_calloc(t->nbytes, 1)))
+        return VS_ERR_NOMEM;
+    enum vs_status st = vs_unit_add_param(u, name, t);
+    if (st != VS_OK)
+        return st;
+    t->name = u->params[u->n_params - 1].name;
+    for (size_t k = 0; k < u->n_linears; k++)
+        if (!strcmp(u->linears[k].name, module))
+            u->linears[k].bias = (int)u->n_params - 1;
+    return VS_OK;
+}
+
+enum vs_status vs_outlier_prepare_unit(struct vs_outlier *o, size_t i, struct vs_unit *u)
+{
+    enum vs_status st = VS_OK;
+    for (size_t k = 0; o && k < o->cfg->n_process && st == VS_OK; k++) {
+        const struct vs_processor_config *p = &o->cfg->process[k];
+        if ((p->type != VS_PROC_ITER_SMOOTH && p->type != VS_PROC_SMOOTH_QUANT) || config_of(p).symmetric)
+            continue;
+        struct vs_subgraph_list sg = {0};
+        st = vs_proc_smooth_select(o, p, i, &sg);
+        for (size_t g = 0; g < sg.n && st == VS_OK; g++) {
+            if (sg.items[g].kind != VS_SUBGRAPH_KIND_NORM_LINEAR)
+                continue;
+            st = add_zero_bias(o, u, sg.items[g].source);
+            for (size_t t = 0; t < sg.items[g].n_targets && st == VS_OK; t++)
+                st = add_zero_bias(o, u, sg.items[g].targets[t]);
+        }
+        vs_subgraph_list_free(&sg);
+    }
     return st;
 }
 

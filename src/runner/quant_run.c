@@ -460,7 +460,11 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     bool *sym = vs_malloc((u->n_linears + 1) * sizeof *sym), *routed = vs_malloc((u->n_linears + 1) * sizeof *routed);
     struct vs_unit_f32 *f = NULL;
     struct vs_calib_unit *cu = NULL;
-    enum vs_status st = scheme && sym && routed ? vs_unit_f32_make(u, &f) : VS_ERR_NOMEM;
+    enum vs_status st = scheme && sym && routed ? VS_OK : VS_ERR_NOMEM;
+    if (st == VS_OK && r->outlier) /* biases that asymmetric smoothing creates */
+        st = vs_outlier_prepare_unit(r->outlier, i, u);
+    if (st == VS_OK)
+        st = vs_unit_f32_make(u, &f);
     for (size_t k = 0; st == VS_OK && k < u->n_linears; k++) {
         scheme[k] = claim[k] < 0 ? -1 : (int)r->lq[claim[k]].scheme;
         sym[k] = claim[k] >= 0 && r->lq[claim[k]].act_symmetric;

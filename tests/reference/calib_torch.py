@@ -79,7 +79,7 @@ class Entry:
 
 
 class Smooth:
-    """iter_smooth / smooth_quant (symmetric only): which subgraphs, the formula's parameters."""
+    """iter_smooth / smooth_quant: which subgraphs, the formula's parameters, the shifted mode."""
 
     def __init__(self, where, item):
         self.kind = item["type"]
@@ -88,8 +88,7 @@ class Smooth:
             self.types = item.get("enable_subgraph_type", ["norm-linear", "linear-linear", "ov", "up-down"])
         else:
             self.alpha, self.scale_min, self.types = float(item.get("alpha", 0.5)), 1e-5, ["norm-linear"]
-        if not item.get("symmetric", True):
-            raise ref.RefError("%s: symmetric: false is not modelled by this reference" % where)
+        self.symmetric = bool(item.get("symmetric", True))
         self.include, self.exclude = item.get("include"), item.get("exclude") or []
 
     def select(self, sgs):
@@ -236,38 +235,54 @@ def export(a):
         if not sgs:
             return
         first = {g[2][0]: k for k, g in enumerate(sgs)}
-        acc = {}
+        acc, lo, hi = {}, {}, {}
+        shifted = [not sm.symmetric and g[0] == "norm-linear" for g in sgs]
 
         def hook(name, x, w, b):
             k = first.get(name)
             if k is not None:
-                v = x.reshape(-1, x.shape[-1]).abs().amax(0)
+                x2 = x.reshape(-1, x.shape[-1])
+                lo[k] = x2.amin(0) if k not in lo else torch.minimum(lo[k], x2.amin(0))
+                hi[k] = x2.amax(0) if k not in hi else torch.maximum(hi[k], x2.amax(0))
+                # the shifted mode: |x - shift| with the shift as it stands after this call
+                v = (x2 - (hi[k] + lo[k]) / 2).abs().amax(0) if shifted[k] else x2.abs().amax(0)
                 acc[k] = v if k not in acc else torch.maximum(acc[k], v)
             y = x @ w.T
             return y + b if b is not None else y
         qv.LINEAR_HOOK = hook
         for s in samples:
             run_unit(cfg, W, i, copy_sample(s))
+        def dtype_of(m):
+            return ck.tensors[m + ".weight"].dtype if m + ".weight" in ck.tensors else "F32"
         for k in sorted(range(len(sgs)), key=lambda k: ot.PRIORITY[sgs[k][0]]):
             if k in acc:
                 kind, source, targets = sgs[k]
-                ot.fold(ws, cfg, kind, source, targets, acc[k], sm.alpha, sm.scale_min,
-                        lambda m: ck.tensors[m + ".weight"].dtype if m + ".weight" in ck.tensors else "F32")
+                shift = None
+                if shifted[k]:
+                    for m in [source] + targets:
+                        ot.ensure_bias(ws, m, dtype_of)
+                    shift = (hi[k] + lo[k]) / 2
+                ot.fold(ws, cfg, kind, source, targets, acc[k], sm.alpha, sm.scale_min, dtype_of, shift)
 
     def transformed(items):
         """The unit's items with the current (transformed) values."""
-        out = []
+        out, norm_biases = [], []
         for item in items:
             if item[0] == "linear":
                 w = ws.get(item[1]).numpy().astype(F32)
-                b = item[3]
-                if b is not None:
-                    b = st.Tensor.from_f32(b.dtype, W[item[1] + ".bias"].numpy())
+                b = None
+                if item[1] + ".bias" in W:  # the checkpoint's, or created by asymmetric smoothing
+                    dt = item[3].dtype if item[3] is not None else item[4].dtype
+                    b = st.Tensor.from_f32(dt, W[item[1] + ".bias"].numpy())
                 item = ("linear", item[1], w, b, st.Tensor.from_f32(item[4].dtype, w))
             else:
-                item = ("param", item[1], st.Tensor.from_f32(item[2].dtype, W[item[1]].numpy()))
+                name = item[1]
+                if name.endswith("layernorm.weight") and name[:-len("weight")] + "bias" in W:
+                    norm_biases.append(("param", name[:-len("weight")] + "bias", st.Tensor.from_f32(
+                        item[2].dtype, W[name[:-len("weight")] + "bias"].numpy())))
+                item = ("param", name, st.Tensor.from_f32(item[2].dtype, W[name].numpy()))
             out.append(item)
-        return out
+        return out + norm_biases
 
     os.makedirs(a.save_path, exist_ok=True)
     bp = os.path.join(a.save_path, "%s_best_practice.yaml" % a.model_type)

@@ -16,6 +16,9 @@ C code.
     column max of |W| over the targets (norm-linear) or the signed column max of the target
     (ov, up-down); folds in priority order up-down, ov, linear-linear, norm-linear; ov scales
     averaged over the query heads of a KV group.
+    symmetric: false (norm-linear): per call the running min/max, then max |x - (max + min)/2|
+    with the shift as it stands after that call; zero biases created on the norm and the targets,
+    target b += W·shift (unscaled W), norm beta = (beta - shift) / s.
 Every edited tensor is rounded to its checkpoint dtype after each operation (msModelSlim casts
 back after each one); float32 checkpoints are unchanged by that."""
 import re
@@ -232,8 +235,17 @@ def smooth_scales(a, w, alpha, scale_min):
     return torch.clamp_min(a.pow(alpha) / torch.clamp_min(w, 1e-5).pow(1 - alpha), scale_min)
 
 
-def fold(ws, cfg, kind, source, targets, a, alpha, scale_min, dtype_of):
-    """One subgraph with activation statistic a (max |x[:, c]| of targets[0]'s input)."""
+def ensure_bias(ws, module, dtype_of):
+    """A zero bias where the module has none (asymmetric smoothing: msModelSlim creates them)."""
+    if module + ".bias" not in ws.W:
+        ws.dtypes[module + ".bias"] = dtype_of(module)
+        ws.W[module + ".bias"] = torch.zeros(ws.W[module + ".weight"].shape[0])
+
+
+def fold(ws, cfg, kind, source, targets, a, alpha, scale_min, dtype_of, shift=None):
+    """One subgraph with activation statistic a (max |x[:, c]| of targets[0]'s input, or
+    max |x[:, c] - shift_then[c]| in the asymmetric mode); shift (asymmetric norm-linear): the
+    final (max + min) / 2, moved into the biases."""
     tc = cfg["text_config"]
     tw = [ws.get(t) for t in targets]
     if kind == "norm-linear":
@@ -247,6 +259,10 @@ def fold(ws, cfg, kind, source, targets, a, alpha, scale_min, dtype_of):
     elif dt == "F16":
         s = s.to(torch.float16).to(torch.float32)
     if kind == "norm-linear":
+        if shift is not None:  # b += W·shift with the unscaled W; beta = (beta - shift) / s
+            for t, w in zip(targets, tw):
+                ws.set_bias(t, ws.bias(t) + w @ shift)
+            ws.set_vec(source + ".bias", (ws.vec(source + ".bias") - shift) / s)
         for t, w in zip(targets, tw):
             ws.set(t, w * s)
         ws.set_vec(source + ".weight", ws.vec(source + ".weight") / s)

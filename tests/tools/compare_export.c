@@ -1,7 +1,8 @@
 /* vs-compare-export: compares two `ascendv1` export directories, ACTUAL (what vlmslim wrote)
  * against EXPECTED (a golden export from the numpy reference).
  *
- *   vs-compare-export [--ties TIES.json] [--rtol R] [--rtol-max M] [--max-report N] ACTUAL_DIR EXPECTED_DIR
+ *   vs-compare-export [--ties TIES.json] [--rtol R] [--rtol-max M] [--quant-bias-rtol Q] [--max-report N]
+ *                     ACTUAL_DIR EXPECTED_DIR
  *
  * Checks, reporting the first differences of each kind:
  *   - the same set of files (relative paths), so shard names and side files agree;
@@ -17,7 +18,9 @@
  *     equal within 1e-6 relative (--rtol: R instead; NaN equals NaN; with --rtol-max M an element
  *     also passes within M × the tensor's largest |expected|, for tensors a rotation mixes, whose
  *     small elements carry the rounding of sums of large ones), and so are the float32 bit
- *     patterns an I64 `*.deq_scale` holds (W8A8 of a non-bf16 model); all other dtypes byte-equal;
+ *     patterns an I64 `*.deq_scale` holds (W8A8 of a non-bf16 model); with --quant-bias-rtol Q an
+ *     I32 `*.quant_bias` element may differ by up to floor(Q × |expected|) (round(b / deq_scale) of a
+ *     large float32 bias b: its last bits decide near a .5); all other dtypes byte-equal;
  *   - quant_model_description.json: equal as a set of key/value pairs, and (in each
  *     directory) one entry per written tensor plus the known global keys;
  *   - quant_model_weights.safetensors.index.json: weight_map consistent with the shard files
@@ -44,6 +47,7 @@
 
 static double FLOAT_RTOL = 1e-6;
 static double FLOAT_RTOL_MAX = 0; /* --rtol-max: tolerance relative to the tensor's largest |expected| */
+static double QUANT_BIAS_RTOL = 0; /* --quant-bias-rtol: I32 *.quant_bias within this relative (floored) */
 #define WEIGHTS_PREFIX "quant_model_weights"
 #define INDEX_NAME "quant_model_weights.safetensors.index.json"
 #define DESCRIPTION_NAME "quant_model_description.json"
@@ -518,6 +522,16 @@ static void compare_values(const struct tensor *a, const struct tensor *e, const
                 diff("%s: element %llu: actual %.9g, expected %.9g (relative difference %.3g > %g)", a->name,
                      (unsigned long long)i, x, y, fabs(x - y) / fmax(fabs(x), fabs(y)), FLOAT_RTOL);
         }
+    } else if (QUANT_BIAS_RTOL > 0 && a->dtype == DT_I32 && ends_with(a->name, ".quant_bias")) {
+        for (uint64_t i = 0; i < n; i++) {
+            int32_t x, y;
+            memcpy(&x, a->data + i * 4, 4);
+            memcpy(&y, e->data + i * 4, 4);
+            double d = fabs((double)x - y);
+            if (d > floor(QUANT_BIAS_RTOL * fabs((double)y)) && bad++ < 3)
+                diff("%s: element %llu: actual %d, expected %d (more than %g relative)", a->name,
+                     (unsigned long long)i, x, y, QUANT_BIAS_RTOL);
+        }
     } else {
         size_t sz = dt_sizes[a->dtype];
         for (uint64_t i = 0; i < n; i++)
@@ -789,8 +803,8 @@ static struct stfile *side_st(struct side *s, const char *rel)
 
 static int usage(void)
 {
-    fputs("usage: vs-compare-export [--ties TIES.json] [--rtol R] [--rtol-max M] [--max-report N] ACTUAL_DIR "
-          "EXPECTED_DIR\n", stderr);
+    fputs("usage: vs-compare-export [--ties TIES.json] [--rtol R] [--rtol-max M] [--quant-bias-rtol Q] "
+          "[--max-report N] ACTUAL_DIR EXPECTED_DIR\n", stderr);
     return 2;
 }
 
@@ -810,6 +824,11 @@ int main(int argc, char **argv)
             char *end;
             FLOAT_RTOL_MAX = strtod(argv[++i], &end);
             if (*end || !(FLOAT_RTOL_MAX >= 0))
+                return usage();
+        } else if (strcmp(argv[i], "--quant-bias-rtol") == 0 && i + 1 < argc) {
+            char *end;
+            QUANT_BIAS_RTOL = strtod(argv[++i], &end);
+            if (*end || !(QUANT_BIAS_RTOL >= 0))
                 return usage();
         } else if (strcmp(argv[i], "--max-report") == 0 && i + 1 < argc) {
             char *end;

@@ -8,7 +8,8 @@
  * quantizers and the float checkpoint MODEL_DIR without, over INPUTS_DIR/sample_<i>.safetensors,
  * and prints the cosine similarity of the two last-position logits per sample and
  *   cosine mean M min N
- * Dense checkpoints only (an export's unstacked MoE experts are refused). */
+ * Dense checkpoints only (an export's unstacked MoE experts are refused), and not the norm and
+ * Linear biases shifted smoothing (symmetric: false) creates. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,8 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
             return fail("a tensor missing from the description");
         if (strstr(name, ".mlp.experts."))
             return fail("MoE experts: dense exports only");
+        if (strstr(name, "layernorm.bias")) /* the adapter's text layers would not read them */
+            return fail("norm biases (shifted smoothing): not modelled");
         size_t len = strlen(name), n = 1;
         for (int k = 0; k < t->ndim; k++)
             n *= (size_t)t->shape[k];
