@@ -16,12 +16,14 @@
 #include "model/unit.h"
 #include "tensor/dtype.h"
 
-#define VS_ADAPTER_ABI_VERSION 2u
+#define VS_ADAPTER_ABI_VERSION 3u
 
 struct vs_model;        /* adapter-defined */
 struct vs_sample;       /* adapter-defined: one sample's state carried from unit to unit */
 struct vs_model_inputs; /* inputs/model_inputs.h */
 struct vs_linear_hooks; /* model/linear_apply.h */
+struct vs_subgraph_list; /* model/subgraph.h */
+struct vs_quarot_phase;  /* model/subgraph.h */
 
 struct vs_adapter_ops {
     uint32_t abi_version; /* VS_ADAPTER_ABI_VERSION the adapter was built against */
@@ -73,6 +75,24 @@ struct vs_adapter_ops {
     void (*sample_free)(struct vs_sample *s);
     /* True if Linear `module` sees only the tokens a router sends it (a MoE expert). */
     bool (*linear_is_routed)(const struct vs_model *m, const char *module);
+
+    /* ---- ABI 3: outlier suppression (all NULL for ABI-1/2 adapters) ----
+     * Where iter_smooth/smooth_quant and QuaRot act, by HF module names (model/subgraph.h). */
+
+    /* Smoothing subgraphs of unit i (statistics on targets[0]'s input), appended to *out. */
+    enum vs_status (*unit_subgraphs)(const struct vs_model *m, size_t i, struct vs_subgraph_list *out);
+    /* QuaRot: the sizes of R (residual stream) and R_uv (inside a head), and whether the word
+     * embeddings are tied (QuaRot refuses them). */
+    void (*quarot_sizes)(const struct vs_model *m, int64_t *r_size, int64_t *uv_size, bool *tied_embeddings);
+    /* QuaRot phases: before every unit, unit i's own work, after the last unit. */
+    enum vs_status (*quarot_pre_run)(const struct vs_model *m, struct vs_quarot_phase *out);
+    enum vs_status (*quarot_unit)(const struct vs_model *m, size_t i, struct vs_quarot_phase *out);
+    enum vs_status (*quarot_post_run)(const struct vs_model *m, struct vs_quarot_phase *out);
+    /* Makes the forward pass read the parameters outside every unit (embeddings, final norm,
+     * lm_head) from `tail` (a unit with tail_load's parameter names and whole tensors, e.g. a
+     * transformed float32 copy) instead of the checkpoint; NULL goes back to the checkpoint.
+     * The unit must outlive its use. */
+    void (*set_tail)(struct vs_model *m, const struct vs_unit *tail);
 };
 
 /* True if the adapter implements the ABI-2 forward members. */
@@ -80,6 +100,19 @@ static inline bool vs_adapter_has_forward(const struct vs_adapter_ops *o)
 {
     return o->abi_version >= 2 && o->sample_begin && o->unit_forward && o->sample_logits && o->sample_output &&
            o->sample_size && o->sample_save && o->sample_load && o->sample_free && o->linear_is_routed;
+}
+
+/* True if the adapter implements the ABI-3 smoothing member. */
+static inline bool vs_adapter_has_subgraphs(const struct vs_adapter_ops *o)
+{
+    return o->abi_version >= 3 && o->unit_subgraphs;
+}
+
+/* True if the adapter implements the ABI-3 QuaRot members. */
+static inline bool vs_adapter_has_quarot(const struct vs_adapter_ops *o)
+{
+    return o->abi_version >= 3 && o->quarot_sizes && o->quarot_pre_run && o->quarot_unit && o->quarot_post_run &&
+           o->set_tail;
 }
 
 #endif

@@ -1,6 +1,7 @@
 /* The dense Qwen3-VL adapter (Qwen3VLForConditionalGeneration). */
 #include "model/qwen3_vl_common.h"
 #include "model/qwen3_vl_forward.h"
+#include "model/qwen3_vl_outlier.h"
 
 static enum vs_status dense_open(const char *model_path, const char *model_type, struct vs_model **out)
 {
@@ -29,4 +30,5 @@ const struct vs_adapter_ops vs_qwen3_vl_adapter = {
     .tail_load = vs_qwen3_vl_tail_load,
     .global_dtype = vs_qwen3_vl_global_dtype,
     VS_QWEN3_VL_FORWARD_OPS,
+    VS_QWEN3_VL_OUTLIER_OPS,
 };

@@ -237,8 +237,12 @@ enum vs_status vs_qwen3_vl_get(struct vs_model *m, const char *name, const struc
 }
 
 /* msModelSlim exports model parameters only; checkpoint tensors outside the model are dropped. */
-static void warn_unused(const struct vs_model *m)
+/* Once per model: a runner may load the tail early (QuaRot) and again when writing it. */
+static void warn_unused(struct vs_model *m)
 {
+    if (m->unused_warned)
+        return;
+    m->unused_warned = true;
     size_t n = vs_st_model_count(m->weights), unused = 0;
     for (size_t i = 0; i < n; i++) {
         if (m->used[i])
@@ -468,3 +472,19 @@ enum vs_status vs_qwen3_vl_tail_load(struct vs_model *m, struct vs_unit **out)
     *out = u;
     return VS_OK;
 }
+
+enum vs_status vs_qwen3_vl_tail_tensor(struct vs_model *m, const char *name, const struct vs_st_tensor **out)
+{
+    if (m->tail) {
+        int i = vs_unit_find_param(m->tail, name);
+        if (i < 0 || m->tail->params[i].slice >= 0)
+            return vs_error_set(VS_ERR_INTERNAL, "%s: not a whole tensor of the tail given to the forward", name);
+        *out = m->tail->params[i].src;
+        return VS_OK;
+    }
+    if (!strcmp(name, "lm_head.weight") && !vs_st_model_has(m->weights, name))
+        name = "model.language_model.embed_tokens.weight";
+    return vs_qwen3_vl_get(m, name, out);
+}
+
+void vs_qwen3_vl_set_tail(struct vs_model *m, const struct vs_unit *tail) { m->tail = tail; }

@@ -41,10 +41,18 @@ struct vs_model {
     struct vs_qwen3_vl_dims d;
     enum vs_dtype dtype; /* global dtype from torch_dtype */
     unsigned char *used; /* per checkpoint tensor (sorted name order): taken by some unit */
+    const struct vs_unit *tail; /* set_tail: the tail parameters the forward reads, or NULL */
+    bool unused_warned;         /* the checkpoint's unused tensors were named (first tail_load) */
 };
 
 /* Looks a checkpoint tensor up and records that the export uses it. */
 enum vs_status vs_qwen3_vl_get(struct vs_model *m, const char *name, const struct vs_st_tensor **out);
+
+/* A tail parameter (embed_tokens, final norm, lm_head) as the forward reads it: from the unit
+ * given to set_tail when there is one, else from the checkpoint (lm_head falls back to the
+ * embeddings when the checkpoint has none). */
+enum vs_status vs_qwen3_vl_tail_tensor(struct vs_model *m, const char *name, const struct vs_st_tensor **out);
+void vs_qwen3_vl_set_tail(struct vs_model *m, const struct vs_unit *tail);
 
 /* Opens config.json (its model_type must be `hf_model_type`) and the weights. */
 enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,

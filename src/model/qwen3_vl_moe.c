@@ -11,6 +11,7 @@
 
 #include "model/qwen3_vl_common.h"
 #include "model/qwen3_vl_forward.h"
+#include "model/qwen3_vl_outlier.h"
 
 static enum vs_status moe_open(const char *model_path, const char *model_type, struct vs_model **out)
 {
@@ -106,4 +107,5 @@ const struct vs_adapter_ops vs_qwen3_vl_moe_adapter = {
     .tail_load = vs_qwen3_vl_tail_load,
     .global_dtype = vs_qwen3_vl_global_dtype,
     VS_QWEN3_VL_FORWARD_OPS,
+    VS_QWEN3_VL_OUTLIER_OPS,
 };

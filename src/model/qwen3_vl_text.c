@@ -20,7 +20,7 @@ enum vs_status vs_qwen3_vl_embed(struct vs_model *m, const int64_t *ids, int64_t
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_st_tensor *emb;
-    enum vs_status st = vs_qwen3_vl_get(m, "model.language_model.embed_tokens.weight", &emb);
+    enum vs_status st = vs_qwen3_vl_tail_tensor(m, "model.language_model.embed_tokens.weight", &emb);
     if (st != VS_OK)
         return st;
     float *x = vs_malloc((size_t)(s * d->hidden) * sizeof *x);
@@ -65,14 +65,26 @@ void vs_qwen3_vl_add_deepstack(const struct vs_model *m, const int64_t *ids, int
         }
 }
 
+/* RMSNorm `<norm>.weight`, plus `<norm>.bias` when the unit has one (asymmetric smoothing,
+ * msModelSlim's RMSNormBias: y = rmsnorm(x)·γ + β). */
 static enum vs_status rms(const struct vs_unit *u, const char *name, const float *x, float *y, int64_t rows,
                           int64_t n, float eps)
 {
-    float *g;
+    float *g, *b = NULL;
     enum vs_status st = vs_unit_param_f32(u, name, &g, NULL);
     if (st == VS_OK)
         vs_rmsnorm_f32(x, g, eps, y, rows, n);
     free(g);
+    size_t len = strlen(name);
+    char bias[512];
+    if (st == VS_OK && len > 7 && len < sizeof bias && !strcmp(name + len - 7, ".weight")) {
+        snprintf(bias, sizeof bias, "%.*s.bias", (int)(len - 7), name);
+        if (vs_unit_find_param(u, bias) >= 0 && (st = vs_unit_param_f32(u, bias, &b, NULL)) == VS_OK)
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < n; c++)
+                    y[r * n + c] += b[c];
+    }
+    free(b);
     return st;
 }
 
@@ -243,10 +255,9 @@ enum vs_status vs_qwen3_vl_logits_last(struct vs_model *m, const float *x, int64
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_st_tensor *norm, *head;
-    enum vs_status st = vs_qwen3_vl_get(m, "model.language_model.norm.weight", &norm);
+    enum vs_status st = vs_qwen3_vl_tail_tensor(m, "model.language_model.norm.weight", &norm);
     if (st == VS_OK)
-        st = vs_st_model_has(m->weights, "lm_head.weight") ? vs_qwen3_vl_get(m, "lm_head.weight", &head)
-                                                           : vs_qwen3_vl_get(m, "model.language_model.embed_tokens.weight", &head);
+        st = vs_qwen3_vl_tail_tensor(m, "lm_head.weight", &head);
     if (st != VS_OK)
         return st;
     float *g = vs_malloc((size_t)d->hidden * sizeof *g), *h = vs_malloc((size_t)d->hidden * sizeof *h);

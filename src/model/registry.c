@@ -462,7 +462,7 @@ static enum vs_status load_plugin(struct vs_registry *r, const struct vs_group *
             *ops = r->tables[i];
             goto done;
         }
-    /* An ABI-1 table is shorter than today's: copy only the members of its version into a
+    /* An ABI-1 or ABI-2 table is shorter than today's: copy only the members of its version into a
      * full-size table whose later members are NULL. */
     struct vs_adapter_ops *table = st == VS_OK ? vs_calloc(1, sizeof *table) : NULL;
     void **libs = table ? vs_realloc(r->libs, (r->n_libs + 1) * sizeof *libs) : NULL;
@@ -479,7 +479,9 @@ static enum vs_status load_plugin(struct vs_registry *r, const struct vs_group *
         goto done;
     }
     r->sources = sources;
-    memcpy(table, o, o->abi_version == 1 ? offsetof(struct vs_adapter_ops, sample_begin) : sizeof *table);
+    memcpy(table, o, o->abi_version == 1   ? offsetof(struct vs_adapter_ops, sample_begin)
+                     : o->abi_version == 2 ? offsetof(struct vs_adapter_ops, unit_subgraphs)
+                                           : sizeof *table);
     r->libs[r->n_libs] = h;
     r->sources[r->n_libs] = o;
     r->tables[r->n_libs++] = table;

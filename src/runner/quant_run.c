@@ -14,6 +14,7 @@
 #include "quant/linear_quant.h"
 #include "runner/calib.h"
 #include "runner/layerwise.h"
+#include "runner/outlier.h"
 #include "runner/quant_report.h"
 #include "runner/samples.h"
 #include "save/ascendv1.h"
@@ -29,10 +30,17 @@ enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg)
 {
     for (size_t i = 0; i < cfg->n_process; i++) {
         const struct vs_processor_config *p = &cfg->process[i];
+        if (vs_outlier_is_processor(p->type)) { /* quarot, iter_smooth, smooth_quant: runner/outlier.h */
+            enum vs_status st = vs_outlier_check_processor(cfg, p);
+            if (st != VS_OK)
+                return st;
+            continue;
+        }
         if (p->type != VS_PROC_LINEAR_QUANT)
             return vs_error_set(VS_ERR_UNSUPPORTED,
                                 "%s: %s: processor '%s' is not available in this build of vlmslim "
-                                "(available: linear_quant with the W8A8_DYNAMIC, W8A16 and W8A8 schemes)",
+                                "(available: linear_quant with the W8A8_DYNAMIC, W8A16 and W8A8 schemes, "
+                                "quarot (offline), iter_smooth, smooth_quant)",
                                 cfg->source_path, p->path, vs_proc_type_name(p->type));
         struct vs_linear_quant lq;
         enum vs_status st = vs_linear_quant_init(&lq, p);
@@ -51,6 +59,8 @@ enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg)
 
 bool vs_quant_config_needs_data(const struct vs_quant_config *cfg)
 {
+    if (vs_outlier_config_needs_data(cfg))
+        return true;
     for (size_t i = 0; i < cfg->n_process; i++) {
         struct vs_linear_quant lq;
         if (cfg->process[i].type != VS_PROC_LINEAR_QUANT || vs_linear_quant_init(&lq, &cfg->process[i]) != VS_OK)
@@ -105,7 +115,27 @@ struct run {
     struct scratch s;
     struct vs_quant_summary *sum;
     struct vs_layerwise *lw; /* calibration samples, NULL for a data-free run */
+    struct vs_outlier *outlier;      /* quarot / iter_smooth / smooth_quant, NULL without */
+    const struct vs_unit_f32 *xf;    /* the unit being written was transformed: its values */
 };
+
+/* Parameter i of a transformed unit: its float32 values written back in the checkpoint dtype. */
+static enum vs_status write_transformed_param(struct run *r, const struct vs_unit *u, size_t i)
+{
+    const struct vs_param *p = &u->params[i];
+    const float *v = vs_unit_f32_values((struct vs_unit_f32 *)r->xf, i);
+    if (!v)
+        return VS_ERR_INTERNAL;
+    size_t n = vs_param_numel(p);
+    void *raw = reserve(&r->s.raw, vs_param_nbytes(p));
+    if (!raw)
+        return VS_ERR_NOMEM;
+    if (vs_convert_from_f32(p->dtype, v, raw, n) != 0)
+        return vs_error_set(VS_ERR_MODEL, "%s: cannot write as %s", p->name, vs_dtype_name(p->dtype));
+    r->sum->bytes_in += vs_param_nbytes(p);
+    vs_param_release(p);
+    return vs_ascendv1_add_float(r->saver, p->name, p->dtype, p->ndim, p->shape, raw);
+}
 
 static enum vs_status write_float_param(struct run *r, const struct vs_param *p)
 {
@@ -236,7 +266,8 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *
         }
         int li = owner[i];
         if (li < 0)
-            st = write_float_param(r, &u->params[i]);
+            st = r->xf && vs_unit_f32_values((struct vs_unit_f32 *)r->xf, i) ? write_transformed_param(r, u, i)
+                                                                               : write_float_param(r, &u->params[i]);
         else if (u->linears[li].weight == (int)i && done_by[li])
             st = write_calibrated(r, cu, done_by[li]);
         else if (u->linears[li].weight == (int)i)
@@ -328,16 +359,23 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     struct vs_unit_f32 *f = NULL;
     struct vs_calib_unit *cu = NULL;
     double t = now_seconds();
-    enum vs_status st = scheme && sym && routed ? vs_unit_f32_make(u, &f) : VS_ERR_NOMEM;
+    enum vs_status st = scheme && sym && routed ? VS_OK : VS_ERR_NOMEM;
+    if (st == VS_OK && r->outlier) /* biases that asymmetric smoothing creates */
+        st = vs_outlier_prepare_unit(r->outlier, i, u);
+    if (st == VS_OK)
+        st = vs_unit_f32_make(u, &f);
     r->sum->seconds_convert += now_seconds() - t;
     for (size_t k = 0; st == VS_OK && k < u->n_linears; k++) {
         scheme[k] = claim[k] < 0 ? -1 : (int)r->lq[claim[k]].scheme;
         sym[k] = claim[k] >= 0 && r->lq[claim[k]].act_symmetric;
         routed[k] = o->adapter->linear_is_routed(r->model, u->linears[k].name);
     }
+    if (st == VS_OK && r->outlier) /* quarot / smoothing of the float32 copy, before its calibration */
+        st = vs_outlier_unit(r->outlier, i, u, f, r->lw);
     if (st == VS_OK)
         st = vs_calib_unit_open(f, scheme, sym, routed, &cu);
-    bool all_experts = false, stats = st == VS_OK && vs_calib_unit_needs_stats(cu, &all_experts);
+    bool data = r->lw && (long)i <= last; /* units after the last calibrated one: transformed only */
+    bool all_experts = false, stats = st == VS_OK && data && vs_calib_unit_needs_stats(cu, &all_experts);
     bool propagate = (long)i < last;
     struct vs_linear_hooks h;
     if (st == VS_OK && stats) {
@@ -354,7 +392,7 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     /* The pass with the quantized unit: it measures the output error and, by default, its
      * outputs are what the next unit sees. */
     bool keep = propagate && !o->propagate_float;
-    if (st == VS_OK && (keep || !o->no_report)) {
+    if (st == VS_OK && data && (keep || !o->no_report)) {
         cu->measure = !o->no_report;
         vs_calib_unit_apply(cu, &h);
         st = pass(r, i, f->unit, &h, false, keep);
@@ -365,10 +403,12 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
         vs_calib_unit_restore_float(cu);
         st = pass(r, i, f->unit, NULL, false, true);
     }
-    if (st == VS_OK && !o->no_report)
+    if (st == VS_OK && data && !o->no_report)
         st = vs_quant_report_add(r->sum, cu);
+    r->xf = r->outlier ? f : NULL;
     if (st == VS_OK)
         st = process_unit(r, u, claim, cu);
+    r->xf = NULL;
     vs_calib_unit_free(cu);
     vs_unit_f32_free(f);
     free(scheme);
@@ -446,19 +486,23 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
     struct run r = {.o = o, .sum = sum};
     char *tmp = NULL;
     enum vs_status st = vs_quant_check_config(o->config);
+    if (st == VS_OK)
+        st = vs_outlier_check_adapter(o->config, o->adapter);
     if (st != VS_OK)
         return st;
 
-    r.n_lq = o->config->n_process;
-    r.lq = vs_calloc(r.n_lq + 1, sizeof *r.lq);
+    r.lq = vs_calloc(o->config->n_process + 1, sizeof *r.lq);
     if (!r.lq)
         return VS_ERR_NOMEM;
-    for (size_t i = 0; i < r.n_lq && st == VS_OK; i++)
-        st = vs_linear_quant_init(&r.lq[i], &o->config->process[i]);
+    for (size_t i = 0; i < o->config->n_process && st == VS_OK; i++)
+        if (o->config->process[i].type == VS_PROC_LINEAR_QUANT)
+            st = vs_linear_quant_init(&r.lq[r.n_lq++], &o->config->process[i]);
     if (st != VS_OK)
         goto done;
 
     if ((st = o->adapter->open(o->model_path, o->model_type, &r.model)) != VS_OK)
+        goto done;
+    if ((st = vs_outlier_open(o->config, o->adapter, r.model, &r.outlier)) != VS_OK)
         goto done;
     if ((st = make_temp_dir(o->save_path, &tmp)) != VS_OK)
         goto done;
@@ -472,7 +516,8 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
 
     size_t n_units = o->adapter->unit_count(r.model);
     long last = -1; /* last unit needing the forward pass */
-    if (vs_quant_config_needs_data(o->config) && (st = last_static_unit(&r, n_units, &last)) == VS_OK && last >= 0) {
+    if (vs_quant_config_needs_data(o->config) && (st = last_static_unit(&r, n_units, &last)) == VS_OK &&
+        (last = vs_outlier_last_data_unit(r.outlier) > last ? vs_outlier_last_data_unit(r.outlier) : last) >= 0) {
         double ts = now_seconds();
         st = load_samples(&r);
         sum->seconds_samples = now_seconds() - ts;
@@ -483,6 +528,12 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         st = i < n_units ? o->adapter->unit_load(r.model, i, &u) : o->adapter->tail_load(r.model, &u);
         if (st != VS_OK)
             break;
+        struct vs_unit_f32 *tail_f32 = NULL; /* the tail as quarot transformed it */
+        struct vs_unit *tail_u;
+        if (i == n_units && vs_outlier_take_tail(r.outlier, &tail_u, &tail_f32)) {
+            vs_unit_free(u);
+            u = tail_u;
+        }
         size_t before = 0;
         for (int k = 0; k < VS_SCHEME_COUNT; k++)
             before += sum->linears_quantized[k];
@@ -493,7 +544,11 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
             break;
         }
         claim_linears(&r, u, claim);
-        st = i < n_units && (long)i <= last ? calibrate_unit(&r, i, last, u, claim) : process_unit(&r, u, claim, NULL);
+        r.xf = tail_f32;
+        st = i < n_units && ((long)i <= last || r.outlier) ? calibrate_unit(&r, i, last, u, claim)
+                                                           : process_unit(&r, u, claim, NULL);
+        r.xf = NULL;
+        vs_unit_f32_free(tail_f32);
         free(claim);
         size_t after = 0;
         for (int k = 0; k < VS_SCHEME_COUNT; k++)
@@ -515,6 +570,8 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         goto done;
     for (size_t i = 0; i < r.n_lq; i++)
         vs_linear_quant_warn_unmatched(&r.lq[i]);
+    if ((st = vs_outlier_export(r.outlier, tmp, r.saver)) != VS_OK)
+        goto done;
     sum->bytes_out = vs_ascendv1_bytes_written(r.saver);
     st = vs_ascendv1_finish(r.saver, o->model_path);
     r.saver = NULL;
@@ -533,6 +590,7 @@ done:
     }
     free(tmp);
     vs_layerwise_close(r.lw);
+    vs_outlier_close(r.outlier);
     if (r.model)
         o->adapter->close(r.model);
     for (size_t i = 0; i < r.n_lq; i++)

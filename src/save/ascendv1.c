@@ -16,6 +16,7 @@ struct vs_ascendv1 {
     struct vs_st_writer *writer;
     json_t *description;   /* tensor name -> type, in write order */
     int max_type;          /* highest vs_quant_type_tag used by a quantized linear, -1 if none */
+    json_t *optional;      /* the description's "optional" member, NULL: {} */
     float *zeros;          /* scratch for absent offsets */
     size_t zeros_len;
 };
@@ -205,6 +206,19 @@ static enum vs_status copy_side_files(const char *model_path, const char *dir)
     return st;
 }
 
+enum vs_status vs_ascendv1_set_optional(struct vs_ascendv1 *s, const char *json_text)
+{
+    json_error_t err;
+    json_t *v = json_loads(json_text, 0, &err);
+    if (!v || !json_is_object(v)) {
+        json_decref(v);
+        return vs_error_set(VS_ERR_INTERNAL, "quant_model_description.json: optional: not a JSON object: %s", json_text);
+    }
+    json_decref(s->optional);
+    s->optional = v;
+    return VS_OK;
+}
+
 enum vs_status vs_ascendv1_finish(struct vs_ascendv1 *s, const char *model_path)
 {
     enum vs_status st = vs_st_writer_close(s->writer);
@@ -217,7 +231,7 @@ enum vs_status vs_ascendv1_finish(struct vs_ascendv1 *s, const char *model_path)
         json_object_set_new(d, "model_quant_type", json_string(model_type)) ||
         json_object_set_new(d, "metadata", json_object()) ||
         json_object_set_new(d, "group_size", json_integer(0)) ||
-        json_object_set_new(d, "optional", json_object())) {
+        json_object_set_new(d, "optional", s->optional ? json_incref(s->optional) : json_object())) {
         st = vs_error_set(VS_ERR_NOMEM, "out of memory building quant_model_description.json");
         goto done;
     }
@@ -238,6 +252,7 @@ void vs_ascendv1_abort(struct vs_ascendv1 *s)
     if (s->writer)
         vs_st_writer_abort(s->writer);
     json_decref(s->description);
+    json_decref(s->optional);
     free(s->zeros);
     free(s->dir);
     free(s);

@@ -47,6 +47,10 @@ enum vs_status vs_ascendv1_add_w8a8(struct vs_ascendv1 *s, const char *module, c
                                     int64_t cols, const int32_t *quant_bias, float input_scale, float input_offset,
                                     const float *deq_scale, enum vs_dtype global_dtype, const float *bias);
 
+/* The description's "optional" member (default {}), as JSON object text (e.g. QuaRot's
+ * rotation map, §7.4); files it names are the caller's to write under the export directory. */
+enum vs_status vs_ascendv1_set_optional(struct vs_ascendv1 *s, const char *json_text);
+
 /* Closes the weights, writes quant_model_description.json (mode 0600), copies the side files
  * of `model_path` (top-level *.json, *.py, *.txt, *.jinja except *index.json; mode 0600) and
  * removes `quantization_config` from config.json (top level and text_config). */

@@ -81,9 +81,15 @@ sed 's/scope: "per_token"/scope: "per_tensor"/' "$cfg" > "$tmp/static.yaml"   # 
 expect_error 1 "static.yaml: spec.dataset: Dataset path does not exist: calibImages" "${m[@]}" "${t[@]}" --config_path "$tmp/static.yaml"
 sed '0,/method: "minmax"/s//method: "histogram"/' "$tmp/static.yaml" > "$tmp/histogram.yaml"   # act histogram: not implemented
 expect_error 1 "is not implemented in this build" "${m[@]}" "${t[@]}" --config_path "$tmp/histogram.yaml"
-expect_error 1 "processor 'quarot' is not available in this build" "${m[@]}" "${t[@]}" \
-  --config_path ../shared/data/msmodelslim_configs/qwen3_vl_moe/qwen3_vl_moe_w8a8.yaml
-expect_error 1 "processor 'quarot' is not available in this build" "${m[@]}" "${t[@]}" --quant_type w8a8
+# the shipped configs rotate with block_size 32: more than this fixture's head_dim of 16
+expect_error 1 "spec.process[0] (model family 'qwen3_vl_moe'): BLOCK_HADAMARD_SHIFTED rotation: block_size 32 must be -1 or a power of two dividing 16" \
+  "${m[@]}" "${t[@]}" --config_path ../shared/data/msmodelslim_configs/qwen3_vl_moe/qwen3_vl_moe_w8a8.yaml
+expect_error 1 "BLOCK_HADAMARD_SHIFTED rotation: block_size 32 must be -1 or a power of two dividing 16" \
+  "${m[@]}" "${t[@]}" --quant_type w8a8
+printf 'apiversion: multimodal_vlm_modelslim_v1\nspec:\n  process:\n    - type: "flex_smooth_quant"\n  save:\n    - type: "ascendv1_saver"\n' \
+  > "$tmp/flex.yaml"
+expect_error 1 "spec.process[0]: processor 'flex_smooth_quant' is not available in this build" "${m[@]}" "${t[@]}" \
+  --config_path "$tmp/flex.yaml"
 
 # checkpoints
 expect_error 1 "model_type is 'qwen3_vl' but --model_type Qwen3-VL-30B-A3B expects a 'qwen3_vl_moe' checkpoint" \

@@ -45,11 +45,19 @@ while IFS='|' read -r name mkargs config type grids propagate; do
   esac
   from_inputs=(--calib_inputs "$inputs")
   [ "$grids" != dataset ] || from_inputs=()  # the first run reads spec.dataset, the spilled one the dump
+  # Rotated tensors (QuaRot) mix every element of a row: their small elements carry the rounding
+  # of float32 sums of large ones, compared within 1e-5 of the tensor's largest element.
+  # One weight rounded the other way at a tie moves the (diagnostic) output errors of later
+  # layers by up to ~1e-2 relative, as with the image cases below.
+  rotated=(); if grep -q 'type: "quarot"' "$config"; then rotated=(--rtol-max 1e-5); report_rtol=1e-2; fi
+  # Shifted smoothing folds W·shift into new biases; quant_bias = round(b / deq_scale) of those
+  # large float32 sums may round the other way where their last bits sit at a .5.
+  case "$name" in *asym*) rotated+=(--quant-bias-rtol 1e-3) ;; esac
   echo "== $name: vlmslim quant --config_path $config --propagate $propagate"
   "$VLMSLIM" quant --model_path "$tmp/$name" --save_path "$tmp/$name.out" --model_type "$type" \
     --config_path "$config" "${from_inputs[@]}" --propagate "$propagate" 2>"$tmp/$name.log"
   cat "$tmp/$name.log"
-  "$compare" --rtol 1e-5 --ties "$g.ties.json" "$tmp/$name.out" "$g" || failures=$((failures + 1))
+  "$compare" --rtol 1e-5 "${rotated[@]}" --ties "$g.ties.json" "$tmp/$name.out" "$g" || failures=$((failures + 1))
   "$VS_BUILD_DIR/tests/tools/vs-compare-report" "$tmp/$name.out.quant_report.json" "$g.report.json" "$report_rtol" ||
     failures=$((failures + 1))
   echo "== $name: every activation spilled, then a second run: byte-identical"
@@ -64,7 +72,7 @@ while IFS='|' read -r name mkargs config type grids propagate; do
       --report-out "$tmp/$name.report.json"
     "$VS_BUILD_DIR/tests/tools/vs-compare-report" "$tmp/$name.out.quant_report.json" "$tmp/$name.report.json" "$report_rtol" ||
       failures=$((failures + 1))
-    "$compare" --rtol 1e-5 --ties "$tmp/$name.ties.json" "$tmp/$name.out" "$tmp/$name.ref" || failures=$((failures + 1))
+    "$compare" --rtol 1e-5 "${rotated[@]}" --ties "$tmp/$name.ties.json" "$tmp/$name.out" "$tmp/$name.ref" || failures=$((failures + 1))
     "$compare" "$tmp/$name.ref" "$g" || { echo "FAIL: $name: live reference differs from the golden"; failures=$((failures + 1)); }
   fi
 done < tests/golden/calib/cases.txt

@@ -92,3 +92,24 @@ const struct demo_ops_v1 vs_demo_adapter_v1 = {
     .tail_load = demo_tail_load,
     .global_dtype = demo_dtype,
 };
+
+/* An adapter built against ABI version 2, whose table ends after linear_is_routed: the registry
+ * must leave the ABI-3 (outlier suppression) members NULL. Its forward members are stand-ins
+ * that are never called. */
+static bool demo_routed(const struct vs_model *m, const char *module)
+{
+    (void)m;
+    (void)module;
+    return false;
+}
+struct demo_ops_v2 {
+    struct demo_ops_v1 v1;
+    void *forward[8]; /* sample_begin .. sample_free */
+    bool (*linear_is_routed)(const struct vs_model *, const char *);
+};
+const struct demo_ops_v2 vs_demo_adapter_v2 = {
+    .v1 = {.abi_version = 2, .key = "demo_v2", .pedigree = "demo", .open = demo_open, .close = demo_close,
+           .unit_count = demo_unit_count, .unit_load = demo_unit_load, .tail_load = demo_tail_load,
+           .global_dtype = demo_dtype},
+    .linear_is_routed = demo_routed,
+};

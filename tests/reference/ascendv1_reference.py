@@ -273,9 +273,10 @@ def tail(ck):
 
 # ---------------------------------------------------------------- quantization math
 
-def quantize_weight(w):
+def quantize_weight(w, abs_window=0.0):
     """int8 per-channel symmetric minmax in float32 (spec §6.2): returns q, scale and the flat
-    indices of the near (not exact) rounding ties."""
+    indices of the near (not exact) rounding ties (within TIE_WINDOW relative, or abs_window of
+    a quantization step: the weights of a rotated model carry the rounding of a float32 sum)."""
     w = np.asarray(w, dtype=np.float32)
     lo = np.minimum(w.min(axis=1), np.float32(0))
     hi = np.maximum(w.max(axis=1), np.float32(0))
@@ -286,7 +287,7 @@ def quantize_weight(w):
     # float64 division of two float32 values is exactly k + 0.5 only for an exact tie
     exact = np.abs(w.astype(np.float64) / scale.astype(np.float64)[:, None])
     dist = np.abs(exact - np.floor(exact) - 0.5)
-    near = (dist > 0) & (dist <= TIE_WINDOW * np.maximum(exact, 1.0))
+    near = (dist > 0) & (dist <= np.maximum(TIE_WINDOW * np.maximum(exact, 1.0), abs_window))
     return q, scale, np.flatnonzero(near)
 
 

@@ -8,6 +8,14 @@ W8A8_DYNAMIC; W8A16; weights int8 per_channel symmetric minmax) and model-input 
 INPUTS/sample_<i>.safetensors (so preprocessing is checked elsewhere), and writes the ascendv1
 export, with vlmslim's propagation rule:
 
+  0. (configs with quarot / iter_smooth / smooth_quant, tests/reference/outlier_torch.py) QuaRot's
+     pre-run and post-run work on the checkpoint before any unit; then per unit, the processors in
+     YAML order: quarot's layer fusions and rotations, a smoothing processor's statistics pass
+     (float forward over every sample, max |x| per channel of each subgraph's targets[0] input)
+     and folds; then the unit is calibrated and quantized as below from the transformed weights,
+     and everything exported is the transformed tensors (optional/quarot.safetensors and the
+     description's "optional" block with quarot);
+
   unit by unit (the vision tower, then each text layer) over every sample,
   1. statistics pass (units with a W8A8 Linear): float weights, every expert on every token;
      each W8A8 Linear's input min/max over all tokens of all samples;
@@ -36,6 +44,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ascendv1_reference as ref  # noqa: E402
+import outlier_torch as ot  # noqa: E402
 import qwen3_vl_torch as qv  # noqa: E402
 import safetensors_np as st  # noqa: E402
 
@@ -69,12 +78,42 @@ class Entry:
                 and not any(ref.pattern_matches(p, module) for p in self.exclude))
 
 
+class Smooth:
+    """iter_smooth / smooth_quant: which subgraphs, the formula's parameters, the shifted mode."""
+
+    def __init__(self, where, item):
+        self.kind = item["type"]
+        if self.kind == "iter_smooth":
+            self.alpha, self.scale_min = float(item.get("alpha", 0.9)), float(item.get("scale_min", 1e-5))
+            self.types = item.get("enable_subgraph_type", ["norm-linear", "linear-linear", "ov", "up-down"])
+        else:
+            self.alpha, self.scale_min, self.types = float(item.get("alpha", 0.5)), 1e-5, ["norm-linear"]
+        self.symmetric = bool(item.get("symmetric", True))
+        self.include, self.exclude = item.get("include"), item.get("exclude") or []
+
+    def select(self, sgs):
+        def ok(key):
+            return ((self.include is None or any(ref.pattern_matches(p, key) for p in self.include))
+                    and not any(ref.pattern_matches(p, key) for p in self.exclude))
+        return [g for g in sgs if g[0] in self.types and ok(g[1])]
+
+
 def load_config(path):
     with open(path) as f:
         doc = yaml.safe_load(f)
     spec = doc["spec"]
-    entries = [Entry(i, item) for i, item in enumerate(spec.get("process") or [])]
-    return entries, spec["save"][-1].get("part_file_size", 4)
+    entries, procs = [], []
+    for i, item in enumerate(spec.get("process") or []):
+        where = "spec.process[%d]" % i
+        if item.get("type") == "quarot":
+            if item.get("online", False):
+                raise ref.RefError("%s: online quarot" % where)
+            procs.append(("quarot", int(item.get("block_size", -1)), bool(item.get("export_extra_info", True))))
+        elif item.get("type") in ("iter_smooth", "smooth_quant"):
+            procs.append(("smooth", Smooth(where, item)))
+        else:
+            entries.append(Entry(i, item))
+    return entries, spec["save"][-1].get("part_file_size", 4), procs
 
 
 def act_params(lo, hi, symmetric):
@@ -154,10 +193,20 @@ def copy_sample(s):
 
 
 def export(a):
-    entries, part = load_config(a.config_path)
+    entries, part, procs = load_config(a.config_path)
     ck = ref.Checkpoint(a.model_path)
     cfg, W = qv.load(a.model_path)
     family = ck.config.get("model_type")
+    moe_family = family == "qwen3_vl_moe"
+    ws = ot.Weights(W, {k: t.dtype for k, t in ck.tensors.items()})
+    quarot = None
+    for p in procs:
+        if p[0] == "quarot":
+            quarot = ot.QuaRot(cfg, p[1], moe_family)
+            quarot.pre_run(ws)   # before any unit
+            quarot.post_run(ws)  # touches only the tail
+    if procs:
+        ref.TIE_WINDOW_ABS = 2.0 ** -12  # rotated and smoothed weights carry float32 sums' rounding
     samples = []
     while os.path.exists(os.path.join(a.inputs, "sample_%d.safetensors" % len(samples))):
         ids, pv, grids = qv.read_inputs(os.path.join(a.inputs, "sample_%d.safetensors" % len(samples)))
@@ -174,6 +223,66 @@ def export(a):
         claims.append(c)
     static = [i for i, c in enumerate(claims) if any(e.scheme == "W8A8" for e in c.values())]
     last = static[-1] if static else -1
+    n_layers = cfg["text_config"]["num_hidden_layers"]
+    for p in procs:
+        if p[0] == "smooth":
+            for L in range(n_layers):
+                if p[1].select(ot.subgraphs(cfg, moe_family, L)):
+                    last = max(last, L + 1)
+
+    def smooth_unit(sm, i):
+        sgs = sm.select(ot.subgraphs(cfg, moe_family, i - 1)) if i > 0 else []
+        if not sgs:
+            return
+        first = {g[2][0]: k for k, g in enumerate(sgs)}
+        acc, lo, hi = {}, {}, {}
+        shifted = [not sm.symmetric and g[0] == "norm-linear" for g in sgs]
+
+        def hook(name, x, w, b):
+            k = first.get(name)
+            if k is not None:
+                x2 = x.reshape(-1, x.shape[-1])
+                lo[k] = x2.amin(0) if k not in lo else torch.minimum(lo[k], x2.amin(0))
+                hi[k] = x2.amax(0) if k not in hi else torch.maximum(hi[k], x2.amax(0))
+                # the shifted mode: |x - shift| with the shift as it stands after this call
+                v = (x2 - (hi[k] + lo[k]) / 2).abs().amax(0) if shifted[k] else x2.abs().amax(0)
+                acc[k] = v if k not in acc else torch.maximum(acc[k], v)
+            y = x @ w.T
+            return y + b if b is not None else y
+        qv.LINEAR_HOOK = hook
+        for s in samples:
+            run_unit(cfg, W, i, copy_sample(s))
+        def dtype_of(m):
+            return ck.tensors[m + ".weight"].dtype if m + ".weight" in ck.tensors else "F32"
+        for k in sorted(range(len(sgs)), key=lambda k: ot.PRIORITY[sgs[k][0]]):
+            if k in acc:
+                kind, source, targets = sgs[k]
+                shift = None
+                if shifted[k]:
+                    for m in [source] + targets:
+                        ot.ensure_bias(ws, m, dtype_of)
+                    shift = (hi[k] + lo[k]) / 2
+                ot.fold(ws, cfg, kind, source, targets, acc[k], sm.alpha, sm.scale_min, dtype_of, shift)
+
+    def transformed(items):
+        """The unit's items with the current (transformed) values."""
+        out, norm_biases = [], []
+        for item in items:
+            if item[0] == "linear":
+                w = ws.get(item[1]).numpy().astype(F32)
+                b = None
+                if item[1] + ".bias" in W:  # the checkpoint's, or created by asymmetric smoothing
+                    dt = item[3].dtype if item[3] is not None else item[4].dtype
+                    b = st.Tensor.from_f32(dt, W[item[1] + ".bias"].numpy())
+                item = ("linear", item[1], w, b, st.Tensor.from_f32(item[4].dtype, w))
+            else:
+                name = item[1]
+                if name.endswith("layernorm.weight") and name[:-len("weight")] + "bias" in W:
+                    norm_biases.append(("param", name[:-len("weight")] + "bias", st.Tensor.from_f32(
+                        item[2].dtype, W[name[:-len("weight")] + "bias"].numpy())))
+                item = ("param", name, st.Tensor.from_f32(item[2].dtype, W[name].numpy()))
+            out.append(item)
+        return out + norm_biases
 
     os.makedirs(a.save_path, exist_ok=True)
     bp = os.path.join(a.save_path, "%s_best_practice.yaml" % a.model_type)
@@ -189,12 +298,19 @@ def export(a):
 
     with torch.no_grad():
         for i, (_, items) in enumerate(unit_items):
+            for p in procs:  # YAML order
+                if p[0] == "quarot" and i > 0:
+                    quarot.layer(ws, i - 1)
+                elif p[0] == "smooth":
+                    smooth_unit(p[1], i)
+            if procs:
+                items = transformed(items)
             cal = Calibration(claims[i])
             qv.LINEAR_HOOK = cal.hook
             quant = {}
             for item in items:
                 if item[0] == "linear" and item[1] in cal.claims:
-                    q, scale, tie_idx = ref.quantize_weight(item[2])
+                    q, scale, tie_idx = ref.quantize_weight(item[2], getattr(ref, "TIE_WINDOW_ABS", 0.0))
                     quant[item[1]] = (q, scale)
                     cal.deq[item[1]] = torch.from_numpy(q.astype(F32) * scale[:, None])
                     if len(tie_idx):
@@ -258,11 +374,18 @@ def export(a):
                     put(module + ".bias", st.Tensor("F32", bias.shape, bias.to_f32()), "FLOAT")
     qv.LINEAR_HOOK = None
     for _, name, t in ref.tail(ck):
-        put(name, t, "FLOAT")
+        put(name, st.Tensor.from_f32(t.dtype, W[name].numpy()) if procs else t, "FLOAT")
     writer.close()
+    optional = {}
+    if quarot is not None and any(p[0] == "quarot" and p[2] for p in procs):
+        os.makedirs(os.path.join(a.save_path, "optional"), exist_ok=True)
+        r = quarot.dense().numpy().astype(F32)
+        st.write_file(os.path.join(a.save_path, "optional", "quarot.safetensors"),
+                      [("global_rotation", st.Tensor("F32", r.shape, r))], mode=ref.EXPORT_MODE)
+        optional = {"quarot": {"rotation_map": {"global_rotation": "optional/quarot.safetensors"}}}
     description.update({"version": "1.0.0",
                         "model_quant_type": max(used, key=ref.PRIORITY.index) if used else "Unknown",
-                        "metadata": {}, "group_size": 0, "optional": {}})
+                        "metadata": {}, "group_size": 0, "optional": optional})
     ref.write_json(os.path.join(a.save_path, "quant_model_description.json"), description, 4)
     ref.copy_side_files(a.model_path, a.save_path)
     if a.report_out:
@@ -287,7 +410,7 @@ def main():
     a = ap.parse_args()
     try:
         export(a)
-    except (ref.RefError, ValueError, KeyError, OSError) as e:
+    except (ref.RefError, ot.OutlierError, ValueError, KeyError, OSError) as e:
         print("calib_torch: error: %s" % e, file=sys.stderr)
         return 1
     return 0

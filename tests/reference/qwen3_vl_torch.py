@@ -173,17 +173,19 @@ def text_layer(cfg, W, L, x, rope, route_counts=None, routed_only=False):
     cos, sin, causal = rope
     s = x.shape[0]
     p = "model.language_model.layers.%d." % L
-    h = rms(x, W[p + "input_layernorm.weight"], eps)
-    q = linear(p + "self_attn.q_proj", h, W[p + "self_attn.q_proj.weight"]).view(s, nq, D)
-    k = linear(p + "self_attn.k_proj", h, W[p + "self_attn.k_proj.weight"]).view(s, nkv, D)
-    v = linear(p + "self_attn.v_proj", h, W[p + "self_attn.v_proj.weight"]).view(s, nkv, D)
+    # biases of norms and Linears are used when present (asymmetric smoothing creates them)
+    h = rms(x, W[p + "input_layernorm.weight"], eps) + W.get(p + "input_layernorm.bias", 0)
+    a = p + "self_attn."
+    q = linear(a + "q_proj", h, W[a + "q_proj.weight"], W.get(a + "q_proj.bias")).view(s, nq, D)
+    k = linear(a + "k_proj", h, W[a + "k_proj.weight"], W.get(a + "k_proj.bias")).view(s, nkv, D)
+    v = linear(a + "v_proj", h, W[a + "v_proj.weight"], W.get(a + "v_proj.bias")).view(s, nkv, D)
     q, k = rms(q, W[p + "self_attn.q_norm.weight"], eps), rms(k, W[p + "self_attn.k_norm.weight"], eps)
     q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
     k, v = k.repeat_interleave(nq // nkv, 1), v.repeat_interleave(nq // nkv, 1)
     att = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(D) + causal
     o = torch.einsum("hqk,khd->qhd", att.softmax(-1), v).reshape(s, nq * D)
     x = x + linear(p + "self_attn.o_proj", o, W[p + "self_attn.o_proj.weight"])
-    h = rms(x, W[p + "post_attention_layernorm.weight"], eps)
+    h = rms(x, W[p + "post_attention_layernorm.weight"], eps) + W.get(p + "post_attention_layernorm.bias", 0)
     if p + "mlp.gate.weight" in W:
         probs = linear(p + "mlp.gate", h, W[p + "mlp.gate.weight"]).softmax(-1)
         wv, wi = probs.topk(topk, -1)
@@ -205,8 +207,9 @@ def text_layer(cfg, W, L, x, rope, route_counts=None, routed_only=False):
             out = linear(q_ + "down_proj", torch.nn.functional.silu(g) * u, dn[e].T)
             y[rows] += out * (wv[rows] * (wi[rows] == e)).sum(-1, keepdim=True)
     else:
-        g = torch.nn.functional.silu(linear(p + "mlp.gate_proj", h, W[p + "mlp.gate_proj.weight"]))
-        g = g * linear(p + "mlp.up_proj", h, W[p + "mlp.up_proj.weight"])
+        g = torch.nn.functional.silu(linear(p + "mlp.gate_proj", h, W[p + "mlp.gate_proj.weight"],
+                                            W.get(p + "mlp.gate_proj.bias")))
+        g = g * linear(p + "mlp.up_proj", h, W[p + "mlp.up_proj.weight"], W.get(p + "mlp.up_proj.bias"))
         y = linear(p + "mlp.down_proj", g, W[p + "mlp.down_proj.weight"])
     return x + y
 

@@ -1,7 +1,8 @@
 /* vs-compare-export: compares two `ascendv1` export directories, ACTUAL (what vlmslim wrote)
  * against EXPECTED (a golden export from the numpy reference).
  *
- *   vs-compare-export [--ties TIES.json] [--rtol R] [--max-report N] ACTUAL_DIR EXPECTED_DIR
+ *   vs-compare-export [--ties TIES.json] [--rtol R] [--rtol-max M] [--quant-bias-rtol Q] [--max-report N]
+ *                     ACTUAL_DIR EXPECTED_DIR
  *
  * Checks, reporting the first differences of each kind:
  *   - the same set of files (relative paths), so shard names and side files agree;
@@ -14,8 +15,12 @@
  *     rounding boundary; a float32 implementation that divides in another order, or whose
  *     scale differs in its last bits, may round those the other way and nowhere else);
  *     without --ties no int8 difference is accepted. Float tensors (F16, BF16, F32, F64)
- *     equal within 1e-6 relative (--rtol: R instead; NaN equals NaN), and so are the float32 bit
- *     patterns an I64 `*.deq_scale` holds (W8A8 of a non-bf16 model); all other dtypes byte-equal;
+ *     equal within 1e-6 relative (--rtol: R instead; NaN equals NaN; with --rtol-max M an element
+ *     also passes within M × the tensor's largest |expected|, for tensors a rotation mixes, whose
+ *     small elements carry the rounding of sums of large ones), and so are the float32 bit
+ *     patterns an I64 `*.deq_scale` holds (W8A8 of a non-bf16 model); with --quant-bias-rtol Q an
+ *     I32 `*.quant_bias` element may differ by up to floor(Q × |expected|) (round(b / deq_scale) of a
+ *     large float32 bias b: its last bits decide near a .5); all other dtypes byte-equal;
  *   - quant_model_description.json: equal as a set of key/value pairs, and (in each
  *     directory) one entry per written tensor plus the known global keys;
  *   - quant_model_weights.safetensors.index.json: weight_map consistent with the shard files
@@ -41,6 +46,8 @@
 #include <unistd.h>
 
 static double FLOAT_RTOL = 1e-6;
+static double FLOAT_RTOL_MAX = 0; /* --rtol-max: tolerance relative to the tensor's largest |expected| */
+static double QUANT_BIAS_RTOL = 0; /* --quant-bias-rtol: I32 *.quant_bias within this relative (floored) */
 #define WEIGHTS_PREFIX "quant_model_weights"
 #define INDEX_NAME "quant_model_weights.safetensors.index.json"
 #define DESCRIPTION_NAME "quant_model_description.json"
@@ -487,6 +494,9 @@ static void compare_values(const struct tensor *a, const struct tensor *e, const
         free(tl);
     } else if (is_float(a->dtype) || (a->dtype == DT_I64 && ends_with(a->name, ".deq_scale"))) {
         bool bits = !is_float(a->dtype);
+        double emax = 0;
+        for (uint64_t i = 0; FLOAT_RTOL_MAX > 0 && !bits && i < n; i++)
+            emax = fmax(emax, fabs(element(e->dtype, e->data + i * dt_sizes[e->dtype])));
         for (uint64_t i = 0; i < n; i++) {
             double x, y;
             if (bits) { /* int64 holding a float32 bit pattern */
@@ -505,12 +515,22 @@ static void compare_values(const struct tensor *a, const struct tensor *e, const
             }
             if (x == y || (isnan(x) && isnan(y)))
                 continue;
-            double tol = FLOAT_RTOL * fmax(fabs(x), fabs(y));
+            double tol = fmax(FLOAT_RTOL * fmax(fabs(x), fabs(y)), FLOAT_RTOL_MAX * emax);
             if (fabs(x - y) <= tol)
                 continue;
             if (bad++ < 3)
                 diff("%s: element %llu: actual %.9g, expected %.9g (relative difference %.3g > %g)", a->name,
                      (unsigned long long)i, x, y, fabs(x - y) / fmax(fabs(x), fabs(y)), FLOAT_RTOL);
+        }
+    } else if (QUANT_BIAS_RTOL > 0 && a->dtype == DT_I32 && ends_with(a->name, ".quant_bias")) {
+        for (uint64_t i = 0; i < n; i++) {
+            int32_t x, y;
+            memcpy(&x, a->data + i * 4, 4);
+            memcpy(&y, e->data + i * 4, 4);
+            double d = fabs((double)x - y);
+            if (d > floor(QUANT_BIAS_RTOL * fabs((double)y)) && bad++ < 3)
+                diff("%s: element %llu: actual %d, expected %d (more than %g relative)", a->name,
+                     (unsigned long long)i, x, y, QUANT_BIAS_RTOL);
         }
     } else {
         size_t sz = dt_sizes[a->dtype];
@@ -783,7 +803,8 @@ static struct stfile *side_st(struct side *s, const char *rel)
 
 static int usage(void)
 {
-    fputs("usage: vs-compare-export [--ties TIES.json] [--rtol R] [--max-report N] ACTUAL_DIR EXPECTED_DIR\n", stderr);
+    fputs("usage: vs-compare-export [--ties TIES.json] [--rtol R] [--rtol-max M] [--quant-bias-rtol Q] "
+          "[--max-report N] ACTUAL_DIR EXPECTED_DIR\n", stderr);
     return 2;
 }
 
@@ -798,6 +819,16 @@ int main(int argc, char **argv)
             char *end;
             FLOAT_RTOL = strtod(argv[++i], &end);
             if (*end || !(FLOAT_RTOL >= 0))
+                return usage();
+        } else if (strcmp(argv[i], "--rtol-max") == 0 && i + 1 < argc) {
+            char *end;
+            FLOAT_RTOL_MAX = strtod(argv[++i], &end);
+            if (*end || !(FLOAT_RTOL_MAX >= 0))
+                return usage();
+        } else if (strcmp(argv[i], "--quant-bias-rtol") == 0 && i + 1 < argc) {
+            char *end;
+            QUANT_BIAS_RTOL = strtod(argv[++i], &end);
+            if (*end || !(QUANT_BIAS_RTOL >= 0))
                 return usage();
         } else if (strcmp(argv[i], "--max-report") == 0 && i + 1 < argc) {
             char *end;

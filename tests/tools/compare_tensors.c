@@ -1,6 +1,7 @@
 /* Compares the tensors of two safetensors files:
- *   vs-compare-tensors GOT.safetensors WANT.safetensors [REL]
- * Both must hold the same names with the same dtypes and shapes. Float tensors pass when
+ *   vs-compare-tensors [--only NAME] GOT.safetensors WANT.safetensors [REL]
+ * Both must hold the same names with the same dtypes and shapes (with --only: tensor NAME only,
+ * e.g. the logits of a rotated model, whose hidden states differ by the rotation). Float tensors pass when
  * max |got − want| <= REL × max |want| (REL defaults to 1e-4); other tensors must be equal. */
 #include <math.h>
 #include <stdio.h>
@@ -12,8 +13,14 @@
 
 int main(int argc, char **argv)
 {
+    const char *only = NULL;
+    if (argc > 2 && !strcmp(argv[1], "--only")) {
+        only = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
     if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: vs-compare-tensors GOT.safetensors WANT.safetensors [REL]\n");
+        fprintf(stderr, "usage: vs-compare-tensors [--only NAME] GOT.safetensors WANT.safetensors [REL]\n");
         return 2;
     }
     double rel = argc == 4 ? atof(argv[3]) : 1e-4;
@@ -23,12 +30,14 @@ int main(int argc, char **argv)
         return 2;
     }
     int bad = 0;
-    if (vs_st_file_count(got) != vs_st_file_count(want)) {
+    if (!only && vs_st_file_count(got) != vs_st_file_count(want)) {
         fprintf(stderr, "%s holds %zu tensors, %s %zu\n", argv[1], vs_st_file_count(got), argv[2], vs_st_file_count(want));
         bad = 1;
     }
     for (size_t i = 0; i < vs_st_file_count(want); i++) {
         const struct vs_st_tensor *w = vs_st_file_at(want, i), *g = vs_st_file_find(got, w->name);
+        if (only && strcmp(w->name, only) != 0)
+            continue;
         if (!g || g->dtype != w->dtype || g->ndim != w->ndim ||
             memcmp(g->shape, w->shape, (size_t)w->ndim * sizeof *w->shape) != 0) {
             fprintf(stderr, "%s: %s in %s (dtype, shape or presence differs)\n", w->name, g ? "differs" : "missing", argv[1]);
@@ -56,6 +65,10 @@ int main(int argc, char **argv)
         bad |= !ok;
         free(a);
         free(b);
+    }
+    if (only && !vs_st_file_find(want, only)) {
+        fprintf(stderr, "%s: no tensor %s\n", argv[2], only);
+        bad = 1;
     }
     vs_st_file_close(got);
     vs_st_file_close(want);

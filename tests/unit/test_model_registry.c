@@ -222,11 +222,13 @@ static void test_plugin_adapter(void **state)
              "Demo = Demo-1B, Demo-2B\n"
              "absolute = Abs-1B\n"
              "old = Old-1B\n"
+             "older = Old-2B\n"
              "[ModelAdapterEntryPoints]\n"
              "DEMO = plugins/libdemo.so:vs_demo_adapter\n"
              "absolute = %s:vs_demo_adapter\n"
-             "old = %s:vs_demo_adapter_v1\n",
-             VS_DEMO_PLUGIN, VS_DEMO_PLUGIN);
+             "old = %s:vs_demo_adapter_v1\n"
+             "older = %s:vs_demo_adapter_v2\n",
+             VS_DEMO_PLUGIN, VS_DEMO_PLUGIN, VS_DEMO_PLUGIN);
     assert_int_equal(load_text(f, text), VS_OK);
     const struct vs_adapter_ops *ops = NULL, *again = NULL;
     assert_int_equal(vs_registry_resolve(f->reg, "Demo-2B", &ops), VS_OK);
@@ -249,6 +251,16 @@ static void test_plugin_adapter(void **state)
     assert_null(again->sample_begin);
     assert_null(again->linear_is_routed);
     assert_false(vs_adapter_has_forward(again));
+    assert_false(vs_adapter_has_quarot(again));
+    /* An ABI-2 table is read up to linear_is_routed: the outlier-suppression members are NULL. */
+    assert_int_equal(vs_registry_resolve(f->reg, "Old-2B", &again), VS_OK);
+    assert_int_equal(again->abi_version, 2);
+    assert_string_equal(again->key, "demo_v2");
+    assert_non_null(again->linear_is_routed);
+    assert_null(again->unit_subgraphs);
+    assert_null(again->set_tail);
+    assert_false(vs_adapter_has_subgraphs(again));
+    assert_false(vs_adapter_has_quarot(again));
     vs_registry_free(f->reg); /* unloads the plugins */
     f->reg = NULL;
     free(plugins);

@@ -41,6 +41,6 @@ while IFS='|' read -r name mkargs config type grids propagate; do
   "$py" tests/reference/calib_torch.py --model_path "$tmp/$name" --config_path "$config" --model_type "$type" \
     --inputs "$inputs" --save_path "$g" --propagate "$propagate" --ties-out "$g.ties.json" \
     --report-out "$g.report.json"
-  chmod 644 "$g"/*
+  find "$g" -type f -exec chmod 644 {} +
   echo "make_golden.sh: $name: $(ls "$g" | wc -l) files, $(du -sk "$g" | cut -f1) KB"
 done < tests/golden/calib/cases.txt

@@ -1,0 +1,172 @@
+/* The offline `quarot` processor (msmodelslim_vlm_spec.md §5.3, §7.4) on the units' float32
+ * copies: pre-run commands where their modules live (the vision mergers' linear_fc2 in unit 0,
+ * the embedding in the tail), each text layer's fusions and rotations before its calibration,
+ * the post-run fusion and rotation of lm_head on the tail. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fs.h"
+#include "io/safetensors.h"
+#include "quant/quarot.h"
+#include "quant/torch_mt19937.h"
+#include "runner/outlier_internal.h"
+
+static enum vs_status fuse(const struct vs_norm_fusion *fu, const struct vs_xunit *x, bool *found)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s.weight", fu->norm);
+    size_t C;
+    float *gamma = vs_xunit_param(x, name, &C);
+    *found = gamma != NULL;
+    if (!gamma)
+        return VS_OK;
+    snprintf(name, sizeof name, "%s.bias", fu->norm);
+    float *beta = vs_xunit_param(x, name, NULL);
+    struct vs_linear_weights *l = vs_malloc((fu->n_linears + 1) * sizeof *l);
+    if (!l)
+        return VS_ERR_NOMEM;
+    enum vs_status st = VS_OK;
+    for (size_t k = 0; k < fu->n_linears && st == VS_OK; k++)
+        if (!vs_xunit_linear(x, fu->linears[k], &l[k]))
+            st = vs_error_set(VS_ERR_MODEL, "%s: QuaRot fuses norm %s into this Linear, which unit '%s' does not hold",
+                              fu->linears[k], fu->norm, x->u->name);
+    if (st == VS_OK)
+        st = vs_quarot_fuse_norm(fu->norm, gamma, beta, (int64_t)C, l, fu->n_linears);
+    free(l);
+    if (st != VS_OK)
+        return st;
+    for (size_t k = 0; k < fu->n_linears; k++)
+        vs_xunit_round_linear(x, fu->linears[k]);
+    snprintf(name, sizeof name, "%s.weight", fu->norm);
+    vs_xunit_round_param(x, name);
+    snprintf(name, sizeof name, "%s.bias", fu->norm);
+    vs_xunit_round_param(x, name);
+    return VS_OK;
+}
+
+static enum vs_status rotate(const struct vs_outlier *o, const struct vs_rotation_command *c,
+                             const struct vs_xunit *x, bool *found)
+{
+    struct vs_linear_weights l;
+    *found = vs_xunit_linear(x, c->module, &l);
+    if (!*found)
+        return VS_OK;
+    const struct vs_rotation *r = c->rotation == VS_ROT_R ? &o->R : &o->Ruv;
+    enum vs_status st = c->side == VS_ROT_RIGHT ? vs_quarot_rotate_right(r, l.w, l.out, l.in, c->module)
+                                                : vs_quarot_rotate_left(r, l.w, l.out, l.in, l.b, c->module);
+    if (st == VS_OK)
+        vs_xunit_round_linear(x, c->module);
+    return st;
+}
+
+/* A whole phase on one unit: every fusion and command must name modules of the unit. */
+static enum vs_status apply_phase(const struct vs_outlier *o, const struct vs_quarot_phase *p, const struct vs_xunit *x)
+{
+    bool found;
+    enum vs_status st = VS_OK;
+    for (size_t k = 0; k < p->n_fusions && st == VS_OK; k++)
+        if ((st = fuse(&p->fusions[k], x, &found)) == VS_OK && !found)
+            st = vs_error_set(VS_ERR_MODEL, "%s.weight: QuaRot fuses this norm, which unit '%s' does not hold",
+                              p->fusions[k].norm, x->u->name);
+    for (size_t k = 0; k < p->n_commands && st == VS_OK; k++)
+        if ((st = rotate(o, &p->commands[k], x, &found)) == VS_OK && !found)
+            st = vs_error_set(VS_ERR_MODEL, "%s: QuaRot rotates this module, which unit '%s' does not hold",
+                              p->commands[k].module, x->u->name);
+    return st;
+}
+
+enum vs_status vs_proc_quarot_pre_run(struct vs_outlier *o, const struct vs_xunit *x)
+{
+    /* the pre-run map has no fusions for the Qwen3-VL families; any would be done here too */
+    for (size_t k = 0; k < o->pre.n_commands; k++) {
+        if (o->pre_done[k])
+            continue;
+        enum vs_status st = rotate(o, &o->pre.commands[k], x, &o->pre_done[k]);
+        if (st != VS_OK)
+            return st;
+    }
+    return VS_OK;
+}
+
+enum vs_status vs_proc_quarot_unit(struct vs_outlier *o, size_t i, const struct vs_xunit *x)
+{
+    struct vs_quarot_phase p = {0};
+    enum vs_status st = o->ops->quarot_unit(o->m, i, &p);
+    if (st == VS_OK)
+        st = apply_phase(o, &p, x);
+    vs_quarot_phase_free(&p);
+    return st;
+}
+
+enum vs_status vs_proc_quarot_open(struct vs_outlier *o, const struct vs_processor_config *p)
+{
+    const struct vs_quarot_config *c = &p->u.quarot;
+    int64_t r_size, uv_size;
+    bool tied;
+    o->ops->quarot_sizes(o->m, &r_size, &uv_size, &tied);
+    char what[512];
+    snprintf(what, sizeof what, "%s: %s (model family '%s')", o->cfg->source_path, p->path, o->ops->key);
+    enum vs_status st = vs_quarot_check(c, tied, what);
+    if (st != VS_OK)
+        return st;
+    if ((st = vs_rotation_hadamard(r_size, c->block_size, VS_QUAROT_SEED, &o->R)) != VS_OK ||
+        (st = vs_rotation_block_hadamard_shifted(uv_size, c->block_size, VS_QUAROT_SEED, &o->Ruv)) != VS_OK)
+        return vs_error_prefix(st, "%s", what);
+    o->quarot = p;
+    if ((st = o->ops->quarot_pre_run(o->m, &o->pre)) != VS_OK || (st = o->ops->quarot_post_run(o->m, &o->post)) != VS_OK)
+        return st;
+    if (!(o->pre_done = vs_calloc(o->pre.n_commands + 1, sizeof *o->pre_done)))
+        return VS_ERR_NOMEM;
+    /* The tail now: the forward reads the rotated embedding from the first text layer on. Every
+     * unit is built first (views only), as an adapter checks the tail against the units. */
+    for (size_t i = 0; i < o->ops->unit_count(o->m); i++) {
+        struct vs_unit *u;
+        if ((st = o->ops->unit_load(o->m, i, &u)) != VS_OK)
+            return st;
+        vs_unit_free(u);
+    }
+    if ((st = o->ops->tail_load(o->m, &o->tail)) != VS_OK || (st = vs_unit_f32_make(o->tail, &o->tail_f32)) != VS_OK)
+        return st;
+    struct vs_xunit x = {.u = o->tail, .f = o->tail_f32};
+    if ((st = vs_proc_quarot_pre_run(o, &x)) != VS_OK || (st = apply_phase(o, &o->post, &x)) != VS_OK)
+        return st;
+    for (size_t i = 0; i < o->tail->n_params; i++)
+        vs_param_release(&o->tail->params[i]);
+    o->ops->set_tail(o->m, o->tail_f32->unit);
+    return VS_OK;
+}
+
+enum vs_status vs_outlier_export(struct vs_outlier *o, const char *dir, struct vs_ascendv1 *saver)
+{
+    if (!o || !o->quarot)
+        return VS_OK;
+    for (size_t k = 0; k < o->pre.n_commands; k++)
+        if (!o->pre_done[k])
+            return vs_error_set(VS_ERR_MODEL, "%s: QuaRot's pre-run map rotates this module, which no unit holds",
+                                o->pre.commands[k].module);
+    if (!o->quarot->u.quarot.export_extra_info)
+        return VS_OK;
+    struct vs_quarot_export e;
+    enum vs_status st = vs_quarot_export_init(&o->R, &e);
+    if (st != VS_OK)
+        return st;
+    char *sub = vs_path_join(dir, "optional");
+    struct vs_st_writer *w = NULL;
+    st = sub ? vs_fs_mkdirs(sub, 0700) : VS_ERR_NOMEM;
+    if (st == VS_OK)
+        st = vs_st_writer_open(sub, "quarot", 0, 0600, &w);
+    if (st == VS_OK) {
+        st = vs_st_writer_add(w, e.tensor_name, VS_DTYPE_F32, 2, e.shape, e.data,
+                              (size_t)(e.shape[0] * e.shape[1]) * sizeof(float));
+        if (st == VS_OK)
+            st = vs_st_writer_close(w);
+        else
+            vs_st_writer_abort(w);
+    }
+    if (st == VS_OK)
+        st = vs_ascendv1_set_optional(saver, e.optional_json);
+    free(sub);
+    vs_quarot_export_free(&e);
+    return st;
+}

@@ -1,0 +1,236 @@
+/* The `iter_smooth` and `smooth_quant` processors (msmodelslim_vlm_spec.md §5.2, §5.4) on one
+ * unit's float32 copy: the unit's selected subgraphs, one observer pass over every sample
+ * (per-channel statistics of each subgraph's targets[0] input, over all tokens), then the
+ * scales folded in msModelSlim's priority order (up-down, ov, linear-linear, norm-linear). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/glob.h"
+#include "base/log.h"
+#include "quant/smooth.h"
+#include "runner/outlier_internal.h"
+
+struct smooth_cfg {
+    double alpha, scale_min;
+    bool symmetric;
+    unsigned types; /* 1u << kind */
+    const struct vs_pattern_list *include, *exclude;
+};
+
+static struct smooth_cfg config_of(const struct vs_processor_config *p)
+{
+    if (p->type == VS_PROC_SMOOTH_QUANT) {
+        const struct vs_smooth_quant_config *c = &p->u.smooth_quant;
+        return (struct smooth_cfg){.alpha = c->alpha, .scale_min = 1e-5, .symmetric = c->symmetric,
+                                   .types = 1u << VS_SUBGRAPH_KIND_NORM_LINEAR, .include = &c->include,
+                                   .exclude = &c->exclude};
+    }
+    const struct vs_iter_smooth_config *c = &p->u.iter_smooth;
+    return (struct smooth_cfg){.alpha = c->alpha, .scale_min = c->scale_min, .symmetric = c->symmetric,
+                               .types = c->subgraph_types, .include = &c->include, .exclude = &c->exclude};
+}
+
+static bool any_match(const struct vs_pattern_list *l, const char *name)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (vs_glob_match(l->items[i], name))
+            return true;
+    return false;
+}
+
+enum vs_status vs_proc_smooth_select(const struct vs_outlier *o, const struct vs_processor_config *p, size_t i,
+                                     struct vs_subgraph_list *out)
+{
+    struct smooth_cfg c = config_of(p);
+    struct vs_subgraph_list all = {0};
+    enum vs_status st = o->ops->unit_subgraphs(o->m, i, &all);
+    for (size_t k = 0; k < all.n && st == VS_OK; k++) {
+        const struct vs_subgraph *g = &all.items[k];
+        const char *key = g->source ? g->source : g->targets[0];
+        if (!(c.types & (1u << g->kind)) || (c.include->present && !any_match(c.include, key)) ||
+            any_match(c.exclude, key))
+            continue;
+        if ((st = vs_subgraph_add(out, g->kind, g->source, (const char *const *)g->targets, g->n_targets)) != VS_OK)
+            break;
+        struct vs_subgraph *n = &out->items[out->n - 1];
+        n->fusion = g->fusion;
+        n->num_attention_heads = g->num_attention_heads;
+        n->num_key_value_heads = g->num_key_value_heads;
+        n->head_dim = g->head_dim;
+        n->group_method = g->group_method;
+    }
+    vs_subgraph_list_free(&all);
+    return st;
+}
+
+/* The shifted (symmetric: false) norm-linear fold moves the shift into biases: the norm and
+ * every target get one, zeros where the checkpoint has none, as msModelSlim creates them
+ * (RMSNormBias, Linear biases); they are exported with the unit in the dtype of its weight. */
+static enum vs_status add_zero_bias(struct vs_outlier *o, struct vs_unit *u, const char *module)
+{
+    char name[512], wname[512];
+    snprintf(name, sizeof name, "%s.bias", module);
+    snprintf(wname, sizeof wname, "%s.weight", module);
+    int wi = vs_unit_find_param(u, wname);
+    if (vs_unit_find_param(u, name) >= 0)
+        return VS_OK;
+    if (wi < 0)
+        return vs_error_set(VS_ERR_MODEL, "%s: no such parameter in unit '%s'", wname, u->name);
+    const struct vs_param *w = &u->params[wi];
+    struct vs_st_tensor *t = vs_calloc(1, sizeof *t);
+    struct vs_st_tensor **list = t ? vs_realloc(o->biases, (o->n_biases + 1) * sizeof *list) : NULL;
+    if (!list) {
+        free(t);
+        return VS_ERR_NOMEM;
+    }
+    o->biases = list;
+    o->biases[o->n_biases++] = t;
+    t->dtype = w->dtype;
+    t->ndim = 1;
+    t->shape[0] = w->shape[0];
+    t->nbytes = (size_t)w->shape[0] * vs_dtype_size(w->dtype);
+    t->file = w->src->file;
+    if (!(t->data = vs_calloc(t->nbytes, 1)))
+        return VS_ERR_NOMEM;
+    enum vs_status st = vs_unit_add_param(u, name, t);
+    if (st != VS_OK)
+        return st;
+    t->name = u->params[u->n_params - 1].name;
+    for (size_t k = 0; k < u->n_linears; k++)
+        if (!strcmp(u->linears[k].name, module))
+            u->linears[k].bias = (int)u->n_params - 1;
+    return VS_OK;
+}
+
+enum vs_status vs_outlier_prepare_unit(struct vs_outlier *o, size_t i, struct vs_unit *u)
+{
+    enum vs_status st = VS_OK;
+    for (size_t k = 0; o && k < o->cfg->n_process && st == VS_OK; k++) {
+        const struct vs_processor_config *p = &o->cfg->process[k];
+        if ((p->type != VS_PROC_ITER_SMOOTH && p->type != VS_PROC_SMOOTH_QUANT) || config_of(p).symmetric)
+            continue;
+        struct vs_subgraph_list sg = {0};
+        st = vs_proc_smooth_select(o, p, i, &sg);
+        for (size_t g = 0; g < sg.n && st == VS_OK; g++) {
+            if (sg.items[g].kind != VS_SUBGRAPH_KIND_NORM_LINEAR)
+                continue;
+            st = add_zero_bias(o, u, sg.items[g].source);
+            for (size_t t = 0; t < sg.items[g].n_targets && st == VS_OK; t++)
+                st = add_zero_bias(o, u, sg.items[g].targets[t]);
+        }
+        vs_subgraph_list_free(&sg);
+    }
+    return st;
+}
+
+struct observer {
+    const struct vs_subgraph_list *sg;
+    struct vs_smooth_stats *stats;
+};
+
+static void observe(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
+{
+    struct observer *ob = ctx;
+    for (size_t k = 0; k < ob->sg->n; k++)
+        if (ob->stats[k].channels == cols && !strcmp(ob->sg->items[k].targets[0], module))
+            vs_smooth_stats_observe(&ob->stats[k], x, rows);
+}
+
+static enum vs_status fold(const struct vs_outlier *o, const struct smooth_cfg *c, const struct vs_subgraph *g,
+                           const struct vs_smooth_stats *stats, const struct vs_xunit *x)
+{
+    struct vs_linear_weights *t = vs_malloc((g->n_targets + 1) * sizeof *t), src;
+    if (!t)
+        return VS_ERR_NOMEM;
+    enum vs_status st = VS_OK;
+    char name[512];
+    for (size_t k = 0; k < g->n_targets && st == VS_OK; k++)
+        if (!vs_xunit_linear(x, g->targets[k], &t[k]))
+            st = vs_error_set(VS_ERR_MODEL, "%s: a %s subgraph's target, which unit '%s' does not hold", g->targets[k],
+                              vs_subgraph_kind_name(g->kind), x->u->name);
+    struct vs_smooth_subgraph_weights w = {.type = (enum vs_smooth_type)g->kind, .targets = t, .n_targets = g->n_targets,
+                                           .num_attention_heads = g->num_attention_heads,
+                                           .num_key_value_heads = g->num_key_value_heads, .head_dim = g->head_dim};
+    bool nl = g->kind == VS_SUBGRAPH_KIND_NORM_LINEAR;
+    if (st == VS_OK && nl) {
+        snprintf(name, sizeof name, "%s.weight", g->source);
+        if (!(w.norm_weight = vs_xunit_param(x, name, NULL)))
+            st = vs_error_set(VS_ERR_MODEL, "%s: a norm-linear subgraph's norm, which unit '%s' does not hold", name,
+                              x->u->name);
+        snprintf(name, sizeof name, "%s.bias", g->source);
+        w.norm_bias = vs_xunit_param(x, name, NULL);
+    } else if (st == VS_OK) {
+        if (vs_xunit_linear(x, g->source, &src))
+            w.source = &src;
+        else
+            st = vs_error_set(VS_ERR_MODEL, "%s: a %s subgraph's source, which unit '%s' does not hold", g->source,
+                              vs_subgraph_kind_name(g->kind), x->u->name);
+    }
+    /* msModelSlim casts the scales to the weight dtype before folding */
+    snprintf(name, sizeof name, "%s.weight", g->targets[0]);
+    int wi = vs_unit_find_param(x->u, name);
+    struct vs_smooth_params sp = {.alpha = c->alpha, .scale_min = c->scale_min, .symmetric = c->symmetric || !nl,
+                                  .scale_dtype = wi >= 0 ? x->u->params[wi].dtype : VS_DTYPE_F32};
+    if (st == VS_OK)
+        st = vs_smooth_apply(&w, stats, &sp, NULL);
+    free(t);
+    (void)o;
+    if (st != VS_OK)
+        return st;
+    for (size_t k = 0; k < g->n_targets; k++)
+        vs_xunit_round_linear(x, g->targets[k]);
+    if (nl) {
+        snprintf(name, sizeof name, "%s.weight", g->source);
+        vs_xunit_round_param(x, name);
+        snprintf(name, sizeof name, "%s.bias", g->source);
+        vs_xunit_round_param(x, name);
+    } else {
+        vs_xunit_round_linear(x, g->source);
+    }
+    return VS_OK;
+}
+
+enum vs_status vs_proc_smooth_unit(struct vs_outlier *o, const struct vs_processor_config *p, size_t i,
+                                   const struct vs_xunit *x, struct vs_layerwise *lw)
+{
+    struct smooth_cfg c = config_of(p);
+    struct vs_subgraph_list sg = {0};
+    enum vs_status st = vs_proc_smooth_select(o, p, i, &sg);
+    if (st != VS_OK || sg.n == 0) {
+        vs_subgraph_list_free(&sg);
+        return st;
+    }
+    struct vs_smooth_stats *stats = vs_calloc(sg.n + 1, sizeof *stats);
+    if (!stats)
+        st = VS_ERR_NOMEM;
+    for (size_t k = 0; k < sg.n && st == VS_OK; k++) {
+        struct vs_linear_weights t0;
+        if (!vs_xunit_linear(x, sg.items[k].targets[0], &t0))
+            st = vs_error_set(VS_ERR_MODEL, "%s: a %s subgraph's target, which unit '%s' does not hold",
+                              sg.items[k].targets[0], vs_subgraph_kind_name(sg.items[k].kind), x->u->name);
+        else
+            st = vs_smooth_stats_init(&stats[k], t0.in, !c.symmetric && sg.items[k].kind == VS_SUBGRAPH_KIND_NORM_LINEAR);
+    }
+    struct observer ob = {.sg = &sg, .stats = stats};
+    struct vs_linear_hooks h = {.observe_input = observe, .ctx = &ob};
+    if (st == VS_OK)
+        st = vs_layerwise_run_unit(lw, i, x->f->unit, &h, false, false, NULL, NULL);
+    for (int prio = 1; prio <= 4 && st == VS_OK; prio++)
+        for (size_t k = 0; k < sg.n && st == VS_OK; k++) {
+            const struct vs_subgraph *g = &sg.items[k];
+            if (vs_smooth_priority((enum vs_smooth_type)g->kind) != prio)
+                continue;
+            if (stats[k].calls == 0) { /* msModelSlim skips it with a warning */
+                vs_warn("%s: %s: %s subgraph %s -> %s saw no calibration token; not smoothed", p->path,
+                        vs_proc_type_name(p->type), vs_subgraph_kind_name(g->kind), g->source, g->targets[0]);
+                continue;
+            }
+            st = fold(o, &c, g, &stats[k], x);
+        }
+    for (size_t k = 0; stats && k < sg.n; k++)
+        vs_smooth_stats_free(&stats[k]);
+    free(stats);
+    vs_subgraph_list_free(&sg);
+    return st;
+}

@@ -1,0 +1,259 @@
+/* How close a dense Qwen3-VL export's quantized model is to the float model:
+ *   vs-fakequant-logits MODEL_DIR EXPORT_DIR INPUTS_DIR WORK_DIR
+ * reads the ascendv1 export as an engine would (W8A8: weight int8 × deq_scale / input_scale per
+ * row and the input fake-quantized per tensor with input_scale / input_offset, round half to
+ * even, clamp to int8; W8A8_DYNAMIC: weight int8 × weight_scale and the input fake-quantized per
+ * token, symmetric; W8A16: weight int8 × weight_scale; FLOAT tensors as stored), writes the
+ * dequantized weights to WORK_DIR as a float32 checkpoint, runs it with those activation
+ * quantizers and the float checkpoint MODEL_DIR without, over INPUTS_DIR/sample_<i>.safetensors,
+ * and prints the cosine similarity of the two last-position logits per sample and
+ *   cosine mean M min N
+ * Dense checkpoints only (an export's unstacked MoE experts are refused), and not the norm and
+ * Linear biases shifted smoothing (symmetric: false) creates. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/fs.h"
+#include "inputs/model_inputs.h"
+#include "io/json_util.h"
+#include "io/safetensors.h"
+#include "model/registry.h"
+#include "model/unit_f32.h"
+#include "runner/layerwise.h"
+
+enum kind { K_W8A8, K_DYNAMIC };
+struct act {
+    char *module;
+    enum kind kind;
+    float scale, offset;
+};
+struct acts {
+    struct act *a;
+    size_t n;
+    float *buf;
+    size_t cap;
+};
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "vs-fakequant-logits: %s\n", what ? what : vs_error_message());
+    return 1;
+}
+
+static float scalar(struct vs_st_model *w, const char *module, const char *suffix, int *ok)
+{
+    char n[512];
+    snprintf(n, sizeof n, "%s.%s", module, suffix);
+    const struct vs_st_tensor *t;
+    float v = 0;
+    if (vs_st_model_get(w, n, &t) != VS_OK || t->dtype != VS_DTYPE_F32 || t->nbytes != 4)
+        *ok = 0;
+    else
+        memcpy(&v, t->data, 4);
+    return v;
+}
+
+static const float *fake_quant(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
+{
+    struct acts *A = ctx;
+    const struct act *a = NULL;
+    for (size_t i = 0; i < A->n && !a; i++)
+        if (!strcmp(A->a[i].module, module))
+            a = &A->a[i];
+    if (!a)
+        return x;
+    size_t n = (size_t)(rows * cols);
+    if (n > A->cap) {
+        A->buf = realloc(A->buf, n * sizeof *A->buf);
+        A->cap = n;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *y = A->buf + r * cols, s = a->scale, o = a->offset;
+        if (a->kind == K_DYNAMIC) {
+            float m = 0;
+            for (int64_t k = 0; k < cols; k++)
+                m = fmaxf(m, fabsf(xr[k]));
+            s = fmaxf(m / 127.0f, 1.1920929e-07f);
+            o = 0;
+        }
+        for (int64_t k = 0; k < cols; k++)
+            y[k] = (fminf(fmaxf(rintf(xr[k] / s + o), -128.0f), 127.0f) - o) * s;
+    }
+    return A->buf;
+}
+
+/* The export dequantized into WORK_DIR/model.safetensors; activation quantizers into A. */
+static int dequantize(const char *export_dir, const char *work, struct acts *A)
+{
+    char *desc_path = vs_path_join(export_dir, "quant_model_description.json");
+    json_t *desc = NULL;
+    struct vs_st_model *w = NULL;
+    struct vs_st_writer *out = NULL;
+    if (vs_json_load_file(desc_path, &desc) != VS_OK || vs_st_model_open(export_dir, &w) != VS_OK ||
+        vs_fs_mkdirs(work, 0755) != VS_OK || vs_st_writer_open(work, "model", 0, 0644, &out) != VS_OK)
+        return fail(NULL);
+    free(desc_path);
+    for (size_t i = 0; i < vs_st_model_count(w); i++) {
+        const char *name = vs_st_model_name_at(w, i);
+        const struct vs_st_tensor *t;
+        json_t *jt = json_object_get(desc, name);
+        const char *type = json_is_string(jt) ? json_string_value(jt) : NULL;
+        if (!type || vs_st_model_get(w, name, &t) != VS_OK)
+            return fail("a tensor missing from the description");
+        if (strstr(name, ".mlp.experts."))
+            return fail("MoE experts: dense exports only");
+        if (strstr(name, "layernorm.bias")) /* the adapter's text layers would not read them */
+            return fail("norm biases (shifted smoothing): not modelled");
+        size_t len = strlen(name), n = 1;
+        for (int k = 0; k < t->ndim; k++)
+            n *= (size_t)t->shape[k];
+        bool weight = len > 7 && !strcmp(name + len - 7, ".weight");
+        float *v = malloc(n * sizeof *v + 4);
+        if (!strcmp(type, "FLOAT")) {
+            if (vs_convert_to_f32(t->dtype, t->data, v, n) != 0)
+                return fail(name);
+        } else if (weight && t->dtype == VS_DTYPE_I8) {
+            char module[512];
+            snprintf(module, sizeof module, "%.*s", (int)(len - 7), name);
+            int64_t rows = t->shape[0], cols = t->shape[1];
+            float *rs = malloc((size_t)rows * sizeof *rs);
+            int ok = 1;
+            char sn[560];
+            const struct vs_st_tensor *st;
+            A->a = realloc(A->a, (A->n + 1) * sizeof *A->a);
+            struct act *a = &A->a[A->n];
+            *a = (struct act){.module = strdup(module), .kind = K_DYNAMIC};
+            if (!strcmp(type, "W8A8")) {
+                a->kind = K_W8A8;
+                a->scale = scalar(w, module, "input_scale", &ok);
+                a->offset = scalar(w, module, "input_offset", &ok);
+                snprintf(sn, sizeof sn, "%s.deq_scale", module);
+                if (!ok || vs_st_model_get(w, sn, &st) != VS_OK)
+                    return fail(module);
+                for (int64_t r = 0; r < rows; r++) { /* deq_scale: F32, or I64 holding float32 bits */
+                    float d;
+                    if (st->dtype == VS_DTYPE_F32) {
+                        memcpy(&d, (const char *)st->data + r * 4, 4);
+                    } else {
+                        int64_t b;
+                        memcpy(&b, (const char *)st->data + r * 8, 8);
+                        int32_t b32 = (int32_t)b;
+                        memcpy(&d, &b32, 4);
+                    }
+                    rs[r] = d / a->scale;
+                }
+            } else {
+                snprintf(sn, sizeof sn, "%s.weight_scale", module);
+                if (vs_st_model_get(w, sn, &st) != VS_OK || st->dtype != VS_DTYPE_F32)
+                    return fail(module);
+                memcpy(rs, st->data, (size_t)rows * sizeof *rs);
+            }
+            if (strcmp(type, "W8A16") != 0)
+                A->n++;
+            else
+                free(a->module);
+            const int8_t *q = t->data;
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < cols; c++)
+                    v[r * cols + c] = (float)q[r * cols + c] * rs[r];
+            free(rs);
+        } else { /* scales, offsets, quant_bias: consumed above */
+            free(v);
+            continue;
+        }
+        if (vs_st_writer_add(out, name, VS_DTYPE_F32, t->ndim, t->shape, v, n * sizeof *v) != VS_OK)
+            return fail(NULL);
+        free(v);
+    }
+    char *src = vs_path_join(export_dir, "config.json"), *dst = vs_path_join(work, "config.json");
+    if (vs_st_writer_close(out) != VS_OK || vs_fs_copy_file(src, dst, 0644) != VS_OK)
+        return fail(NULL);
+    free(src), free(dst);
+    json_decref(desc);
+    vs_st_model_close(w);
+    return 0;
+}
+
+/* Last-position logits of every sample (caller frees), with hooks on every unit. */
+static int logits_of(const char *dir, const char *inputs, const struct vs_linear_hooks *hooks, float ***out,
+                     int64_t *vocab, size_t *count)
+{
+    const struct vs_adapter_ops *ops = vs_builtin_adapter("qwen3_vl");
+    struct vs_model *m;
+    struct vs_layerwise *lw;
+    if (ops->open(dir, "fakequant", &m) != VS_OK || vs_layerwise_open(ops, m, UINT64_MAX, NULL, &lw) != VS_OK)
+        return fail(NULL);
+    for (size_t i = 0;; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "sample_%zu.safetensors", i);
+        char *p = vs_path_join(inputs, name);
+        struct vs_model_inputs in;
+        if (!vs_fs_exists(p)) {
+            free(p);
+            break;
+        }
+        if (vs_model_inputs_read(p, &in) != VS_OK || vs_layerwise_add_sample(lw, &in) != VS_OK)
+            return fail(NULL);
+        vs_model_inputs_free(&in);
+        free(p);
+    }
+    for (size_t i = 0; i < ops->unit_count(m); i++) {
+        struct vs_unit *u;
+        struct vs_unit_f32 *f;
+        if (ops->unit_load(m, i, &u) != VS_OK || vs_unit_f32_make(u, &f) != VS_OK ||
+            vs_layerwise_run_unit(lw, i, f->unit, hooks, false, true, NULL, NULL) != VS_OK)
+            return fail(NULL);
+        vs_unit_f32_free(f);
+        vs_unit_free(u);
+    }
+    *count = vs_layerwise_count(lw);
+    *out = calloc(*count + 1, sizeof **out);
+    for (size_t j = 0; j < *count; j++)
+        if (vs_layerwise_logits(lw, j, &(*out)[j], vocab) != VS_OK)
+            return fail(NULL);
+    vs_layerwise_close(lw);
+    ops->close(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: vs-fakequant-logits MODEL_DIR EXPORT_DIR INPUTS_DIR WORK_DIR\n");
+        return 2;
+    }
+    struct acts A = {0};
+    float **ref, **got;
+    int64_t vocab;
+    size_t n, n2;
+    if (dequantize(argv[2], argv[4], &A) || logits_of(argv[1], argv[3], NULL, &ref, &vocab, &n))
+        return 1;
+    struct vs_linear_hooks h = {.transform_input = fake_quant, .ctx = &A};
+    if (logits_of(argv[4], argv[3], &h, &got, &vocab, &n2) || n != n2 || n == 0)
+        return fail(n == 0 ? "no samples" : NULL);
+    double sum = 0, mn = 1;
+    for (size_t j = 0; j < n; j++) {
+        double dot = 0, a2 = 0, b2 = 0;
+        for (int64_t k = 0; k < vocab; k++) {
+            dot += (double)ref[j][k] * got[j][k];
+            a2 += (double)ref[j][k] * ref[j][k];
+            b2 += (double)got[j][k] * got[j][k];
+        }
+        double c = dot / sqrt(a2 * b2);
+        printf("sample %zu: cosine %.6f\n", j, c);
+        sum += c;
+        mn = c < mn ? c : mn;
+        free(ref[j]), free(got[j]);
+    }
+    printf("cosine mean %.6f min %.6f\n", sum / (double)n, mn);
+    free(ref), free(got), free(A.buf);
+    for (size_t i = 0; i < A.n; i++)
+        free(A.a[i].module);
+    free(A.a);
+    return 0;
+}
