@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tensor/kernels.h"
@@ -47,10 +48,10 @@ static int64_t num(json_t *c, const char *key)
     return json_integer_value(json_object_get(json_object_get(cases, json_string_value(c)), key));
 }
 
-static void expect_close(const char *name, const float *got, json_t *c)
+static void expect_close_key(const char *name, const float *got, json_t *c, const char *key)
 {
     size_t n;
-    float *want = arr(c, "y", &n);
+    float *want = arr(c, key, &n);
     float mx = 0;
     for (size_t i = 0; i < n; i++)
         mx = fabsf(want[i]) > mx ? fabsf(want[i]) : mx;
@@ -59,6 +60,8 @@ static void expect_close(const char *name, const float *got, json_t *c)
             fail_msg("%s[%zu]: %.9g, expected %.9g", name, i, got[i], want[i]);
     free(want);
 }
+
+static void expect_close(const char *name, const float *got, json_t *c) { expect_close_key(name, got, c, "y"); }
 
 static void test_linear(void **state)
 {
@@ -145,6 +148,45 @@ static void test_attention(void **state)
     }
 }
 
+/* Sequences of several query blocks per kv head, each in the three masking modes. */
+static void test_attention_blocks(void **state)
+{
+    (void)state;
+    static const char *names[] = {"attn_blocks_gqa", "attn_blocks_mha"};
+    for (int t = 0; t < 2; t++) {
+        json_t *c = json_string(names[t]);
+        json_t *js = json_object_get(json_object_get(cases, names[t]), "segments");
+        int64_t s = num(c, "s"), hq = num(c, "hq"), hkv = num(c, "hkv"), d = num(c, "d");
+        float *q = arr(c, "q", NULL), *k = arr(c, "k", NULL), *v = arr(c, "v", NULL);
+        float *out = malloc((size_t)(s * hq * d) * sizeof *out);
+        int32_t *seg = malloc((size_t)s * sizeof *seg);
+        for (int64_t i = 0; i < s; i++)
+            seg[i] = (int32_t)json_integer_value(json_array_get(js, (size_t)i));
+        char what[64];
+        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, true, NULL), VS_OK);
+        snprintf(what, sizeof what, "%s causal", names[t]);
+        expect_close_key(what, out, c, "y_causal");
+        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, false, seg), VS_OK);
+        snprintf(what, sizeof what, "%s segments", names[t]);
+        expect_close_key(what, out, c, "y_segments");
+        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, false, NULL), VS_OK);
+        snprintf(what, sizeof what, "%s full", names[t]);
+        expect_close_key(what, out, c, "y_full");
+        free(q), free(k), free(v), free(out), free(seg), json_decref(c);
+    }
+}
+
+static void test_add(void **state)
+{
+    (void)state;
+    json_t *c = json_string("add");
+    size_t n;
+    float *x = arr(c, "x", &n), *y = arr(c, "y", NULL);
+    vs_add_f32(x, y, (int64_t)n);
+    expect_close_key("add", x, c, "sum");
+    free(x), free(y), json_decref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +195,8 @@ int main(void)
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_rope),
         cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_attention_blocks),
+        cmocka_unit_test(test_add),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }
