@@ -1,5 +1,6 @@
 #include "model/linear_apply.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,21 @@ enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, floa
     return VS_OK;
 }
 
+/* A whole float32 tensor is used in place; anything else (other dtypes, expert slices) is
+ * converted into *own. */
+static enum vs_status param_f32_view(const struct vs_unit *u, const struct vs_param *p, const float **view,
+                                     float **own)
+{
+    if (p->slice < 0 && p->dtype == VS_DTYPE_F32 && p->src->data &&
+        (uintptr_t)p->src->data % _Alignof(float) == 0) {
+        *view = p->src->data;
+        return VS_OK;
+    }
+    enum vs_status st = vs_unit_param_f32(u, p->name, own, NULL);
+    *view = *own;
+    return st;
+}
+
 enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out)
 {
     memset(out, 0, sizeof *out);
@@ -38,9 +54,9 @@ enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, s
         out->name = l->name;
         out->out = w->shape[0];
         out->in = w->shape[1];
-        enum vs_status st = vs_unit_param_f32(u, w->name, &out->w, NULL);
+        enum vs_status st = param_f32_view(u, w, &out->w, &out->own_w);
         if (st == VS_OK && l->bias >= 0)
-            st = vs_unit_param_f32(u, u->params[l->bias].name, &out->b, NULL);
+            st = param_f32_view(u, &u->params[l->bias], &out->b, &out->own_b);
         if (st != VS_OK)
             vs_linear_f32_free(out);
         return st;
@@ -50,8 +66,9 @@ enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, s
 
 void vs_linear_f32_free(struct vs_linear_f32 *l)
 {
-    free(l->w);
-    free(l->b);
+    free(l->own_w);
+    free(l->own_b);
+    l->own_w = l->own_b = NULL;
     l->w = l->b = NULL;
 }
 

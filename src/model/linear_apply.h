@@ -8,12 +8,14 @@
 #include "base/status.h"
 #include "model/unit.h"
 
-/* A Linear's weights in float32 (owned). */
+/* A Linear's weights in float32, read-only: they point into the checkpoint when it already holds
+ * them as aligned float32 (no copy), and into converted copies owned here otherwise. */
 struct vs_linear_f32 {
     const char *name; /* module name, borrowed from the unit */
-    float *w;         /* [out, in] */
-    float *b;         /* [out] or NULL */
+    const float *w;   /* [out, in] */
+    const float *b;   /* [out] or NULL */
     int64_t out, in;
+    float *own_w, *own_b; /* the converted copies (NULL when borrowed); freed by vs_linear_f32_free */
 };
 
 struct vs_linear_hooks {
@@ -22,7 +24,7 @@ struct vs_linear_hooks {
     void *ctx;
 };
 
-/* Loads `<module>.weight` (and `<module>.bias` if present) of unit u as float32. */
+/* Loads `<module>.weight` (and `<module>.bias` if present) of unit u as float32 (see above). */
 enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out);
 void vs_linear_f32_free(struct vs_linear_f32 *l);
 
