@@ -149,7 +149,7 @@ static enum vs_status moe(const struct vs_model *m, const struct vs_unit *u, con
     if ((st = linear(u, name, h, s, probs, hooks)) != VS_OK)
         goto done;
     vs_softmax_rows_f32(probs, s, E);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (s * E >= VS_PARALLEL_MIN)
     for (int64_t t = 0; t < s; t++)
         top_k(probs + t * E, E, K, d->norm_topk_prob, esel + t * K, wsel + t * K);
     /* each expert's (token, weight) list, tokens ascending: a counting sort of the selections */
@@ -195,13 +195,13 @@ static enum vs_status moe(const struct vs_model *m, const struct vs_unit *u, con
         const float *w = we + start[e];
         if (n == 0)
             continue;
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (n * H >= VS_PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++)
             memcpy(xe + i * H, h + r[i] * H, (size_t)H * sizeof *xe);
         char prefix[256];
         snprintf(prefix, sizeof prefix, "%smlp.experts.%lld.", p, (long long)e);
         st = swiglu(u, prefix, xe, n, I, ye, ge, ue, hooks);
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (n * H >= VS_PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++) { /* the tokens of one expert are distinct */
             float *dst = y + r[i] * H, wi = w[i];
             const float *src = ye + i * H;

@@ -105,7 +105,7 @@ enum vs_status vs_qwen3_vl_vision_block(const struct vs_model *m, const struct v
     if ((st = linear(u, name, h, n, qkv, hooks)) != VS_OK)
         goto done;
     /* qkv columns are (3, heads, dv) */
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n * hv >= VS_PARALLEL_MIN)
     for (int64_t t = 0; t < n; t++) {
         memcpy(q + t * hv, qkv + t * 3 * hv, (size_t)hv * sizeof *q);
         memcpy(k + t * hv, qkv + t * 3 * hv + hv, (size_t)hv * sizeof *k);

@@ -28,8 +28,9 @@ static void blas_single_end(int n)
  * range of columns (multiples of 16, the GEMM kernel's width), with a single-threaded GEMM. */
 void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, int64_t m, int64_t n, int64_t k)
 {
-    int nthreads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    int blas_threads = nthreads > 1 ? blas_single_begin() : 1;
+    bool small = (double)m * (double)n * (double)k < 16.0 * VS_PARALLEL_MIN;
+    int nthreads = omp_in_parallel() || small ? 1 : omp_get_max_threads();
+    int blas_threads = omp_in_parallel() ? 1 : blas_single_begin();
     bool by_rows = m > n;
     #pragma omp parallel num_threads(nthreads)
     {
@@ -53,20 +54,19 @@ void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, 
                         (blasint)k, wp, (blasint)k, beta, yp, (blasint)n);
         }
     }
-    if (nthreads > 1)
-        blas_single_end(blas_threads);
+    blas_single_end(blas_threads);
 }
 
 void vs_add_f32(float *x, const float *y, int64_t n)
 {
-    #pragma omp parallel for simd schedule(static)
+    #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         x[i] += y[i];
 }
 
 void vs_rmsnorm_f32(const float *x, const float *gamma, float eps, float *y, int64_t rows, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (rows * n >= VS_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
         float *yr = y + r * n;
@@ -84,7 +84,7 @@ void vs_rmsnorm_f32(const float *x, const float *gamma, float eps, float *y, int
 void vs_layernorm_f32(const float *x, const float *gamma, const float *beta, float eps, float *y,
                       int64_t rows, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (rows * n >= VS_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
         float *yr = y + r * n;
@@ -127,7 +127,7 @@ VS_VECTOR_CLONES static void gelu_tanh_span(float *x, int64_t n)
 
 void vs_gelu_tanh_f32(float *x, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
     for (int64_t c = 0; c < n; c += CHUNK)
         gelu_tanh_span(x + c, n - c < CHUNK ? n - c : CHUNK);
 }
@@ -141,7 +141,7 @@ VS_VECTOR_CLONES static void gelu_erf_span(float *x, int64_t n)
 
 void vs_gelu_erf_f32(float *x, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
     for (int64_t c = 0; c < n; c += CHUNK)
         gelu_erf_span(x + c, n - c < CHUNK ? n - c : CHUNK);
 }
@@ -157,7 +157,7 @@ VS_VECTOR_CLONES static void silu_mul_span(const float *gate, const float *up, f
 
 void vs_silu_mul_f32(const float *gate, const float *up, float *out, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
     for (int64_t c = 0; c < n; c += CHUNK)
         silu_mul_span(gate + c, up + c, out + c, n - c < CHUNK ? n - c : CHUNK);
 }
@@ -188,7 +188,7 @@ static void softmax_row(float *x, int64_t n)
 
 void vs_softmax_rows_f32(float *x, int64_t rows, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (rows * n >= VS_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++)
         softmax_row(x + r * n, n);
 }
@@ -196,7 +196,7 @@ void vs_softmax_rows_f32(float *x, int64_t rows, int64_t n)
 void vs_rope_f32(float *x, const float *cos, const float *sin, int64_t tokens, int64_t heads, int64_t d)
 {
     int64_t half = d / 2;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (tokens * heads * d >= VS_PARALLEL_MIN)
     for (int64_t t = 0; t < tokens; t++) {
         const float *c = cos + t * d, *s = sin + t * d;
         for (int64_t h = 0; h < heads; h++) {

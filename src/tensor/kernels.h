@@ -12,6 +12,11 @@
 
 #include "base/status.h"
 
+/* Below this many elements (or multiply-adds, for a GEMM) a kernel runs on the calling thread:
+ * a parallel region costs microseconds, and a whole time slice when another process holds one
+ * of the cores, so small passes (a MoE expert's gather, a test's inputs) are cheaper serial. */
+#define VS_PARALLEL_MIN 131072
+
 /* y[m, n] = x[m, k] · w[n, k]ᵀ (+ bias[n] if not NULL). */
 void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, int64_t m, int64_t n, int64_t k);
 

@@ -73,6 +73,30 @@ static void test_linear(void **state)
     free(x), free(w), free(b), json_decref(c);
 }
 
+/* Split over threads: inputs from the formula of make_golden.py. */
+static void test_linear_split(void **state)
+{
+    (void)state;
+    static const char *names[] = {"linear_wide", "linear_tall"};
+    for (int t = 0; t < 2; t++) {
+        json_t *c = json_string(names[t]);
+        int64_t m = num(c, "m"), n = num(c, "n"), k = num(c, "k");
+        float *x = malloc((size_t)(m * k) * sizeof *x), *w = malloc((size_t)(n * k) * sizeof *w);
+        float *b = malloc((size_t)n * sizeof *b), *y = malloc((size_t)(m * n) * sizeof *y);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < k; j++)
+                x[i * k + j] = (float)((i * 131 + j * 71) % 61 - 30) / 32.0f;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < k; j++)
+                w[i * k + j] = (float)((i * 37 + j * 113) % 53 - 26) / 64.0f;
+        for (int64_t i = 0; i < n; i++)
+            b[i] = (float)(i % 11 - 5) / 16.0f;
+        vs_linear_f32(x, w, b, y, m, n, k);
+        expect_close(names[t], y, c);
+        free(x), free(w), free(b), free(y), json_decref(c);
+    }
+}
+
 static void test_norms(void **state)
 {
     (void)state;
@@ -191,6 +215,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_linear_split),
         cmocka_unit_test(test_norms),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_rope),
