@@ -2,9 +2,10 @@
  *   a Qwen3-VL-2B-shaped dense text layer and a Qwen3-VL-30B-A3B-shaped MoE text layer (tokens
  *   routed by a random router) on `tokens` tokens, and one 1152-wide vision block on tokens/2
  *   patches of one 32x32 image, each next to the machine's sgemm throughput on the same GEMM
- *   shapes, measured in the same run and interleaved with it.
+ *   shapes, measured in the same run and interleaved with it; then the dense layer again with
+ *   bfloat16 weights (converted per Linear, as for a real checkpoint).
  *     bench_forward [tokens] [results-file]     (default 2048)
- *     bench_forward --rss UNIT tokens           (one forward of dense|moe|vision; prints its memory)
+ *     bench_forward --rss UNIT tokens           (one forward of dense|moe|vision|dense-bf16; prints its memory)
  *     bench_forward --run UNIT tokens N         (N forwards, for a profiler; prints their times)
  * GFLOP/s counts 2·m·n·k for every matrix product the unit needs: each Linear and, for the
  * attention, q·kᵀ and p·v over the keys each query sees (half of s² when causal, the whole
@@ -53,7 +54,8 @@ struct arena {
     struct vs_st_tensor t[2048];
     char names[2048][160];
     size_t n;
-    double bytes;
+    double bytes;  /* as float32 */
+    bool bf16;     /* store the weights as bfloat16, as real checkpoints do */
 };
 
 static void arena_free(struct arena *a)
@@ -71,17 +73,23 @@ static const struct vs_st_tensor *tensor(struct arena *a, const char *name, int 
     snprintf(a->names[a->n], sizeof a->names[0], "%s", name);
     a->n++;
     int64_t numel = vs_shape_numel(ndim, shape);
-    float *d = malloc((size_t)numel * sizeof *d);
-    for (int64_t i = 0; i < numel; i++)
-        d[i] = scale < 0 ? 1.0f : frand(scale);
+    size_t es = a->bf16 ? 2 : 4;
+    void *d = malloc((size_t)numel * es);
+    for (int64_t i = 0; i < numel; i++) {
+        float v = scale < 0 ? 1.0f : frand(scale);
+        if (a->bf16)
+            ((uint16_t *)d)[i] = vs_f32_to_bf16(v);
+        else
+            ((float *)d)[i] = v;
+    }
     t->name = a->names[a->n - 1];
-    t->dtype = VS_DTYPE_F32;
+    t->dtype = a->bf16 ? VS_DTYPE_BF16 : VS_DTYPE_F32;
     t->ndim = ndim;
     memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->data = d;
-    t->nbytes = (size_t)numel * 4;
+    t->nbytes = (size_t)numel * es;
     t->file = "memory";
-    a->bytes += (double)t->nbytes;
+    a->bytes += (double)numel * 4;
     return t;
 }
 
@@ -344,16 +352,19 @@ static void vision_unit(struct unit_case *c)
     c->activations = 4.0 * ((double)(n * hv) + (attn > mlp ? attn : mlp) + 2.0 * (double)(n * dv) + (double)n);
 }
 
-static const char *const keys[] = {"dense", "moe", "vision"};
-static const char *const titles[] = {"dense text layer (2B)", "MoE text layer (30B-A3B)", "vision block (1152 wide)"};
+static const char *const keys[] = {"dense", "moe", "vision", "dense-bf16"};
+static const char *const titles[] = {"dense text layer (2B)", "MoE text layer (30B-A3B)", "vision block (1152 wide)",
+                                     "dense text layer (2B), bf16 weights"};
+enum { UNITS = 4 };
 
 static void unit_setup(struct unit_case *c, const char *key, int64_t tokens)
 {
     memset(c, 0, sizeof *c);
     c->key = key;
     c->tokens = tokens;
-    if (strcmp(key, "dense") == 0) {
-        c->title = titles[0];
+    if (strcmp(key, "dense") == 0 || strcmp(key, "dense-bf16") == 0) {
+        c->a.bf16 = strcmp(key, "dense-bf16") == 0;
+        c->title = titles[c->a.bf16 ? 3 : 0];
         text_dims(&c->m.d, 2048, 16, 8, 128, 6144, 0, 0, 0);
         text_unit(c, false);
     } else if (strcmp(key, "moe") == 0) {
@@ -490,7 +501,7 @@ int main(int argc, char **argv)
                  "in brackets the range of the ratio of each run to its own reference round)\n",
             REPEATS);
     static struct unit_case c;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < UNITS; i++) {
         unit_setup(&c, keys[i], s);
         double flops = shapes_flops(c.shapes, c.n_shapes), best = 1e30, rmin = 1e30, rmax = 0;
         struct ref_operands ops[8];
@@ -513,7 +524,7 @@ int main(int argc, char **argv)
         fflush(out);
         unit_free(&c);
     }
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < UNITS; i++)
         rss_report(out, i, self, s);
     if (out != stdout)
         fclose(out);

@@ -28,8 +28,8 @@ enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, floa
     return VS_OK;
 }
 
-/* A whole float32 tensor is used in place; anything else (other dtypes, expert slices) is
- * converted into *own. */
+/* A whole float32 tensor is used in place; other whole float tensors are converted into *own
+ * in parallel chunks; expert slices (a transposed copy) through vs_unit_param_f32. */
 static enum vs_status param_f32_view(const struct vs_unit *u, const struct vs_param *p, const float **view,
                                      float **own)
 {
@@ -38,9 +38,22 @@ static enum vs_status param_f32_view(const struct vs_unit *u, const struct vs_pa
         *view = p->src->data;
         return VS_OK;
     }
-    enum vs_status st = vs_unit_param_f32(u, p->name, own, NULL);
-    *view = *own;
-    return st;
+    if (p->slice >= 0 || !vs_dtype_is_float(p->dtype)) {
+        enum vs_status st = vs_unit_param_f32(u, p->name, own, NULL);
+        *view = *own;
+        return st;
+    }
+    int64_t n = (int64_t)vs_param_numel(p), chunk = 65536;
+    size_t es = vs_dtype_size(p->dtype);
+    float *dst = vs_malloc((size_t)n * sizeof *dst);
+    if (!dst)
+        return VS_ERR_NOMEM;
+    const unsigned char *src = p->src->data;
+    #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i += chunk)
+        vs_convert_to_f32(p->dtype, src + (size_t)i * es, dst + i, (size_t)(n - i < chunk ? n - i : chunk));
+    *view = *own = dst;
+    return VS_OK;
 }
 
 enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out)
