@@ -14,8 +14,8 @@
  * heads when causal), each with the faster of OpenBLAS's own threads and the rows/columns split
  * over the OpenMP threads, with Linear weights coming from memory as in the unit (see
  * ref_operands), all back to back as one round. Rounds and forwards alternate, REPEATS times;
- * the figures are the best round and the best forward, and the spread is that of the ratio of
- * each round to the forward right after it.
+ * the figures are the best round and the best forward, and then the median and range of the
+ * ratio of each round to the forward right after it (a measure of the noise).
  * Memory: the peak RSS of one forward, in a fresh process (--rss), against the bound
  * 1.1 × (the unit's float32 weights + activations), activations being the unit's input, cos/sin
  * tables and the tensors alive at its widest point (listed at each unit). */
@@ -207,6 +207,12 @@ static double shapes_flops(const struct shape *shapes, size_t n)
     for (size_t i = 0; i < n; i++)
         f += (double)shapes[i].count * 2.0 * (double)shapes[i].m * (double)shapes[i].n * (double)shapes[i].k;
     return f;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 /* ---- the units ---- */
@@ -484,13 +490,13 @@ int main(int argc, char **argv)
     fprintf(out, "bench_forward: float32 forward of one unit, %lld tokens (vision: %lld patches), %s, %ld cores, "
                  "%d OpenMP threads, load %.2f at start\n",
             (long long)s, (long long)s / 2, date, sysconf(_SC_NPROCESSORS_ONLN), omp_get_max_threads(), load[0]);
-    fprintf(out, "(best of %d interleaved runs each; ratio = unit GFLOP/s over sgemm GFLOP/s on the same shapes, "
-                 "in brackets the range of the ratio of each run to its own reference round)\n",
+    fprintf(out, "(best of %d interleaved rounds each; ratio = unit GFLOP/s over sgemm GFLOP/s on the same shapes; "
+                 "rounds: the median and range of each forward's ratio to the sgemm round just before it)\n",
             REPEATS);
     static struct unit_case c;
     for (size_t i = 0; i < UNITS; i++) {
         unit_setup(&c, keys[i], s);
-        double flops = shapes_flops(c.shapes, c.n_shapes), best = 1e30, ref_best = 1e30, rmin = 1e30, rmax = 0;
+        double flops = shapes_flops(c.shapes, c.n_shapes), best = 1e30, ref_best = 1e30, ratios[REPEATS];
         struct ref_operands ops[8];
         for (size_t j = 0; j < c.n_shapes; j++)
             ref_prepare(&c.shapes[j], &ops[j]);
@@ -499,19 +505,20 @@ int main(int argc, char **argv)
             usleep(20000);
             double tr = ref_round(c.shapes, ops, c.n_shapes);
             usleep(20000);
-            double dt = unit_run(&c), ratio = tr / dt;
+            double dt = unit_run(&c);
             best = dt < best ? dt : best;
             ref_best = tr < ref_best ? tr : ref_best;
-            rmin = ratio < rmin ? ratio : rmin;
-            rmax = ratio > rmax ? ratio : rmax;
+            ratios[r] = tr / dt;
         }
+        qsort(ratios, REPEATS, sizeof *ratios, cmp_double);
         double ref = flops / ref_best / 1e9;
         for (size_t j = 0; j < c.n_shapes; j++)
             ref_free(&ops[j]);
         double gf = flops / best / 1e9;
         fprintf(out, "%-34s %6lld tokens  %8.3f s  %9.1f tokens/s  %7.1f GFLOP/s  sgemm %7.1f GFLOP/s  ratio %.2f "
-                     "(%.2f-%.2f)\n",
-                c.title, (long long)c.tokens, best, c.tokens / best, gf, ref, gf / ref, rmin, rmax);
+                     "(rounds: median %.2f, %.2f-%.2f)\n",
+                c.title, (long long)c.tokens, best, c.tokens / best, gf, ref, gf / ref, ratios[REPEATS / 2], ratios[0],
+                ratios[REPEATS - 1]);
         fflush(out);
         unit_free(&c);
     }
