@@ -301,7 +301,7 @@ enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, 
         return vs_error_set(VS_ERR_NOMEM, "attention over %lld tokens: cannot allocate %zu bytes of workspace",
                             (long long)s, (size_t)nthreads * per_thread * sizeof *ws);
     }
-    int blas_threads = nthreads > 1 ? blas_single_begin() : 1;
+    int blas_threads = omp_in_parallel() ? 1 : blas_single_begin();
     #pragma omp parallel
     {
         int id = omp_get_thread_num();
@@ -313,8 +313,7 @@ enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, 
                             ws + (size_t)id * per_thread, spans + (size_t)id * 2 * ATTN_ROWS);
         }
     }
-    if (nthreads > 1)
-        blas_single_end(blas_threads);
+    blas_single_end(blas_threads);
     free(ws), free(spans);
     return VS_OK;
 }

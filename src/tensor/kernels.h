@@ -1,8 +1,8 @@
 /* Float32 compute kernels for the model forward pass. Matrices are row-major; a Linear weight
- * is [out, in] and computes y = x·Wᵀ + b. Every kernel is OpenMP-parallel (call them from
- * outside parallel regions); GEMMs go through CBLAS (OpenBLAS), split over the OpenMP threads with
- * OpenBLAS's own thread count set to one meanwhile and then restored, so that the two thread pools
- * never compete for the cores. */
+ * is [out, in] and computes y = x·Wᵀ + b. Every kernel is OpenMP-parallel (call them from one
+ * thread at a time; inside a parallel region they run serially); GEMMs go through CBLAS
+ * (OpenBLAS), split over the OpenMP threads with OpenBLAS's own thread count set to one meanwhile
+ * and then restored, so that the two thread pools never compete for the cores. */
 #ifndef VS_TENSOR_KERNELS_H
 #define VS_TENSOR_KERNELS_H
 
