@@ -2,10 +2,11 @@
  *   a Qwen3-VL-2B-shaped dense text layer and a Qwen3-VL-30B-A3B-shaped MoE text layer (tokens
  *   routed by a random router) on `tokens` tokens, and one 1152-wide vision block on tokens/2
  *   patches of one 32x32 image, each next to the machine's sgemm throughput on the same GEMM
- *   shapes, measured in the same run and interleaved with it; then the dense layer again with
- *   bfloat16 weights (converted per Linear, as for a real checkpoint).
+ *   shapes, measured in the same run and interleaved with it; then the dense layer with bfloat16
+ *   weights and the MoE layer with fused bfloat16 experts (gate_up_proj [E, H, 2I], down_proj
+ *   [E, I, H], unstacked as in the adapter), converted per Linear as for a real checkpoint.
  *     bench_forward [tokens] [results-file]     (default 2048)
- *     bench_forward --rss UNIT tokens           (one forward of dense|moe|vision|dense-bf16; prints its memory)
+ *     bench_forward --rss UNIT tokens           (one forward of dense|moe|vision|dense-bf16|moe-bf16; prints its memory)
  *     bench_forward --run UNIT tokens N         (N forwards, for a profiler; prints their times)
  * GFLOP/s counts 2·m·n·k for every matrix product the unit needs: each Linear and, for the
  * attention, q·kᵀ and p·v over the keys each query sees (half of s² when causal, the whole
@@ -254,7 +255,22 @@ static void text_unit(struct unit_case *c, bool moe)
     lin(u, a, NAME("self_attn.o_proj"), d->hidden, d->heads * d->head_dim, 0);
     param(u, a, NAME("self_attn.q_norm.weight"), 1, &d->head_dim, -1);
     param(u, a, NAME("self_attn.k_norm.weight"), 1, &d->head_dim, -1);
-    if (moe) {
+    if (moe && a->bf16) { /* a real checkpoint's layout: fused bf16 experts, unstacked as slices */
+        int64_t E = d->experts, H = d->hidden, mi = d->moe_intermediate;
+        lin(u, a, NAME("mlp.gate"), E, H, 0);
+        int64_t gu_shape[3] = {E, H, 2 * mi}, down_shape[3] = {E, mi, H};
+        const struct vs_st_tensor *gu = tensor(a, NAME("mlp.experts.gate_up_proj"), 3, gu_shape, 1.0f / sqrtf((float)H));
+        const struct vs_st_tensor *dn = tensor(a, NAME("mlp.experts.down_proj"), 3, down_shape, 1.0f / sqrtf((float)mi));
+        static const char *const proj[3] = {"gate_proj", "up_proj", "down_proj"};
+        for (int64_t e = 0; e < E; e++)
+            for (int k = 0; k < 3; k++) {
+                char mod[192], w[200];
+                snprintf(mod, sizeof mod, "%smlp.experts.%lld.%s", p, (long long)e, proj[k]);
+                snprintf(w, sizeof w, "%s.weight", mod);
+                vs_unit_add_slice_param(u, w, k < 2 ? gu : dn, e, k == 1 ? mi : 0, k < 2 ? mi : H);
+                vs_unit_add_linear(u, mod, w, NULL);
+            }
+    } else if (moe) {
         lin(u, a, NAME("mlp.gate"), d->experts, d->hidden, 0);
         for (int64_t e = 0; e < d->experts; e++) {
             char mod[192];
@@ -345,10 +361,10 @@ static void vision_unit(struct unit_case *c)
     c->activations = 4.0 * ((double)(n * hv) + (attn > mlp ? attn : mlp) + 2.0 * (double)(n * dv) + (double)n);
 }
 
-static const char *const keys[] = {"dense", "moe", "vision", "dense-bf16"};
+static const char *const keys[] = {"dense", "moe", "vision", "dense-bf16", "moe-bf16"};
 static const char *const titles[] = {"dense text layer (2B)", "MoE text layer (30B-A3B)", "vision block (1152 wide)",
-                                     "dense text layer (2B), bf16"};
-enum { UNITS = 4 };
+                                     "dense text layer (2B), bf16", "MoE text layer, fused bf16"};
+enum { UNITS = 5 };
 
 static void unit_setup(struct unit_case *c, const char *key, int64_t tokens)
 {
@@ -360,8 +376,9 @@ static void unit_setup(struct unit_case *c, const char *key, int64_t tokens)
         c->title = titles[c->a.bf16 ? 3 : 0];
         text_dims(&c->m.d, 2048, 16, 8, 128, 6144, 0, 0, 0);
         text_unit(c, false);
-    } else if (strcmp(key, "moe") == 0) {
-        c->title = titles[1];
+    } else if (strcmp(key, "moe") == 0 || strcmp(key, "moe-bf16") == 0) {
+        c->a.bf16 = strcmp(key, "moe-bf16") == 0;
+        c->title = titles[c->a.bf16 ? 4 : 1];
         text_dims(&c->m.d, 2048, 32, 4, 128, 0, 128, 8, 768);
         text_unit(c, true);
     } else {
