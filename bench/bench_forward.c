@@ -5,7 +5,7 @@
  *   shapes, measured in the same run and interleaved with it; then the dense layer with bfloat16
  *   weights and the MoE layer with fused bfloat16 experts (gate_up_proj [E, H, 2I], down_proj
  *   [E, I, H], unstacked as in the adapter), converted per Linear as for a real checkpoint.
- *     bench_forward [tokens] [results-file]     (default 2048)
+ *     bench_forward [tokens] [results-file] [unit...]   (default 2048, every unit)
  *     bench_forward --rss UNIT tokens           (one forward of dense|moe|vision|dense-bf16|moe-bf16; prints its memory)
  *     bench_forward --run UNIT tokens N         (N forwards, for a profiler; prints their times)
  * GFLOP/s counts 2·m·n·k for every matrix product the unit needs: each Linear and, for the
@@ -116,16 +116,19 @@ static void lin(struct vs_unit *u, struct arena *a, const char *mod, int64_t out
 struct shape {
     int64_t m, n, k;
     int64_t count; /* how many times the unit computes it (the attention: heads, halved when causal) */
-    bool cold;    /* a Linear: its weight [n, k] comes from memory */
+    bool cold;     /* a Linear: its weight comes from memory */
+    bool nn;       /* w is [k, n] (p·v), else [n, k] (x·wᵀ, q·kᵀ) */
 };
 
-/* Seconds for y[m,n] = x[m,k]·w[n,k]ᵀ with OpenBLAS's threads or split over OpenMP threads. */
+/* Seconds for y[m,n] = x[m,k]·op(w) with OpenBLAS's threads or split over OpenMP threads. */
 static double time_sgemm(const struct shape *s, const float *x, const float *w, float *y, bool split)
 {
+    CBLAS_TRANSPOSE tb = s->nn ? CblasNoTrans : CblasTrans;
+    blasint ldw = (blasint)(s->nn ? s->n : s->k);
     double t0 = now();
     if (!split) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)s->m, (blasint)s->n, (blasint)s->k, 1.0f, x,
-                    (blasint)s->k, w, (blasint)s->k, 0.0f, y, (blasint)s->n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, (blasint)s->m, (blasint)s->n, (blasint)s->k, 1.0f, x,
+                    (blasint)s->k, w, ldw, 0.0f, y, (blasint)s->n);
         return now() - t0;
     }
     int blas = openblas_get_num_threads();
@@ -136,11 +139,11 @@ static double time_sgemm(const struct shape *s, const float *x, const float *w, 
         int id = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t len = rows ? s->m : s->n, lo = len * id / nt, hi = len * (id + 1) / nt;
         if (rows)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(hi - lo), (blasint)s->n, (blasint)s->k,
-                        1.0f, x + lo * s->k, (blasint)s->k, w, (blasint)s->k, 0.0f, y + lo * s->n, (blasint)s->n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, (blasint)(hi - lo), (blasint)s->n, (blasint)s->k, 1.0f,
+                        x + lo * s->k, (blasint)s->k, w, ldw, 0.0f, y + lo * s->n, (blasint)s->n);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)s->m, (blasint)(hi - lo), (blasint)s->k,
-                        1.0f, x, (blasint)s->k, w + lo * s->k, (blasint)s->k, 0.0f, y + lo, (blasint)s->n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, (blasint)s->m, (blasint)(hi - lo), (blasint)s->k, 1.0f, x,
+                        (blasint)s->k, s->nn ? w + lo : w + lo * s->k, ldw, 0.0f, y + lo, (blasint)s->n);
     }
     double dt = now() - t0;
     openblas_set_num_threads(blas);
@@ -297,25 +300,25 @@ static void text_unit(struct unit_case *c, bool moe)
     vs_qwen3_vl_mrope(pos, s, D, d->rope_theta, d->mrope_section, c->cos, c->sin);
     free(pos);
     struct shape *sh = c->shapes;
-    sh[0] = (struct shape){s, q, H, 1, true};
-    sh[1] = (struct shape){s, kv, H, 2, true};
-    sh[2] = (struct shape){s, H, q, 1, true};
-    sh[3] = (struct shape){s, s, D, d->heads / 2, false}; /* q·kᵀ, causal half */
-    sh[4] = (struct shape){s, D, s, d->heads / 2, false}; /* p·v */
+    sh[0] = (struct shape){s, q, H, 1, true, false};
+    sh[1] = (struct shape){s, kv, H, 2, true, false};
+    sh[2] = (struct shape){s, H, q, 1, true, false};
+    sh[3] = (struct shape){s, s, D, d->heads / 2, false, false}; /* q·kᵀ, causal half */
+    sh[4] = (struct shape){s, D, s, d->heads / 2, false, true}; /* p·v */
     /* widest point, attention: h, q, k, v, attention output; MLP below */
     double attn = (double)(s * (H + 2 * q + 2 * kv)), mlp;
     if (moe) {
         int64_t per = s * d->topk / d->experts, mi = d->moe_intermediate;
-        sh[5] = (struct shape){s, d->experts, H, 1, true};
-        sh[6] = (struct shape){per, mi, H, 2 * d->experts, true}; /* gate, up at the mean load */
-        sh[7] = (struct shape){per, H, mi, d->experts, true};
+        sh[5] = (struct shape){s, d->experts, H, 1, true, false};
+        sh[6] = (struct shape){per, mi, H, 2 * d->experts, true, false}; /* gate, up at the mean load */
+        sh[7] = (struct shape){per, H, mi, d->experts, true, false};
         c->n_shapes = 8;
         /* MoE: h, output, router probabilities, one expert's input, gate, up and output with
          * every token routed to it (the most an expert can get) */
         mlp = (double)(s * (2 * H + d->experts) + s * (2 * H + 2 * mi));
     } else {
-        sh[5] = (struct shape){s, d->intermediate, H, 2, true};
-        sh[6] = (struct shape){s, H, d->intermediate, 1, true};
+        sh[5] = (struct shape){s, d->intermediate, H, 2, true, false};
+        sh[6] = (struct shape){s, H, d->intermediate, 1, true, false};
         c->n_shapes = 7;
         mlp = (double)(s * (H + 2 * d->intermediate)); /* h, gate, up (down_proj writes over h) */
     }
@@ -349,12 +352,12 @@ static void vision_unit(struct unit_case *c)
     vs_qwen3_vl_vision_rope(rows, cols, n, dv, c->cos, c->sin);
     free(rows), free(cols);
     struct shape *sh = c->shapes;
-    sh[0] = (struct shape){n, 3 * hv, hv, 1, true};
-    sh[1] = (struct shape){n, hv, hv, 1, true};
-    sh[2] = (struct shape){n, inter, hv, 1, true};
-    sh[3] = (struct shape){n, hv, inter, 1, true};
-    sh[4] = (struct shape){n, n, dv, d->v_heads, false};
-    sh[5] = (struct shape){n, dv, n, d->v_heads, false};
+    sh[0] = (struct shape){n, 3 * hv, hv, 1, true, false};
+    sh[1] = (struct shape){n, hv, hv, 1, true, false};
+    sh[2] = (struct shape){n, inter, hv, 1, true, false};
+    sh[3] = (struct shape){n, hv, inter, 1, true, false};
+    sh[4] = (struct shape){n, n, dv, d->v_heads, false, false};
+    sh[5] = (struct shape){n, dv, n, d->v_heads, false, true};
     c->n_shapes = 6;
     /* widest point: x, h, qkv and q, k, v split out of it (the MLP's h and hidden are smaller) */
     double attn = (double)(n * 7 * hv), mlp = (double)(n * (hv + inter));
@@ -511,7 +514,15 @@ int main(int argc, char **argv)
                  "rounds: the median and range of each forward's ratio to the sgemm round just before it)\n",
             REPEATS);
     static struct unit_case c;
+    bool chosen[UNITS];
     for (size_t i = 0; i < UNITS; i++) {
+        chosen[i] = argc <= 3;
+        for (int a = 3; a < argc; a++)
+            chosen[i] |= strcmp(argv[a], keys[i]) == 0;
+    }
+    for (size_t i = 0; i < UNITS; i++) {
+        if (!chosen[i])
+            continue;
         unit_setup(&c, keys[i], s);
         double flops = shapes_flops(c.shapes, c.n_shapes), best = 1e30, ref_best = 1e30, ratios[REPEATS];
         struct ref_operands ops[8];
@@ -540,7 +551,8 @@ int main(int argc, char **argv)
         unit_free(&c);
     }
     for (size_t i = 0; i < UNITS; i++)
-        rss_report(out, i, self, s);
+        if (chosen[i])
+            rss_report(out, i, self, s);
     if (out != stdout)
         fclose(out);
     return 0;
