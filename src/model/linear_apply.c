@@ -29,7 +29,7 @@ enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, floa
 }
 
 /* A whole float32 tensor is used in place; other whole float tensors are converted into *own
- * in parallel chunks; expert slices (a transposed copy) through vs_unit_param_f32. */
+ * in parallel chunks. */
 static enum vs_status param_f32_view(const struct vs_unit *u, const struct vs_param *p, const float **view,
                                      float **own)
 {
@@ -56,6 +56,33 @@ static enum vs_status param_f32_view(const struct vs_unit *u, const struct vs_pa
     return VS_OK;
 }
 
+/* An expert slice (columns [col0, col0 + ncols) of src[slice], src [E, A, B]) as the [A, ncols]
+ * block it is: in place when float32, else converted row by row. */
+static enum vs_status slice_f32_view(const struct vs_param *p, struct vs_linear_f32 *l)
+{
+    int64_t A = p->src->shape[1], B = p->src->shape[2], J = p->ncols;
+    size_t es = vs_dtype_size(p->dtype);
+    const unsigned char *base = (const unsigned char *)p->src->data + (size_t)(p->slice * A * B + p->col0) * es;
+    l->w_in_out = true;
+    if (p->dtype == VS_DTYPE_F32 && (uintptr_t)base % _Alignof(float) == 0) {
+        l->w = (const float *)(const void *)base;
+        l->ldw = B;
+        return VS_OK;
+    }
+    if (!vs_dtype_is_float(p->dtype))
+        return vs_error_set(VS_ERR_MODEL, "tensor '%s': expected a float dtype, got %s", p->name,
+                            vs_dtype_name(p->dtype));
+    float *dst = vs_malloc((size_t)(A * J) * sizeof *dst);
+    if (!dst)
+        return VS_ERR_NOMEM;
+    #pragma omp parallel for schedule(static) if (A * J >= VS_PARALLEL_MIN)
+    for (int64_t a = 0; a < A; a++)
+        vs_convert_to_f32(p->dtype, base + (size_t)(a * B) * es, dst + a * J, (size_t)J);
+    l->w = l->own_w = dst;
+    l->ldw = J;
+    return VS_OK;
+}
+
 enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out)
 {
     memset(out, 0, sizeof *out);
@@ -67,7 +94,8 @@ enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, s
         out->name = l->name;
         out->out = w->shape[0];
         out->in = w->shape[1];
-        enum vs_status st = param_f32_view(u, w, &out->w, &out->own_w);
+        out->ldw = out->in;
+        enum vs_status st = w->slice >= 0 ? slice_f32_view(w, out) : param_f32_view(u, w, &out->w, &out->own_w);
         if (st == VS_OK && l->bias >= 0)
             st = param_f32_view(u, &u->params[l->bias], &out->b, &out->own_b);
         if (st != VS_OK)
@@ -90,5 +118,8 @@ void vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows
 {
     if (hooks && hooks->observe_input)
         hooks->observe_input(hooks->ctx, l->name, x, rows, l->in);
-    vs_linear_f32(x, l->w, l->b, y, rows, l->out, l->in);
+    if (l->w_in_out)
+        vs_linear_in_out_f32(x, l->w, l->ldw, l->b, y, rows, l->out, l->in);
+    else
+        vs_linear_f32(x, l->w, l->b, y, rows, l->out, l->in);
 }

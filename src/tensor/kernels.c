@@ -25,8 +25,10 @@ static void blas_single_end(int n)
 }
 
 /* Each OpenMP thread computes one part of y: a range of rows when y is taller than wide, else a
- * range of columns (multiples of 16, the GEMM kernel's width), with a single-threaded GEMM. */
-void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, int64_t m, int64_t n, int64_t k)
+ * range of columns (multiples of 16, the GEMM kernel's width), with a single-threaded GEMM.
+ * w_in_out: w is [k, n] with row stride ldw (y = x·w), else [n, k] (y = x·wᵀ). */
+static void linear_split(const float *x, const float *w, bool w_in_out, int64_t ldw, const float *bias, float *y,
+                         int64_t m, int64_t n, int64_t k)
 {
     bool small = (double)m * (double)n * (double)k < 16.0 * VS_PARALLEL_MIN;
     int nthreads = omp_in_parallel() || small ? 1 : omp_get_max_threads();
@@ -41,7 +43,8 @@ void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, 
         hi = hi < len ? hi : len;
         if (lo < hi) {
             int64_t rows = by_rows ? hi - lo : m, cols = by_rows ? n : hi - lo;
-            const float *xp = by_rows ? x + lo * k : x, *wp = by_rows ? w : w + lo * k;
+            const float *xp = by_rows ? x + lo * k : x;
+            const float *wp = by_rows ? w : w_in_out ? w + lo : w + lo * ldw;
             float *yp = by_rows ? y + lo * n : y + lo;
             float beta = 0.0f;
             if (bias) {
@@ -50,11 +53,22 @@ void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, 
                     memcpy(yp + i * n, bp, (size_t)cols * sizeof *y);
                 beta = 1.0f;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)cols, (blasint)k, 1.0f, xp,
-                        (blasint)k, wp, (blasint)k, beta, yp, (blasint)n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, w_in_out ? CblasNoTrans : CblasTrans, (blasint)rows,
+                        (blasint)cols, (blasint)k, 1.0f, xp, (blasint)k, wp, (blasint)ldw, beta, yp, (blasint)n);
         }
     }
     blas_single_end(blas_threads);
+}
+
+void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, int64_t m, int64_t n, int64_t k)
+{
+    linear_split(x, w, false, k, bias, y, m, n, k);
+}
+
+void vs_linear_in_out_f32(const float *x, const float *w, int64_t ldw, const float *bias, float *y, int64_t m,
+                          int64_t n, int64_t k)
+{
+    linear_split(x, w, true, ldw, bias, y, m, n, k);
 }
 
 void vs_add_f32(float *x, const float *y, int64_t n)

@@ -19,6 +19,10 @@
 
 /* y[m, n] = x[m, k] · w[n, k]ᵀ (+ bias[n] if not NULL). */
 void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, int64_t m, int64_t n, int64_t k);
+/* The same with the weight stored [in, out]: y[m, n] = x[m, k] · w[k, n] (+ bias), w's rows ldw
+ * apart (a column block of a fused MoE tensor, used without transposing it). */
+void vs_linear_in_out_f32(const float *x, const float *w, int64_t ldw, const float *bias, float *y, int64_t m,
+                          int64_t n, int64_t k);
 
 /* x[i] += y[i] (residual connections). */
 void vs_add_f32(float *x, const float *y, int64_t n);

@@ -1,6 +1,6 @@
-/* Loading a Linear as float32: whole float32 tensors are used in place, other dtypes and expert
- * slices are converted; the missing-module error; vs_linear_apply shows the input to the
- * observer before computing y = x·Wᵀ + b. */
+/* Loading a Linear as float32: whole float32 tensors and float32 expert slices are used in place
+ * (slices in their [in, out] layout), bf16 ones converted; the missing-module error;
+ * vs_linear_apply shows the input to the observer before computing y = x·Wᵀ + b. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -63,22 +63,60 @@ static void test_bf16_weights_are_converted(void **state)
     vs_unit_free(u);
 }
 
-static void test_expert_slice_is_converted(void **state)
+/* fused [1, 2, 4]: columns 1..3 of src[0] are Wᵀ of W [3, 2] = {1, 2; 3, 4; 5, 6} */
+static float fused_data[8] = {9, 1, 3, 5, 9, 2, 4, 6};
+
+static void check_slice_apply(const struct vs_linear_f32 *l)
+{
+    float x[4] = {1, -1, 0.5f, 2}, y[6];
+    vs_linear_apply(l, x, 2, y, NULL);
+    const float want[6] = {-1, -1, -1, 4.5f, 9.5f, 14.5f}; /* x · Wᵀ, no bias */
+    for (int i = 0; i < 6; i++)
+        assert_true(y[i] == want[i]);
+}
+
+static void test_expert_slice_is_used_in_place(void **state)
 {
     (void)state;
-    /* fused [1, 2, 3]: the slice's value[j, a] = src[0, a, j] is Wᵀ of a [2, 3] matrix */
-    float fused_data[6] = {1, 3, 5, 2, 4, 6};
-    struct vs_st_tensor fused = {.name = "experts.gate_up_proj", .dtype = VS_DTYPE_F32, .ndim = 3, .shape = {1, 2, 3},
+    struct vs_st_tensor fused = {.name = "experts.gate_up_proj", .dtype = VS_DTYPE_F32, .ndim = 3, .shape = {1, 2, 4},
                                  .data = fused_data, .nbytes = sizeof fused_data, .file = "mem"};
     struct vs_unit *u = vs_unit_new("layer");
-    assert_int_equal(vs_unit_add_slice_param(u, "experts.0.gate_proj.weight", &fused, 0, 0, 3), VS_OK);
+    assert_int_equal(vs_unit_add_slice_param(u, "experts.0.gate_proj.weight", &fused, 0, 1, 3), VS_OK);
     assert_int_equal(vs_unit_add_linear(u, "experts.0.gate_proj", "experts.0.gate_proj.weight", NULL), VS_OK);
     struct vs_linear_f32 l;
     assert_int_equal(vs_linear_f32_load(u, "experts.0.gate_proj", &l), VS_OK);
-    assert_non_null(l.own_w);
-    for (int i = 0; i < 6; i++)
-        assert_true(l.w[i] == w_data[i]);
+    assert_true(l.w_in_out);
+    assert_ptr_equal(l.w, fused_data + 1);
+    assert_int_equal(l.ldw, 4);
+    assert_null(l.own_w);
+    assert_int_equal(l.out, 3);
+    assert_int_equal(l.in, 2);
     assert_null(l.b);
+    check_slice_apply(&l);
+    vs_linear_f32_free(&l);
+    vs_unit_free(u);
+}
+
+static void test_bf16_expert_slice_is_converted(void **state)
+{
+    (void)state;
+    uint16_t data[8];
+    for (int i = 0; i < 8; i++)
+        data[i] = vs_f32_to_bf16(fused_data[i]);
+    struct vs_st_tensor fused = {.name = "experts.gate_up_proj", .dtype = VS_DTYPE_BF16, .ndim = 3, .shape = {1, 2, 4},
+                                 .data = data, .nbytes = sizeof data, .file = "mem"};
+    struct vs_unit *u = vs_unit_new("layer");
+    assert_int_equal(vs_unit_add_slice_param(u, "experts.0.gate_proj.weight", &fused, 0, 1, 3), VS_OK);
+    assert_int_equal(vs_unit_add_linear(u, "experts.0.gate_proj", "experts.0.gate_proj.weight", NULL), VS_OK);
+    struct vs_linear_f32 l;
+    assert_int_equal(vs_linear_f32_load(u, "experts.0.gate_proj", &l), VS_OK);
+    assert_true(l.w_in_out);
+    assert_ptr_equal(l.w, l.own_w);
+    assert_int_equal(l.ldw, 3);
+    const float block[6] = {1, 3, 5, 2, 4, 6}; /* [in, out] */
+    for (int i = 0; i < 6; i++)
+        assert_true(l.w[i] == block[i]);
+    check_slice_apply(&l);
     vs_linear_f32_free(&l);
     vs_unit_free(u);
 }
@@ -129,7 +167,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_weights_are_used_in_place),
         cmocka_unit_test(test_bf16_weights_are_converted),
-        cmocka_unit_test(test_expert_slice_is_converted),
+        cmocka_unit_test(test_expert_slice_is_used_in_place),
+        cmocka_unit_test(test_bf16_expert_slice_is_converted),
         cmocka_unit_test(test_missing_linear),
         cmocka_unit_test(test_apply_observes_then_computes),
     };

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tensor/kernels.h"
 
@@ -70,6 +71,12 @@ static void test_linear(void **state)
     float *x = arr(c, "x", NULL), *w = arr(c, "w", NULL), *b = arr(c, "b", NULL), y[35];
     vs_linear_f32(x, w, b, y, num(c, "m"), num(c, "n"), num(c, "k"));
     expect_close("linear", y, c);
+    float wt[7 * 33];
+    for (int i = 0; i < 7; i++)
+        for (int j = 0; j < 33; j++)
+            wt[j * 7 + i] = w[i * 33 + j];
+    vs_linear_in_out_f32(x, wt, 7, b, y, num(c, "m"), num(c, "n"), num(c, "k"));
+    expect_close("linear (weight stored [in, out])", y, c);
     free(x), free(w), free(b), json_decref(c);
 }
 
@@ -93,6 +100,16 @@ static void test_linear_split(void **state)
             b[i] = (float)(i % 11 - 5) / 16.0f;
         vs_linear_f32(x, w, b, y, m, n, k);
         expect_close(names[t], y, c);
+        /* the same weight stored [in, out] as a column block (from column 3) of wider rows */
+        int64_t ldw = n + 7;
+        float *wio = calloc((size_t)(k * ldw), sizeof *wio);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < k; j++)
+                wio[j * ldw + 3 + i] = w[i * k + j];
+        memset(y, 0, (size_t)(m * n) * sizeof *y);
+        vs_linear_in_out_f32(x, wio + 3, ldw, b, y, m, n, k);
+        expect_close(names[t], y, c);
+        free(wio);
         free(x), free(w), free(b), free(y), json_decref(c);
     }
 }
