@@ -1,21 +1,40 @@
-/* Forward-pass benchmark (issue shapes, random float32 weights held in memory):
- *   a Qwen3-VL-2B-shaped dense text layer, a Qwen3-VL-30B-A3B-shaped MoE text layer (tokens
- *   routed by a random router) and a 1152-wide vision block (a one-block tower: patch embedding
- *   and merger included), each on `tokens` tokens, next to the machine's sgemm throughput on
- *   the same Linear shapes in the same run.
- *   bench_forward [tokens] [results-file]      (default 2048; vision uses tokens/2 patches)
- * GFLOP/s counts 2·m·n·k for every matrix product actually performed (attention: causal half
- * for text, full within the image for vision). */
+/* Forward-pass benchmark (random float32 weights held in memory, as an f32 checkpoint would be):
+ *   a Qwen3-VL-2B-shaped dense text layer and a Qwen3-VL-30B-A3B-shaped MoE text layer (tokens
+ *   routed by a random router) on `tokens` tokens, and one 1152-wide vision block on tokens/2
+ *   patches of one 32x32 image, each next to the machine's sgemm throughput on the same GEMM
+ *   shapes, measured in the same run and interleaved with it; then the dense layer with bfloat16
+ *   weights and the MoE layer with fused bfloat16 experts (gate_up_proj [E, H, 2I], down_proj
+ *   [E, I, H], unstacked as in the adapter), converted per Linear as for a real checkpoint.
+ *     bench_forward [tokens] [results-file] [unit...]   (default 2048, every unit)
+ *     bench_forward --rss UNIT tokens           (one forward of dense|moe|vision|dense-bf16|moe-bf16; prints its memory)
+ *     bench_forward --run UNIT tokens N         (N forwards, for a profiler; prints their times)
+ * GFLOP/s counts 2·m·n·k for every matrix product the unit needs: each Linear and, for the
+ * attention, q·kᵀ and p·v over the keys each query sees (half of s² when causal, the whole
+ * image for vision). The sgemm reference runs those same shapes as plain cblas_sgemm calls
+ * (attention as one [s, s, head_dim] and one [s, head_dim, s] product per head, for half the
+ * heads when causal), each with the faster of OpenBLAS's own threads and the rows/columns split
+ * over the OpenMP threads, with Linear weights coming from memory as in the unit (see
+ * ref_operands), all back to back as one round. Rounds and forwards alternate, REPEATS times;
+ * the figures are the best round and the best forward, and then the median and range of the
+ * ratio of each round to the forward right after it (a measure of the noise).
+ * Memory: the peak RSS of one forward, in a fresh process (--rss), against the bound
+ * 1.1 × (the unit's float32 weights + activations), activations being the unit's input, cos/sin
+ * tables and the tensors alive at its widest point (listed at each unit). */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/utsname.h>
 
 #include "model/qwen3_vl_positions.h"
 #include "model/qwen3_vl_text.h"
 #include "model/qwen3_vl_vision.h"
+
+enum { REPEATS = 5 };
 
 static double now(void)
 {
@@ -36,24 +55,42 @@ struct arena {
     struct vs_st_tensor t[2048];
     char names[2048][160];
     size_t n;
+    double bytes;  /* as float32 */
+    bool bf16;     /* store the weights as bfloat16, as real checkpoints do */
 };
 
-static const struct vs_st_tensor *tensor(struct arena *a, const char *name, int ndim, const int64_t *shape, float scale)
+static void arena_free(struct arena *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free((void *)a->t[i].data);
+    a->n = 0;
+    a->bytes = 0;
+}
+
+static const struct vs_st_tensor *tensor(struct arena *a, const char *name, int ndim, const int64_t *shape,
+                                         float scale)
 {
     struct vs_st_tensor *t = &a->t[a->n];
     snprintf(a->names[a->n], sizeof a->names[0], "%s", name);
     a->n++;
     int64_t numel = vs_shape_numel(ndim, shape);
-    float *d = malloc((size_t)numel * sizeof *d);
-    for (int64_t i = 0; i < numel; i++)
-        d[i] = scale < 0 ? 1.0f : frand(scale);
+    size_t es = a->bf16 ? 2 : 4;
+    void *d = malloc((size_t)numel * es);
+    for (int64_t i = 0; i < numel; i++) {
+        float v = scale < 0 ? 1.0f : frand(scale);
+        if (a->bf16)
+            ((uint16_t *)d)[i] = vs_f32_to_bf16(v);
+        else
+            ((float *)d)[i] = v;
+    }
     t->name = a->names[a->n - 1];
-    t->dtype = VS_DTYPE_F32;
+    t->dtype = a->bf16 ? VS_DTYPE_BF16 : VS_DTYPE_F32;
     t->ndim = ndim;
     memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->data = d;
-    t->nbytes = (size_t)numel * 4;
+    t->nbytes = (size_t)numel * es;
     t->file = "memory";
+    a->bytes += (double)numel * 4;
     return t;
 }
 
@@ -74,50 +111,144 @@ static void lin(struct vs_unit *u, struct arena *a, const char *mod, int64_t out
     vs_unit_add_linear(u, mod, w, bias ? b : NULL);
 }
 
-/* sgemm GFLOP/s on x[m,k]·w[n,k]ᵀ, best of 3. */
-static double sgemm_gflops(int64_t m, int64_t n, int64_t k)
+/* ---- the sgemm reference ---- */
+
+struct shape {
+    int64_t m, n, k;
+    int64_t count; /* how many times the unit computes it (the attention: heads, halved when causal) */
+    bool cold;     /* a Linear: its weight comes from memory */
+    bool nn;       /* w is [k, n] (p·v), else [n, k] (x·wᵀ, q·kᵀ) */
+};
+
+/* Seconds for y[m,n] = x[m,k]·op(w) with OpenBLAS's threads or split over OpenMP threads. */
+static double time_sgemm(const struct shape *s, const float *x, const float *w, float *y, bool split)
 {
-    float *x = malloc((size_t)(m * k) * 4), *w = malloc((size_t)(n * k) * 4), *y = malloc((size_t)(m * n) * 4);
-    for (int64_t i = 0; i < m * k; i++)
-        x[i] = frand(1);
-    for (int64_t i = 0; i < n * k; i++)
-        w[i] = frand(1);
-    double best = 1e30;
-    for (int r = 0; r < 3; r++) {
-        double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f, x, (blasint)k, w,
-                    (blasint)k, 0.0f, y, (blasint)n);
-        double dt = now() - t0;
-        best = dt < best ? dt : best;
+    CBLAS_TRANSPOSE tb = s->nn ? CblasNoTrans : CblasTrans;
+    blasint ldw = (blasint)(s->nn ? s->n : s->k);
+    double t0 = now();
+    if (!split) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, (blasint)s->m, (blasint)s->n, (blasint)s->k, 1.0f, x,
+                    (blasint)s->k, w, ldw, 0.0f, y, (blasint)s->n);
+        return now() - t0;
     }
-    free(x), free(w), free(y);
-    return 2.0 * m * n * k / best / 1e9;
+    int blas = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    bool rows = s->m > s->n;
+    #pragma omp parallel
+    {
+        int id = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t len = rows ? s->m : s->n, lo = len * id / nt, hi = len * (id + 1) / nt;
+        if (rows)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, (blasint)(hi - lo), (blasint)s->n, (blasint)s->k, 1.0f,
+                        x + lo * s->k, (blasint)s->k, w, ldw, 0.0f, y + lo * s->n, (blasint)s->n);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, (blasint)s->m, (blasint)(hi - lo), (blasint)s->k, 1.0f, x,
+                        (blasint)s->k, s->nn ? w + lo : w + lo * s->k, ldw, 0.0f, y + lo, (blasint)s->n);
+    }
+    double dt = now() - t0;
+    openblas_set_num_threads(blas);
+    return dt;
 }
 
-static void report(FILE *out, const char *what, int64_t tokens, double seconds, double flops, double sgemm)
+/* Operands for timing each shape. A Linear's weight is read from memory in the unit (each is
+ * used once per forward; 128 experts do not fit in the caches), so its reference cycles through
+ * enough distinct weight matrices to exceed twice the L3 cache; the attention's operands stay
+ * hot in both. */
+struct ref_operands {
+    float *x, *y, *w[16];
+    size_t nw;
+    bool split; /* the faster threading for this shape */
+};
+
+static void ref_prepare(const struct shape *s, struct ref_operands *o)
 {
-    double gf = flops / seconds / 1e9;
-    fprintf(out, "%-34s %6lld tokens  %8.3f s  %9.1f tokens/s  %7.1f GFLOP/s  sgemm %7.1f GFLOP/s  ratio %.2f\n", what,
-            (long long)tokens, seconds, tokens / seconds, gf, sgemm, gf / sgemm);
-    fflush(out);
+    size_t wbytes = (size_t)(s->n * s->k) * 4;
+    o->nw = 1;
+    while (s->cold && o->nw < 16 && o->nw * wbytes < ((size_t)64 << 20))
+        o->nw++;
+    o->x = malloc((size_t)(s->m * s->k) * 4), o->y = malloc((size_t)(s->m * s->n) * 4);
+    for (int64_t j = 0; j < s->m * s->k; j++)
+        o->x[j] = frand(1);
+    for (size_t b = 0; b < o->nw; b++) {
+        o->w[b] = malloc(wbytes);
+        for (int64_t j = 0; j < s->n * s->k; j++)
+            o->w[b][j] = frand(1);
+    }
+    /* the faster threading, each timed twice through all the weights */
+    double best[2] = {1e30, 1e30};
+    for (int r = 0; r < 2; r++)
+        for (int split = 0; split < 2; split++) {
+            usleep(20000); /* let the other pool's threads go idle */
+            double dt = 0;
+            for (size_t b = 0; b < o->nw; b++)
+                dt += time_sgemm(s, o->x, o->w[b], o->y, split);
+            best[split] = dt < best[split] ? dt : best[split];
+        }
+    o->split = best[1] < best[0];
 }
 
-static struct vs_model *text_model(int64_t hidden, int64_t heads, int64_t kv, int64_t hd, int64_t inter, int64_t experts,
-                                   int64_t topk, int64_t moe_inter)
+static void ref_free(struct ref_operands *o)
 {
-    struct vs_model *m = calloc(1, sizeof *m);
-    struct vs_qwen3_vl_dims *d = &m->d;
+    for (size_t b = 0; b < o->nw; b++)
+        free(o->w[b]);
+    free(o->x), free(o->y);
+}
+
+/* Seconds for all the unit's products as plain sgemm calls, back to back like a forward
+ * (exposed to the same load), the weights cycling. */
+static double ref_round(const struct shape *shapes, struct ref_operands *ops, size_t n)
+{
+    double t0 = now();
+    for (size_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < shapes[i].count; j++)
+            time_sgemm(&shapes[i], ops[i].x, ops[i].w[(size_t)j % ops[i].nw], ops[i].y, ops[i].split);
+    return now() - t0;
+}
+
+static double shapes_flops(const struct shape *shapes, size_t n)
+{
+    double f = 0;
+    for (size_t i = 0; i < n; i++)
+        f += (double)shapes[i].count * 2.0 * (double)shapes[i].m * (double)shapes[i].n * (double)shapes[i].k;
+    return f;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- the units ---- */
+
+struct unit_case {
+    const char *key, *title;
+    struct vs_model m;
+    struct vs_unit *u;
+    struct arena a;
+    bool vision;
+    int64_t tokens;
+    float *x0, *x, *cos, *sin;
+    int32_t *segments;
+    struct shape shapes[8];
+    size_t n_shapes;
+    double activations; /* bytes */
+};
+
+static void text_dims(struct vs_qwen3_vl_dims *d, int64_t hidden, int64_t heads, int64_t kv, int64_t hd,
+                      int64_t inter, int64_t experts, int64_t topk, int64_t moe_inter)
+{
     d->hidden = hidden, d->heads = heads, d->kv_heads = kv, d->head_dim = hd, d->intermediate = inter;
     d->experts = experts, d->topk = topk, d->moe_intermediate = moe_inter, d->rms_norm_eps = 1e-6;
     d->rope_theta = 5e6, d->norm_topk_prob = true, d->layers = 1, d->decoder_sparse_step = 1;
     d->mrope_section[0] = hd / 2 - 2 * (hd / 2 * 5 / 16), d->mrope_section[1] = d->mrope_section[2] = hd / 2 * 5 / 16;
-    return m;
 }
 
-static double run_text(struct vs_model *m, int64_t s, bool moe, struct arena *a)
+static void text_unit(struct unit_case *c, bool moe)
 {
-    const struct vs_qwen3_vl_dims *d = &m->d;
-    struct vs_unit *u = vs_unit_new("model.language_model.layers.0");
+    const struct vs_qwen3_vl_dims *d = &c->m.d;
+    struct arena *a = &c->a;
+    struct vs_unit *u = c->u = vs_unit_new("model.language_model.layers.0");
     const char *p = "model.language_model.layers.0.";
     char n[192];
 #define NAME(x) (snprintf(n, sizeof n, "%s%s", p, x), n)
@@ -127,7 +258,22 @@ static double run_text(struct vs_model *m, int64_t s, bool moe, struct arena *a)
     lin(u, a, NAME("self_attn.o_proj"), d->hidden, d->heads * d->head_dim, 0);
     param(u, a, NAME("self_attn.q_norm.weight"), 1, &d->head_dim, -1);
     param(u, a, NAME("self_attn.k_norm.weight"), 1, &d->head_dim, -1);
-    if (moe) {
+    if (moe && a->bf16) { /* a real checkpoint's layout: fused bf16 experts, unstacked as slices */
+        int64_t E = d->experts, H = d->hidden, mi = d->moe_intermediate;
+        lin(u, a, NAME("mlp.gate"), E, H, 0);
+        int64_t gu_shape[3] = {E, H, 2 * mi}, down_shape[3] = {E, mi, H};
+        const struct vs_st_tensor *gu = tensor(a, NAME("mlp.experts.gate_up_proj"), 3, gu_shape, 1.0f / sqrtf((float)H));
+        const struct vs_st_tensor *dn = tensor(a, NAME("mlp.experts.down_proj"), 3, down_shape, 1.0f / sqrtf((float)mi));
+        static const char *const proj[3] = {"gate_proj", "up_proj", "down_proj"};
+        for (int64_t e = 0; e < E; e++)
+            for (int k = 0; k < 3; k++) {
+                char mod[192], w[200];
+                snprintf(mod, sizeof mod, "%smlp.experts.%lld.%s", p, (long long)e, proj[k]);
+                snprintf(w, sizeof w, "%s.weight", mod);
+                vs_unit_add_slice_param(u, w, k < 2 ? gu : dn, e, k == 1 ? mi : 0, k < 2 ? mi : H);
+                vs_unit_add_linear(u, mod, w, NULL);
+            }
+    } else if (moe) {
         lin(u, a, NAME("mlp.gate"), d->experts, d->hidden, 0);
         for (int64_t e = 0; e < d->experts; e++) {
             char mod[192];
@@ -146,49 +292,267 @@ static double run_text(struct vs_model *m, int64_t s, bool moe, struct arena *a)
     param(u, a, NAME("input_layernorm.weight"), 1, &d->hidden, -1);
     param(u, a, NAME("post_attention_layernorm.weight"), 1, &d->hidden, -1);
 #undef NAME
-    float *x = malloc((size_t)(s * d->hidden) * 4), *cs = malloc((size_t)(s * d->head_dim) * 4);
-    float *sn = malloc((size_t)(s * d->head_dim) * 4);
+    int64_t s = c->tokens, H = d->hidden, D = d->head_dim, q = d->heads * D, kv = d->kv_heads * D;
+    c->cos = malloc((size_t)(s * D) * 4), c->sin = malloc((size_t)(s * D) * 4);
     int64_t *pos = malloc((size_t)(3 * s) * sizeof *pos);
-    for (int64_t i = 0; i < s * d->hidden; i++)
-        x[i] = frand(1);
     for (int64_t i = 0; i < 3 * s; i++)
         pos[i] = i % s;
-    vs_qwen3_vl_mrope(pos, s, d->head_dim, d->rope_theta, d->mrope_section, cs, sn);
+    vs_qwen3_vl_mrope(pos, s, D, d->rope_theta, d->mrope_section, c->cos, c->sin);
+    free(pos);
+    struct shape *sh = c->shapes;
+    sh[0] = (struct shape){s, q, H, 1, true, false};
+    sh[1] = (struct shape){s, kv, H, 2, true, false};
+    sh[2] = (struct shape){s, H, q, 1, true, false};
+    sh[3] = (struct shape){s, s, D, d->heads / 2, false, false}; /* q·kᵀ, causal half */
+    sh[4] = (struct shape){s, D, s, d->heads / 2, false, true}; /* p·v */
+    /* widest point, attention: h, q, k, v, attention output; MLP below */
+    double attn = (double)(s * (H + 2 * q + 2 * kv)), mlp;
+    if (moe) {
+        int64_t per = s * d->topk / d->experts, mi = d->moe_intermediate;
+        sh[5] = (struct shape){s, d->experts, H, 1, true, false};
+        sh[6] = (struct shape){per, mi, H, 2 * d->experts, true, false}; /* gate, up at the mean load */
+        sh[7] = (struct shape){per, H, mi, d->experts, true, false};
+        c->n_shapes = 8;
+        /* MoE: h, output, router probabilities, one expert's input, gate, up and output with
+         * every token routed to it (the most an expert can get) */
+        mlp = (double)(s * (2 * H + d->experts) + s * (2 * H + 2 * mi));
+    } else {
+        sh[5] = (struct shape){s, d->intermediate, H, 2, true, false};
+        sh[6] = (struct shape){s, H, d->intermediate, 1, true, false};
+        c->n_shapes = 7;
+        mlp = (double)(s * (H + 2 * d->intermediate)); /* h, gate, up (down_proj writes over h) */
+    }
+    c->activations = 4.0 * ((double)(s * H) + (attn > mlp ? attn : mlp) + 2.0 * (double)(s * D));
+}
+
+static void vision_unit(struct unit_case *c)
+{
+    struct vs_qwen3_vl_dims *d = &c->m.d;
+    d->v_hidden = 1152, d->v_heads = 16, d->v_intermediate = 4304, d->v_depth = 1, d->merge_size = 2;
+    int64_t n = c->tokens, hv = d->v_hidden, dv = hv / d->v_heads, inter = d->v_intermediate;
+    int64_t side = 1;
+    while (side * side < n)
+        side++;
+    n = c->tokens = side * side; /* one square image */
+    struct arena *a = &c->a;
+    struct vs_unit *u = c->u = vs_unit_new("model.visual");
+    lin(u, a, "model.visual.blocks.0.attn.qkv", 3 * hv, hv, 1);
+    lin(u, a, "model.visual.blocks.0.attn.proj", hv, hv, 1);
+    lin(u, a, "model.visual.blocks.0.mlp.linear_fc1", inter, hv, 1);
+    lin(u, a, "model.visual.blocks.0.mlp.linear_fc2", hv, inter, 1);
+    param(u, a, "model.visual.blocks.0.norm1.weight", 1, &hv, -1);
+    param(u, a, "model.visual.blocks.0.norm1.bias", 1, &hv, 0.01f);
+    param(u, a, "model.visual.blocks.0.norm2.weight", 1, &hv, -1);
+    param(u, a, "model.visual.blocks.0.norm2.bias", 1, &hv, 0.01f);
+    int64_t grid[1][3] = {{1, side, side}};
+    int64_t *rows = malloc((size_t)n * sizeof *rows), *cols = malloc((size_t)n * sizeof *cols);
+    c->cos = malloc((size_t)(n * dv) * 4), c->sin = malloc((size_t)(n * dv) * 4);
+    c->segments = calloc((size_t)n, sizeof *c->segments);
+    vs_qwen3_vl_patch_coords(grid, 1, d->merge_size, rows, cols);
+    vs_qwen3_vl_vision_rope(rows, cols, n, dv, c->cos, c->sin);
+    free(rows), free(cols);
+    struct shape *sh = c->shapes;
+    sh[0] = (struct shape){n, 3 * hv, hv, 1, true, false};
+    sh[1] = (struct shape){n, hv, hv, 1, true, false};
+    sh[2] = (struct shape){n, inter, hv, 1, true, false};
+    sh[3] = (struct shape){n, hv, inter, 1, true, false};
+    sh[4] = (struct shape){n, n, dv, d->v_heads, false, false};
+    sh[5] = (struct shape){n, dv, n, d->v_heads, false, true};
+    c->n_shapes = 6;
+    /* widest point: x, h, qkv and q, k, v split out of it (the MLP's h and hidden are smaller) */
+    double attn = (double)(n * 7 * hv), mlp = (double)(n * (hv + inter));
+    c->activations = 4.0 * ((double)(n * hv) + (attn > mlp ? attn : mlp) + 2.0 * (double)(n * dv) + (double)n);
+}
+
+static const char *const keys[] = {"dense", "moe", "vision", "dense-bf16", "moe-bf16"};
+static const char *const titles[] = {"dense text layer (2B)", "MoE text layer (30B-A3B)", "vision block (1152 wide)",
+                                     "dense text layer (2B), bf16", "MoE text layer, fused bf16"};
+enum { UNITS = 5 };
+
+static void unit_setup(struct unit_case *c, const char *key, int64_t tokens)
+{
+    memset(c, 0, sizeof *c);
+    c->key = key;
+    c->tokens = tokens;
+    if (strcmp(key, "dense") == 0 || strcmp(key, "dense-bf16") == 0) {
+        c->a.bf16 = strcmp(key, "dense-bf16") == 0;
+        c->title = titles[c->a.bf16 ? 3 : 0];
+        text_dims(&c->m.d, 2048, 16, 8, 128, 6144, 0, 0, 0);
+        text_unit(c, false);
+    } else if (strcmp(key, "moe") == 0 || strcmp(key, "moe-bf16") == 0) {
+        c->a.bf16 = strcmp(key, "moe-bf16") == 0;
+        c->title = titles[c->a.bf16 ? 4 : 1];
+        text_dims(&c->m.d, 2048, 32, 4, 128, 0, 128, 8, 768);
+        text_unit(c, true);
+    } else {
+        c->title = titles[2];
+        c->vision = true;
+        c->tokens = tokens / 2;
+        vision_unit(c);
+    }
+    int64_t width = c->vision ? c->m.d.v_hidden : c->m.d.hidden;
+    c->x0 = malloc((size_t)(c->tokens * width) * 4);
+    c->x = malloc((size_t)(c->tokens * width) * 4);
+    for (int64_t i = 0; i < c->tokens * width; i++)
+        c->x0[i] = frand(1);
+}
+
+static void unit_free(struct unit_case *c)
+{
+    vs_unit_free(c->u);
+    arena_free(&c->a);
+    free(c->x0), free(c->x), free(c->cos), free(c->sin), free(c->segments);
+}
+
+/* Seconds for one forward of the unit (the input restored first unless the copy is gone). */
+static double unit_run(struct unit_case *c)
+{
+    int64_t width = c->vision ? c->m.d.v_hidden : c->m.d.hidden;
+    if (c->x0)
+        memcpy(c->x, c->x0, (size_t)(c->tokens * width) * 4);
     double t0 = now();
-    if (vs_qwen3_vl_text_layer(m, u, 0, x, s, cs, sn, NULL, false) != VS_OK)
-        fprintf(stderr, "bench_forward: %s\n", vs_error_message());
+    enum vs_status st = c->vision ? vs_qwen3_vl_vision_block(&c->m, c->u, 0, c->x, c->tokens, c->cos, c->sin,
+                                                             c->segments, NULL)
+                                  : vs_qwen3_vl_text_layer(&c->m, c->u, 0, c->x, c->tokens, c->cos, c->sin, NULL,
+                                                           false);
     double dt = now() - t0;
-    vs_unit_free(u);
-    free(x), free(cs), free(sn), free(pos);
+    if (st != VS_OK) {
+        fprintf(stderr, "bench_forward: %s: %s\n", c->title, vs_error_message());
+        exit(1);
+    }
     return dt;
+}
+
+/* ---- memory ---- */
+
+static double status_kib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double v = -1;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':')
+            v = atof(line + n + 1);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* One forward in this (fresh) process: prints "weights activations base peak" in MiB. */
+static int rss_child(const char *key, int64_t tokens)
+{
+    double base = status_kib("VmRSS") / 1024;
+    struct unit_case c;
+    unit_setup(&c, key, tokens);
+    int64_t width = c.vision ? c.m.d.v_hidden : c.m.d.hidden;
+    memcpy(c.x, c.x0, (size_t)(c.tokens * width) * 4);
+    free(c.x0); /* the benchmark's own copy of the input is no part of the forward */
+    c.x0 = NULL;
+    FILE *f = fopen("/proc/self/clear_refs", "w"); /* "5" resets VmHWM to the current RSS */
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
+    unit_run(&c);
+    double peak = status_kib("VmHWM") / 1024;
+    printf("%.1f %.1f %.1f %.1f\n", c.a.bytes / 1048576, c.activations / 1048576, base, peak);
+    unit_free(&c);
+    return 0;
+}
+
+static void rss_report(FILE *out, size_t unit, const char *self, int64_t tokens)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "'%s' --rss %s %lld", self, keys[unit], (long long)tokens);
+    FILE *p = popen(cmd, "r");
+    double w = 0, act = 0, base = 0, peak = 0;
+    if (!p || fscanf(p, "%lf %lf %lf %lf", &w, &act, &base, &peak) != 4) {
+        fprintf(out, "%-34s peak RSS: not measured (%s failed)\n", titles[unit], cmd);
+        if (p)
+            pclose(p);
+        return;
+    }
+    pclose(p);
+    double bound = 1.1 * (w + act);
+    fprintf(out, "%-34s peak RSS %7.1f MiB (%.1f before the unit was built; %.1f for the forward)  bound %.1f MiB "
+                 "= 1.1 x (weights %.1f + activations %.1f)  %s\n",
+            titles[unit], peak, base, peak - base, bound, w, act, peak - base <= bound ? "within" : "OVER");
+    fflush(out);
 }
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--rss") == 0)
+        return rss_child(argv[2], atoll(argv[3]));
+    if (argc == 5 && strcmp(argv[1], "--run") == 0) {
+        static struct unit_case c;
+        unit_setup(&c, argv[2], atoll(argv[3]));
+        for (int r = 0; r < atoi(argv[4]); r++)
+            printf("%s: %.3f s\n", c.title, unit_run(&c));
+        unit_free(&c);
+        return 0;
+    }
     int64_t s = argc > 1 ? atoll(argv[1]) : 2048;
     FILE *out = argc > 2 ? fopen(argv[2], "w") : stdout;
     if (!out) {
         perror(argv[2]);
         return 1;
     }
-    fprintf(out, "bench_forward: float32 forward of one unit at the issue's shapes, %lld tokens\n", (long long)s);
-    static struct arena a;
-
-    /* dense text layer, Qwen3-VL-2B: hidden 2048, 16/8 heads of 128, intermediate 6144 */
-    struct vs_model *dense = text_model(2048, 16, 8, 128, 6144, 0, 0, 0);
-    double lin_flops = 2.0 * s * 2048 * (2048 + 2 * 1024 + 2048 + 3 * 6144);
-    double att_flops = 2.0 * 2 * 16 * 128 * (double)s * s / 2;
-    double g_dense = sgemm_gflops(s, 6144, 2048);
-    report(out, "dense text layer (2B)", s, run_text(dense, s, false, &a), lin_flops + att_flops, g_dense);
-
-    /* MoE text layer, 30B-A3B: hidden 2048, 32/4 heads of 128, 128 experts top-8 of 768 */
-    struct vs_model *moe = text_model(2048, 32, 4, 128, 0, 128, 8, 768);
-    double moe_lin = 2.0 * s * 2048 * (4096 + 2 * 512 + 4096 + 128) + 2.0 * s * 8 * 3 * 768 * 2048;
-    double moe_att = 2.0 * 2 * 32 * 128 * (double)s * s / 2;
-    double g_moe = sgemm_gflops(s * 8 / 128, 768, 2048); /* an expert's GEMM with its average token count */
-    report(out, "MoE text layer (30B-A3B)", s, run_text(moe, s, true, &a), moe_lin + moe_att, g_moe);
-    free(dense), free(moe);
-    fprintf(out, "(vision block: not measured by this version; the tower's layer functions take a checkpoint unit)\n");
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[len > 0 ? len : 0] = '\0';
+    time_t t = time(NULL);
+    char date[64];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+    double load[1] = {0};
+    getloadavg(load, 1);
+    fprintf(out, "bench_forward: float32 forward of one unit, %lld tokens (vision: %lld patches), %s, %ld cores, "
+                 "%d OpenMP threads, load %.2f at start\n",
+            (long long)s, (long long)s / 2, date, sysconf(_SC_NPROCESSORS_ONLN), omp_get_max_threads(), load[0]);
+    fprintf(out, "(best of %d interleaved rounds each; ratio = unit GFLOP/s over sgemm GFLOP/s on the same shapes; "
+                 "rounds: the median and range of each forward's ratio to the sgemm round just before it)\n",
+            REPEATS);
+    static struct unit_case c;
+    bool chosen[UNITS];
+    for (size_t i = 0; i < UNITS; i++) {
+        chosen[i] = argc <= 3;
+        for (int a = 3; a < argc; a++)
+            chosen[i] |= strcmp(argv[a], keys[i]) == 0;
+    }
+    for (size_t i = 0; i < UNITS; i++) {
+        if (!chosen[i])
+            continue;
+        unit_setup(&c, keys[i], s);
+        double flops = shapes_flops(c.shapes, c.n_shapes), best = 1e30, ref_best = 1e30, ratios[REPEATS];
+        struct ref_operands ops[8];
+        for (size_t j = 0; j < c.n_shapes; j++)
+            ref_prepare(&c.shapes[j], &ops[j]);
+        unit_run(&c); /* warm-up: page in the weights and the allocator */
+        for (int r = 0; r < REPEATS; r++) {
+            usleep(20000);
+            double tr = ref_round(c.shapes, ops, c.n_shapes);
+            usleep(20000);
+            double dt = unit_run(&c);
+            best = dt < best ? dt : best;
+            ref_best = tr < ref_best ? tr : ref_best;
+            ratios[r] = tr / dt;
+        }
+        qsort(ratios, REPEATS, sizeof *ratios, cmp_double);
+        double ref = flops / ref_best / 1e9;
+        for (size_t j = 0; j < c.n_shapes; j++)
+            ref_free(&ops[j]);
+        double gf = flops / best / 1e9;
+        fprintf(out, "%-34s %6lld tokens  %8.3f s  %9.1f tokens/s  %7.1f GFLOP/s  sgemm %7.1f GFLOP/s  ratio %.2f "
+                     "(rounds: median %.2f, %.2f-%.2f)\n",
+                c.title, (long long)c.tokens, best, c.tokens / best, gf, ref, gf / ref, ratios[REPEATS / 2], ratios[0],
+                ratios[REPEATS - 1]);
+        fflush(out);
+        unit_free(&c);
+    }
+    for (size_t i = 0; i < UNITS; i++)
+        if (chosen[i])
+            rss_report(out, i, self, s);
     if (out != stdout)
         fclose(out);
     return 0;

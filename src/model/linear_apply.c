@@ -1,5 +1,6 @@
 #include "model/linear_apply.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,61 @@ enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, floa
     return VS_OK;
 }
 
+/* A whole float32 tensor is used in place; other whole float tensors are converted into *own
+ * in parallel chunks. */
+static enum vs_status param_f32_view(const struct vs_unit *u, const struct vs_param *p, const float **view,
+                                     float **own)
+{
+    if (p->slice < 0 && p->dtype == VS_DTYPE_F32 && p->src->data &&
+        (uintptr_t)p->src->data % _Alignof(float) == 0) {
+        *view = p->src->data;
+        return VS_OK;
+    }
+    if (p->slice >= 0 || !vs_dtype_is_float(p->dtype)) {
+        enum vs_status st = vs_unit_param_f32(u, p->name, own, NULL);
+        *view = *own;
+        return st;
+    }
+    int64_t n = (int64_t)vs_param_numel(p), chunk = 65536;
+    size_t es = vs_dtype_size(p->dtype);
+    float *dst = vs_malloc((size_t)n * sizeof *dst);
+    if (!dst)
+        return VS_ERR_NOMEM;
+    const unsigned char *src = p->src->data;
+    #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i += chunk)
+        vs_convert_to_f32(p->dtype, src + (size_t)i * es, dst + i, (size_t)(n - i < chunk ? n - i : chunk));
+    *view = *own = dst;
+    return VS_OK;
+}
+
+/* An expert slice (columns [col0, col0 + ncols) of src[slice], src [E, A, B]) as the [A, ncols]
+ * block it is: in place when float32, else converted row by row. */
+static enum vs_status slice_f32_view(const struct vs_param *p, struct vs_linear_f32 *l)
+{
+    int64_t A = p->src->shape[1], B = p->src->shape[2], J = p->ncols;
+    size_t es = vs_dtype_size(p->dtype);
+    const unsigned char *base = (const unsigned char *)p->src->data + (size_t)(p->slice * A * B + p->col0) * es;
+    l->w_in_out = true;
+    if (p->dtype == VS_DTYPE_F32 && (uintptr_t)base % _Alignof(float) == 0) {
+        l->w = (const float *)(const void *)base;
+        l->ldw = B;
+        return VS_OK;
+    }
+    if (!vs_dtype_is_float(p->dtype))
+        return vs_error_set(VS_ERR_MODEL, "tensor '%s': expected a float dtype, got %s", p->name,
+                            vs_dtype_name(p->dtype));
+    float *dst = vs_malloc((size_t)(A * J) * sizeof *dst);
+    if (!dst)
+        return VS_ERR_NOMEM;
+    #pragma omp parallel for schedule(static) if (A * J >= VS_PARALLEL_MIN)
+    for (int64_t a = 0; a < A; a++)
+        vs_convert_to_f32(p->dtype, base + (size_t)(a * B) * es, dst + a * J, (size_t)J);
+    l->w = l->own_w = dst;
+    l->ldw = J;
+    return VS_OK;
+}
+
 enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out)
 {
     memset(out, 0, sizeof *out);
@@ -38,9 +94,10 @@ enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, s
         out->name = l->name;
         out->out = w->shape[0];
         out->in = w->shape[1];
-        enum vs_status st = vs_unit_param_f32(u, w->name, &out->w, NULL);
+        out->ldw = out->in;
+        enum vs_status st = w->slice >= 0 ? slice_f32_view(w, out) : param_f32_view(u, w, &out->w, &out->own_w);
         if (st == VS_OK && l->bias >= 0)
-            st = vs_unit_param_f32(u, u->params[l->bias].name, &out->b, NULL);
+            st = param_f32_view(u, &u->params[l->bias], &out->b, &out->own_b);
         if (st != VS_OK)
             vs_linear_f32_free(out);
         return st;
@@ -50,8 +107,9 @@ enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, s
 
 void vs_linear_f32_free(struct vs_linear_f32 *l)
 {
-    free(l->w);
-    free(l->b);
+    free(l->own_w);
+    free(l->own_b);
+    l->own_w = l->own_b = NULL;
     l->w = l->b = NULL;
 }
 
@@ -62,7 +120,10 @@ void vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows
         hooks->observe_input(hooks->ctx, l->name, x, rows, l->in);
     if (hooks && hooks->transform_input)
         x = hooks->transform_input(hooks->ctx, l->name, x, rows, l->in);
-    vs_linear_f32(x, l->w, l->b, y, rows, l->out, l->in);
+    if (l->w_in_out)
+        vs_linear_in_out_f32(x, l->w, l->ldw, l->b, y, rows, l->out, l->in);
+    else
+        vs_linear_f32(x, l->w, l->b, y, rows, l->out, l->in);
     if (hooks && hooks->observe_output)
         hooks->observe_output(hooks->ctx, l->name, y, rows, l->out);
 }

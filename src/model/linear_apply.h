@@ -3,17 +3,24 @@
 #ifndef VS_MODEL_LINEAR_APPLY_H
 #define VS_MODEL_LINEAR_APPLY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/status.h"
 #include "model/unit.h"
 
-/* A Linear's weights in float32 (owned). */
+/* A Linear's weights in float32, read-only: they point into the checkpoint when it already holds
+ * them as aligned float32 (no copy), and into converted copies owned here otherwise. An expert
+ * of a fused MoE tensor keeps that tensor's layout, [in, out] (w_in_out; rows ldw apart), so that
+ * it is neither transposed nor, in float32, copied. */
 struct vs_linear_f32 {
     const char *name; /* module name, borrowed from the unit */
-    float *w;         /* [out, in] */
-    float *b;         /* [out] or NULL */
+    const float *w;   /* [out, in], or [in, out] when w_in_out */
+    const float *b;   /* [out] or NULL */
     int64_t out, in;
+    bool w_in_out;
+    int64_t ldw;      /* distance between rows of w */
+    float *own_w, *own_b; /* the converted copies (NULL when borrowed); freed by vs_linear_f32_free */
 };
 
 struct vs_linear_hooks {
@@ -30,11 +37,11 @@ struct vs_linear_hooks {
     void (*observe_output)(void *ctx, const char *module, const float *y, int64_t rows, int64_t cols);
 };
 
-/* Loads `<module>.weight` (and `<module>.bias` if present) of unit u as float32. */
+/* Loads `<module>.weight` (and `<module>.bias` if present) of unit u as float32 (see above). */
 enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out);
 void vs_linear_f32_free(struct vs_linear_f32 *l);
 
-/* y[rows, out] = x[rows, in] · wᵀ + b, after the hooks have seen x. */
+/* y[rows, out] = x[rows, in] · wᵀ + b (x · w + b when w_in_out), after the hooks have seen x. */
 void vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
                      const struct vs_linear_hooks *hooks);
 

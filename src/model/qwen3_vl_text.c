@@ -99,94 +99,131 @@ static enum vs_status linear(const struct vs_unit *u, const char *module, const 
     return st;
 }
 
-/* SwiGLU MLP `<prefix>{gate,up,down}_proj` on x [n, H] into y [n, H]. */
-static enum vs_status swiglu(const struct vs_unit *u, const char *prefix, const float *x, int64_t n, int64_t H,
-                             int64_t inter, float *y, const struct vs_linear_hooks *hooks)
+/* SwiGLU MLP `<prefix>{gate,up,down}_proj` on x [n, H] into y [n, H] (y may be x), with
+ * gate and up [n, inter] as workspace. */
+static enum vs_status swiglu(const struct vs_unit *u, const char *prefix, const float *x, int64_t n, int64_t inter,
+                             float *y, float *gate, float *up, const struct vs_linear_hooks *hooks)
 {
-    float *g = vs_malloc((size_t)(n * inter) * sizeof *g), *up = vs_malloc((size_t)(n * inter) * sizeof *up);
     char name[256];
-    enum vs_status st = VS_ERR_NOMEM;
-    if (g && up) {
-        snprintf(name, sizeof name, "%sgate_proj", prefix);
-        st = linear(u, name, x, n, g, hooks);
-        snprintf(name, sizeof name, "%sup_proj", prefix);
-        if (st == VS_OK)
-            st = linear(u, name, x, n, up, hooks);
-        if (st == VS_OK) {
-            vs_silu_mul_f32(g, up, g, n * inter);
-            snprintf(name, sizeof name, "%sdown_proj", prefix);
-            st = linear(u, name, g, n, y, hooks);
-        }
+    snprintf(name, sizeof name, "%sgate_proj", prefix);
+    enum vs_status st = linear(u, name, x, n, gate, hooks);
+    snprintf(name, sizeof name, "%sup_proj", prefix);
+    if (st == VS_OK)
+        st = linear(u, name, x, n, up, hooks);
+    if (st == VS_OK) {
+        vs_silu_mul_f32(gate, up, gate, n * inter);
+        snprintf(name, sizeof name, "%sdown_proj", prefix);
+        st = linear(u, name, gate, n, y, hooks);
     }
-    (void)H;
-    free(g);
-    free(up);
     return st;
 }
 
-/* Router softmax (float32), top-k, optional renormalisation; experts on their tokens. */
+/* The K experts of one token's router probabilities pr[E], by value, the lower index first
+ * among equals (torch.topk's order), with their weights, renormalised when asked. */
+static void top_k(const float *pr, int64_t E, int64_t K, bool renormalise, int64_t *sel, float *w)
+{
+    int64_t n = 0;
+    for (int64_t e = 0; e < E; e++) {
+        if (n == K && !(pr[e] > w[K - 1]))
+            continue;
+        int64_t pos = n < K ? n++ : K - 1;
+        while (pos > 0 && pr[e] > w[pos - 1]) {
+            sel[pos] = sel[pos - 1], w[pos] = w[pos - 1];
+            pos--;
+        }
+        sel[pos] = e, w[pos] = pr[e];
+    }
+    if (renormalise) {
+        float sum = 0;
+        for (int64_t k = 0; k < K; k++)
+            sum += w[k];
+        for (int64_t k = 0; k < K; k++)
+            w[k] /= sum;
+    }
+}
+
+/* Router softmax (float32), top-k, optional renormalisation; then expert by expert, in order:
+ * gather its tokens (in token order), SwiGLU, add its weighted output to theirs. */
 static enum vs_status moe(const struct vs_model *m, const struct vs_unit *u, const char *p, const float *h, int64_t s,
                           float *y, const struct vs_linear_hooks *hooks, bool all_experts)
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     int64_t E = d->experts, K = d->topk, H = d->hidden, I = d->moe_intermediate;
     float *probs = vs_malloc((size_t)(s * E) * sizeof *probs), *wsel = vs_malloc((size_t)(s * K) * sizeof *wsel);
-    int64_t *esel = vs_malloc((size_t)(s * K) * sizeof *esel), *rows = vs_malloc((size_t)s * sizeof *rows);
-    float *xe = vs_malloc((size_t)(s * H) * sizeof *xe), *ye = vs_malloc((size_t)(s * H) * sizeof *ye);
-    float *we = vs_malloc((size_t)s * sizeof *we);
+    int64_t *esel = vs_malloc((size_t)(s * K) * sizeof *esel), *start = vs_calloc((size_t)E + 1, sizeof *start);
+    int64_t *rows = NULL;
+    float *we = NULL, *ws = NULL;
     char name[256];
     enum vs_status st = VS_ERR_NOMEM;
-    if (!probs || !wsel || !esel || !rows || !xe || !ye || !we)
+    if (!probs || !wsel || !esel || !start)
         goto done;
     snprintf(name, sizeof name, "%smlp.gate", p);
     if ((st = linear(u, name, h, s, probs, hooks)) != VS_OK)
         goto done;
     vs_softmax_rows_f32(probs, s, E);
-    for (int64_t t = 0; t < s; t++) { /* top-k by value, lower index first among equals */
-        float *pr = probs + t * E, sum = 0;
-        for (int64_t k = 0; k < K; k++) {
-            int64_t best = -1;
-            for (int64_t e = 0; e < E; e++) {
-                bool taken = false;
-                for (int64_t j = 0; j < k; j++)
-                    taken |= esel[t * K + j] == e;
-                if (!taken && (best < 0 || pr[e] > pr[best]))
-                    best = e;
-            }
-            esel[t * K + k] = best;
-            wsel[t * K + k] = pr[best];
-            sum += pr[best];
-        }
-        if (d->norm_topk_prob)
-            for (int64_t k = 0; k < K; k++)
-                wsel[t * K + k] /= sum;
+    #pragma omp parallel for schedule(static) if (s * E >= VS_PARALLEL_MIN)
+    for (int64_t t = 0; t < s; t++)
+        top_k(probs + t * E, E, K, d->norm_topk_prob, esel + t * K, wsel + t * K);
+    /* each expert's (token, weight) list, tokens ascending: a counting sort of the selections */
+    int64_t slots = all_experts ? s * E : s * K, most = 0;
+    for (int64_t i = 0; i < s * K && !all_experts; i++)
+        start[esel[i] + 1]++;
+    for (int64_t e = 0; e < E; e++) {
+        if (all_experts)
+            start[e + 1] = s;
+        most = start[e + 1] > most ? start[e + 1] : most;
+        start[e + 1] += start[e];
     }
+    rows = vs_malloc((size_t)slots * sizeof *rows), we = vs_calloc((size_t)slots, sizeof *we);
+    ws = vs_malloc((size_t)(most * (2 * H + 2 * I)) * sizeof *ws);
+    if (!rows || !we || !ws) {
+        st = VS_ERR_NOMEM;
+        goto done;
+    }
+    if (all_experts) {
+        for (int64_t e = 0; e < E; e++)
+            for (int64_t t = 0; t < s; t++)
+                rows[e * s + t] = t;
+        for (int64_t i = 0; i < s * K; i++)
+            we[esel[i] * s + i / K] = wsel[i];
+    } else {
+        int64_t *fill = vs_malloc((size_t)E * sizeof *fill);
+        if (!fill) {
+            st = VS_ERR_NOMEM;
+            goto done;
+        }
+        memcpy(fill, start, (size_t)E * sizeof *fill);
+        for (int64_t i = 0; i < s * K; i++) {
+            int64_t slot = fill[esel[i]]++;
+            rows[slot] = i / K, we[slot] = wsel[i];
+        }
+        free(fill);
+    }
+    float *xe = ws, *ye = xe + most * H, *ge = ye + most * H, *ue = ge + most * I;
     memset(y, 0, (size_t)(s * H) * sizeof *y);
     for (int64_t e = 0; e < E && st == VS_OK; e++) {
-        int64_t n = 0;
-        for (int64_t t = 0; t < s; t++) {
-            float w = 0;
-            for (int64_t k = 0; k < K; k++)
-                if (esel[t * K + k] == e)
-                    w = wsel[t * K + k];
-            if (w != 0 || all_experts) {
-                rows[n] = t;
-                we[n] = w;
-                memcpy(xe + n * H, h + t * H, (size_t)H * sizeof *xe);
-                n++;
-            }
-        }
+        int64_t n = start[e + 1] - start[e];
+        const int64_t *r = rows + start[e];
+        const float *w = we + start[e];
         if (n == 0)
             continue;
+        #pragma omp parallel for schedule(static) if (n * H >= VS_PARALLEL_MIN)
+        for (int64_t i = 0; i < n; i++)
+            memcpy(xe + i * H, h + r[i] * H, (size_t)H * sizeof *xe);
         char prefix[256];
         snprintf(prefix, sizeof prefix, "%smlp.experts.%lld.", p, (long long)e);
-        st = swiglu(u, prefix, xe, n, H, I, ye, hooks);
-        for (int64_t r = 0; st == VS_OK && r < n; r++)
+        st = swiglu(u, prefix, xe, n, I, ye, ge, ue, hooks);
+        #pragma omp parallel for schedule(static) if (n * H >= VS_PARALLEL_MIN)
+        for (int64_t i = 0; i < n; i++) { /* the tokens of one expert are distinct */
+            float *dst = y + r[i] * H, wi = w[i];
+            const float *src = ye + i * H;
+            #pragma omp simd
             for (int64_t j = 0; j < H; j++)
-                y[rows[r] * H + j] += we[r] * ye[r * H + j];
+                dst[j] += wi * src[j];
+        }
     }
 done:
-    free(probs), free(wsel), free(esel), free(rows), free(xe), free(ye), free(we);
+    free(probs), free(wsel), free(esel), free(start), free(rows), free(we), free(ws);
     return st;
 }
 
@@ -199,12 +236,16 @@ enum vs_status vs_qwen3_vl_text_layer(const struct vs_model *m, const struct vs_
     float eps = (float)d->rms_norm_eps;
     char p[128], name[192];
     snprintf(p, sizeof p, "model.language_model.layers.%lld.", (long long)layer);
-    float *h = vs_malloc((size_t)(s * H) * sizeof *h), *q = vs_malloc((size_t)(s * nq * D) * sizeof *q);
-    float *k = vs_malloc((size_t)(s * nkv * D) * sizeof *k), *v = vs_malloc((size_t)(s * nkv * D) * sizeof *v);
-    float *o = vs_malloc((size_t)(s * nq * D) * sizeof *o), *y = vs_malloc((size_t)(s * H) * sizeof *y);
-    enum vs_status st = VS_ERR_NOMEM;
-    if (!h || !q || !k || !v || !o || !y)
-        goto done;
+    snprintf(name, sizeof name, "%smlp.gate.weight", p);
+    bool is_moe = vs_unit_find_param(u, name) >= 0;
+    /* One workspace for both halves: h [s, H], then q, o [s, nq·D] and k, v [s, nkv·D] for the
+     * attention, and gate, up [s, intermediate] for a dense MLP. */
+    int64_t attn = 2 * nq * D + 2 * nkv * D, mlp = is_moe ? 0 : 2 * d->intermediate;
+    float *h = vs_malloc((size_t)(s * (H + (attn > mlp ? attn : mlp))) * sizeof *h);
+    if (!h)
+        return VS_ERR_NOMEM;
+    float *q = h + s * H, *o = q + s * nq * D, *k = o + s * nq * D, *v = k + s * nkv * D;
+    enum vs_status st;
     snprintf(name, sizeof name, "%sinput_layernorm.weight", p);
     if ((st = rms(u, name, x, h, s, H, eps)) != VS_OK)
         goto done;
@@ -228,26 +269,28 @@ enum vs_status vs_qwen3_vl_text_layer(const struct vs_model *m, const struct vs_
     if ((st = vs_attention_f32(q, k, v, o, s, nq, nkv, D, true, NULL)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%sself_attn.o_proj", p);
-    if ((st = linear(u, name, o, s, y, hooks)) != VS_OK)
+    if ((st = linear(u, name, o, s, h, hooks)) != VS_OK)
         goto done;
-    for (int64_t i = 0; i < s * H; i++)
-        x[i] += y[i];
+    vs_add_f32(x, h, s * H);
     snprintf(name, sizeof name, "%spost_attention_layernorm.weight", p);
     if ((st = rms(u, name, x, h, s, H, eps)) != VS_OK)
         goto done;
-    snprintf(name, sizeof name, "%smlp.gate.weight", p);
-    if (vs_unit_find_param(u, name) >= 0) {
-        st = moe(m, u, p, h, s, y, hooks, all_experts);
+    if (is_moe) {
+        float *y = vs_malloc((size_t)(s * H) * sizeof *y);
+        st = y ? moe(m, u, p, h, s, y, hooks, all_experts) : VS_ERR_NOMEM;
+        if (st == VS_OK)
+            vs_add_f32(x, y, s * H);
+        free(y);
     } else {
         char prefix[160];
         snprintf(prefix, sizeof prefix, "%smlp.", p);
-        st = swiglu(u, prefix, h, s, H, d->intermediate, y, hooks);
+        float *gate = h + s * H, *up = gate + s * d->intermediate;
+        /* down_proj writes over its own input's source h, which gate and up no longer need */
+        if ((st = swiglu(u, prefix, h, s, d->intermediate, h, gate, up, hooks)) == VS_OK)
+            vs_add_f32(x, h, s * H);
     }
-    if (st == VS_OK)
-        for (int64_t i = 0; i < s * H; i++)
-            x[i] += y[i];
 done:
-    free(h), free(q), free(k), free(v), free(o), free(y);
+    free(h);
     return st;
 }
 

@@ -82,20 +82,22 @@ done:
     return st;
 }
 
-static enum vs_status block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x, int64_t n,
-                            const float *cos, const float *sin, const int32_t *segments,
-                            const struct vs_linear_hooks *hooks)
+enum vs_status vs_qwen3_vl_vision_block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x,
+                                        int64_t n, const float *cos, const float *sin, const int32_t *segments,
+                                        const struct vs_linear_hooks *hooks)
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     int64_t hv = d->v_hidden, heads = d->v_heads, dv = hv / heads, inter = d->v_intermediate;
-    float *h = vs_malloc((size_t)(n * hv) * sizeof *h), *qkv = vs_malloc((size_t)(n * 3 * hv) * sizeof *qkv);
-    float *q = vs_malloc((size_t)(n * hv) * sizeof *q), *k = vs_malloc((size_t)(n * hv) * sizeof *k);
-    float *v = vs_malloc((size_t)(n * hv) * sizeof *v), *mid = vs_malloc((size_t)(n * inter) * sizeof *mid);
+    /* One workspace: h [n, hv], then qkv [n, 3·hv] and q, k, v [n, hv] for the attention, or the
+     * MLP's hidden [n, inter]. */
+    int64_t wide = 6 * hv > inter ? 6 * hv : inter;
+    float *h = vs_malloc((size_t)(n * (hv + wide)) * sizeof *h);
+    if (!h)
+        return VS_ERR_NOMEM;
+    float *qkv = h + n * hv, *q = qkv + n * 3 * hv, *k = q + n * hv, *v = k + n * hv, *mid = h + n * hv;
     char p[128], name[192];
     snprintf(p, sizeof p, "model.visual.blocks.%lld", (long long)i);
-    enum vs_status st = VS_ERR_NOMEM;
-    if (!h || !qkv || !q || !k || !v || !mid)
-        goto done;
+    enum vs_status st;
     snprintf(name, sizeof name, "%s.norm1", p);
     if ((st = layer_norm(u, name, x, h, n, hv)) != VS_OK)
         goto done;
@@ -103,6 +105,7 @@ static enum vs_status block(const struct vs_model *m, const struct vs_unit *u, i
     if ((st = linear(u, name, h, n, qkv, hooks)) != VS_OK)
         goto done;
     /* qkv columns are (3, heads, dv) */
+    #pragma omp parallel for schedule(static) if (n * hv >= VS_PARALLEL_MIN)
     for (int64_t t = 0; t < n; t++) {
         memcpy(q + t * hv, qkv + t * 3 * hv, (size_t)hv * sizeof *q);
         memcpy(k + t * hv, qkv + t * 3 * hv + hv, (size_t)hv * sizeof *k);
@@ -115,8 +118,7 @@ static enum vs_status block(const struct vs_model *m, const struct vs_unit *u, i
     snprintf(name, sizeof name, "%s.attn.proj", p);
     if ((st = linear(u, name, h, n, q, hooks)) != VS_OK)
         goto done;
-    for (int64_t j = 0; j < n * hv; j++)
-        x[j] += q[j];
+    vs_add_f32(x, q, n * hv);
     snprintf(name, sizeof name, "%s.norm2", p);
     if ((st = layer_norm(u, name, x, h, n, hv)) != VS_OK)
         goto done;
@@ -125,12 +127,11 @@ static enum vs_status block(const struct vs_model *m, const struct vs_unit *u, i
         goto done;
     vs_gelu_tanh_f32(mid, n * inter);
     snprintf(name, sizeof name, "%s.mlp.linear_fc2", p);
-    if ((st = linear(u, name, mid, n, q, hooks)) != VS_OK)
+    if ((st = linear(u, name, mid, n, h, hooks)) != VS_OK)
         goto done;
-    for (int64_t j = 0; j < n * hv; j++)
-        x[j] += q[j];
+    vs_add_f32(x, h, n * hv);
 done:
-    free(h), free(qkv), free(q), free(k), free(v), free(mid);
+    free(h);
     return st;
 }
 
@@ -172,8 +173,7 @@ enum vs_status vs_qwen3_vl_vision_forward(const struct vs_model *m, const struct
     if ((st = vs_unit_param_f32(u, "model.visual.pos_embed.weight", &table, NULL)) != VS_OK)
         goto done;
     vs_qwen3_vl_pos_embed(table, side, hv, grids, n_images, merge, pos);
-    for (int64_t j = 0; j < patches * hv; j++)
-        x[j] += pos[j];
+    vs_add_f32(x, pos, patches * hv);
     vs_qwen3_vl_patch_coords(grids, n_images, merge, rows, cols);
     vs_qwen3_vl_vision_rope(rows, cols, patches, dv, cos, sin);
     /* attention stays within each frame of each image */
@@ -189,7 +189,7 @@ enum vs_status vs_qwen3_vl_vision_forward(const struct vs_model *m, const struct
         goto done;
     }
     for (int64_t i = 0; i < d->v_depth && st == VS_OK; i++) {
-        st = block(m, u, i, x, patches, cos, sin, segments, hooks);
+        st = vs_qwen3_vl_vision_block(m, u, i, x, patches, cos, sin, segments, hooks);
         for (size_t j = 0; j < d->n_deepstack && st == VS_OK; j++) {
             if (d->deepstack_indexes[j] != i)
                 continue;

@@ -24,4 +24,11 @@ enum vs_status vs_qwen3_vl_vision_forward(const struct vs_model *m, const struct
                                           struct vs_qwen3_vl_vision_out *out);
 void vs_qwen3_vl_vision_out_free(struct vs_qwen3_vl_vision_out *o);
 
+/* Runs block i of the tower (`model.visual.blocks.<i>.*` of unit u) in place on x [n, v_hidden]:
+ * LayerNorm, qkv, 2-D rotary cos/sin [n, head_dim], attention within each segment (segment ids,
+ * non-decreasing, one per patch: the frames of the images), proj, LayerNorm, GELU (tanh) MLP. */
+enum vs_status vs_qwen3_vl_vision_block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x,
+                                        int64_t n, const float *cos, const float *sin, const int32_t *segments,
+                                        const struct vs_linear_hooks *hooks);
+
 #endif

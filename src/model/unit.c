@@ -1,5 +1,6 @@
 #include "model/unit.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,23 +167,30 @@ enum vs_status vs_param_read_f32(const struct vs_param *p, float *dst)
         vs_convert_to_f32(p->dtype, p->src->data, dst, n);
         return VS_OK;
     }
-    /* Transpose in tiles of rows so that both the reads and the writes stay sequential. */
+    /* Transpose in tiles of rows so that both the reads and the writes stay sequential; tiles
+     * write disjoint columns of dst, so the threads (one tile buffer each) share them out. */
     enum { TILE = 32 };
     size_t es = vs_dtype_size(p->dtype);
     int64_t A = p->src->shape[1], B = p->src->shape[2], J = p->ncols;
     const unsigned char *base = (const unsigned char *)p->src->data + (size_t)(p->slice * A * B) * es;
-    float *tile = vs_malloc((size_t)TILE * (size_t)J * sizeof *tile);
-    if (!tile)
+    int nthreads = A * J >= (1 << 17) && !omp_in_parallel() ? omp_get_max_threads() : 1;
+    float *tiles = vs_malloc((size_t)nthreads * TILE * (size_t)J * sizeof *tiles);
+    if (!tiles)
         return VS_ERR_NOMEM;
-    for (int64_t a0 = 0; a0 < A; a0 += TILE) {
-        int64_t na = A - a0 < TILE ? A - a0 : TILE;
-        for (int64_t a = 0; a < na; a++)
-            vs_convert_to_f32(p->dtype, base + (size_t)((a0 + a) * B + p->col0) * es, tile + a * J, (size_t)J);
-        for (int64_t j = 0; j < J; j++)
+    #pragma omp parallel num_threads(nthreads)
+    {
+        float *tile = tiles + (size_t)omp_get_thread_num() * TILE * (size_t)J;
+        #pragma omp for schedule(static)
+        for (int64_t a0 = 0; a0 < A; a0 += TILE) {
+            int64_t na = A - a0 < TILE ? A - a0 : TILE;
             for (int64_t a = 0; a < na; a++)
-                dst[j * A + a0 + a] = tile[a * J + j];
+                vs_convert_to_f32(p->dtype, base + (size_t)((a0 + a) * B + p->col0) * es, tile + a * J, (size_t)J);
+            for (int64_t j = 0; j < J; j++)
+                for (int64_t a = 0; a < na; a++)
+                    dst[j * A + a0 + a] = tile[a * J + j];
+        }
     }
-    free(tile);
+    free(tiles);
     return VS_OK;
 }
 

@@ -6,29 +6,90 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/simd_math.h"
+
+/* OpenBLAS is held at one thread inside the kernels' OpenMP regions, so that one pool of threads
+ * (OpenMP's) does all the work: two pools on the same cores would spin against each other. */
+static int blas_single_begin(void)
+{
+    int n = openblas_get_num_threads();
+    if (n != 1)
+        openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_single_end(int n)
+{
+    if (n != 1)
+        openblas_set_num_threads(n);
+}
+
+/* Each OpenMP thread computes one part of y: a range of rows when y is taller than wide, else a
+ * range of columns (multiples of 16, the GEMM kernel's width), with a single-threaded GEMM.
+ * w_in_out: w is [k, n] with row stride ldw (y = x·w), else [n, k] (y = x·wᵀ). */
+static void linear_split(const float *x, const float *w, bool w_in_out, int64_t ldw, const float *bias, float *y,
+                         int64_t m, int64_t n, int64_t k)
+{
+    bool small = (double)m * (double)n * (double)k < 16.0 * VS_PARALLEL_MIN;
+    int nthreads = omp_in_parallel() || small ? 1 : omp_get_max_threads();
+    int blas_threads = omp_in_parallel() ? 1 : blas_single_begin();
+    bool by_rows = m > n;
+    #pragma omp parallel num_threads(nthreads)
+    {
+        int id = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t len = by_rows ? m : n, unit = by_rows ? 1 : 16;
+        int64_t units = (len + unit - 1) / unit;
+        int64_t lo = units * id / nt * unit, hi = units * (id + 1) / nt * unit;
+        hi = hi < len ? hi : len;
+        if (lo < hi) {
+            int64_t rows = by_rows ? hi - lo : m, cols = by_rows ? n : hi - lo;
+            const float *xp = by_rows ? x + lo * k : x;
+            const float *wp = by_rows ? w : w_in_out ? w + lo : w + lo * ldw;
+            float *yp = by_rows ? y + lo * n : y + lo;
+            float beta = 0.0f;
+            if (bias) {
+                const float *bp = by_rows ? bias : bias + lo;
+                for (int64_t i = 0; i < rows; i++)
+                    memcpy(yp + i * n, bp, (size_t)cols * sizeof *y);
+                beta = 1.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, w_in_out ? CblasNoTrans : CblasTrans, (blasint)rows,
+                        (blasint)cols, (blasint)k, 1.0f, xp, (blasint)k, wp, (blasint)ldw, beta, yp, (blasint)n);
+        }
+    }
+    blas_single_end(blas_threads);
+}
+
 void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, int64_t m, int64_t n, int64_t k)
 {
-    float beta = 0.0f;
-    if (bias) {
-        #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < m; i++)
-            memcpy(y + i * n, bias, (size_t)n * sizeof *y);
-        beta = 1.0f;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f, x, (blasint)k,
-                w, (blasint)k, beta, y, (blasint)n);
+    linear_split(x, w, false, k, bias, y, m, n, k);
+}
+
+void vs_linear_in_out_f32(const float *x, const float *w, int64_t ldw, const float *bias, float *y, int64_t m,
+                          int64_t n, int64_t k)
+{
+    linear_split(x, w, true, ldw, bias, y, m, n, k);
+}
+
+void vs_add_f32(float *x, const float *y, int64_t n)
+{
+    #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++)
+        x[i] += y[i];
 }
 
 void vs_rmsnorm_f32(const float *x, const float *gamma, float eps, float *y, int64_t rows, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (rows * n >= VS_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
         float *yr = y + r * n;
         double ss = 0.0;
+        #pragma omp simd reduction(+ : ss)
         for (int64_t i = 0; i < n; i++)
             ss += (double)xr[i] * xr[i];
         float inv = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+        #pragma omp simd
         for (int64_t i = 0; i < n; i++)
             yr[i] = xr[i] * inv * gamma[i];
     }
@@ -37,69 +98,111 @@ void vs_rmsnorm_f32(const float *x, const float *gamma, float eps, float *y, int
 void vs_layernorm_f32(const float *x, const float *gamma, const float *beta, float eps, float *y,
                       int64_t rows, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (rows * n >= VS_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
         float *yr = y + r * n;
         double sum = 0.0;
+        #pragma omp simd reduction(+ : sum)
         for (int64_t i = 0; i < n; i++)
             sum += xr[i];
         float mean = (float)(sum / (double)n);
         double var = 0.0;
+        #pragma omp simd reduction(+ : var)
         for (int64_t i = 0; i < n; i++) {
             double dlt = (double)xr[i] - mean;
             var += dlt * dlt;
         }
         float inv = 1.0f / sqrtf((float)(var / (double)n) + eps);
-        for (int64_t i = 0; i < n; i++)
-            yr[i] = (xr[i] - mean) * inv * gamma[i] + (beta ? beta[i] : 0.0f);
+        if (beta) {
+            #pragma omp simd
+            for (int64_t i = 0; i < n; i++)
+                yr[i] = (xr[i] - mean) * inv * gamma[i] + beta[i];
+        } else {
+            #pragma omp simd
+            for (int64_t i = 0; i < n; i++)
+                yr[i] = (xr[i] - mean) * inv * gamma[i];
+        }
     }
 }
 
-void vs_gelu_tanh_f32(float *x, int64_t n)
+/* Element-wise kernels run in chunks over the threads; each chunk is one vectorized loop. */
+enum { CHUNK = 16384 };
+
+VS_VECTOR_CLONES static void gelu_tanh_span(float *x, int64_t n)
 {
     const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-    #pragma omp parallel for schedule(static)
+    #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         x[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
     }
 }
 
-void vs_gelu_erf_f32(float *x, int64_t n)
+void vs_gelu_tanh_f32(float *x, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
+    for (int64_t c = 0; c < n; c += CHUNK)
+        gelu_tanh_span(x + c, n - c < CHUNK ? n - c : CHUNK);
+}
+
+VS_VECTOR_CLONES static void gelu_erf_span(float *x, int64_t n)
+{
+    #pragma omp simd
     for (int64_t i = 0; i < n; i++)
         x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.7071067811865476f));
 }
 
-void vs_silu_mul_f32(const float *gate, const float *up, float *out, int64_t n)
+void vs_gelu_erf_f32(float *x, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
+    for (int64_t c = 0; c < n; c += CHUNK)
+        gelu_erf_span(x + c, n - c < CHUNK ? n - c : CHUNK);
+}
+
+VS_VECTOR_CLONES static void silu_mul_span(const float *gate, const float *up, float *out, int64_t n)
+{
+    #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
     }
 }
 
-static void softmax_row(float *x, int64_t n)
+void vs_silu_mul_f32(const float *gate, const float *up, float *out, int64_t n)
+{
+    #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
+    for (int64_t c = 0; c < n; c += CHUNK)
+        silu_mul_span(gate + c, up + c, out + c, n - c < CHUNK ? n - c : CHUNK);
+}
+
+/* x[i] = exp(x[i] − max x) over x[0, n); returns the sum (normalising is left to the caller). */
+VS_VECTOR_CLONES static float exp_shifted(float *x, int64_t n)
 {
     float mx = -INFINITY;
+    #pragma omp simd reduction(max : mx)
     for (int64_t i = 0; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
     float sum = 0.0f;
+    #pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < n; i++) {
         x[i] = expf(x[i] - mx);
         sum += x[i];
     }
-    float inv = 1.0f / sum;
+    return sum;
+}
+
+static void softmax_row(float *x, int64_t n)
+{
+    float inv = 1.0f / exp_shifted(x, n);
+    #pragma omp simd
     for (int64_t i = 0; i < n; i++)
         x[i] *= inv;
 }
 
 void vs_softmax_rows_f32(float *x, int64_t rows, int64_t n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (rows * n >= VS_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++)
         softmax_row(x + r * n, n);
 }
@@ -107,11 +210,12 @@ void vs_softmax_rows_f32(float *x, int64_t rows, int64_t n)
 void vs_rope_f32(float *x, const float *cos, const float *sin, int64_t tokens, int64_t heads, int64_t d)
 {
     int64_t half = d / 2;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (tokens * heads * d >= VS_PARALLEL_MIN)
     for (int64_t t = 0; t < tokens; t++) {
         const float *c = cos + t * d, *s = sin + t * d;
         for (int64_t h = 0; h < heads; h++) {
             float *v = x + (t * heads + h) * d;
+            #pragma omp simd
             for (int64_t i = 0; i < half; i++) {
                 float a = v[i], b = v[i + half];
                 v[i] = a * c[i] - b * s[i];
@@ -121,74 +225,109 @@ void vs_rope_f32(float *x, const float *cos, const float *sin, int64_t tokens, i
     }
 }
 
-/* Q, K and V are first gathered per head into contiguous [s, d] panels (once), then per head and
- * per block of 64 queries: one GEMM for the scores against the keys the block may see, masked
- * softmax, one GEMM with the values. Blocks of all heads are spread over threads. */
+/* Query rows per attention block: one block of a kv head holds the rows of all the query heads
+ * sharing that kv head, so each block is two GEMMs with M = ATTN_ROWS against the keys it may
+ * see. 256 rows keep a thread's scores for 2048 keys within its 2 MiB L2. */
+enum { ATTN_ROWS = 256 };
+
+/* The keys of one block: [lo, hi) for the block, and for each of its tokens the span
+ * [first[i], last[i]) it may see. */
+static void block_spans(int64_t s, int64_t i0, int64_t i1, bool causal, const int32_t *segments, int64_t *lo,
+                        int64_t *hi, int64_t *first, int64_t *last)
+{
+    if (causal || !segments) {
+        *lo = 0;
+        *hi = causal ? i1 : s;
+        for (int64_t t = i0; t < i1; t++)
+            first[t - i0] = 0, last[t - i0] = causal ? t + 1 : s;
+        return;
+    }
+    int64_t a = i0, b = i0;
+    while (a > 0 && segments[a - 1] == segments[i0])
+        a--;
+    *lo = a;
+    for (int64_t t = i0; t < i1; t++) { /* segments are non-decreasing: spans only move right */
+        while (segments[a] != segments[t])
+            a++;
+        if (b <= t)
+            b = t + 1;
+        while (b < s && segments[b] == segments[t])
+            b++;
+        first[t - i0] = a, last[t - i0] = b;
+    }
+    *hi = b;
+}
+
+/* One block: tokens [i0, i1) of the query heads of kv head kvh. ws holds the gathered queries
+ * and outputs (rows × d each), the scores (rows × s) and the row sums. */
+static void attention_block(const float *q, const float *k, const float *v, float *out, int64_t s, int64_t hq,
+                            int64_t hkv, int64_t d, int64_t kvh, int64_t i0, int64_t i1, bool causal,
+                            const int32_t *segments, float *ws, int64_t *spans)
+{
+    int64_t g = hq / hkv, nt = i1 - i0, rows = nt * g;
+    float *qb = ws, *ob = qb + ATTN_ROWS * d, *sc = ob + ATTN_ROWS * d, *inv = sc + ATTN_ROWS * s;
+    int64_t *first = spans, *last = spans + ATTN_ROWS, lo, hi;
+    block_spans(s, i0, i1, causal, segments, &lo, &hi, first, last);
+    int64_t nk = hi - lo;
+    /* the g query heads of a kv head are adjacent in q: row (t, j) of the block is q[t, kvh·g + j] */
+    for (int64_t t = 0; t < nt; t++)
+        memcpy(qb + t * g * d, q + ((i0 + t) * hq + kvh * g) * d, (size_t)(g * d) * sizeof *qb);
+    const float *kb = k + (lo * hkv + kvh) * d, *vb = v + (lo * hkv + kvh) * d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)nk, (blasint)d,
+                1.0f / sqrtf((float)d), qb, (blasint)d, kb, (blasint)(hkv * d), 0.0f, sc, (blasint)nk);
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = sc + r * nk;
+        int64_t a = first[r / g] - lo, b = last[r / g] - lo;
+        inv[r] = 1.0f / exp_shifted(row + a, b - a);
+        memset(row, 0, (size_t)a * sizeof *row);
+        memset(row + b, 0, (size_t)(nk - b) * sizeof *row);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)rows, (blasint)d, (blasint)nk, 1.0f, sc,
+                (blasint)nk, vb, (blasint)(hkv * d), 0.0f, ob, (blasint)d);
+    for (int64_t t = 0; t < nt; t++) {
+        float *dst = out + ((i0 + t) * hq + kvh * g) * d;
+        for (int64_t j = 0; j < g; j++) {
+            float f = inv[t * g + j];
+            const float *src = ob + (t * g + j) * d;
+            #pragma omp simd
+            for (int64_t c = 0; c < d; c++)
+                dst[j * d + c] = src[c] * f;
+        }
+    }
+}
+
+/* Blocks of all kv heads are spread over the OpenMP threads, largest (latest, when causal) first,
+ * each thread running single-threaded GEMMs. */
 enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, float *out, int64_t s, int64_t hq,
                                 int64_t hkv, int64_t d, bool causal, const int32_t *segments)
 {
-    int64_t group = hq / hkv;
-    float scale = 1.0f / sqrtf((float)d);
-    const int64_t block = 64;
-    int64_t nblocks = (s + block - 1) / block;
+    int64_t g = hq / hkv, nt = ATTN_ROWS / g > 0 ? ATTN_ROWS / g : 1;
+    if (g > ATTN_ROWS)
+        return vs_error_set(VS_ERR_INTERNAL, "attention: %lld query heads per kv head exceed the block of %d rows",
+                            (long long)g, ATTN_ROWS);
+    int64_t nblocks = (s + nt - 1) / nt, ntasks = nblocks * hkv;
     int nthreads = omp_get_max_threads();
-    size_t panels = (size_t)s * (size_t)d * (size_t)(2 * hq + 2 * hkv); /* q, out, k, v */
-    size_t per_thread = (size_t)block * (size_t)s;                      /* scores */
-    float *ws = malloc((panels + (size_t)nthreads * per_thread) * sizeof *ws);
-    if (!ws)
+    size_t per_thread = (size_t)(2 * ATTN_ROWS * d + ATTN_ROWS * s + ATTN_ROWS);
+    float *ws = malloc((size_t)nthreads * per_thread * sizeof *ws);
+    int64_t *spans = malloc((size_t)nthreads * 2 * ATTN_ROWS * sizeof *spans);
+    if (!ws || !spans) {
+        free(ws), free(spans);
         return vs_error_set(VS_ERR_NOMEM, "attention over %lld tokens: cannot allocate %zu bytes of workspace",
-                            (long long)s, (panels + (size_t)nthreads * per_thread) * sizeof *ws);
-    float *qp = ws, *op = qp + (size_t)(hq * s * d), *kp = op + (size_t)(hq * s * d), *vp = kp + (size_t)(hkv * s * d);
-    float *scratch = vp + (size_t)(hkv * s * d);
-    #pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < s; t++) {
-        for (int64_t h = 0; h < hq; h++)
-            memcpy(qp + (h * s + t) * d, q + (t * hq + h) * d, (size_t)d * sizeof *qp);
-        for (int64_t h = 0; h < hkv; h++) {
-            memcpy(kp + (h * s + t) * d, k + (t * hkv + h) * d, (size_t)d * sizeof *kp);
-            memcpy(vp + (h * s + t) * d, v + (t * hkv + h) * d, (size_t)d * sizeof *vp);
-        }
+                            (long long)s, (size_t)nthreads * per_thread * sizeof *ws);
     }
+    int blas_threads = omp_in_parallel() ? 1 : blas_single_begin();
     #pragma omp parallel
     {
-        float *scores = scratch + (size_t)omp_get_thread_num() * per_thread;
-        #pragma omp for schedule(dynamic) collapse(2)
-        for (int64_t h = 0; h < hq; h++) {
-            for (int64_t b = 0; b < nblocks; b++) {
-                int64_t kvh = h / group, i0 = b * block, i1 = i0 + block < s ? i0 + block : s, nb = i1 - i0;
-                /* Key range any query of the block may see. */
-                int64_t lo = 0, hi = causal ? i1 : s;
-                if (!causal && segments) {
-                    lo = i0;
-                    while (lo > 0 && segments[lo - 1] == segments[i0])
-                        lo--;
-                    hi = i1;
-                    while (hi < s && segments[hi] == segments[i1 - 1])
-                        hi++;
-                }
-                int64_t nk = hi - lo;
-                const float *qb = qp + (h * s + i0) * d, *kb = kp + (kvh * s + lo) * d, *vb = vp + (kvh * s + lo) * d;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nb, (blasint)nk, (blasint)d, scale, qb,
-                            (blasint)d, kb, (blasint)d, 0.0f, scores, (blasint)nk);
-                for (int64_t i = 0; i < nb; i++) {
-                    float *row = scores + i * nk;
-                    for (int64_t j = 0; j < nk; j++) {
-                        int64_t key = lo + j, qi = i0 + i;
-                        bool masked = causal ? key > qi : (segments && segments[key] != segments[qi]);
-                        if (masked)
-                            row[j] = -INFINITY;
-                    }
-                    softmax_row(row, nk);
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)nb, (blasint)d, (blasint)nk, 1.0f,
-                            scores, (blasint)nk, vb, (blasint)d, 0.0f, op + (h * s + i0) * d, (blasint)d);
-            }
+        int id = omp_get_thread_num();
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < ntasks; task++) {
+            int64_t b = causal ? nblocks - 1 - task / hkv : task / hkv, kvh = task % hkv;
+            int64_t i0 = b * nt, i1 = i0 + nt < s ? i0 + nt : s;
+            attention_block(q, k, v, out, s, hq, hkv, d, kvh, i0, i1, causal, segments,
+                            ws + (size_t)id * per_thread, spans + (size_t)id * 2 * ATTN_ROWS);
         }
     }
-    #pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < s; t++)
-        for (int64_t h = 0; h < hq; h++)
-            memcpy(out + (t * hq + h) * d, op + (h * s + t) * d, (size_t)d * sizeof *out);
-    free(ws);
+    blas_single_end(blas_threads);
+    free(ws), free(spans);
     return VS_OK;
 }

@@ -1,6 +1,8 @@
 /* Float32 compute kernels for the model forward pass. Matrices are row-major; a Linear weight
- * is [out, in] and computes y = x·Wᵀ + b. GEMMs go through CBLAS (OpenBLAS, threaded); the
- * element-wise and row-wise kernels are OpenMP-parallel over rows. */
+ * is [out, in] and computes y = x·Wᵀ + b. Every kernel is OpenMP-parallel (call them from one
+ * thread at a time; inside a parallel region they run serially); GEMMs go through CBLAS
+ * (OpenBLAS), split over the OpenMP threads with OpenBLAS's own thread count set to one meanwhile
+ * and then restored, so that the two thread pools never compete for the cores. */
 #ifndef VS_TENSOR_KERNELS_H
 #define VS_TENSOR_KERNELS_H
 
@@ -10,8 +12,20 @@
 
 #include "base/status.h"
 
+/* Below this many elements (or multiply-adds, for a GEMM) a kernel runs on the calling thread:
+ * a parallel region costs microseconds, and a whole time slice when another process holds one
+ * of the cores, so small passes (a MoE expert's gather, a test's inputs) are cheaper serial. */
+#define VS_PARALLEL_MIN 131072
+
 /* y[m, n] = x[m, k] · w[n, k]ᵀ (+ bias[n] if not NULL). */
 void vs_linear_f32(const float *x, const float *w, const float *bias, float *y, int64_t m, int64_t n, int64_t k);
+/* The same with the weight stored [in, out]: y[m, n] = x[m, k] · w[k, n] (+ bias), w's rows ldw
+ * apart (a column block of a fused MoE tensor, used without transposing it). */
+void vs_linear_in_out_f32(const float *x, const float *w, int64_t ldw, const float *bias, float *y, int64_t m,
+                          int64_t n, int64_t k);
+
+/* x[i] += y[i] (residual connections). */
+void vs_add_f32(float *x, const float *y, int64_t n);
 
 /* RMSNorm over the last dimension: y = x / sqrt(mean(x²) + eps) · gamma. y may alias x. */
 void vs_rmsnorm_f32(const float *x, const float *gamma, float eps, float *y, int64_t rows, int64_t n);
@@ -37,6 +51,8 @@ void vs_rope_f32(float *x, const float *cos, const float *sin, int64_t tokens, i
  * of hkv; query head h uses kv head h / (hq/hkv)), scale 1/sqrt(d). causal: token i attends to
  * j <= i. Otherwise, when segments is not NULL, tokens attend only within their segment
  * (segment ids, non-decreasing, one per token: images of the vision tower). out [s, hq, d].
+ * Blocks of queries are computed in parallel, two GEMMs each; the workspace is a few MiB per
+ * thread (256 × s scores).
  * Fails only when its workspace cannot be allocated. */
 enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, float *out, int64_t s, int64_t hq,
                       int64_t hkv, int64_t d, bool causal, const int32_t *segments);

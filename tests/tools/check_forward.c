@@ -93,17 +93,31 @@ int main(int argc, char **argv)
         vs_qwen3_vl_mrope(pos, s, D, m->d.rope_theta, m->d.mrope_section, cos, sin);
         for (int64_t L = 0; L < m->d.layers && !bad; L++) {
             struct vs_unit *lu;
+            /* MoE layers also run every expert on every token (all_experts): the same output */
+            float *xa = m->moe ? malloc((size_t)(s * m->d.hidden) * sizeof *xa) : NULL;
+            if (xa)
+                memcpy(xa, x, (size_t)(s * m->d.hidden) * sizeof *xa);
             if (ops->unit_load(m, (size_t)L + 1, &lu) != VS_OK ||
-                vs_qwen3_vl_text_layer(m, lu, L, x, s, cos, sin, NULL, false) != VS_OK) {
+                vs_qwen3_vl_text_layer(m, lu, L, x, s, cos, sin, NULL, false) != VS_OK ||
+                (xa && vs_qwen3_vl_text_layer(m, lu, L, xa, s, cos, sin, NULL, true) != VS_OK)) {
                 fprintf(stderr, "vs-check-forward: %s\n", vs_error_message());
                 return 1;
             }
             vs_unit_free(lu);
-            if ((size_t)L < out.n_deepstack)
+            if ((size_t)L < out.n_deepstack) {
                 vs_qwen3_vl_add_deepstack(m, ids, s, x, out.deepstack[L]);
+                if (xa)
+                    vs_qwen3_vl_add_deepstack(m, ids, s, xa, out.deepstack[L]);
+            }
             char name[48];
             snprintf(name, sizeof name, "hidden.layer_%lld", (long long)L);
             bad |= compare(name, x, vs_st_file_find(ref, name), s * m->d.hidden);
+            if (xa) {
+                char all[64];
+                snprintf(all, sizeof all, "%s (all experts)", name);
+                bad |= compare(all, xa, vs_st_file_find(ref, name), s * m->d.hidden);
+                free(xa);
+            }
         }
         if (!bad && vs_qwen3_vl_logits_last(m, x, s, logits) != VS_OK) {
             fprintf(stderr, "vs-check-forward: %s\n", vs_error_message());

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/unit.h"
@@ -106,9 +107,32 @@ static void test_linear_checks_shapes(void **state)
     vs_unit_free(u);
 }
 
+/* A slice large enough to be transposed by several threads. */
+static void test_large_slice_is_transposed(void **state)
+{
+    (void)state;
+    enum { A = 512, B = 600, COL0 = 100, J = 256 };
+    float *data = malloc((size_t)A * B * sizeof *data), *f = malloc((size_t)J * A * sizeof *f);
+    for (int a = 0; a < A; a++)
+        for (int b = 0; b < B; b++)
+            data[a * B + b] = (float)(a * 1000 + b);
+    struct vs_st_tensor t = {.name = "experts.gate_up_proj", .dtype = VS_DTYPE_F32, .ndim = 3, .shape = {1, A, B},
+                             .data = data, .nbytes = (size_t)A * B * sizeof *data, .file = "mem"};
+    struct vs_unit *u = vs_unit_new("layer");
+    assert_int_equal(vs_unit_add_slice_param(u, "experts.0.up_proj.weight", &t, 0, COL0, J), VS_OK);
+    assert_int_equal(vs_param_read_f32(&u->params[0], f), VS_OK);
+    for (int j = 0; j < J; j++)
+        for (int a = 0; a < A; a++)
+            if (f[j * A + a] != (float)(a * 1000 + COL0 + j))
+                fail_msg("value[%d, %d] = %g, expected %d", j, a, f[j * A + a], a * 1000 + COL0 + j);
+    vs_unit_free(u);
+    free(data), free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_large_slice_is_transposed),
         cmocka_unit_test_setup(test_slice_is_transposed_column_range, setup),
         cmocka_unit_test(test_bf16_slice_converts),
         cmocka_unit_test_setup(test_slice_out_of_range_is_error, setup),

@@ -7,7 +7,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tensor/kernels.h"
 
@@ -47,10 +49,10 @@ static int64_t num(json_t *c, const char *key)
     return json_integer_value(json_object_get(json_object_get(cases, json_string_value(c)), key));
 }
 
-static void expect_close(const char *name, const float *got, json_t *c)
+static void expect_close_key(const char *name, const float *got, json_t *c, const char *key)
 {
     size_t n;
-    float *want = arr(c, "y", &n);
+    float *want = arr(c, key, &n);
     float mx = 0;
     for (size_t i = 0; i < n; i++)
         mx = fabsf(want[i]) > mx ? fabsf(want[i]) : mx;
@@ -60,6 +62,8 @@ static void expect_close(const char *name, const float *got, json_t *c)
     free(want);
 }
 
+static void expect_close(const char *name, const float *got, json_t *c) { expect_close_key(name, got, c, "y"); }
+
 static void test_linear(void **state)
 {
     (void)state;
@@ -67,7 +71,47 @@ static void test_linear(void **state)
     float *x = arr(c, "x", NULL), *w = arr(c, "w", NULL), *b = arr(c, "b", NULL), y[35];
     vs_linear_f32(x, w, b, y, num(c, "m"), num(c, "n"), num(c, "k"));
     expect_close("linear", y, c);
+    float wt[7 * 33];
+    for (int i = 0; i < 7; i++)
+        for (int j = 0; j < 33; j++)
+            wt[j * 7 + i] = w[i * 33 + j];
+    vs_linear_in_out_f32(x, wt, 7, b, y, num(c, "m"), num(c, "n"), num(c, "k"));
+    expect_close("linear (weight stored [in, out])", y, c);
     free(x), free(w), free(b), json_decref(c);
+}
+
+/* Split over threads: inputs from the formula of make_golden.py. */
+static void test_linear_split(void **state)
+{
+    (void)state;
+    static const char *names[] = {"linear_wide", "linear_tall"};
+    for (int t = 0; t < 2; t++) {
+        json_t *c = json_string(names[t]);
+        int64_t m = num(c, "m"), n = num(c, "n"), k = num(c, "k");
+        float *x = malloc((size_t)(m * k) * sizeof *x), *w = malloc((size_t)(n * k) * sizeof *w);
+        float *b = malloc((size_t)n * sizeof *b), *y = malloc((size_t)(m * n) * sizeof *y);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < k; j++)
+                x[i * k + j] = (float)((i * 131 + j * 71) % 61 - 30) / 32.0f;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < k; j++)
+                w[i * k + j] = (float)((i * 37 + j * 113) % 53 - 26) / 64.0f;
+        for (int64_t i = 0; i < n; i++)
+            b[i] = (float)(i % 11 - 5) / 16.0f;
+        vs_linear_f32(x, w, b, y, m, n, k);
+        expect_close(names[t], y, c);
+        /* the same weight stored [in, out] as a column block (from column 3) of wider rows */
+        int64_t ldw = n + 7;
+        float *wio = calloc((size_t)(k * ldw), sizeof *wio);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < k; j++)
+                wio[j * ldw + 3 + i] = w[i * k + j];
+        memset(y, 0, (size_t)(m * n) * sizeof *y);
+        vs_linear_in_out_f32(x, wio + 3, ldw, b, y, m, n, k);
+        expect_close(names[t], y, c);
+        free(wio);
+        free(x), free(w), free(b), free(y), json_decref(c);
+    }
 }
 
 static void test_norms(void **state)
@@ -145,14 +189,56 @@ static void test_attention(void **state)
     }
 }
 
+/* Sequences of several query blocks per kv head, each in the three masking modes. */
+static void test_attention_blocks(void **state)
+{
+    (void)state;
+    static const char *names[] = {"attn_blocks_gqa", "attn_blocks_mha"};
+    for (int t = 0; t < 2; t++) {
+        json_t *c = json_string(names[t]);
+        json_t *js = json_object_get(json_object_get(cases, names[t]), "segments");
+        int64_t s = num(c, "s"), hq = num(c, "hq"), hkv = num(c, "hkv"), d = num(c, "d");
+        float *q = arr(c, "q", NULL), *k = arr(c, "k", NULL), *v = arr(c, "v", NULL);
+        float *out = malloc((size_t)(s * hq * d) * sizeof *out);
+        int32_t *seg = malloc((size_t)s * sizeof *seg);
+        for (int64_t i = 0; i < s; i++)
+            seg[i] = (int32_t)json_integer_value(json_array_get(js, (size_t)i));
+        char what[64];
+        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, true, NULL), VS_OK);
+        snprintf(what, sizeof what, "%s causal", names[t]);
+        expect_close_key(what, out, c, "y_causal");
+        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, false, seg), VS_OK);
+        snprintf(what, sizeof what, "%s segments", names[t]);
+        expect_close_key(what, out, c, "y_segments");
+        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, false, NULL), VS_OK);
+        snprintf(what, sizeof what, "%s full", names[t]);
+        expect_close_key(what, out, c, "y_full");
+        free(q), free(k), free(v), free(out), free(seg), json_decref(c);
+    }
+}
+
+static void test_add(void **state)
+{
+    (void)state;
+    json_t *c = json_string("add");
+    size_t n;
+    float *x = arr(c, "x", &n), *y = arr(c, "y", NULL);
+    vs_add_f32(x, y, (int64_t)n);
+    expect_close_key("add", x, c, "sum");
+    free(x), free(y), json_decref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_linear_split),
         cmocka_unit_test(test_norms),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_rope),
         cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_attention_blocks),
+        cmocka_unit_test(test_add),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }

@@ -9,6 +9,8 @@ def f32(*shape, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(np.float32)
 def L(a):
     return np.asarray(a, dtype=np.float64).ravel().tolist()
+def L32(a):
+    return [float(str(t)) for t in np.asarray(a, dtype=np.float32).ravel()]
 
 def softmax(x):
     x = x - x.max(axis=-1, keepdims=True)
@@ -67,5 +69,26 @@ segments = [0] * 30 + [1] * 25 + [2] * 15
 for name, causal, seg in (("attn_causal", True, None), ("attn_segments", False, segments), ("attn_full", False, None)):
     cases[name] = {"q": L(q), "k": L(k), "v": L(v), "s": s, "hq": hq, "hkv": hkv, "d": d, "causal": causal,
                    "segments": seg, "y": L(attention(q, k, v, causal, seg))}
+# Longer sequences: several query blocks per head (the kernel blocks 256 rows of all the query heads
+# of a kv head), segments that straddle block edges and one of a single token. Inputs are
+# multiples of 1/32 and outputs are rounded to float32 (9 digits) so that the file stays small.
+segments = [0] * 100 + [1] * 1 + [2] * 169 + [3] * 30
+for name, hq, hkv, d in (("attn_blocks_gqa", 4, 1, 4), ("attn_blocks_mha", 2, 2, 4)):
+    s = len(segments)
+    q, k, v = (rng.integers(-64, 65, (s, h, d)).astype(np.float32) / 32 for h in (hq, hkv, hkv))
+    cases[name] = {"q": L(q), "k": L(k), "v": L(v), "s": s, "hq": hq, "hkv": hkv, "d": d, "segments": segments,
+                   "y_causal": L32(attention(q, k, v, True, None)), "y_segments": L32(attention(q, k, v, False, segments)),
+                   "y_full": L32(attention(q, k, v, False, None))}
+# GEMMs big enough to be split over threads, by columns (wide) and by rows (tall), with sizes
+# that are not multiples of the split unit; inputs from a formula the test repeats.
+def formula(rows, cols, a, b, mod, off, div):
+    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    return (((i * a + j * b) % mod - off) / div).astype(np.float32)
+for name, m, n, k in (("linear_wide", 20, 301, 400), ("linear_tall", 301, 20, 400)):
+    x, w = formula(m, k, 131, 71, 61, 30, 32.0), formula(n, k, 37, 113, 53, 26, 64.0)
+    b = ((np.arange(n) % 11 - 5) / 16.0).astype(np.float32)
+    cases[name] = {"m": m, "n": n, "k": k, "y": L32(x.astype(np.float64) @ w.astype(np.float64).T + b)}
+x, y = f32(200), f32(200)
+cases["add"] = {"x": L(x), "y": L(y), "sum": L(x.astype(np.float64) + y)}
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.json"), "w") as f:
     json.dump(cases, f)

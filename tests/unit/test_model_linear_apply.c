@@ -1,0 +1,176 @@
+/* Loading a Linear as float32: whole float32 tensors and float32 expert slices are used in place
+ * (slices in their [in, out] layout), bf16 ones converted; the missing-module error;
+ * vs_linear_apply shows the input to the observer before computing y = x·Wᵀ + b. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "model/linear_apply.h"
+#include "test_util.h"
+
+/* W [3, 2] = {1, 2; 3, 4; 5, 6}, b = {0.5, -1, 2}. */
+static float w_data[6] = {1, 2, 3, 4, 5, 6}, b_data[3] = {0.5f, -1, 2};
+static struct vs_st_tensor w_f32 = {.name = "fc.weight", .dtype = VS_DTYPE_F32, .ndim = 2, .shape = {3, 2},
+                                    .data = w_data, .nbytes = sizeof w_data, .file = "mem"};
+static struct vs_st_tensor b_f32 = {.name = "fc.bias", .dtype = VS_DTYPE_F32, .ndim = 1, .shape = {3},
+                                    .data = b_data, .nbytes = sizeof b_data, .file = "mem"};
+
+static void test_f32_weights_are_used_in_place(void **state)
+{
+    (void)state;
+    struct vs_unit *u = vs_unit_new("layer");
+    assert_int_equal(vs_unit_add_param(u, "fc.weight", &w_f32), VS_OK);
+    assert_int_equal(vs_unit_add_param(u, "fc.bias", &b_f32), VS_OK);
+    assert_int_equal(vs_unit_add_linear(u, "fc", "fc.weight", "fc.bias"), VS_OK);
+    struct vs_linear_f32 l;
+    assert_int_equal(vs_linear_f32_load(u, "fc", &l), VS_OK);
+    assert_ptr_equal(l.w, w_data);
+    assert_ptr_equal(l.b, b_data);
+    assert_null(l.own_w);
+    assert_int_equal(l.out, 3);
+    assert_int_equal(l.in, 2);
+    vs_linear_f32_free(&l);
+    assert_null(l.w);
+    vs_unit_free(u);
+}
+
+static void test_bf16_weights_are_converted(void **state)
+{
+    (void)state;
+    uint16_t w16[6], b16[3];
+    for (int i = 0; i < 6; i++)
+        w16[i] = vs_f32_to_bf16(w_data[i]);
+    for (int i = 0; i < 3; i++)
+        b16[i] = vs_f32_to_bf16(b_data[i]);
+    struct vs_st_tensor w = w_f32, b = b_f32;
+    w.dtype = b.dtype = VS_DTYPE_BF16;
+    w.data = w16, w.nbytes = sizeof w16, b.data = b16, b.nbytes = sizeof b16;
+    struct vs_unit *u = vs_unit_new("layer");
+    assert_int_equal(vs_unit_add_param(u, "fc.weight", &w), VS_OK);
+    assert_int_equal(vs_unit_add_param(u, "fc.bias", &b), VS_OK);
+    assert_int_equal(vs_unit_add_linear(u, "fc", "fc.weight", "fc.bias"), VS_OK);
+    struct vs_linear_f32 l;
+    assert_int_equal(vs_linear_f32_load(u, "fc", &l), VS_OK);
+    assert_ptr_equal(l.w, l.own_w);
+    for (int i = 0; i < 6; i++)
+        assert_true(l.w[i] == w_data[i]);
+    for (int i = 0; i < 3; i++)
+        assert_true(l.b[i] == b_data[i]);
+    vs_linear_f32_free(&l);
+    vs_unit_free(u);
+}
+
+/* fused [1, 2, 4]: columns 1..3 of src[0] are Wᵀ of W [3, 2] = {1, 2; 3, 4; 5, 6} */
+static float fused_data[8] = {9, 1, 3, 5, 9, 2, 4, 6};
+
+static void check_slice_apply(const struct vs_linear_f32 *l)
+{
+    float x[4] = {1, -1, 0.5f, 2}, y[6];
+    vs_linear_apply(l, x, 2, y, NULL);
+    const float want[6] = {-1, -1, -1, 4.5f, 9.5f, 14.5f}; /* x · Wᵀ, no bias */
+    for (int i = 0; i < 6; i++)
+        assert_true(y[i] == want[i]);
+}
+
+static void test_expert_slice_is_used_in_place(void **state)
+{
+    (void)state;
+    struct vs_st_tensor fused = {.name = "experts.gate_up_proj", .dtype = VS_DTYPE_F32, .ndim = 3, .shape = {1, 2, 4},
+                                 .data = fused_data, .nbytes = sizeof fused_data, .file = "mem"};
+    struct vs_unit *u = vs_unit_new("layer");
+    assert_int_equal(vs_unit_add_slice_param(u, "experts.0.gate_proj.weight", &fused, 0, 1, 3), VS_OK);
+    assert_int_equal(vs_unit_add_linear(u, "experts.0.gate_proj", "experts.0.gate_proj.weight", NULL), VS_OK);
+    struct vs_linear_f32 l;
+    assert_int_equal(vs_linear_f32_load(u, "experts.0.gate_proj", &l), VS_OK);
+    assert_true(l.w_in_out);
+    assert_ptr_equal(l.w, fused_data + 1);
+    assert_int_equal(l.ldw, 4);
+    assert_null(l.own_w);
+    assert_int_equal(l.out, 3);
+    assert_int_equal(l.in, 2);
+    assert_null(l.b);
+    check_slice_apply(&l);
+    vs_linear_f32_free(&l);
+    vs_unit_free(u);
+}
+
+static void test_bf16_expert_slice_is_converted(void **state)
+{
+    (void)state;
+    uint16_t data[8];
+    for (int i = 0; i < 8; i++)
+        data[i] = vs_f32_to_bf16(fused_data[i]);
+    struct vs_st_tensor fused = {.name = "experts.gate_up_proj", .dtype = VS_DTYPE_BF16, .ndim = 3, .shape = {1, 2, 4},
+                                 .data = data, .nbytes = sizeof data, .file = "mem"};
+    struct vs_unit *u = vs_unit_new("layer");
+    assert_int_equal(vs_unit_add_slice_param(u, "experts.0.gate_proj.weight", &fused, 0, 1, 3), VS_OK);
+    assert_int_equal(vs_unit_add_linear(u, "experts.0.gate_proj", "experts.0.gate_proj.weight", NULL), VS_OK);
+    struct vs_linear_f32 l;
+    assert_int_equal(vs_linear_f32_load(u, "experts.0.gate_proj", &l), VS_OK);
+    assert_true(l.w_in_out);
+    assert_ptr_equal(l.w, l.own_w);
+    assert_int_equal(l.ldw, 3);
+    const float block[6] = {1, 3, 5, 2, 4, 6}; /* [in, out] */
+    for (int i = 0; i < 6; i++)
+        assert_true(l.w[i] == block[i]);
+    check_slice_apply(&l);
+    vs_linear_f32_free(&l);
+    vs_unit_free(u);
+}
+
+static void test_missing_linear(void **state)
+{
+    (void)state;
+    struct vs_unit *u = vs_unit_new("model.language_model.layers.3");
+    struct vs_linear_f32 l;
+    assert_int_equal(vs_linear_f32_load(u, "mlp.up_proj", &l), VS_ERR_MODEL);
+    assert_true(vs_test_contains(vs_error_message(), "'model.language_model.layers.3'"));
+    assert_true(vs_test_contains(vs_error_message(), "'mlp.up_proj' is missing"));
+    vs_unit_free(u);
+}
+
+struct seen {
+    const char *module;
+    const float *x;
+    int64_t rows, cols;
+};
+
+static void observe(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
+{
+    struct seen *s = ctx;
+    s->module = module, s->x = x, s->rows = rows, s->cols = cols;
+}
+
+static void test_apply_observes_then_computes(void **state)
+{
+    (void)state;
+    struct vs_linear_f32 l = {.name = "fc", .w = w_data, .b = b_data, .out = 3, .in = 2};
+    float x[4] = {1, -1, 0.5f, 2}, y[6];
+    struct seen s = {0};
+    struct vs_linear_hooks hooks = {.observe_input = observe, .ctx = &s};
+    vs_linear_apply(&l, x, 2, y, &hooks);
+    assert_string_equal(s.module, "fc");
+    assert_ptr_equal(s.x, x);
+    assert_int_equal(s.rows, 2);
+    assert_int_equal(s.cols, 2);
+    /* row 0: (1·1 − 2, 3 − 4, 5 − 6) + b; row 1: (0.5 + 4, 1.5 + 8, 2.5 + 12) + b */
+    const float want[6] = {-0.5f, -2, 1, 5, 8.5f, 16.5f};
+    for (int i = 0; i < 6; i++)
+        assert_true(y[i] == want[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_f32_weights_are_used_in_place),
+        cmocka_unit_test(test_bf16_weights_are_converted),
+        cmocka_unit_test(test_expert_slice_is_used_in_place),
+        cmocka_unit_test(test_bf16_expert_slice_is_converted),
+        cmocka_unit_test(test_missing_linear),
+        cmocka_unit_test(test_apply_observes_then_computes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
