@@ -14,7 +14,7 @@
 # ~1e-4 relative in an input_scale). The quantized cases are exact today; the spec.dataset case
 # (hundreds of image tokens per sample) propagates float, where every scale agrees within 1e-5.
 set -euo pipefail
-: "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
+: "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VLMSLIM_MKCALIB:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
 mkdir -p "$VS_TEST_TMP"
 tmp=$(mktemp -d "$VS_TEST_TMP/calib.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -42,9 +42,17 @@ while IFS='|' read -r name mkargs config type grids propagate; do
     export VLMSLIM_LAB_CALIB_DIR=$tmp/lab
     inputs=$tmp/$name.inputs report_rtol=5e-2  # as for images= below
     "$VLMSLIM" inspect-inputs --model_path "$tmp/$name" --config_path "$config" --dump "$inputs" >/dev/null 2>&1 ;;
+  mkcalib) # the quick start (scripts/quickstart.sh): vlmslim-mkcalib's set as the config's calibImages
+    # (checked with float propagation: ~80 image tokens per sample make quantized propagation
+    # sensitive to rounding flips, see the note at the top)
+    rm -rf "$tmp/lab/calibImages"; mkdir -p "$tmp/lab"
+    "$VLMSLIM_MKCALIB" --out "$tmp/lab/calibImages"
+    export VLMSLIM_LAB_CALIB_DIR=$tmp/lab
+    inputs=$tmp/$name.inputs
+    "$VLMSLIM" inspect-inputs --model_path "$tmp/$name" --config_path "$config" --dump "$inputs" >/dev/null 2>&1 ;;
   esac
   from_inputs=(--calib_inputs "$inputs")
-  [ "$grids" != dataset ] || from_inputs=()  # the first run reads spec.dataset, the spilled one the dump
+  case "$grids" in dataset|mkcalib) from_inputs=() ;; esac  # the first run reads spec.dataset, the spilled one the dump
   # Rotated tensors (QuaRot) mix every element of a row: their small elements carry the rounding
   # of float32 sums of large ones, compared within 1e-5 of the tensor's largest element.
   # One weight rounded the other way at a tie moves the (diagnostic) output errors of later

@@ -36,6 +36,12 @@ while IFS='|' read -r name mkargs config type grids propagate; do
       (source tests/golden/inputs/dataset.sh; vs_inputs_dataset "$tmp/lab/vs_test_calib_dataset")
       VLMSLIM_DATA_DIR=. VLMSLIM_LAB_CALIB_DIR=$tmp/lab "$build/vlmslim" inspect-inputs --model_path "$tmp/$name" \
         --config_path "$config" --dump "$inputs" >/dev/null 2>&1 ;;
+    mkcalib) # the quick start: vlmslim-mkcalib's set as the config's dataset (calibImages)
+      inputs=$tmp/$name.inputs
+      rm -rf "$tmp/lab/calibImages"; mkdir -p "$tmp/lab"
+      "$build/vlmslim-mkcalib" --out "$tmp/lab/calibImages"
+      VLMSLIM_DATA_DIR=. VLMSLIM_LAB_CALIB_DIR=$tmp/lab "$build/vlmslim" inspect-inputs --model_path "$tmp/$name" \
+        --config_path "$config" --dump "$inputs" >/dev/null 2>&1 ;;
     *) "$py" tests/reference/qwen3_vl_torch.py inputs "$tmp/$name" "$inputs" --grids "$grids" --seed 9 ;;
   esac
   "$py" tests/reference/calib_torch.py --model_path "$tmp/$name" --config_path "$config" --model_type "$type" \
