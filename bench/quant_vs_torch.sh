@@ -8,7 +8,9 @@
 #          experts of 768, top-8) with 2 text layers; examples/configs/qwen3_vl_moe_w8a8_static.yaml
 # calibrated on 8 images of vlmslim-mkcalib (built into model inputs by `vlmslim inspect-inputs`).
 # Reports vlmslim's time split (load / forward / quantize / write), both wall times, the ratio and
-# both peak RSS. Results: bench/results/quant_vs_torch.txt (or $1). $VS_BENCH_CASES narrows the
+# both peak RSS. Results: bench/results/quant_vs_torch.txt (or $1). $VS_BENCH_VISION_DEPTH and
+# $VS_BENCH_EXPERTS shrink the vision tower and the expert count (the PyTorch reference holds the
+# whole model and every unit's activations in memory and needs more than 24 GiB at full size). $VS_BENCH_CASES narrows the
 # cases ("dense moe"; "tiny" is a smoke test of the script); $VS_BENCH_IMAGES changes the image count. Needs /usr/bin/python3 with torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,13 +37,14 @@ for c in $cases; do
   case $c in
     dense)
       family=qwen3_vl; type=Qwen3-VL-2B-Instruct; cfg=examples/configs/qwen3_vl_w8a8_static.yaml
-      mk=(--family qwen3_vl --preset bench --vision-depth 24 --vision-hidden 1024 --vision-heads 16
-          --vision-intermediate 4096 --deepstack 5,11,17 --hidden 2048 --layers 4 --heads 16 --kv-heads 8
+      mk=(--family qwen3_vl --preset bench --vision-depth "${VS_BENCH_VISION_DEPTH:-24}" --vision-hidden 1024 --vision-heads 16
+          --vision-intermediate 4096 --deepstack 1,3,5 --hidden 2048 --layers 4 --heads 16 --kv-heads 8
           --head-dim 128 --intermediate 6144 --tie) ;;
     moe)
       family=qwen3_vl_moe; type=Qwen3-VL-30B-A3B; cfg=examples/configs/qwen3_vl_moe_w8a8_static.yaml
-      mk=(--family qwen3_vl_moe --preset bench --vision-depth 27 --vision-hidden 1152 --vision-heads 16
-          --vision-intermediate 4304 --deepstack 8,16,24 --layers 2 --experts 128 --topk 8) ;;
+      mk=(--family qwen3_vl_moe --preset bench --vision-depth "${VS_BENCH_VISION_DEPTH:-27}" --vision-hidden 1152
+          --vision-heads 16 --vision-intermediate 4304 --deepstack 1,3,5 --layers 2 --experts "${VS_BENCH_EXPERTS:-128}"
+          --topk 8) ;;
     tiny) # a smoke test of this script
       family=qwen3_vl_moe; type=Qwen3-VL-30B-A3B; cfg=examples/configs/qwen3_vl_moe_w8a8_static.yaml
       mk=(--family qwen3_vl_moe) ;;
@@ -71,9 +74,9 @@ for c in $cases; do
   else
     same="differ: $(grep -c . "$work/cmp.log") lines from vs-compare-export, first: $(sed -n 2p "$work/cmp.log" | cut -c1-120)"
   fi
-  awk -v c="$c" -v fam="$family" -v gb="$gb" -v tok="$tokens" -v tv="$(secs "$t0" "$t1")" -v tr="$(secs "$t2" "$t3")" \
+  awk -v c="$c" -v fam="$family" -v mkargs="${mk[*]}" -v gb="$gb" -v tok="$tokens" -v tv="$(secs "$t0" "$t1")" -v tr="$(secs "$t2" "$t3")" \
       -v rv="$(rss_mb "$work/vs.rss")" -v rr="$(rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" 'BEGIN {
-    printf "%s (%s, %.2f GB bf16, %d tokens in all):\n", c, fam, gb, tok;
+    printf "%s (%s, %.2f GB bf16, %d tokens in all; mkmodel %s):\n", c, fam, gb, tok, mkargs;
     printf "  vlmslim quant      %8.2f s   peak RSS %8.1f MB   (%s)\n", tv, rv, tsplit;
     printf "  PyTorch reference  %8.2f s   peak RSS %8.1f MB\n", tr, rr;
     printf "  ratio reference/vlmslim = %.2f; exports %s\n", tr / tv, same;

@@ -53,8 +53,12 @@ static void linear_split(const float *x, const float *w, bool w_in_out, int64_t 
                     memcpy(yp + i * n, bp, (size_t)cols * sizeof *y);
                 beta = 1.0f;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, w_in_out ? CblasNoTrans : CblasTrans, (blasint)rows,
-                        (blasint)cols, (blasint)k, 1.0f, xp, (blasint)k, wp, (blasint)ldw, beta, yp, (blasint)n);
+            if (rows == 1) /* one row (the last position's logits): a matrix-vector product, no packing */
+                cblas_sgemv(CblasRowMajor, w_in_out ? CblasTrans : CblasNoTrans, (blasint)(w_in_out ? k : cols),
+                            (blasint)(w_in_out ? cols : k), 1.0f, wp, (blasint)ldw, xp, 1, beta, yp, 1);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, w_in_out ? CblasNoTrans : CblasTrans, (blasint)rows,
+                            (blasint)cols, (blasint)k, 1.0f, xp, (blasint)k, wp, (blasint)ldw, beta, yp, (blasint)n);
         }
     }
     blas_single_end(blas_threads);

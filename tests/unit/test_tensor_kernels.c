@@ -84,8 +84,8 @@ static void test_linear(void **state)
 static void test_linear_split(void **state)
 {
     (void)state;
-    static const char *names[] = {"linear_wide", "linear_tall"};
-    for (int t = 0; t < 2; t++) {
+    static const char *names[] = {"linear_wide", "linear_tall", "linear_row"};
+    for (int t = 0; t < 3; t++) {
         json_t *c = json_string(names[t]);
         int64_t m = num(c, "m"), n = num(c, "n"), k = num(c, "k");
         float *x = malloc((size_t)(m * k) * sizeof *x), *w = malloc((size_t)(n * k) * sizeof *w);

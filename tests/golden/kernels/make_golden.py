@@ -79,12 +79,13 @@ for name, hq, hkv, d in (("attn_blocks_gqa", 4, 1, 4), ("attn_blocks_mha", 2, 2,
     cases[name] = {"q": L(q), "k": L(k), "v": L(v), "s": s, "hq": hq, "hkv": hkv, "d": d, "segments": segments,
                    "y_causal": L32(attention(q, k, v, True, None)), "y_segments": L32(attention(q, k, v, False, segments)),
                    "y_full": L32(attention(q, k, v, False, None))}
-# GEMMs big enough to be split over threads, by columns (wide) and by rows (tall), with sizes
-# that are not multiples of the split unit; inputs from a formula the test repeats.
+# GEMMs big enough to be split over threads, by columns (wide) and by rows (tall), and a
+# one-row product (a matrix-vector product: the logits of the last position), with sizes that
+# are not multiples of the split unit; inputs from a formula the test repeats.
 def formula(rows, cols, a, b, mod, off, div):
     i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
     return (((i * a + j * b) % mod - off) / div).astype(np.float32)
-for name, m, n, k in (("linear_wide", 20, 301, 400), ("linear_tall", 301, 20, 400)):
+for name, m, n, k in (("linear_wide", 20, 301, 400), ("linear_tall", 301, 20, 400), ("linear_row", 1, 3001, 400)):
     x, w = formula(m, k, 131, 71, 61, 30, 32.0), formula(n, k, 37, 113, 53, 26, 64.0)
     b = ((np.arange(n) % 11 - 5) / 16.0).astype(np.float32)
     cases[name] = {"m": m, "n": n, "k": k, "y": L32(x.astype(np.float64) @ w.astype(np.float64).T + b)}
