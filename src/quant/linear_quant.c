@@ -35,12 +35,17 @@ enum vs_status vs_linear_quant_init(struct vs_linear_quant *lq, const struct vs_
              (!a->ext_aggregation[0] || strcmp(a->ext_aggregation, "max") == 0)) {
         lq->scheme = VS_SCHEME_W8A8;
         lq->act_symmetric = a->symmetric;
+    } else if (weight_ok && a->dtype == VS_QDT_INT8 && a->scope == VS_QS_PER_TENSOR &&
+               strcmp(a->method, "histogram") == 0 && !a->ext_aggregation[0]) {
+        lq->scheme = VS_SCHEME_W8A8;
+        lq->act_symmetric = a->symmetric;
+        lq->act_histogram = true;
     } else
         return vs_error_set(VS_ERR_UNSUPPORTED,
                             "%s: linear_quant with act %s %s %s %s and weight %s %s %s %s is not implemented in this build "
                             "(supported: W8A8_DYNAMIC = act int8 per_token symmetric minmax + weight int8 per_channel symmetric minmax; "
                             "W8A16 = act float + weight int8 per_channel symmetric minmax; "
-                            "W8A8 = act int8 per_tensor symmetric or asymmetric minmax + weight int8 per_channel symmetric minmax)",
+                            "W8A8 = act int8 per_tensor symmetric or asymmetric minmax or histogram + weight int8 per_channel symmetric minmax)",
                             cfg->path, vs_qdtype_name(a->dtype), vs_qscope_name(a->scope),
                             a->symmetric ? "symmetric" : "asymmetric", a->method, vs_qdtype_name(w->dtype),
                             vs_qscope_name(w->scope), w->symmetric ? "symmetric" : "asymmetric", w->method);

@@ -18,7 +18,7 @@
 enum vs_scheme {
     VS_SCHEME_W8A8_DYNAMIC, /* act int8 per_token sym (runtime), weight int8 per_channel sym minmax */
     VS_SCHEME_W8A16,        /* act float, weight int8 per_channel sym minmax */
-    VS_SCHEME_W8A8,         /* act int8 per_tensor sym or asym minmax (calibrated), weight as above */
+    VS_SCHEME_W8A8,         /* act int8 per_tensor sym or asym minmax/histogram (calibrated), weight as above */
     VS_SCHEME_COUNT,
 };
 const char *vs_scheme_name(enum vs_scheme s); /* "W8A8_DYNAMIC", "W8A16", "W8A8" */
@@ -30,6 +30,7 @@ struct vs_linear_quant {
     const struct vs_processor_config *cfg; /* borrowed */
     enum vs_scheme scheme;
     bool act_symmetric; /* VS_SCHEME_W8A8: offset 0 */
+    bool act_histogram; /* VS_SCHEME_W8A8: act method histogram (quant/histogram.h), else minmax */
     size_t *include_hits, *exclude_hits;
 };
 

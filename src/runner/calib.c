@@ -19,6 +19,7 @@ void vs_calib_unit_free(struct vs_calib_unit *cu)
         free(cu->cl[i].deq_scale);
         free(cu->cl[i].quant_bias);
         free(cu->cl[i].w_float);
+        free(cu->cl[i].hist);
     }
     free(cu->ybuf);
     free(cu->cl);
@@ -36,7 +37,7 @@ static int by_name(const void *a, const void *b, void *ctx)
 }
 
 enum vs_status vs_calib_unit_open(struct vs_unit_f32 *f, const int *scheme, const bool *symmetric, const bool *routed,
-                                  struct vs_calib_unit **out)
+                                  const bool *histogram, struct vs_calib_unit **out)
 {
     *out = NULL;
     const struct vs_unit *u = f->unit;
@@ -62,6 +63,13 @@ enum vs_status vs_calib_unit_open(struct vs_unit_f32 *f, const int *scheme, cons
         c->routed = routed[k];
         c->min = c->in_min = INFINITY;
         c->max = c->in_max = -INFINITY;
+        if (histogram && histogram[k] && c->scheme == VS_SCHEME_W8A8) {
+            if (!(c->hist = vs_malloc(sizeof *c->hist))) {
+                vs_calib_unit_free(cu);
+                return VS_ERR_NOMEM;
+            }
+            vs_histogram_init(c->hist);
+        }
         cu->sorted_idx[cu->n] = (int)cu->n;
         cu->n++;
     }
@@ -102,7 +110,8 @@ bool vs_calib_unit_needs_stats(const struct vs_calib_unit *cu, bool *all_experts
 
 static void observe(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
 {
-    struct vs_calib_linear *c = find(ctx, module);
+    struct vs_calib_unit *cu = ctx;
+    struct vs_calib_linear *c = find(cu, module);
     if (!c || !vs_scheme_needs_data(c->scheme))
         return;
     float lo = c->min, hi = c->max;
@@ -118,6 +127,12 @@ static void observe(void *ctx, const char *module, const float *x, int64_t rows,
     c->max = hi;
     c->nan |= nan;
     c->rows += rows;
+    /* the histogram sees each call (NaN is reported by finish_stats, as for minmax) */
+    if (c->hist && !c->nan && cu->hook_status == VS_OK) {
+        enum vs_status st = vs_histogram_observe(c->hist, x, n, module);
+        if (st != VS_OK)
+            cu->hook_status = st;
+    }
 }
 
 static void routed_tokens(void *ctx, const char *module, int64_t tokens)
@@ -135,6 +150,8 @@ void vs_calib_unit_observe_hooks(struct vs_calib_unit *cu, struct vs_linear_hook
 enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu)
 {
     char unrouted[1024] = "";
+    if (cu->hook_status != VS_OK)
+        return cu->hook_status;
     for (size_t i = 0; i < cu->n; i++) {
         struct vs_calib_linear *c = &cu->cl[i];
         const char *name = cu->u->linears[c->linear].name;
@@ -152,6 +169,14 @@ enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu)
             if (cu->unrouted < 6)
                 snprintf(unrouted + len, sizeof unrouted - len, "%s%s", cu->unrouted ? ", " : "", name);
             cu->unrouted++;
+        }
+        if (c->hist) {
+            float lo, hi;
+            enum vs_status st = vs_histogram_clip(c->hist, &lo, &hi, name);
+            if (st != VS_OK)
+                return st;
+            c->min = lo;
+            c->max = hi;
         }
         vs_quant_params(c->min, c->max, 8, c->symmetric, &c->act_scale, &c->act_offset);
     }

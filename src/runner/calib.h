@@ -3,8 +3,9 @@
  * every claimed Linear quantized, and the hooks of the propagation pass (dequantized weights
  * written into the unit's float32 copy, activations fake-quantized).
  *
- * Activation ranges are the min/max over all calibration tokens, and the propagation pass uses
- * these final parameters (msModelSlim fake-quantizes each sample with the range seen so far;
+ * Activation ranges are the min/max over all calibration tokens (act method minmax) or the clip
+ * range of a histogram observer fed every call's input (act method histogram, quant/histogram.h),
+ * and the propagation pass uses these final parameters (msModelSlim fake-quantizes each sample with the range seen so far;
  * docs/design.md). */
 #ifndef VS_RUNNER_CALIB_H
 #define VS_RUNNER_CALIB_H
@@ -14,6 +15,7 @@
 
 #include "model/linear_apply.h"
 #include "model/unit_f32.h"
+#include "quant/histogram.h"
 #include "quant/linear_quant.h"
 
 struct vs_calib_linear {
@@ -22,7 +24,8 @@ struct vs_calib_linear {
     bool symmetric;          /* W8A8: symmetric activation (offset 0) */
     bool routed;             /* a MoE expert */
     /* W8A8 input statistics */
-    float min, max;
+    struct vs_histogram *hist; /* act method histogram: its observer, else NULL (minmax) */
+    float min, max;            /* the range observed; with hist, the clip range after finish_stats */
     bool nan;
     int64_t rows;            /* input rows observed */
     int64_t routed_tokens;   /* tokens the router sent it (routed only) */
@@ -58,9 +61,10 @@ struct vs_calib_unit {
 };
 
 /* scheme[k] for linear k of f->unit: an enum vs_scheme, or -1 when no entry claims it;
- * symmetric[k] the W8A8 activation symmetry; routed[k] whether it is a MoE expert. */
+ * symmetric[k] the W8A8 activation symmetry; routed[k] whether it is a MoE expert; histogram[k]
+ * (NULL: none) whether its W8A8 act method is histogram. */
 enum vs_status vs_calib_unit_open(struct vs_unit_f32 *f, const int *scheme, const bool *symmetric, const bool *routed,
-                                  struct vs_calib_unit **out);
+                                  const bool *histogram, struct vs_calib_unit **out);
 void vs_calib_unit_free(struct vs_calib_unit *cu);
 
 /* True if some W8A8 Linear is claimed; all_experts is then set if one of them is routed. */
@@ -69,7 +73,9 @@ bool vs_calib_unit_needs_stats(const struct vs_calib_unit *cu, bool *all_experts
 /* Hooks of the statistics pass (observers, routed counts). */
 void vs_calib_unit_observe_hooks(struct vs_calib_unit *cu, struct vs_linear_hooks *h);
 
-/* Activation parameters from the statistics. A W8A8 Linear that saw no token, or NaN, is an
+/* Activation parameters from the statistics (histogram: spec §6.2's formulas on the clip range).
+ * A failure inside an observer hook (a histogram range too wide, an infinite input) is returned
+ * first. A W8A8 Linear that saw no token, or NaN, is an
  * error naming it; a routed one that no token was routed to is named in a warning (its range
  * comes from all tokens). `where` names the config entry for messages. */
 enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu);

@@ -355,11 +355,12 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
 {
     const struct vs_quant_options *o = r->o;
     int *scheme = vs_malloc((u->n_linears + 1) * sizeof *scheme);
-    bool *sym = vs_malloc((u->n_linears + 1) * sizeof *sym), *routed = vs_malloc((u->n_linears + 1) * sizeof *routed);
+    bool *sym = vs_malloc((u->n_linears + 1) * sizeof *sym), *routed = vs_malloc((u->n_linears + 1) * sizeof *routed),
+         *hist = vs_malloc((u->n_linears + 1) * sizeof *hist);
     struct vs_unit_f32 *f = NULL;
     struct vs_calib_unit *cu = NULL;
     double t = now_seconds();
-    enum vs_status st = scheme && sym && routed ? VS_OK : VS_ERR_NOMEM;
+    enum vs_status st = scheme && sym && routed && hist ? VS_OK : VS_ERR_NOMEM;
     if (st == VS_OK && r->outlier) /* biases that asymmetric smoothing creates */
         st = vs_outlier_prepare_unit(r->outlier, i, u);
     if (st == VS_OK)
@@ -368,12 +369,13 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     for (size_t k = 0; st == VS_OK && k < u->n_linears; k++) {
         scheme[k] = claim[k] < 0 ? -1 : (int)r->lq[claim[k]].scheme;
         sym[k] = claim[k] >= 0 && r->lq[claim[k]].act_symmetric;
+        hist[k] = claim[k] >= 0 && r->lq[claim[k]].act_histogram;
         routed[k] = o->adapter->linear_is_routed(r->model, u->linears[k].name);
     }
     if (st == VS_OK && r->outlier) /* quarot / smoothing of the float32 copy, before its calibration */
         st = vs_outlier_unit(r->outlier, i, u, f, r->lw);
     if (st == VS_OK)
-        st = vs_calib_unit_open(f, scheme, sym, routed, &cu);
+        st = vs_calib_unit_open(f, scheme, sym, routed, hist, &cu);
     bool data = r->lw && (long)i <= last; /* units after the last calibrated one: transformed only */
     bool all_experts = false, stats = st == VS_OK && data && vs_calib_unit_needs_stats(cu, &all_experts);
     bool propagate = (long)i < last;
@@ -414,6 +416,7 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     free(scheme);
     free(sym);
     free(routed);
+    free(hist);
     return st;
 }
 

@@ -79,8 +79,10 @@ printf 'apiversion: multimodal_vlm_modelslim_v1\nspec: [unclosed\n' > "$tmp/synt
 expect_error 1 "syntax.yaml:" "${m[@]}" "${t[@]}" --config_path "$tmp/syntax.yaml"
 sed 's/scope: "per_token"/scope: "per_tensor"/' "$cfg" > "$tmp/static.yaml"   # W8A8 static: its dataset must exist
 expect_error 1 "static.yaml: spec.dataset: Dataset path does not exist: calibImages" "${m[@]}" "${t[@]}" --config_path "$tmp/static.yaml"
-sed '0,/method: "minmax"/s//method: "histogram"/' "$tmp/static.yaml" > "$tmp/histogram.yaml"   # act histogram: not implemented
-expect_error 1 "is not implemented in this build" "${m[@]}" "${t[@]}" --config_path "$tmp/histogram.yaml"
+sed '0,/method: "minmax"/s//method: "histogram"/' "$tmp/static.yaml" > "$tmp/histogram.yaml"   # act histogram: W8A8 static too
+expect_error 1 "histogram.yaml: spec.dataset: Dataset path does not exist: calibImages" "${m[@]}" "${t[@]}" --config_path "$tmp/histogram.yaml"
+sed '0,/method: "minmax"/s//method: "histogram"/' "$cfg" > "$tmp/histogram_token.yaml"   # histogram is per_tensor only
+expect_error 1 "method 'histogram'" "${m[@]}" "${t[@]}" --config_path "$tmp/histogram_token.yaml"
 # the shipped configs rotate with block_size 32: more than this fixture's head_dim of 16
 expect_error 1 "spec.process[0] (model family 'qwen3_vl_moe'): BLOCK_HADAMARD_SHIFTED rotation: block_size 32 must be -1 or a power of two dividing 16" \
   "${m[@]}" "${t[@]}" --config_path ../shared/data/msmodelslim_configs/qwen3_vl_moe/qwen3_vl_moe_w8a8.yaml

@@ -3,7 +3,8 @@
 
 Written from the specification (msmodelslim_vlm_spec.md §2.3, §5.1, §6.2-6.3, §7.3), not from
 the C code. It reads a checkpoint, an msModelSlim YAML config whose processors are
-`linear_quant` entries (W8A8 static: act int8 per_tensor symmetric or asymmetric minmax;
+`linear_quant` entries (W8A8 static: act int8 per_tensor symmetric or asymmetric minmax or
+histogram;
 W8A8_DYNAMIC; W8A16; weights int8 per_channel symmetric minmax) and model-input files
 INPUTS/sample_<i>.safetensors (so preprocessing is checked elsewhere), and writes the ascendv1
 export, with vlmslim's propagation rule:
@@ -19,7 +20,9 @@ export, with vlmslim's propagation rule:
   unit by unit (the vision tower, then each text layer) over every sample,
   1. statistics pass (units with a W8A8 Linear): float weights, every expert on every token;
      each W8A8 Linear's input min/max over all tokens of all samples;
-  2. scale/offset from the final min/max (asymmetric: s = max(max/255 - min/255, eps),
+  2. scale/offset from the final min/max, or for act method histogram from the clip range
+     [new_min, new_max] of torch.ao.quantization.HistogramObserver (2048 bins, upsample 16)
+     fed every call's input in order, via its _non_linear_param_search() (asymmetric: s = max(max/255 - min/255, eps),
      o = round(-min/s) - 128; symmetric: s = max(absmax/127, eps), o = 0), weights quantized;
   3. propagation pass (units before the last W8A8 one): every claimed Linear with its
      dequantized int8 weight; W8A8 inputs fake-quantized per tensor with (s, o), W8A8_DYNAMIC
@@ -60,17 +63,17 @@ def scheme_of(where, item):
         raise ref.RefError("%s: weight must be int8 per_channel symmetric minmax" % where)
     if act.get("dtype") == "int8" and act.get("scope") == "per_token" and act.get("symmetric") is True \
             and act.get("method") == "minmax":
-        return "W8A8_DYNAMIC", True
+        return "W8A8_DYNAMIC", True, None
     if act.get("dtype") == "float":
-        return "W8A16", True
-    if act.get("dtype") == "int8" and act.get("scope") == "per_tensor" and act.get("method") == "minmax":
-        return "W8A8", bool(act.get("symmetric"))
+        return "W8A16", True, None
+    if act.get("dtype") == "int8" and act.get("scope") == "per_tensor" and act.get("method") in ("minmax", "histogram"):
+        return "W8A8", bool(act.get("symmetric")), act.get("method")
     raise ref.RefError("%s: act %r is not supported" % (where, act))
 
 
 class Entry:
     def __init__(self, i, item):
-        self.scheme, self.symmetric = scheme_of("spec.process[%d]" % i, item)
+        self.scheme, self.symmetric, self.method = scheme_of("spec.process[%d]" % i, item)
         self.include, self.exclude = item.get("include", ["*"]), item.get("exclude", [])
 
     def selects(self, module):
@@ -139,6 +142,7 @@ class Calibration:
     def __init__(self, claims):
         self.claims = claims          # module -> Entry
         self.stats = {}               # module -> [min, max]
+        self.observers = {}           # module -> torch HistogramObserver (act method histogram)
         self.params = {}              # module -> (s, o)
         self.deq = {}                 # module -> dequantized weight (torch)
         self.errors = {}              # module -> [sum (y_q - y)^2, sum y^2]
@@ -150,6 +154,13 @@ class Calibration:
             lo, hi = float(x.min()), float(x.max())
             cur = self.stats.setdefault(name, [lo, hi])
             cur[0], cur[1] = min(cur[0], lo), max(cur[1], hi)
+            if e.method == "histogram":  # PyTorch's own observer, fed every call in order
+                obs = self.observers.get(name)
+                if obs is None:
+                    obs = self.observers[name] = torch.ao.quantization.HistogramObserver(
+                        bins=2048, upsample_rate=16, dtype=torch.quint8, qscheme=torch.per_tensor_affine,
+                        reduce_range=False)
+                obs(x.detach().float())
         if self.mode == "quantized" and e is not None:
             yf = x @ w.T + (b if b is not None else 0)
             w = self.deq[name]
@@ -325,7 +336,11 @@ def export(a):
                         if e.scheme == "W8A8":
                             if name not in cal.stats:
                                 raise ref.RefError("%s: no calibration token reached it" % name)
-                            cal.params[name] = act_params(cal.stats[name][0], cal.stats[name][1], e.symmetric)
+                            lo, hi = cal.stats[name]
+                            if e.method == "histogram":  # the L2-optimal clip range of the histogram
+                                new_min, new_max = cal.observers[name]._non_linear_param_search()
+                                lo, hi = new_min.item(), new_max.item()
+                            cal.params[name] = act_params(lo, hi, e.symmetric)
                 # the quantized pass: measures ||y_q - y|| / ||y|| (experts on routed tokens) and
                 # by default propagates
                 cal.mode = "quantized"

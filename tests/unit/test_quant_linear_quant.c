@@ -57,9 +57,27 @@ static void test_schemes(void **state)
     vs_linear_quant_free(&lq);
     struct vs_processor_config hist = make(VS_QDT_INT8, VS_QS_PER_TENSOR, true);
     strcpy(hist.u.linear_quant.act.method, "histogram");
-    assert_int_equal(vs_linear_quant_init(&lq, &hist), VS_ERR_UNSUPPORTED);
+    assert_int_equal(vs_linear_quant_init(&lq, &hist), VS_OK);
+    assert_int_equal(lq.scheme, VS_SCHEME_W8A8);
+    assert_false(lq.act_symmetric);
+    assert_true(lq.act_histogram);
+    vs_linear_quant_free(&lq);
+    hist.u.linear_quant.act.symmetric = true;
+    assert_int_equal(vs_linear_quant_init(&lq, &hist), VS_OK);
+    assert_true(lq.act_symmetric && lq.act_histogram);
+    vs_linear_quant_free(&lq);
+    assert_int_equal(vs_linear_quant_init(&lq, &stat), VS_OK);
+    assert_false(lq.act_histogram); /* minmax */
+    vs_linear_quant_free(&lq);
+    /* histogram is per_tensor only */
+    struct vs_processor_config hist_tok = make(VS_QDT_INT8, VS_QS_PER_TOKEN, true);
+    strcpy(hist_tok.u.linear_quant.act.method, "histogram");
+    assert_int_equal(vs_linear_quant_init(&lq, &hist_tok), VS_ERR_UNSUPPORTED);
     assert_true(vs_test_contains(vs_error_message(),
-        "spec.process[1]: linear_quant with act int8 per_tensor asymmetric histogram and weight int8 per_channel symmetric minmax is not implemented in this build"));
+        "spec.process[1]: linear_quant with act int8 per_token asymmetric histogram and weight int8 per_channel symmetric minmax is not implemented in this build"));
+    hist.u.linear_quant.act.symmetric = false;
+    strcpy(hist.u.linear_quant.act.ext_aggregation, "mean");
+    assert_int_equal(vs_linear_quant_init(&lq, &hist), VS_ERR_UNSUPPORTED);
     struct vs_processor_config mean = make(VS_QDT_INT8, VS_QS_PER_TENSOR, true);
     strcpy(mean.u.linear_quant.act.ext_aggregation, "mean");
     assert_int_equal(vs_linear_quant_init(&lq, &mean), VS_ERR_UNSUPPORTED);

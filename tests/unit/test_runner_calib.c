@@ -49,8 +49,22 @@ static int setup(void **state)
     assert_int_equal(vs_unit_f32_make(fx.u, &fx.f), VS_OK);
     int scheme[2] = {VS_SCHEME_W8A8, VS_SCHEME_W8A8_DYNAMIC};
     bool sym[2] = {false, true}, routed[2] = {false, true};
-    assert_int_equal(vs_calib_unit_open(fx.f, scheme, sym, routed, &fx.cu), VS_OK);
+    assert_int_equal(vs_calib_unit_open(fx.f, scheme, sym, routed, NULL, &fx.cu), VS_OK);
     *state = &fx;
+    return 0;
+}
+
+/* The same unit with "a" calibrated by a histogram observer (act method histogram). */
+static int setup_hist(void **state)
+{
+    setup(state);
+    struct fixture *fx = *state;
+    vs_calib_unit_free(fx->cu);
+    int scheme[2] = {VS_SCHEME_W8A8, VS_SCHEME_W8A8_DYNAMIC};
+    bool sym[2] = {false, true}, routed[2] = {false, true}, hist[2] = {true, true};
+    assert_int_equal(vs_calib_unit_open(fx->f, scheme, sym, routed, hist, &fx->cu), VS_OK);
+    assert_non_null(fx->cu->cl[0].hist);
+    assert_null(fx->cu->cl[1].hist); /* only W8A8 Linears have an observer */
     return 0;
 }
 
@@ -144,11 +158,62 @@ static void test_unreached_and_nan(void **state)
     assert_string_equal(vs_error_message(), "a.input_scale: the Linear's calibration inputs contain NaN");
 }
 
+/* Each call's input feeds the observer; the parameters come from its clip range. */
+static void test_histogram_stats(void **state)
+{
+    struct fixture *fx = *state;
+    struct vs_linear_hooks h;
+    vs_calib_unit_observe_hooks(fx->cu, &h);
+    float x[3][12], ya[8], yb[8];
+    struct vs_histogram ref;
+    vs_histogram_init(&ref);
+    for (int call = 0; call < 3; call++) {
+        for (int k = 0; k < 12; k++) /* a widening range, an outlier in the last call */
+            x[call][k] = (float)((k * 7 + call * 3) % 11 - 5) * (0.3f + (float)call);
+        if (call == 2)
+            x[call][5] = 40.0f;
+        run(fx, &h, x[call], 4, ya, yb);
+        assert_int_equal(vs_histogram_observe(&ref, x[call], 12, "ref"), VS_OK);
+    }
+    assert_int_equal(vs_calib_unit_finish_stats(fx->cu), VS_OK);
+    const struct vs_calib_linear *a = &fx->cu->cl[0];
+    assert_int_equal(a->hist->calls, 3);
+    float lo, hi, s, o;
+    assert_int_equal(vs_histogram_clip(&ref, &lo, &hi, "ref"), VS_OK);
+    assert_true(a->min == lo && a->max == hi);
+    /* torch's HistogramObserver on the same three calls: range [-11.5, 40.18], clip min -9.6831 */
+    assert_float_equal(lo, -9.6831, 1e-4);
+    assert_float_equal(hi, 40.1797, 1e-4);
+    vs_quant_params(lo, hi, 8, false, &s, &o);
+    assert_true(a->act_scale == s && a->act_offset == o);
+    /* propagation: values beyond the clip range land on the end codes */
+    assert_int_equal(vs_calib_unit_quantize(fx->cu), VS_OK);
+    vs_calib_unit_apply(fx->cu, &h);
+    float big[3] = {100.0f, 0.0f, -100.0f};
+    const float *xq = h.transform_input(h.ctx, "a", big, 1, 3);
+    assert_true(xq[0] == (127.0f - o) * s && xq[2] == (-128.0f - o) * s);
+    assert_true(xq[0] <= hi + s && xq[2] >= lo - s);
+}
+
+static void test_histogram_hook_error(void **state)
+{
+    struct fixture *fx = *state;
+    struct vs_linear_hooks h;
+    vs_calib_unit_observe_hooks(fx->cu, &h);
+    float x[3] = {1.0f, INFINITY, 2.0f}, ya[2], yb[2];
+    run(fx, &h, x, 1, ya, yb);
+    assert_int_equal(vs_calib_unit_finish_stats(fx->cu), VS_ERR_MODEL);
+    assert_string_equal(vs_error_message(), "a: histogram observer: input element 1 is infinite");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_calibrate_quantize_propagate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreached_and_nan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreached_and_nan, setup_hist, teardown),
+        cmocka_unit_test_setup_teardown(test_histogram_stats, setup_hist, teardown),
+        cmocka_unit_test_setup_teardown(test_histogram_hook_error, setup_hist, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
