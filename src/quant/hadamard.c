@@ -17,14 +17,14 @@ enum construction { PALEY1, PALEY2, DOUBLED, NONE };
 static const struct {
     int k;
     enum construction how;
-    int q;           /* the prime of the Paley construction (of the halved order for DOUBLED) */
+    int q;           /* the field size of the Paley construction (of the halved order for DOUBLED) */
     const char *txt; /* msModelSlim's file for this order */
 } ORDERS[] = {
     {200, PALEY1, 199, "had.200.pal.txt"}, {172, NONE, 0, "had.172.will.txt"},
     {160, DOUBLED, 79, "had.160.tpal.txt"}, {156, NONE, 0, "had.156.will.txt"},
     {140, PALEY1, 139, "had.140.pal.txt"}, {136, DOUBLED, 67, "had.136.twill.txt"},
     {108, PALEY1, 107, "had.108.will.txt"}, {76, PALEY2, 37, "had.76.will.txt"},
-    {60, PALEY1, 59, "had.60.will.txt"},   {52, NONE, 0, "had.52.will.txt"},
+    {60, PALEY1, 59, "had.60.will.txt"},   {52, PALEY2, 25, "had.52.will.txt"},
     {40, DOUBLED, 19, "had.40.twill.txt"}, {36, PALEY2, 17, "had.36.will.txt"},
     {28, PALEY2, 13, "had.28.will.txt"},   {20, PALEY1, 19, "had.20.will.txt"},
     {12, PALEY1, 11, "had.12.txt"},
@@ -80,14 +80,40 @@ static void paley1(int q, int8_t *h, int ld)
         }
 }
 
-/* Order 2(q+1): the symmetric conference matrix C = [[0, 1ᵀ], [1, Q]] (Q[a][b] = χ(a−b)) with
- * each 0 replaced by [[1, -1], [-1, -1]] and each ±1 by ±[[1, 1], [1, -1]]. */
+/* GF(25) = GF(5)[α]/(α² − 2) (2 is not a square mod 5): element e is (e % 5) + (e / 5)·α. */
+static int gf25_mul(int x, int y)
+{
+    int a = x % 5, b = x / 5, c = y % 5, d = y / 5;
+    return (a * c + 2 * b * d) % 5 + 5 * ((a * d + b * c) % 5);
+}
+
+/* χ(x − y) in GF(25): 0, or x − y raised to (25 − 1)/2 = 12, which is 1 for nonzero squares. */
+static int gf25_chi_diff(int x, int y)
+{
+    int d = (x % 5 - y % 5 + 5) % 5 + 5 * ((x / 5 - y / 5 + 5) % 5);
+    if (d == 0)
+        return 0;
+    int r = 1;
+    for (int e = 0; e < 12; e++)
+        r = gf25_mul(r, d);
+    return r == 1 ? 1 : -1;
+}
+
+/* The quadratic character of a − b in the field of q elements: a prime, or 25. */
+static int field_chi_diff(int a, int b, int q)
+{
+    return q == 25 ? gf25_chi_diff(a, b) : chi(a - b, q);
+}
+
+/* Order 2(q+1): the symmetric conference matrix C = [[0, 1ᵀ], [1, Q]] (Q[a][b] = χ(a−b) over
+ * the field of q elements, q ≡ 1 mod 4) with each 0 replaced by [[1, -1], [-1, -1]] and each ±1
+ * by ±[[1, 1], [1, -1]]. */
 static void paley2(int q, int8_t *h)
 {
     int c = q + 1, k = 2 * c;
     for (int i = 0; i < c; i++)
         for (int j = 0; j < c; j++) {
-            int v = (i == 0 && j == 0) ? 0 : (i == 0 || j == 0) ? 1 : chi((i - 1) - (j - 1), q);
+            int v = (i == 0 && j == 0) ? 0 : (i == 0 || j == 0) ? 1 : field_chi_diff(i - 1, j - 1, q);
             static const int zero[2][2] = {{1, -1}, {-1, -1}}, one[2][2] = {{1, 1}, {1, -1}};
             for (int a = 0; a < 2; a++)
                 for (int b = 0; b < 2; b++)

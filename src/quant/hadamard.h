@@ -13,11 +13,11 @@
  * 140, 200) in the normalisation of Sloane's had.12 (first row +1 then −1s, first column +1s,
  * core χ(a−b) with +1 on the diagonal; it equals Sloane's had.12 in every row compared, rows 0-8
  * of the copy in QuaRot's hadamard_utils.py), Paley II for q ≡ 1
- * (mod 4) prime (k = 2(q+1): 28, 36, 76) and doubling [[H, H], [H, −H]] (40 = 2·20, 136 = 2·68,
+ * (mod 4) a prime or 25 = 5² (k = 2(q+1): 28, 36, 52, 76) and doubling [[H, H], [H, −H]] (40 = 2·20, 136 = 2·68,
  * 160 = 2·80). All are Hadamard matrices (checked orthogonal), but only k = 12 is known to equal
  * msModelSlim's file: most of its files are Williamson-type ("will", "twill"), and the Paley files
  * for 140, 160 and 200 were not available to compare. For sizes using k > 12 the rotation is
- * therefore valid but not msModelSlim's; k = 52, 156 and 172 are not constructed. The *_from
+ * therefore valid but not msModelSlim's; k = 156 and 172 (Williamson-type only) are not constructed. The *_from
  * variants take a directory holding msModelSlim's own hadamard_txt files and use a file whenever
  * it is there (with them, every order matches msModelSlim). Powers of two, which cover every
  * Qwen3-VL head_dim and every hidden size with block_size 32 (the shipped configs) or with -1
