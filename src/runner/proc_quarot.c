@@ -110,8 +110,15 @@ enum vs_status vs_proc_quarot_open(struct vs_outlier *o, const struct vs_process
     enum vs_status st = vs_quarot_check(c, tied, what);
     if (st != VS_OK)
         return st;
-    if ((st = vs_rotation_hadamard(r_size, c->block_size, VS_QUAROT_SEED, &o->R)) != VS_OK ||
-        (st = vs_rotation_block_hadamard_shifted(uv_size, c->block_size, VS_QUAROT_SEED, &o->Ruv)) != VS_OK)
+    /* msModelSlim's own hadamard_txt files, when the user points at them, make the k·2^m
+     * rotations exactly msModelSlim's (vlmslim's constructed orders are valid but differ). */
+    const char *txt = getenv("VLMSLIM_HADAMARD_DIR");
+    if (txt && !*txt)
+        txt = NULL;
+    if (txt && !vs_fs_is_dir(txt))
+        return vs_error_set(VS_ERR_USAGE, "VLMSLIM_HADAMARD_DIR=%s: not a directory (msModelSlim's hadamard_txt)", txt);
+    if ((st = vs_rotation_hadamard_from(r_size, c->block_size, VS_QUAROT_SEED, txt, &o->R)) != VS_OK ||
+        (st = vs_rotation_block_hadamard_shifted_from(uv_size, c->block_size, VS_QUAROT_SEED, txt, &o->Ruv)) != VS_OK)
         return vs_error_prefix(st, "%s", what);
     o->quarot = p;
     if ((st = o->ops->quarot_pre_run(o->m, &o->pre)) != VS_OK || (st = o->ops->quarot_post_run(o->m, &o->post)) != VS_OK)

@@ -121,6 +121,39 @@ else
   cat "$tmp/dyn.log"; failures=$((failures + 1))
 fi
 
+echo "== quarot with msModelSlim's hadamard_txt files (VLMSLIM_HADAMARD_DIR): hidden 80 = 40 x 2 uses order 40"
+"$VLMSLIM_MKMODEL" --family qwen3_vl --preset tiny --dtype f32 --seed 45 --hidden 80 --head-dim 32 --out "$tmp/h80" >/dev/null
+sed 's/block_size: 32/block_size: -1/; s/"\*experts\*"/"*q_proj"/' "$tmp/dyn.yaml" > "$tmp/dyn_dense.yaml"
+h80() { "$VLMSLIM" quant --model_path "$tmp/h80" --save_path "$tmp/$1" --model_type Qwen3-VL-8B-Instruct \
+          --config_path "$tmp/dyn_dense.yaml" --quiet 2>"$tmp/$1.log"; }
+mkdir -p "$tmp/had_empty" "$tmp/had_other" "$tmp/had_bad"
+# a valid order-40 Hadamard matrix other than vlmslim's: [[H, H], [H, -H]] of Paley I over GF(19),
+# with column 0 negated
+"${VS_PYTHON:-/usr/bin/python3}" - "$tmp/had_other/had.40.twill.txt" <<'PY'
+import sys
+q = 19
+sq = {(x * x) % q for x in range(1, q)}
+chi = lambda a: 0 if a % q == 0 else (1 if a % q in sq else -1)
+h = [[(1 if j == 0 else -1) if i == 0 else (1 if j == 0 else (1 if i == j else chi(i - j))) for j in range(20)] for i in range(20)]
+h = [r + r for r in h] + [r + [-v for v in r] for r in h]
+for row in h:
+    row[0] = -row[0]
+open(sys.argv[1], "w").write("".join("".join("+" if v > 0 else "-" for v in row) + "\n" for row in h))
+PY
+head -3 "$tmp/had_other/had.40.twill.txt" > "$tmp/had_bad/had.40.twill.txt"
+if h80 h_plain && VLMSLIM_HADAMARD_DIR=$tmp/had_empty h80 h_empty && VLMSLIM_HADAMARD_DIR=$tmp/had_other h80 h_other; then
+  diff -r "$tmp/h_plain" "$tmp/h_empty" >/dev/null && echo "ok: a directory without the order's file: the constructed matrix" ||
+    { echo "FAIL: an empty VLMSLIM_HADAMARD_DIR changed the export"; failures=$((failures + 1)); }
+  w=quant_model_weights-00001-of-00001.safetensors
+  if [ ! -f "$tmp/h_other/$w" ] || cmp -s "$tmp/h_plain/$w" "$tmp/h_other/$w"; then
+    echo "FAIL: had.40.twill.txt in VLMSLIM_HADAMARD_DIR was not used"; failures=$((failures + 1))
+  else
+    echo "ok: the supplied order-40 matrix is used"
+  fi
+else
+  cat "$tmp"/h_*.log; failures=$((failures + 1))
+fi
+
 echo "== planted activation outliers (mkmodel --outliers): W8A8 logits closer to the float model's"
 # cosine of the fake-quantized export's last-position logits to the float model's, mean over samples
 fq=$VS_BUILD_DIR/tests/tools/vs-fakequant-logits
@@ -176,6 +209,11 @@ expect_error "spec.process[0] (model family 'qwen3_vl'): quarot cannot rotate a 
   --config_path "$tmp/quarot_iter.yaml" --calib_inputs "$tmp/dense.inputs"
 expect_error "spec.dataset: Dataset path does not exist: calibImages" "$tmp/e4" "$VLMSLIM" quant --model_path "$tmp/dense" \
   --model_type Qwen3-VL-8B-Instruct --save_path "$tmp/e4" --config_path "$tmp/iter.yaml"
+VLMSLIM_HADAMARD_DIR=$tmp/had_bad expect_error "had_bad/had.40.twill.txt: 3 rows, expected 40" "$tmp/e6" "$VLMSLIM" quant --model_path "$tmp/h80" \
+  --model_type Qwen3-VL-8B-Instruct --save_path "$tmp/e6" --config_path "$tmp/dyn_dense.yaml"
+VLMSLIM_HADAMARD_DIR=$tmp/no-such-dir expect_error "VLMSLIM_HADAMARD_DIR=$tmp/no-such-dir: not a directory" "$tmp/e7" \
+  "$VLMSLIM" quant --model_path "$tmp/h80" --model_type Qwen3-VL-8B-Instruct --save_path "$tmp/e7" \
+  --config_path "$tmp/dyn_dense.yaml"
 float_config "$tmp/block.yaml" '    - type: "quarot"
       block_size: 64'
 expect_error "spec.process[0] (model family 'qwen3_vl'): BLOCK_HADAMARD_SHIFTED rotation: block_size 64" "$tmp/e5" \
