@@ -301,3 +301,21 @@ void vs_fs_free_names(char **names, size_t count)
         free(names[i]);
     free(names);
 }
+
+enum vs_status vs_fs_mkdtemp_beside(const char *path, char **out)
+{
+    char *parent = vs_path_dirname(path), *base = vs_path_basename(path);
+    char *tmpl = parent && base ? vs_strfmt("%s/.%s.vlmslim-tmp-XXXXXX", parent, base) : NULL;
+    free(parent);
+    free(base);
+    if (!tmpl)
+        return VS_ERR_NOMEM;
+    if (!mkdtemp(tmpl)) {
+        enum vs_status st = vs_error_set(VS_ERR_IO, "%s: cannot create a temporary directory beside it: %s", path,
+                                         strerror(errno));
+        free(tmpl);
+        return st;
+    }
+    *out = tmpl;
+    return VS_OK;
+}

@@ -29,6 +29,9 @@ char *vs_path_join(const char *a, const char *b);
 /* Directory part ("." if none) and base name; caller frees. */
 char *vs_path_dirname(const char *path);
 char *vs_path_basename(const char *path);
+/* Creates a fresh directory `.<name>.vlmslim-tmp-XXXXXX` beside `path` (whose parent must exist),
+ * where an output is assembled before it is renamed to `path`; *out is its path (caller frees). */
+enum vs_status vs_fs_mkdtemp_beside(const char *path, char **out);
 /* Directory of the running executable; caller frees; NULL if unknown. */
 char *vs_fs_exe_dir(void);
 

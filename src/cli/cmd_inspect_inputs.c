@@ -74,24 +74,6 @@ static void print_sample(size_t i, const struct vs_calib_sample *s, const struct
     print_prompt(info->prompt);
 }
 
-/* A fresh directory beside `dir` to write into before it is renamed to `dir`. */
-static enum vs_status make_staging(const char *dir, char **out)
-{
-    char *parent = vs_path_dirname(dir), *base = vs_path_basename(dir);
-    char *tmpl = parent && base ? vs_strfmt("%s/.%s.vlmslim-tmp-XXXXXX", parent, base) : NULL;
-    enum vs_status st = tmpl ? vs_fs_mkdirs(parent, 0755) : VS_ERR_NOMEM;
-    if (st == VS_OK && !mkdtemp(tmpl))
-        st = vs_error_set(VS_ERR_IO, "--dump %s: cannot create a directory beside it", dir);
-    free(parent);
-    free(base);
-    if (st != VS_OK) {
-        free(tmpl);
-        return st;
-    }
-    *out = tmpl;
-    return VS_OK;
-}
-
 static enum vs_status check_dump_dir(const char *dir)
 {
     if (!vs_fs_exists(dir))
@@ -110,8 +92,13 @@ static enum vs_status inspect(const char *model_path, const struct vs_dataset *d
     if (st != VS_OK)
         return st;
     char *staging = NULL;
-    if (dump)
-        st = make_staging(dump, &staging);
+    if (dump) { /* written beside it, renamed into place when every sample is there */
+        char *parent = vs_path_dirname(dump);
+        st = parent ? vs_fs_mkdirs(parent, 0755) : VS_ERR_NOMEM;
+        free(parent);
+        if (st == VS_OK)
+            st = vs_fs_mkdtemp_beside(dump, &staging);
+    }
     for (size_t i = 0; i < ds->count && st == VS_OK; i++) {
         struct vs_model_inputs in;
         struct vs_inputs_info info;

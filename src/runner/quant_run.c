@@ -420,24 +420,6 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     return st;
 }
 
-static enum vs_status make_temp_dir(const char *save_path, char **out)
-{
-    char *parent = vs_path_dirname(save_path), *base = vs_path_basename(save_path);
-    char *tmpl = parent && base ? vs_strfmt("%s/.%s.vlmslim-tmp-XXXXXX", parent, base) : NULL;
-    free(parent);
-    free(base);
-    if (!tmpl)
-        return VS_ERR_NOMEM;
-    if (!mkdtemp(tmpl)) {
-        enum vs_status st = vs_error_set(VS_ERR_IO, "%s: cannot create a temporary directory beside --save_path: %s",
-                                         save_path, strerror(errno));
-        free(tmpl);
-        return st;
-    }
-    *out = tmpl;
-    return VS_OK;
-}
-
 /* Moves the finished export into place; an existing save_path (empty, or replaced with
  * --overwrite) is moved aside first and removed after. */
 static enum vs_status publish(const char *tmp, const char *save_path)
@@ -507,7 +489,7 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         goto done;
     if ((st = vs_outlier_open(o->config, o->adapter, r.model, &r.outlier)) != VS_OK)
         goto done;
-    if ((st = make_temp_dir(o->save_path, &tmp)) != VS_OK)
+    if ((st = vs_fs_mkdtemp_beside(o->save_path, &tmp)) != VS_OK)
         goto done;
     if ((st = export_best_practice(o, tmp)) != VS_OK)
         goto done;

@@ -70,11 +70,35 @@ static void test_mkdirs_list_remove(void **state)
     free(root);
 }
 
+/* The staging directory of an output: hidden, beside it, fresh each time; a missing parent is an
+ * error naming the output. */
+static void test_mkdtemp_beside(void **state)
+{
+    (void)state;
+    char *dir = vs_test_tmpdir("mkdtemp"), *out = vs_path_join(dir, "export"), *a, *b;
+    assert_int_equal(vs_fs_mkdtemp_beside(out, &a), VS_OK);
+    assert_int_equal(vs_fs_mkdtemp_beside(out, &b), VS_OK);
+    assert_string_not_equal(a, b);
+    assert_true(vs_fs_is_dir(a) && vs_fs_dir_is_empty(a));
+    char *base = vs_path_basename(a), *parent = vs_path_dirname(a);
+    assert_true(strncmp(base, ".export.vlmslim-tmp-", 20) == 0 && strlen(base) == 26);
+    assert_string_equal(parent, dir);
+    assert_false(vs_fs_exists(out));
+    char *orphan = vs_path_join(dir, "no/such/export"), *c = NULL;
+    assert_int_equal(vs_fs_mkdtemp_beside(orphan, &c), VS_ERR_IO);
+    assert_null(c);
+    assert_true(vs_test_contains(vs_error_message(), orphan));
+    free(orphan), free(base), free(parent), free(a), free(b), free(out);
+    vs_fs_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_path_pieces),
         cmocka_unit_test(test_mkdirs_list_remove),
+        cmocka_unit_test(test_mkdtemp_beside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
