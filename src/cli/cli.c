@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/fs.h"
 #include "base/log.h"
 #include "vs_build_config.h"
 
@@ -30,6 +31,13 @@ int vs_cli_fail(enum vs_status st)
     const char *msg = vs_error_message();
     fprintf(stderr, "vlmslim: error: %s\n", *msg ? msg : vs_status_name(st));
     return vs_status_exit_code(st);
+}
+
+enum vs_status vs_cli_check_dir(const char *flag, const char *path)
+{
+    if (vs_fs_is_dir(path))
+        return VS_OK;
+    return vs_error_set(VS_ERR_USAGE, "--%s %s: %s", flag, path, vs_fs_exists(path) ? "is not a directory" : "does not exist");
 }
 
 enum vs_status vs_cli_set_log_level(const char *level)

@@ -14,6 +14,8 @@ int vs_cmd_inspect_inputs(int argc, char **argv);
 
 /* Prints "vlmslim: error: <the recorded message>" and returns the exit status for st. */
 int vs_cli_fail(enum vs_status st);
+/* VS_OK if `path`, given as --<flag>, is a directory; else a usage error saying what it is. */
+enum vs_status vs_cli_check_dir(const char *flag, const char *path);
 /* --log_level LEVEL: debug, info, warning or error. */
 enum vs_status vs_cli_set_log_level(const char *level);
 

@@ -226,9 +226,8 @@ int vs_cmd_forward(int argc, char **argv)
             st = vs_error_set(VS_ERR_USAGE, "--spill_budget_mb %s: expected a whole number of megabytes", budget_mb);
         budget = (uint64_t)v << 20;
     }
-    if (st == VS_OK && !vs_fs_is_dir(model_path))
-        st = vs_error_set(VS_ERR_USAGE, "--model_path %s: %s", model_path,
-                          vs_fs_exists(model_path) ? "is not a directory" : "does not exist");
+    if (st == VS_OK)
+        st = vs_cli_check_dir("model_path", model_path);
     if (st == VS_OK && !(ini = vs_datadir_find("config/config.ini")))
         st = vs_error_set(VS_ERR_CONFIG, "config/config.ini not found (set VLMSLIM_DATA_DIR to the directory holding config/)");
     if (st == VS_OK && (st = vs_registry_load(ini, &reg)) == VS_OK)

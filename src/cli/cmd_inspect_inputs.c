@@ -157,9 +157,8 @@ int vs_cmd_inspect_inputs(int argc, char **argv)
         st = vs_cli_set_log_level(log_level);
     if (st == VS_OK && !model_path)
         st = vs_error_set(VS_ERR_USAGE, "--model_path is required (see 'vlmslim inspect-inputs --help')");
-    if (st == VS_OK && !vs_fs_is_dir(model_path))
-        st = vs_error_set(VS_ERR_USAGE, "--model_path %s: %s", model_path,
-                          vs_fs_exists(model_path) ? "is not a directory" : "does not exist");
+    if (st == VS_OK)
+        st = vs_cli_check_dir("model_path", model_path);
     if (st == VS_OK && !!config_path == !!dataset)
         st = vs_error_set(VS_ERR_USAGE, "give one of --config_path and --dataset");
     if (st == VS_OK && config_path && default_text)

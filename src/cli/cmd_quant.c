@@ -258,11 +258,8 @@ int vs_cmd_quant(int argc, char **argv)
                           !model_path ? "model_path" : "save_path");
         goto out;
     }
-    if (!vs_fs_is_dir(model_path)) {
-        st = vs_error_set(VS_ERR_USAGE, "--model_path %s: %s", model_path,
-                          vs_fs_exists(model_path) ? "is not a directory" : "does not exist");
+    if ((st = vs_cli_check_dir("model_path", model_path)) != VS_OK)
         goto out;
-    }
     if ((st = check_save_path(save_path, model_path, overwrite)) != VS_OK)
         goto out;
     if (config_path && quant_type) {
