@@ -15,23 +15,12 @@
 #include "base/fs.h"
 #include "quant/hadamard.h"
 #include "quant/torch_mt19937.h"
+#include "outlier_golden.h"
 #include "test_util.h"
-
-#define GOLDEN "tests/golden/outlier/outlier.safetensors"
-
-static struct vs_st_file *golden;
-
-static const struct vs_st_tensor *want(const char *name)
-{
-    const struct vs_st_tensor *t = vs_st_file_find(golden, name);
-    if (!t)
-        fail_msg("%s: no tensor %s", GOLDEN, name);
-    return t;
-}
 
 static void compare(const char *name, const float *got, size_t n, double tol)
 {
-    const struct vs_st_tensor *t = want(name);
+    const struct vs_st_tensor *t = golden_tensor(name, false);
     assert_int_equal(t->nbytes, n * sizeof(float));
     const float *w = t->data;
     for (size_t i = 0; i < n; i++) {
@@ -210,19 +199,6 @@ static void test_txt_files(void **state)
     free(dir);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return vs_st_file_open(GOLDEN, &golden) == VS_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    vs_st_file_close(golden);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,5 +209,5 @@ int main(void)
         cmocka_unit_test(test_rotation_refusals),
         cmocka_unit_test(test_txt_files),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, golden_open, golden_close);
 }

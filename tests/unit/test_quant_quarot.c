@@ -10,32 +10,13 @@
 
 #include "io/safetensors.h"
 #include "quant/quarot.h"
+#include "outlier_golden.h"
 #include "test_util.h"
-
-#define GOLDEN "tests/golden/outlier/outlier.safetensors"
-
-static struct vs_st_file *golden;
-
-static const struct vs_st_tensor *tensor(const char *name)
-{
-    const struct vs_st_tensor *t = vs_st_file_find(golden, name);
-    if (!t || t->dtype != VS_DTYPE_F32)
-        fail_msg("%s: no F32 tensor %s", GOLDEN, name);
-    return t;
-}
-
-static float *copy(const char *name)
-{
-    const struct vs_st_tensor *t = tensor(name);
-    float *p = malloc(t->nbytes);
-    memcpy(p, t->data, t->nbytes);
-    return p;
-}
 
 /* float32 products of 32 terms in another order: 1e-6 of the largest value */
 static void compare(const char *name, const float *got, int64_t n)
 {
-    const struct vs_st_tensor *t = tensor(name);
+    const struct vs_st_tensor *t = golden_tensor(name, true);
     assert_int_equal(t->nbytes, (size_t)n * 4);
     const float *w = t->data;
     double mx = 0, err = 0;
@@ -53,8 +34,8 @@ static void test_rotations(void **state)
     struct vs_rotation R, Ruv;
     assert_int_equal(vs_rotation_hadamard(64, 32, 1234, &R), VS_OK);
     assert_int_equal(vs_rotation_block_hadamard_shifted(32, 16, 1234, &Ruv), VS_OK);
-    float *wq = copy("rot.wq"), *wo = copy("rot.wo"), *wob = copy("rot.wo_b"), *emb = copy("rot.emb"),
-          *wv = copy("rot.wv"), *wov = copy("rot.wov");
+    float *wq = golden_copy("rot.wq", NULL), *wo = golden_copy("rot.wo", NULL), *wob = golden_copy("rot.wo_b", NULL), *emb = golden_copy("rot.emb", NULL),
+          *wv = golden_copy("rot.wv", NULL), *wov = golden_copy("rot.wov", NULL);
     assert_int_equal(vs_quarot_rotate_right(&R, wq, 24, 64, "q_proj"), VS_OK);
     compare("rot.wq.out", wq, 24 * 64);
     assert_int_equal(vs_quarot_rotate_left(&R, wo, 64, 40, wob, "o_proj"), VS_OK);
@@ -136,8 +117,8 @@ static void test_fast_and_blas_paths(void **state)
 static void test_fuse_norm(void **state)
 {
     (void)state;
-    float *g = copy("fuse.gamma"), *b = copy("fuse.beta"), *w1 = copy("fuse.w1"), *b1 = copy("fuse.b1"),
-          *w2 = copy("fuse.w2"), *b2 = copy("fuse.b2");
+    float *g = golden_copy("fuse.gamma", NULL), *b = golden_copy("fuse.beta", NULL), *w1 = golden_copy("fuse.w1", NULL), *b1 = golden_copy("fuse.b1", NULL),
+          *w2 = golden_copy("fuse.w2", NULL), *b2 = golden_copy("fuse.b2", NULL);
     struct vs_linear_weights l[2] = {{"fc_a", w1, b1, 24, 64}, {"fc_b", w2, b2, 16, 64}};
     assert_int_equal(vs_quarot_fuse_norm("norm", g, b, 64, l, 2), VS_OK);
     compare("fuse.w1.out", w1, 24 * 64);
@@ -162,9 +143,9 @@ static void test_phases(void **state)
     struct vs_rotation R, Ruv;
     assert_int_equal(vs_rotation_hadamard(64, 32, 1234, &R), VS_OK);
     assert_int_equal(vs_rotation_block_hadamard_shifted(32, 16, 1234, &Ruv), VS_OK);
-    float *q = copy("layer.q"), *k = copy("layer.k"), *v = copy("layer.v"), *o = copy("layer.o"), *gate = copy("layer.gate"),
-          *up = copy("layer.up"), *down = copy("layer.down"), *in_norm = copy("layer.in_norm"),
-          *post_norm = copy("layer.post_norm");
+    float *q = golden_copy("layer.q", NULL), *k = golden_copy("layer.k", NULL), *v = golden_copy("layer.v", NULL), *o = golden_copy("layer.o", NULL), *gate = golden_copy("layer.gate", NULL),
+          *up = golden_copy("layer.up", NULL), *down = golden_copy("layer.down", NULL), *in_norm = golden_copy("layer.in_norm", NULL),
+          *post_norm = golden_copy("layer.post_norm", NULL);
     struct vs_linear_weights mlp_in[2] = {{"gate_proj", gate, NULL, 16, 64}, {"up_proj", up, NULL, 16, 64}},
                              mlp_out = {"down_proj", down, NULL, 64, 16};
     struct vs_quarot_layer l = {.input_norm = in_norm, .post_norm = post_norm,
@@ -177,8 +158,8 @@ static void test_phases(void **state)
     compare("layer.down.out", down, 64 * 16);
     for (int c = 0; c < 64; c++)
         assert_true(in_norm[c] == 1.0f && post_norm[c] == 1.0f);
-    float *fc2 = copy("layer.fc2"), *fc2b = copy("layer.fc2_b"), *ds = copy("layer.ds_fc2"), *dsb = copy("layer.ds_fc2_b"),
-          *embed = copy("layer.embed"), *norm = copy("layer.norm"), *lm = copy("layer.lm_head");
+    float *fc2 = golden_copy("layer.fc2", NULL), *fc2b = golden_copy("layer.fc2_b", NULL), *ds = golden_copy("layer.ds_fc2", NULL), *dsb = golden_copy("layer.ds_fc2_b", NULL),
+          *embed = golden_copy("layer.embed", NULL), *norm = golden_copy("layer.norm", NULL), *lm = golden_copy("layer.lm_head", NULL);
     struct vs_linear_weights mergers[2] = {{"model.visual.merger.linear_fc2", fc2, fc2b, 64, 8},
                                            {"model.visual.deepstack_merger_list.0.linear_fc2", ds, dsb, 64, 8}},
                              lm_head = {"lm_head", lm, NULL, 4, 64};
@@ -217,23 +198,10 @@ static void test_check_and_export(void **state)
     assert_string_equal(e.tensor_name, "global_rotation");
     assert_int_equal(e.shape[0], 64), assert_int_equal(e.shape[1], 64);
     assert_string_equal(e.optional_json, "{\"quarot\":{\"rotation_map\":{\"global_rotation\":\"optional/quarot.safetensors\"}}}");
-    const struct vs_st_tensor *t = tensor("rotation.hadamard.64.b32");
+    const struct vs_st_tensor *t = golden_tensor("rotation.hadamard.64.b32", true);
     assert_memory_equal(e.data, t->data, 64 * 64 * 4);
     vs_quarot_export_free(&e);
     vs_rotation_free(&R);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    return vs_st_file_open(GOLDEN, &golden) == VS_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    vs_st_file_close(golden);
-    return 0;
 }
 
 int main(void)
@@ -245,5 +213,5 @@ int main(void)
         cmocka_unit_test(test_phases),
         cmocka_unit_test(test_check_and_export),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, golden_open, golden_close);
 }

@@ -12,34 +12,12 @@
 
 #include "io/safetensors.h"
 #include "quant/smooth.h"
+#include "outlier_golden.h"
 #include "test_util.h"
-
-#define GOLDEN "tests/golden/outlier/outlier.safetensors"
-
-static struct vs_st_file *golden;
-
-static const struct vs_st_tensor *tensor(const char *name)
-{
-    const struct vs_st_tensor *t = vs_st_file_find(golden, name);
-    if (!t || t->dtype != VS_DTYPE_F32)
-        fail_msg("%s: no F32 tensor %s", GOLDEN, name);
-    return t;
-}
-
-/* A writable copy of a golden tensor; *n receives its element count. */
-static float *copy(const char *name, int64_t *n)
-{
-    const struct vs_st_tensor *t = tensor(name);
-    float *p = malloc(t->nbytes);
-    memcpy(p, t->data, t->nbytes);
-    if (n)
-        *n = (int64_t)(t->nbytes / 4);
-    return p;
-}
 
 static void compare(const char *name, const float *got, int64_t n)
 {
-    const struct vs_st_tensor *t = tensor(name);
+    const struct vs_st_tensor *t = golden_tensor(name, true);
     assert_int_equal(t->nbytes, (size_t)n * 4);
     const float *w = t->data;
     double mx = 0, err = 0;
@@ -56,7 +34,7 @@ static void observe(struct vs_smooth_stats *st, const char *prefix, int calls)
     for (int i = 0; i < calls; i++) {
         char name[32];
         snprintf(name, sizeof name, "%s.x.%d", prefix, i);
-        const struct vs_st_tensor *t = tensor(name);
+        const struct vs_st_tensor *t = golden_tensor(name, true);
         vs_smooth_stats_observe(st, t->data, t->shape[0]);
     }
 }
@@ -75,7 +53,7 @@ static void test_norm_linear_symmetric(void **state)
     assert_int_equal(vs_smooth_stats_init(&st, C, false), VS_OK);
     observe(&st, "nl", 2);
     compare("nl.sym.absmax", st.absmax, C);
-    float *gamma = copy("nl.gamma", NULL), *w1 = copy("nl.w1", NULL), *w2 = copy("nl.w2", NULL);
+    float *gamma = golden_copy("nl.gamma", NULL), *w1 = golden_copy("nl.w1", NULL), *w2 = golden_copy("nl.w2", NULL);
     float wstat[16], s[16];
     colmax_init(wstat, C);
     vs_smooth_weight_colmax(w1, 8, C, true, wstat);
@@ -107,8 +85,8 @@ static void test_norm_linear_asymmetric(void **state)
     float shift[16], wstat[16], s[16];
     vs_smooth_stats_shift(&st, shift);
     compare("nl.asym.shift", shift, C);
-    float *gamma = copy("nl.gamma", NULL), *beta = copy("nl.beta", NULL), *w1 = copy("nl.w1", NULL),
-          *w2 = copy("nl.w2", NULL), *b1 = copy("nl.b1", NULL), *b2 = copy("nl.b2", NULL);
+    float *gamma = golden_copy("nl.gamma", NULL), *beta = golden_copy("nl.beta", NULL), *w1 = golden_copy("nl.w1", NULL),
+          *w2 = golden_copy("nl.w2", NULL), *b1 = golden_copy("nl.b1", NULL), *b2 = golden_copy("nl.b2", NULL);
     colmax_init(wstat, C);
     vs_smooth_weight_colmax(w1, 8, C, true, wstat);
     vs_smooth_weight_colmax(w2, 12, C, true, wstat);
@@ -142,7 +120,7 @@ static void test_up_down(void **state)
     struct vs_smooth_stats st;
     assert_int_equal(vs_smooth_stats_init(&st, C, false), VS_OK);
     observe(&st, "ud", 2);
-    float *up = copy("ud.up", NULL), *upb = copy("ud.up_b", NULL), *down = copy("ud.down", NULL);
+    float *up = golden_copy("ud.up", NULL), *upb = golden_copy("ud.up_b", NULL), *down = golden_copy("ud.down", NULL);
     float wstat[16], s[16];
     colmax_init(wstat, C);
     vs_smooth_weight_colmax(down, 6, C, true, wstat);
@@ -171,7 +149,7 @@ static void test_ov_gqa(void **state)
     struct vs_smooth_stats st;
     assert_int_equal(vs_smooth_stats_init(&st, NQ * D, false), VS_OK);
     observe(&st, "ov", 2);
-    float *v = copy("ov.v", NULL), *vb = copy("ov.v_b", NULL), *o = copy("ov.o", NULL);
+    float *v = golden_copy("ov.v", NULL), *vb = golden_copy("ov.v_b", NULL), *o = golden_copy("ov.o", NULL);
     float wstat[16], s[16], v_s[8];
     colmax_init(wstat, NQ * D);
     vs_smooth_weight_colmax(o, 12, NQ * D, false, wstat);
@@ -203,7 +181,7 @@ static void test_apply_each_type(void **state)
     /* norm-linear, symmetric */
     assert_int_equal(vs_smooth_stats_init(&st, 16, false), VS_OK);
     observe(&st, "nl", 2);
-    float *gamma = copy("nl.gamma", NULL), *w1 = copy("nl.w1", NULL), *w2 = copy("nl.w2", NULL);
+    float *gamma = golden_copy("nl.gamma", NULL), *w1 = golden_copy("nl.w1", NULL), *w2 = golden_copy("nl.w2", NULL);
     struct vs_linear_weights t[2] = {{"w1", w1, NULL, 8, 16}, {"w2", w2, NULL, 12, 16}};
     struct vs_smooth_subgraph_weights g = {.type = VS_SMOOTH_NORM_LINEAR, .norm_weight = gamma, .targets = t, .n_targets = 2};
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
@@ -214,8 +192,8 @@ static void test_apply_each_type(void **state)
     /* norm-linear, asymmetric */
     assert_int_equal(vs_smooth_stats_init(&st, 16, true), VS_OK);
     observe(&st, "nl", 2);
-    gamma = copy("nl.gamma", NULL), w1 = copy("nl.w1", NULL), w2 = copy("nl.w2", NULL);
-    float *beta = copy("nl.beta", NULL), *b1 = copy("nl.b1", NULL), *b2 = copy("nl.b2", NULL);
+    gamma = golden_copy("nl.gamma", NULL), w1 = golden_copy("nl.w1", NULL), w2 = golden_copy("nl.w2", NULL);
+    float *beta = golden_copy("nl.beta", NULL), *b1 = golden_copy("nl.b1", NULL), *b2 = golden_copy("nl.b2", NULL);
     t[0] = (struct vs_linear_weights){"w1", w1, b1, 8, 16}, t[1] = (struct vs_linear_weights){"w2", w2, b2, 12, 16};
     g.norm_weight = gamma, g.norm_bias = beta;
     p.symmetric = false;
@@ -228,13 +206,13 @@ static void test_apply_each_type(void **state)
     /* up-down (signed statistic) */
     assert_int_equal(vs_smooth_stats_init(&st, 16, false), VS_OK);
     observe(&st, "ud", 2);
-    float *up = copy("ud.up", NULL), *upb = copy("ud.up_b", NULL), *down = copy("ud.down", NULL);
+    float *up = golden_copy("ud.up", NULL), *upb = golden_copy("ud.up_b", NULL), *down = golden_copy("ud.down", NULL);
     struct vs_linear_weights src = {"up_proj", up, upb, 16, 8}, dst = {"down_proj", down, NULL, 6, 16};
     g = (struct vs_smooth_subgraph_weights){.type = VS_SMOOTH_UP_DOWN, .source = &src, .targets = &dst, .n_targets = 1};
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
     compare("ud.s", s, 16), compare("ud.up.out", up, 16 * 8), compare("ud.up_b.out", upb, 16), compare("ud.down.out", down, 6 * 16);
     free(up), free(upb), free(down);
-    up = copy("ud.up", NULL), down = copy("ud.down", NULL);
+    up = golden_copy("ud.up", NULL), down = golden_copy("ud.down", NULL);
     src.w = up, src.b = NULL, dst.w = down;
     p.abs_weight_stat = true; /* the non-quirk statistic */
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
@@ -245,7 +223,7 @@ static void test_apply_each_type(void **state)
     /* ov */
     assert_int_equal(vs_smooth_stats_init(&st, 16, false), VS_OK);
     observe(&st, "ov", 2);
-    float *v = copy("ov.v", NULL), *vb = copy("ov.v_b", NULL), *o = copy("ov.o", NULL);
+    float *v = golden_copy("ov.v", NULL), *vb = golden_copy("ov.v_b", NULL), *o = golden_copy("ov.o", NULL);
     struct vs_linear_weights vp = {"v_proj", v, vb, 8, 12}, op = {"o_proj", o, NULL, 12, 16};
     g = (struct vs_smooth_subgraph_weights){.type = VS_SMOOTH_OV, .source = &vp, .targets = &op, .n_targets = 1,
                                             .num_attention_heads = 4, .num_key_value_heads = 2, .head_dim = 4};
@@ -277,13 +255,13 @@ static void test_apply_bf16_scales(void **state)
     float s[16], s32[16];
     assert_int_equal(vs_smooth_stats_init(&st, 16, false), VS_OK);
     observe(&st, "nl", 2);
-    float *gamma = copy("nl.gamma", NULL), *w1 = copy("nl.w1", NULL), *g0 = copy("nl.gamma", NULL);
+    float *gamma = golden_copy("nl.gamma", NULL), *w1 = golden_copy("nl.w1", NULL), *g0 = golden_copy("nl.gamma", NULL);
     struct vs_linear_weights t = {"w1", w1, NULL, 8, 16};
     struct vs_smooth_subgraph_weights g = {.type = VS_SMOOTH_NORM_LINEAR, .norm_weight = gamma, .targets = &t, .n_targets = 1};
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
     float wstat[16];
     colmax_init(wstat, 16);
-    vs_smooth_weight_colmax(tensor("nl.w1")->data, 8, 16, true, wstat);
+    vs_smooth_weight_colmax(golden_tensor("nl.w1", true)->data, 8, 16, true, wstat);
     vs_iter_smooth_scales(st.absmax, wstat, 16, 0.9, 1e-5, s32);
     int differ = 0;
     for (int c = 0; c < 16; c++) {
@@ -310,19 +288,6 @@ static void test_scale_floor_and_priority(void **state)
     assert_string_equal(vs_smooth_type_name(VS_SMOOTH_UP_DOWN), "up-down");
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return vs_st_file_open(GOLDEN, &golden) == VS_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    vs_st_file_close(golden);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,5 +299,5 @@ int main(void)
         cmocka_unit_test(test_apply_bf16_scales),
         cmocka_unit_test(test_scale_floor_and_priority),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, golden_open, golden_close);
 }
