@@ -3,6 +3,7 @@
 #ifndef VS_TEST_OUTLIER_GOLDEN_H
 #define VS_TEST_OUTLIER_GOLDEN_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +46,22 @@ static inline float *golden_copy(const char *name, int64_t *n)
     if (n)
         *n = (int64_t)(t->nbytes / 4);
     return p;
+}
+
+/* got[0..n) against the F32 golden `name`: max |diff| within 1e-6 of the largest |value| (float32
+ * sums of tens of terms summed in another order). */
+static inline void golden_compare(const char *name, const float *got, int64_t n)
+{
+    const struct vs_st_tensor *t = golden_tensor(name, true);
+    assert_int_equal(t->nbytes, (size_t)n * 4);
+    const float *w = t->data;
+    double mx = 0, err = 0;
+    for (int64_t i = 0; i < n; i++) {
+        mx = fmax(mx, fabs(w[i]));
+        err = fmax(err, fabs((double)got[i] - w[i]));
+    }
+    if (err > 1e-6 * mx)
+        fail_msg("%s: max |diff| %g vs max |ref| %g", name, err, mx);
 }
 
 #endif

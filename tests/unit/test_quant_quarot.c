@@ -13,21 +13,6 @@
 #include "outlier_golden.h"
 #include "test_util.h"
 
-/* float32 products of 32 terms in another order: 1e-6 of the largest value */
-static void compare(const char *name, const float *got, int64_t n)
-{
-    const struct vs_st_tensor *t = golden_tensor(name, true);
-    assert_int_equal(t->nbytes, (size_t)n * 4);
-    const float *w = t->data;
-    double mx = 0, err = 0;
-    for (int64_t i = 0; i < n; i++) {
-        mx = fmax(mx, fabs(w[i]));
-        err = fmax(err, fabs((double)got[i] - w[i]));
-    }
-    if (err > 1e-6 * mx)
-        fail_msg("%s: max |diff| %g vs max |ref| %g", name, err, mx);
-}
-
 static void test_rotations(void **state)
 {
     (void)state;
@@ -37,17 +22,17 @@ static void test_rotations(void **state)
     float *wq = golden_copy("rot.wq", NULL), *wo = golden_copy("rot.wo", NULL), *wob = golden_copy("rot.wo_b", NULL), *emb = golden_copy("rot.emb", NULL),
           *wv = golden_copy("rot.wv", NULL), *wov = golden_copy("rot.wov", NULL);
     assert_int_equal(vs_quarot_rotate_right(&R, wq, 24, 64, "q_proj"), VS_OK);
-    compare("rot.wq.out", wq, 24 * 64);
+    golden_compare("rot.wq.out", wq, 24 * 64);
     assert_int_equal(vs_quarot_rotate_left(&R, wo, 64, 40, wob, "o_proj"), VS_OK);
-    compare("rot.wo.out", wo, 64 * 40);
-    compare("rot.wo_b.out", wob, 64);
+    golden_compare("rot.wo.out", wo, 64 * 40);
+    golden_compare("rot.wo_b.out", wob, 64);
     assert_int_equal(vs_quarot_rotate_right(&R, emb, 10, 64, "embed_tokens"), VS_OK);
-    compare("rot.emb.out", emb, 10 * 64);
+    golden_compare("rot.emb.out", emb, 10 * 64);
     /* R_uv over 2 KV heads of v_proj's output and 4 heads of o_proj's input */
     assert_int_equal(vs_quarot_rotate_left(&Ruv, wv, 64, 16, NULL, "v_proj"), VS_OK);
-    compare("rot.wv.out", wv, 64 * 16);
+    golden_compare("rot.wv.out", wv, 64 * 16);
     assert_int_equal(vs_quarot_rotate_right(&Ruv, wov, 8, 128, "o_proj"), VS_OK);
-    compare("rot.wov.out", wov, 8 * 128);
+    golden_compare("rot.wov.out", wov, 8 * 128);
     /* dimension errors name the tensor */
     assert_int_equal(vs_quarot_rotate_right(&R, wq, 24, 48, "model.x.q_proj"), VS_ERR_MODEL);
     assert_true(vs_test_contains(vs_error_message(), "model.x.q_proj: 48 input columns is not a multiple of the rotation size 64"));
@@ -121,10 +106,10 @@ static void test_fuse_norm(void **state)
           *w2 = golden_copy("fuse.w2", NULL), *b2 = golden_copy("fuse.b2", NULL);
     struct vs_linear_weights l[2] = {{"fc_a", w1, b1, 24, 64}, {"fc_b", w2, b2, 16, 64}};
     assert_int_equal(vs_quarot_fuse_norm("norm", g, b, 64, l, 2), VS_OK);
-    compare("fuse.w1.out", w1, 24 * 64);
-    compare("fuse.b1.out", b1, 24);
-    compare("fuse.w2.out", w2, 16 * 64);
-    compare("fuse.b2.out", b2, 16);
+    golden_compare("fuse.w1.out", w1, 24 * 64);
+    golden_compare("fuse.b1.out", b1, 24);
+    golden_compare("fuse.w2.out", w2, 16 * 64);
+    golden_compare("fuse.b2.out", b2, 16);
     for (int c = 0; c < 64; c++)
         assert_true(g[c] == 1.0f && b[c] == 0.0f);
     l[1].b = NULL;
@@ -153,9 +138,9 @@ static void test_phases(void **state)
                                 .v = {"v_proj", v, NULL, 32, 64}, .o = {"o_proj", o, NULL, 64, 64},
                                 .mlp_in = mlp_in, .n_mlp_in = 2, .mlp_out = &mlp_out, .n_mlp_out = 1};
     assert_int_equal(vs_quarot_apply_layer(&R, &Ruv, &l), VS_OK);
-    compare("layer.q.out", q, 64 * 64), compare("layer.k.out", k, 32 * 64), compare("layer.v.out", v, 32 * 64);
-    compare("layer.o.out", o, 64 * 64), compare("layer.gate.out", gate, 16 * 64), compare("layer.up.out", up, 16 * 64);
-    compare("layer.down.out", down, 64 * 16);
+    golden_compare("layer.q.out", q, 64 * 64), golden_compare("layer.k.out", k, 32 * 64), golden_compare("layer.v.out", v, 32 * 64);
+    golden_compare("layer.o.out", o, 64 * 64), golden_compare("layer.gate.out", gate, 16 * 64), golden_compare("layer.up.out", up, 16 * 64);
+    golden_compare("layer.down.out", down, 64 * 16);
     for (int c = 0; c < 64; c++)
         assert_true(in_norm[c] == 1.0f && post_norm[c] == 1.0f);
     float *fc2 = golden_copy("layer.fc2", NULL), *fc2b = golden_copy("layer.fc2_b", NULL), *ds = golden_copy("layer.ds_fc2", NULL), *dsb = golden_copy("layer.ds_fc2_b", NULL),
@@ -164,11 +149,11 @@ static void test_phases(void **state)
                                            {"model.visual.deepstack_merger_list.0.linear_fc2", ds, dsb, 64, 8}},
                              lm_head = {"lm_head", lm, NULL, 4, 64};
     assert_int_equal(vs_quarot_pre_run(&R, mergers, 2, embed, 4, 64), VS_OK);
-    compare("layer.fc2.out", fc2, 64 * 8), compare("layer.fc2_b.out", fc2b, 64);
-    compare("layer.ds_fc2.out", ds, 64 * 8), compare("layer.ds_fc2_b.out", dsb, 64);
-    compare("layer.embed.out", embed, 4 * 64);
+    golden_compare("layer.fc2.out", fc2, 64 * 8), golden_compare("layer.fc2_b.out", fc2b, 64);
+    golden_compare("layer.ds_fc2.out", ds, 64 * 8), golden_compare("layer.ds_fc2_b.out", dsb, 64);
+    golden_compare("layer.embed.out", embed, 4 * 64);
     assert_int_equal(vs_quarot_post_run(&R, norm, &lm_head), VS_OK);
-    compare("layer.lm_head.out", lm, 4 * 64);
+    golden_compare("layer.lm_head.out", lm, 4 * 64);
     assert_true(norm[0] == 1.0f && norm[63] == 1.0f);
     /* a wrong width names the Linear */
     l.k.in = 32;

@@ -15,20 +15,6 @@
 #include "outlier_golden.h"
 #include "test_util.h"
 
-static void compare(const char *name, const float *got, int64_t n)
-{
-    const struct vs_st_tensor *t = golden_tensor(name, true);
-    assert_int_equal(t->nbytes, (size_t)n * 4);
-    const float *w = t->data;
-    double mx = 0, err = 0;
-    for (int64_t i = 0; i < n; i++) {
-        mx = fmax(mx, fabs(w[i]));
-        err = fmax(err, fabs((double)got[i] - w[i]));
-    }
-    if (err > 1e-6 * mx)
-        fail_msg("%s: max |diff| %g vs max |ref| %g", name, err, mx);
-}
-
 static void observe(struct vs_smooth_stats *st, const char *prefix, int calls)
 {
     for (int i = 0; i < calls; i++) {
@@ -52,22 +38,22 @@ static void test_norm_linear_symmetric(void **state)
     struct vs_smooth_stats st;
     assert_int_equal(vs_smooth_stats_init(&st, C, false), VS_OK);
     observe(&st, "nl", 2);
-    compare("nl.sym.absmax", st.absmax, C);
+    golden_compare("nl.sym.absmax", st.absmax, C);
     float *gamma = golden_copy("nl.gamma", NULL), *w1 = golden_copy("nl.w1", NULL), *w2 = golden_copy("nl.w2", NULL);
     float wstat[16], s[16];
     colmax_init(wstat, C);
     vs_smooth_weight_colmax(w1, 8, C, true, wstat);
     vs_smooth_weight_colmax(w2, 12, C, true, wstat);
     vs_iter_smooth_scales(st.absmax, wstat, C, 0.9, 1e-5, s);
-    compare("nl.sym.s", s, C);
+    golden_compare("nl.sym.s", s, C);
     float sq[16];
     vs_smooth_quant_scales(st.absmax, wstat, C, 0.5, sq);
-    compare("nl.smooth_quant.s", sq, C);
+    golden_compare("nl.smooth_quant.s", sq, C);
     struct vs_linear_weights t[2] = {{"w1", w1, NULL, 8, C}, {"w2", w2, NULL, 12, C}};
     assert_int_equal(vs_smooth_fold_norm_linear(gamma, NULL, C, s, NULL, t, 2), VS_OK);
-    compare("nl.sym.gamma", gamma, C);
-    compare("nl.sym.w1", w1, 8 * C);
-    compare("nl.sym.w2", w2, 12 * C);
+    golden_compare("nl.sym.gamma", gamma, C);
+    golden_compare("nl.sym.w1", w1, 8 * C);
+    golden_compare("nl.sym.w2", w2, 12 * C);
     free(gamma), free(w1), free(w2);
     vs_smooth_stats_free(&st);
 }
@@ -79,27 +65,27 @@ static void test_norm_linear_asymmetric(void **state)
     struct vs_smooth_stats st;
     assert_int_equal(vs_smooth_stats_init(&st, C, true), VS_OK);
     observe(&st, "nl", 2);
-    compare("nl.asym.min", st.min, C);
-    compare("nl.asym.max", st.max, C);
-    compare("nl.asym.absmax", st.absmax, C);
+    golden_compare("nl.asym.min", st.min, C);
+    golden_compare("nl.asym.max", st.max, C);
+    golden_compare("nl.asym.absmax", st.absmax, C);
     float shift[16], wstat[16], s[16];
     vs_smooth_stats_shift(&st, shift);
-    compare("nl.asym.shift", shift, C);
+    golden_compare("nl.asym.shift", shift, C);
     float *gamma = golden_copy("nl.gamma", NULL), *beta = golden_copy("nl.beta", NULL), *w1 = golden_copy("nl.w1", NULL),
           *w2 = golden_copy("nl.w2", NULL), *b1 = golden_copy("nl.b1", NULL), *b2 = golden_copy("nl.b2", NULL);
     colmax_init(wstat, C);
     vs_smooth_weight_colmax(w1, 8, C, true, wstat);
     vs_smooth_weight_colmax(w2, 12, C, true, wstat);
     vs_iter_smooth_scales(st.absmax, wstat, C, 0.9, 1e-5, s);
-    compare("nl.asym.s", s, C);
+    golden_compare("nl.asym.s", s, C);
     struct vs_linear_weights t[2] = {{"w1", w1, b1, 8, C}, {"w2", w2, b2, 12, C}};
     assert_int_equal(vs_smooth_fold_norm_linear(gamma, beta, C, s, shift, t, 2), VS_OK);
-    compare("nl.asym.gamma", gamma, C);
-    compare("nl.asym.beta", beta, C);
-    compare("nl.asym.w1", w1, 8 * C);
-    compare("nl.asym.w2", w2, 12 * C);
-    compare("nl.asym.b1", b1, 8);
-    compare("nl.asym.b2", b2, 12);
+    golden_compare("nl.asym.gamma", gamma, C);
+    golden_compare("nl.asym.beta", beta, C);
+    golden_compare("nl.asym.w1", w1, 8 * C);
+    golden_compare("nl.asym.w2", w2, 12 * C);
+    golden_compare("nl.asym.b1", b1, 8);
+    golden_compare("nl.asym.b2", b2, 12);
     /* errors: a missing bias buffer, a wrong width */
     t[1].b = NULL;
     assert_int_equal(vs_smooth_fold_norm_linear(gamma, beta, C, s, shift, t, 2), VS_ERR_INTERNAL);
@@ -125,16 +111,16 @@ static void test_up_down(void **state)
     colmax_init(wstat, C);
     vs_smooth_weight_colmax(down, 6, C, true, wstat);
     vs_iter_smooth_scales(st.absmax, wstat, C, 0.9, 1e-5, s);
-    compare("ud.s_abs", s, C); /* the non-quirk statistic */
+    golden_compare("ud.s_abs", s, C); /* the non-quirk statistic */
     colmax_init(wstat, C);
     vs_smooth_weight_colmax(down, 6, C, false, wstat); /* msModelSlim: signed column max */
     vs_iter_smooth_scales(st.absmax, wstat, C, 0.9, 1e-5, s);
-    compare("ud.s", s, C);
+    golden_compare("ud.s", s, C);
     struct vs_linear_weights src = {"up_proj", up, upb, C, 8}, dst = {"down_proj", down, NULL, 6, C};
     assert_int_equal(vs_smooth_fold_linear_linear(&src, &dst, s), VS_OK);
-    compare("ud.up.out", up, C * 8);
-    compare("ud.up_b.out", upb, C);
-    compare("ud.down.out", down, 6 * C);
+    golden_compare("ud.up.out", up, C * 8);
+    golden_compare("ud.up_b.out", upb, C);
+    golden_compare("ud.down.out", down, 6 * C);
     dst.in = 8;
     assert_int_equal(vs_smooth_fold_linear_linear(&src, &dst, s), VS_ERR_MODEL);
     assert_true(vs_test_contains(vs_error_message(), "down_proj: target has in_features 8"));
@@ -154,14 +140,14 @@ static void test_ov_gqa(void **state)
     colmax_init(wstat, NQ * D);
     vs_smooth_weight_colmax(o, 12, NQ * D, false, wstat);
     vs_iter_smooth_scales(st.absmax, wstat, NQ * D, 0.9, 1e-5, s);
-    compare("ov.s", s, NQ * D);
+    golden_compare("ov.s", s, NQ * D);
     assert_int_equal(vs_smooth_ov_reduce(s, NQ, NKV, D, v_s), VS_OK);
-    compare("ov.v_s", v_s, NKV * D);
+    golden_compare("ov.v_s", v_s, NKV * D);
     struct vs_linear_weights vp = {"v_proj", v, vb, NKV * D, 12}, op = {"o_proj", o, NULL, 12, NQ * D};
     assert_int_equal(vs_smooth_fold_ov(&vp, &op, v_s, NQ, NKV, D), VS_OK);
-    compare("ov.v.out", v, NKV * D * 12);
-    compare("ov.v_b.out", vb, NKV * D);
-    compare("ov.o.out", o, 12 * NQ * D);
+    golden_compare("ov.v.out", v, NKV * D * 12);
+    golden_compare("ov.v_b.out", vb, NKV * D);
+    golden_compare("ov.o.out", o, 12 * NQ * D);
     assert_int_equal(vs_smooth_ov_reduce(s, 4, 3, D, v_s), VS_ERR_MODEL);
     assert_true(vs_test_contains(vs_error_message(), "num_attention_heads 4 is not a multiple of num_key_value_heads 3"));
     op.in = 12;
@@ -185,8 +171,8 @@ static void test_apply_each_type(void **state)
     struct vs_linear_weights t[2] = {{"w1", w1, NULL, 8, 16}, {"w2", w2, NULL, 12, 16}};
     struct vs_smooth_subgraph_weights g = {.type = VS_SMOOTH_NORM_LINEAR, .norm_weight = gamma, .targets = t, .n_targets = 2};
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
-    compare("nl.sym.s", s, 16);
-    compare("nl.sym.gamma", gamma, 16), compare("nl.sym.w1", w1, 8 * 16), compare("nl.sym.w2", w2, 12 * 16);
+    golden_compare("nl.sym.s", s, 16);
+    golden_compare("nl.sym.gamma", gamma, 16), golden_compare("nl.sym.w1", w1, 8 * 16), golden_compare("nl.sym.w2", w2, 12 * 16);
     free(gamma), free(w1), free(w2);
     vs_smooth_stats_free(&st);
     /* norm-linear, asymmetric */
@@ -198,8 +184,8 @@ static void test_apply_each_type(void **state)
     g.norm_weight = gamma, g.norm_bias = beta;
     p.symmetric = false;
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
-    compare("nl.asym.s", s, 16), compare("nl.asym.gamma", gamma, 16), compare("nl.asym.beta", beta, 16);
-    compare("nl.asym.w1", w1, 8 * 16), compare("nl.asym.b1", b1, 8), compare("nl.asym.b2", b2, 12);
+    golden_compare("nl.asym.s", s, 16), golden_compare("nl.asym.gamma", gamma, 16), golden_compare("nl.asym.beta", beta, 16);
+    golden_compare("nl.asym.w1", w1, 8 * 16), golden_compare("nl.asym.b1", b1, 8), golden_compare("nl.asym.b2", b2, 12);
     free(gamma), free(w1), free(w2), free(beta), free(b1), free(b2);
     vs_smooth_stats_free(&st);
     p.symmetric = true;
@@ -210,13 +196,13 @@ static void test_apply_each_type(void **state)
     struct vs_linear_weights src = {"up_proj", up, upb, 16, 8}, dst = {"down_proj", down, NULL, 6, 16};
     g = (struct vs_smooth_subgraph_weights){.type = VS_SMOOTH_UP_DOWN, .source = &src, .targets = &dst, .n_targets = 1};
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
-    compare("ud.s", s, 16), compare("ud.up.out", up, 16 * 8), compare("ud.up_b.out", upb, 16), compare("ud.down.out", down, 6 * 16);
+    golden_compare("ud.s", s, 16), golden_compare("ud.up.out", up, 16 * 8), golden_compare("ud.up_b.out", upb, 16), golden_compare("ud.down.out", down, 6 * 16);
     free(up), free(upb), free(down);
     up = golden_copy("ud.up", NULL), down = golden_copy("ud.down", NULL);
     src.w = up, src.b = NULL, dst.w = down;
     p.abs_weight_stat = true; /* the non-quirk statistic */
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
-    compare("ud.s_abs", s, 16);
+    golden_compare("ud.s_abs", s, 16);
     p.abs_weight_stat = false;
     free(up), free(down);
     vs_smooth_stats_free(&st);
@@ -228,7 +214,7 @@ static void test_apply_each_type(void **state)
     g = (struct vs_smooth_subgraph_weights){.type = VS_SMOOTH_OV, .source = &vp, .targets = &op, .n_targets = 1,
                                             .num_attention_heads = 4, .num_key_value_heads = 2, .head_dim = 4};
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_OK);
-    compare("ov.v_s", s, 8), compare("ov.v.out", v, 8 * 12), compare("ov.v_b.out", vb, 8), compare("ov.o.out", o, 12 * 16);
+    golden_compare("ov.v_s", s, 8), golden_compare("ov.v.out", v, 8 * 12), golden_compare("ov.v_b.out", vb, 8), golden_compare("ov.o.out", o, 12 * 16);
     /* errors */
     g.head_dim = 8;
     assert_int_equal(vs_smooth_apply(&g, &st, &p, s), VS_ERR_MODEL);
