@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "config/quant_config.h"
 #include "cli/datadir.h"
 #include "io/safetensors.h"
 #include "model/registry.h"
@@ -233,7 +234,7 @@ int vs_cmd_forward(int argc, char **argv)
     if (st == VS_OK && (st = vs_registry_load(ini, &reg)) == VS_OK)
         st = vs_registry_resolve(reg, model_type, &ops);
     if (st == VS_OK)
-        st = run(ops, model_path, model_type, dataset, default_text ? default_text : "Describe this image in detail.",
+        st = run(ops, model_path, model_type, dataset, default_text ? default_text : VS_DEFAULT_TEXT,
                  inputs, dump, budget);
     int rc = st == VS_OK ? 0 : vs_cli_fail(st);
     vs_registry_free(reg);

@@ -174,7 +174,7 @@ int vs_cmd_inspect_inputs(int argc, char **argv)
         st = vs_dataset_resolve_path(dataset, lab, &path);
     }
     if (st == VS_OK)
-        st = vs_dataset_load(path, default_text ? default_text : "Describe this image in detail.", &ds);
+        st = vs_dataset_load(path, default_text ? default_text : VS_DEFAULT_TEXT, &ds);
     if (st == VS_OK && ds->count == 0)
         st = vs_error_set(VS_ERR_DATASET, "%s: no calibration samples", path);
     if (st == VS_OK)

@@ -1257,7 +1257,7 @@ static enum vs_status parse_spec(const struct ctx *c, const json_t *root, struct
         return st;
     if (!(cfg->dataset = vs_strdup(s)))
         return VS_ERR_NOMEM;
-    s = "Describe this image in detail.";
+    s = VS_DEFAULT_TEXT;
     fld_key(&f, c, spec, "spec", "default_text");
     if ((st = get_str(&f, &s)) != VS_OK)
         return st;

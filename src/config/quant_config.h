@@ -141,6 +141,9 @@ struct vs_practice_metadata {
 
 enum vs_runner_kind { VS_RUNNER_AUTO, VS_RUNNER_MODEL_WISE, VS_RUNNER_LAYER_WISE, VS_RUNNER_DP_LAYER_WISE };
 
+/* spec.default_text when a config gives none, and the --default_text of the other commands. */
+#define VS_DEFAULT_TEXT "Describe this image in detail."
+
 struct vs_quant_config {
     char *source_path;      /* the YAML file it came from */
     char *apiversion;
@@ -149,7 +152,7 @@ struct vs_quant_config {
     struct vs_processor_config *process; size_t n_process;
     struct vs_processor_config *save; size_t n_save;   /* the last one is a saver */
     char *dataset;          /* default "mix_calib.jsonl" */
-    char *default_text;     /* default "Describe this image in detail." */
+    char *default_text;     /* default VS_DEFAULT_TEXT */
 };
 
 /* Parses and validates a YAML file. Errors: VS_ERR_IO (unreadable, with the path),

@@ -41,7 +41,8 @@ static enum vs_status load_special_tokens(const char *model_path, json_t **out)
         return VS_OK;
     }
     json_t *doc;
-    enum vs_status st = vs_json_load_file(path, &doc);
+    /* as Python reads it: an integer beyond 64 bits (some model_max_length) is not an error */
+    enum vs_status st = vs_json_load_file_flags(path, JSON_DECODE_INT_AS_REAL, &doc);
     if (st != VS_OK) {
         free(path);
         return st;

@@ -52,6 +52,13 @@ VLMSLIM_LAB_CALIB_DIR=../shared/data "$VLMSLIM" inspect-inputs --model_path "$mo
   > "$tmp/short.txt" || fail "--dataset calibImages exited $?"
 [ "$(grep -c '^sample ' "$tmp/short.txt")" -eq 2 ] || fail "--dataset calibImages: $(cat "$tmp/short.txt")"
 
+# a tokenizer_config.json with an integer beyond 64 bits (as Llama's model_max_length) loads, as in Python
+cp -r "$model" "$tmp/bigint"
+sed -i 's/"model_max_length": [0-9]*/"model_max_length": 1000000000000000019884624838656/' "$tmp/bigint/tokenizer_config.json"
+grep -q 1000000000000000019884624838656 "$tmp/bigint/tokenizer_config.json" || fail "bigint fixture not made"
+"$VLMSLIM" inspect-inputs --model_path "$tmp/bigint" --dataset "$tmp/data" > /dev/null 2> "$tmp/bigint.err" ||
+  fail "a 64-bit-overflowing tokenizer_config.json integer: $(cat "$tmp/bigint.err")"
+
 # expect_error EXIT_CODE "fragment" ARGS...: one error line, and no dump directory or staging left
 expect_error() {
   local want_rc=$1 want_msg=$2; shift 2
