@@ -93,6 +93,13 @@ struct vs_adapter_ops {
      * transformed float32 copy) instead of the checkpoint; NULL goes back to the checkpoint.
      * The unit must outlive its use. */
     void (*set_tail)(struct vs_model *m, const struct vs_unit *tail);
+
+    /* Built-in adapters only (a plugin's table is read without it): unit_forward on n states at
+     * once, as if run on each in turn, the Linears seeing the rows of several samples in one
+     * call (so that each multiplies more rows). NULL: the runner runs one sample at a time. */
+    enum vs_status (*unit_forward_batch)(struct vs_model *m, size_t i, const struct vs_unit *u,
+                                         struct vs_sample *const *s, size_t n, const struct vs_linear_hooks *hooks,
+                                         bool all_experts);
 };
 
 /* True if the adapter implements the ABI-2 forward members. */

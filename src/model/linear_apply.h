@@ -35,6 +35,9 @@ struct vs_linear_hooks {
     void (*routed_tokens)(void *ctx, const char *module, int64_t tokens);
     /* Sees every Linear's output (rows × out) after it is computed; may be NULL. */
     void (*observe_output)(void *ctx, const char *module, const float *y, int64_t rows, int64_t cols);
+    /* The hooks' results depend on how the rows are split into calls (a histogram rebinned per
+     * call, a running shift): the runner then passes the rows of one sample per call. */
+    bool per_sample;
 };
 
 /* Loads `<module>.weight` (and `<module>.bias` if present) of unit u as float32 (see above). */

@@ -192,29 +192,48 @@ static const float *routing_transform(void *ctx, const char *module, const float
     return x;
 }
 
-static enum vs_status text_unit(struct vs_model *m, int64_t layer, const struct vs_unit *u, struct vs_sample *s,
-                                const struct vs_linear_hooks *hooks, bool all_experts)
+/* Text layer `layer` over the tokens of samples ss[0..n) at once: their hidden states one after
+ * the other, each with its own MRoPE tables, attention causal within each sample, DeepStack
+ * added at each sample's own image positions. */
+static enum vs_status text_units(struct vs_model *m, int64_t layer, const struct vs_unit *u, struct vs_sample *const *ss,
+                                 size_t n, const struct vs_linear_hooks *hooks, bool all_experts)
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
-    int64_t n = s->n_tokens, D = d->head_dim;
+    int64_t D = d->head_dim, H = d->hidden, total = 0, most = 0;
     enum vs_status st = VS_OK;
-    if (!s->hidden) {
-        struct vs_qwen3_vl_vision_out vo = {.embeds = s->embeds, .tokens = s->vis_tokens, .hidden = s->vis_hidden};
-        if ((st = vs_qwen3_vl_embed(m, s->ids, n, s->n_images ? &vo : NULL, &s->hidden)) != VS_OK)
-            return st;
-        free(s->embeds);
-        s->embeds = NULL;
+    for (size_t j = 0; j < n; j++) {
+        struct vs_sample *s = ss[j];
+        if (!s->hidden) {
+            struct vs_qwen3_vl_vision_out vo = {.embeds = s->embeds, .tokens = s->vis_tokens, .hidden = s->vis_hidden};
+            if ((st = vs_qwen3_vl_embed(m, s->ids, s->n_tokens, s->n_images ? &vo : NULL, &s->hidden)) != VS_OK)
+                return st;
+            free(s->embeds);
+            s->embeds = NULL;
+        }
+        total += s->n_tokens;
+        most = s->n_tokens > most ? s->n_tokens : most;
     }
-    float *cos = vs_malloc((size_t)(n * D) * sizeof *cos), *sin = vs_malloc((size_t)(n * D) * sizeof *sin);
-    int64_t *pos = vs_malloc((size_t)(3 * n) * sizeof *pos);
-    if (!cos || !sin || !pos) {
+    float *cos = vs_malloc((size_t)(total * D) * sizeof *cos), *sin = vs_malloc((size_t)(total * D) * sizeof *sin);
+    int64_t *pos = vs_malloc((size_t)(3 * most) * sizeof *pos);
+    int32_t *seg = n > 1 ? vs_malloc((size_t)total * sizeof *seg) : NULL;
+    float *x = n > 1 ? vs_malloc((size_t)(total * H) * sizeof *x) : ss[0]->hidden;
+    if (!cos || !sin || !pos || (n > 1 && (!seg || !x))) {
         st = VS_ERR_NOMEM;
         goto done;
     }
-    if ((st = vs_qwen3_vl_rope_index(s->ids, n, d->image_token_id, (const int64_t(*)[3])s->grids, s->n_images,
-                                     d->merge_size, pos)) != VS_OK)
-        goto done;
-    vs_qwen3_vl_mrope(pos, n, D, d->rope_theta, d->mrope_section, cos, sin);
+    for (int64_t j = 0, off = 0; j < (int64_t)n; off += ss[j]->n_tokens, j++) {
+        const struct vs_sample *s = ss[j];
+        int64_t t = s->n_tokens;
+        if ((st = vs_qwen3_vl_rope_index(s->ids, t, d->image_token_id, (const int64_t(*)[3])s->grids, s->n_images,
+                                         d->merge_size, pos)) != VS_OK)
+            goto done;
+        vs_qwen3_vl_mrope(pos, t, D, d->rope_theta, d->mrope_section, cos + off * D, sin + off * D);
+        if (n > 1) {
+            memcpy(x + off * H, s->hidden, (size_t)(t * H) * sizeof *x);
+            for (int64_t i = 0; i < t; i++)
+                seg[off + i] = (int32_t)j;
+        }
+    }
 
     struct routing r = {.inner = hooks, .m = m, .u = u, .st = VS_OK};
     char prefix[128];
@@ -226,36 +245,74 @@ static enum vs_status text_unit(struct vs_model *m, int64_t layer, const struct 
     char router_w[200];
     snprintf(router_w, sizeof router_w, "%s.weight", r.router);
     bool count = hooks && hooks->routed_tokens && vs_unit_find_param(u, router_w) >= 0;
-    st = vs_qwen3_vl_text_layer(m, u, layer, s->hidden, n, cos, sin, count ? &wrapped : hooks, all_experts);
+    st = vs_qwen3_vl_text_layer_seg(m, u, layer, x, total, cos, sin, seg, count ? &wrapped : hooks, all_experts);
     if (st == VS_OK)
         st = r.st;
     if (st != VS_OK)
         goto done;
-    if (layer < s->n_deep) {
-        vs_qwen3_vl_add_deepstack(m, s->ids, n, s->hidden, s->deep + (size_t)(layer * s->vis_tokens * s->vis_hidden));
-        if (layer == s->n_deep - 1) {
-            free(s->deep);
-            s->deep = NULL;
-            s->n_deep = 0;
+    for (int64_t j = 0, off = 0; j < (int64_t)n; off += ss[j]->n_tokens, j++) {
+        struct vs_sample *s = ss[j];
+        if (n > 1)
+            memcpy(s->hidden, x + off * H, (size_t)(s->n_tokens * H) * sizeof *x);
+        if (layer < s->n_deep) {
+            vs_qwen3_vl_add_deepstack(m, s->ids, s->n_tokens, s->hidden,
+                                      s->deep + (size_t)(layer * s->vis_tokens * s->vis_hidden));
+            if (layer == s->n_deep - 1) {
+                free(s->deep);
+                s->deep = NULL;
+                s->n_deep = 0;
+            }
         }
     }
 done:
     free(cos);
     free(sin);
     free(pos);
+    free(seg);
+    if (n > 1)
+        free(x);
     return st;
 }
 
 enum vs_status vs_qwen3_vl_unit_forward(struct vs_model *m, size_t i, const struct vs_unit *u, struct vs_sample *s,
                                         const struct vs_linear_hooks *hooks, bool all_experts)
 {
-    if ((int64_t)i != s->next_unit)
-        return vs_error_set(VS_ERR_INTERNAL, "unit %zu (%s) run on a sample that has run %lld units", i, u->name,
-                            (long long)s->next_unit);
-    enum vs_status st = i == 0 ? vision_unit(m, u, s, hooks) : text_unit(m, (int64_t)i - 1, u, s, hooks, all_experts);
-    if (st != VS_OK)
-        return vs_error_prefix(st, "%s", u->name);
-    s->next_unit++;
+    return vs_qwen3_vl_unit_forward_batch(m, i, u, &s, 1, hooks, all_experts);
+}
+
+enum vs_status vs_qwen3_vl_unit_forward_batch(struct vs_model *m, size_t i, const struct vs_unit *u,
+                                              struct vs_sample *const *s, size_t n,
+                                              const struct vs_linear_hooks *hooks, bool all_experts)
+{
+    return vs_qwen3_vl_unit_forward_samples(m, i, u, s, n, hooks, all_experts,
+                                            m->d.hidden >= VS_QWEN3_VL_BATCH_MIN_HIDDEN ? VS_QWEN3_VL_BATCH_TOKENS : 0);
+}
+
+enum vs_status vs_qwen3_vl_unit_forward_samples(struct vs_model *m, size_t i, const struct vs_unit *u,
+                                                struct vs_sample *const *s, size_t n,
+                                                const struct vs_linear_hooks *hooks, bool all_experts,
+                                                int64_t batch_tokens)
+{
+    for (size_t j = 0; j < n; j++)
+        if ((int64_t)i != s[j]->next_unit)
+            return vs_error_set(VS_ERR_INTERNAL, "unit %zu (%s) run on a sample that has run %lld units", i, u->name,
+                                (long long)s[j]->next_unit);
+    enum vs_status st = VS_OK;
+    for (size_t j0 = 0, j1; j0 < n && st == VS_OK; j0 = j1) {
+        if (i == 0) {
+            j1 = j0 + 1;
+            st = vision_unit(m, u, s[j0], hooks);
+        } else {
+            int64_t tokens = s[j0]->n_tokens;
+            for (j1 = j0 + 1; j1 < n && tokens + s[j1]->n_tokens <= batch_tokens; j1++)
+                tokens += s[j1]->n_tokens;
+            st = text_units(m, (int64_t)i - 1, u, s + j0, j1 - j0, hooks, all_experts);
+        }
+        if (st != VS_OK)
+            return vs_error_prefix(st, "%s", u->name);
+        for (size_t j = j0; j < j1; j++)
+            s[j]->next_unit++;
+    }
     return VS_OK;
 }
 

@@ -231,6 +231,14 @@ enum vs_status vs_qwen3_vl_text_layer(const struct vs_model *m, const struct vs_
                                       float *x, int64_t s, const float *cos, const float *sin,
                                       const struct vs_linear_hooks *hooks, bool all_experts)
 {
+    return vs_qwen3_vl_text_layer_seg(m, u, layer, x, s, cos, sin, NULL, hooks, all_experts);
+}
+
+enum vs_status vs_qwen3_vl_text_layer_seg(const struct vs_model *m, const struct vs_unit *u, int64_t layer,
+                                          float *x, int64_t s, const float *cos, const float *sin,
+                                          const int32_t *segments, const struct vs_linear_hooks *hooks,
+                                          bool all_experts)
+{
     const struct vs_qwen3_vl_dims *d = &m->d;
     int64_t H = d->hidden, D = d->head_dim, nq = d->heads, nkv = d->kv_heads;
     float eps = (float)d->rms_norm_eps;
@@ -266,7 +274,7 @@ enum vs_status vs_qwen3_vl_text_layer(const struct vs_model *m, const struct vs_
         goto done;
     vs_rope_f32(q, cos, sin, s, nq, D);
     vs_rope_f32(k, cos, sin, s, nkv, D);
-    if ((st = vs_attention_f32(q, k, v, o, s, nq, nkv, D, true, NULL)) != VS_OK)
+    if ((st = vs_attention_f32(q, k, v, o, s, nq, nkv, D, true, segments)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%sself_attn.o_proj", p);
     if ((st = linear(u, name, o, s, h, hooks)) != VS_OK)

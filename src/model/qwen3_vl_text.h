@@ -21,6 +21,14 @@ enum vs_status vs_qwen3_vl_embed(struct vs_model *m, const int64_t *ids, int64_t
 enum vs_status vs_qwen3_vl_text_layer(const struct vs_model *m, const struct vs_unit *u, int64_t layer,
                                       float *x, int64_t s, const float *cos, const float *sin,
                                       const struct vs_linear_hooks *hooks, bool all_experts);
+/* The same over the tokens of several samples at once: x holds their hidden states one after
+ * the other, cos/sin their own tables, segments [s] the sample of each token (non-decreasing),
+ * and attention stays causal within each sample. Every Linear and the MoE routing run once over
+ * all rows. segments NULL: one sample. */
+enum vs_status vs_qwen3_vl_text_layer_seg(const struct vs_model *m, const struct vs_unit *u, int64_t layer,
+                                          float *x, int64_t s, const float *cos, const float *sin,
+                                          const int32_t *segments, const struct vs_linear_hooks *hooks,
+                                          bool all_experts);
 
 /* x[image token i] += deep[i] for every image token (in order). */
 void vs_qwen3_vl_add_deepstack(const struct vs_model *m, const int64_t *ids, int64_t s, float *x,

@@ -144,7 +144,11 @@ static void routed_tokens(void *ctx, const char *module, int64_t tokens)
 
 void vs_calib_unit_observe_hooks(struct vs_calib_unit *cu, struct vs_linear_hooks *h)
 {
-    *h = (struct vs_linear_hooks){.observe_input = observe, .ctx = cu, .routed_tokens = routed_tokens};
+    bool hist = false; /* a histogram is rebinned call by call, as the reference sees each sample */
+    for (size_t i = 0; i < cu->n; i++)
+        hist |= cu->cl[i].hist != NULL;
+    *h = (struct vs_linear_hooks){.observe_input = observe, .ctx = cu, .routed_tokens = routed_tokens,
+                                  .per_sample = hist};
 }
 
 enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu)
@@ -282,14 +286,18 @@ static void measure_output(void *ctx, const char *module, const float *yq, int64
         return;
     cu->pending = NULL;
     const float *y = cu->ybuf;
-    double e = 0, r = 0;
-    for (size_t i = 0; i < (size_t)(rows * cols); i++) {
-        double d = (double)yq[i] - y[i];
-        e += d * d;
-        r += (double)y[i] * y[i];
+    /* summed row by row, so that the totals do not depend on how the rows were split into
+     * calls (one sample or a batch of samples at a time) */
+    for (int64_t t = 0; t < rows; t++) {
+        double e = 0, r = 0;
+        for (size_t i = (size_t)(t * cols); i < (size_t)((t + 1) * cols); i++) {
+            double d = (double)yq[i] - y[i];
+            e += d * d;
+            r += (double)y[i] * y[i];
+        }
+        c->err2 += e;
+        c->ref2 += r;
     }
-    c->err2 += e;
-    c->ref2 += r;
     c->eval_rows += rows;
 }
 

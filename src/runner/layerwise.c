@@ -206,46 +206,79 @@ static enum vs_status copy_state(struct vs_layerwise *lw, const struct vs_sample
     return st;
 }
 
+/* Samples run through a unit together (one adapter call, so that each Linear multiplies the
+ * rows of all of them): consecutive ones, up to this many bytes of states. The groups depend
+ * only on the states, not on which are in memory, so that a spilled run computes exactly what
+ * an in-memory one does; the states of one group are in memory at once, beyond the budget. */
+enum { BATCH_BYTES = 64 << 20 };
+
+static size_t slot_size(const struct vs_layerwise *lw, size_t j)
+{
+    const struct slot *sl = &lw->slots[j];
+    return sl->s ? lw->ops->sample_size(sl->s) : sl->len;
+}
+
 enum vs_status vs_layerwise_run_unit(struct vs_layerwise *lw, size_t i, const struct vs_unit *u,
                                      const struct vs_linear_hooks *hooks, bool all_experts, bool keep,
                                      vs_layerwise_sample_fn after, void *ctx)
 {
     int in_gen = (int)(i & 1), out_gen = (int)((i + 1) & 1);
-    enum vs_status st = VS_OK;
-    for (size_t j = 0; j < lw->n && st == VS_OK; j++) {
-        if (lw->interrupted && *lw->interrupted)
-            return vs_error_set(VS_ERR_IO, "interrupted at sample %zu of unit %zu (%s)", j, i, u->name);
-        struct slot *sl = &lw->slots[j];
-        struct vs_sample *s = sl->s;
-        bool owned = false; /* s is a copy or read back, not sl->s */
-        if (!s) {
-            if ((st = unspill(lw, j, &s)) != VS_OK)
-                break;
-            owned = true;
-        } else if (!keep) {
-            if ((st = copy_state(lw, sl->s, &s)) != VS_OK)
-                break;
-            owned = true;
+    bool batch = lw->ops->unit_forward_batch && !(hooks && hooks->per_sample);
+    struct vs_sample **ss = vs_calloc(lw->n ? lw->n : 1, sizeof *ss);
+    bool *owned = vs_calloc(lw->n ? lw->n : 1, sizeof *owned); /* ss[j] is a copy or read back, not the slot's */
+    size_t *before = vs_calloc(lw->n ? lw->n : 1, sizeof *before);
+    enum vs_status st = ss && owned && before ? VS_OK : VS_ERR_NOMEM;
+    for (size_t j0 = 0, j1; j0 < lw->n && st == VS_OK; j0 = j1) {
+        if (lw->interrupted && *lw->interrupted) {
+            st = vs_error_set(VS_ERR_IO, "interrupted at sample %zu of unit %zu (%s)", j0, i, u->name);
+            break;
         }
-        size_t before = keep ? lw->ops->sample_size(s) : 0;
-        st = lw->ops->unit_forward(lw->m, i, u, s, hooks, all_experts);
-        if (st != VS_OK)
-            st = vs_error_prefix(st, "sample %zu", j);
-        if (st == VS_OK && after)
-            st = after(ctx, i, j, s);
-        if (st == VS_OK && keep) {
-            if (owned) { /* read back from the spill file: becomes the state again */
-                sl->s = s;
-                owned = false;
-                account(lw, lw->ops->sample_size(s), 0);
-            } else {
-                account(lw, lw->ops->sample_size(s), before);
+        size_t bytes = slot_size(lw, j0);
+        for (j1 = j0 + 1; batch && j1 < lw->n && bytes + slot_size(lw, j1) <= BATCH_BYTES; j1++)
+            bytes += slot_size(lw, j1);
+        for (size_t j = j0; j < j1 && st == VS_OK; j++) {
+            struct slot *sl = &lw->slots[j];
+            ss[j] = sl->s;
+            if (!sl->s) {
+                st = unspill(lw, j, &ss[j]);
+                owned[j] = true;
+            } else if (!keep) {
+                st = copy_state(lw, sl->s, &ss[j]);
+                owned[j] = true;
             }
-            st = maybe_spill(lw, j, out_gen);
+            before[j] = keep && ss[j] ? lw->ops->sample_size(ss[j]) : 0;
         }
-        if (owned)
-            lw->ops->sample_free(s);
+        if (st == VS_OK) {
+            if (j1 - j0 == 1) {
+                if ((st = lw->ops->unit_forward(lw->m, i, u, ss[j0], hooks, all_experts)) != VS_OK)
+                    st = vs_error_prefix(st, "sample %zu", j0);
+            } else if ((st = lw->ops->unit_forward_batch(lw->m, i, u, ss + j0, j1 - j0, hooks, all_experts)) != VS_OK) {
+                st = vs_error_prefix(st, "samples %zu to %zu", j0, j1 - 1);
+            }
+        }
+        for (size_t j = j0; j < j1; j++) {
+            struct slot *sl = &lw->slots[j];
+            if (st == VS_OK && after)
+                st = after(ctx, i, j, ss[j]);
+            if (st == VS_OK && keep) {
+                if (owned[j]) { /* read back from the spill file: becomes the state again */
+                    sl->s = ss[j];
+                    owned[j] = false;
+                    account(lw, lw->ops->sample_size(ss[j]), 0);
+                } else {
+                    account(lw, lw->ops->sample_size(ss[j]), before[j]);
+                }
+                st = maybe_spill(lw, j, out_gen);
+            }
+            if (owned[j])
+                lw->ops->sample_free(ss[j]);
+            owned[j] = false;
+            ss[j] = NULL;
+        }
     }
+    free(ss);
+    free(owned);
+    free(before);
     /* Every state of the input generation has been read back: its file can start over. */
     if (st == VS_OK && keep && lw->fd[in_gen] >= 0) {
         if (ftruncate(lw->fd[in_gen], 0) != 0)

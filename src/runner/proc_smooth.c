@@ -214,6 +214,8 @@ enum vs_status vs_proc_smooth_unit(struct vs_outlier *o, const struct vs_process
     }
     struct observer ob = {.sg = &sg, .stats = stats};
     struct vs_linear_hooks h = {.observe_input = observe, .ctx = &ob};
+    for (size_t k = 0; k < sg.n && st == VS_OK; k++) /* the shift moves call by call */
+        h.per_sample |= stats[k].shifted;
     if (st == VS_OK)
         st = vs_layerwise_run_unit(lw, i, x->f->unit, &h, false, false, NULL, NULL);
     for (int prio = 1; prio <= 4 && st == VS_OK; prio++)

@@ -239,7 +239,7 @@ enum { ATTN_ROWS = 256 };
 static void block_spans(int64_t s, int64_t i0, int64_t i1, bool causal, const int32_t *segments, int64_t *lo,
                         int64_t *hi, int64_t *first, int64_t *last)
 {
-    if (causal || !segments) {
+    if (!segments) {
         *lo = 0;
         *hi = causal ? i1 : s;
         for (int64_t t = i0; t < i1; t++)
@@ -253,13 +253,17 @@ static void block_spans(int64_t s, int64_t i0, int64_t i1, bool causal, const in
     for (int64_t t = i0; t < i1; t++) { /* segments are non-decreasing: spans only move right */
         while (segments[a] != segments[t])
             a++;
+        if (causal) {
+            first[t - i0] = a, last[t - i0] = t + 1;
+            continue;
+        }
         if (b <= t)
             b = t + 1;
         while (b < s && segments[b] == segments[t])
             b++;
         first[t - i0] = a, last[t - i0] = b;
     }
-    *hi = b;
+    *hi = causal ? i1 : b;
 }
 
 /* One block: tokens [i0, i1) of the query heads of kv head kvh. ws holds the gathered queries
@@ -309,13 +313,27 @@ enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, 
     if (g > ATTN_ROWS)
         return vs_error_set(VS_ERR_INTERNAL, "attention: %lld query heads per kv head exceed the block of %d rows",
                             (long long)g, ATTN_ROWS);
-    int64_t nblocks = (s + nt - 1) / nt, ntasks = nblocks * hkv;
+    int64_t nblocks = (s + nt - 1) / nt;
+    /* Causal within segments: blocks start at each segment's first token, so that every block
+     * is computed as it would be on its segment alone. */
+    int64_t *starts = causal && segments ? malloc((size_t)(s + 1) * sizeof *starts) : NULL;
+    if (starts) {
+        nblocks = 0;
+        for (int64_t a = 0, b; a < s; a = b) {
+            for (b = a; b < s && segments[b] == segments[a]; b++)
+                ;
+            for (int64_t t = a; t < b; t += nt)
+                starts[nblocks++] = t;
+        }
+        starts[nblocks] = s;
+    }
+    int64_t ntasks = nblocks * hkv;
     int nthreads = omp_get_max_threads();
     size_t per_thread = (size_t)(2 * ATTN_ROWS * d + ATTN_ROWS * s + ATTN_ROWS);
     float *ws = malloc((size_t)nthreads * per_thread * sizeof *ws);
     int64_t *spans = malloc((size_t)nthreads * 2 * ATTN_ROWS * sizeof *spans);
-    if (!ws || !spans) {
-        free(ws), free(spans);
+    if (!ws || !spans || (causal && segments && !starts)) {
+        free(ws), free(spans), free(starts);
         return vs_error_set(VS_ERR_NOMEM, "attention over %lld tokens: cannot allocate %zu bytes of workspace",
                             (long long)s, (size_t)nthreads * per_thread * sizeof *ws);
     }
@@ -326,12 +344,12 @@ enum vs_status vs_attention_f32(const float *q, const float *k, const float *v, 
         #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < ntasks; task++) {
             int64_t b = causal ? nblocks - 1 - task / hkv : task / hkv, kvh = task % hkv;
-            int64_t i0 = b * nt, i1 = i0 + nt < s ? i0 + nt : s;
+            int64_t i0 = starts ? starts[b] : b * nt, i1 = starts ? starts[b + 1] : i0 + nt < s ? i0 + nt : s;
             attention_block(q, k, v, out, s, hq, hkv, d, kvh, i0, i1, causal, segments,
                             ws + (size_t)id * per_thread, spans + (size_t)id * 2 * ATTN_ROWS);
         }
     }
     blas_single_end(blas_threads);
-    free(ws), free(spans);
+    free(ws), free(spans), free(starts);
     return VS_OK;
 }

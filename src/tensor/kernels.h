@@ -48,9 +48,10 @@ void vs_softmax_rows_f32(float *x, int64_t rows, int64_t n);
 void vs_rope_f32(float *x, const float *cos, const float *sin, int64_t tokens, int64_t heads, int64_t d);
 
 /* Multi-head attention with grouped KV heads: q [s, hq, d], k and v [s, hkv, d] (hq a multiple
- * of hkv; query head h uses kv head h / (hq/hkv)), scale 1/sqrt(d). causal: token i attends to
- * j <= i. Otherwise, when segments is not NULL, tokens attend only within their segment
- * (segment ids, non-decreasing, one per token: images of the vision tower). out [s, hq, d].
+ * of hkv; query head h uses kv head h / (hq/hkv)), scale 1/sqrt(d). When segments is not NULL,
+ * tokens attend only within their segment (segment ids, non-decreasing, one per token: images
+ * of the vision tower, samples of a batch). causal: token i attends to j <= i (within its
+ * segment when there are segments). out [s, hq, d].
  * Blocks of queries are computed in parallel, two GEMMs each; the workspace is a few MiB per
  * thread (256 × s scores).
  * Fails only when its workspace cannot be allocated. */

@@ -3,7 +3,9 @@
  *   - every text layer's output and the logits against the reference (max |diff| <= 1e-4 × max |ref|);
  *   - that spilling every state to disk, and observe-only passes (run on copies) before each
  *     unit, change no output bit;
- *   - routed token counts reported in all-experts mode sum to top-k × tokens per MoE layer.
+ *   - routed token counts reported in all-experts mode sum to top-k × tokens per MoE layer;
+ *   - that the three samples run through each text layer together (one batch, attention causal
+ *     within each sample) give the outputs of one sample at a time (same tolerance).
  * Three samples run together: the reference sample, a text-only sample and the reference again.
  *   vs-check-layerwise MODEL_DIR REFERENCE.safetensors */
 #include <math.h>
@@ -14,6 +16,7 @@
 #include "inputs/model_inputs.h"
 #include "io/safetensors.h"
 #include "model/qwen3_vl_common.h"
+#include "model/qwen3_vl_forward.h"
 #include "model/registry.h"
 #include "model/unit_f32.h"
 #include "runner/layerwise.h"
@@ -135,6 +138,65 @@ static int run(struct vs_model *m, const struct vs_adapter_ops *ops, const struc
     return 0;
 }
 
+static double max_diff(const float *a, const float *b, int64_t n, double *mx)
+{
+    double err = 0;
+    for (int64_t i = 0; i < n; i++) {
+        *mx = fmax(*mx, fabs(b[i]));
+        err = fmax(err, fabs((double)a[i] - b[i]));
+    }
+    return err;
+}
+
+/* The samples through every unit in one batch (whatever the model's size), against the outputs
+ * of mode 0. */
+static int run_batched(struct vs_model *m, const struct vs_adapter_ops *ops, const struct vs_model_inputs *in,
+                       const struct outputs *o0, float *const logits0[N_SAMPLES], int64_t vocab)
+{
+    struct vs_sample *s[N_SAMPLES] = {0};
+    enum vs_status st = VS_OK;
+    int bad = 0;
+    for (int j = 0; j < N_SAMPLES && st == VS_OK; j++)
+        st = ops->sample_begin(m, &in[j], &s[j]);
+    size_t n_units = ops->unit_count(m);
+    for (size_t i = 0; i < n_units && st == VS_OK; i++) {
+        struct vs_unit *u = NULL;
+        struct vs_unit_f32 *f = NULL;
+        if ((st = ops->unit_load(m, i, &u)) == VS_OK && (st = vs_unit_f32_make(u, &f)) == VS_OK)
+            st = vs_qwen3_vl_unit_forward_samples(m, i, f->unit, s, N_SAMPLES, NULL, false, 1 << 20);
+        for (int j = 0; j < N_SAMPLES && st == VS_OK && i > 0; j++) {
+            const float *d;
+            int64_t r, c;
+            ops->sample_output(s[j], &d, &r, &c);
+            double mx = 0, err = r * c == o0->hidden_n[j][i - 1] ? max_diff(d, o0->hidden[j][i - 1], r * c, &mx) : INFINITY;
+            if (!(err <= 1e-4 * mx)) {
+                printf("batched %s sample %d: max |diff| %.3g, max |ref| %.3g: MISMATCH\n", u->name, j, err, mx);
+                bad = 1;
+            }
+        }
+        vs_unit_f32_free(f);
+        vs_unit_free(u);
+    }
+    for (int j = 0; j < N_SAMPLES && st == VS_OK; j++) {
+        float *l = NULL;
+        int64_t n = 0;
+        if ((st = ops->sample_logits(m, s[j], &l, &n)) == VS_OK) {
+            double mx = 0, err = n == vocab ? max_diff(l, logits0[j], n, &mx) : INFINITY;
+            printf("batched sample %d logits: max |diff| %.3g, max |ref| %.3g: %s\n", j, err, mx,
+                   err <= 1e-4 * mx ? "ok" : "MISMATCH");
+            bad |= !(err <= 1e-4 * mx);
+        }
+        free(l);
+    }
+    for (int j = 0; j < N_SAMPLES; j++)
+        ops->sample_free(s[j]);
+    if (st != VS_OK) {
+        fprintf(stderr, "vs-check-layerwise: batched: %s\n", vs_error_message());
+        return 1;
+    }
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -194,6 +256,7 @@ int main(int argc, char **argv)
             printf("mode %d sample %d: %s mode 0 sample %d\n", mode, j, same ? "bit-identical to" : "DIFFERS from", rj);
             bad |= !same;
         }
+    bad |= run_batched(m, ops, in, &o[0], logits[0], vocab);
     if (o[0].visual_n[1] != 0) {
         fprintf(stderr, "the text-only sample has image features\n");
         bad = 1;

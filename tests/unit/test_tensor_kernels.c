@@ -217,6 +217,26 @@ static void test_attention_blocks(void **state)
     }
 }
 
+/* Causal within segments (samples of a batch), over several query blocks per kv head. */
+static void test_attention_causal_segments(void **state)
+{
+    (void)state;
+    static const char *names[] = {"attn_causal_segments_gqa", "attn_causal_segments_mha"};
+    for (int t = 0; t < 2; t++) {
+        json_t *c = json_string(names[t]);
+        json_t *js = json_object_get(json_object_get(cases, names[t]), "segments");
+        int64_t s = num(c, "s"), hq = num(c, "hq"), hkv = num(c, "hkv"), d = num(c, "d");
+        float *q = arr(c, "q", NULL), *k = arr(c, "k", NULL), *v = arr(c, "v", NULL);
+        float *out = malloc((size_t)(s * hq * d) * sizeof *out);
+        int32_t *seg = malloc((size_t)s * sizeof *seg);
+        for (int64_t i = 0; i < s; i++)
+            seg[i] = (int32_t)json_integer_value(json_array_get(js, (size_t)i));
+        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, true, seg), VS_OK);
+        expect_close(names[t], out, c);
+        free(q), free(k), free(v), free(out), free(seg), json_decref(c);
+    }
+}
+
 static void test_add(void **state)
 {
     (void)state;
@@ -238,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_rope),
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_attention_blocks),
+        cmocka_unit_test(test_attention_causal_segments),
         cmocka_unit_test(test_add),
     };
     return cmocka_run_group_tests(tests, load, unload);

@@ -30,7 +30,7 @@ def attention(q, k, v, causal, segments):
         sc = q[:, h, :].astype(np.float64) @ k[:, h // g, :].astype(np.float64).T / math.sqrt(d)
         if causal:
             sc[np.triu_indices(s, 1)] = -np.inf
-        elif segments is not None:
+        if segments is not None:
             seg = np.asarray(segments)
             sc[seg[:, None] != seg[None, :]] = -np.inf
         out[:, h, :] = softmax(sc) @ v[:, h // g, :].astype(np.float64)
@@ -91,5 +91,12 @@ for name, m, n, k in (("linear_wide", 20, 301, 400), ("linear_tall", 301, 20, 40
     cases[name] = {"m": m, "n": n, "k": k, "y": L32(x.astype(np.float64) @ w.astype(np.float64).T + b)}
 x, y = f32(200), f32(200)
 cases["add"] = {"x": L(x), "y": L(y), "sum": L(x.astype(np.float64) + y)}
+# Causal within segments (the samples of a batch through a text layer): several blocks per head,
+# segments straddling block edges, one of a single token.
+for name, hq, hkv, d in (("attn_causal_segments_gqa", 4, 1, 4), ("attn_causal_segments_mha", 2, 2, 4)):
+    s = len(segments)
+    q, k, v = (rng.integers(-64, 65, (s, h, d)).astype(np.float32) / 32 for h in (hq, hkv, hkv))
+    cases[name] = {"q": L(q), "k": L(k), "v": L(v), "s": s, "hq": hq, "hkv": hkv, "d": d, "segments": segments,
+                   "y": L32(attention(q, k, v, True, segments))}
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.json"), "w") as f:
     json.dump(cases, f)
