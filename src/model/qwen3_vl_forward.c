@@ -90,34 +90,75 @@ enum vs_status vs_qwen3_vl_sample_begin(struct vs_model *m, const struct vs_mode
     return VS_OK;
 }
 
-static enum vs_status vision_unit(const struct vs_model *m, const struct vs_unit *u, struct vs_sample *s,
-                                  const struct vs_linear_hooks *hooks)
+/* The vision tower over the images of samples ss[0..n) at once (attention stays within each
+ * image): their patches one after the other, the merged features then split back by sample. */
+static enum vs_status vision_units(const struct vs_model *m, const struct vs_unit *u, struct vs_sample *const *ss,
+                                   size_t n, const struct vs_linear_hooks *hooks)
 {
-    if (s->n_images == 0) /* a text-only sample: the tower sees nothing */
+    int64_t patches = 0, images = 0, dim = 0;
+    for (size_t j = 0; j < n; j++) {
+        patches += ss[j]->n_patches;
+        images += ss[j]->n_images;
+        dim = ss[j]->n_images ? ss[j]->patch_dim : dim;
+    }
+    if (images == 0) /* text-only samples: the tower sees nothing */
         return VS_OK;
+    const float *pixels = ss[0]->pixels;
+    const int64_t(*grids)[3] = (const int64_t(*)[3])ss[0]->grids;
+    float *cat_pixels = NULL;
+    int64_t(*cat_grids)[3] = NULL;
+    if (n > 1) {
+        cat_pixels = vs_malloc((size_t)(patches * dim) * sizeof *cat_pixels);
+        cat_grids = vs_malloc((size_t)images * sizeof *cat_grids);
+        if (!cat_pixels || !cat_grids) {
+            free(cat_pixels), free(cat_grids);
+            return VS_ERR_NOMEM;
+        }
+        for (size_t j = 0, p = 0, g = 0; j < n; j++) {
+            const struct vs_sample *s = ss[j];
+            if (s->n_patches)
+                memcpy(cat_pixels + p * dim, s->pixels, (size_t)(s->n_patches * dim) * sizeof *cat_pixels);
+            if (s->n_images)
+                memcpy(cat_grids + g, s->grids, (size_t)s->n_images * sizeof *cat_grids);
+            p += (size_t)s->n_patches, g += (size_t)s->n_images;
+        }
+        pixels = cat_pixels;
+        grids = (const int64_t(*)[3])cat_grids;
+    }
     struct vs_qwen3_vl_vision_out vo;
-    enum vs_status st = vs_qwen3_vl_vision_forward(m, u, s->pixels, s->n_patches, (const int64_t(*)[3])s->grids,
-                                                   s->n_images, hooks, &vo);
+    enum vs_status st = vs_qwen3_vl_vision_forward(m, u, pixels, patches, grids, images, hooks, &vo);
+    free(cat_pixels);
+    free(cat_grids);
     if (st != VS_OK)
         return st;
-    size_t plane = (size_t)(vo.tokens * vo.hidden);
-    float *deep = vo.n_deepstack ? vs_malloc(vo.n_deepstack * plane * sizeof *deep) : NULL;
-    if (vo.n_deepstack && !deep) {
-        vs_qwen3_vl_vision_out_free(&vo);
-        return VS_ERR_NOMEM;
+    int64_t merge2 = m->d.merge_size * m->d.merge_size, row = 0;
+    for (size_t j = 0; j < n && st == VS_OK; j++) {
+        struct vs_sample *s = ss[j];
+        if (s->n_images == 0)
+            continue;
+        int64_t tokens = s->n_patches / merge2;
+        size_t plane = (size_t)(tokens * vo.hidden);
+        float *embeds = vs_malloc(plane * sizeof *embeds);
+        float *deep = vo.n_deepstack ? vs_malloc(vo.n_deepstack * plane * sizeof *deep) : NULL;
+        if (!embeds || (vo.n_deepstack && !deep)) {
+            free(embeds), free(deep);
+            st = VS_ERR_NOMEM;
+            break;
+        }
+        memcpy(embeds, vo.embeds + row * vo.hidden, plane * sizeof *embeds);
+        for (size_t k = 0; k < vo.n_deepstack; k++)
+            memcpy(deep + k * plane, vo.deepstack[k] + row * vo.hidden, plane * sizeof *deep);
+        row += tokens;
+        s->vis_tokens = tokens;
+        s->vis_hidden = vo.hidden;
+        s->n_deep = (int64_t)vo.n_deepstack;
+        s->embeds = embeds;
+        s->deep = deep;
+        free(s->pixels);
+        s->pixels = NULL;
     }
-    for (size_t j = 0; j < vo.n_deepstack; j++)
-        memcpy(deep + j * plane, vo.deepstack[j], plane * sizeof *deep);
-    s->vis_tokens = vo.tokens;
-    s->vis_hidden = vo.hidden;
-    s->n_deep = (int64_t)vo.n_deepstack;
-    s->embeds = vo.embeds;
-    vo.embeds = NULL;
-    s->deep = deep;
     vs_qwen3_vl_vision_out_free(&vo);
-    free(s->pixels);
-    s->pixels = NULL;
-    return VS_OK;
+    return st;
 }
 
 /* Hooks around a MoE layer's own: the router's input is seen on its way in, the routing
@@ -284,14 +325,16 @@ enum vs_status vs_qwen3_vl_unit_forward_batch(struct vs_model *m, size_t i, cons
                                               struct vs_sample *const *s, size_t n,
                                               const struct vs_linear_hooks *hooks, bool all_experts)
 {
+    int64_t width = i == 0 ? m->d.v_hidden : m->d.hidden;
+    int64_t rows = i == 0 ? VS_QWEN3_VL_BATCH_PATCHES : VS_QWEN3_VL_BATCH_TOKENS;
     return vs_qwen3_vl_unit_forward_samples(m, i, u, s, n, hooks, all_experts,
-                                            m->d.hidden >= VS_QWEN3_VL_BATCH_MIN_HIDDEN ? VS_QWEN3_VL_BATCH_TOKENS : 0);
+                                            width >= VS_QWEN3_VL_BATCH_MIN_HIDDEN ? rows : 0);
 }
 
 enum vs_status vs_qwen3_vl_unit_forward_samples(struct vs_model *m, size_t i, const struct vs_unit *u,
                                                 struct vs_sample *const *s, size_t n,
                                                 const struct vs_linear_hooks *hooks, bool all_experts,
-                                                int64_t batch_tokens)
+                                                int64_t batch_rows)
 {
     for (size_t j = 0; j < n; j++)
         if ((int64_t)i != s[j]->next_unit)
@@ -299,15 +342,14 @@ enum vs_status vs_qwen3_vl_unit_forward_samples(struct vs_model *m, size_t i, co
                                 (long long)s[j]->next_unit);
     enum vs_status st = VS_OK;
     for (size_t j0 = 0, j1; j0 < n && st == VS_OK; j0 = j1) {
-        if (i == 0) {
-            j1 = j0 + 1;
-            st = vision_unit(m, u, s[j0], hooks);
-        } else {
-            int64_t tokens = s[j0]->n_tokens;
-            for (j1 = j0 + 1; j1 < n && tokens + s[j1]->n_tokens <= batch_tokens; j1++)
-                tokens += s[j1]->n_tokens;
+        /* rows of the unit's GEMMs: patches for the tower, tokens for a text layer */
+        int64_t rows = i == 0 ? s[j0]->n_patches : s[j0]->n_tokens, r;
+        for (j1 = j0 + 1; j1 < n && rows + (r = i == 0 ? s[j1]->n_patches : s[j1]->n_tokens) <= batch_rows; j1++)
+            rows += r;
+        if (i == 0)
+            st = vision_units(m, u, s + j0, j1 - j0, hooks);
+        else
             st = text_units(m, (int64_t)i - 1, u, s + j0, j1 - j0, hooks, all_experts);
-        }
         if (st != VS_OK)
             return vs_error_prefix(st, "%s", u->name);
         for (size_t j = j0; j < j1; j++)

@@ -12,21 +12,24 @@ enum vs_status vs_qwen3_vl_unit_forward(struct vs_model *m, size_t i, const stru
                                         const struct vs_linear_hooks *hooks, bool all_experts);
 enum vs_status vs_qwen3_vl_sample_logits(struct vs_model *m, const struct vs_sample *s, float **logits, int64_t *n);
 void vs_qwen3_vl_sample_output(const struct vs_sample *s, const float **data, int64_t *rows, int64_t *cols);
-/* unit_forward on n samples: a text layer over the tokens of several samples at once (in
- * batches of up to VS_QWEN3_VL_BATCH_TOKENS tokens), the vision tower one sample at a time.
- * Models narrower than VS_QWEN3_VL_BATCH_MIN_HIDDEN run one sample at a time: their GEMMs are
- * too small to gain, and OpenBLAS's small-matrix kernels round differently with the number of
- * rows, which would move results that are compared bit for bit with per-sample references. */
-enum { VS_QWEN3_VL_BATCH_TOKENS = 4096, VS_QWEN3_VL_BATCH_MIN_HIDDEN = 512 };
+/* unit_forward on n samples at once, in batches of up to VS_QWEN3_VL_BATCH_PATCHES patches (the
+ * vision tower; attention stays within each image) or VS_QWEN3_VL_BATCH_TOKENS tokens (a text
+ * layer; attention causal within each sample), so that every Linear multiplies the rows of
+ * several samples in one GEMM. A unit narrower than VS_QWEN3_VL_BATCH_MIN_HIDDEN runs one sample
+ * at a time: its GEMMs are small enough for OpenBLAS's small-matrix kernels, which round
+ * differently from its regular ones, so the number of rows would move results that are compared
+ * bit for bit with per-sample references; a wider unit's per-sample GEMMs already take the
+ * regular path, whose rows do not depend on one another. */
+enum { VS_QWEN3_VL_BATCH_TOKENS = 4096, VS_QWEN3_VL_BATCH_PATCHES = 8192, VS_QWEN3_VL_BATCH_MIN_HIDDEN = 512 };
 enum vs_status vs_qwen3_vl_unit_forward_batch(struct vs_model *m, size_t i, const struct vs_unit *u,
                                               struct vs_sample *const *s, size_t n,
                                               const struct vs_linear_hooks *hooks, bool all_experts);
-/* The same with batches of up to batch_tokens tokens whatever the model's size (0: one sample
- * at a time). */
+/* The same with batches of up to batch_rows patches or tokens whatever the unit's width (0: one
+ * sample at a time). */
 enum vs_status vs_qwen3_vl_unit_forward_samples(struct vs_model *m, size_t i, const struct vs_unit *u,
                                                 struct vs_sample *const *s, size_t n,
                                                 const struct vs_linear_hooks *hooks, bool all_experts,
-                                                int64_t batch_tokens);
+                                                int64_t batch_rows);
 size_t vs_qwen3_vl_sample_size(const struct vs_sample *s);
 void vs_qwen3_vl_sample_save(const struct vs_sample *s, void *buf);
 enum vs_status vs_qwen3_vl_sample_load(struct vs_model *m, const void *buf, size_t n, struct vs_sample **out);

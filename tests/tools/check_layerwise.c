@@ -4,7 +4,8 @@
  *   - that spilling every state to disk, and observe-only passes (run on copies) before each
  *     unit, change no output bit;
  *   - routed token counts reported in all-experts mode sum to top-k × tokens per MoE layer;
- *   - that the three samples run through each text layer together (one batch, attention causal
+ *   - that the three samples run through each unit together (one batch: the images in one vision
+ *     pass, attention within each image; the text layers with attention causal
  *     within each sample) give the outputs of one sample at a time (same tolerance).
  * Three samples run together: the reference sample, a text-only sample and the reference again.
  *   vs-check-layerwise MODEL_DIR REFERENCE.safetensors */
