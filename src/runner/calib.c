@@ -46,6 +46,7 @@ enum vs_status vs_calib_unit_open(struct vs_unit_f32 *f, const int *scheme, cons
         return VS_ERR_NOMEM;
     cu->u = u;
     cu->f = f;
+    cu->measure_stride = 1;
     cu->cl = vs_calloc(u->n_linears + 1, sizeof *cu->cl);
     cu->sorted = vs_calloc(u->n_linears + 1, sizeof *cu->sorted);
     cu->sorted_idx = vs_calloc(u->n_linears + 1, sizeof *cu->sorted_idx);
@@ -249,35 +250,57 @@ static float *scratch(struct vs_calib_unit *cu, size_t n)
     return cu->buf;
 }
 
-/* The float output y = x·W_floatᵀ + b of one call, kept until the Linear's own (quantized)
- * output arrives in measure_output. */
+/* The first row of a call that is measured: rows are counted over the whole pass (c->pass_rows),
+ * so that the measured rows do not depend on how the rows were split into calls. */
+static int64_t first_measured(const struct vs_calib_unit *cu, const struct vs_calib_linear *c)
+{
+    int64_t k = cu->measure_stride, r = c->pass_rows % k;
+    return r ? k - r : 0;
+}
+
+/* The float output y = x·W_floatᵀ + b of the call's measured rows (every measure_stride-th),
+ * kept until the Linear's own (quantized) output arrives in measure_output. */
 static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, int64_t rows,
                           int64_t cols)
 {
     const struct vs_linear *l = &cu->u->linears[c->linear];
-    int64_t out = cu->u->params[l->weight].shape[0];
-    size_t n = (size_t)(rows * out);
-    if (n > cu->ybuf_cap) {
-        float *b = vs_realloc(cu->ybuf, n * sizeof *b);
-        if (!b) {
-            if (cu->hook_status == VS_OK)
-                cu->hook_status = VS_ERR_NOMEM;
-            return;
-        }
-        cu->ybuf = b;
-        cu->ybuf_cap = n;
-    }
-    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
-    vs_linear_f32(x, c->w_float, bias, cu->ybuf, rows, out, cols);
+    int64_t out = cu->u->params[l->weight].shape[0], k = cu->measure_stride, r0 = first_measured(cu, c);
+    int64_t picked = r0 < rows ? (rows - r0 + k - 1) / k : 0;
     for (size_t i = 0; i < (size_t)(rows * cols); i++) {
         c->in_min = x[i] < c->in_min ? x[i] : c->in_min;
         c->in_max = x[i] > c->in_max ? x[i] : c->in_max;
     }
     cu->pending = c;
     cu->pending_rows = rows;
+    cu->pending_first = r0;
+    cu->pending_picked = picked;
+    if (picked == 0)
+        return;
+    /* ybuf: the picked rows' outputs, then (stride > 1) the picked input rows gathered */
+    size_t need = (size_t)(picked * out) + (k > 1 ? (size_t)(picked * cols) : 0);
+    if (need > cu->ybuf_cap) {
+        float *b = vs_realloc(cu->ybuf, need * sizeof *b);
+        if (!b) {
+            if (cu->hook_status == VS_OK)
+                cu->hook_status = VS_ERR_NOMEM;
+            cu->pending = NULL;
+            return;
+        }
+        cu->ybuf = b;
+        cu->ybuf_cap = need;
+    }
+    const float *xs = x;
+    if (k > 1) {
+        float *g = cu->ybuf + picked * out;
+        for (int64_t t = 0; t < picked; t++)
+            memcpy(g + t * cols, x + (r0 + t * k) * cols, (size_t)cols * sizeof *g);
+        xs = g;
+    }
+    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+    vs_linear_f32(xs, c->w_float, bias, cu->ybuf, picked, out, cols);
 }
 
-/* ||y_q − y||² and ||y||² of the call measure_input saw. */
+/* ||y_q − y||² and ||y||² of the rows measure_input picked from the call it saw. */
 static void measure_output(void *ctx, const char *module, const float *yq, int64_t rows, int64_t cols)
 {
     struct vs_calib_unit *cu = ctx;
@@ -285,20 +308,21 @@ static void measure_output(void *ctx, const char *module, const float *yq, int64
     if (!c || rows != cu->pending_rows || strcmp(cu->u->linears[c->linear].name, module) != 0)
         return;
     cu->pending = NULL;
-    const float *y = cu->ybuf;
+    c->pass_rows += rows;
     /* summed row by row, so that the totals do not depend on how the rows were split into
      * calls (one sample or a batch of samples at a time) */
-    for (int64_t t = 0; t < rows; t++) {
+    for (int64_t t = 0; t < cu->pending_picked; t++) {
+        const float *y = cu->ybuf + t * cols, *q = yq + (cu->pending_first + t * cu->measure_stride) * cols;
         double e = 0, r = 0;
-        for (size_t i = (size_t)(t * cols); i < (size_t)((t + 1) * cols); i++) {
-            double d = (double)yq[i] - y[i];
+        for (int64_t i = 0; i < cols; i++) {
+            double d = (double)q[i] - y[i];
             e += d * d;
             r += (double)y[i] * y[i];
         }
         c->err2 += e;
         c->ref2 += r;
     }
-    c->eval_rows += rows;
+    c->eval_rows += cu->pending_picked;
 }
 
 static const float *fake_quant_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, int64_t rows,

@@ -37,9 +37,10 @@ struct vs_calib_linear {
     int32_t *quant_bias;     /* W8A8: [out] */
     /* error measurement of the propagation pass (when measuring) */
     float *w_float;          /* the float weight, kept before it is replaced */
-    double err2, ref2;       /* Σ (y_q − y)², Σ y² over every call */
+    double err2, ref2;       /* Σ (y_q − y)², Σ y² over the measured rows */
     float in_min, in_max;    /* input range seen by the propagation pass */
-    int64_t eval_rows;
+    int64_t pass_rows;       /* input rows the propagation pass showed it */
+    int64_t eval_rows;       /* of which measured */
 };
 
 struct vs_calib_unit {
@@ -54,10 +55,11 @@ struct vs_calib_unit {
     enum vs_status hook_status; /* first failure inside a hook */
     size_t unrouted;           /* W8A8 experts no token was routed to (warned about) */
     bool measure;              /* the propagation pass also measures ||y_q − y|| / ||y|| */
-    float *ybuf;               /* the float output of the Linear being measured */
+    int64_t measure_stride;    /* on every measure_stride-th row of each Linear (>= 1) */
+    float *ybuf;               /* the float output of the Linear being measured (its picked rows) */
     size_t ybuf_cap;
     struct vs_calib_linear *pending; /* whose float output ybuf holds */
-    int64_t pending_rows;
+    int64_t pending_rows, pending_first, pending_picked; /* the call's rows, first picked, count */
 };
 
 /* scheme[k] for linear k of f->unit: an enum vs_scheme, or -1 when no entry claims it;
@@ -87,8 +89,10 @@ enum vs_status vs_calib_unit_quantize(struct vs_calib_unit *cu);
 /* Overwrites the claimed weights of the float32 copy with their dequantized values and sets the
  * hooks of the propagation pass (W8A8: per-tensor fake quantization with the final parameters;
  * W8A8_DYNAMIC: per-token symmetric; W8A16: none). With cu->measure set, the float weights are
- * kept and every call also accumulates ||y_q − y||² and ||y||² (y: the float Linear on the same
- * input) and the input range. */
+ * kept and every call also accumulates the input range and ||y_q − y||² and ||y||² (y: the
+ * float Linear on the same input) over every cu->measure_stride-th row the Linear sees, counted
+ * over the whole pass (so the measured rows are the same however the rows come in calls; a
+ * stride of 4 costs a quarter of the float GEMMs that measuring every row does). */
 void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h);
 /* Puts the float weights kept by a measuring vs_calib_unit_apply back into the float32 copy. */
 void vs_calib_unit_restore_float(struct vs_calib_unit *cu);

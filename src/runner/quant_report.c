@@ -21,7 +21,8 @@ enum vs_status vs_quant_report_add(struct vs_quant_summary *sum, const struct vs
             .name = vs_strdup(cu->u->linears[c->linear].name), .scheme = c->scheme,
             .rel_error = c->eval_rows ? (c->ref2 > 0 ? sqrt(c->err2 / c->ref2) : (c->err2 > 0 ? INFINITY : 0)) : -1,
             .act_min = c->min, .act_max = c->max, .in_min = c->in_min, .in_max = c->in_max,
-            .act_scale = c->act_scale, .act_offset = c->act_offset, .rows = c->eval_rows,
+            .act_scale = c->act_scale, .act_offset = c->act_offset, .rows = c->pass_rows,
+            .measured_rows = c->eval_rows,
             .routed_tokens = c->routed ? c->routed_tokens : -1};
         if (!x->name)
             return VS_ERR_NOMEM;
@@ -62,6 +63,8 @@ enum vs_status vs_quant_report_write(const struct vs_quant_options *o, struct vs
     }
     json_object_set_new(root, "samples", json_integer((json_int_t)sum->samples));
     json_object_set_new(root, "propagate", json_string(o->propagate_float ? "float" : "quantized"));
+    json_object_set_new(root, "report_stride",
+                        json_integer(o->report_stride > 0 ? o->report_stride : VS_REPORT_STRIDE_DEFAULT));
     json_object_set_new(root, "linears", list);
     for (size_t i = 0; i < sum->n_report; i++) {
         const struct vs_quant_report_entry *e = &sum->report[i];
@@ -70,6 +73,7 @@ enum vs_status vs_quant_report_write(const struct vs_quant_options *o, struct vs
         json_object_set_new(j, "scheme", json_string(vs_scheme_name(e->scheme)));
         json_object_set_new(j, "relative_output_error", e->rel_error < 0 ? json_null() : real_or_null(e->rel_error));
         json_object_set_new(j, "input_rows", json_integer(e->rows));
+        json_object_set_new(j, "measured_rows", json_integer(e->measured_rows));
         json_object_set_new(j, "input_min", real_or_null(e->in_min));
         json_object_set_new(j, "input_max", real_or_null(e->in_max));
         if (e->scheme == VS_SCHEME_W8A8) {

@@ -396,6 +396,7 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     bool keep = propagate && !o->propagate_float;
     if (st == VS_OK && data && (keep || !o->no_report)) {
         cu->measure = !o->no_report;
+        cu->measure_stride = o->report_stride > 0 ? o->report_stride : VS_REPORT_STRIDE_DEFAULT;
         vs_calib_unit_apply(cu, &h);
         st = pass(r, i, f->unit, &h, false, keep);
         if (st == VS_OK)

@@ -38,7 +38,12 @@ struct vs_quant_options {
      * the unit being calibrated) and the report. */
     const char *report_path;
     bool no_report;
+    /* The report's error is measured on every report_stride-th row each Linear sees (0: the
+     * default, VS_REPORT_STRIDE_DEFAULT; 1: every row). */
+    int64_t report_stride;
 };
+
+enum { VS_REPORT_STRIDE_DEFAULT = 4 };
 
 /* One quantized Linear of a calibrated run, as quant_report.json lists it. */
 struct vs_quant_report_entry {
@@ -48,7 +53,8 @@ struct vs_quant_report_entry {
     float act_min, act_max;   /* W8A8: calibration range of the input */
     float in_min, in_max;     /* input range in the measuring pass */
     float act_scale, act_offset;
-    int64_t rows;             /* input rows measured */
+    int64_t rows;             /* input rows of the measuring pass */
+    int64_t measured_rows;    /* of which the error was measured on (every report_stride-th) */
     int64_t routed_tokens;    /* a MoE expert: tokens routed to it; -1 otherwise */
 };
 

@@ -94,6 +94,25 @@ else
   echo "FAIL: --no_report"; failures=$((failures + 1))
 fi
 
+# --report_stride 1: the error on every row, against the reference measuring every row; the
+# measured and input row counts in the report follow the stride
+"$VLMSLIM" quant --model_path "$tmp/moe_static" --save_path "$tmp/everyrow" --model_type Qwen3-VL-30B-A3B \
+  --config_path tests/data/configs/moe_w8a8_static.yaml --calib_inputs tests/golden/calib/moe_static.inputs \
+  --report_stride 1 --quiet >/dev/null
+diff -r "$tmp/moe_static.out" "$tmp/everyrow" >/dev/null || { echo "FAIL: --report_stride changed the export"; failures=$((failures + 1)); }
+"$VS_BUILD_DIR/tests/tools/vs-compare-report" "$tmp/everyrow.quant_report.json" tests/golden/calib/moe_static.report_every_row.json 1e-4 ||
+  failures=$((failures + 1))
+qkv_rows() { # input_rows and measured_rows of the first block's qkv in report $1
+  awk '/"name": "model.visual.blocks.0.attn.qkv"/ { f = 1 } f && /"input_rows"/ { gsub(/[^0-9]/, ""); i = $0 }
+       f && /"measured_rows"/ { gsub(/[^0-9]/, ""); print i, $0; exit }' "$1"
+}
+rows="$(qkv_rows "$tmp/everyrow.quant_report.json") / $(qkv_rows "$tmp/moe_static.out.quant_report.json")"
+if [ "$rows" = "12 12 / 12 3" ] && grep -q '"report_stride": 1,' "$tmp/everyrow.quant_report.json"; then
+  echo "ok: --report_stride 1 measures all 12 rows (patches) of the first qkv input, the default 3"
+else
+  echo "FAIL: input_rows measured_rows of the first qkv with --report_stride 1 / by default: $rows"; failures=$((failures + 1))
+fi
+
 # MoE with 8 experts and top-1 routing over a few tokens: some expert gets no routed token
 if grep -q "no calibration token was routed to [0-9]* W8A8 expert Linear(s): model.language_model.layers" "$tmp/moe_experts_static.log"; then
   echo "ok: unrouted experts named in a warning"
@@ -145,6 +164,9 @@ expect_error "lacks an image" "$VLMSLIM" quant --model_path "$m" --save_path "$t
 expect_error "--propagate halfway: expected quantized or float" "$VLMSLIM" quant --model_path "$m" \
   --save_path "$tmp/e5" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs tests/golden/calib/moe_static.inputs \
   --propagate halfway
+expect_error "--report_stride 0: expected a whole number from 1 to 1000000" "$VLMSLIM" quant --model_path "$m" \
+  --save_path "$tmp/e8" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs tests/golden/calib/moe_static.inputs \
+  --report_stride 0
 # A write failure while saving: files may not grow past 64 KB (SIGXFSZ ignored, so write fails with EFBIG).
 ( trap '' XFSZ; ulimit -f 64
   expect_error "quant_model_weights" "$VLMSLIM" quant --model_path "$m" --save_path "$tmp/e6" --model_type Qwen3-VL-30B-A3B \

@@ -34,6 +34,9 @@ bias F32.
 
 usage: calib_torch.py --model_path M --config_path C.yaml --model_type NAME --inputs DIR
                       --save_path OUT [--propagate quantized|float] [--ties-out TIES.json]
+                      [--report-out REPORT.json [--report-stride N]]
+The report's relative output error ||y_q - y|| / ||y|| of each claimed Linear is measured in the
+quantized pass on every N-th row (default 4) the Linear sees, counted over the whole pass.
 """
 import argparse
 import json
@@ -136,6 +139,8 @@ def fq_token(x):
     return torch.clamp(torch.round(x / s), -128, 127) * s
 
 
+REPORT_STRIDE = 4  # --report-stride
+
 class Calibration:
     """Linear hook state of one unit: claims, statistics, quantized weights."""
 
@@ -146,6 +151,7 @@ class Calibration:
         self.params = {}              # module -> (s, o)
         self.deq = {}                 # module -> dequantized weight (torch)
         self.errors = {}              # module -> [sum (y_q - y)^2, sum y^2]
+        self.seen = {}                # module -> rows the quantized pass has shown it
         self.mode = "float"
 
     def hook(self, name, x, w, b):
@@ -162,7 +168,13 @@ class Calibration:
                         reduce_range=False)
                 obs(x.detach().float())
         if self.mode == "quantized" and e is not None:
-            yf = x @ w.T + (b if b is not None else 0)
+            # the error is measured on every REPORT_STRIDE-th row this Linear sees, counted over
+            # the whole pass
+            x2 = x.reshape(-1, x.shape[-1])
+            seen = self.seen.get(name, 0)
+            self.seen[name] = seen + x2.shape[0]
+            pick = torch.tensor([r for r in range(x2.shape[0]) if (seen + r) % REPORT_STRIDE == 0], dtype=torch.long)
+            yf = x2[pick] @ w.T + (b if b is not None else 0)
             w = self.deq[name]
             if e.scheme == "W8A8":
                 s, o = self.params[name]
@@ -170,8 +182,9 @@ class Calibration:
             elif e.scheme == "W8A8_DYNAMIC":
                 x = fq_token(x)
             yq = x @ w.T + (b if b is not None else 0)
+            yq_pick = yq.reshape(-1, yq.shape[-1])[pick]
             acc = self.errors.setdefault(name, [0.0, 0.0])
-            acc[0] += float(((yq.double() - yf.double()) ** 2).sum())
+            acc[0] += float(((yq_pick.double() - yf.double()) ** 2).sum())
             acc[1] += float((yf.double() ** 2).sum())
             return yq
         y = x @ w.T
@@ -422,7 +435,11 @@ def main():
     ap.add_argument("--ties-out", dest="ties_out", default=None)
     ap.add_argument("--report-out", dest="report_out", default=None,
                     help="write each claimed Linear's relative output error here (JSON)")
+    ap.add_argument("--report-stride", dest="report_stride", type=int, default=4,
+                    help="measure the error on every N-th row each Linear sees (vlmslim's --report_stride)")
     a = ap.parse_args()
+    global REPORT_STRIDE
+    REPORT_STRIDE = a.report_stride
     try:
         export(a)
     except (ref.RefError, ot.OutlierError, ValueError, KeyError, OSError) as e:
