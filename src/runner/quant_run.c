@@ -344,7 +344,10 @@ static enum vs_status pass(struct run *r, size_t i, const struct vs_unit *u, con
 {
     double t = now_seconds();
     enum vs_status st = vs_layerwise_run_unit(r->lw, i, u, h, all_experts, keep, NULL, NULL);
-    r->sum->seconds_forward += now_seconds() - t;
+    t = now_seconds() - t;
+    r->sum->seconds_forward += t;
+    vs_debug("%s: %s pass over %zu sample(s), %.2f s", u->name,
+             h && h->observe_input ? "statistics" : h && h->transform_input ? "quantized" : "float", r->sum->samples, t);
     return st;
 }
 
