@@ -81,40 +81,15 @@ static void paley1(int q, int8_t *h, int ld)
         }
 }
 
-/* GF(25) = GF(5)[α]/(α² − 2) (2 is not a square mod 5): element e is (e % 5) + (e / 5)·α. */
-static int gf25_mul(int x, int y)
-{
-    int a = x % 5, b = x / 5, c = y % 5, d = y / 5;
-    return (a * c + 2 * b * d) % 5 + 5 * ((a * d + b * c) % 5);
-}
-
-/* χ(x − y) in GF(25): 0, or x − y raised to (25 − 1)/2 = 12, which is 1 for nonzero squares. */
-static int gf25_chi_diff(int x, int y)
-{
-    int d = (x % 5 - y % 5 + 5) % 5 + 5 * ((x / 5 - y / 5 + 5) % 5);
-    if (d == 0)
-        return 0;
-    int r = 1;
-    for (int e = 0; e < 12; e++)
-        r = gf25_mul(r, d);
-    return r == 1 ? 1 : -1;
-}
-
-/* The quadratic character of a − b in the field of q elements: a prime, or 25. */
-static int field_chi_diff(int a, int b, int q)
-{
-    return q == 25 ? gf25_chi_diff(a, b) : chi(a - b, q);
-}
-
-/* Order 2(q+1): the symmetric conference matrix C = [[0, 1ᵀ], [1, Q]] (Q[a][b] = χ(a−b) over
- * the field of q elements, q ≡ 1 mod 4) with each 0 replaced by [[1, -1], [-1, -1]] and each ±1
- * by ±[[1, 1], [1, -1]]. */
+/* Order 2(q+1): the symmetric conference matrix C = [[0, 1ᵀ], [1, Q]] (Q[a][b] = χ(a−b) mod the
+ * prime q ≡ 1 mod 4) with each 0 replaced by [[1, -1], [-1, -1]] and each ±1 by
+ * ±[[1, 1], [1, -1]]. */
 static void paley2(int q, int8_t *h)
 {
     int c = q + 1, k = 2 * c;
     for (int i = 0; i < c; i++)
         for (int j = 0; j < c; j++) {
-            int v = (i == 0 && j == 0) ? 0 : (i == 0 || j == 0) ? 1 : field_chi_diff(i - 1, j - 1, q);
+            int v = (i == 0 && j == 0) ? 0 : (i == 0 || j == 0) ? 1 : chi(i - j, q);
             static const int zero[2][2] = {{1, -1}, {-1, -1}}, one[2][2] = {{1, 1}, {1, -1}};
             for (int a = 0; a < 2; a++)
                 for (int b = 0; b < 2; b++)

@@ -116,7 +116,9 @@ static void test_bases_orthogonal_and_golden(void **state)
 /* Rows of Sloane's library matrices that msModelSlim reads (hadamard_txt/had.<k>.*.txt), copied
  * from public copies of those files: had.12.txt, had.20.will.txt and had.28.will.txt whole from
  * fast-hadamard-transform's csrc/code_gen.py (had_12, had_20_will, had_28_will; the 28 is also
- * in Octave's hadamard.m); had.52.will.txt, had.140.pal.txt, had.156.will.txt and
+ * in Octave's hadamard.m), and had.40.tpal.txt from there (had_40_tpal; msModelSlim reads
+ * had.40.twill.txt instead, but this checks the doubling [[H, H], [H, −H]] of the Paley I matrix
+ * that msModelSlim's had.160.tpal.txt is named after); had.52.will.txt, had.140.pal.txt, had.156.will.txt and
  * had.172.will.txt from QuaRot's fake_quant/hadamard_utils.py (get_had52, get_had140,
  * get_had156, get_had172): rows of each of the four block rows of the Williamson-type ones, and
  * rows 0-2 and 9-10 of the Paley one. */
@@ -184,6 +186,12 @@ static const struct {
     {28, 25, "--++-++++-+-+----+++-----+--"},
     {28, 26, "+--++-+-++-+-+----+++-----+-"},
     {28, 27, "++--++-+-++-+-+----++------+"},
+    {40, 0, "+-------------------+-------------------"},
+    {40, 1, "++-++----+-+-++++--+++-++----+-+-++++--+"},
+    {40, 19, "+-++----+-+-++++--+++-++----+-+-++++--++"},
+    {40, 20, "+--------------------+++++++++++++++++++"},
+    {40, 21, "++-++----+-+-++++--+--+--++++-+-+----++-"},
+    {40, 39, "+-++----+-+-++++--++-+--++++-+-+----++--"},
     {52, 0, "+-+--++++--+-+---++++++---++-+--++--+-++----+--+----"},
     {52, 1, "-+-+--++++--+-+---++++++--+++-+--++--+--+----+--+---"},
     {52, 13, "-+++------++++-+--++++--+--++++-++-++++++-+--++--+-+"},
@@ -275,7 +283,7 @@ static void test_bases_equal_sloane(void **state)
                 fail_msg("order %d, row %d, column %d differs from Sloane's matrix", k, SLOANE_ROWS[i].row, c);
         rows++;
     }
-    assert_int_equal(rows, 89);
+    assert_int_equal(rows, 95);
     free(h);
 }
 
