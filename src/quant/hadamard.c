@@ -13,20 +13,21 @@ bool vs_is_pow2(int64_t n)
 }
 
 /* msModelSlim's orders, largest first, and how vlmslim builds each one. */
-enum construction { PALEY1, PALEY2, DOUBLED, NONE };
+enum construction { PALEY1, PALEY2, DOUBLED, WILLIAMSON };
 static const struct {
     int k;
     enum construction how;
-    int q;           /* the field size of the Paley construction (of the halved order for DOUBLED) */
+    int q; /* the field size of the Paley construction (of the halved order for DOUBLED), or the
+            * circulant order k/4 for WILLIAMSON */
     const char *txt; /* msModelSlim's file for this order */
 } ORDERS[] = {
-    {200, PALEY1, 199, "had.200.pal.txt"}, {172, NONE, 0, "had.172.will.txt"},
-    {160, DOUBLED, 79, "had.160.tpal.txt"}, {156, NONE, 0, "had.156.will.txt"},
-    {140, PALEY1, 139, "had.140.pal.txt"}, {136, DOUBLED, 67, "had.136.twill.txt"},
-    {108, PALEY1, 107, "had.108.will.txt"}, {76, PALEY2, 37, "had.76.will.txt"},
-    {60, PALEY1, 59, "had.60.will.txt"},   {52, PALEY2, 25, "had.52.will.txt"},
-    {40, DOUBLED, 19, "had.40.twill.txt"}, {36, PALEY2, 17, "had.36.will.txt"},
-    {28, PALEY2, 13, "had.28.will.txt"},   {20, PALEY1, 19, "had.20.will.txt"},
+    {200, PALEY1, 199, "had.200.pal.txt"},    {172, WILLIAMSON, 43, "had.172.will.txt"},
+    {160, DOUBLED, 79, "had.160.tpal.txt"},   {156, WILLIAMSON, 39, "had.156.will.txt"},
+    {140, PALEY1, 139, "had.140.pal.txt"},    {136, DOUBLED, 67, "had.136.twill.txt"},
+    {108, PALEY1, 107, "had.108.will.txt"},   {76, PALEY2, 37, "had.76.will.txt"},
+    {60, PALEY1, 59, "had.60.will.txt"},      {52, WILLIAMSON, 13, "had.52.will.txt"},
+    {40, DOUBLED, 19, "had.40.twill.txt"},    {36, PALEY2, 17, "had.36.will.txt"},
+    {28, WILLIAMSON, 7, "had.28.will.txt"},   {20, WILLIAMSON, 5, "had.20.will.txt"},
     {12, PALEY1, 11, "had.12.txt"},
 };
 #define N_ORDERS (sizeof ORDERS / sizeof ORDERS[0])
@@ -80,45 +81,68 @@ static void paley1(int q, int8_t *h, int ld)
         }
 }
 
-/* GF(25) = GF(5)[α]/(α² − 2) (2 is not a square mod 5): element e is (e % 5) + (e / 5)·α. */
-static int gf25_mul(int x, int y)
-{
-    int a = x % 5, b = x / 5, c = y % 5, d = y / 5;
-    return (a * c + 2 * b * d) % 5 + 5 * ((a * d + b * c) % 5);
-}
-
-/* χ(x − y) in GF(25): 0, or x − y raised to (25 − 1)/2 = 12, which is 1 for nonzero squares. */
-static int gf25_chi_diff(int x, int y)
-{
-    int d = (x % 5 - y % 5 + 5) % 5 + 5 * ((x / 5 - y / 5 + 5) % 5);
-    if (d == 0)
-        return 0;
-    int r = 1;
-    for (int e = 0; e < 12; e++)
-        r = gf25_mul(r, d);
-    return r == 1 ? 1 : -1;
-}
-
-/* The quadratic character of a − b in the field of q elements: a prime, or 25. */
-static int field_chi_diff(int a, int b, int q)
-{
-    return q == 25 ? gf25_chi_diff(a, b) : chi(a - b, q);
-}
-
-/* Order 2(q+1): the symmetric conference matrix C = [[0, 1ᵀ], [1, Q]] (Q[a][b] = χ(a−b) over
- * the field of q elements, q ≡ 1 mod 4) with each 0 replaced by [[1, -1], [-1, -1]] and each ±1
- * by ±[[1, 1], [1, -1]]. */
+/* Order 2(q+1): the symmetric conference matrix C = [[0, 1ᵀ], [1, Q]] (Q[a][b] = χ(a−b) mod the
+ * prime q ≡ 1 mod 4) with each 0 replaced by [[1, -1], [-1, -1]] and each ±1 by
+ * ±[[1, 1], [1, -1]]. */
 static void paley2(int q, int8_t *h)
 {
     int c = q + 1, k = 2 * c;
     for (int i = 0; i < c; i++)
         for (int j = 0; j < c; j++) {
-            int v = (i == 0 && j == 0) ? 0 : (i == 0 || j == 0) ? 1 : field_chi_diff(i - 1, j - 1, q);
+            int v = (i == 0 && j == 0) ? 0 : (i == 0 || j == 0) ? 1 : chi(i - j, q);
             static const int zero[2][2] = {{1, -1}, {-1, -1}}, one[2][2] = {{1, 1}, {1, -1}};
             for (int a = 0; a < 2; a++)
                 for (int b = 0; b < 2; b++)
                     h[(2 * i + a) * k + 2 * j + b] = (int8_t)(v == 0 ? zero[a][b] : v * one[a][b]);
         }
+}
+
+/* First rows of the symmetric circulant ±1 matrices A, B, C, D of Sloane's Williamson-type
+ * files (had.<4n>.will.txt), which are these four circulants in the Williamson array below: the
+ * first n entries of the file's row 0 are A's, the next n B's, and so on. Read off the files'
+ * data as published in public code: orders 20 and 28 from the full matrices in
+ * fast-hadamard-transform's csrc/code_gen.py (had_20_will, had_28_will; the 28 also in Octave's
+ * hadamard.m), 52, 156 and 172 from QuaRot's fake_quant/hadamard_utils.py (get_had52,
+ * get_had156, get_had172, "had52.will, had156.will, had172.will" from Sloane's library).
+ * Every row of those copies that was compared is the construction's row
+ * (tests/unit/test_quant_hadamard.c holds them). */
+static const struct {
+    int n;
+    const char *first_row[4];
+} WILLIAMSON_ROWS[] = {
+    {5, {"+----", "+----", "++--+", "+-++-"}},
+    {7, {"+------", "++----+", "+-+--+-", "+--++--"}},
+    {13, {"+-+--++++--+-", "+---++++++---", "++-+--++--+-+", "+----+--+----"}},
+    {39,
+     {"+++--+-+-----+--++----++--+-----+-+--++", "++++---+--++----+-+--+-+----++--+---+++",
+      "+++--++-+---+-+--+----+--+-+---+-++--++", "+---++-+-+-----+++-++-+++-----+-+-++---"}},
+    {43,
+     {"+---++--++++-+-+++-++--++-+++-+-++++--++---", "++-++++++----+-+--++-++-++--+-+----++++++-+",
+      "+++-+-++--+-+-++++-+----+-++++-+-+--++-+-++", "++---++++-+--+--++--------++--+--+-++++---+"}},
+};
+
+/* Order 4n: the Williamson array [[A, B, C, D], [−B, A, −D, C], [−C, D, A, −B], [−D, −C, B, A]]
+ * with X[r][c] = x[(c − r) mod n], x the first row of X. A² + B² + C² + D² = 4n·I (the four
+ * periodic autocorrelations sum to zero off 0) makes it a Hadamard matrix. */
+static enum vs_status williamson(int n, int8_t *h)
+{
+    static const int which[4][4] = {{0, 1, 2, 3}, {1, 0, 3, 2}, {2, 3, 0, 1}, {3, 2, 1, 0}};
+    static const int sign[4][4] = {{1, 1, 1, 1}, {-1, 1, -1, 1}, {-1, 1, 1, -1}, {-1, -1, 1, 1}};
+    const char *const *x = NULL;
+    for (size_t i = 0; i < sizeof WILLIAMSON_ROWS / sizeof WILLIAMSON_ROWS[0]; i++)
+        if (WILLIAMSON_ROWS[i].n == n)
+            x = WILLIAMSON_ROWS[i].first_row;
+    if (!x)
+        return vs_error_set(VS_ERR_UNSUPPORTED, "no Williamson sequences of length %d", n);
+    int k = 4 * n;
+    for (int bi = 0; bi < 4; bi++)
+        for (int bj = 0; bj < 4; bj++)
+            for (int r = 0; r < n; r++)
+                for (int c = 0; c < n; c++) {
+                    int v = x[which[bi][bj]][(c - r + n) % n] == '+' ? 1 : -1;
+                    h[(bi * n + r) * k + bj * n + c] = (int8_t)(sign[bi][bj] * v);
+                }
+    return VS_OK;
 }
 
 enum vs_status vs_hadamard_base(int k, int8_t *h)
@@ -149,8 +173,8 @@ enum vs_status vs_hadamard_base(int k, int8_t *h)
                 }
             return VS_OK;
         }
-        case NONE:
-            break;
+        case WILLIAMSON:
+            return williamson(ORDERS[i].q, h);
         }
     }
     return vs_error_set(VS_ERR_UNSUPPORTED, "no order-%d Hadamard matrix is constructed", k);
@@ -224,11 +248,7 @@ static enum vs_status base_for(int k, const char *txt_dir, int8_t *h)
         if (st != VS_ERR_IO)
             return st;
     }
-    enum vs_status st = vs_hadamard_base(k, h);
-    if (st == VS_ERR_UNSUPPORTED && name)
-        return vs_error_set(VS_ERR_UNSUPPORTED,
-                            "the order-%d Hadamard matrix is not constructed by vlmslim: supply msModelSlim's %s", k, name);
-    return st;
+    return vs_hadamard_base(k, h);
 }
 
 enum vs_status vs_hadamard_matrix(int64_t n, const int8_t *signs, float *r)

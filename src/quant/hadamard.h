@@ -9,17 +9,24 @@
  *
  * Order-k matrices: msModelSlim reads Sloane's library files for k ∈ {200, 172, 160, 156, 140,
  * 136, 108, 76, 60, 52, 40, 36, 28, 20, 12}, choosing the largest k with n/k a power of two.
- * vlmslim constructs them instead: Paley I for q ≡ 3 (mod 4) prime (k = q+1: 12, 20, 60, 108,
- * 140, 200) in the normalisation of Sloane's had.12 (first row +1 then −1s, first column +1s,
- * core χ(a−b) with +1 on the diagonal; it equals Sloane's had.12 in every row compared, rows 0-8
- * of the copy in QuaRot's hadamard_utils.py), Paley II for q ≡ 1
- * (mod 4) a prime or 25 = 5² (k = 2(q+1): 28, 36, 52, 76) and doubling [[H, H], [H, −H]] (40 = 2·20, 136 = 2·68,
- * 160 = 2·80). All are Hadamard matrices (checked orthogonal), but only k = 12 is known to equal
- * msModelSlim's file: most of its files are Williamson-type ("will", "twill"), and the Paley files
- * for 140, 160 and 200 were not available to compare. For sizes using k > 12 the rotation is
- * therefore valid but not msModelSlim's; k = 156 and 172 (Williamson-type only) are not constructed. The *_from
- * variants take a directory holding msModelSlim's own hadamard_txt files and use a file whenever
- * it is there (with them, every order matches msModelSlim). Powers of two, which cover every
+ * vlmslim constructs every one of them instead:
+ *   - Williamson-type (20, 28, 52, 156, 172): the Williamson array [[A, B, C, D], [−B, A, −D, C],
+ *     [−C, D, A, −B], [−D, −C, B, A]] of four symmetric circulants, from the first rows of A..D
+ *     as they appear in Sloane's had.<k>.will.txt;
+ *   - Paley I for q ≡ 3 (mod 4) prime (k = q+1: 12, 60, 108, 140, 200) in the normalisation of
+ *     Sloane's had.12 (first row +1 then −1s, first column +1s, core χ(a−b) with +1 on the
+ *     diagonal);
+ *   - Paley II for q ≡ 1 (mod 4) prime (k = 2(q+1): 36, 76);
+ *   - doubling [[H, H], [H, −H]] of Paley I (40 = 2·20, 136 = 2·68, 160 = 2·80).
+ * All are checked orthogonal. Equal to msModelSlim's file in every row compared against a public
+ * copy of it (tests/unit/test_quant_hadamard.c): 12, 20, 28 (whole), 52, 140, 156 and 172 (rows
+ * of each). 160 and 200 are built the way Sloane's "tpal" and "pal" files are (the doubling
+ * reproduces had.40.tpal.txt whole), but no copy of those two files was at hand to compare.
+ * 36, 60, 76 and 108 (msModelSlim's files are Williamson-type, "will") and 40 and 136 ("twill")
+ * are valid Hadamard matrices but not msModelSlim's, so sizes using them rotate correctly but
+ * differently from msModelSlim. The *_from variants take a directory holding msModelSlim's own
+ * hadamard_txt files and use a file whenever it is there (with them, every order matches
+ * msModelSlim). Powers of two, which cover every
  * Qwen3-VL head_dim and every hidden size with block_size 32 (the shipped configs) or with -1
  * except 5120, are exact without any file. */
 #ifndef VS_QUANT_HADAMARD_H

@@ -111,7 +111,8 @@ enum vs_status vs_proc_quarot_open(struct vs_outlier *o, const struct vs_process
     if (st != VS_OK)
         return st;
     /* msModelSlim's own hadamard_txt files, when the user points at them, make the k·2^m
-     * rotations exactly msModelSlim's (vlmslim's constructed orders are valid but differ). */
+     * rotations exactly msModelSlim's (several of vlmslim's constructed orders are valid but
+     * differ from them: quant/hadamard.h). */
     const char *txt = getenv("VLMSLIM_HADAMARD_DIR");
     if (txt && !*txt)
         txt = NULL;

@@ -6,7 +6,8 @@ smooth,quarot}.c), written from msmodelslim_vlm_spec.md §5.2-5.4 with PyTorch (
   - random Hadamard matrices: the spec's fast transform (consecutive row pairs (a, b) →
     [a+b, a−b] until the leading dimension is k, then the order-k matrix, / √n) applied to
     diag(d), and BLOCK_HADAMARD_SHIFTED = B·P·B with torch matmuls;
-  - order-k matrices from their textbook definitions (Paley I, Paley II, doubling), in Python;
+  - order-k matrices from their textbook definitions (Paley I, Paley II, doubling, the Williamson
+    array of four circulants given by their first rows), in Python;
   - iter_smooth / smooth_quant statistics, scales and folds for each subgraph type, and QuaRot
     norm fusion and rotations, as torch float32 tensor operations.
 
@@ -74,8 +75,18 @@ def doubled(h):
     return np.block([[h, h], [h, -h]]).astype(np.int8)
 
 
-BASES = {12: paley1(11), 20: paley1(19), 28: paley2(13), 36: paley2(17), 40: doubled(paley1(19)),
-         60: paley1(59), 76: paley2(37), 108: paley1(107)}
+def williamson(*first_rows):
+    """Order 4n from the first rows of the symmetric circulants A, B, C, D (row r of X is X's
+    first row rotated right by r): [[A, B, C, D], [-B, A, -D, C], [-C, D, A, -B], [-D, -C, B, A]].
+    The rows are those of Sloane's had.<4n>.will.txt (src/quant/hadamard.c)."""
+    A, B, C, D = (np.array([np.roll([1 if ch == "+" else -1 for ch in s], r) for r in range(len(s))])
+                  for s in first_rows)
+    return np.block([[A, B, C, D], [-B, A, -D, C], [-C, D, A, -B], [-D, -C, B, A]]).astype(np.int8)
+
+
+BASES = {12: paley1(11), 20: williamson("+----", "+----", "++--+", "+-++-"),
+         28: williamson("+------", "++----+", "+-+--+-", "+--++--"), 36: paley2(17),
+         40: doubled(paley1(19)), 60: paley1(59), 76: paley2(37), 108: paley1(107)}
 for k, h in BASES.items():
     assert (h.astype(np.int64) @ h.T.astype(np.int64) == k * np.eye(k)).all(), k
     put(f"hadamard_base.{k}", h)
