@@ -1,11 +1,12 @@
 /* Streaming safetensors writer. A shard's tensor data is written straight into the shard file
- * (under its temporary name) as tensors are added; when the shard is flushed its header is
+ * (under its temporary name) as tensors are added, by a background thread (io/seq_writer.h);
+ * when the shard is flushed its header is
  * inserted in front of the data with fallocate(FALLOC_FL_INSERT_RANGE), padded with spaces to
  * a whole number of filesystem blocks (JSON allows the spaces). Where the filesystem cannot
  * insert (tmpfs, ...), the shard is assembled once more: 8-byte length + header padded to a
  * multiple of 8 as the reference writer does, then the data moved behind it with
  * copy_file_range (read/write where that is not supported). Memory stays near one tensor
- * whatever the shard size. */
+ * (plus the writer's staging buffers) whatever the shard size. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -19,6 +20,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "io/safetensors.h"
+#include "io/seq_writer.h"
 
 struct vs_st_writer {
     char *dir, *prefix;
@@ -28,7 +30,7 @@ struct vs_st_writer {
     int cur_fd;
     json_t *pending;     /* its header: name -> {dtype, shape, data_offsets}, in add order */
     uint64_t pending_bytes;
-    uint64_t flushed_bytes; /* of which writeback was started (sync_file_range) */
+    struct vs_seq_writer *seq; /* writes the shard's data (off this thread) */
     char **shards;       /* finished shards (temporary names until close) */
     size_t n_shards;
     char *index_path;    /* set once the index is created */
@@ -73,12 +75,13 @@ static enum vs_status start_shard(struct vs_st_writer *w)
         w->cur_path = NULL;
         return st;
     }
-    return VS_OK;
+    return vs_seq_writer_open(w->cur_fd, w->cur_path, &w->seq);
 }
 
 /* Closes and, unless `keep`, deletes everything the writer created, then frees it. */
 static void writer_free(struct vs_st_writer *w, int keep)
 {
+    (void)vs_seq_writer_close(w->seq);
     if (w->cur_fd >= 0)
         close(w->cur_fd);
     if (w->cur_path && !keep)
@@ -256,7 +259,9 @@ static enum vs_status flush_shard(struct vs_st_writer *w)
     if (!ns)
         return VS_ERR_NOMEM;
     w->shards = ns;
-    if (!try_insert_header(w, &st))
+    st = vs_seq_writer_close(w->seq); /* all of the data in the file */
+    w->seq = NULL;
+    if (st == VS_OK && !try_insert_header(w, &st))
         st = assemble_shard(w);
     if (close(w->cur_fd) != 0 && st == VS_OK)
         st = vs_error_set(VS_ERR_IO, "%s: write failed: %s", w->cur_path, strerror(errno));
@@ -265,23 +270,7 @@ static enum vs_status flush_shard(struct vs_st_writer *w)
     w->cur_path = NULL;
     json_object_clear(w->pending);
     w->pending_bytes = 0;
-    w->flushed_bytes = 0;
     return st;
-}
-
-/* Starts (without waiting for) the writeback of the shard's data every WRITEBACK_BYTES: the
- * header insertion must write every dirty page of the shard out first, which otherwise happens
- * all at once at the end of the shard (seconds for gigabytes) while nothing else runs. A hint:
- * failures are ignored (the data is in the page cache either way). */
-enum { WRITEBACK_BYTES = 64 << 20 };
-
-static void start_writeback(struct vs_st_writer *w)
-{
-    if (w->pending_bytes - w->flushed_bytes < WRITEBACK_BYTES)
-        return;
-    (void)sync_file_range(w->cur_fd, (off_t)w->flushed_bytes, (off_t)(w->pending_bytes - w->flushed_bytes),
-                          SYNC_FILE_RANGE_WRITE);
-    w->flushed_bytes = w->pending_bytes;
 }
 
 enum vs_status vs_st_writer_add(struct vs_st_writer *w, const char *name, enum vs_dtype dtype,
@@ -315,7 +304,7 @@ enum vs_status vs_st_writer_add(struct vs_st_writer *w, const char *name, enum v
     if (st == VS_OK && w->cur_fd < 0)
         st = start_shard(w);
     if (st == VS_OK)
-        st = vs_fs_write_all(w->cur_fd, data, nbytes, w->cur_path);
+        st = vs_seq_writer_write(w->seq, data, nbytes);
     if (st == VS_OK) {
         json_t *dims = json_array();
         for (int i = 0; dims && i < ndim; i++)
@@ -335,7 +324,6 @@ enum vs_status vs_st_writer_add(struct vs_st_writer *w, const char *name, enum v
     }
     w->pending_bytes += nbytes;
     w->total += nbytes;
-    start_writeback(w);
     return VS_OK;
 }
 
