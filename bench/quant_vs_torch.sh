@@ -67,6 +67,8 @@ for c in $cases; do
     || { cat "$work/ref.log" >&2; exit 1; }
   t3=$(now)
   split=$(sed -n 's/^  time: //p' "$work/vs.log")
+  unit_f32=$(sed -n 's/.*largest unit [0-9.]* MB (\([0-9.]*\) MB in float32).*/\1/p' "$work/vs.log")
+  carried=$(sed -n 's/.*carried activations at most \([0-9.]*\) MB.*/\1/p' "$work/vs.log")
   # Quantized propagation lets an activation within float32 noise of a rounding boundary round
   # differently in the two implementations (docs/design.md), so exports are compared at 1e-3.
   if build/tests/tools/vs-compare-export --rtol 1e-3 --quant-bias-rtol 1e-3 --ties "$work/ties.json" "$work/vs" "$work/ref" > "$work/cmp.log" 2>&1; then
@@ -75,10 +77,14 @@ for c in $cases; do
     same="differ: $(grep -c . "$work/cmp.log") lines from vs-compare-export, first: $(sed -n 2p "$work/cmp.log" | cut -c1-120)"
   fi
   awk -v c="$c" -v fam="$family" -v mkargs="${mk[*]}" -v gb="$gb" -v tok="$tokens" -v tv="$(secs "$t0" "$t1")" -v tr="$(secs "$t2" "$t3")" \
-      -v rv="$(rss_mb "$work/vs.rss")" -v rr="$(rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" 'BEGIN {
+      -v rv="$(rss_mb "$work/vs.rss")" -v rr="$(rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" \
+      -v uf="$unit_f32" -v ca="$carried" 'BEGIN {
     printf "%s (%s, %.2f GB bf16, %d tokens in all; mkmodel %s):\n", c, fam, gb, tok, mkargs;
     printf "  vlmslim quant      %8.2f s   peak RSS %8.1f MB   (%s)\n", tv, rv, tsplit;
     printf "  PyTorch reference  %8.2f s   peak RSS %8.1f MB\n", tr, rr;
+    bound = 1.2 * (uf + ca);
+    printf "  vlmslim peak RSS bound 1.2 x (largest unit in float32 %.1f MB + carried activations %.1f MB) = %.1f MB (MB of 10^6 bytes; RSS above in MiB): %s\n",
+           uf, ca, bound, rv * 1.048576 <= bound ? "within" : "over";
     printf "  ratio reference/vlmslim = %.2f; exports %s\n", tr / tv, same;
   }' >> "$work/result.txt"
 done

@@ -232,11 +232,15 @@ static enum vs_status write_calibrated(struct run *r, const struct vs_calib_unit
  * everything else in its own dtype; claim[i] is the entry claiming linear i, or -1. */
 static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *claim, const struct vs_calib_unit *cu)
 {
-    uint64_t unit_bytes = 0;
-    for (size_t i = 0; i < u->n_params; i++)
+    uint64_t unit_bytes = 0, f32_bytes = 0;
+    for (size_t i = 0; i < u->n_params; i++) {
         unit_bytes += vs_param_nbytes(&u->params[i]);
-    if (unit_bytes > r->sum->largest_unit_bytes)
+        f32_bytes += vs_param_numel(&u->params[i]) * sizeof(float);
+    }
+    if (unit_bytes > r->sum->largest_unit_bytes) {
         r->sum->largest_unit_bytes = unit_bytes;
+        r->sum->largest_unit_f32_bytes = f32_bytes;
+    }
 
     /* role of each param: -1 plain, else index of the claimed linear whose weight/bias it is */
     int *owner = vs_malloc((u->n_params + 1) * sizeof *owner);
@@ -578,6 +582,11 @@ done:
         vs_error_set(st, "%s", msg);
     }
     free(tmp);
+    if (r.lw) {
+        struct vs_layerwise_stats ls;
+        vs_layerwise_stats(r.lw, &ls);
+        sum->carried_peak_bytes = ls.peak_resident_bytes;
+    }
     vs_layerwise_close(r.lw);
     vs_outlier_close(r.outlier);
     if (r.model)

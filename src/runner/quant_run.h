@@ -67,6 +67,8 @@ struct vs_quant_summary {
     uint64_t bytes_in;           /* checkpoint bytes read */
     uint64_t bytes_out;          /* tensor bytes written */
     uint64_t largest_unit_bytes; /* checkpoint bytes of the largest unit (tail included) */
+    uint64_t largest_unit_f32_bytes; /* the same unit in float32 */
+    uint64_t carried_peak_bytes; /* calibration states in memory at most (0 without calibration) */
     uint64_t peak_rss_bytes;     /* of this process, at the end of the run */
     double seconds;
     /* where the time went: samples read or built, units converted to float32 for the forward
