@@ -189,31 +189,50 @@ static void test_attention(void **state)
     }
 }
 
+/* An attention case with a "segments" array: its inputs, an output buffer and the segment ids. */
+struct attention_case {
+    json_t *name;
+    int64_t s, hq, hkv, d;
+    float *q, *k, *v, *out;
+    int32_t *seg;
+};
+
+static struct attention_case attention_case(const char *name)
+{
+    struct attention_case a = {.name = json_string(name)};
+    json_t *js = json_object_get(json_object_get(cases, name), "segments");
+    a.s = num(a.name, "s"), a.hq = num(a.name, "hq"), a.hkv = num(a.name, "hkv"), a.d = num(a.name, "d");
+    a.q = arr(a.name, "q", NULL), a.k = arr(a.name, "k", NULL), a.v = arr(a.name, "v", NULL);
+    a.out = malloc((size_t)(a.s * a.hq * a.d) * sizeof *a.out);
+    a.seg = malloc((size_t)a.s * sizeof *a.seg);
+    for (int64_t i = 0; i < a.s; i++)
+        a.seg[i] = (int32_t)json_integer_value(json_array_get(js, (size_t)i));
+    return a;
+}
+
+static void attention_case_free(struct attention_case *a)
+{
+    free(a->q), free(a->k), free(a->v), free(a->out), free(a->seg), json_decref(a->name);
+}
+
 /* Sequences of several query blocks per kv head, each in the three masking modes. */
 static void test_attention_blocks(void **state)
 {
     (void)state;
     static const char *names[] = {"attn_blocks_gqa", "attn_blocks_mha"};
     for (int t = 0; t < 2; t++) {
-        json_t *c = json_string(names[t]);
-        json_t *js = json_object_get(json_object_get(cases, names[t]), "segments");
-        int64_t s = num(c, "s"), hq = num(c, "hq"), hkv = num(c, "hkv"), d = num(c, "d");
-        float *q = arr(c, "q", NULL), *k = arr(c, "k", NULL), *v = arr(c, "v", NULL);
-        float *out = malloc((size_t)(s * hq * d) * sizeof *out);
-        int32_t *seg = malloc((size_t)s * sizeof *seg);
-        for (int64_t i = 0; i < s; i++)
-            seg[i] = (int32_t)json_integer_value(json_array_get(js, (size_t)i));
+        struct attention_case a = attention_case(names[t]);
         char what[64];
-        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, true, NULL), VS_OK);
+        assert_int_equal(vs_attention_f32(a.q, a.k, a.v, a.out, a.s, a.hq, a.hkv, a.d, true, NULL), VS_OK);
         snprintf(what, sizeof what, "%s causal", names[t]);
-        expect_close_key(what, out, c, "y_causal");
-        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, false, seg), VS_OK);
+        expect_close_key(what, a.out, a.name, "y_causal");
+        assert_int_equal(vs_attention_f32(a.q, a.k, a.v, a.out, a.s, a.hq, a.hkv, a.d, false, a.seg), VS_OK);
         snprintf(what, sizeof what, "%s segments", names[t]);
-        expect_close_key(what, out, c, "y_segments");
-        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, false, NULL), VS_OK);
+        expect_close_key(what, a.out, a.name, "y_segments");
+        assert_int_equal(vs_attention_f32(a.q, a.k, a.v, a.out, a.s, a.hq, a.hkv, a.d, false, NULL), VS_OK);
         snprintf(what, sizeof what, "%s full", names[t]);
-        expect_close_key(what, out, c, "y_full");
-        free(q), free(k), free(v), free(out), free(seg), json_decref(c);
+        expect_close_key(what, a.out, a.name, "y_full");
+        attention_case_free(&a);
     }
 }
 
@@ -223,17 +242,10 @@ static void test_attention_causal_segments(void **state)
     (void)state;
     static const char *names[] = {"attn_causal_segments_gqa", "attn_causal_segments_mha"};
     for (int t = 0; t < 2; t++) {
-        json_t *c = json_string(names[t]);
-        json_t *js = json_object_get(json_object_get(cases, names[t]), "segments");
-        int64_t s = num(c, "s"), hq = num(c, "hq"), hkv = num(c, "hkv"), d = num(c, "d");
-        float *q = arr(c, "q", NULL), *k = arr(c, "k", NULL), *v = arr(c, "v", NULL);
-        float *out = malloc((size_t)(s * hq * d) * sizeof *out);
-        int32_t *seg = malloc((size_t)s * sizeof *seg);
-        for (int64_t i = 0; i < s; i++)
-            seg[i] = (int32_t)json_integer_value(json_array_get(js, (size_t)i));
-        assert_int_equal(vs_attention_f32(q, k, v, out, s, hq, hkv, d, true, seg), VS_OK);
-        expect_close(names[t], out, c);
-        free(q), free(k), free(v), free(out), free(seg), json_decref(c);
+        struct attention_case a = attention_case(names[t]);
+        assert_int_equal(vs_attention_f32(a.q, a.k, a.v, a.out, a.s, a.hq, a.hkv, a.d, true, a.seg), VS_OK);
+        expect_close(names[t], a.out, a.name);
+        attention_case_free(&a);
     }
 }
 
