@@ -11,15 +11,17 @@
 # both peak RSS. Results: bench/results/quant_vs_torch.txt (or $1). $VS_BENCH_VISION_DEPTH and
 # $VS_BENCH_EXPERTS shrink the vision tower and the expert count (the PyTorch reference holds the
 # whole model and every unit's activations in memory and needs more than 24 GiB at full size). $VS_BENCH_CASES narrows the
-# cases ("dense moe"; "tiny" is a smoke test of the script); $VS_BENCH_IMAGES changes the image count. Needs /usr/bin/python3 with torch.
+# cases ("dense moe"; "tiny" is a smoke test of the script); $VS_BENCH_IMAGES changes the image count;
+# VS_BENCH_REFERENCE=0 runs vlmslim alone (full sizes). Needs /usr/bin/python3 with torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/results/quant_vs_torch.txt}
 cases=${VS_BENCH_CASES:-dense moe}
 images=${VS_BENCH_IMAGES:-8}
+reference=${VS_BENCH_REFERENCE:-1}
 py=${VS_PYTHON:-/usr/bin/python3}
 ./scripts/build.sh >/dev/null
-"$py" -c 'import torch' || { echo "quant_vs_torch.sh: $py has no torch (Debian: python3-torch)" >&2; exit 1; }
+[ "$reference" = 0 ] || "$py" -c 'import torch' || { echo "quant_vs_torch.sh: $py has no torch (Debian: python3-torch)" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vlmslim-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -62,30 +64,38 @@ for c in $cases; do
     --model_type "$type" --config_path "$cfg" --calib_inputs "$work/inputs" --device cpu --quiet > "$work/vs.log"
   t1=$(now)
   t2=$(now)
-  /usr/bin/time -f "%M" -o "$work/ref.rss" "$py" tests/reference/calib_torch.py --model_path "$work/model" \
-    --config_path "$cfg" --model_type "$type" --inputs "$work/inputs" --save_path "$work/ref" --ties-out "$work/ties.json" > "$work/ref.log" 2>&1 \
-    || { cat "$work/ref.log" >&2; exit 1; }
+  if [ "$reference" = 1 ]; then
+    /usr/bin/time -f "%M" -o "$work/ref.rss" "$py" tests/reference/calib_torch.py --model_path "$work/model" \
+      --config_path "$cfg" --model_type "$type" --inputs "$work/inputs" --save_path "$work/ref" --ties-out "$work/ties.json" > "$work/ref.log" 2>&1 \
+      || { cat "$work/ref.log" >&2; exit 1; }
+  fi
   t3=$(now)
   split=$(sed -n 's/^  time: //p' "$work/vs.log")
   unit_f32=$(sed -n 's/.*largest unit [0-9.]* MB (\([0-9.]*\) MB in float32).*/\1/p' "$work/vs.log")
   carried=$(sed -n 's/.*carried activations at most \([0-9.]*\) MB.*/\1/p' "$work/vs.log")
   # Quantized propagation lets an activation within float32 noise of a rounding boundary round
   # differently in the two implementations (docs/design.md), so exports are compared at 1e-3.
-  if build/tests/tools/vs-compare-export --rtol 1e-3 --quant-bias-rtol 1e-3 --ties "$work/ties.json" "$work/vs" "$work/ref" > "$work/cmp.log" 2>&1; then
+  if [ "$reference" = 0 ]; then
+    same="not compared"
+  elif build/tests/tools/vs-compare-export --rtol 1e-3 --quant-bias-rtol 1e-3 --ties "$work/ties.json" "$work/vs" "$work/ref" > "$work/cmp.log" 2>&1; then
     same="equal within 1e-3 relative"
   else
     same="differ: $(grep -c . "$work/cmp.log") lines from vs-compare-export, first: $(sed -n 2p "$work/cmp.log" | cut -c1-120)"
   fi
   awk -v c="$c" -v fam="$family" -v mkargs="${mk[*]}" -v gb="$gb" -v tok="$tokens" -v tv="$(secs "$t0" "$t1")" -v tr="$(secs "$t2" "$t3")" \
-      -v rv="$(rss_mb "$work/vs.rss")" -v rr="$(rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" \
-      -v uf="$unit_f32" -v ca="$carried" 'BEGIN {
+      -v rv="$(rss_mb "$work/vs.rss")" -v rr="$([ "$reference" = 0 ] || rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" \
+      -v uf="$unit_f32" -v ca="$carried" -v ref="$reference" 'BEGIN {
     printf "%s (%s, %.2f GB bf16, %d tokens in all; mkmodel %s):\n", c, fam, gb, tok, mkargs;
     printf "  vlmslim quant      %8.2f s   peak RSS %8.1f MB   (%s)\n", tv, rv, tsplit;
-    printf "  PyTorch reference  %8.2f s   peak RSS %8.1f MB\n", tr, rr;
+    if (ref == 1)
+      printf "  PyTorch reference  %8.2f s   peak RSS %8.1f MB\n", tr, rr;
+    else
+      printf "  PyTorch reference  not run ($VS_BENCH_REFERENCE=0)\n";
     bound = 1.2 * (uf + ca);
     printf "  vlmslim peak RSS bound 1.2 x (largest unit in float32 %.1f MB + carried activations %.1f MB) = %.1f MB (MB of 10^6 bytes; RSS above in MiB): %s\n",
            uf, ca, bound, rv * 1.048576 <= bound ? "within" : "over";
-    printf "  ratio reference/vlmslim = %.2f; exports %s\n", tr / tv, same;
+    if (ref == 1)
+      printf "  ratio reference/vlmslim = %.2f; exports %s\n", tr / tv, same;
   }' >> "$work/result.txt"
 done
 tee "$out" < "$work/result.txt"

@@ -41,6 +41,10 @@ enum vs_status vs_unit_f32_make(const struct vs_unit *u, struct vs_unit_f32 **ou
         }
         t->data = data;
         st = is_float ? vs_param_read_f32(p, data) : vs_param_read_raw(p, data);
+        /* the source pages leave the resident set as soon as they are copied, so that a unit's
+         * peak is its float32 copy, not that plus the checkpoint's bytes (read again from the
+         * page cache if needed) */
+        vs_param_release(p);
         if (st == VS_OK)
             st = vs_unit_add_param(f->unit, p->name, t);
         if (st == VS_OK)

@@ -22,6 +22,7 @@ void vs_calib_unit_free(struct vs_calib_unit *cu)
         free(cu->cl[i].hist);
     }
     free(cu->ybuf);
+    free(cu->wbuf);
     free(cu->cl);
     free(cu->sorted);
     free(cu->sorted_idx);
@@ -191,51 +192,105 @@ enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu)
     return VS_OK;
 }
 
-enum vs_status vs_calib_unit_quantize(struct vs_calib_unit *cu)
+enum vs_status vs_calib_linear_quantize(struct vs_calib_unit *cu, struct vs_calib_linear *c)
 {
-    for (size_t i = 0; i < cu->n; i++) {
-        struct vs_calib_linear *c = &cu->cl[i];
-        const struct vs_linear *l = &cu->u->linears[c->linear];
-        const float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
-        const struct vs_param *wp = &cu->u->params[l->weight];
-        int64_t rows = wp->shape[0], cols = wp->shape[1];
-        if (!w)
-            return vs_error_set(VS_ERR_MODEL, "%s: not a float weight", wp->name);
-        c->q = vs_malloc((size_t)(rows * cols));
-        c->w_scale = vs_malloc((size_t)rows * sizeof *c->w_scale);
-        if (!c->q || !c->w_scale)
-            return VS_ERR_NOMEM;
-        enum vs_status st = vs_linear_quant_weight(c->scheme, l->name, w, rows, cols, c->q, c->w_scale, NULL);
-        if (st != VS_OK)
-            return st;
-        if (c->scheme != VS_SCHEME_W8A8)
-            continue;
-        if (!(c->act_scale > 0) || !isfinite(c->act_scale))
-            return vs_error_set(VS_ERR_MODEL, "%s.input_scale: %g is not a positive finite scale", l->name, c->act_scale);
-        c->deq_scale = vs_malloc((size_t)rows * sizeof *c->deq_scale);
-        c->quant_bias = vs_malloc((size_t)rows * sizeof *c->quant_bias);
-        if (!c->deq_scale || !c->quant_bias)
-            return VS_ERR_NOMEM;
-        const float *b = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
-        for (int64_t o = 0; o < rows; o++) {
-            float d = c->act_scale * c->w_scale[o];
-            if (!(d > 0) || !isfinite(d))
-                return vs_error_set(VS_ERR_MODEL, "%s.deq_scale: element %lld is %g (input_scale %g x weight scale %g)",
-                                    l->name, (long long)o, d, c->act_scale, c->w_scale[o]);
-            int64_t sum = 0;
-            for (int64_t k = 0; k < cols; k++)
-                sum += c->q[o * cols + k];
-            /* quant_bias = round(b / deq_scale − input_offset · Σ W_q), in float32 */
-            float v = (b ? b[o] : 0.0f) / d - c->act_offset * (float)sum;
-            float r = rintf(v);
-            if (!(fabsf(r) < 2147483520.0f))
-                return vs_error_set(VS_ERR_MODEL, "%s.quant_bias: element %lld (%g) does not fit int32", l->name,
-                                    (long long)o, v);
-            c->deq_scale[o] = d;
-            c->quant_bias[o] = (int32_t)r;
-        }
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    const float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
+    const struct vs_param *wp = &cu->u->params[l->weight];
+    int64_t rows = wp->shape[0], cols = wp->shape[1];
+    if (!w)
+        return vs_error_set(VS_ERR_MODEL, "%s: not a float weight", wp->name);
+    if (c->dequantized)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: quantized after its weight was replaced", l->name);
+    c->q = vs_malloc((size_t)(rows * cols));
+    c->w_scale = vs_malloc((size_t)rows * sizeof *c->w_scale);
+    if (!c->q || !c->w_scale)
+        return VS_ERR_NOMEM;
+    enum vs_status st = vs_linear_quant_weight(c->scheme, l->name, w, rows, cols, c->q, c->w_scale, NULL);
+    if (st != VS_OK)
+        return st;
+    if (c->scheme != VS_SCHEME_W8A8)
+        return VS_OK;
+    if (!(c->act_scale > 0) || !isfinite(c->act_scale))
+        return vs_error_set(VS_ERR_MODEL, "%s.input_scale: %g is not a positive finite scale", l->name, c->act_scale);
+    c->deq_scale = vs_malloc((size_t)rows * sizeof *c->deq_scale);
+    c->quant_bias = vs_malloc((size_t)rows * sizeof *c->quant_bias);
+    if (!c->deq_scale || !c->quant_bias)
+        return VS_ERR_NOMEM;
+    const float *b = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+    for (int64_t o = 0; o < rows; o++) {
+        float d = c->act_scale * c->w_scale[o];
+        if (!(d > 0) || !isfinite(d))
+            return vs_error_set(VS_ERR_MODEL, "%s.deq_scale: element %lld is %g (input_scale %g x weight scale %g)",
+                                l->name, (long long)o, d, c->act_scale, c->w_scale[o]);
+        int64_t sum = 0;
+        for (int64_t k = 0; k < cols; k++)
+            sum += c->q[o * cols + k];
+        /* quant_bias = round(b / deq_scale − input_offset · Σ W_q), in float32 */
+        float v = (b ? b[o] : 0.0f) / d - c->act_offset * (float)sum;
+        float r = rintf(v);
+        if (!(fabsf(r) < 2147483520.0f))
+            return vs_error_set(VS_ERR_MODEL, "%s.quant_bias: element %lld (%g) does not fit int32", l->name,
+                                (long long)o, v);
+        c->deq_scale[o] = d;
+        c->quant_bias[o] = (int32_t)r;
     }
     return VS_OK;
+}
+
+enum vs_status vs_calib_unit_quantize(struct vs_calib_unit *cu)
+{
+    enum vs_status st = VS_OK;
+    for (size_t i = 0; i < cu->n && st == VS_OK; i++)
+        st = vs_calib_linear_quantize(cu, &cu->cl[i]);
+    return st;
+}
+
+/* The float weight of linear c into dst: the copy kept before it was replaced, else converted
+ * again from the checkpoint (cu->src). */
+static enum vs_status float_weight(const struct vs_calib_unit *cu, const struct vs_calib_linear *c, float *dst)
+{
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    size_t n = vs_param_numel(&cu->u->params[l->weight]);
+    if (c->w_float) {
+        memcpy(dst, c->w_float, n * sizeof *dst);
+        return VS_OK;
+    }
+    if (!cu->src)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: its float weight was not kept", l->name);
+    const struct vs_param *p = &cu->src->params[l->weight];
+    enum vs_status st = vs_param_read_f32(p, dst);
+    vs_param_release(p);
+    return st;
+}
+
+enum vs_status vs_calib_linear_dequantize(struct vs_calib_unit *cu, struct vs_calib_linear *c)
+{
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
+    const struct vs_param *wp = &cu->u->params[l->weight];
+    int64_t rows = wp->shape[0], cols = wp->shape[1];
+    if (c->dequantized)
+        return VS_OK;
+    if (!c->q)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: dequantized before it was quantized", l->name);
+    if ((cu->measure || cu->float_after) && !cu->src && !c->w_float) { /* needed again, only kept */
+        if (!(c->w_float = vs_malloc((size_t)(rows * cols) * sizeof *w)))
+            return VS_ERR_NOMEM;
+        memcpy(c->w_float, w, (size_t)(rows * cols) * sizeof *w);
+    }
+    for (int64_t o = 0; o < rows; o++)
+        for (int64_t k = 0; k < cols; k++)
+            w[o * cols + k] = (float)c->q[o * cols + k] * c->w_scale[o];
+    c->dequantized = true;
+    vs_calib_linear_release(c);
+    return VS_OK;
+}
+
+void vs_calib_linear_release(struct vs_calib_linear *c)
+{
+    free(c->q), free(c->w_scale), free(c->deq_scale), free(c->quant_bias);
+    c->q = NULL, c->w_scale = NULL, c->deq_scale = NULL, c->quant_bias = NULL;
 }
 
 static float *scratch(struct vs_calib_unit *cu, size_t n)
@@ -296,8 +351,25 @@ static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, c
             memcpy(g + t * cols, x + (r0 + t * k) * cols, (size_t)cols * sizeof *g);
         xs = g;
     }
+    const float *wf = c->w_float;
+    if (!wf) { /* converted again from the checkpoint, one weight at a time */
+        size_t n = (size_t)(out * cols);
+        float *b = n > cu->wbuf_cap ? vs_realloc(cu->wbuf, n * sizeof *b) : cu->wbuf;
+        enum vs_status st = b ? VS_OK : VS_ERR_NOMEM;
+        if (b && n > cu->wbuf_cap)
+            cu->wbuf = b, cu->wbuf_cap = n;
+        if (st == VS_OK)
+            st = float_weight(cu, c, b);
+        if (st != VS_OK) {
+            if (cu->hook_status == VS_OK)
+                cu->hook_status = st;
+            cu->pending = NULL;
+            return;
+        }
+        wf = b;
+    }
     const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
-    vs_linear_f32(xs, c->w_float, bias, cu->ybuf, picked, out, cols);
+    vs_linear_f32(xs, wf, bias, cu->ybuf, picked, out, cols);
 }
 
 /* ||y_q − y||² and ||y||² of the rows measure_input picked from the call it saw. */
@@ -335,7 +407,7 @@ static const float *fake_quant(void *ctx, const char *module, const float *x, in
     if (!c)
         return x;
     const float *xq = fake_quant_input(cu, c, x, rows, cols);
-    if (cu->measure && c->w_float)
+    if (cu->measure && (c->w_float || cu->src))
         measure_input(cu, c, x, rows, cols);
     return xq;
 }
@@ -373,32 +445,21 @@ static const float *fake_quant_input(struct vs_calib_unit *cu, struct vs_calib_l
 void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h)
 {
     for (size_t i = 0; i < cu->n; i++) {
-        struct vs_calib_linear *c = &cu->cl[i];
-        const struct vs_linear *l = &cu->u->linears[c->linear];
-        float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
-        const struct vs_param *wp = &cu->u->params[l->weight];
-        int64_t rows = wp->shape[0], cols = wp->shape[1];
-        if (cu->measure && !c->w_float) {
-            if ((c->w_float = vs_malloc((size_t)(rows * cols) * sizeof *w)))
-                memcpy(c->w_float, w, (size_t)(rows * cols) * sizeof *w);
-            else if (cu->hook_status == VS_OK)
-                cu->hook_status = VS_ERR_NOMEM;
-        }
-        for (int64_t o = 0; o < rows; o++)
-            for (int64_t k = 0; k < cols; k++)
-                w[o * cols + k] = (float)c->q[o * cols + k] * c->w_scale[o];
+        enum vs_status st = vs_calib_linear_dequantize(cu, &cu->cl[i]);
+        if (st != VS_OK && cu->hook_status == VS_OK)
+            cu->hook_status = st;
     }
     *h = (struct vs_linear_hooks){.ctx = cu, .transform_input = fake_quant,
                                   .observe_output = cu->measure ? measure_output : NULL};
 }
 
-void vs_calib_unit_restore_float(struct vs_calib_unit *cu)
+enum vs_status vs_calib_unit_restore_float(struct vs_calib_unit *cu)
 {
-    for (size_t i = 0; i < cu->n; i++) {
+    enum vs_status st = VS_OK;
+    for (size_t i = 0; i < cu->n && st == VS_OK; i++) {
         const struct vs_calib_linear *c = &cu->cl[i];
-        const struct vs_param *wp = &cu->u->params[cu->u->linears[c->linear].weight];
-        if (c->w_float)
-            memcpy(vs_unit_f32_values(cu->f, (size_t)cu->u->linears[c->linear].weight), c->w_float,
-                   vs_param_numel(wp) * sizeof(float));
+        if (c->dequantized)
+            st = float_weight(cu, c, vs_unit_f32_values(cu->f, (size_t)cu->u->linears[c->linear].weight));
     }
+    return st;
 }

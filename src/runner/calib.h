@@ -36,7 +36,8 @@ struct vs_calib_linear {
     float *deq_scale;        /* W8A8: [out] */
     int32_t *quant_bias;     /* W8A8: [out] */
     /* error measurement of the propagation pass (when measuring) */
-    float *w_float;          /* the float weight, kept before it is replaced */
+    bool dequantized;        /* the float32 copy holds the dequantized weight (q and scales freed) */
+    float *w_float;          /* the float weight, kept before it is replaced when there is no src */
     double err2, ref2;       /* Σ (y_q − y)², Σ y² over the measured rows */
     float in_min, in_max;    /* input range seen by the propagation pass */
     int64_t pass_rows;       /* input rows the propagation pass showed it */
@@ -55,7 +56,13 @@ struct vs_calib_unit {
     enum vs_status hook_status; /* first failure inside a hook */
     size_t unrouted;           /* W8A8 experts no token was routed to (warned about) */
     bool measure;              /* the propagation pass also measures ||y_q − y|| / ||y|| */
+    bool float_after;          /* the float weights are put back after it (--propagate float) */
     int64_t measure_stride;    /* on every measure_stride-th row of each Linear (>= 1) */
+    const struct vs_unit *src; /* the unit as in the checkpoint when f's weights are its values
+                                * (no outlier transform): float weights are read again from it
+                                * rather than kept; NULL: kept (w_float) */
+    float *wbuf;               /* a float weight read again from src */
+    size_t wbuf_cap;
     float *ybuf;               /* the float output of the Linear being measured (its picked rows) */
     size_t ybuf_cap;
     struct vs_calib_linear *pending; /* whose float output ybuf holds */
@@ -82,19 +89,27 @@ void vs_calib_unit_observe_hooks(struct vs_calib_unit *cu, struct vs_linear_hook
  * comes from all tokens). `where` names the config entry for messages. */
 enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu);
 
-/* Quantizes every claimed Linear's weight (from the float32 copy) and, for W8A8, deq_scale and
+/* Quantizes claimed Linear c's weight (from the float32 copy) and, for W8A8, deq_scale and
  * quant_bias; NaN or zero scales are errors naming the tensor. */
+enum vs_status vs_calib_linear_quantize(struct vs_calib_unit *cu, struct vs_calib_linear *c);
+/* vs_calib_linear_quantize on every claimed Linear. */
 enum vs_status vs_calib_unit_quantize(struct vs_calib_unit *cu);
-
-/* Overwrites the claimed weights of the float32 copy with their dequantized values and sets the
- * hooks of the propagation pass (W8A8: per-tensor fake quantization with the final parameters;
- * W8A8_DYNAMIC: per-token symmetric; W8A16: none). With cu->measure set, the float weights are
- * kept and every call also accumulates the input range and ||y_q − y||² and ||y||² (y: the
- * float Linear on the same input) over every cu->measure_stride-th row the Linear sees, counted
- * over the whole pass (so the measured rows are the same however the rows come in calls; a
- * stride of 4 costs a quarter of the float GEMMs that measuring every row does). */
+/* Overwrites c's weight in the float32 copy with its dequantized values and frees the int8
+ * weight and scales (written out by then). With cu->measure or cu->float_after set and no
+ * cu->src, the float weight is kept first (it is needed again). Set those before. */
+enum vs_status vs_calib_linear_dequantize(struct vs_calib_unit *cu, struct vs_calib_linear *c);
+/* Frees c's int8 weight and scales (written out, no quantized pass to follow). */
+void vs_calib_linear_release(struct vs_calib_linear *c);
+/* Dequantizes every claimed Linear not dequantized yet and sets the hooks of the propagation
+ * pass (W8A8: per-tensor fake quantization with the final parameters; W8A8_DYNAMIC: per-token
+ * symmetric; W8A16: none). With cu->measure set every call also accumulates the input range and
+ * ||y_q − y||² and ||y||² (y: the float Linear on the same input) over every
+ * cu->measure_stride-th row the Linear sees, counted over the whole pass (so the measured rows
+ * are the same however the rows come in calls; a stride of 4 costs a quarter of the float GEMMs
+ * that measuring every row does). A failure (memory, reading a float weight again) is left in
+ * cu->hook_status. */
 void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h);
-/* Puts the float weights kept by a measuring vs_calib_unit_apply back into the float32 copy. */
-void vs_calib_unit_restore_float(struct vs_calib_unit *cu);
+/* Puts the float weights back into the float32 copy (kept, or read again from cu->src). */
+enum vs_status vs_calib_unit_restore_float(struct vs_calib_unit *cu);
 
 #endif

@@ -208,29 +208,50 @@ static uint64_t peak_rss_bytes(void)
     return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024u : 0;
 }
 
-/* A claimed Linear quantized during calibration (results in c): written per its scheme. */
-static enum vs_status write_calibrated(struct run *r, const struct vs_calib_unit *cu, const struct vs_calib_linear *c)
+/* A claimed Linear of a calibrated unit (activation parameters in c): quantized, written per
+ * its scheme, then its weight in the float32 copy replaced by the dequantized one (dequantize:
+ * a pass with the quantized unit follows) or its int8 copy freed. */
+static enum vs_status write_calibrated(struct run *r, struct vs_calib_unit *cu, struct vs_calib_linear *c,
+                                       bool dequantize)
 {
     const struct vs_linear *l = &cu->u->linears[c->linear];
     const struct vs_param *w = &cu->u->params[l->weight];
     int64_t rows = w->shape[0], cols = w->shape[1];
     const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
     r->sum->bytes_in += vs_param_nbytes(w) + (l->bias >= 0 ? vs_param_nbytes(&cu->u->params[l->bias]) : 0);
-    if (c->scheme == VS_SCHEME_W8A8)
-        return vs_ascendv1_add_w8a8(r->saver, l->name, c->q, rows, cols, c->quant_bias, c->act_scale, c->act_offset,
-                                    c->deq_scale, r->o->adapter->global_dtype(r->model), bias);
-    float *zeros = reserve(&r->s.offset, (size_t)rows * sizeof(float));
-    if (!zeros)
-        return VS_ERR_NOMEM;
-    memset(zeros, 0, (size_t)rows * sizeof(float));
-    enum vs_quant_type_tag tag = c->scheme == VS_SCHEME_W8A8_DYNAMIC ? VS_QT_W8A8_DYNAMIC : VS_QT_W8A16;
-    return vs_ascendv1_add_weight_quant(r->saver, tag, l->name, c->q, rows, cols, c->w_scale,
-                                        c->scheme == VS_SCHEME_W8A16 ? zeros : NULL, bias);
+    double t = now_seconds();
+    enum vs_status st = vs_calib_linear_quantize(cu, c);
+    r->sum->seconds_quantize += now_seconds() - t;
+    if (st != VS_OK)
+        return st;
+    if (c->scheme == VS_SCHEME_W8A8) {
+        st = vs_ascendv1_add_w8a8(r->saver, l->name, c->q, rows, cols, c->quant_bias, c->act_scale, c->act_offset,
+                                  c->deq_scale, r->o->adapter->global_dtype(r->model), bias);
+    } else {
+        float *zeros = reserve(&r->s.offset, (size_t)rows * sizeof(float));
+        if (!zeros)
+            return VS_ERR_NOMEM;
+        memset(zeros, 0, (size_t)rows * sizeof(float));
+        enum vs_quant_type_tag tag = c->scheme == VS_SCHEME_W8A8_DYNAMIC ? VS_QT_W8A8_DYNAMIC : VS_QT_W8A16;
+        st = vs_ascendv1_add_weight_quant(r->saver, tag, l->name, c->q, rows, cols, c->w_scale,
+                                          c->scheme == VS_SCHEME_W8A16 ? zeros : NULL, bias);
+    }
+    if (st != VS_OK)
+        return st;
+    if (!dequantize) {
+        vs_calib_linear_release(c);
+        return VS_OK;
+    }
+    t = now_seconds();
+    st = vs_calib_linear_dequantize(cu, c);
+    r->sum->seconds_quantize += now_seconds() - t;
+    return st;
 }
 
 /* Writes unit u: claimed Linears quantized (from cu when the unit was calibrated, else now),
  * everything else in its own dtype; claim[i] is the entry claiming linear i, or -1. */
-static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *claim, const struct vs_calib_unit *cu)
+static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *claim, struct vs_calib_unit *cu,
+                                   bool dequantize)
 {
     uint64_t unit_bytes = 0, f32_bytes = 0;
     for (size_t i = 0; i < u->n_params; i++) {
@@ -245,7 +266,7 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *
     /* role of each param: -1 plain, else index of the claimed linear whose weight/bias it is */
     int *owner = vs_malloc((u->n_params + 1) * sizeof *owner);
     /* calibrated Linear of each linear, when cu is given */
-    const struct vs_calib_linear **done_by = vs_calloc(u->n_linears + 1, sizeof *done_by);
+    struct vs_calib_linear **done_by = vs_calloc(u->n_linears + 1, sizeof *done_by);
     enum vs_status st = VS_ERR_NOMEM;
     if (!owner || !done_by)
         goto done;
@@ -273,7 +294,7 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *
             st = r->xf && vs_unit_f32_values((struct vs_unit_f32 *)r->xf, i) ? write_transformed_param(r, u, i)
                                                                                : write_float_param(r, &u->params[i]);
         else if (u->linears[li].weight == (int)i && done_by[li])
-            st = write_calibrated(r, cu, done_by[li]);
+            st = write_calibrated(r, cu, done_by[li], dequantize);
         else if (u->linears[li].weight == (int)i)
             st = write_quantized(r, u, &u->linears[li], r->lq[claim[li]].scheme);
         /* a claimed Linear's bias is written with its weight */
@@ -356,8 +377,9 @@ static enum vs_status pass(struct run *r, size_t i, const struct vs_unit *u, con
 }
 
 /* Unit i of a calibrated run (i <= last): statistics pass over every sample for its W8A8
- * Linears, parameters, weights quantized, then (i < last) the propagation pass whose outputs
- * the next unit sees; then the unit is written. */
+ * Linears, parameters, the unit written with its weights quantized, then (i < last, or to
+ * measure the report's errors) the pass with the quantized unit, whose outputs the next unit
+ * sees. */
 static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct vs_unit *u, const int *claim)
 {
     const struct vs_quant_options *o = r->o;
@@ -394,31 +416,35 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
             st = vs_calib_unit_finish_stats(cu);
         r->sum->experts_unrouted += cu->unrouted;
     }
-    t = now_seconds();
-    if (st == VS_OK)
-        st = vs_calib_unit_quantize(cu);
-    r->sum->seconds_quantize += now_seconds() - t;
-    /* The pass with the quantized unit: it measures the output error and, by default, its
-     * outputs are what the next unit sees. */
+    /* The pass with the quantized unit (measuring the output error and, by default, giving
+     * the outputs the next unit sees) comes after the unit is written: each claimed Linear is
+     * quantized, written and its weight replaced by the dequantized one in turn, so that no
+     * more than one Linear's int8 copy is held beside the float32 unit. */
     bool keep = propagate && !o->propagate_float;
-    if (st == VS_OK && data && (keep || !o->no_report)) {
-        cu->measure = !o->no_report;
+    bool quantized_pass = st == VS_OK && data && (keep || !o->no_report);
+    if (st == VS_OK) {
+        cu->measure = quantized_pass && !o->no_report;
         cu->measure_stride = o->report_stride > 0 ? o->report_stride : VS_REPORT_STRIDE_DEFAULT;
+        cu->float_after = quantized_pass && propagate && o->propagate_float;
+        cu->src = r->outlier ? NULL : u; /* transformed weights are not the checkpoint's */
+        r->xf = r->outlier ? f : NULL;
+        st = process_unit(r, u, claim, cu, quantized_pass);
+        r->xf = NULL;
+    }
+    if (quantized_pass && st == VS_OK) {
         vs_calib_unit_apply(cu, &h);
         st = pass(r, i, f->unit, &h, false, keep);
         if (st == VS_OK)
             st = cu->hook_status;
     }
     if (st == VS_OK && propagate && o->propagate_float) { /* --propagate float: the float unit's outputs */
-        vs_calib_unit_restore_float(cu);
-        st = pass(r, i, f->unit, NULL, false, true);
+        if (quantized_pass)
+            st = vs_calib_unit_restore_float(cu);
+        if (st == VS_OK)
+            st = pass(r, i, f->unit, NULL, false, true);
     }
     if (st == VS_OK && data && !o->no_report)
         st = vs_quant_report_add(r->sum, cu);
-    r->xf = r->outlier ? f : NULL;
-    if (st == VS_OK)
-        st = process_unit(r, u, claim, cu);
-    r->xf = NULL;
     vs_calib_unit_free(cu);
     vs_unit_f32_free(f);
     free(scheme);
@@ -539,7 +565,7 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         claim_linears(&r, u, claim);
         r.xf = tail_f32;
         st = i < n_units && ((long)i <= last || r.outlier) ? calibrate_unit(&r, i, last, u, claim)
-                                                           : process_unit(&r, u, claim, NULL);
+                                                           : process_unit(&r, u, claim, NULL, false);
         r.xf = NULL;
         vs_unit_f32_free(tail_f32);
         free(claim);

@@ -129,11 +129,14 @@ static void test_calibrate_quantize_propagate(void **state)
     }
     assert_null(b->deq_scale);
 
+    int8_t q1 = a->q[1];
+    float ws0 = a->w_scale[0];
     fx->cu->measure = true;
     vs_calib_unit_apply(fx->cu, &h);
     float *w = vs_unit_f32_values(fx->f, 0);
-    assert_true(w[1] == (float)a->q[1] * a->w_scale[0]); /* dequantized in place */
-    assert_non_null(a->w_float);
+    assert_true(w[1] == (float)q1 * ws0); /* dequantized in place */
+    assert_null(a->q);                    /* the int8 copy freed (written out by then) */
+    assert_non_null(a->w_float);          /* no checkpoint unit to read it again from: kept */
     float ya2[4], yb2[4];
     run(fx, &h, x1, 2, ya2, yb2);
     assert_int_equal(fx->cu->hook_status, VS_OK);
@@ -215,12 +218,10 @@ static void test_histogram_hook_error(void **state)
 }
 
 
-/* With measure_stride 3, the error comes from rows 0, 3 and 6 of the pass, counted across calls:
- * seven rows in one call or as 2 + 4 + 1 give the same sums, equal to measuring those three
- * rows with stride 1 (a wrong pick moves the sums by far more than rounding). The statistics
- * pass sees the seven rows x each time; the measuring pass sees m (rows), split into calls. */
-static void measure_rows(struct fixture *fx, int64_t stride, const int64_t *split, int n_calls, const float *x,
-                         const float *m, double *err2, double *ref2, int64_t *eval, int64_t *seen)
+/* With src set, the float weights are read again from it instead of kept. */
+static void measure_rows_src(struct fixture *fx, const struct vs_unit *src, int64_t stride, const int64_t *split,
+                             int n_calls, const float *x, const float *m, double *err2, double *ref2, int64_t *eval,
+                             int64_t *seen)
 {
     struct vs_linear_hooks h;
     vs_calib_unit_observe_hooks(fx->cu, &h);
@@ -229,13 +230,28 @@ static void measure_rows(struct fixture *fx, int64_t stride, const int64_t *spli
     assert_int_equal(vs_calib_unit_quantize(fx->cu), VS_OK);
     fx->cu->measure = true;
     fx->cu->measure_stride = stride;
+    fx->cu->src = src;
     vs_calib_unit_apply(fx->cu, &h);
+    if (src)
+        assert_null(fx->cu->cl[0].w_float);
     for (int c = 0, r = 0; c < n_calls; r += (int)split[c], c++)
         run_rows(fx, &h, m + r * 3, split[c]);
     assert_int_equal(fx->cu->hook_status, VS_OK);
     *err2 = fx->cu->cl[0].err2, *ref2 = fx->cu->cl[0].ref2, *eval = fx->cu->cl[0].eval_rows;
     *seen = fx->cu->cl[0].pass_rows;
-    vs_calib_unit_restore_float(fx->cu);
+    assert_int_equal(vs_calib_unit_restore_float(fx->cu), VS_OK);
+    assert_memory_equal(vs_unit_f32_values(fx->f, 0), wa, sizeof wa); /* the float weight back */
+}
+
+/* With measure_stride 3, the error comes from rows 0, 3 and 6 of the pass, counted across calls:
+ * seven rows in one call or as 2 + 4 + 1 give the same sums, equal to measuring those three
+ * rows with stride 1 (a wrong pick moves the sums by far more than rounding), and to reading
+ * the float weights again from the checkpoint's unit instead of keeping them. The statistics
+ * pass sees the seven rows x each time; the measuring pass sees m (rows), split into calls. */
+static void measure_rows(struct fixture *fx, int64_t stride, const int64_t *split, int n_calls, const float *x,
+                         const float *m, double *err2, double *ref2, int64_t *eval, int64_t *seen)
+{
+    measure_rows_src(fx, NULL, stride, split, n_calls, x, m, err2, ref2, eval, seen);
 }
 
 static void test_measure_stride(void **state)
@@ -258,6 +274,12 @@ static void test_measure_stride(void **state)
     measure_rows(fx, 1, all3, 1, x, picked, &e3, &r3, &n3, &s3);
     assert_true(n3 == 3 && s3 == 3);
     assert_true(fabs(e3 - e1) <= 1e-6 * e1 && fabs(r3 - r1) <= 1e-6 * r1);
+    /* the float weights read again from the checkpoint's unit instead of kept: the same sums */
+    double e4, r4;
+    int64_t n4, s4;
+    teardown(state), setup(state), fx = *state;
+    measure_rows_src(fx, fx->u, 3, one, 1, x, x, &e4, &r4, &n4, &s4);
+    assert_true(n4 == 3 && s4 == 7 && e4 == e1 && r4 == r1);
 }
 
 int main(void)
