@@ -297,10 +297,13 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *
             st = write_calibrated(r, cu, done_by[li], dequantize);
         else if (u->linears[li].weight == (int)i)
             st = write_quantized(r, u, &u->linears[li], r->lq[claim[li]].scheme);
-        /* a claimed Linear's bias is written with its weight */
-    }
-    for (size_t i = 0; i < u->n_params && st == VS_OK; i++)
+        /* a claimed Linear's bias is written with its weight. What was written leaves the
+         * resident set at once (the writer has copied it), so that writing a unit (the tail's
+         * embedding and head, gigabytes) maps no more than one tensor of it at a time. */
         vs_param_release(&u->params[i]);
+        if (li >= 0 && u->linears[li].weight == (int)i && u->linears[li].bias >= 0)
+            vs_param_release(&u->params[u->linears[li].bias]);
+    }
 done:
     free(owner);
     free(done_by);

@@ -34,8 +34,9 @@ struct vs_quant_options {
     bool propagate_float;                  /* feed each unit the float outputs of the previous one */
     uint64_t spill_budget;                 /* bytes of carried activations kept in memory */
     /* Calibrated runs: where quant_report.json goes (NULL: <save_path>.quant_report.json);
-     * no_report skips the error measurement (which keeps a float copy of the claimed weights of
-     * the unit being calibrated) and the report. */
+     * no_report skips the error measurement (the last unit's quantized pass and, with outlier
+     * processors, a float copy of the claimed weights of the unit being calibrated) and the
+     * report. */
     const char *report_path;
     bool no_report;
     /* The report's error is measured on every report_stride-th row each Linear sees (0: the
