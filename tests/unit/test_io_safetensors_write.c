@@ -8,7 +8,6 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <linux/magic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,7 +16,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -192,20 +190,20 @@ static void test_matches_reference_sharded(void **state)
 static void test_matches_reference_bytes_on_tmpfs(void **state)
 {
     (void)state;
-    struct statfs sf;
-    if (statfs("/dev/shm", &sf) != 0 || sf.f_type != TMPFS_MAGIC) {
+    char *dir = vs_test_tmpfs_dir("st");
+    if (!dir) {
         skip();
         return;
     }
-    char tmpl[] = "/dev/shm/vlmslim-st-XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    write_golden_tensors(tmpl, 0);
-    expect_same_dir(tmpl, GOLDEN "/writer_single", 1);
-    vs_fs_remove_tree(tmpl);
-    assert_non_null(mkdtemp(strcpy(tmpl, "/dev/shm/vlmslim-st-XXXXXX")));
-    write_golden_tensors(tmpl, 64);
-    expect_same_dir(tmpl, GOLDEN "/writer_sharded", 1);
-    vs_fs_remove_tree(tmpl);
+    write_golden_tensors(dir, 0);
+    expect_same_dir(dir, GOLDEN "/writer_single", 1);
+    vs_fs_remove_tree(dir);
+    free(dir);
+    assert_non_null(dir = vs_test_tmpfs_dir("st"));
+    write_golden_tensors(dir, 64);
+    expect_same_dir(dir, GOLDEN "/writer_sharded", 1);
+    vs_fs_remove_tree(dir);
+    free(dir);
 }
 
 /* ---- round trips ---- */
@@ -756,17 +754,16 @@ static void test_write_failure_in_index(void **state)
 static void test_write_failures_on_tmpfs(void **state)
 {
     (void)state;
-    struct statfs sf;
-    if (statfs("/dev/shm", &sf) != 0 || sf.f_type != TMPFS_MAGIC) {
+    char *dir = vs_test_tmpfs_dir("st");
+    if (!dir) {
         skip();
         return;
     }
-    char tmpl[] = "/dev/shm/vlmslim-st-XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    expect_write_failure(tmpl, FAIL_DATA);
-    expect_write_failure(tmpl, FAIL_FLUSH);
-    expect_write_failure(tmpl, FAIL_INDEX);
-    vs_fs_remove_tree(tmpl);
+    expect_write_failure(dir, FAIL_DATA);
+    expect_write_failure(dir, FAIL_FLUSH);
+    expect_write_failure(dir, FAIL_INDEX);
+    vs_fs_remove_tree(dir);
+    free(dir);
 }
 
 int main(void)

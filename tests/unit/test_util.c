@@ -1,10 +1,12 @@
 #include "test_util.h"
 
 #include <errno.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 char *vs_test_tmpdir(const char *tag)
@@ -16,6 +18,19 @@ char *vs_test_tmpdir(const char *tag)
     char *path = NULL;
     if (asprintf(&path, "%s/%s-XXXXXX", base, tag) < 0 || !mkdtemp(path)) {
         fprintf(stderr, "vs_test_tmpdir(%s): %s\n", tag, strerror(errno));
+        abort();
+    }
+    return path;
+}
+
+char *vs_test_tmpfs_dir(const char *tag)
+{
+    struct statfs sf;
+    if (statfs("/dev/shm", &sf) != 0 || sf.f_type != TMPFS_MAGIC)
+        return NULL;
+    char *path = NULL;
+    if (asprintf(&path, "/dev/shm/vlmslim-%s-XXXXXX", tag) < 0 || !mkdtemp(path)) {
+        fprintf(stderr, "vs_test_tmpfs_dir(%s): %s\n", tag, strerror(errno));
         abort();
     }
     return path;
