@@ -226,7 +226,8 @@ enum vs_status vs_ascendv1_finish(struct vs_ascendv1 *s, const char *model_path)
     if (st != VS_OK)
         goto done;
     json_t *d = s->description;
-    const char *model_type = vs_quant_type_tag_name(s->max_type < 0 ? VS_QT_FLOAT : (enum vs_quant_type_tag)s->max_type);
+    /* msModelSlim keeps its initial "Unknown" when no Linear is quantized (spec §7.3) */
+    const char *model_type = s->max_type < 0 ? "Unknown" : vs_quant_type_tag_name((enum vs_quant_type_tag)s->max_type);
     if (json_object_set_new(d, "version", json_string("1.0.0")) ||
         json_object_set_new(d, "model_quant_type", json_string(model_type)) ||
         json_object_set_new(d, "metadata", json_object()) ||
