@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the calibrated-export goldens with the independent PyTorch reference
 # (tests/reference/calib_torch.py), never with vlmslim. For each line of cases.txt
-# (name|mkmodel args|config|model type|inputs|propagate) it writes
+# (name|mkmodel args|config|model type|inputs|propagate[|extra vs-compare-export options, used by
+# tests/e2e/test_quant_calib.sh]) it writes
 #   tests/golden/calib/<name>.inputs/   model-input files (qwen3_vl_torch.py inputs) when the
 #                                       inputs field is a list of grids; for images=A,B,... (paths
 #                                       under the shared data directory, or gen:WxH) the files are
@@ -22,7 +23,7 @@ build=${1:-build}
 py=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vlmslim-calib-golden.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-while IFS='|' read -r name mkargs config type grids propagate; do
+while IFS='|' read -r name mkargs config type grids propagate _compare; do
   [ -z "${ONLY:-}" ] || [ "$ONLY" = "$name" ] || continue
   [ -n "$name" ] || continue
   g=tests/golden/calib/$name
