@@ -58,6 +58,8 @@ int vs_st_model_has(const struct vs_st_model *m, const char *name);
 /* Tells the kernel the tensor's pages are no longer needed (they leave this process's
  * resident set; the page cache keeps them). Safe to call on any tensor at any time. */
 void vs_st_release(const struct vs_st_tensor *t);
+/* The same for bytes [off, off + len) of the tensor (the whole pages inside it). */
+void vs_st_release_range(const struct vs_st_tensor *t, size_t off, size_t len);
 
 /* ---- writing ---- */
 struct vs_st_writer;

@@ -318,10 +318,17 @@ const char *vs_st_file_path(const struct vs_st_file *f) { return f->path; }
  * page cache (or the file) if touched again. */
 void vs_st_release(const struct vs_st_tensor *t)
 {
-    if (!t || !t->data || t->nbytes == 0)
+    if (t)
+        vs_st_release_range(t, 0, t->nbytes);
+}
+
+void vs_st_release_range(const struct vs_st_tensor *t, size_t off, size_t len)
+{
+    if (!t || !t->data || off >= t->nbytes || len == 0)
         return;
+    len = len < t->nbytes - off ? len : t->nbytes - off;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t b = (uintptr_t)t->data, e = b + t->nbytes;
+    uintptr_t b = (uintptr_t)t->data + off, e = b + len;
     uintptr_t pb = (b + page - 1) & ~(page - 1), pe = e & ~(page - 1);
     if (pe > pb)
         madvise((void *)pb, pe - pb, MADV_DONTNEED);

@@ -164,7 +164,17 @@ enum vs_status vs_param_read_f32(const struct vs_param *p, float *dst)
                             vs_dtype_name(p->dtype));
     size_t n = vs_param_numel(p);
     if (p->slice < 0) {
-        vs_convert_to_f32(p->dtype, p->src->data, dst, n);
+        /* in 64 MiB pieces of the source, each dropped from the resident set once converted (for
+         * tensors larger than one piece), so that converting a tensor of gigabytes holds its
+         * float32 copy and one piece of the source, not all of it; a later read maps it again */
+        size_t es = vs_dtype_size(p->dtype), per = ((size_t)64 << 20) / es;
+        const char *src = p->src->data;
+        for (size_t i = 0; i < n; i += per) {
+            size_t k = n - i < per ? n - i : per;
+            vs_convert_to_f32(p->dtype, src + i * es, dst + i, k);
+            if (n > per)
+                vs_st_release_range(p->src, i * es, k * es);
+        }
         return VS_OK;
     }
     /* Transpose in tiles of rows so that both the reads and the writes stay sequential; tiles

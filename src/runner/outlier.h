@@ -58,8 +58,18 @@ enum vs_status vs_outlier_prepare_unit(struct vs_outlier *o, size_t i, struct vs
 enum vs_status vs_outlier_unit(struct vs_outlier *o, size_t i, const struct vs_unit *u, struct vs_unit_f32 *f,
                                struct vs_layerwise *lw);
 
+/* quarot's transformed tail written to a file in dir in the checkpoint's dtypes, as the export
+ * writes it, and its float32 copy (gigabytes: the embedding and the head) freed; the tail, for
+ * the forward and the export, then views that file, which is unlinked at once (the mapping keeps
+ * it readable). quarot rounds every value it changes to the checkpoint's dtype (as msModelSlim
+ * stores it back into the model), so the file holds exactly the float32 copy's values; a value
+ * that does not fit keeps the float32 copy instead. Nothing to do without quarot. */
+enum vs_status vs_outlier_spill_tail(struct vs_outlier *o, const char *dir);
+
 /* The transformed tail, when quarot changed it: the unit and its float32 copy are handed over
- * (the caller frees both) and the forward reads the checkpoint again. False otherwise. */
+ * (the caller frees both; the copy is NULL once spilled, the unit then holding the transformed
+ * values in the checkpoint's dtypes) and the forward reads the checkpoint again. False
+ * otherwise. */
 bool vs_outlier_take_tail(struct vs_outlier *o, struct vs_unit **u, struct vs_unit_f32 **f);
 
 /* quarot with export_extra_info: DIR/optional/quarot.safetensors and the "optional" block. */

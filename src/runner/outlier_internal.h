@@ -17,6 +17,8 @@ struct vs_outlier {
     bool *pre_done;                           /* per pre-run command */
     struct vs_unit *tail;                     /* quarot: the tail and its transformed copy */
     struct vs_unit_f32 *tail_f32;
+    struct vs_st_file *tail_file;             /* after vs_outlier_spill_tail: the copy, written out
+                                               * (tail then views it; tail_f32 is NULL) */
     long last_data_unit;
     struct vs_st_tensor **biases;             /* zero biases added for asymmetric smoothing */
     size_t n_biases;

@@ -535,6 +535,10 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
                         : (uint64_t)o->config->save[0].u.saver.part_file_size << 30;
     if ((st = vs_ascendv1_open(tmp, part, &r.saver)) != VS_OK)
         goto done;
+    vs_debug("outlier processors ready, peak RSS %.0f MB", (double)peak_rss_bytes() / 1e6);
+    if ((st = vs_outlier_spill_tail(r.outlier, tmp)) != VS_OK) /* quarot's float32 tail out of memory */
+        goto done;
+    vs_debug("tail written out, peak RSS %.0f MB", (double)peak_rss_bytes() / 1e6);
 
     size_t n_units = o->adapter->unit_count(r.model);
     long last = -1; /* last unit needing the forward pass */

@@ -68,6 +68,9 @@ while IFS='|' read -r name mkargs config type grids propagate compare_opts; do
     --config_path "$config" "${from_inputs[@]}" --propagate "$propagate" 2>"$tmp/$name.log"
   cat "$tmp/$name.log"
   "$compare" --rtol 1e-5 "${cmp_opts[@]}" --ties "$g.ties.json" "$tmp/$name.out" "$g" || failures=$((failures + 1))
+  # nothing of the run's own (quarot's written-out tail) left in the export
+  hidden=$(find "$tmp/$name.out" -name '.*' | head -3)
+  [ -z "$hidden" ] || { echo "FAIL: $name: files left in the export: $hidden"; failures=$((failures + 1)); }
   "$VS_BUILD_DIR/tests/tools/vs-compare-report" "$tmp/$name.out.quant_report.json" "$g.report.json" "$report_rtol" ||
     failures=$((failures + 1))
   echo "== $name: every activation spilled, then a second run: byte-identical"
