@@ -256,9 +256,11 @@ static enum vs_status float_weight(const struct vs_calib_unit *cu, const struct 
         memcpy(dst, c->w_float, n * sizeof *dst);
         return VS_OK;
     }
-    if (!cu->src)
-        return vs_error_set(VS_ERR_INTERNAL, "%s: its float weight was not kept", l->name);
-    const struct vs_param *p = &cu->src->params[l->weight];
+    const char *name = cu->u->params[l->weight].name;
+    int k = cu->src ? vs_unit_find_param(cu->src, name) : -1;
+    if (k < 0)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: its float weight was neither kept nor written out", name);
+    const struct vs_param *p = &cu->src->params[k];
     enum vs_status st = vs_param_read_f32(p, dst);
     vs_param_release(p);
     return st;

@@ -58,9 +58,10 @@ struct vs_calib_unit {
     bool measure;              /* the propagation pass also measures ||y_q − y|| / ||y|| */
     bool float_after;          /* the float weights are put back after it (--propagate float) */
     int64_t measure_stride;    /* on every measure_stride-th row of each Linear (>= 1) */
-    const struct vs_unit *src; /* the unit as in the checkpoint when f's weights are its values
-                                * (no outlier transform): float weights are read again from it
-                                * rather than kept; NULL: kept (w_float) */
+    const struct vs_unit *src; /* a unit holding the float weights (by name): the checkpoint's
+                                * when f's weights are its values, else the transformed ones
+                                * written out; they are read again from it rather than kept.
+                                * NULL: kept (w_float) */
     float *wbuf;               /* a float weight read again from src */
     size_t wbuf_cap;
     float *ybuf;               /* the float output of the Linear being measured (its picked rows) */

@@ -3,11 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "base/fs.h"
 #include "base/log.h"
 #include "io/safetensors.h"
+#include "runner/unit_file.h"
 #include "quant/quarot.h"
 #include "runner/outlier_internal.h"
 #include "tensor/dtype.h"
@@ -201,117 +200,26 @@ enum vs_status vs_outlier_unit(struct vs_outlier *o, size_t i, const struct vs_u
     return st;
 }
 
-enum { CHUNK = 1 << 16 };
-
-/* Whether every one of the n floats v fits dtype exactly (tmp: CHUNK values of dtype, back:
- * CHUNK floats). */
-static bool fits_exactly(enum vs_dtype dtype, const float *v, size_t n, void *tmp, float *back)
-{
-    for (size_t i = 0; i < n; i += CHUNK) {
-        size_t k = n - i < CHUNK ? n - i : CHUNK;
-        if (vs_convert_from_f32(dtype, v + i, tmp, k) != 0)
-            return false;
-        vs_convert_to_f32(dtype, tmp, back, k);
-        if (memcmp(back, v + i, k * sizeof *back) != 0)
-            return false;
-    }
-    return true;
-}
-
-/* v converted to dtype in its own buffer, chunk by chunk from the front (a chunk's converted
- * bytes never reach past the floats already read), so that no second copy of a tensor of
- * gigabytes is needed. */
-static void convert_in_place(enum vs_dtype dtype, float *v, size_t n, void *tmp)
-{
-    size_t es = vs_dtype_size(dtype);
-    for (size_t i = 0; i < n; i += CHUNK) {
-        size_t k = n - i < CHUNK ? n - i : CHUNK;
-        vs_convert_from_f32(dtype, v + i, tmp, k);
-        memmove((char *)v + i * es, tmp, k * es);
-    }
-}
-
-/* The tail's parameters in their checkpoint dtypes (the transformed values from the float32
- * copy, converted in place: the copy is consumed), as the export writes them. *exact is false,
- * and nothing converted, when a transformed value does not fit its dtype exactly (the file would
- * not be what the forward reads). */
-static enum vs_status write_tail(const struct vs_outlier *o, struct vs_st_writer *w, bool *exact)
-{
-    void *tmp = vs_malloc(CHUNK * sizeof(float));
-    float *back = vs_malloc(CHUNK * sizeof *back);
-    enum vs_status st = tmp && back ? VS_OK : VS_ERR_NOMEM;
-    *exact = true;
-    for (size_t i = 0; i < o->tail->n_params && st == VS_OK && *exact; i++) {
-        const float *v = vs_unit_f32_values(o->tail_f32, i);
-        *exact = !v || fits_exactly(o->tail->params[i].dtype, v, vs_param_numel(&o->tail->params[i]), tmp, back);
-    }
-    for (size_t i = 0; i < o->tail->n_params && st == VS_OK && *exact; i++) {
-        const struct vs_param *p = &o->tail->params[i];
-        float *v = vs_unit_f32_values(o->tail_f32, i);
-        const void *data = v;
-        if (v)
-            convert_in_place(p->dtype, v, vs_param_numel(p), tmp);
-        else /* not a float parameter: the copy holds its bytes */
-            data = o->tail_f32->tensors[i].data;
-        st = vs_st_writer_add(w, p->name, p->dtype, p->ndim, p->shape, data, vs_param_nbytes(p));
-    }
-    free(tmp);
-    free(back);
-    return st;
-}
-
 enum vs_status vs_outlier_spill_tail(struct vs_outlier *o, const char *dir)
 {
     if (!o || !o->tail_f32)
         return VS_OK;
-    static const char prefix[] = ".vlmslim-tail";
-    struct vs_st_writer *w;
-    enum vs_status st = vs_st_writer_open(dir, prefix, 0, 0600, &w);
+    bool exact;
+    struct vs_unit_file uf;
+    enum vs_status st = vs_unit_file_write(o->tail, o->tail_f32, NULL, true, dir, ".vlmslim-tail", &exact, &uf);
     if (st != VS_OK)
         return st;
-    bool exact;
-    if ((st = write_tail(o, w, &exact)) != VS_OK || !exact) {
-        vs_st_writer_abort(w);
-        if (st == VS_OK)
-            vs_debug("%s: a transformed tail value does not fit the checkpoint's dtype; the tail stays in float32",
-                     o->tail->name);
-        return st;
+    if (!exact) {
+        vs_debug("%s: a transformed value does not fit the checkpoint's dtype; the tail stays in float32",
+                 o->tail->name);
+        return VS_OK;
     }
-    if ((st = vs_st_writer_close(w)) != VS_OK)
-        return st;
-    char *name = vs_strfmt("%s.safetensors", prefix), *path = name ? vs_path_join(dir, name) : NULL;
-    free(name);
-    if (!path)
-        return VS_ERR_NOMEM;
-    struct vs_st_file *file = NULL;
-    st = vs_st_file_open(path, &file);
-    unlink(path); /* mapped: readable until closed, and never part of the export */
-    free(path);
-    struct vs_unit *u = st == VS_OK ? vs_unit_new(o->tail->name) : NULL;
-    if (st == VS_OK && !u)
-        st = VS_ERR_NOMEM;
-    for (size_t i = 0; st == VS_OK && i < o->tail->n_params; i++) {
-        const char *pn = o->tail->params[i].name;
-        const struct vs_st_tensor *t = vs_st_file_find(file, pn);
-        st = t ? vs_unit_add_param(u, pn, t)
-               : vs_error_set(VS_ERR_INTERNAL, "%s: missing from the written tail", pn);
-    }
-    for (size_t i = 0; st == VS_OK && i < o->tail->n_linears; i++) {
-        const struct vs_linear *l = &o->tail->linears[i];
-        st = vs_unit_add_linear(u, l->name, o->tail->params[l->weight].name,
-                                l->bias >= 0 ? o->tail->params[l->bias].name : NULL);
-    }
-    if (st != VS_OK) {
-        vs_unit_free(u);
-        vs_st_file_close(file);
-        return st;
-    }
-    o->ops->set_tail(o->m, u);
+    o->ops->set_tail(o->m, uf.unit);
     vs_unit_f32_free(o->tail_f32);
     vs_unit_free(o->tail);
     o->tail_f32 = NULL;
-    o->tail = u;
-    o->tail_file = file;
+    o->tail = uf.unit;
+    o->tail_file = uf.file;
     return VS_OK;
 }
 

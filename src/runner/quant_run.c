@@ -1,6 +1,7 @@
 #include "runner/quant_run.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "runner/layerwise.h"
 #include "runner/outlier.h"
 #include "runner/quant_report.h"
+#include "runner/unit_file.h"
 #include "runner/samples.h"
 #include "save/ascendv1.h"
 
@@ -117,6 +119,7 @@ struct run {
     struct vs_layerwise *lw; /* calibration samples, NULL for a data-free run */
     struct vs_outlier *outlier;      /* quarot / iter_smooth / smooth_quant, NULL without */
     const struct vs_unit_f32 *xf;    /* the unit being written was transformed: its values */
+    const char *work_dir;            /* the export's staging directory (files of the run's own) */
 };
 
 /* Parameter i of a transformed unit: its float32 values written back in the checkpoint dtype. */
@@ -379,6 +382,25 @@ static enum vs_status pass(struct run *r, size_t i, const struct vs_unit *u, con
     return st;
 }
 
+/* A transformed unit's claimed weights, needed again after they are replaced by their
+ * dequantized values (the report's float outputs, --propagate float), written to a file in the
+ * checkpoint's dtypes instead of kept in float32 (vs_unit_file_write); cu->src then views it.
+ * Where a value does not fit its dtype the float32 copies are kept as before. */
+static enum vs_status write_out_weights(struct run *r, const struct vs_unit *u, struct vs_unit_f32 *f,
+                                        struct vs_calib_unit *cu, struct vs_unit_file *out)
+{
+    bool *which = vs_calloc(u->n_params + 1, sizeof *which), exact;
+    if (!which)
+        return VS_ERR_NOMEM;
+    for (size_t k = 0; k < cu->n; k++)
+        which[u->linears[cu->cl[k].linear].weight] = true;
+    enum vs_status st = vs_unit_file_write(u, f, which, false, r->work_dir, ".vlmslim-unit", &exact, out);
+    free(which);
+    if (st == VS_OK && exact)
+        cu->src = out->unit;
+    return st;
+}
+
 /* Unit i of a calibrated run (i <= last): statistics pass over every sample for its W8A8
  * Linears, parameters, the unit written with its weights quantized, then (i < last, or to
  * measure the report's errors) the pass with the quantized unit, whose outputs the next unit
@@ -391,6 +413,7 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
          *hist = vs_malloc((u->n_linears + 1) * sizeof *hist);
     struct vs_unit_f32 *f = NULL;
     struct vs_calib_unit *cu = NULL;
+    struct vs_unit_file xfile = {0}; /* the transformed claimed weights, written out */
     double t = now_seconds();
     enum vs_status st = scheme && sym && routed && hist ? VS_OK : VS_ERR_NOMEM;
     if (st == VS_OK && r->outlier) /* biases that asymmetric smoothing creates */
@@ -430,8 +453,11 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
         cu->measure_stride = o->report_stride > 0 ? o->report_stride : VS_REPORT_STRIDE_DEFAULT;
         cu->float_after = quantized_pass && propagate && o->propagate_float;
         cu->src = r->outlier ? NULL : u; /* transformed weights are not the checkpoint's */
+        if (r->outlier && (cu->measure || cu->float_after))
+            st = write_out_weights(r, u, f, cu, &xfile);
         r->xf = r->outlier ? f : NULL;
-        st = process_unit(r, u, claim, cu, quantized_pass);
+        if (st == VS_OK)
+            st = process_unit(r, u, claim, cu, quantized_pass);
         r->xf = NULL;
     }
     if (quantized_pass && st == VS_OK) {
@@ -449,6 +475,7 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     if (st == VS_OK && data && !o->no_report)
         st = vs_quant_report_add(r->sum, cu);
     vs_calib_unit_free(cu);
+    vs_unit_file_close(&xfile);
     vs_unit_f32_free(f);
     free(scheme);
     free(sym);
@@ -535,6 +562,7 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
                         : (uint64_t)o->config->save[0].u.saver.part_file_size << 30;
     if ((st = vs_ascendv1_open(tmp, part, &r.saver)) != VS_OK)
         goto done;
+    r.work_dir = tmp;
     vs_debug("outlier processors ready, peak RSS %.0f MB", (double)peak_rss_bytes() / 1e6);
     if ((st = vs_outlier_spill_tail(r.outlier, tmp)) != VS_OK) /* quarot's float32 tail out of memory */
         goto done;
@@ -590,6 +618,11 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
                     (long)i <= last ? " (calibrated)" : "", unit_s, elapsed, eta, rate, (double)peak_rss_bytes() / 1e6);
         }
         vs_unit_free(u);
+#ifdef __GLIBC__
+        /* the unit's memory back to the system before the next one is taken: freed blocks in
+         * the middle of the heap (many small weights) would otherwise stay resident */
+        malloc_trim(0);
+#endif
     }
     sum->units = n_units;
     if (st != VS_OK)
