@@ -26,6 +26,9 @@ struct vs_jarena {
 };
 void *vs_ja_alloc(struct vs_jarena *a, size_t n); /* zeroed; never NULL (longjmps through vs_ja_oom) */
 char *vs_ja_strndup(struct vs_jarena *a, const char *s, size_t n);
+/* A new zeroed array of cap elements of size elem holding the first n of old (arrays in an
+ * arena grow by copying: the old block stays until the arena is freed). */
+void *vs_ja_grow(struct vs_jarena *a, const void *old, size_t n, size_t cap, size_t elem);
 void vs_ja_free(struct vs_jarena *a);
 /* Where allocation failure unwinds to (set by whoever owns the arena). */
 extern _Thread_local jmp_buf *vs_ja_oom;

@@ -23,14 +23,8 @@ static void frame_set(struct vs_jrt *rt, struct vs_jframe *f, const char *name, 
         }
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 8;
-        const char **nn = vs_ja_alloc(rt->a, cap * sizeof *nn);
-        struct vs_jv **nv = vs_ja_alloc(rt->a, cap * sizeof *nv);
-        if (f->n) {
-            memcpy(nn, f->names, f->n * sizeof *nn);
-            memcpy(nv, f->vals, f->n * sizeof *nv);
-        }
-        f->names = nn;
-        f->vals = nv;
+        f->names = vs_ja_grow(rt->a, f->names, f->n, cap, sizeof *f->names);
+        f->vals = vs_ja_grow(rt->a, f->vals, f->n, cap, sizeof *f->vals);
         f->cap = cap;
     }
     f->names[f->n] = name;

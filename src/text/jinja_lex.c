@@ -23,10 +23,7 @@ static struct vs_jtok *push(struct lexer *L, enum vs_jtok_kind k, size_t pos)
 {
     if (L->n == L->cap) {
         size_t cap = L->cap ? L->cap * 2 : 256;
-        struct vs_jtok *t = vs_ja_alloc(L->a, cap * sizeof *t);
-        if (L->n)
-            memcpy(t, L->t, L->n * sizeof *t);
-        L->t = t;
+        L->t = vs_ja_grow(L->a, L->t, L->n, cap, sizeof *L->t);
         L->cap = cap;
     }
     struct vs_jtok *t = &L->t[L->n++];

@@ -31,14 +31,8 @@ static void nl_push(struct parser *P, struct nlist *l, struct vs_jnode *x, const
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
-        struct vs_jnode **v = vs_ja_alloc(P->a, cap * sizeof *v);
-        const char **nm = vs_ja_alloc(P->a, cap * sizeof *nm);
-        if (l->n) {
-            memcpy(v, l->v, l->n * sizeof *v);
-            memcpy(nm, l->names, l->n * sizeof *nm);
-        }
-        l->v = v;
-        l->names = nm;
+        l->v = vs_ja_grow(P->a, l->v, l->n, cap, sizeof *l->v);
+        l->names = vs_ja_grow(P->a, l->names, l->n, cap, sizeof *l->names);
         l->cap = cap;
     }
     l->names[l->n] = name;

@@ -23,6 +23,14 @@ _Thread_local jmp_buf *vs_ja_oom;
 
 #define JA_CHUNK (64 * 1024)
 
+void *vs_ja_grow(struct vs_jarena *a, const void *old, size_t n, size_t cap, size_t elem)
+{
+    void *p = vs_ja_alloc(a, cap * elem);
+    if (n)
+        memcpy(p, old, n * elem);
+    return p;
+}
+
 void *vs_ja_alloc(struct vs_jarena *a, size_t n)
 {
     n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
@@ -73,10 +81,7 @@ void vs_jb_put(struct vs_jbuf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap * 2 : 64;
         while (cap < b->len + n + 1)
             cap *= 2;
-        char *p = vs_ja_alloc(b->a, cap);
-        if (b->len)
-            memcpy(p, b->p, b->len);
-        b->p = p;
+        b->p = vs_ja_grow(b->a, b->p, b->len, cap, 1);
         b->cap = cap;
     }
     if (n)
@@ -270,10 +275,7 @@ void vs_jv_push(struct vs_jarena *a, struct vs_jv *l, struct vs_jv *item)
 {
     if (l->u.list.n == l->u.list.cap) {
         size_t cap = l->u.list.cap ? l->u.list.cap * 2 : 4;
-        struct vs_jv **v = vs_ja_alloc(a, cap * sizeof *v);
-        if (l->u.list.n)
-            memcpy(v, l->u.list.v, l->u.list.n * sizeof *v);
-        l->u.list.v = v;
+        l->u.list.v = vs_ja_grow(a, l->u.list.v, l->u.list.n, cap, sizeof *l->u.list.v);
         l->u.list.cap = cap;
     }
     l->u.list.v[l->u.list.n++] = item;
@@ -317,17 +319,9 @@ void vs_jd_set(struct vs_jarena *a, struct vs_jv *d, const char *k, size_t klen,
         }
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 4;
-        const char **nk = vs_ja_alloc(a, cap * sizeof *nk);
-        size_t *nl = vs_ja_alloc(a, cap * sizeof *nl);
-        struct vs_jv **nv = vs_ja_alloc(a, cap * sizeof *nv);
-        if (t->n) {
-            memcpy(nk, t->k, t->n * sizeof *nk);
-            memcpy(nl, t->klen, t->n * sizeof *nl);
-            memcpy(nv, t->v, t->n * sizeof *nv);
-        }
-        t->k = nk;
-        t->klen = nl;
-        t->v = nv;
+        t->k = vs_ja_grow(a, t->k, t->n, cap, sizeof *t->k);
+        t->klen = vs_ja_grow(a, t->klen, t->n, cap, sizeof *t->klen);
+        t->v = vs_ja_grow(a, t->v, t->n, cap, sizeof *t->v);
         t->cap = cap;
     }
     t->k[t->n] = vs_ja_strndup(a, k, klen);
