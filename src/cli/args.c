@@ -1,7 +1,29 @@
 #include "cli/args.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum vs_status vs_args_uint(const char *flag, const char *text, uint64_t min, uint64_t max, const char *expected,
+                            uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
+    if (!end || *end || errno == ERANGE || v < min || v > max)
+        return vs_error_set(VS_ERR_USAGE, "--%s %s: expected %s", flag, text, expected);
+    *out = (uint64_t)v;
+    return VS_OK;
+}
+
+enum vs_status vs_args_megabytes(const char *flag, const char *text, uint64_t *bytes)
+{
+    uint64_t mb;
+    enum vs_status st = vs_args_uint(flag, text, 0, UINT64_MAX >> 20, "a whole number of megabytes", &mb);
+    if (st == VS_OK)
+        *bytes = mb << 20;
+    return st;
+}
 
 static const struct vs_opt *find(const struct vs_opt *opts, size_t n, const char *name, size_t len)
 {

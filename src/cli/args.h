@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/status.h"
 
@@ -23,5 +24,12 @@ struct vs_opt {
  * option: unknown, missing value, unexpected positional argument. */
 enum vs_status vs_args_parse(int argc, char **argv, const struct vs_opt *opts, size_t n_opts,
                              const char *command);
+
+/* The value of --<flag> as a whole number in [min, max] (decimal digits only); otherwise a
+ * usage error "--<flag> <text>: expected <expected>". */
+enum vs_status vs_args_uint(const char *flag, const char *text, uint64_t min, uint64_t max, const char *expected,
+                            uint64_t *out);
+/* The same for a size in megabytes (MiB), returned in bytes. */
+enum vs_status vs_args_megabytes(const char *flag, const char *text, uint64_t *bytes);
 
 #endif

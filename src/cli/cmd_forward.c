@@ -220,13 +220,8 @@ int vs_cmd_forward(int argc, char **argv)
         st = vs_error_set(VS_ERR_USAGE, "give one of --dataset and --inputs (see 'vlmslim forward --help')");
     if (st == VS_OK && inputs && default_text)
         st = vs_error_set(VS_ERR_USAGE, "--default_text goes with --dataset");
-    if (st == VS_OK && budget_mb) {
-        char *end;
-        unsigned long long v = strtoull(budget_mb, &end, 10);
-        if (end == budget_mb || *end || *budget_mb == '-')
-            st = vs_error_set(VS_ERR_USAGE, "--spill_budget_mb %s: expected a whole number of megabytes", budget_mb);
-        budget = (uint64_t)v << 20;
-    }
+    if (st == VS_OK && budget_mb)
+        st = vs_args_megabytes("spill_budget_mb", budget_mb, &budget);
     if (st == VS_OK)
         st = vs_cli_check_dir("model_path", model_path);
     if (st == VS_OK && !(ini = vs_datadir_find("config/config.ini")))

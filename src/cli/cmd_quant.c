@@ -248,26 +248,12 @@ int vs_cmd_quant(int argc, char **argv)
         st = vs_error_set(VS_ERR_USAGE, "--propagate %s: expected quantized or float", propagate);
         goto out;
     }
-    uint64_t budget = 4096ull << 20;
-    if (budget_mb) {
-        char *end;
-        unsigned long long v = strtoull(budget_mb, &end, 10);
-        if (end == budget_mb || *end || *budget_mb == '-') {
-            st = vs_error_set(VS_ERR_USAGE, "--spill_budget_mb %s: expected a whole number of megabytes", budget_mb);
-            goto out;
-        }
-        budget = (uint64_t)v << 20;
-    }
-    long long stride = VS_REPORT_STRIDE_DEFAULT;
-    if (report_stride) {
-        char *end;
-        stride = strtoll(report_stride, &end, 10);
-        if (end == report_stride || *end || stride < 1 || stride > 1000000) {
-            st = vs_error_set(VS_ERR_USAGE, "--report_stride %s: expected a whole number from 1 to 1000000",
-                              report_stride);
-            goto out;
-        }
-    }
+    uint64_t budget = 4096ull << 20, stride = VS_REPORT_STRIDE_DEFAULT;
+    if (budget_mb && (st = vs_args_megabytes("spill_budget_mb", budget_mb, &budget)) != VS_OK)
+        goto out;
+    if (report_stride && (st = vs_args_uint("report_stride", report_stride, 1, 1000000,
+                                            "a whole number from 1 to 1000000", &stride)) != VS_OK)
+        goto out;
     if (!model_path || !save_path) {
         st = vs_error_set(VS_ERR_USAGE, "--%s is required (see 'vlmslim quant --help')",
                           !model_path ? "model_path" : "save_path");
@@ -323,7 +309,7 @@ int vs_cmd_quant(int argc, char **argv)
         .calib_inputs = calib_inputs,
         .lab_calib_dir = lab_calib,
         .no_report = no_report,
-        .report_stride = stride,
+        .report_stride = (int64_t)stride,
         .propagate_float = propagate && strcmp(propagate, "float") == 0,
         .spill_budget = budget,
     };

@@ -169,6 +169,9 @@ expect_error "lacks an image" "$VLMSLIM" quant --model_path "$m" --save_path "$t
 expect_error "--propagate halfway: expected quantized or float" "$VLMSLIM" quant --model_path "$m" \
   --save_path "$tmp/e5" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs tests/golden/calib/moe_static.inputs \
   --propagate halfway
+expect_error "--spill_budget_mb -1: expected a whole number of megabytes" "$VLMSLIM" quant --model_path "$m" \
+  --save_path "$tmp/e9" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs tests/golden/calib/moe_static.inputs \
+  --spill_budget_mb -1
 expect_error "--report_stride 0: expected a whole number from 1 to 1000000" "$VLMSLIM" quant --model_path "$m" \
   --save_path "$tmp/e8" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs tests/golden/calib/moe_static.inputs \
   --report_stride 0

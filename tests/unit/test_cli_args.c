@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,12 +75,37 @@ static void test_errors_name_the_option(void **state)
     assert_string_equal(vs_error_message(), "option '--overwrite' takes no value");
 }
 
+/* Whole numbers: digits only, within the range, no overflow; errors name the flag and value. */
+static void test_whole_numbers(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    assert_int_equal(vs_args_uint("n", "42", 1, 100, "1 to 100", &v), VS_OK);
+    assert_int_equal(v, 42);
+    static const char *bad[] = {"0", "101", "-1", "+5", " 5", "5x", "", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = 7;
+        assert_int_equal(vs_args_uint("n", bad[i], 1, 100, "1 to 100", &v), VS_ERR_USAGE);
+        char want[64];
+        snprintf(want, sizeof want, "--n %s: expected 1 to 100", bad[i]);
+        assert_string_equal(vs_error_message(), want);
+        assert_int_equal(v, 7); /* untouched */
+    }
+    assert_int_equal(vs_args_megabytes("spill_budget_mb", "3", &v), VS_OK);
+    assert_int_equal(v, 3u << 20);
+    assert_int_equal(vs_args_megabytes("spill_budget_mb", "0", &v), VS_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(vs_args_megabytes("spill_budget_mb", "17592186044416", &v), VS_ERR_USAGE); /* 2^44: bytes overflow */
+    assert_string_equal(vs_error_message(), "--spill_budget_mb 17592186044416: expected a whole number of megabytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_flags_and_lists),
         cmocka_unit_test(test_empty_list_and_last_value_wins),
         cmocka_unit_test(test_errors_name_the_option),
+        cmocka_unit_test(test_whole_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
