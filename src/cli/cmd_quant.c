@@ -55,7 +55,7 @@ static void print_help(void)
         "                          $TMPDIR (default 4096)\n"
         "  --no_report             calibrated runs: no <save_path>.quant_report.json (saves the error\n"
         "                          measurement: the last unit's quantized pass and, with outlier\n"
-        "                          processors, a float copy of a unit's claimed weights)\n"
+        "                          processors, writing a unit's transformed weights out)\n"
         "  --report_stride N       the report's errors from every N-th row each Linear sees\n"
         "                          (default 4: a quarter of the extra float GEMMs; 1: every row)\n"
         "  --help                  show this help\n"

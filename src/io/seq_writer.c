@@ -27,7 +27,6 @@ struct vs_seq_writer {
     size_t fill;
     uint64_t appended;    /* bytes appended so far */
     pthread_t thread;
-    bool started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
@@ -146,7 +145,6 @@ enum vs_status vs_seq_writer_open(int fd, const char *path, struct vs_seq_writer
         free_writer(w);
         return vs_error_set(VS_ERR_IO, "%s: cannot start the writer thread", path);
     }
-    w->started = true;
     *out = w;
     return VS_OK;
 }
@@ -200,8 +198,7 @@ enum vs_status vs_seq_writer_close(struct vs_seq_writer *w)
     w->stop = true;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    if (w->started)
-        pthread_join(w->thread, NULL);
+    pthread_join(w->thread, NULL);
     enum vs_status st = w->err ? failure(w) : VS_OK;
     set_direct(w->fd, false);
     free_writer(w);

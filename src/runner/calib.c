@@ -238,14 +238,6 @@ enum vs_status vs_calib_linear_quantize(struct vs_calib_unit *cu, struct vs_cali
     return VS_OK;
 }
 
-enum vs_status vs_calib_unit_quantize(struct vs_calib_unit *cu)
-{
-    enum vs_status st = VS_OK;
-    for (size_t i = 0; i < cu->n && st == VS_OK; i++)
-        st = vs_calib_linear_quantize(cu, &cu->cl[i]);
-    return st;
-}
-
 /* The float weight of linear c into dst: the copy kept before it was replaced, else converted
  * again from the checkpoint (cu->src). */
 static enum vs_status float_weight(const struct vs_calib_unit *cu, const struct vs_calib_linear *c, float *dst)
@@ -409,7 +401,7 @@ static const float *fake_quant(void *ctx, const char *module, const float *x, in
     if (!c)
         return x;
     const float *xq = fake_quant_input(cu, c, x, rows, cols);
-    if (cu->measure && (c->w_float || cu->src))
+    if (cu->measure)
         measure_input(cu, c, x, rows, cols);
     return xq;
 }

@@ -93,8 +93,6 @@ enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu);
 /* Quantizes claimed Linear c's weight (from the float32 copy) and, for W8A8, deq_scale and
  * quant_bias; NaN or zero scales are errors naming the tensor. */
 enum vs_status vs_calib_linear_quantize(struct vs_calib_unit *cu, struct vs_calib_linear *c);
-/* vs_calib_linear_quantize on every claimed Linear. */
-enum vs_status vs_calib_unit_quantize(struct vs_calib_unit *cu);
 /* Overwrites c's weight in the float32 copy with its dequantized values and frees the int8
  * weight and scales (written out by then). With cu->measure or cu->float_after set and no
  * cu->src, the float weight is kept first (it is needed again). Set those before. */

@@ -35,8 +35,8 @@ struct vs_quant_options {
     uint64_t spill_budget;                 /* bytes of carried activations kept in memory */
     /* Calibrated runs: where quant_report.json goes (NULL: <save_path>.quant_report.json);
      * no_report skips the error measurement (the last unit's quantized pass and, with outlier
-     * processors, a float copy of the claimed weights of the unit being calibrated) and the
-     * report. */
+     * processors, writing each unit's transformed claimed weights out to read them again) and
+     * the report. */
     const char *report_path;
     bool no_report;
     /* The report's error is measured on every report_stride-th row each Linear sees (0: the
