@@ -161,7 +161,7 @@ static void test_calibrate_quantize_propagate(void **state)
     assert_int_equal(a->eval_rows, 2);
     assert_true(a->ref2 > 0 && a->err2 > 0 && a->err2 < 1e-3 * a->ref2);
     assert_true(a->in_min == -1.5f && a->in_max == 2.0f);
-    vs_calib_unit_restore_float(fx->cu);
+    assert_int_equal(vs_calib_unit_restore_float(fx->cu), VS_OK);
     assert_true(vs_unit_f32_values(fx->f, 0)[1] == wa[1]);
 }
 
