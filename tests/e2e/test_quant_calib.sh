@@ -11,7 +11,7 @@
 # Note: with --propagate quantized the next unit's inputs pass through fake quantization, where
 # an element that lies within float32 noise of a rounding boundary may round differently in the
 # two implementations; such a flip moves a downstream range by one step of one element (seen as
-# ~1e-4 relative in an input_scale). The quantized cases are exact today; the spec.dataset case
+# ~1e-4 relative in an input_scale); the quantized cases are compared within 1e-3. The spec.dataset case
 # (hundreds of image tokens per sample) propagates float, where every scale agrees within 1e-5.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VLMSLIM_MKCALIB:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
@@ -34,13 +34,13 @@ while IFS='|' read -r name mkargs config type grids propagate compare_opts; do
     inputs=$tmp/$name.inputs
     # Hundreds of tokens per image: rounding flips in the fake quantization of the measuring pass
     # move the (diagnostic) output errors by up to a few percent; the export stays within 1e-5.
-    report_rtol=5e-2
+    report_rtol=0.15
     tests/golden/calib/make_image_inputs.sh "$VS_BUILD_DIR" "$tmp/$name" "${grids#images=}" "$inputs" ;;
   dataset) # the config's spec.dataset, built by vlmslim itself; the same samples dumped for the reference
     mkdir -p "$tmp/lab/vs_test_calib_dataset"
     (source tests/golden/inputs/dataset.sh; vs_inputs_dataset "$tmp/lab/vs_test_calib_dataset")
     export VLMSLIM_LAB_CALIB_DIR=$tmp/lab
-    inputs=$tmp/$name.inputs report_rtol=5e-2  # as for images= below
+    inputs=$tmp/$name.inputs report_rtol=0.15  # as for images= below
     "$VLMSLIM" inspect-inputs --model_path "$tmp/$name" --config_path "$config" --dump "$inputs" >/dev/null 2>&1 ;;
   mkcalib) # the quick start (scripts/quickstart.sh): vlmslim-mkcalib's set as the config's calibImages
     # (checked with float propagation: ~80 image tokens per sample make quantized propagation
@@ -55,9 +55,22 @@ while IFS='|' read -r name mkargs config type grids propagate compare_opts; do
   case "$grids" in dataset|mkcalib) from_inputs=() ;; esac  # the first run reads spec.dataset, the spilled one the dump
   # Rotated tensors (QuaRot) mix every element of a row: their small elements carry the rounding
   # of float32 sums of large ones, compared within 1e-5 of the tensor's largest element.
-  # One weight rounded the other way at a tie moves the (diagnostic) output errors of later
-  # layers by up to ~1e-2 relative, as with the image cases below.
-  cmp_opts=(); if grep -q 'type: "quarot"' "$config"; then cmp_opts=(--rtol-max 1e-5); report_rtol=1e-2; fi
+  # One weight rounded the other way at a tie, or one activation in the measuring pass, moves the
+  # (diagnostic) output errors of the tiny fixtures' few rows by up to ~10% relative (seen with one
+  # thread against two, and across OpenBLAS's kernels), as with the image cases below.
+  cmp_opts=(); if grep -q 'type: "quarot"' "$config"; then cmp_opts=(--rtol-max 1e-5); report_rtol=0.15; fi
+  # quant_bias = round(b / deq_scale) of float32 sums whose order is the BLAS kernel's (OpenBLAS
+  # picks it by CPU model, OPENBLAS_CORETYPE): one step either way where the argument sits near .5.
+  cmp_opts+=(--quant-bias-atol 1)
+  # Quantized propagation: an activation within float32 noise of a rounding boundary flips in one
+  # implementation and not the other, and moves a downstream range by one step of one element
+  # (up to ~3e-4 relative seen across OpenBLAS's kernels) and the tiny fixtures' few-row output
+  # errors by up to ~10%.
+  rtol=1e-5
+  if [ "$propagate" = quantized ]; then
+    rtol=1e-3
+    report_rtol=0.15
+  fi
   # The case's own comparison options (cases.txt, last column): shifted smoothing folds W·shift
   # into new biases, and quant_bias = round(b / deq_scale) of those large float32 sums may round
   # the other way where their last bits sit at a .5 (--quant-bias-rtol 1e-3).
@@ -67,7 +80,7 @@ while IFS='|' read -r name mkargs config type grids propagate compare_opts; do
   "$VLMSLIM" quant --model_path "$tmp/$name" --save_path "$tmp/$name.out" --model_type "$type" \
     --config_path "$config" "${from_inputs[@]}" --propagate "$propagate" 2>"$tmp/$name.log"
   cat "$tmp/$name.log"
-  "$compare" --rtol 1e-5 "${cmp_opts[@]}" --ties "$g.ties.json" "$tmp/$name.out" "$g" || failures=$((failures + 1))
+  "$compare" --rtol "$rtol" "${cmp_opts[@]}" --ties "$g.ties.json" "$tmp/$name.out" "$g" || failures=$((failures + 1))
   # nothing of the run's own (quarot's written-out tail) left in the export
   hidden=$(find "$tmp/$name.out" -name '.*' | head -3)
   [ -z "$hidden" ] || { echo "FAIL: $name: files left in the export: $hidden"; failures=$((failures + 1)); }
@@ -85,7 +98,7 @@ while IFS='|' read -r name mkargs config type grids propagate compare_opts; do
       --report-out "$tmp/$name.report.json"
     "$VS_BUILD_DIR/tests/tools/vs-compare-report" "$tmp/$name.out.quant_report.json" "$tmp/$name.report.json" "$report_rtol" ||
       failures=$((failures + 1))
-    "$compare" --rtol 1e-5 "${cmp_opts[@]}" --ties "$tmp/$name.ties.json" "$tmp/$name.out" "$tmp/$name.ref" || failures=$((failures + 1))
+    "$compare" --rtol "$rtol" "${cmp_opts[@]}" --ties "$tmp/$name.ties.json" "$tmp/$name.out" "$tmp/$name.ref" || failures=$((failures + 1))
     "$compare" "$tmp/$name.ref" "$g" || { echo "FAIL: $name: live reference differs from the golden"; failures=$((failures + 1)); }
   fi
 done < tests/golden/calib/cases.txt

@@ -1,8 +1,8 @@
 /* vs-compare-export: compares two `ascendv1` export directories, ACTUAL (what vlmslim wrote)
  * against EXPECTED (a golden export from the numpy reference).
  *
- *   vs-compare-export [--ties TIES.json] [--rtol R] [--rtol-max M] [--quant-bias-rtol Q] [--max-report N]
- *                     ACTUAL_DIR EXPECTED_DIR
+ *   vs-compare-export [--ties TIES.json] [--rtol R] [--rtol-max M] [--quant-bias-rtol Q] [--quant-bias-atol A]
+ *                     [--max-report N] ACTUAL_DIR EXPECTED_DIR
  *
  * Checks, reporting the first differences of each kind:
  *   - the same set of files (relative paths), so shard names and side files agree;
@@ -20,7 +20,10 @@
  *     small elements carry the rounding of sums of large ones), and so are the float32 bit
  *     patterns an I64 `*.deq_scale` holds (W8A8 of a non-bf16 model); with --quant-bias-rtol Q an
  *     I32 `*.quant_bias` element may differ by up to floor(Q × |expected|) (round(b / deq_scale) of a
- *     large float32 bias b: its last bits decide near a .5); all other dtypes byte-equal;
+ *     large float32 bias b: its last bits decide near a .5; with --quant-bias-atol A, or by up to A);
+ *     quant_bias elements are compared with each export's own o_x · Σ W_q[row,:] added back, so that
+ *     an int8 weight accepted at a tie moves its row's quant_bias as the formula says and no more;
+ *     all other dtypes byte-equal;
  *   - quant_model_description.json: equal as a set of key/value pairs, and (in each
  *     directory) one entry per written tensor plus the known global keys;
  *   - quant_model_weights.safetensors.index.json: weight_map consistent with the shard files
@@ -48,6 +51,7 @@
 static double FLOAT_RTOL = 1e-6;
 static double FLOAT_RTOL_MAX = 0; /* --rtol-max: tolerance relative to the tensor's largest |expected| */
 static double QUANT_BIAS_RTOL = 0; /* --quant-bias-rtol: I32 *.quant_bias within this relative (floored) */
+static long QUANT_BIAS_ATOL = 0;   /* --quant-bias-atol: ... or within this many steps */
 #define WEIGHTS_PREFIX "quant_model_weights"
 #define INDEX_NAME "quant_model_weights.safetensors.index.json"
 #define DESCRIPTION_NAME "quant_model_description.json"
@@ -471,7 +475,33 @@ static void shape_str(const struct tensor *t, char *buf, size_t len)
         snprintf(buf + o, len - o, "]");
 }
 
-static void compare_values(const struct tensor *a, const struct tensor *e, const json_t *ties)
+/* o_x · Σ_in W_q[row,:] of the W8A8 Linear whose `.quant_bias` is `qb`, from the same pool's
+ * `.weight` (I8 [out,in]) and `.input_offset` (F32 [1]); false when the pool lacks either. */
+static bool offset_weight_sum(const struct pool *p, const struct tensor *qb, uint64_t row, double *out)
+{
+    size_t len = strlen(qb->name) - strlen(".quant_bias");
+    char name[512];
+    if (len + sizeof ".input_offset" > sizeof name)
+        return false;
+    memcpy(name, qb->name, len);
+    strcpy(name + len, ".weight");
+    const struct tensor *w = pool_find(p, name);
+    strcpy(name + len, ".input_offset");
+    const struct tensor *o = pool_find(p, name);
+    if (!w || !o || w->dtype != DT_I8 || w->ndim != 2 || (uint64_t)w->shape[0] <= row || o->dtype != DT_F32 ||
+        o->nbytes != 4)
+        return false;
+    float off;
+    memcpy(&off, o->data, 4);
+    int64_t sum = 0;
+    for (int64_t k = 0; k < w->shape[1]; k++)
+        sum += (int8_t)w->data[row * (uint64_t)w->shape[1] + (uint64_t)k];
+    *out = (double)off * (double)sum;
+    return true;
+}
+
+static void compare_values(const struct tensor *a, const struct tensor *e, const json_t *ties,
+                           const struct pool *pa, const struct pool *pe)
 {
     uint64_t n = a->nbytes / dt_sizes[a->dtype];
     size_t bad = 0;
@@ -522,15 +552,19 @@ static void compare_values(const struct tensor *a, const struct tensor *e, const
                 diff("%s: element %llu: actual %.9g, expected %.9g (relative difference %.3g > %g)", a->name,
                      (unsigned long long)i, x, y, fabs(x - y) / fmax(fabs(x), fabs(y)), FLOAT_RTOL);
         }
-    } else if (QUANT_BIAS_RTOL > 0 && a->dtype == DT_I32 && ends_with(a->name, ".quant_bias")) {
+    } else if (a->dtype == DT_I32 && ends_with(a->name, ".quant_bias")) {
         for (uint64_t i = 0; i < n; i++) {
             int32_t x, y;
             memcpy(&x, a->data + i * 4, 4);
             memcpy(&y, e->data + i * 4, 4);
-            double d = fabs((double)x - y);
-            if (d > floor(QUANT_BIAS_RTOL * fabs((double)y)) && bad++ < 3)
-                diff("%s: element %llu: actual %d, expected %d (more than %g relative)", a->name,
-                     (unsigned long long)i, x, y, QUANT_BIAS_RTOL);
+            /* quant_bias = round(b / deq_scale − o_x · Σ W_q[row,:]): an int8 weight accepted at a rounding
+             * tie moves it by o_x, so the two are compared with each export's own o_x · Σ W_q added back. */
+            double oa, oe, d = fabs((double)x - y);
+            if (d != 0 && offset_weight_sum(pa, a, i, &oa) && offset_weight_sum(pe, e, i, &oe))
+                d = fabs(((double)x + oa) - ((double)y + oe));
+            if (d > fmax((double)QUANT_BIAS_ATOL, floor(QUANT_BIAS_RTOL * fabs((double)y))) && bad++ < 3)
+                diff("%s: element %llu: actual %d, expected %d (more than %g relative and %ld apart)", a->name,
+                     (unsigned long long)i, x, y, QUANT_BIAS_RTOL, QUANT_BIAS_ATOL);
         }
     } else {
         size_t sz = dt_sizes[a->dtype];
@@ -568,7 +602,7 @@ static void compare_pools(const char *what, const struct pool *a, const struct p
                  dt_names[te->dtype], se);
             continue;
         }
-        compare_values(ta, te, ties);
+        compare_values(ta, te, ties, a, e);
         (*ntensors)++;
         *nbytes += ta->nbytes;
     }
@@ -804,7 +838,7 @@ static struct stfile *side_st(struct side *s, const char *rel)
 static int usage(void)
 {
     fputs("usage: vs-compare-export [--ties TIES.json] [--rtol R] [--rtol-max M] [--quant-bias-rtol Q] "
-          "[--max-report N] ACTUAL_DIR EXPECTED_DIR\n", stderr);
+          "[--quant-bias-atol A] [--max-report N] ACTUAL_DIR EXPECTED_DIR\n", stderr);
     return 2;
 }
 
@@ -829,6 +863,11 @@ int main(int argc, char **argv)
             char *end;
             QUANT_BIAS_RTOL = strtod(argv[++i], &end);
             if (*end || !(QUANT_BIAS_RTOL >= 0))
+                return usage();
+        } else if (strcmp(argv[i], "--quant-bias-atol") == 0 && i + 1 < argc) {
+            char *end;
+            QUANT_BIAS_ATOL = strtol(argv[++i], &end, 10);
+            if (*end || QUANT_BIAS_ATOL < 0)
                 return usage();
         } else if (strcmp(argv[i], "--max-report") == 0 && i + 1 < argc) {
             char *end;
