@@ -60,6 +60,7 @@ const char *vs_status_name(enum vs_status code)
     case VS_ERR_UNSUPPORTED: return "unsupported";
     case VS_ERR_NOMEM: return "out of memory";
     case VS_ERR_INTERNAL: return "internal error";
+    case VS_ERR_NONFINITE: return "non-finite values";
     }
     return "error";
 }

@@ -21,6 +21,7 @@ enum vs_status {
     VS_ERR_UNSUPPORTED, /* valid request that this build does not do */
     VS_ERR_NOMEM,
     VS_ERR_INTERNAL,
+    VS_ERR_NONFINITE,   /* NaN or infinity in a forward pass's activations */
 };
 
 #define VS_ERROR_MAX 1024

@@ -1,6 +1,7 @@
 /* The model-input file of one sample: writing and strict reading. */
 #include "inputs/model_inputs.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,11 @@ static enum vs_status check_and_copy(const struct vs_st_file *f, struct vs_model
         return VS_ERR_NOMEM;
     if (in->n_patches > 0 && !(in->pixel_values = copy_data(pv)))
         return VS_ERR_NOMEM;
+    size_t first, bad = in->n_patches > 0 ? vs_count_nonfinite_f32(in->pixel_values, (size_t)(pv->nbytes / 4), &first) : 0;
+    if (bad)
+        return vs_error_set(VS_ERR_FORMAT, "%s: pixel_values holds %zu non-finite value(s) (first: %s at patch %zu, "
+                            "element %zu)", path, bad, isnan(in->pixel_values[first]) ? "NaN" : "infinity",
+                            first / (size_t)in->patch_dim, first % (size_t)in->patch_dim);
     if (in->n_images == 0) {
         free(in->image_grid_thw);
         in->image_grid_thw = NULL;

@@ -1,5 +1,6 @@
 #include "model/linear_apply.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static enum vs_status param_f32_view(const struct vs_unit *u, const struct vs_pa
     if (p->slice < 0 && p->dtype == VS_DTYPE_F32 && p->src->data &&
         (uintptr_t)p->src->data % _Alignof(float) == 0) {
         *view = p->src->data;
-        return VS_OK;
+        return vs_param_check_finite(p, *view, vs_param_numel(p));
     }
     if (p->slice >= 0 || !vs_dtype_is_float(p->dtype)) {
         enum vs_status st = vs_unit_param_f32(u, p->name, own, NULL);
@@ -53,7 +54,7 @@ static enum vs_status param_f32_view(const struct vs_unit *u, const struct vs_pa
     for (int64_t i = 0; i < n; i += chunk)
         vs_convert_to_f32(p->dtype, src + (size_t)i * es, dst + i, (size_t)(n - i < chunk ? n - i : chunk));
     *view = *own = dst;
-    return VS_OK;
+    return vs_param_check_finite(p, dst, (size_t)n);
 }
 
 /* An expert slice (columns [col0, col0 + ncols) of src[slice], src [E, A, B]) as the [A, ncols]
@@ -67,7 +68,15 @@ static enum vs_status slice_f32_view(const struct vs_param *p, struct vs_linear_
     if (p->dtype == VS_DTYPE_F32 && (uintptr_t)base % _Alignof(float) == 0) {
         l->w = (const float *)(const void *)base;
         l->ldw = B;
-        return VS_OK;
+        size_t bad = 0, first = 0;
+        bool nan = false;
+        for (int64_t a = 0; a < A; a++) { /* the view's element (j, a) is the block's [a, j] */
+            size_t at, k = vs_count_nonfinite_f32(l->w + a * B, (size_t)J, &at);
+            if (k && !bad)
+                first = at * (size_t)A + (size_t)a, nan = isnan(l->w[a * B + (int64_t)at]);
+            bad += k;
+        }
+        return bad ? vs_tensor_nonfinite_error(p->src, p->name, bad, first, nan) : VS_OK;
     }
     if (!vs_dtype_is_float(p->dtype))
         return vs_error_set(VS_ERR_MODEL, "tensor '%s': expected a float dtype, got %s", p->name,
@@ -80,7 +89,7 @@ static enum vs_status slice_f32_view(const struct vs_param *p, struct vs_linear_
         vs_convert_to_f32(p->dtype, base + (size_t)(a * B) * es, dst + a * J, (size_t)J);
     l->w = l->own_w = dst;
     l->ldw = J;
-    return VS_OK;
+    return vs_param_check_finite(p, dst, (size_t)(A * J));
 }
 
 enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out)
@@ -113,9 +122,25 @@ void vs_linear_f32_free(struct vs_linear_f32 *l)
     l->w = l->b = NULL;
 }
 
-void vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
-                     const struct vs_linear_hooks *hooks)
+/* VS_ERR_NONFINITE naming the Linear, what holds the values and where the first one is. */
+static enum vs_status nonfinite(const struct vs_linear_f32 *l, const char *what, const float *v, int64_t rows,
+                                int64_t cols)
 {
+    size_t first, bad = vs_count_nonfinite_f32(v, (size_t)(rows * cols), &first);
+    if (bad == 0)
+        return VS_OK;
+    return vs_error_set(VS_ERR_NONFINITE, "Linear '%s': its %s holds %zu non-finite value(s) (first: %s at row %lld, "
+                        "column %lld of %lld rows)", l->name, what, bad, isnan(v[first]) ? "NaN" : "infinity",
+                        (long long)(first / (size_t)cols), (long long)(first % (size_t)cols), (long long)rows);
+}
+
+enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
+                               const struct vs_linear_hooks *hooks)
+{
+    /* where non-finite activations first appear, before an observer turns them into NaN scales */
+    enum vs_status st = nonfinite(l, "input", x, rows, l->in);
+    if (st != VS_OK)
+        return st;
     if (hooks && hooks->observe_input)
         hooks->observe_input(hooks->ctx, l->name, x, rows, l->in);
     if (hooks && hooks->transform_input)
@@ -124,6 +149,9 @@ void vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows
         vs_linear_in_out_f32(x, l->w, l->ldw, l->b, y, rows, l->out, l->in);
     else
         vs_linear_f32(x, l->w, l->b, y, rows, l->out, l->in);
+    if ((st = nonfinite(l, "output", y, rows, l->out)) != VS_OK) /* overflow within the Linear */
+        return st;
     if (hooks && hooks->observe_output)
         hooks->observe_output(hooks->ctx, l->name, y, rows, l->out);
+    return VS_OK;
 }

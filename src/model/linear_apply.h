@@ -44,8 +44,10 @@ struct vs_linear_hooks {
 enum vs_status vs_linear_f32_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *out);
 void vs_linear_f32_free(struct vs_linear_f32 *l);
 
-/* y[rows, out] = x[rows, in] · wᵀ + b (x · w + b when w_in_out), after the hooks have seen x. */
-void vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
+/* y[rows, out] = x[rows, in] · wᵀ + b (x · w + b when w_in_out), after the hooks have seen x.
+ * NaN or infinity in x (before any hook sees it) or in y is VS_ERR_NONFINITE, naming the Linear
+ * and the first such element's row and column of this call. */
+enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
                      const struct vs_linear_hooks *hooks);
 
 /* Loads any parameter of the unit as float32 (caller frees); *n receives the element count. */

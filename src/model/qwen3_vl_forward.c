@@ -191,23 +191,17 @@ static void count_routes(struct routing *r, const float *x, int64_t rows)
     const struct vs_qwen3_vl_dims *d = &r->m->d;
     int64_t E = d->experts, K = d->topk;
     struct vs_linear_f32 g;
-    float *probs = vs_malloc((size_t)(rows * E) * sizeof *probs);
-    int64_t *counts = vs_calloc((size_t)E, sizeof *counts);
-    enum vs_status st = probs && counts ? vs_linear_f32_load(r->u, r->router, &g) : VS_ERR_NOMEM;
+    float *probs = vs_malloc((size_t)(rows * E) * sizeof *probs), *w = vs_malloc((size_t)K * sizeof *w);
+    int64_t *counts = vs_calloc((size_t)E, sizeof *counts), *sel = vs_malloc((size_t)K * sizeof *sel);
+    enum vs_status st = probs && counts && w && sel ? vs_linear_f32_load(r->u, r->router, &g) : VS_ERR_NOMEM;
     if (st == VS_OK) {
         vs_linear_f32(x, g.w, g.b, probs, rows, E, g.in);
         vs_linear_f32_free(&g);
         vs_softmax_rows_f32(probs, rows, E);
-        for (int64_t t = 0; t < rows; t++) {
-            float *pr = probs + t * E;
-            for (int64_t k = 0; k < K; k++) { /* highest first, lower index among equals; taken set to -1 */
-                int64_t best = -1;
-                for (int64_t e = 0; e < E; e++)
-                    if (pr[e] >= 0 && (best < 0 || pr[e] > pr[best]))
-                        best = e;
-                counts[best]++;
-                pr[best] = -1;
-            }
+        for (int64_t t = 0; t < rows; t++) { /* the routing the layer itself computes */
+            vs_qwen3_vl_top_k(probs + t * E, E, K, false, sel, w);
+            for (int64_t k = 0; k < K; k++)
+                counts[sel[k]]++;
         }
         static const char *const proj[3] = {"gate_proj", "up_proj", "down_proj"};
         char name[256];
@@ -219,8 +213,8 @@ static void count_routes(struct routing *r, const float *x, int64_t rows)
     }
     if (st != VS_OK && r->st == VS_OK)
         r->st = st;
-    free(probs);
-    free(counts);
+    free(probs), free(w);
+    free(counts), free(sel);
 }
 
 static const float *routing_transform(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
@@ -384,13 +378,19 @@ enum vs_status vs_qwen3_vl_sample_logits(struct vs_model *m, const struct vs_sam
     }
     vs_convert_to_f32(norm->dtype, norm->data, g, (size_t)H);
     vs_rmsnorm_f32(s->hidden + (s->n_tokens - 1) * H, g, (float)d->rms_norm_eps, h, 1, H);
+    st = vs_tensor_check_finite(norm, g, (size_t)H, 0);
     size_t es = vs_dtype_size(head->dtype);
-    for (int64_t r0 = 0; r0 < V; r0 += BLOCK) {
+    for (int64_t r0 = 0; r0 < V && st == VS_OK; r0 += BLOCK) {
         int64_t rows = V - r0 < BLOCK ? V - r0 : BLOCK;
         vs_convert_to_f32(head->dtype, (const unsigned char *)head->data + (size_t)(r0 * H) * es, w, (size_t)(rows * H));
-        vs_linear_f32(h, w, NULL, l + r0, 1, rows, H);
+        if ((st = vs_tensor_check_finite(head, w, (size_t)(rows * H), (size_t)(r0 * H))) == VS_OK)
+            vs_linear_f32(h, w, NULL, l + r0, 1, rows, H);
     }
     free(g), free(h), free(w);
+    if (st != VS_OK) {
+        free(l);
+        return st;
+    }
     *logits = l;
     *n = V;
     return VS_OK;

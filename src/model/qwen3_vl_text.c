@@ -7,12 +7,13 @@
 
 #include "tensor/kernels.h"
 
-/* Rows of a [rows, cols] float checkpoint tensor, converted to float32. */
-static void read_rows(const struct vs_st_tensor *t, int64_t row, int64_t n, float *dst)
+/* Rows of a [rows, cols] float checkpoint tensor, converted to float32 (all finite). */
+static enum vs_status read_rows(const struct vs_st_tensor *t, int64_t row, int64_t n, float *dst)
 {
     size_t es = vs_dtype_size(t->dtype);
     int64_t cols = t->shape[1];
     vs_convert_to_f32(t->dtype, (const unsigned char *)t->data + (size_t)(row * cols) * es, dst, (size_t)(n * cols));
+    return vs_tensor_check_finite(t, dst, (size_t)(n * cols), (size_t)(row * cols));
 }
 
 enum vs_status vs_qwen3_vl_embed(struct vs_model *m, const int64_t *ids, int64_t s,
@@ -40,7 +41,10 @@ enum vs_status vs_qwen3_vl_embed(struct vs_model *m, const int64_t *ids, int64_t
             return vs_error_set(VS_ERR_MODEL, "token %lld: id %lld is outside the vocabulary of %lld", (long long)i,
                                 (long long)ids[i], (long long)emb->shape[0]);
         }
-        read_rows(emb, ids[i], 1, x + i * d->hidden);
+        if ((st = read_rows(emb, ids[i], 1, x + i * d->hidden)) != VS_OK) {
+            free(x);
+            return st;
+        }
     }
     int64_t n_img = 0;
     for (int64_t i = 0; i < s; i++)
@@ -94,7 +98,7 @@ static enum vs_status linear(const struct vs_unit *u, const char *module, const 
     struct vs_linear_f32 l;
     enum vs_status st = vs_linear_f32_load(u, module, &l);
     if (st == VS_OK)
-        vs_linear_apply(&l, x, rows, y, hooks);
+        st = vs_linear_apply(&l, x, rows, y, hooks);
     vs_linear_f32_free(&l);
     return st;
 }
@@ -118,9 +122,7 @@ static enum vs_status swiglu(const struct vs_unit *u, const char *prefix, const 
     return st;
 }
 
-/* The K experts of one token's router probabilities pr[E], by value, the lower index first
- * among equals (torch.topk's order), with their weights, renormalised when asked. */
-static void top_k(const float *pr, int64_t E, int64_t K, bool renormalise, int64_t *sel, float *w)
+void vs_qwen3_vl_top_k(const float *pr, int64_t E, int64_t K, bool renormalise, int64_t *sel, float *w)
 {
     int64_t n = 0;
     for (int64_t e = 0; e < E; e++) {
@@ -163,7 +165,7 @@ static enum vs_status moe(const struct vs_model *m, const struct vs_unit *u, con
     vs_softmax_rows_f32(probs, s, E);
     #pragma omp parallel for schedule(static) if (s * E >= VS_PARALLEL_MIN)
     for (int64_t t = 0; t < s; t++)
-        top_k(probs + t * E, E, K, d->norm_topk_prob, esel + t * K, wsel + t * K);
+        vs_qwen3_vl_top_k(probs + t * E, E, K, d->norm_topk_prob, esel + t * K, wsel + t * K);
     /* each expert's (token, weight) list, tokens ascending: a counting sort of the selections */
     int64_t slots = all_experts ? s * E : s * K, most = 0;
     for (int64_t i = 0; i < s * K && !all_experts; i++)
@@ -319,8 +321,9 @@ enum vs_status vs_qwen3_vl_logits_last(struct vs_model *m, const float *x, int64
     }
     vs_convert_to_f32(norm->dtype, norm->data, g, (size_t)d->hidden);
     vs_rmsnorm_f32(x + (s - 1) * d->hidden, g, (float)d->rms_norm_eps, h, 1, d->hidden);
-    read_rows(head, 0, d->vocab, w);
-    vs_linear_f32(h, w, NULL, logits, 1, d->vocab, d->hidden);
+    if ((st = vs_tensor_check_finite(norm, g, (size_t)d->hidden, 0)) == VS_OK &&
+        (st = read_rows(head, 0, d->vocab, w)) == VS_OK)
+        vs_linear_f32(h, w, NULL, logits, 1, d->vocab, d->hidden);
     free(g), free(h), free(w);
-    return VS_OK;
+    return st;
 }

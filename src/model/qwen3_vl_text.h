@@ -37,4 +37,10 @@ void vs_qwen3_vl_add_deepstack(const struct vs_model *m, const int64_t *ids, int
 /* logits [vocab] of the last position: final RMSNorm, then lm_head (the embeddings when tied). */
 enum vs_status vs_qwen3_vl_logits_last(struct vs_model *m, const float *x, int64_t s, float *logits);
 
+/* The K experts (0 < K <= E) of one token's router probabilities pr[E], by value, the lower index
+ * first among equals (torch.topk's order), with their weights w[K], renormalised when asked.
+ * The K indices are distinct and in [0, E) whatever the floats are (vs_linear_apply stops a run
+ * at non-finite router logits, so their order is never used). */
+void vs_qwen3_vl_top_k(const float *pr, int64_t E, int64_t K, bool renormalise, int64_t *sel, float *w);
+
 #endif

@@ -42,7 +42,7 @@ static enum vs_status linear(const struct vs_unit *u, const char *module, const 
     struct vs_linear_f32 l;
     enum vs_status st = vs_linear_f32_load(u, module, &l);
     if (st == VS_OK)
-        vs_linear_apply(&l, x, rows, y, hooks);
+        st = vs_linear_apply(&l, x, rows, y, hooks);
     vs_linear_f32_free(&l);
     return st;
 }

@@ -1,6 +1,8 @@
 #include "model/unit.h"
 
+#include <math.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,6 +159,27 @@ enum vs_status vs_param_read_raw(const struct vs_param *p, void *dst)
     return VS_OK;
 }
 
+enum vs_status vs_tensor_nonfinite_error(const struct vs_st_tensor *t, const char *view, size_t bad, size_t first,
+                                         bool nan)
+{
+    bool as = view && strcmp(view, t->name) != 0;
+    return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s'%s%s%s: %zu non-finite value(s) (first: %s at element %zu)",
+                        t->file ? t->file : "(checkpoint)", t->name, as ? " (as '" : "", as ? view : "",
+                        as ? "')" : "", bad, nan ? "NaN" : "infinity", first);
+}
+
+enum vs_status vs_tensor_check_finite(const struct vs_st_tensor *t, const float *v, size_t n, size_t base)
+{
+    size_t first, bad = vs_count_nonfinite_f32(v, n, &first);
+    return bad ? vs_tensor_nonfinite_error(t, NULL, bad, base + first, isnan(v[first])) : VS_OK;
+}
+
+enum vs_status vs_param_check_finite(const struct vs_param *p, const float *v, size_t n)
+{
+    size_t first, bad = vs_count_nonfinite_f32(v, n, &first);
+    return bad ? vs_tensor_nonfinite_error(p->src, p->name, bad, first, isnan(v[first])) : VS_OK;
+}
+
 enum vs_status vs_param_read_f32(const struct vs_param *p, float *dst)
 {
     if (!vs_dtype_is_float(p->dtype))
@@ -175,7 +198,7 @@ enum vs_status vs_param_read_f32(const struct vs_param *p, float *dst)
             if (n > per)
                 vs_st_release_range(p->src, i * es, k * es);
         }
-        return VS_OK;
+        return vs_param_check_finite(p, dst, n);
     }
     /* Transpose in tiles of rows so that both the reads and the writes stay sequential; tiles
      * write disjoint columns of dst, so the threads (one tile buffer each) share them out. */
@@ -201,7 +224,7 @@ enum vs_status vs_param_read_f32(const struct vs_param *p, float *dst)
         }
     }
     free(tiles);
-    return VS_OK;
+    return vs_param_check_finite(p, dst, n);
 }
 
 void vs_param_release(const struct vs_param *p)

@@ -10,6 +10,7 @@
 #define VS_MODEL_UNIT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/status.h"
@@ -65,6 +66,16 @@ size_t vs_param_nbytes(const struct vs_param *p);
 enum vs_status vs_param_read_raw(const struct vs_param *p, void *dst);
 /* Materialises the value as float32 (numel floats); the storage type must be a float type. */
 enum vs_status vs_param_read_f32(const struct vs_param *p, float *dst);
+/* VS_OK when v[0..n), p's values in float32, are all finite; otherwise an error naming the file,
+ * the tensor (and the expert's view of it) and how many are not. vs_param_read_f32 checks its
+ * result; callers that view or convert a parameter themselves call this. */
+enum vs_status vs_param_check_finite(const struct vs_param *p, const float *v, size_t n);
+/* Likewise for values v[0..n) of checkpoint tensor t that start at its element `base`. */
+enum vs_status vs_tensor_check_finite(const struct vs_st_tensor *t, const float *v, size_t n, size_t base);
+/* That error: `bad` values of t (seen as parameter `view`, or NULL) are not finite, the first at
+ * element `first` of the value (NaN or not). */
+enum vs_status vs_tensor_nonfinite_error(const struct vs_st_tensor *t, const char *view, size_t bad, size_t first,
+                                         bool nan);
 /* Drops the source pages from the resident set (see vs_st_release). */
 void vs_param_release(const struct vs_param *p);
 

@@ -218,6 +218,23 @@ static size_t slot_size(const struct vs_layerwise *lw, size_t j)
     return sl->s ? lw->ops->sample_size(sl->s) : sl->len;
 }
 
+/* Non-finite values met while samples j0..j1 ran together: the run stops, so their states can be
+ * used up to find the first sample that meets them alone (a batched call leaves its states as they
+ * were when it fails), whose message is then the one reported. */
+static enum vs_status first_nonfinite_sample(struct vs_layerwise *lw, size_t i, const struct vs_unit *u,
+                                             struct vs_sample **ss, size_t j0, size_t j1,
+                                             const struct vs_linear_hooks *hooks, bool all_experts)
+{
+    char batched[VS_ERROR_MAX];
+    snprintf(batched, sizeof batched, "%s", vs_error_message());
+    for (size_t j = j0; j < j1; j++) {
+        enum vs_status st = lw->ops->unit_forward(lw->m, i, u, ss[j], hooks, all_experts);
+        if (st != VS_OK)
+            return vs_error_prefix(st, "sample %zu", j);
+    }
+    return vs_error_set(VS_ERR_NONFINITE, "samples %zu to %zu: %s", j0, j1 - 1, batched);
+}
+
 enum vs_status vs_layerwise_run_unit(struct vs_layerwise *lw, size_t i, const struct vs_unit *u,
                                      const struct vs_linear_hooks *hooks, bool all_experts, bool keep,
                                      vs_layerwise_sample_fn after, void *ctx)
@@ -253,7 +270,8 @@ enum vs_status vs_layerwise_run_unit(struct vs_layerwise *lw, size_t i, const st
                 if ((st = lw->ops->unit_forward(lw->m, i, u, ss[j0], hooks, all_experts)) != VS_OK)
                     st = vs_error_prefix(st, "sample %zu", j0);
             } else if ((st = lw->ops->unit_forward_batch(lw->m, i, u, ss + j0, j1 - j0, hooks, all_experts)) != VS_OK) {
-                st = vs_error_prefix(st, "samples %zu to %zu", j0, j1 - 1);
+                st = st == VS_ERR_NONFINITE ? first_nonfinite_sample(lw, i, u, ss, j0, j1, hooks, all_experts)
+                                            : vs_error_prefix(st, "samples %zu to %zu", j0, j1 - 1);
             }
         }
         for (size_t j = j0; j < j1; j++) {

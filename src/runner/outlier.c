@@ -80,34 +80,41 @@ bool vs_xunit_linear(const struct vs_xunit *x, const char *module, struct vs_lin
     return out->w != NULL;
 }
 
-/* Rounds float32 values to dtype dt and back (bf16/f16: as a cast to the checkpoint dtype). */
-static void round_values(enum vs_dtype dt, float *v, size_t n)
+/* Rounds float32 values to dtype dt and back (bf16/f16: as a cast to the checkpoint dtype); a
+ * finite value too large for dt (a transform's result) is an error naming the tensor. */
+static enum vs_status round_values(enum vs_dtype dt, float *v, size_t n, const char *name)
 {
     if (dt != VS_DTYPE_BF16 && dt != VS_DTYPE_F16)
-        return;
+        return VS_OK;
+    size_t first, over = vs_count_overflow_f32(dt, v, n, &first);
+    if (over)
+        return vs_error_set(VS_ERR_MODEL, "%s: %zu transformed value(s) overflow %s (first: element %zu = %g)", name,
+                            over, vs_dtype_name(dt), first, (double)v[first]);
     uint16_t tmp[4096];
     for (size_t k = 0; k < n; k += 4096) {
         size_t c = n - k < 4096 ? n - k : 4096;
         vs_convert_from_f32(dt, v + k, tmp, c);
         vs_convert_to_f32(dt, tmp, v + k, c);
     }
+    return VS_OK;
 }
 
-void vs_xunit_round_param(const struct vs_xunit *x, const char *name)
+enum vs_status vs_xunit_round_param(const struct vs_xunit *x, const char *name)
 {
     int i = param_index(x, name);
-    if (i >= 0)
-        round_values(x->u->params[i].dtype, vs_unit_f32_values(x->f, (size_t)i),
-                     vs_param_numel(&x->f->unit->params[i]));
+    if (i < 0)
+        return VS_OK;
+    return round_values(x->u->params[i].dtype, vs_unit_f32_values(x->f, (size_t)i),
+                        vs_param_numel(&x->f->unit->params[i]), name);
 }
 
-void vs_xunit_round_linear(const struct vs_xunit *x, const char *module)
+enum vs_status vs_xunit_round_linear(const struct vs_xunit *x, const char *module)
 {
     char name[512];
     snprintf(name, sizeof name, "%s.weight", module);
-    vs_xunit_round_param(x, name);
+    enum vs_status st = vs_xunit_round_param(x, name);
     snprintf(name, sizeof name, "%s.bias", module);
-    vs_xunit_round_param(x, name);
+    return st == VS_OK ? vs_xunit_round_param(x, name) : st;
 }
 
 /* ------------------------------------------------------------------ the run */

@@ -36,8 +36,8 @@ bool vs_xunit_linear(const struct vs_xunit *x, const char *module, struct vs_lin
 /* The float32 values of parameter `name`, or NULL; *n its element count. */
 float *vs_xunit_param(const struct vs_xunit *x, const char *name, size_t *n);
 /* Rounds parameter `name` (if present) / a Linear's weight and bias to the checkpoint dtype. */
-void vs_xunit_round_param(const struct vs_xunit *x, const char *name);
-void vs_xunit_round_linear(const struct vs_xunit *x, const char *module);
+enum vs_status vs_xunit_round_param(const struct vs_xunit *x, const char *name);
+enum vs_status vs_xunit_round_linear(const struct vs_xunit *x, const char *module);
 
 /* quarot: the phase commands naming modules of this unit (pre-run: those not yet done). */
 enum vs_status vs_proc_quarot_open(struct vs_outlier *o, const struct vs_processor_config *p);

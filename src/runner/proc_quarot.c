@@ -36,13 +36,13 @@ static enum vs_status fuse(const struct vs_norm_fusion *fu, const struct vs_xuni
     free(l);
     if (st != VS_OK)
         return st;
-    for (size_t k = 0; k < fu->n_linears; k++)
-        vs_xunit_round_linear(x, fu->linears[k]);
+    for (size_t k = 0; k < fu->n_linears && st == VS_OK; k++)
+        st = vs_xunit_round_linear(x, fu->linears[k]);
     snprintf(name, sizeof name, "%s.weight", fu->norm);
-    vs_xunit_round_param(x, name);
+    if (st == VS_OK)
+        st = vs_xunit_round_param(x, name);
     snprintf(name, sizeof name, "%s.bias", fu->norm);
-    vs_xunit_round_param(x, name);
-    return VS_OK;
+    return st == VS_OK ? vs_xunit_round_param(x, name) : st;
 }
 
 static enum vs_status rotate(const struct vs_outlier *o, const struct vs_rotation_command *c,
@@ -56,7 +56,7 @@ static enum vs_status rotate(const struct vs_outlier *o, const struct vs_rotatio
     enum vs_status st = c->side == VS_ROT_RIGHT ? vs_quarot_rotate_right(r, l.w, l.out, l.in, c->module)
                                                 : vs_quarot_rotate_left(r, l.w, l.out, l.in, l.b, c->module);
     if (st == VS_OK)
-        vs_xunit_round_linear(x, c->module);
+        st = vs_xunit_round_linear(x, c->module);
     return st;
 }
 

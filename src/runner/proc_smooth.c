@@ -178,17 +178,18 @@ static enum vs_status fold(const struct vs_outlier *o, const struct smooth_cfg *
     (void)o;
     if (st != VS_OK)
         return st;
-    for (size_t k = 0; k < g->n_targets; k++)
-        vs_xunit_round_linear(x, g->targets[k]);
-    if (nl) {
+    for (size_t k = 0; k < g->n_targets && st == VS_OK; k++)
+        st = vs_xunit_round_linear(x, g->targets[k]);
+    if (st == VS_OK && nl) {
         snprintf(name, sizeof name, "%s.weight", g->source);
-        vs_xunit_round_param(x, name);
+        st = vs_xunit_round_param(x, name);
         snprintf(name, sizeof name, "%s.bias", g->source);
-        vs_xunit_round_param(x, name);
-    } else {
-        vs_xunit_round_linear(x, g->source);
+        if (st == VS_OK)
+            st = vs_xunit_round_param(x, name);
+    } else if (st == VS_OK) {
+        st = vs_xunit_round_linear(x, g->source);
     }
-    return VS_OK;
+    return st;
 }
 
 enum vs_status vs_proc_smooth_unit(struct vs_outlier *o, const struct vs_processor_config *p, size_t i,

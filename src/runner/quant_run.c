@@ -133,6 +133,10 @@ static enum vs_status write_transformed_param(struct run *r, const struct vs_uni
     void *raw = reserve(&r->s.raw, vs_param_nbytes(p));
     if (!raw)
         return VS_ERR_NOMEM;
+    size_t first, over = vs_count_overflow_f32(p->dtype, v, n, &first);
+    if (over)
+        return vs_error_set(VS_ERR_MODEL, "%s: %zu transformed value(s) overflow %s (first: element %zu = %g)", p->name,
+                            over, vs_dtype_name(p->dtype), first, (double)v[first]);
     if (vs_convert_from_f32(p->dtype, v, raw, n) != 0)
         return vs_error_set(VS_ERR_MODEL, "%s: cannot write as %s", p->name, vs_dtype_name(p->dtype));
     r->sum->bytes_in += vs_param_nbytes(p);

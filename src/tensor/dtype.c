@@ -166,6 +166,46 @@ int vs_convert_from_f32(enum vs_dtype dst_type, const float *src, void *dst, siz
     }
 }
 
+/* The exponent bits all set: NaN or infinity. Tested on the bits so that the loop vectorizes
+ * and -ffast-math style assumptions cannot drop the test. */
+static inline int bits_nonfinite(const float *v)
+{
+    uint32_t u;
+    memcpy(&u, v, 4);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
+
+size_t vs_count_nonfinite_f32(const float *v, size_t n, size_t *first)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += (size_t)bits_nonfinite(v + i);
+    if (first) {
+        size_t i = 0;
+        while (count && i < n && !bits_nonfinite(v + i))
+            i++;
+        *first = count ? i : n;
+    }
+    return count;
+}
+
+size_t vs_count_overflow_f32(enum vs_dtype dst_type, const float *v, size_t n, size_t *first)
+{
+    size_t count = 0, at = n;
+    if (dst_type == VS_DTYPE_F16 || dst_type == VS_DTYPE_BF16)
+        for (size_t i = 0; i < n; i++) {
+            if (bits_nonfinite(v + i))
+                continue;
+            /* converted as the writer converts it: infinity out of a finite value is an overflow */
+            uint16_t h = dst_type == VS_DTYPE_F16 ? vs_f32_to_f16(v[i]) : vs_f32_to_bf16(v[i]);
+            if ((h & 0x7fffu) == (dst_type == VS_DTYPE_F16 ? 0x7c00u : 0x7f80u))
+                at = count++ ? at : i;
+        }
+    if (first)
+        *first = at;
+    return count;
+}
+
 int64_t vs_shape_numel(int ndim, const int64_t *shape)
 {
     int64_t n = 1;

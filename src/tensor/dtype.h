@@ -43,6 +43,13 @@ int vs_convert_to_f32(enum vs_dtype src_type, const void *src, float *dst, size_
 /* Converts n float32 values to a float type (F16/BF16/F32/F64). Returns 0 or -1. */
 int vs_convert_from_f32(enum vs_dtype dst_type, const float *src, void *dst, size_t n);
 
+/* Number of NaN and infinite values among v[0..n); *first (when not NULL) receives the index of
+ * the first one (n if none). */
+size_t vs_count_nonfinite_f32(const float *v, size_t n, size_t *first);
+/* Number of values of v[0..n) that are finite in float32 but overflow `dst_type` (F16, BF16)
+ * to infinity; *first as above. 0 for other types. */
+size_t vs_count_overflow_f32(enum vs_dtype dst_type, const float *v, size_t n, size_t *first);
+
 /* Number of elements of a shape (1 for ndim == 0). Returns -1 on overflow or negative dims. */
 int64_t vs_shape_numel(int ndim, const int64_t *shape);
 

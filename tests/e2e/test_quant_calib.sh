@@ -158,12 +158,12 @@ mkdir "$tmp/bad"; cp tests/golden/calib/moe_static.inputs/sample_0.safetensors "
 head -c 64 tests/golden/calib/moe_static.inputs/sample_1.safetensors > "$tmp/bad/sample_1.safetensors"
 expect_error "$tmp/bad/sample_1.safetensors" "$VLMSLIM" quant --model_path "$m" --save_path "$tmp/e2" \
   --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs "$tmp/bad"
-# a NaN in the pixels: the first W8A8 Linear's input range is NaN, an error naming its input_scale
+# a NaN in the pixels: refused as the sample is read, naming the file and the patch
 mkdir "$tmp/nan"; src=tests/golden/calib/moe_static.inputs/sample_0.safetensors; cp "$src" "$tmp/nan/sample_0.safetensors"
 hlen=$(od -An -t u8 -N8 "$src" | tr -d ' ')
 off=$(dd if="$src" bs=1 skip=8 count="$hlen" 2>/dev/null | grep -o '"pixel_values":{[^}]*}' | sed 's/.*"data_offsets":\[\([0-9]*\),.*/\1/')
 printf '\x00\x00\xc0\x7f' | dd of="$tmp/nan/sample_0.safetensors" bs=1 seek=$((8 + hlen + off)) conv=notrunc 2>/dev/null
-expect_error "model.visual.blocks.0.attn.qkv.input_scale: the Linear's calibration inputs contain NaN" "$VLMSLIM" quant \
+expect_error "$tmp/nan/sample_0.safetensors: pixel_values holds 1 non-finite value(s) (first: NaN at patch 0, element 0)" "$VLMSLIM" quant \
   --model_path "$m" --save_path "$tmp/e7" --model_type Qwen3-VL-30B-A3B --config_path "$cfg" --calib_inputs "$tmp/nan"
 mkdir "$tmp/none"
 expect_error "--calib_inputs $tmp/none: holds no sample_0.safetensors" "$VLMSLIM" quant --model_path "$m" \

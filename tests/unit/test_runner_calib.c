@@ -93,8 +93,8 @@ static void run(struct fixture *fx, const struct vs_linear_hooks *h, const float
     struct vs_linear_f32 la, lb;
     assert_int_equal(vs_linear_f32_load(fx->f->unit, "a", &la), VS_OK);
     assert_int_equal(vs_linear_f32_load(fx->f->unit, "b", &lb), VS_OK);
-    vs_linear_apply(&la, x, rows, ya, h);
-    vs_linear_apply(&lb, x, rows, yb, h);
+    assert_int_equal(vs_linear_apply(&la, x, rows, ya, h), VS_OK);
+    assert_int_equal(vs_linear_apply(&lb, x, rows, yb, h), VS_OK);
     vs_linear_f32_free(&la);
     vs_linear_f32_free(&lb);
 }
@@ -172,8 +172,18 @@ static void test_unreached_and_nan(void **state)
     assert_true(vs_test_contains(vs_error_message(), "a: the W8A8 static scheme selects this Linear but no calibration token reached it"));
     struct vs_linear_hooks h;
     vs_calib_unit_observe_hooks(fx->cu, &h);
-    float x[3] = {1.0f, NAN, 2.0f}, ya[2], yb[2];
-    run(fx, &h, x, 1, ya, yb);
+    float x[3] = {1.0f, NAN, 2.0f}, ya[2];
+    /* vs_linear_apply stops at the NaN before any observer sees it ... */
+    struct vs_linear_f32 la;
+    assert_int_equal(vs_linear_f32_load(fx->f->unit, "a", &la), VS_OK);
+    assert_int_equal(vs_linear_apply(&la, x, 1, ya, &h), VS_ERR_NONFINITE);
+    assert_string_equal(vs_error_message(), "Linear 'a': its input holds 1 non-finite value(s) (first: NaN at row 0, "
+                                            "column 1 of 1 rows)");
+    vs_linear_f32_free(&la);
+    assert_int_equal(vs_calib_unit_finish_stats(fx->cu), VS_ERR_DATASET);
+    /* ... and an observer given one anyway still refuses to make a scale of it */
+    h.observe_input(h.ctx, "a", x, 1, 3);
+    h.observe_input(h.ctx, "b", x, 1, 3);
     assert_int_equal(vs_calib_unit_finish_stats(fx->cu), VS_ERR_MODEL);
     assert_string_equal(vs_error_message(), "a.input_scale: the Linear's calibration inputs contain NaN");
 }
@@ -220,8 +230,9 @@ static void test_histogram_hook_error(void **state)
     struct fixture *fx = *state;
     struct vs_linear_hooks h;
     vs_calib_unit_observe_hooks(fx->cu, &h);
-    float x[3] = {1.0f, INFINITY, 2.0f}, ya[2], yb[2];
-    run(fx, &h, x, 1, ya, yb);
+    float x[3] = {1.0f, INFINITY, 2.0f};
+    h.observe_input(h.ctx, "a", x, 1, 3); /* as if vs_linear_apply had not refused it */
+    h.observe_input(h.ctx, "b", x, 1, 3);
     assert_int_equal(vs_calib_unit_finish_stats(fx->cu), VS_ERR_MODEL);
     assert_string_equal(vs_error_message(), "a: histogram observer: input element 1 is infinite");
 }
