@@ -1,6 +1,7 @@
 #include "quant/quarot.h"
 
-#include <cblas.h>
+#include "tensor/kernels.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,9 @@ enum vs_status vs_quarot_rotate_right(const struct vs_rotation *r, float *w, int
     if (!tmp)
         return VS_ERR_NOMEM;
     memcpy(tmp, w, (size_t)(rows * cols) * sizeof *tmp);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)b, (int)b, 1.0f, tmp, (int)b, r->m, (int)b,
-                0.0f, w, (int)b);
+    /* through the kernels' GEMM, whose split of the work depends on the shape alone (a bare
+     * multi-threaded sgemm rounds differently for each thread count) */
+    vs_linear_in_out_f32(tmp, r->m, b, NULL, w, n, b, b);
     free(tmp);
     return VS_OK;
 }
@@ -155,19 +157,23 @@ enum vs_status vs_quarot_rotate_left(const struct vs_rotation *r, float *w, int6
                 fwht_rows(bias + o, b, 1, r->signs, one);
         return VS_OK;
     }
-    float *tmp = vs_malloc((size_t)(b * (cols > 1 ? cols : 1)) * sizeof *tmp);
-    if (!tmp)
+    float *tmp = vs_malloc((size_t)(b * (cols > 1 ? cols : 1)) * sizeof *tmp), *mt = vs_malloc((size_t)(b * b) * sizeof *mt);
+    if (!tmp || !mt) {
+        free(tmp), free(mt);
         return VS_ERR_NOMEM;
-    for (int64_t o = 0; o < rows; o += b) {
+    }
+    for (int64_t i = 0; i < b; i++) /* Mᵀ, the left factor as the kernels' GEMM takes it */
+        for (int64_t j = 0; j < b; j++)
+            mt[j * b + i] = r->m[i * b + j];
+    for (int64_t o = 0; o < rows; o += b) { /* rows [o, o+b) ← Mᵀ·W[o:o+b], bias[o:o+b] ← Mᵀ·bias (= biasᵀ·M) */
         memcpy(tmp, w + o * cols, (size_t)(b * cols) * sizeof *tmp);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)b, (int)cols, (int)b, 1.0f, r->m, (int)b, tmp,
-                    (int)cols, 0.0f, w + o * cols, (int)cols);
+        vs_linear_in_out_f32(mt, tmp, cols, NULL, w + o * cols, b, cols, b);
         if (bias) {
             memcpy(tmp, bias + o, (size_t)b * sizeof *tmp);
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)b, (int)b, 1.0f, r->m, (int)b, tmp, 1, 0.0f, bias + o, 1);
+            vs_linear_in_out_f32(tmp, r->m, b, NULL, bias + o, 1, b, b);
         }
     }
-    free(tmp);
+    free(tmp), free(mt);
     return VS_OK;
 }
 

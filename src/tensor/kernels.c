@@ -24,22 +24,29 @@ static void blas_single_end(int n)
         openblas_set_num_threads(n);
 }
 
-/* Each OpenMP thread computes one part of y: a range of rows when y is taller than wide, else a
- * range of columns (multiples of 16, the GEMM kernel's width), with a single-threaded GEMM.
+/* y is computed in parts, a range of rows when y is taller than wide, else a range of columns
+ * (multiples of 16, the GEMM kernel's width), each part by one single-threaded GEMM, the parts
+ * shared out over the OpenMP threads. The parts depend on the shape alone, never on the thread
+ * count: OpenBLAS's kernels (Haswell's, Zen's) round an element differently depending on the
+ * size of the GEMM it falls in, so a split by threads made exports depend on OMP_NUM_THREADS.
+ * Parts of at least 256 rows (columns), at most 16 of them, cost within a few percent of one
+ * part per thread (bench/results/forward.txt).
  * w_in_out: w is [k, n] with row stride ldw (y = x·w), else [n, k] (y = x·wᵀ). */
+enum { LINEAR_PART_MIN = 256, LINEAR_PARTS_MAX = 16 };
+
 static void linear_split(const float *x, const float *w, bool w_in_out, int64_t ldw, const float *bias, float *y,
                          int64_t m, int64_t n, int64_t k)
 {
     bool small = (double)m * (double)n * (double)k < 16.0 * VS_PARALLEL_MIN;
-    int nthreads = omp_in_parallel() || small ? 1 : omp_get_max_threads();
-    int blas_threads = omp_in_parallel() ? 1 : blas_single_begin();
     bool by_rows = m > n;
-    #pragma omp parallel num_threads(nthreads)
-    {
-        int id = omp_get_thread_num(), nt = omp_get_num_threads();
-        int64_t len = by_rows ? m : n, unit = by_rows ? 1 : 16;
-        int64_t units = (len + unit - 1) / unit;
-        int64_t lo = units * id / nt * unit, hi = units * (id + 1) / nt * unit;
+    int64_t len = by_rows ? m : n, unit = by_rows ? 1 : 16;
+    int64_t units = (len + unit - 1) / unit, parts = small ? 1 : (len + LINEAR_PART_MIN - 1) / LINEAR_PART_MIN;
+    parts = parts < 1 ? 1 : parts > LINEAR_PARTS_MAX ? LINEAR_PARTS_MAX : parts > units ? units : parts;
+    int nthreads = omp_in_parallel() || parts == 1 ? 1 : omp_get_max_threads();
+    int blas_threads = omp_in_parallel() ? 1 : blas_single_begin();
+    #pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (int64_t part = 0; part < parts; part++) {
+        int64_t lo = units * part / parts * unit, hi = units * (part + 1) / parts * unit;
         hi = hi < len ? hi : len;
         if (lo < hi) {
             int64_t rows = by_rows ? hi - lo : m, cols = by_rows ? n : hi - lo;
