@@ -24,49 +24,72 @@ static void blas_single_end(int n)
         openblas_set_num_threads(n);
 }
 
-/* y is computed in parts, a range of rows when y is taller than wide, else a range of columns
- * (multiples of 16, the GEMM kernel's width), each part by one single-threaded GEMM, the parts
- * shared out over the OpenMP threads. The parts depend on the shape alone, never on the thread
- * count: OpenBLAS's kernels (Haswell's, Zen's) round an element differently depending on the
- * size of the GEMM it falls in, so a split by threads made exports depend on OMP_NUM_THREADS.
- * Parts of at least 256 rows (columns), at most 16 of them, cost within a few percent of one
- * part per thread (bench/results/forward.txt).
+/* y is computed in tiles of rows × columns (columns in multiples of 16), each by one
+ * single-threaded GEMM, the tiles shared out over the OpenMP threads. The tiles depend on the
+ * shape alone, never on the thread count: OpenBLAS's kernels (Haswell's, Zen's) round an element
+ * differently depending on the size of the GEMM it falls in, so a split by threads made exports
+ * depend on OMP_NUM_THREADS. Tiles start at 512 × 512 and are halved, the side with fewer tiles
+ * first, down to 128 × 128, until there are at least LINEAR_TILES_MIN of them: each GEMM repacks
+ * its block of x and of w, which costs 5-10% at 128 × 128 and more below, while too few tiles
+ * leave threads idle (bench/results/forward.txt).
  * w_in_out: w is [k, n] with row stride ldw (y = x·w), else [n, k] (y = x·wᵀ). */
-enum { LINEAR_PART_MIN = 256, LINEAR_PARTS_MAX = 16 };
+enum { LINEAR_TILE_START = 512, LINEAR_TILE_LEAST = 128, LINEAR_TILES_MIN = 16 };
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* The side of a tile: the start, halved while half of it still covers len, not below the least. */
+static int64_t tile_side(int64_t len)
+{
+    int64_t side = LINEAR_TILE_START;
+    while (side > LINEAR_TILE_LEAST && side / 2 >= len)
+        side /= 2;
+    return side;
+}
+
+static void linear_tiles(int64_t m, int64_t n, int64_t *tile_rows, int64_t *tile_cols)
+{
+    int64_t tr = tile_side(m), tc = tile_side(n);
+    while (ceil_div(m, tr) * ceil_div(n, tc) < LINEAR_TILES_MIN) {
+        bool rows_can = tr > LINEAR_TILE_LEAST, cols_can = tc > LINEAR_TILE_LEAST;
+        if (!rows_can && !cols_can)
+            break;
+        if (rows_can && (!cols_can || ceil_div(m, tr) < ceil_div(n, tc)))
+            tr /= 2;
+        else
+            tc /= 2;
+    }
+    *tile_rows = tr < m ? tr : m;
+    *tile_cols = tc < n ? tc : n;
+}
 
 static void linear_split(const float *x, const float *w, bool w_in_out, int64_t ldw, const float *bias, float *y,
                          int64_t m, int64_t n, int64_t k)
 {
-    bool small = (double)m * (double)n * (double)k < 16.0 * VS_PARALLEL_MIN;
-    bool by_rows = m > n;
-    int64_t len = by_rows ? m : n, unit = by_rows ? 1 : 16;
-    int64_t units = (len + unit - 1) / unit, parts = small ? 1 : (len + LINEAR_PART_MIN - 1) / LINEAR_PART_MIN;
-    parts = parts < 1 ? 1 : parts > LINEAR_PARTS_MAX ? LINEAR_PARTS_MAX : parts > units ? units : parts;
-    int nthreads = omp_in_parallel() || parts == 1 ? 1 : omp_get_max_threads();
+    int64_t tr = m, tc = n;
+    if ((double)m * (double)n * (double)k >= 16.0 * VS_PARALLEL_MIN)
+        linear_tiles(m, n, &tr, &tc);
+    int64_t row_tiles = ceil_div(m, tr), col_tiles = ceil_div(n, tc), tiles = row_tiles * col_tiles;
+    int nthreads = omp_in_parallel() || tiles == 1 ? 1 : omp_get_max_threads();
     int blas_threads = omp_in_parallel() ? 1 : blas_single_begin();
-    #pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (int64_t part = 0; part < parts; part++) {
-        int64_t lo = units * part / parts * unit, hi = units * (part + 1) / parts * unit;
-        hi = hi < len ? hi : len;
-        if (lo < hi) {
-            int64_t rows = by_rows ? hi - lo : m, cols = by_rows ? n : hi - lo;
-            const float *xp = by_rows ? x + lo * k : x;
-            const float *wp = by_rows ? w : w_in_out ? w + lo : w + lo * ldw;
-            float *yp = by_rows ? y + lo * n : y + lo;
-            float beta = 0.0f;
-            if (bias) {
-                const float *bp = by_rows ? bias : bias + lo;
-                for (int64_t i = 0; i < rows; i++)
-                    memcpy(yp + i * n, bp, (size_t)cols * sizeof *y);
-                beta = 1.0f;
-            }
-            if (rows == 1) /* one row (the last position's logits): a matrix-vector product, no packing */
-                cblas_sgemv(CblasRowMajor, w_in_out ? CblasTrans : CblasNoTrans, (blasint)(w_in_out ? k : cols),
-                            (blasint)(w_in_out ? cols : k), 1.0f, wp, (blasint)ldw, xp, 1, beta, yp, 1);
-            else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, w_in_out ? CblasNoTrans : CblasTrans, (blasint)rows,
-                            (blasint)cols, (blasint)k, 1.0f, xp, (blasint)k, wp, (blasint)ldw, beta, yp, (blasint)n);
+    #pragma omp parallel for schedule(dynamic) num_threads(nthreads)
+    for (int64_t tile = 0; tile < tiles; tile++) {
+        int64_t r0 = tile / col_tiles * tr, c0 = tile % col_tiles * tc;
+        int64_t rows = m - r0 < tr ? m - r0 : tr, cols = n - c0 < tc ? n - c0 : tc;
+        const float *xp = x + r0 * k;
+        const float *wp = w_in_out ? w + c0 : w + c0 * ldw;
+        float *yp = y + r0 * n + c0;
+        float beta = 0.0f;
+        if (bias) {
+            for (int64_t i = 0; i < rows; i++)
+                memcpy(yp + i * n, bias + c0, (size_t)cols * sizeof *y);
+            beta = 1.0f;
         }
+        if (rows == 1) /* one row (the last position's logits): a matrix-vector product, no packing */
+            cblas_sgemv(CblasRowMajor, w_in_out ? CblasTrans : CblasNoTrans, (blasint)(w_in_out ? k : cols),
+                        (blasint)(w_in_out ? cols : k), 1.0f, wp, (blasint)ldw, xp, 1, beta, yp, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, w_in_out ? CblasNoTrans : CblasTrans, (blasint)rows,
+                        (blasint)cols, (blasint)k, 1.0f, xp, (blasint)k, wp, (blasint)ldw, beta, yp, (blasint)n);
     }
     blas_single_end(blas_threads);
 }

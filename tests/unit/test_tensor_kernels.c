@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,44 @@ static void test_linear_split(void **state)
         free(wio);
         free(x), free(w), free(b), free(y), json_decref(c);
     }
+}
+
+/* A GEMM big enough to be cut into tiles both ways (300 × 650 outputs, last tiles partial; k deep enough for OpenBLAS to block it), checked
+ * against a double-precision sum, and bit-identical for 1, 2 and 3 threads. */
+static void test_linear_tiles(void **state)
+{
+    (void)state;
+    const int64_t m = 300, n = 650, k = 800;
+    float *x = malloc((size_t)(m * k) * sizeof *x), *w = malloc((size_t)(n * k) * sizeof *w);
+    float *b = malloc((size_t)n * sizeof *b), *y[3];
+    /* values of full 24-bit mantissas (small fractions would sum exactly in any order) */
+    uint32_t h = 12345;
+    for (int64_t i = 0; i < m * k; i++)
+        x[i] = (float)((h = h * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int64_t i = 0; i < n * k; i++)
+        w[i] = (float)((h = h * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int64_t i = 0; i < n; i++)
+        b[i] = (float)(i % 11 - 5) / 16.0f;
+    int threads = omp_get_max_threads();
+    for (int t = 0; t < 3; t++) {
+        y[t] = malloc((size_t)(m * n) * sizeof *y[t]);
+        omp_set_num_threads(t + 1);
+        vs_linear_f32(x, w, b, y[t], m, n, k);
+    }
+    omp_set_num_threads(threads);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double want = b[j];
+            for (int64_t l = 0; l < k; l++)
+                want += (double)x[i * k + l] * w[j * k + l];
+            if (!(fabs(y[0][i * n + j] - want) <= 1e-4 * (fabs(want) + 1.0)))
+                fail_msg("y[%lld, %lld]: %.9g, expected %.9g", (long long)i, (long long)j, y[0][i * n + j], want);
+        }
+    assert_memory_equal(y[0], y[1], (size_t)(m * n) * sizeof *y[0]);
+    assert_memory_equal(y[0], y[2], (size_t)(m * n) * sizeof *y[0]);
+    for (int t = 0; t < 3; t++)
+        free(y[t]);
+    free(x), free(w), free(b);
 }
 
 static void test_norms(void **state)
@@ -265,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_linear_split),
+        cmocka_unit_test(test_linear_tiles),
         cmocka_unit_test(test_norms),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_rope),
