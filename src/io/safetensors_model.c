@@ -79,6 +79,8 @@ static enum vs_status open_index(struct vs_st_model *m, const char *index_path)
         st = vs_error_set(VS_ERR_FORMAT, "%s: must be a JSON object with a 'weight_map'", index_path);
     } else if (!json_is_object(map)) {
         st = vs_error_set(VS_ERR_FORMAT, "%s: 'weight_map' must be an object of tensor name -> file name", index_path);
+    } else if (json_object_size(map) == 0) {
+        st = vs_error_set(VS_ERR_FORMAT, "%s: 'weight_map' is empty: the index names no tensor", index_path);
     } else {
         json_object_foreach(map, name, v) {
             const char *file = json_string_value(v);
@@ -183,7 +185,7 @@ enum vs_status vs_st_model_open(const char *dir, struct vs_st_model **out)
         st = open_index(m, index_path);
     else
         st = open_files(m, vs_fs_exists(single));
-    if (st == VS_OK) {
+    if (st == VS_OK && m->n > 0) { /* a directory of tensor-less files has no array to sort */
         qsort(m->tensors, m->n, sizeof *m->tensors, cmp_name);
         for (size_t i = 1; i < m->n && st == VS_OK; i++)
             if (strcmp(m->tensors[i - 1]->name, m->tensors[i]->name) == 0)

@@ -592,6 +592,9 @@ static void test_index_malformed(void **state)
     expect_model_fails(VS_ERR_FORMAT, index_path(), "'weight_map' must be an object of tensor name -> file name");
     write_index("[]");
     expect_model_fails(VS_ERR_FORMAT, index_path(), "must be a JSON object with a 'weight_map'");
+    /* found by fuzz/fuzz_safetensors_index.c: the empty tensor list went on to qsort(NULL, 0) */
+    write_index("{\"metadata\": {\"total\": 32}, \"weight_map\": {}}");
+    expect_model_fails(VS_ERR_FORMAT, index_path(), "'weight_map' is empty: the index names no tensor");
     write_index("{\"weight_map\": {\"a\": \"x.safetensors\"},}");
     struct vs_st_model *m;
     assert_int_equal(vs_st_model_open(g_dir, &m), VS_ERR_FORMAT);
@@ -678,6 +681,19 @@ static void test_directory_scan(void **state)
     assert_int_equal(vs_st_model_open(g_dir, &m2), VS_ERR_FORMAT);
     assert_true(strncmp(vs_error_message(), d, strlen(d)) == 0);
     free(d);
+}
+
+/* A model.safetensors without tensors opens as an empty checkpoint (found by
+ * fuzz/fuzz_model_config.c: qsort was called on the NULL tensor list, UB under UBSan). */
+static void test_tensorless_single_file(void **state)
+{
+    (void)state;
+    free(make_file("model.safetensors", "{}", 0, -1));
+    struct vs_st_model *m = NULL;
+    assert_int_equal(vs_st_model_open(g_dir, &m), VS_OK);
+    assert_int_equal(vs_st_model_count(m), 0);
+    assert_false(vs_st_model_has(m, "a"));
+    vs_st_model_close(m);
 }
 
 /* A large index: names found by binary search, every file opened once. */
@@ -898,6 +914,7 @@ int main(void)
         T(test_index_wins),
         T(test_single_file_wins_over_scan),
         T(test_directory_scan),
+        T(test_tensorless_single_file),
         T(test_large_index),
         T(test_release_drops_pages),
         T(test_mutated_headers_fail_cleanly),
