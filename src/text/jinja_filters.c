@@ -769,7 +769,8 @@ static struct vs_jv *select_common(struct vs_jrt *rt, struct vs_jv *v, struct vs
         if (!vs_jtest_exists(test))
             vs_jfail(rt->err, rt->pos, "no test named '%s'", test);
     }
-    struct vs_jargs rest = {a->pos + p, a->npos - p, a->kw, a->kwv, a->nkw};
+    /* a->pos is NULL when the filter has no positional arguments (`| select`) */
+    struct vs_jargs rest = {a->pos ? a->pos + p : NULL, a->npos - p, a->kw, a->kwv, a->nkw};
     for (size_t i = 0; i < n; i++) {
         struct vs_jv *x = attr ? attr_path(rt, it[i], attr) : it[i];
         bool r = test ? vs_jtest_apply(rt, test, x, &rest) : vs_jv_truthy(x);

@@ -229,6 +229,24 @@ static void expect_parse_error(const char *src, const char *want)
         fail_msg("parsing \"%s\":\n  got  \"%s\"\n  want \"%s\"", src, vs_error_message(), want);
 }
 
+/* `select` / `reject` without arguments keep the truthy / falsy items (found by
+ * fuzz/fuzz_jinja.c: the remaining arguments were taken as NULL + 0, UB under UBSan). */
+static void test_select_without_arguments(void **state)
+{
+    (void)state;
+    struct vs_chat_template *t;
+    assert_int_equal(vs_chat_template_parse("{{ [0, 1, '', 'a', none] | select | list }}"
+                                            "{{ [0, 1, '', 'a'] | reject | list }}",
+                                            "select.jinja", &t), VS_OK);
+    json_t *msg = json_array();
+    char *out;
+    assert_int_equal(vs_chat_template_render(t, msg, false, NULL, &out), VS_OK);
+    assert_string_equal(out, "[1, 'a'][0, '']");
+    free(out);
+    json_decref(msg);
+    vs_chat_template_free(t);
+}
+
 static void expect_render_error(const char *src, const char *extra_json, const char *want)
 {
     struct vs_chat_template *t;
@@ -490,7 +508,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),        cmocka_unit_test(test_golden_real_templates),
-        cmocka_unit_test(test_spec_prompt),   cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_spec_prompt),
+        cmocka_unit_test(test_select_without_arguments),
+        cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_render_errors), cmocka_unit_test(test_load_order),
         cmocka_unit_test(test_load_errors),
     };
