@@ -40,8 +40,9 @@ static int teardown(void **state)
 /* Asserts that the last error message is exactly "<prefix>: <tail>". */
 static void expect_message(const char *prefix, const char *tail)
 {
-    char want[2048];
-    snprintf(want, sizeof want, "%s: %s", prefix, tail);
+    char want[4096];
+    if (snprintf(want, sizeof want, "%s: %s", prefix, tail) >= (int)sizeof want)
+        fail_msg("expected message too long");
     if (strcmp(vs_error_message(), want) != 0)
         fail_msg("message\n  got:  %s\n  want: %s", vs_error_message(), want);
 }
