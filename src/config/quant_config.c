@@ -37,6 +37,8 @@ static const char *const PROC_NAMES[] = {
     "fa3_quant",    "autoround_quant",  "flatquant",    "float_sparse",      "svd_res",
     "adapt_rotation", "module_func",    "group",        "load",              "ascendv1_saver",
     "ascendv1_saver_distributed", "mindie_format_saver", NULL};
+/* The types spec.save is for (listed when one there is unknown). */
+static const char *const SAVER_NAMES[] = {"ascendv1_saver", "ascendv1_saver_distributed", "mindie_format_saver", NULL};
 static const char *const RUNNER_NAMES[] = {"auto", "model_wise", "layer_wise", "dp_layer_wise", NULL};
 static const char *const SUBGRAPH_NAMES[] = {"norm-linear", "linear-linear", "ov", "up-down", NULL};
 
@@ -877,9 +879,10 @@ static bool is_saver(enum vs_proc_type t)
     return t == VS_PROC_ASCENDV1_SAVER || t == VS_PROC_ASCENDV1_SAVER_DISTRIBUTED || t == VS_PROC_MINDIE_FORMAT_SAVER;
 }
 
-/* One item of spec.process / spec.save / spec.prior[i].process. */
+/* One item of spec.process / spec.save / spec.prior[i].process; `savers`: an item of spec.save,
+ * whose type errors name the saver types. */
 static enum vs_status parse_processor(const struct ctx *c, const json_t *arr, const char *list_path, size_t i,
-                                      struct vs_processor_config *out)
+                                      bool savers, struct vs_processor_config *out)
 {
     struct fld item, tf;
     const json_t *obj = NULL;
@@ -891,14 +894,15 @@ static enum vs_status parse_processor(const struct ctx *c, const json_t *arr, co
     obj = item.v;
     fld_key(&tf, c, obj, item.path, "type");
     char list[640];
-    join_names(PROC_NAMES, list, sizeof list);
+    join_names(savers ? SAVER_NAMES : PROC_NAMES, list, sizeof list);
     if (!tf.v)
         return err_at(c, VS_ERR_CONFIG, item.line, tf.path, "missing required key (expected one of: %s)", list);
     int t = -1;
     if (!json_is_string(tf.v))
         return type_err(&tf, "a string");
     if ((t = in_names(json_string_value(tf.v), PROC_NAMES)) < 0)
-        return fld_err(&tf, "unknown processor type '%.80s' (expected one of: %s)", json_string_value(tf.v), list);
+        return fld_err(&tf, "unknown %s type '%.80s' (expected one of: %s)", savers ? "saver" : "processor",
+                       json_string_value(tf.v), list);
     out->type = (enum vs_proc_type)t;
     switch (out->type) {
     case VS_PROC_LINEAR_QUANT:
@@ -982,7 +986,7 @@ static void processor_free(struct vs_processor_config *p)
 
 /* A processor list at spec.<key>; *out gets calloc'ed items (count set before parsing so a
  * partial list is freed whole). */
-static enum vs_status parse_processor_list(const struct ctx *c, const struct fld *f,
+static enum vs_status parse_processor_list(const struct ctx *c, const struct fld *f, bool savers,
                                            struct vs_processor_config **out, size_t *n)
 {
     const json_t *arr = NULL;
@@ -994,7 +998,7 @@ static enum vs_status parse_processor_list(const struct ctx *c, const struct fld
         return VS_ERR_NOMEM;
     *n = count;
     for (size_t i = 0; i < count; i++)
-        if ((st = parse_processor(c, arr, f->path, i, &(*out)[i])) != VS_OK)
+        if ((st = parse_processor(c, arr, f->path, i, savers, &(*out)[i])) != VS_OK)
             return st;
     return VS_OK;
 }
@@ -1197,7 +1201,7 @@ static enum vs_status parse_prior(const struct ctx *c, const struct fld *f)
         struct vs_processor_config *procs = NULL;
         size_t n = 0;
         fld_key(&g, c, obj, it.path, "process");
-        st = parse_processor_list(c, &g, &procs, &n);
+        st = parse_processor_list(c, &g, false, &procs, &n);
         processor_list_free(procs, n);
         if (st != VS_OK)
             return st;
@@ -1232,14 +1236,14 @@ static enum vs_status parse_spec(const struct ctx *c, const json_t *root, struct
     if ((st = parse_prior(c, &f)) != VS_OK)
         return st;
     fld_key(&f, c, spec, "spec", "process");
-    if ((st = parse_processor_list(c, &f, &cfg->process, &cfg->n_process)) != VS_OK)
+    if ((st = parse_processor_list(c, &f, false, &cfg->process, &cfg->n_process)) != VS_OK)
         return st;
 
     fld_key(&f, c, spec, "spec", "save");
     if (!f.v)
         return err_at(c, VS_ERR_CONFIG, 0, "spec.save",
                       "missing required key (a list ending with a saver, e.g. '- type: ascendv1_saver')");
-    if ((st = parse_processor_list(c, &f, &cfg->save, &cfg->n_save)) != VS_OK)
+    if ((st = parse_processor_list(c, &f, true, &cfg->save, &cfg->n_save)) != VS_OK)
         return st;
     if (cfg->n_save == 0)
         return fld_err(&f, "empty list; the last item must be a saver (ascendv1_saver)");

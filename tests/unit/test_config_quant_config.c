@@ -577,6 +577,13 @@ static void test_error_save(void **state)
     expect_error(HEAD "  save:\n    - {type: ascendv1_saver}\n    - {type: quarot}\n", VS_ERR_CONFIG,
                  ":5: spec.save[1]: the last item must be a saver (ascendv1_saver, ascendv1_saver_distributed or "
                  "mindie_format_saver), got 'quarot'");
+    /* spec.save holds savers: an unknown type there is named as a saver type, with the savers listed */
+    expect_error(HEAD "  save:\n    - type: safetensors_saver\n", VS_ERR_CONFIG,
+                 ":4: spec.save[0].type: unknown saver type 'safetensors_saver' (expected one of: ascendv1_saver, "
+                 "ascendv1_saver_distributed, mindie_format_saver)");
+    expect_error(HEAD "  save:\n    - {part_file_size: 1}\n", VS_ERR_CONFIG,
+                 ":4: spec.save[0].type: missing required key (expected one of: ascendv1_saver, "
+                 "ascendv1_saver_distributed, mindie_format_saver)");
 }
 
 static void test_error_processor_types(void **state)
