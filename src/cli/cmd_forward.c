@@ -224,8 +224,8 @@ int vs_cmd_forward(int argc, char **argv)
         st = vs_args_megabytes("spill_budget_mb", budget_mb, &budget);
     if (st == VS_OK)
         st = vs_cli_check_dir("model_path", model_path);
-    if (st == VS_OK && !(ini = vs_datadir_find("config/config.ini")))
-        st = vs_error_set(VS_ERR_CONFIG, "config/config.ini not found (set VLMSLIM_DATA_DIR to the directory holding config/)");
+    if (st == VS_OK)
+        st = vs_datadir_require("config/config.ini", &ini);
     if (st == VS_OK && (st = vs_registry_load(ini, &reg)) == VS_OK)
         st = vs_registry_resolve(reg, model_type, &ops);
     if (st == VS_OK)

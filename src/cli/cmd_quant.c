@@ -156,15 +156,20 @@ static enum vs_status select_practice(const struct vs_adapter_ops *ops, const ch
     if (st != VS_OK)
         return st;
     char *custom = getenv("MSMODELSLIM_CUSTOM_PRACTICE_REPO");
-    char *builtin = vs_datadir_find("lab_practice");
+    bool has_custom = custom && *custom;
+    char *builtin = NULL;
     const char *dirs[2];
     size_t n = 0;
-    if (custom && *custom)
+    if (has_custom)
         dirs[n++] = custom;
+    if (!has_custom) /* the built-in practices are then the only ones: an error names where they were looked for */
+        st = vs_datadir_require("lab_practice", &builtin);
+    else
+        builtin = vs_datadir_find("lab_practice");
     if (builtin)
         dirs[n++] = builtin;
-    if (n == 0)
-        st = vs_error_set(VS_ERR_CONFIG, "--quant_type %s: no lab_practice directory found; pass --config_path", quant_type);
+    if (st != VS_OK)
+        st = vs_error_prefix(st, "--quant_type %s (or pass --config_path)", quant_type);
     else
         st = vs_practice_select(dirs, n, ops->pedigree, model_type, &qt, tags, n_tags, path);
     free(builtin);
@@ -281,10 +286,8 @@ int vs_cmd_quant(int argc, char **argv)
         goto out;
     }
 
-    if (!(ini = vs_datadir_find("config/config.ini"))) {
-        st = vs_error_set(VS_ERR_CONFIG, "config/config.ini not found (set VLMSLIM_DATA_DIR to the directory holding config/)");
+    if ((st = vs_datadir_require("config/config.ini", &ini)) != VS_OK)
         goto out;
-    }
     const struct vs_adapter_ops *ops;
     if ((st = vs_registry_load(ini, &reg)) != VS_OK || (st = vs_registry_resolve(reg, model_type, &ops)) != VS_OK)
         goto out;
