@@ -7,6 +7,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/staging.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/datadir.h"
@@ -91,13 +92,14 @@ static enum vs_status inspect(const char *model_path, const struct vs_dataset *d
     enum vs_status st = vs_inputs_builder_open(model_path, &b);
     if (st != VS_OK)
         return st;
-    char *staging = NULL;
+    struct vs_staging *staging = NULL;
     if (dump) { /* written beside it, renamed into place when every sample is there */
-        char *parent = vs_path_dirname(dump);
-        st = parent ? vs_fs_mkdirs(parent, 0755) : VS_ERR_NOMEM;
-        free(parent);
+        char *parent = vs_path_dirname(dump), *label = vs_strfmt("--dump %s", dump);
+        st = parent && label ? vs_fs_mkdirs(parent, 0755) : VS_ERR_NOMEM;
         if (st == VS_OK)
-            st = vs_fs_mkdtemp_beside(dump, &staging);
+            st = vs_staging_open(dump, label, &staging);
+        free(parent);
+        free(label);
     }
     for (size_t i = 0; i < ds->count && st == VS_OK; i++) {
         struct vs_model_inputs in;
@@ -108,7 +110,8 @@ static enum vs_status inspect(const char *model_path, const struct vs_dataset *d
         }
         print_sample(i, &ds->samples[i], &in, &info);
         if (staging) {
-            char *name = vs_strfmt("sample_%zu.safetensors", i), *path = name ? vs_path_join(staging, name) : NULL;
+            char *name = vs_strfmt("sample_%zu.safetensors", i);
+            char *path = name ? vs_path_join(vs_staging_dir(staging), name) : NULL;
             st = path ? vs_model_inputs_write(&in, path) : VS_ERR_NOMEM;
             free(name);
             free(path);
@@ -116,17 +119,9 @@ static enum vs_status inspect(const char *model_path, const struct vs_dataset *d
         vs_model_inputs_free(&in);
         free(info.prompt);
     }
-    if (staging && st == VS_OK) {
-        if (vs_fs_exists(dump))
-            rmdir(dump); /* empty, checked before */
-        if (rename(staging, dump) != 0)
-            st = vs_error_set(VS_ERR_IO, "--dump %s: cannot move the samples into place", dump);
-        else
-            printf("wrote %zu sample file(s) to %s\n", ds->count, dump);
-    }
-    if (staging && st != VS_OK)
-        vs_fs_remove_tree(staging);
-    free(staging);
+    if (staging && st == VS_OK && (st = vs_staging_publish(staging)) == VS_OK) /* dump: absent or empty */
+        printf("wrote %zu sample file(s) to %s\n", ds->count, dump);
+    vs_staging_close(staging); /* removed unless published */
     vs_inputs_builder_close(b);
     return st;
 }

@@ -11,6 +11,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/staging.h"
 #include "model/unit_f32.h"
 #include "quant/linear_quant.h"
 #include "runner/calib.h"
@@ -488,40 +489,6 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     return st;
 }
 
-/* Moves the finished export into place; an existing save_path (empty, or replaced with
- * --overwrite) is moved aside first and removed after. */
-static enum vs_status publish(const char *tmp, const char *save_path)
-{
-    char *old = NULL;
-    if (vs_fs_exists(save_path)) {
-        char *parent = vs_path_dirname(save_path), *base = vs_path_basename(save_path);
-        old = parent && base ? vs_strfmt("%s/.%s.vlmslim-old-%ld", parent, base, (long)getpid()) : NULL;
-        free(parent);
-        free(base);
-        if (!old)
-            return VS_ERR_NOMEM;
-        if (rename(save_path, old) != 0) {
-            enum vs_status st = vs_error_set(VS_ERR_IO, "%s: cannot replace: %s", save_path, strerror(errno));
-            free(old);
-            return st;
-        }
-    }
-    if (rename(tmp, save_path) != 0) {
-        enum vs_status st = vs_error_set(VS_ERR_IO, "%s: cannot move the export into place: %s", save_path,
-                                         strerror(errno));
-        if (old)
-            rename(old, save_path);
-        free(old);
-        return st;
-    }
-    enum vs_status st = VS_OK;
-    if (old) {
-        st = vs_fs_remove_tree(old);
-        free(old);
-    }
-    return st;
-}
-
 static enum vs_status export_best_practice(const struct vs_quant_options *o, const char *dir)
 {
     char *name = vs_strfmt("%s_best_practice.yaml", o->model_type);
@@ -537,16 +504,26 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
     memset(sum, 0, sizeof *sum);
     double t0 = now_seconds();
     struct run r = {.o = o, .sum = sum};
-    char *tmp = NULL;
+    struct vs_staging *staging = NULL;
+    const char *tmp = NULL;
     enum vs_status st = vs_quant_check_config(o->config);
     if (st == VS_OK)
         st = vs_outlier_check_adapter(o->config, o->adapter);
     if (st != VS_OK)
         return st;
+    /* First, so that a run to a --save_path another run is writing stops before any work. */
+    char *label = vs_strfmt("--save_path %s", o->save_path);
+    st = label ? vs_staging_open(o->save_path, label, &staging) : VS_ERR_NOMEM;
+    free(label);
+    if (st != VS_OK)
+        return st;
+    tmp = vs_staging_dir(staging);
 
     r.lq = vs_calloc(o->config->n_process + 1, sizeof *r.lq);
-    if (!r.lq)
+    if (!r.lq) {
+        vs_staging_close(staging);
         return VS_ERR_NOMEM;
+    }
     for (size_t i = 0; i < o->config->n_process && st == VS_OK; i++)
         if (o->config->process[i].type == VS_PROC_LINEAR_QUANT)
             st = vs_linear_quant_init(&r.lq[r.n_lq++], &o->config->process[i]);
@@ -556,8 +533,6 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
     if ((st = o->adapter->open(o->model_path, o->model_type, &r.model)) != VS_OK)
         goto done;
     if ((st = vs_outlier_open(o->config, o->adapter, r.model, &r.outlier)) != VS_OK)
-        goto done;
-    if ((st = vs_fs_mkdtemp_beside(o->save_path, &tmp)) != VS_OK)
         goto done;
     if ((st = export_best_practice(o, tmp)) != VS_OK)
         goto done;
@@ -639,19 +614,12 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
     st = vs_ascendv1_finish(r.saver, o->model_path);
     r.saver = NULL;
     if (st == VS_OK)
-        st = publish(tmp, o->save_path);
+        st = vs_staging_publish(staging);
     if (st == VS_OK && sum->n_report)
         st = vs_quant_report_write(o, sum);
 done:
     if (r.saver)
         vs_ascendv1_abort(r.saver);
-    if (st != VS_OK && tmp) {
-        char msg[VS_ERROR_MAX];
-        snprintf(msg, sizeof msg, "%s", vs_error_message());
-        vs_fs_remove_tree(tmp);
-        vs_error_set(st, "%s", msg);
-    }
-    free(tmp);
     if (r.lw) {
         struct vs_layerwise_stats ls;
         vs_layerwise_stats(r.lw, &ls);
@@ -665,6 +633,7 @@ done:
         vs_linear_quant_free(&r.lq[i]);
     free(r.lq);
     scratch_free(&r.s);
+    vs_staging_close(staging); /* removed unless published */
     sum->seconds = now_seconds() - t0;
     sum->seconds_write = sum->seconds - sum->seconds_samples - sum->seconds_convert - sum->seconds_forward -
                          sum->seconds_quantize;
