@@ -8,149 +8,6 @@
 #include "base/log.h"
 #include "io/json_util.h"
 
-static enum vs_status parse_dtype(struct vs_model *m)
-{
-    static const char *const where[] = {NULL, "text_config", "vision_config"};
-    m->dtype = VS_DTYPE_F32; /* msModelSlim's default when no torch_dtype is given */
-    for (size_t i = 0; i < 3; i++) {
-        const json_t *obj = where[i] ? json_object_get(m->config, where[i]) : m->config;
-        if (!json_is_object(obj))
-            continue;
-        const char *s = NULL;
-        enum vs_status st = vs_json_str_opt(obj, "torch_dtype", m->config_path, where[i], &s);
-        if (st == VS_OK && !s)
-            st = vs_json_str_opt(obj, "dtype", m->config_path, where[i], &s);
-        if (st != VS_OK)
-            return st;
-        if (!s)
-            continue;
-        if (strcmp(s, "bfloat16") == 0)
-            m->dtype = VS_DTYPE_BF16;
-        else if (strcmp(s, "float16") == 0)
-            m->dtype = VS_DTYPE_F16;
-        else if (strcmp(s, "float32") == 0)
-            m->dtype = VS_DTYPE_F32;
-        else
-            return vs_error_set(VS_ERR_MODEL, "%s: %s%storch_dtype: unsupported value '%s' (expected bfloat16, float16 or float32)",
-                                m->config_path, where[i] ? where[i] : "", where[i] ? "." : "", s);
-        return VS_OK;
-    }
-    return VS_OK;
-}
-
-static enum vs_status positive(const struct vs_model *m, const char *where, const char *key, int64_t v)
-{
-    if (v <= 0)
-        return vs_error_set(VS_ERR_MODEL, "%s: %s.%s: must be a positive integer, got %lld",
-                            m->config_path, where, key, (long long)v);
-    return VS_OK;
-}
-
-static enum vs_status parse_dims(struct vs_model *m)
-{
-    struct vs_qwen3_vl_dims *d = &m->d;
-    const char *f = m->config_path;
-    const json_t *vc, *tc;
-    enum vs_status st;
-    if ((st = vs_json_obj(m->config, "vision_config", f, NULL, &vc)) != VS_OK ||
-        (st = vs_json_obj(m->config, "text_config", f, NULL, &tc)) != VS_OK)
-        return st;
-
-    const char *vw = "vision_config";
-    d->patch_size = 16;
-    d->temporal_patch_size = 2;
-    d->merge_size = 2;
-    d->in_channels = 3;
-    struct { const char *key; int64_t *dst; bool required; } vfields[] = {
-        {"depth", &d->v_depth, true},
-        {"hidden_size", &d->v_hidden, true},
-        {"num_heads", &d->v_heads, true},
-        {"intermediate_size", &d->v_intermediate, true},
-        {"out_hidden_size", &d->out_hidden, true},
-        {"num_position_embeddings", &d->num_position_embeddings, true},
-        {"patch_size", &d->patch_size, false},
-        {"temporal_patch_size", &d->temporal_patch_size, false},
-        {"spatial_merge_size", &d->merge_size, false},
-        {"in_channels", &d->in_channels, false},
-    };
-    for (size_t i = 0; i < sizeof vfields / sizeof vfields[0]; i++) {
-        st = vfields[i].required ? vs_json_int(vc, vfields[i].key, f, vw, vfields[i].dst)
-                                 : vs_json_int_opt(vc, vfields[i].key, f, vw, vfields[i].dst);
-        if (st == VS_OK)
-            st = positive(m, vw, vfields[i].key, *vfields[i].dst);
-        if (st != VS_OK)
-            return st;
-    }
-    if ((st = vs_json_int_list_opt(vc, "deepstack_visual_indexes", f, vw, &d->deepstack_indexes,
-                                   &d->n_deepstack)) != VS_OK)
-        return st;
-
-    const char *tw = "text_config";
-    d->intermediate = 0;
-    d->decoder_sparse_step = 1;
-    struct { const char *key; int64_t *dst; bool required; } tfields[] = {
-        {"hidden_size", &d->hidden, true},
-        {"num_hidden_layers", &d->layers, true},
-        {"num_attention_heads", &d->heads, true},
-        {"num_key_value_heads", &d->kv_heads, true},
-        {"head_dim", &d->head_dim, true},
-        {"vocab_size", &d->vocab, true},
-        {"intermediate_size", &d->intermediate, !m->moe},
-        {"num_experts", &d->experts, m->moe},
-        {"num_experts_per_tok", &d->topk, m->moe},
-        {"moe_intermediate_size", &d->moe_intermediate, m->moe},
-        {"decoder_sparse_step", &d->decoder_sparse_step, false},
-    };
-    for (size_t i = 0; i < sizeof tfields / sizeof tfields[0]; i++) {
-        st = tfields[i].required ? vs_json_int(tc, tfields[i].key, f, tw, tfields[i].dst)
-                                 : vs_json_int_opt(tc, tfields[i].key, f, tw, tfields[i].dst);
-        if (st == VS_OK && tfields[i].required)
-            st = positive(m, tw, tfields[i].key, *tfields[i].dst);
-        if (st != VS_OK)
-            return st;
-    }
-    if (m->moe && (st = positive(m, tw, "decoder_sparse_step", d->decoder_sparse_step)) != VS_OK)
-        return st;
-    if ((st = vs_json_int_list_opt(tc, "mlp_only_layers", f, tw, &d->mlp_only_layers,
-                                   &d->n_mlp_only_layers)) != VS_OK)
-        return st;
-
-    /* tie_word_embeddings lives at the top level (text_config may repeat it). */
-    d->tie_word_embeddings = false;
-    if ((st = vs_json_bool_opt(tc, "tie_word_embeddings", f, tw, &d->tie_word_embeddings)) != VS_OK ||
-        (st = vs_json_bool_opt(m->config, "tie_word_embeddings", f, NULL, &d->tie_word_embeddings)) != VS_OK)
-        return st;
-
-    d->rms_norm_eps = 1e-6;
-    d->rope_theta = 5000000.0;
-    d->norm_topk_prob = true;
-    d->image_token_id = 151655;
-    if ((st = vs_json_num_opt(tc, "rms_norm_eps", f, tw, &d->rms_norm_eps)) != VS_OK ||
-        (st = vs_json_num_opt(tc, "rope_theta", f, tw, &d->rope_theta)) != VS_OK ||
-        (st = vs_json_bool_opt(tc, "norm_topk_prob", f, tw, &d->norm_topk_prob)) != VS_OK ||
-        (st = vs_json_int_opt(m->config, "image_token_id", f, NULL, &d->image_token_id)) != VS_OK)
-        return st;
-    /* MRoPE sections: rope_scaling.mrope_section, three counts of frequencies summing to head_dim/2 */
-    const json_t *rs = json_object_get(tc, "rope_scaling");
-    int64_t *sec = NULL;
-    size_t n_sec = 0;
-    if (json_is_object(rs) && (st = vs_json_int_list_opt(rs, "mrope_section", f, "text_config.rope_scaling", &sec, &n_sec)) != VS_OK)
-        return st;
-    if (n_sec == 3 && sec[0] + sec[1] + sec[2] == d->head_dim / 2) {
-        memcpy(d->mrope_section, sec, sizeof d->mrope_section);
-        free(sec);
-    } else {
-        free(sec);
-        return vs_error_set(VS_ERR_MODEL, "%s: text_config.rope_scaling.mrope_section: expected three integers summing to head_dim/2 = %lld",
-                            f, (long long)d->head_dim / 2);
-    }
-    for (size_t i = 0; i < d->n_deepstack; i++)
-        if (d->deepstack_indexes[i] < 0 || d->deepstack_indexes[i] >= d->v_depth)
-            return vs_error_set(VS_ERR_MODEL, "%s: vision_config.deepstack_visual_indexes[%zu] = %lld is outside 0..%lld",
-                                f, i, (long long)d->deepstack_indexes[i], (long long)d->v_depth - 1);
-    return parse_dtype(m);
-}
-
 enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,
                                 const char *hf_model_type, bool moe, struct vs_model **out)
 {
@@ -182,7 +39,8 @@ enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,
                           m->config_path, mt ? mt : "(missing)", model_type, hf_model_type);
         goto fail;
     }
-    if ((st = parse_dims(m)) != VS_OK || (st = vs_st_model_open(model_path, &m->weights)) != VS_OK)
+    if ((st = vs_qwen3_vl_parse_config(m)) != VS_OK || (st = vs_st_model_open(model_path, &m->weights)) != VS_OK ||
+        (st = vs_qwen3_vl_check_counts(m)) != VS_OK)
         goto fail;
     if (!(m->used = vs_calloc(vs_st_model_count(m->weights) + 1, 1))) {
         st = VS_ERR_NOMEM;
@@ -264,8 +122,8 @@ static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape)
         snprintf(buf + n, cap - n, "]");
 }
 
-static enum vs_status get_checked(struct vs_model *m, const char *name, int ndim, const int64_t *shape,
-                                  const struct vs_st_tensor **out)
+enum vs_status vs_qwen3_vl_get_checked(struct vs_model *m, const char *name, int ndim, const int64_t *shape,
+                                       const struct vs_st_tensor **out)
 {
     enum vs_status st = vs_qwen3_vl_get(m, name, out);
     if (st != VS_OK)
@@ -290,7 +148,7 @@ enum vs_status vs_qwen3_vl_add(struct vs_model *m, struct vs_unit *u, const char
     char name[512];
     snprintf(name, sizeof name, "%s%s", prefix, suffix);
     const struct vs_st_tensor *t;
-    enum vs_status st = get_checked(m, name, ndim, shape, &t);
+    enum vs_status st = vs_qwen3_vl_get_checked(m, name, ndim, shape, &t);
     return st != VS_OK ? st : vs_unit_add_param(u, name, t);
 }
 
@@ -484,7 +342,11 @@ enum vs_status vs_qwen3_vl_tail_tensor(struct vs_model *m, const char *name, con
     }
     if (!strcmp(name, "lm_head.weight") && !vs_st_model_has(m->weights, name))
         name = "model.language_model.embed_tokens.weight";
-    return vs_qwen3_vl_get(m, name, out);
+    /* the forward reads them by the config's dimensions */
+    int64_t shape[2] = {m->d.vocab, m->d.hidden};
+    if (!strcmp(name, "model.language_model.norm.weight"))
+        return vs_qwen3_vl_get_checked(m, name, 1, &m->d.hidden, out);
+    return vs_qwen3_vl_get_checked(m, name, 2, shape, out);
 }
 
 void vs_qwen3_vl_set_tail(struct vs_model *m, const struct vs_unit *tail) { m->tail = tail; }

@@ -48,11 +48,23 @@ struct vs_model {
 /* Looks a checkpoint tensor up and records that the export uses it. */
 enum vs_status vs_qwen3_vl_get(struct vs_model *m, const char *name, const struct vs_st_tensor **out);
 
+/* vs_qwen3_vl_get, checking that the tensor is a float tensor of `ndim` dims `shape` (the
+ * error names the tensor, its shape and the one config.json implies). */
+enum vs_status vs_qwen3_vl_get_checked(struct vs_model *m, const char *name, int ndim, const int64_t *shape,
+                                       const struct vs_st_tensor **out);
+
 /* A tail parameter (embed_tokens, final norm, lm_head) as the forward reads it: from the unit
  * given to set_tail when there is one, else from the checkpoint (lm_head falls back to the
- * embeddings when the checkpoint has none). */
+ * embeddings when the checkpoint has none), its shape checked against config.json. */
 enum vs_status vs_qwen3_vl_tail_tensor(struct vs_model *m, const char *name, const struct vs_st_tensor **out);
 void vs_qwen3_vl_set_tail(struct vs_model *m, const struct vs_unit *tail);
+
+/* Reads and checks m->config (config.json at m->config_path) into m->d and m->dtype
+ * (qwen3_vl_config.c). */
+enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m);
+/* Checks that the checkpoint has as many text layers, vision blocks and deepstack mergers as
+ * config.json says (it may have more: those tensors are reported as not exported). */
+enum vs_status vs_qwen3_vl_check_counts(const struct vs_model *m);
 
 /* Opens config.json (its model_type must be `hf_model_type`) and the weights. */
 enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,

@@ -362,10 +362,12 @@ enum vs_status vs_qwen3_vl_sample_logits(struct vs_model *m, const struct vs_sam
                             vs_qwen3_vl_unit_count(m));
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_st_tensor *norm, *head;
-    enum vs_status st = vs_qwen3_vl_get(m, "model.language_model.norm.weight", &norm);
+    int64_t head_shape[2] = {d->vocab, d->hidden};
+    enum vs_status st = vs_qwen3_vl_get_checked(m, "model.language_model.norm.weight", 1, &d->hidden, &norm);
     if (st == VS_OK)
-        st = vs_st_model_has(m->weights, "lm_head.weight") ? vs_qwen3_vl_get(m, "lm_head.weight", &head)
-                                                           : vs_qwen3_vl_get(m, "model.language_model.embed_tokens.weight", &head);
+        st = vs_qwen3_vl_get_checked(m, vs_st_model_has(m->weights, "lm_head.weight") ? "lm_head.weight"
+                                                                                    : "model.language_model.embed_tokens.weight",
+                                     2, head_shape, &head);
     if (st != VS_OK)
         return st;
     enum { BLOCK = 4096 };

@@ -1,0 +1,245 @@
+/* config.json of a Qwen3-VL(-MoE) checkpoint: text_config and vision_config read into
+ * struct vs_qwen3_vl_dims and checked before any tensor is looked at or any buffer sized by
+ * them is allocated. Every dimension is a positive integer below 2^31, so the products the
+ * shape math forms from two of them fit in int64; the few formed from more are checked here.
+ * Errors name config.json and the key. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/qwen3_vl_common.h"
+#include "io/json_util.h"
+
+static enum vs_status at_most_int(const struct vs_model *m, const char *where, const char *key, int64_t v)
+{
+    if (v > INT32_MAX)
+        return vs_error_set(VS_ERR_MODEL, "%s: %s.%s: %lld is too large (at most %d)", m->config_path, where, key,
+                            (long long)v, INT32_MAX);
+    return VS_OK;
+}
+
+static enum vs_status parse_dtype(struct vs_model *m)
+{
+    static const char *const where[] = {NULL, "text_config", "vision_config"};
+    m->dtype = VS_DTYPE_F32; /* msModelSlim's default when no torch_dtype is given */
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *obj = where[i] ? json_object_get(m->config, where[i]) : m->config;
+        if (!json_is_object(obj))
+            continue;
+        const char *s = NULL;
+        enum vs_status st = vs_json_str_opt(obj, "torch_dtype", m->config_path, where[i], &s);
+        if (st == VS_OK && !s)
+            st = vs_json_str_opt(obj, "dtype", m->config_path, where[i], &s);
+        if (st != VS_OK)
+            return st;
+        if (!s)
+            continue;
+        if (strcmp(s, "bfloat16") == 0)
+            m->dtype = VS_DTYPE_BF16;
+        else if (strcmp(s, "float16") == 0)
+            m->dtype = VS_DTYPE_F16;
+        else if (strcmp(s, "float32") == 0)
+            m->dtype = VS_DTYPE_F32;
+        else
+            return vs_error_set(VS_ERR_MODEL, "%s: %s%storch_dtype: unsupported value '%s' (expected bfloat16, float16 or float32)",
+                                m->config_path, where[i] ? where[i] : "", where[i] ? "." : "", s);
+        return VS_OK;
+    }
+    return VS_OK;
+}
+
+static enum vs_status positive(const struct vs_model *m, const char *where, const char *key, int64_t v)
+{
+    if (v <= 0)
+        return vs_error_set(VS_ERR_MODEL, "%s: %s.%s: must be a positive integer, got %lld",
+                            m->config_path, where, key, (long long)v);
+    return at_most_int(m, where, key, v);
+}
+
+/* a * b into *out, false on int64 overflow (both non-negative) */
+static bool mul_fits(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
+
+/* Relations between keys that the shape math relies on. */
+static enum vs_status check_relations(const struct vs_model *m)
+{
+    const struct vs_qwen3_vl_dims *d = &m->d;
+    const char *f = m->config_path;
+    if (d->v_hidden % d->v_heads)
+        return vs_error_set(VS_ERR_MODEL, "%s: vision_config.num_heads (%lld) does not divide vision_config.hidden_size (%lld)",
+                            f, (long long)d->v_heads, (long long)d->v_hidden);
+    int64_t side = 1;
+    while (side * side < d->num_position_embeddings)
+        side++;
+    if (side * side != d->num_position_embeddings)
+        return vs_error_set(VS_ERR_MODEL, "%s: vision_config.num_position_embeddings (%lld) is not the square of an integer",
+                            f, (long long)d->num_position_embeddings);
+    int64_t t;
+    if (!mul_fits(d->merge_size, d->merge_size, &t) || !mul_fits(t, d->v_hidden, &t))
+        return vs_error_set(VS_ERR_MODEL, "%s: vision_config.hidden_size * spatial_merge_size^2 (%lld * %lld^2) does not fit in 64 bits",
+                            f, (long long)d->v_hidden, (long long)d->merge_size);
+    if (!mul_fits(d->patch_size, d->patch_size, &t) || !mul_fits(t, d->temporal_patch_size, &t) ||
+        !mul_fits(t, d->in_channels, &t))
+        return vs_error_set(VS_ERR_MODEL, "%s: vision_config.in_channels * temporal_patch_size * patch_size^2 (%lld * %lld * %lld^2) "
+                            "does not fit in 64 bits", f, (long long)d->in_channels, (long long)d->temporal_patch_size,
+                            (long long)d->patch_size);
+    if (d->heads % d->kv_heads)
+        return vs_error_set(VS_ERR_MODEL, "%s: text_config.num_key_value_heads (%lld) does not divide text_config.num_attention_heads (%lld)",
+                            f, (long long)d->kv_heads, (long long)d->heads);
+    if (d->head_dim % 2)
+        return vs_error_set(VS_ERR_MODEL, "%s: text_config.head_dim (%lld) must be even (rotary embeddings turn pairs of channels)",
+                            f, (long long)d->head_dim);
+    if (m->moe && d->topk > d->experts)
+        return vs_error_set(VS_ERR_MODEL, "%s: text_config.num_experts_per_tok (%lld) is more than text_config.num_experts (%lld)",
+                            f, (long long)d->topk, (long long)d->experts);
+    return VS_OK;
+}
+
+enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
+{
+    struct vs_qwen3_vl_dims *d = &m->d;
+    const char *f = m->config_path;
+    const json_t *vc, *tc;
+    enum vs_status st;
+    if ((st = vs_json_obj(m->config, "vision_config", f, NULL, &vc)) != VS_OK ||
+        (st = vs_json_obj(m->config, "text_config", f, NULL, &tc)) != VS_OK)
+        return st;
+
+    const char *vw = "vision_config";
+    d->patch_size = 16;
+    d->temporal_patch_size = 2;
+    d->merge_size = 2;
+    d->in_channels = 3;
+    struct { const char *key; int64_t *dst; bool required; } vfields[] = {
+        {"depth", &d->v_depth, true},
+        {"hidden_size", &d->v_hidden, true},
+        {"num_heads", &d->v_heads, true},
+        {"intermediate_size", &d->v_intermediate, true},
+        {"out_hidden_size", &d->out_hidden, true},
+        {"num_position_embeddings", &d->num_position_embeddings, true},
+        {"patch_size", &d->patch_size, false},
+        {"temporal_patch_size", &d->temporal_patch_size, false},
+        {"spatial_merge_size", &d->merge_size, false},
+        {"in_channels", &d->in_channels, false},
+    };
+    for (size_t i = 0; i < sizeof vfields / sizeof vfields[0]; i++) {
+        st = vfields[i].required ? vs_json_int(vc, vfields[i].key, f, vw, vfields[i].dst)
+                                 : vs_json_int_opt(vc, vfields[i].key, f, vw, vfields[i].dst);
+        if (st == VS_OK)
+            st = positive(m, vw, vfields[i].key, *vfields[i].dst);
+        if (st != VS_OK)
+            return st;
+    }
+    if ((st = vs_json_int_list_opt(vc, "deepstack_visual_indexes", f, vw, &d->deepstack_indexes,
+                                   &d->n_deepstack)) != VS_OK)
+        return st;
+
+    const char *tw = "text_config";
+    d->intermediate = 0;
+    d->decoder_sparse_step = 1;
+    struct { const char *key; int64_t *dst; bool required; } tfields[] = {
+        {"hidden_size", &d->hidden, true},
+        {"num_hidden_layers", &d->layers, true},
+        {"num_attention_heads", &d->heads, true},
+        {"num_key_value_heads", &d->kv_heads, true},
+        {"head_dim", &d->head_dim, true},
+        {"vocab_size", &d->vocab, true},
+        {"intermediate_size", &d->intermediate, !m->moe},
+        {"num_experts", &d->experts, m->moe},
+        {"num_experts_per_tok", &d->topk, m->moe},
+        {"moe_intermediate_size", &d->moe_intermediate, m->moe},
+        {"decoder_sparse_step", &d->decoder_sparse_step, false},
+    };
+    for (size_t i = 0; i < sizeof tfields / sizeof tfields[0]; i++) {
+        st = tfields[i].required ? vs_json_int(tc, tfields[i].key, f, tw, tfields[i].dst)
+                                 : vs_json_int_opt(tc, tfields[i].key, f, tw, tfields[i].dst);
+        if (st == VS_OK)
+            st = tfields[i].required ? positive(m, tw, tfields[i].key, *tfields[i].dst)
+                                     : at_most_int(m, tw, tfields[i].key, *tfields[i].dst);
+        if (st != VS_OK)
+            return st;
+    }
+    if (m->moe && (st = positive(m, tw, "decoder_sparse_step", d->decoder_sparse_step)) != VS_OK)
+        return st;
+    if ((st = vs_json_int_list_opt(tc, "mlp_only_layers", f, tw, &d->mlp_only_layers,
+                                   &d->n_mlp_only_layers)) != VS_OK)
+        return st;
+
+    /* tie_word_embeddings lives at the top level (text_config may repeat it). */
+    d->tie_word_embeddings = false;
+    if ((st = vs_json_bool_opt(tc, "tie_word_embeddings", f, tw, &d->tie_word_embeddings)) != VS_OK ||
+        (st = vs_json_bool_opt(m->config, "tie_word_embeddings", f, NULL, &d->tie_word_embeddings)) != VS_OK)
+        return st;
+
+    d->rms_norm_eps = 1e-6;
+    d->rope_theta = 5000000.0;
+    d->norm_topk_prob = true;
+    d->image_token_id = 151655;
+    if ((st = vs_json_num_opt(tc, "rms_norm_eps", f, tw, &d->rms_norm_eps)) != VS_OK ||
+        (st = vs_json_num_opt(tc, "rope_theta", f, tw, &d->rope_theta)) != VS_OK ||
+        (st = vs_json_bool_opt(tc, "norm_topk_prob", f, tw, &d->norm_topk_prob)) != VS_OK ||
+        (st = vs_json_int_opt(m->config, "image_token_id", f, NULL, &d->image_token_id)) != VS_OK)
+        return st;
+    /* MRoPE sections: rope_scaling.mrope_section, three counts of frequencies summing to head_dim/2 */
+    const json_t *rs = json_object_get(tc, "rope_scaling");
+    int64_t *sec = NULL;
+    size_t n_sec = 0;
+    if (json_is_object(rs) && (st = vs_json_int_list_opt(rs, "mrope_section", f, "text_config.rope_scaling", &sec, &n_sec)) != VS_OK)
+        return st;
+    /* each count is at most 2^31 (head_dim is), so the sum cannot overflow */
+    bool sec_ok = n_sec == 3;
+    for (size_t i = 0; sec_ok && i < 3; i++)
+        sec_ok = sec[i] >= 0 && sec[i] <= INT32_MAX;
+    if (sec_ok && sec[0] + sec[1] + sec[2] == d->head_dim / 2) {
+        memcpy(d->mrope_section, sec, sizeof d->mrope_section);
+        free(sec);
+    } else {
+        free(sec);
+        return vs_error_set(VS_ERR_MODEL, "%s: text_config.rope_scaling.mrope_section: expected three non-negative integers summing to head_dim/2 = %lld",
+                            f, (long long)d->head_dim / 2);
+    }
+    for (size_t i = 0; i < d->n_deepstack; i++)
+        if (d->deepstack_indexes[i] < 0 || d->deepstack_indexes[i] >= d->v_depth)
+            return vs_error_set(VS_ERR_MODEL, "%s: vision_config.deepstack_visual_indexes[%zu] = %lld is outside 0..%lld",
+                                f, i, (long long)d->deepstack_indexes[i], (long long)d->v_depth - 1);
+    if ((st = check_relations(m)) != VS_OK)
+        return st;
+    return parse_dtype(m);
+}
+
+/* One more than the largest N of the checkpoint's tensors named `<prefix>N.…` (0 if none). */
+static int64_t indexed_count(const struct vs_st_model *w, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    int64_t n = 0;
+    for (size_t i = 0; i < vs_st_model_count(w); i++) {
+        const char *name = vs_st_model_name_at(w, i);
+        if (strncmp(name, prefix, plen) != 0 || name[plen] < '0' || name[plen] > '9')
+            continue;
+        char *end;
+        long long k = strtoll(name + plen, &end, 10);
+        if (*end == '.' && k < INT64_MAX && k + 1 > n)
+            n = k + 1;
+    }
+    return n;
+}
+
+/* Counts in config.json that the checkpoint must hold as many of; checked at open, so that a
+ * wrong count fails before a unit is processed (or a table that long is allocated). */
+enum vs_status vs_qwen3_vl_check_counts(const struct vs_model *m)
+{
+    const struct vs_qwen3_vl_dims *d = &m->d;
+    static const char *const layers = "model.language_model.layers.", *const blocks = "model.visual.blocks.",
+                             *const mergers = "model.visual.deepstack_merger_list.";
+    int64_t n = indexed_count(m->weights, layers);
+    if (d->layers > n)
+        return vs_error_set(VS_ERR_MODEL, "%s: text_config.num_hidden_layers (%lld) is more than the %lld layers the checkpoint has (%s*)",
+                            m->config_path, (long long)d->layers, (long long)n, layers);
+    if (d->v_depth > (n = indexed_count(m->weights, blocks)))
+        return vs_error_set(VS_ERR_MODEL, "%s: vision_config.depth (%lld) is more than the %lld blocks the checkpoint has (%s*)",
+                            m->config_path, (long long)d->v_depth, (long long)n, blocks);
+    if ((int64_t)d->n_deepstack > (n = indexed_count(m->weights, mergers)))
+        return vs_error_set(VS_ERR_MODEL, "%s: vision_config.deepstack_visual_indexes lists %zu layers but the checkpoint has %lld deepstack mergers (%s*)",
+                            m->config_path, d->n_deepstack, (long long)n, mergers);
+    return VS_OK;
+}
