@@ -445,6 +445,15 @@ static void test_shape_overflow(void **state)
                    "tensor 't': data_offsets [0, 8] span 8 bytes but shape [4611686018427387904, 4] x F32 needs at least 2^63");
     expect_corrupt(ENTRY("\"dtype\":\"F64\",\"shape\":[4611686018427387904],\"data_offsets\":[0,8]"), 8, -1,
                    "tensor 't': data_offsets [0, 8] span 8 bytes but shape [4611686018427387904] x F64 needs at least 2^63");
+    /* the element count overflows int64 at the second dimension */
+    expect_corrupt(ENTRY("\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,8]"), 8, -1,
+                   "tensor 't': data_offsets [0, 8] span 8 bytes but shape [4294967296, 4294967296, 16] x F32 needs at least 2^63");
+    /* the count fits, its bytes do not */
+    expect_corrupt(ENTRY("\"dtype\":\"F64\",\"shape\":[2305843009213693952,2],\"data_offsets\":[0,8]"), 8, -1,
+                   "tensor 't': data_offsets [0, 8] span 8 bytes but shape [2305843009213693952, 2] x F64 needs at least 2^63");
+    /* both fit: the bytes needed are named */
+    expect_corrupt(ENTRY("\"dtype\":\"F32\",\"shape\":[1073741824,1073741824],\"data_offsets\":[0,8]"), 8, -1,
+                   "tensor 't': data_offsets [0, 8] span 8 bytes but shape [1073741824, 1073741824] x F32 needs 4611686018427387904");
 }
 
 static void test_overlapping_spans(void **state)
