@@ -68,6 +68,9 @@ static enum vs_status check_relations(const struct vs_model *m)
     if (d->v_hidden % d->v_heads)
         return vs_error_set(VS_ERR_MODEL, "%s: vision_config.num_heads (%lld) does not divide vision_config.hidden_size (%lld)",
                             f, (long long)d->v_heads, (long long)d->v_hidden);
+    if ((d->v_hidden / d->v_heads) % 4)
+        return vs_error_set(VS_ERR_MODEL, "%s: vision_config.hidden_size / num_heads (%lld / %lld) must be a multiple of 4 "
+                            "(the vision rotary embedding splits a head in four)", f, (long long)d->v_hidden, (long long)d->v_heads);
     int64_t side = 1;
     while (side * side < d->num_position_embeddings)
         side++;

@@ -133,6 +133,9 @@ config_case merge_zero moe vision_config.spatial_merge_size 0 "vision_config.spa
 config_case temporal_zero dense vision_config.temporal_patch_size 0 "vision_config.temporal_patch_size: must be a positive integer, got 0"
 config_case vision_heads_not_dividing moe vision_config.num_heads 3 \
   "vision_config.num_heads (3) does not divide vision_config.hidden_size (32)"
+# 32 / 16 = 2: the shapes still match, the vision rope would leave half its table unset
+config_case vision_head_dim_odd_quarter moe vision_config.num_heads 16 \
+  "vision_config.hidden_size / num_heads (32 / 16) must be a multiple of 4 (the vision rotary embedding splits a head in four)"
 config_case position_embeddings_not_square moe vision_config.num_position_embeddings 15 \
   "vision_config.num_position_embeddings (15) is not the square of an integer"
 config_case merge_overflow moe vision_config.spatial_merge_size 2000000000 \
