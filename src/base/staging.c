@@ -188,10 +188,17 @@ const char *vs_staging_dir(const struct vs_staging *s)
     return s->dir;
 }
 
-/* The directory renamed to the target, an existing one moved aside to *old first. */
+/* The directory renamed to the target. An existing target is swapped with it in one step
+ * (RENAME_EXCHANGE), so that a run killed now leaves the old output at the staging path, without a
+ * lock file, for the next run to reclaim, and never neither; where the file system cannot swap,
+ * the target is moved aside to *old first. *old is what to remove afterwards. */
 static enum vs_status move_into_place(const struct vs_staging *s, char **old)
 {
     *old = NULL;
+    if (vs_fs_exists(s->target) && renameat2(AT_FDCWD, s->dir, AT_FDCWD, s->target, RENAME_EXCHANGE) == 0) {
+        *old = vs_strdup(s->dir); /* without it, the next run reclaims the old output */
+        return VS_OK;
+    }
     if (vs_fs_exists(s->target)) {
         char *parent = vs_path_dirname(s->target), *base = vs_path_basename(s->target);
         *old = parent && base ? vs_strfmt("%s/.%s.vlmslim-old-%ld", parent, base, (long)getpid()) : NULL;
