@@ -30,8 +30,10 @@ static void blas_single_end(int n)
  * differently depending on the size of the GEMM it falls in, so a split by threads made exports
  * depend on OMP_NUM_THREADS. Tiles start at 512 × 512 and are halved, the side with fewer tiles
  * first, down to 128 × 128, until there are at least LINEAR_TILES_MIN of them: each GEMM repacks
- * its block of x and of w, which costs 5-10% at 128 × 128 and more below, while too few tiles
- * leave threads idle (bench/results/forward.txt).
+ * its block of x and of w (2-13% of a single-threaded GEMM at 128 × 128, more below), while too
+ * few tiles leave threads idle. A tiled GEMM runs at 0.92-1.06 of OpenBLAS's own two-thread sgemm
+ * on Qwen3-VL's shapes; a whole unit's forward pays up to 6-15% for it against a split by threads
+ * (bench/results/forward.txt).
  * w_in_out: w is [k, n] with row stride ldw (y = x·w), else [n, k] (y = x·wᵀ). */
 enum { LINEAR_TILE_START = 512, LINEAR_TILE_LEAST = 128, LINEAR_TILES_MIN = 16 };
 
