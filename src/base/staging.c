@@ -195,11 +195,12 @@ const char *vs_staging_dir(const struct vs_staging *s)
 static enum vs_status move_into_place(const struct vs_staging *s, char **old)
 {
     *old = NULL;
-    if (vs_fs_exists(s->target) && renameat2(AT_FDCWD, s->dir, AT_FDCWD, s->target, RENAME_EXCHANGE) == 0) {
+    bool replacing = vs_fs_exists(s->target);
+    if (replacing && renameat2(AT_FDCWD, s->dir, AT_FDCWD, s->target, RENAME_EXCHANGE) == 0) {
         *old = vs_strdup(s->dir); /* without it, the next run reclaims the old output */
         return VS_OK;
     }
-    if (vs_fs_exists(s->target)) {
+    if (replacing) {
         char *parent = vs_path_dirname(s->target), *base = vs_path_basename(s->target);
         *old = parent && base ? vs_strfmt("%s/.%s.vlmslim-old-%ld", parent, base, (long)getpid()) : NULL;
         free(parent);

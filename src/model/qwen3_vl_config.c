@@ -98,6 +98,29 @@ static enum vs_status check_relations(const struct vs_model *m)
     return VS_OK;
 }
 
+/* An integer key of a config object: required or optional (dst keeps its default), and then
+ * positive or merely within int. */
+struct int_field {
+    const char *key;
+    int64_t *dst;
+    bool required, positive;
+};
+
+static enum vs_status read_int_fields(const struct vs_model *m, const json_t *obj, const char *where,
+                                      const struct int_field *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct int_field *fl = &fields[i];
+        enum vs_status st = fl->required ? vs_json_int(obj, fl->key, m->config_path, where, fl->dst)
+                                         : vs_json_int_opt(obj, fl->key, m->config_path, where, fl->dst);
+        if (st == VS_OK)
+            st = fl->positive ? positive(m, where, fl->key, *fl->dst) : at_most_int(m, where, fl->key, *fl->dst);
+        if (st != VS_OK)
+            return st;
+    }
+    return VS_OK;
+}
+
 enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
 {
     struct vs_qwen3_vl_dims *d = &m->d;
@@ -113,26 +136,20 @@ enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
     d->temporal_patch_size = 2;
     d->merge_size = 2;
     d->in_channels = 3;
-    struct { const char *key; int64_t *dst; bool required; } vfields[] = {
-        {"depth", &d->v_depth, true},
-        {"hidden_size", &d->v_hidden, true},
-        {"num_heads", &d->v_heads, true},
-        {"intermediate_size", &d->v_intermediate, true},
-        {"out_hidden_size", &d->out_hidden, true},
-        {"num_position_embeddings", &d->num_position_embeddings, true},
-        {"patch_size", &d->patch_size, false},
-        {"temporal_patch_size", &d->temporal_patch_size, false},
-        {"spatial_merge_size", &d->merge_size, false},
-        {"in_channels", &d->in_channels, false},
+    const struct int_field vfields[] = {
+        {"depth", &d->v_depth, true, true},
+        {"hidden_size", &d->v_hidden, true, true},
+        {"num_heads", &d->v_heads, true, true},
+        {"intermediate_size", &d->v_intermediate, true, true},
+        {"out_hidden_size", &d->out_hidden, true, true},
+        {"num_position_embeddings", &d->num_position_embeddings, true, true},
+        {"patch_size", &d->patch_size, false, true},
+        {"temporal_patch_size", &d->temporal_patch_size, false, true},
+        {"spatial_merge_size", &d->merge_size, false, true},
+        {"in_channels", &d->in_channels, false, true},
     };
-    for (size_t i = 0; i < sizeof vfields / sizeof vfields[0]; i++) {
-        st = vfields[i].required ? vs_json_int(vc, vfields[i].key, f, vw, vfields[i].dst)
-                                 : vs_json_int_opt(vc, vfields[i].key, f, vw, vfields[i].dst);
-        if (st == VS_OK)
-            st = positive(m, vw, vfields[i].key, *vfields[i].dst);
-        if (st != VS_OK)
-            return st;
-    }
+    if ((st = read_int_fields(m, vc, vw, vfields, sizeof vfields / sizeof vfields[0])) != VS_OK)
+        return st;
     if ((st = vs_json_int_list_opt(vc, "deepstack_visual_indexes", f, vw, &d->deepstack_indexes,
                                    &d->n_deepstack)) != VS_OK)
         return st;
@@ -140,29 +157,20 @@ enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
     const char *tw = "text_config";
     d->intermediate = 0;
     d->decoder_sparse_step = 1;
-    struct { const char *key; int64_t *dst; bool required; } tfields[] = {
-        {"hidden_size", &d->hidden, true},
-        {"num_hidden_layers", &d->layers, true},
-        {"num_attention_heads", &d->heads, true},
-        {"num_key_value_heads", &d->kv_heads, true},
-        {"head_dim", &d->head_dim, true},
-        {"vocab_size", &d->vocab, true},
-        {"intermediate_size", &d->intermediate, !m->moe},
-        {"num_experts", &d->experts, m->moe},
-        {"num_experts_per_tok", &d->topk, m->moe},
-        {"moe_intermediate_size", &d->moe_intermediate, m->moe},
-        {"decoder_sparse_step", &d->decoder_sparse_step, false},
+    const struct int_field tfields[] = {
+        {"hidden_size", &d->hidden, true, true},
+        {"num_hidden_layers", &d->layers, true, true},
+        {"num_attention_heads", &d->heads, true, true},
+        {"num_key_value_heads", &d->kv_heads, true, true},
+        {"head_dim", &d->head_dim, true, true},
+        {"vocab_size", &d->vocab, true, true},
+        {"intermediate_size", &d->intermediate, !m->moe, !m->moe},
+        {"num_experts", &d->experts, m->moe, m->moe},
+        {"num_experts_per_tok", &d->topk, m->moe, m->moe},
+        {"moe_intermediate_size", &d->moe_intermediate, m->moe, m->moe},
+        {"decoder_sparse_step", &d->decoder_sparse_step, false, m->moe},
     };
-    for (size_t i = 0; i < sizeof tfields / sizeof tfields[0]; i++) {
-        st = tfields[i].required ? vs_json_int(tc, tfields[i].key, f, tw, tfields[i].dst)
-                                 : vs_json_int_opt(tc, tfields[i].key, f, tw, tfields[i].dst);
-        if (st == VS_OK)
-            st = tfields[i].required ? positive(m, tw, tfields[i].key, *tfields[i].dst)
-                                     : at_most_int(m, tw, tfields[i].key, *tfields[i].dst);
-        if (st != VS_OK)
-            return st;
-    }
-    if (m->moe && (st = positive(m, tw, "decoder_sparse_step", d->decoder_sparse_step)) != VS_OK)
+    if ((st = read_int_fields(m, tc, tw, tfields, sizeof tfields / sizeof tfields[0])) != VS_OK)
         return st;
     if ((st = vs_json_int_list_opt(tc, "mlp_only_layers", f, tw, &d->mlp_only_layers,
                                    &d->n_mlp_only_layers)) != VS_OK)
