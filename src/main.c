@@ -1,6 +1,7 @@
 #include <malloc.h>
 
 #include "cli/cli.h"
+#include "io/json_util.h"
 
 int main(int argc, char **argv)
 {
@@ -11,5 +12,6 @@ int main(int argc, char **argv)
      * (the largest weights, the embedding) are still mapped and unmapped whole. */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    vs_json_hook_allocs(); /* jansson's allocation failures become errors, not cut strings */
     return vs_cli_main(argc, argv);
 }

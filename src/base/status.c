@@ -1,5 +1,7 @@
 #include "base/status.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,9 +74,52 @@ int vs_status_exit_code(enum vs_status code)
     return code == VS_ERR_USAGE ? 2 : 1;
 }
 
+/* The failure hook: armed is checked on every allocation; the rest only while armed. */
+static atomic_bool alloc_armed;
+static atomic_size_t alloc_seen, alloc_failed, alloc_fail_at;
+static atomic_bool alloc_fail_persist;
+
+#define ALLOC_NEVER ((size_t)-1)
+
+static void alloc_arm(size_t fail_at, bool persist)
+{
+    atomic_store(&alloc_armed, false);
+    atomic_store(&alloc_seen, 0);
+    atomic_store(&alloc_failed, 0);
+    atomic_store(&alloc_fail_at, fail_at);
+    atomic_store(&alloc_fail_persist, persist);
+    atomic_store(&alloc_armed, true);
+}
+
+void vs_alloc_fail_after(size_t n, enum vs_alloc_fail_mode mode)
+{
+    alloc_arm(n, mode == VS_ALLOC_FAIL_PERSIST);
+}
+
+void vs_alloc_count_start(void) { alloc_arm(ALLOC_NEVER, false); }
+
+void vs_alloc_hook_off(void) { atomic_store(&alloc_armed, false); }
+
+size_t vs_alloc_count(void) { return atomic_load(&alloc_seen); }
+
+size_t vs_alloc_failures(void) { return atomic_load(&alloc_failed); }
+
+static bool alloc_should_fail(void)
+{
+    if (__builtin_expect(!atomic_load_explicit(&alloc_armed, memory_order_relaxed), 1))
+        return false;
+    size_t i = atomic_fetch_add(&alloc_seen, 1), at = atomic_load(&alloc_fail_at);
+    bool fail = at != ALLOC_NEVER && (i == at || (i > at && atomic_load(&alloc_fail_persist)));
+    if (fail)
+        atomic_fetch_add(&alloc_failed, 1);
+    return fail;
+}
+
+int vs_alloc_should_fail(void) { return alloc_should_fail(); }
+
 void *vs_malloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
+    void *p = alloc_should_fail() ? NULL : malloc(n ? n : 1);
     if (!p)
         vs_error_set(VS_ERR_NOMEM, "out of memory allocating %zu bytes", n);
     return p;
@@ -82,7 +127,7 @@ void *vs_malloc(size_t n)
 
 void *vs_calloc(size_t count, size_t size)
 {
-    void *p = calloc(count ? count : 1, size ? size : 1);
+    void *p = alloc_should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         vs_error_set(VS_ERR_NOMEM, "out of memory allocating %zu x %zu bytes", count, size);
     return p;
@@ -90,7 +135,7 @@ void *vs_calloc(size_t count, size_t size)
 
 void *vs_realloc(void *p, size_t n)
 {
-    void *q = realloc(p, n ? n : 1);
+    void *q = alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
     if (!q)
         vs_error_set(VS_ERR_NOMEM, "out of memory allocating %zu bytes", n);
     return q;
@@ -115,9 +160,12 @@ char *vs_strfmt(const char *fmt, ...)
 {
     va_list ap;
     char *s = NULL;
-    va_start(ap, fmt);
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
+    int n = -1;
+    if (!alloc_should_fail()) {
+        va_start(ap, fmt);
+        n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+    }
     if (n < 0) {
         vs_error_set(VS_ERR_NOMEM, "out of memory formatting a string");
         return NULL;

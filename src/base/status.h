@@ -55,4 +55,23 @@ char *vs_strndup(const char *s, size_t n);
 /* asprintf that returns NULL (and records VS_ERR_NOMEM) on failure. */
 char *vs_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Allocation-failure injection for tests (SQLite's "malloc failure" harness). Once armed, every
+ * allocation through the helpers above (and through jansson, see vs_json_hook_allocs) is
+ * counted; vs_alloc_fail_after(n, ...) makes the allocation n (0-based, counted from the call)
+ * fail: only that one (VS_ALLOC_FAIL_ONCE) or it and all later ones (VS_ALLOC_FAIL_PERSIST).
+ * The state is process-wide, so allocations made by worker threads are counted too. Disarmed,
+ * an allocation pays one branch. */
+enum vs_alloc_fail_mode { VS_ALLOC_FAIL_ONCE, VS_ALLOC_FAIL_PERSIST };
+void vs_alloc_fail_after(size_t n, enum vs_alloc_fail_mode mode);
+/* Counts allocations from now on without failing any. */
+void vs_alloc_count_start(void);
+/* Disarms: nothing fails and nothing is counted. */
+void vs_alloc_hook_off(void);
+/* Allocations seen since the hook was last armed (failed ones included). */
+size_t vs_alloc_count(void);
+/* Allocations the hook made fail since it was last armed. */
+size_t vs_alloc_failures(void);
+/* Counts one allocation; true if it must fail. For allocators outside this file. */
+int vs_alloc_should_fail(void);
+
 #endif

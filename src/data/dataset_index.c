@@ -6,6 +6,7 @@
 
 #include "base/fs.h"
 #include "data/dataset_internal.h"
+#include "io/json_util.h"
 
 static const char *const audio_suffixes[] = {".wav", ".mp3", NULL};
 static const char *const video_suffixes[] = {".mp4", NULL};
@@ -90,7 +91,9 @@ static enum vs_status jsonl_line(void *ctx, size_t lineno, const char *line, siz
     if (b == len)
         return VS_OK; /* blank line */
     json_error_t err;
-    json_t *v = json_loadb(line, len, JSON_DECODE_ANY, &err);
+    json_t *v = vs_json_loadb(line, len, JSON_DECODE_ANY, &err);
+    if (!v && vs_json_load_ran_out(&err))
+        return vs_error_set(VS_ERR_NOMEM, "%s: Line %zu: out of memory parsing JSON", c->path, lineno);
     if (!v)
         return vs_error_set(VS_ERR_DATASET, "%s: Line %zu: invalid JSON: %s", c->path, lineno,
                             err.text);
@@ -106,7 +109,9 @@ static enum vs_status jsonl_line(void *ctx, size_t lineno, const char *line, siz
 static enum vs_status load_json(struct index_ctx *c, const char *text, size_t len)
 {
     json_error_t err;
-    json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &err);
+    json_t *root = vs_json_loadb(text, len, JSON_DECODE_ANY, &err);
+    if (!root && vs_json_load_ran_out(&err))
+        return vs_error_set(VS_ERR_NOMEM, "%s: out of memory parsing JSON", c->path);
     if (!root)
         return vs_error_set(VS_ERR_DATASET,
                             "Failed to parse JSON file: %s (line %d, column %d: %s)", c->path,

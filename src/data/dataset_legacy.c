@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "data/dataset_internal.h"
+#include "io/json_util.h"
 
 static const char *const json_suffixes[] = {".json", ".jsonl", NULL};
 
@@ -57,7 +58,9 @@ static enum vs_status item_line(void *ctx, size_t lineno, const char *line, size
     if (b == len)
         return VS_OK;
     json_error_t err;
-    json_t *v = json_loadb(line, len, JSON_DECODE_ANY, &err);
+    json_t *v = vs_json_loadb(line, len, JSON_DECODE_ANY, &err);
+    if (!v && vs_json_load_ran_out(&err)) /* not a line to skip */
+        return vs_error_set(VS_ERR_NOMEM, "%s: line %zu: out of memory parsing JSON", it->path, lineno);
     if (!v) {
         vs_warn("%s: line %zu: invalid JSON (%s), skipped", it->path, lineno, err.text);
         return VS_OK;
@@ -78,8 +81,10 @@ static enum vs_status items_load(const char *path, struct items *it)
         st = vs_dataset_each_line(text, len, item_line, it);
     } else {
         json_error_t err;
-        json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &err);
-        if (!root) {
+        json_t *root = vs_json_loadb(text, len, JSON_DECODE_ANY, &err);
+        if (!root && vs_json_load_ran_out(&err)) {
+            st = vs_error_set(VS_ERR_NOMEM, "%s: out of memory parsing JSON", path);
+        } else if (!root) {
             vs_warn("Failed to parse JSON file: %s (line %d, column %d: %s), no entries used", path,
                     err.line, err.column, err.text);
         } else if (json_is_array(root)) {

@@ -74,7 +74,7 @@ static enum vs_status open_index(struct vs_st_model *m, const char *index_path)
     const char *name;
     json_t *v;
     if (!file_no) {
-        st = VS_ERR_NOMEM;
+        st = vs_error_set(VS_ERR_NOMEM, "%s: out of memory", index_path);
     } else if (!json_is_object(idx)) {
         st = vs_error_set(VS_ERR_FORMAT, "%s: must be a JSON object with a 'weight_map'", index_path);
     } else if (!json_is_object(map)) {
@@ -96,7 +96,11 @@ static enum vs_status open_index(struct vs_st_model *m, const char *index_path)
             if (json_object_get(file_no, file))
                 continue;
             char *path = vs_path_join(m->dir, file);
-            int exists = path && vs_fs_exists(path);
+            if (!path) {
+                st = VS_ERR_NOMEM;
+                break;
+            }
+            int exists = vs_fs_exists(path);
             free(path);
             if (!exists) {
                 st = vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' is mapped to '%s', which does not exist in %s",

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/json_util.h"
 #include "io/safetensors.h"
 
 /* The reference implementation refuses larger headers; so do we, before parsing. */
@@ -178,7 +179,9 @@ static enum vs_status parse_header(struct vs_st_file *f)
         return vs_error_set(VS_ERR_FORMAT, "%s: header length %llu is over the %llu-byte limit of safetensors", p,
                             (unsigned long long)hlen, VS_ST_MAX_HEADER);
     json_error_t err;
-    json_t *header = json_loadb((const char *)f->map + 8, (size_t)hlen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    json_t *header = vs_json_loadb((const char *)f->map + 8, (size_t)hlen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (!header && vs_json_load_ran_out(&err))
+        return vs_error_set(VS_ERR_NOMEM, "%s: out of memory parsing the header", p);
     if (!header) {
         for (char *c = err.text; *c; c++) /* it may quote the bad bytes: keep the message one line */
             if ((unsigned char)*c < 0x20)

@@ -19,6 +19,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "io/json_util.h"
 #include "io/safetensors.h"
 #include "io/seq_writer.h"
 
@@ -133,7 +134,7 @@ enum vs_status vs_st_writer_open(const char *dir, const char *prefix, uint64_t p
  * multiple of `align` (a multiple of 8). */
 static char *build_header(struct vs_st_writer *w, size_t align, size_t *total)
 {
-    char *json = json_dumps(w->pending, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *json = vs_json_dumps(w->pending, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!json) {
         vs_error_set(VS_ERR_NOMEM, "%s: out of memory building the header", w->cur_path);
         return NULL;
@@ -288,10 +289,8 @@ enum vs_status vs_st_writer_add(struct vs_st_writer *w, const char *name, enum v
                             nbytes, vs_dtype_name(dtype));
     if (strcmp(name, "__metadata__") == 0)
         return vs_error_set(VS_ERR_INTERNAL, "tensor name '__metadata__' is reserved by safetensors");
-    json_t *key_check = json_string(name);
-    if (!key_check)
+    if (!vs_json_valid_utf8(name, strlen(name)))
         return vs_error_set(VS_ERR_INTERNAL, "tensor name '%s' is not valid UTF-8", name);
-    json_decref(key_check);
     if (json_object_get(w->weight_map, name))
         return vs_error_set(VS_ERR_INTERNAL, "%s: tensor '%s' written twice", w->dir, name);
 
@@ -344,7 +343,7 @@ static enum vs_status write_index(struct vs_st_writer *w, size_t k)
     if (ok)
         root = json_pack("{s:{s:I}, s:O}", "metadata", "total_size", (json_int_t)w->total, "weight_map", map);
     json_decref(map);
-    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
+    char *text = root ? vs_json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     char *fname = vs_strfmt("%s.safetensors.index.json", w->prefix);
     w->index_path = fname ? vs_path_join(w->dir, fname) : NULL;

@@ -27,6 +27,7 @@ struct vs_seq_writer {
     size_t fill;
     uint64_t appended;    /* bytes appended so far */
     pthread_t thread;
+    bool started;         /* the thread runs (from the first full buffer on) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
@@ -132,19 +133,11 @@ enum vs_status vs_seq_writer_open(int fd, const char *path, struct vs_seq_writer
     w->fd = fd;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    bool ok = (w->path = vs_strdup(path)) != NULL;
-    for (int i = 0; ok && i < N_BUFS; i++)
-        ok = (w->buf[i] = aligned_alloc(ALIGN, BUF_BYTES)) != NULL;
-    if (!ok) {
+    if (!(w->path = vs_strdup(path))) {
         free_writer(w);
-        return vs_error_set(VS_ERR_NOMEM, "%s: cannot allocate the write buffers", path);
+        return VS_ERR_NOMEM;
     }
     set_direct(fd, true); /* refused (tmpfs, ...): the page cache it is */
-    if (pthread_create(&w->thread, NULL, thread_main, w) != 0) {
-        set_direct(fd, false);
-        free_writer(w);
-        return vs_error_set(VS_ERR_IO, "%s: cannot start the writer thread", path);
-    }
     *out = w;
     return VS_OK;
 }
@@ -176,14 +169,24 @@ enum vs_status vs_seq_writer_write(struct vs_seq_writer *w, const void *data, si
 {
     const char *p = data;
     while (n > 0) {
+        /* buffers are allocated as they are first filled: a small file needs one */
+        if (!w->buf[w->cur] &&
+            !(w->buf[w->cur] = vs_alloc_should_fail() ? NULL : aligned_alloc(ALIGN, BUF_BYTES)))
+            return vs_error_set(VS_ERR_NOMEM, "%s: cannot allocate a write buffer of %d bytes", w->path,
+                                (int)BUF_BYTES);
         size_t k = BUF_BYTES - w->fill < n ? BUF_BYTES - w->fill : n;
         memcpy(w->buf[w->cur] + w->fill, p, k);
         w->fill += k;
         w->appended += k;
         p += k;
         n -= k;
-        if (w->fill == BUF_BYTES)
+        if (w->fill == BUF_BYTES) {
+            /* a file smaller than one buffer is written at close, without a thread */
+            if (!w->started && pthread_create(&w->thread, NULL, thread_main, w) != 0)
+                return vs_error_set(VS_ERR_IO, "%s: cannot start the writer thread", w->path);
+            w->started = true;
             submit(w, BUF_BYTES);
+        }
     }
     return error_now(w) ? failure(w) : VS_OK;
 }
@@ -192,13 +195,18 @@ enum vs_status vs_seq_writer_close(struct vs_seq_writer *w)
 {
     if (!w)
         return VS_OK;
-    if (w->fill > 0)
-        submit(w, w->fill);
-    pthread_mutex_lock(&w->mu);
-    w->stop = true;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
+    if (!w->started) {
+        if (w->fill > 0)
+            w->err = write_buffer(w, w->buf[w->cur], w->fill, w->appended - w->fill);
+    } else {
+        if (w->fill > 0)
+            submit(w, w->fill);
+        pthread_mutex_lock(&w->mu);
+        w->stop = true;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+    }
     enum vs_status st = w->err ? failure(w) : VS_OK;
     set_direct(w->fd, false);
     free_writer(w);

@@ -4,7 +4,8 @@
  * (and, at the end, a wait while they are written back); with O_DIRECT the device reads the
  * staging buffers itself while the caller goes on computing. Where the file system refuses
  * O_DIRECT the thread writes the same buffers through the page cache. The output is the same
- * bytes either way. */
+ * bytes either way. A file smaller than one staging buffer (8 MiB) is written at close by the
+ * caller, without a thread; buffers are allocated as they are first filled. */
 #ifndef VS_IO_SEQ_WRITER_H
 #define VS_IO_SEQ_WRITER_H
 

@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "base/fs.h"
+#include "io/json_util.h"
 
 #define TAG(x) "tag:yaml.org,2002:" x
 #define MAX_KEY_LEN 512   /* msModelSlim's yaml_safe_load rejects longer keys */
@@ -215,11 +216,11 @@ static bool parse_uint(const char *s, size_t n, int base, uint64_t *out)
 }
 
 /* construct_yaml_int: sign, 0b/0x/leading-0 octal, sexagesimal, decimal. */
-static bool construct_int(const char *text, json_int_t *out)
+static int construct_int(const char *text, json_int_t *out)
 {
     char *s = strip_underscores(text, false);
     if (!s)
-        return false;
+        return -1; /* out of memory */
     const char *p = s;
     bool neg = *p == '-';
     if (*p == '-' || *p == '+')
@@ -250,17 +251,17 @@ static bool construct_int(const char *text, json_int_t *out)
         ok = parse_uint(p, strlen(p), 10, &mag);
     free(s);
     if (!ok || mag > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
-        return false;
+        return 0;
     *out = neg ? (json_int_t)(0 - mag) : (json_int_t)mag;
-    return true;
+    return 1;
 }
 
 /* construct_yaml_float: sign, .inf, .nan, sexagesimal, else a decimal float. */
-static bool construct_float(const char *text, double *out)
+static int construct_float(const char *text, double *out)
 {
     char *s = strip_underscores(text, true);
     if (!s)
-        return false;
+        return -1; /* out of memory */
     const char *p = s;
     double sign = *p == '-' ? -1.0 : 1.0;
     if (*p == '-' || *p == '+')
@@ -297,12 +298,12 @@ static bool construct_float(const char *text, double *out)
     return ok;
 }
 
-static bool construct_bool(const char *text, bool *out)
+static int construct_bool(const char *text, bool *out)
 {
     static const char *const t[] = {"yes", "true", "on", NULL}, *const f[] = {"no", "false", "off", NULL};
     char *s = strip_underscores(text, true); /* bool_values[value.lower()]; '_' never matches */
     if (!s)
-        return false;
+        return -1; /* out of memory */
     bool ok = !strchr(text, '_') && (is_one_of(s, t) || is_one_of(s, f));
     if (ok)
         *out = is_one_of(s, t);
@@ -394,7 +395,10 @@ static enum kind resolve_plain(struct builder *b, const char *s)
 static enum vs_status make_float(const struct builder *b, const yaml_mark_t *m, const char *s, json_t **out)
 {
     double v;
-    if (!construct_float(s, &v))
+    int r;
+    if ((r = construct_float(s, &v)) < 0)
+        return vs_error_set(VS_ERR_NOMEM, "out of memory");
+    if (!r)
         return err_at(b, m, "invalid float '%s'", s);
     if (isfinite(v))
         *out = json_real(v);
@@ -432,22 +436,28 @@ static enum vs_status scalar_value(struct builder *b, const yaml_event_t *ev, js
     switch (k) {
     case K_STR:
         *out = json_stringn(s, len);
-        if (!*out)
+        if (!*out && !vs_json_valid_utf8(s, len))
             return err_at(b, m, "string is not valid UTF-8");
-        return VS_OK;
+        return *out ? VS_OK : vs_error_set(VS_ERR_NOMEM, "out of memory");
     case K_NULL:
         *out = json_null();
         return VS_OK;
     case K_BOOL: {
         bool v;
-        if (!construct_bool(s, &v))
+        int r;
+        if ((r = construct_bool(s, &v)) < 0)
+            return vs_error_set(VS_ERR_NOMEM, "out of memory");
+        if (!r)
             return err_at(b, m, "invalid boolean '%s'", s);
         *out = json_boolean(v);
         return VS_OK;
     }
     case K_INT: {
         json_int_t v;
-        if (!construct_int(s, &v))
+        int r;
+        if ((r = construct_int(s, &v)) < 0)
+            return vs_error_set(VS_ERR_NOMEM, "out of memory");
+        if (!r)
             return err_at(b, m, "invalid or out-of-range (64-bit) integer '%s'", s);
         *out = json_integer(v);
         break;

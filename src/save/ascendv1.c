@@ -37,8 +37,12 @@ enum vs_status vs_ascendv1_open(const char *dir, uint64_t part_bytes, struct vs_
         return VS_ERR_NOMEM;
     s->max_type = -1;
     enum vs_status st = VS_ERR_NOMEM;
-    if (!(s->dir = vs_strdup(dir)) || !(s->description = json_object()))
+    if (!(s->dir = vs_strdup(dir)))
         goto fail;
+    if (!(s->description = json_object())) {
+        st = vs_error_set(VS_ERR_NOMEM, "%s: out of memory starting the export", dir);
+        goto fail;
+    }
     if ((st = vs_st_writer_open(dir, "quant_model_weights", part_bytes, VS_EXPORT_MODE, &s->writer)) != VS_OK)
         goto fail;
     *out = s;
@@ -209,7 +213,9 @@ static enum vs_status copy_side_files(const char *model_path, const char *dir)
 enum vs_status vs_ascendv1_set_optional(struct vs_ascendv1 *s, const char *json_text)
 {
     json_error_t err;
-    json_t *v = json_loads(json_text, 0, &err);
+    json_t *v = vs_json_loadb(json_text, strlen(json_text), 0, &err);
+    if (!v && vs_json_load_ran_out(&err))
+        return vs_error_set(VS_ERR_NOMEM, "quant_model_description.json: out of memory parsing optional");
     if (!v || !json_is_object(v)) {
         json_decref(v);
         return vs_error_set(VS_ERR_INTERNAL, "quant_model_description.json: optional: not a JSON object: %s", json_text);

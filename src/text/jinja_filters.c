@@ -290,11 +290,9 @@ static struct vs_jv *f_tojson(struct vs_jrt *rt, struct vs_jv *v, struct vs_jarg
 
 /* ---- numbers ---- */
 
-static bool parse_int_str(const char *s, size_t len, int base, int64_t *out)
+static bool parse_int_str(struct vs_jarena *a, const char *s, size_t len, int base, int64_t *out)
 {
-    char *tmp = malloc(len + 1), *w = tmp;
-    if (!tmp)
-        return false;
+    char *tmp = vs_ja_alloc(a, len + 1), *w = tmp; /* out of memory: the render fails */
     size_t i = 0;
     while (i < len && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
         i++;
@@ -319,7 +317,6 @@ static bool parse_int_str(const char *s, size_t len, int base, int64_t *out)
     if (ok && base == 10 && (tmp[0] == '0' || ((tmp[0] == '-' || tmp[0] == '+') && tmp[1] == '0')))
         ok = strspn(tmp + (tmp[0] == '-' || tmp[0] == '+'), "0") ==
              strlen(tmp + (tmp[0] == '-' || tmp[0] == '+'));
-    free(tmp);
     *out = (int64_t)v;
     return ok;
 }
@@ -363,7 +360,7 @@ static struct vs_jv *f_int(struct vs_jrt *rt, struct vs_jv *v, struct vs_jargs *
     case JV_STR: {
         int64_t i;
         double f;
-        if (parse_int_str(v->u.str.s, v->u.str.len, (int)base, &i))
+        if (parse_int_str(rt->a, v->u.str.s, v->u.str.len, (int)base, &i))
             return vs_jv_int(rt->a, i);
         if (parse_float_str(v->u.str.s, v->u.str.len, &f) && !isnan(f) && !isinf(f) && fabs(f) < 9.2e18)
             return vs_jv_int(rt->a, (int64_t)f);

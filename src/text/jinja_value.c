@@ -37,7 +37,7 @@ void *vs_ja_alloc(struct vs_jarena *a, size_t n)
     struct vs_jarena_chunk *c = a->head;
     if (!c || c->cap - c->used < n) {
         size_t cap = n > JA_CHUNK / 4 ? n : JA_CHUNK;
-        c = calloc(1, sizeof(*c) + cap);
+        c = vs_calloc(1, sizeof(*c) + cap);
         if (!c) {
             vs_error_set(VS_ERR_NOMEM, "out of memory rendering a chat template");
             longjmp(*vs_ja_oom, 2);

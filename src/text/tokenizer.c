@@ -73,7 +73,7 @@ void vs_tokenizer_close(struct vs_tokenizer *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n_ids; i++)
+    for (size_t i = 0; t->id_str && i < t->n_ids; i++) /* id_str is NULL if its allocation failed */
         if (!t->id_added || !t->id_added[i])
             free(t->id_str[i]);
     free(t->id_str);
