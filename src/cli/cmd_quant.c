@@ -124,14 +124,15 @@ static enum vs_status check_device(const char *device)
     return VS_OK;
 }
 
-static enum vs_status check_save_path(const char *save_path, const char *model_path, bool overwrite)
+/* label names the path in messages: "--save_path" or a saver's "spec.save[1].save_path". */
+static enum vs_status check_save_path(const char *label, const char *save_path, const char *model_path, bool overwrite)
 {
     if (vs_fs_exists(save_path)) {
         if (!vs_fs_is_dir(save_path))
-            return vs_error_set(VS_ERR_USAGE, "--save_path %s: exists and is not a directory", save_path);
+            return vs_error_set(VS_ERR_USAGE, "%s %s: exists and is not a directory", label, save_path);
         if (!vs_fs_dir_is_empty(save_path) && !overwrite)
             return vs_error_set(VS_ERR_USAGE,
-                                "--save_path %s: directory is not empty; choose another path or pass --overwrite",
+                                "%s %s: directory is not empty; choose another path or pass --overwrite", label,
                                 save_path);
     }
     char *a = realpath(model_path, NULL), *b = realpath(save_path, NULL);
@@ -139,12 +140,12 @@ static enum vs_status check_save_path(const char *save_path, const char *model_p
     free(a);
     free(b);
     if (same)
-        return vs_error_set(VS_ERR_USAGE, "--save_path %s: is the --model_path directory; choose another path", save_path);
+        return vs_error_set(VS_ERR_USAGE, "%s %s: is the --model_path directory; choose another path", label, save_path);
     /* The export is assembled beside save_path, so its parent must exist. */
     char *parent = vs_path_dirname(save_path);
     enum vs_status st = parent ? vs_fs_mkdirs(parent, 0755) : VS_ERR_NOMEM;
     free(parent);
-    return st == VS_OK ? VS_OK : vs_error_prefix(st, "--save_path %s", save_path);
+    return st == VS_OK ? VS_OK : vs_error_prefix(st, "%s %s", label, save_path);
 }
 
 /* --quant_type without --config_path: the best practice of the adapter's family. */
@@ -266,7 +267,7 @@ int vs_cmd_quant(int argc, char **argv)
     }
     if ((st = vs_cli_check_dir("model_path", model_path)) != VS_OK)
         goto out;
-    if ((st = check_save_path(save_path, model_path, overwrite)) != VS_OK)
+    if ((st = check_save_path("--save_path", save_path, model_path, overwrite)) != VS_OK)
         goto out;
     if (config_path && quant_type) {
         st = vs_error_set(VS_ERR_USAGE, "--quant_type and --config_path: only one can be provided");
@@ -299,6 +300,21 @@ int vs_cmd_quant(int argc, char **argv)
     }
     if ((st = vs_quant_config_load(config_path, &cfg)) != VS_OK || (st = vs_quant_check_config(cfg)) != VS_OK)
         goto out;
+    for (size_t i = 1; i < cfg->n_save; i++) { /* the savers after the first write to their save_path */
+        char label[96];
+        snprintf(label, sizeof label, "%s.save_path", cfg->save[i].path);
+        const char *path = cfg->save[i].u.saver.save_path;
+        char *a = realpath(path, NULL), *b = realpath(save_path, NULL);
+        bool same = strcmp(path, save_path) == 0 || (a && b && strcmp(a, b) == 0);
+        free(a);
+        free(b);
+        if (same) {
+            st = vs_error_set(VS_ERR_USAGE, "%s %s: is --save_path too; give each saver its own directory", label, path);
+            goto out;
+        }
+        if ((st = check_save_path(label, path, model_path, overwrite)) != VS_OK)
+            goto out;
+    }
 
     lab_calib = vs_datadir_lab_calib();
     struct vs_quant_options o = {

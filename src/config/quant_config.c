@@ -36,9 +36,10 @@ static const char *const PROC_NAMES[] = {
     "awq",          "quarot",           "online_quarot", "kv_smooth",        "dynamic_cache",
     "fa3_quant",    "autoround_quant",  "flatquant",    "float_sparse",      "svd_res",
     "adapt_rotation", "module_func",    "group",        "load",              "ascendv1_saver",
-    "ascendv1_saver_distributed", "mindie_format_saver", NULL};
+    "ascendv1_saver_distributed", "mindie_format_saver", "compressed_tensors_saver", NULL};
 /* The types spec.save is for (listed when one there is unknown). */
-static const char *const SAVER_NAMES[] = {"ascendv1_saver", "ascendv1_saver_distributed", "mindie_format_saver", NULL};
+static const char *const SAVER_NAMES[] = {"ascendv1_saver", "ascendv1_saver_distributed", "mindie_format_saver",
+                                          "compressed_tensors_saver", NULL};
 static const char *const RUNNER_NAMES[] = {"auto", "model_wise", "layer_wise", "dp_layer_wise", NULL};
 static const char *const SUBGRAPH_NAMES[] = {"norm-linear", "linear-linear", "ov", "up-down", NULL};
 
@@ -624,7 +625,7 @@ static const char *const FA3_DETAIL_KEYS[] = {"fa_q", "fa_k", "fa_v", NULL};
 static const char *const AUTOROUND_KEYS[] = {"type", "iters", "enable_minmax_tuning", "enable_round_tuning",
                                              "strategies", NULL};
 static const char *const STRATEGY_KEYS[] = {"qconfig", "include", "exclude", NULL};
-static const char *const SAVER_KEYS[] = {"type", "part_file_size", "ext", "save_directory", NULL};
+static const char *const SAVER_KEYS[] = {"type", "part_file_size", "ext", "save_directory", "save_path", NULL};
 
 static enum vs_status parse_linear_quant(const struct ctx *c, const json_t *obj, const char *path,
                                          struct vs_linear_quant_config *lq)
@@ -871,12 +872,21 @@ static enum vs_status parse_saver(const struct ctx *c, const json_t *obj, const 
         return st;
     if (dir)
         vs_warn("%s: %s is ignored; the output goes to --save_path", c->file, f.path);
+    const char *save_path = NULL;
+    fld_key(&f, c, obj, path, "save_path");
+    if ((st = get_str(&f, &save_path)) != VS_OK)
+        return st;
+    if (save_path && !*save_path)
+        return fld_err(&f, "must not be empty");
+    if (save_path && !(s->save_path = vs_strdup(save_path)))
+        return VS_ERR_NOMEM;
     return VS_OK;
 }
 
 static bool is_saver(enum vs_proc_type t)
 {
-    return t == VS_PROC_ASCENDV1_SAVER || t == VS_PROC_ASCENDV1_SAVER_DISTRIBUTED || t == VS_PROC_MINDIE_FORMAT_SAVER;
+    return t == VS_PROC_ASCENDV1_SAVER || t == VS_PROC_ASCENDV1_SAVER_DISTRIBUTED || t == VS_PROC_MINDIE_FORMAT_SAVER ||
+           t == VS_PROC_COMPRESSED_TENSORS_SAVER;
 }
 
 /* One item of spec.process / spec.save / spec.prior[i].process; `savers`: an item of spec.save,
@@ -951,6 +961,7 @@ static enum vs_status parse_processor(const struct ctx *c, const json_t *arr, co
     case VS_PROC_ASCENDV1_SAVER:
     case VS_PROC_ASCENDV1_SAVER_DISTRIBUTED:
     case VS_PROC_MINDIE_FORMAT_SAVER:
+    case VS_PROC_COMPRESSED_TENSORS_SAVER:
         if ((st = check_keys(c, obj, item.path, SAVER_KEYS)) != VS_OK)
             return st;
         return parse_saver(c, obj, item.path, &out->u.saver);
@@ -978,6 +989,12 @@ static void processor_free(struct vs_processor_config *p)
         break;
     case VS_PROC_QUAROT:
         free(p->u.quarot.down_proj_online_layers);
+        break;
+    case VS_PROC_ASCENDV1_SAVER:
+    case VS_PROC_ASCENDV1_SAVER_DISTRIBUTED:
+    case VS_PROC_MINDIE_FORMAT_SAVER:
+    case VS_PROC_COMPRESSED_TENSORS_SAVER:
+        free(p->u.saver.save_path);
         break;
     default:
         break;
@@ -1251,8 +1268,8 @@ static enum vs_status parse_spec(const struct ctx *c, const json_t *root, struct
     if (!is_saver(last->type)) {
         struct fld it;
         fld_item(&it, c, f.v, "spec.save", cfg->n_save - 1);
-        return fld_err(&it, "the last item must be a saver (ascendv1_saver, ascendv1_saver_distributed or "
-                            "mindie_format_saver), got '%s'", vs_proc_type_name(last->type));
+        return fld_err(&it, "the last item must be a saver (ascendv1_saver, ascendv1_saver_distributed, "
+                            "mindie_format_saver or compressed_tensors_saver), got '%s'", vs_proc_type_name(last->type));
     }
 
     const char *s = "mix_calib.jsonl";

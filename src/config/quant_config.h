@@ -72,6 +72,7 @@ enum vs_proc_type {
     VS_PROC_ASCENDV1_SAVER,
     VS_PROC_ASCENDV1_SAVER_DISTRIBUTED,
     VS_PROC_MINDIE_FORMAT_SAVER,
+    VS_PROC_COMPRESSED_TENSORS_SAVER, /* vlmslim's: Hugging Face compressed-tensors for vLLM/SGLang */
     VS_PROC_COUNT,
 };
 const char *vs_proc_type_name(enum vs_proc_type t); /* the YAML `type` string */
@@ -108,6 +109,7 @@ struct vs_quarot_config {
 
 struct vs_saver_config {
     int64_t part_file_size; /* GiB, >= 0, default 4; 0 = single file */
+    char *save_path;        /* vlmslim's key: where a saver after the first writes; NULL if absent */
 };
 
 struct vs_processor_config {

@@ -26,7 +26,7 @@
 #include "model/adapter.h"
 #include "model/unit_f32.h"
 #include "runner/layerwise.h"
-#include "save/ascendv1.h"
+#include "save/saver.h"
 
 struct vs_outlier;
 
@@ -73,6 +73,6 @@ enum vs_status vs_outlier_spill_tail(struct vs_outlier *o, const char *dir);
 bool vs_outlier_take_tail(struct vs_outlier *o, struct vs_unit **u, struct vs_unit_f32 **f);
 
 /* quarot with export_extra_info: DIR/optional/quarot.safetensors and the "optional" block. */
-enum vs_status vs_outlier_export(struct vs_outlier *o, const char *dir, struct vs_ascendv1 *saver);
+enum vs_status vs_outlier_export(struct vs_outlier *o, const char *dir, const struct vs_saver_type *type, void *saver);
 
 #endif

@@ -145,7 +145,7 @@ enum vs_status vs_proc_quarot_open(struct vs_outlier *o, const struct vs_process
     return VS_OK;
 }
 
-enum vs_status vs_outlier_export(struct vs_outlier *o, const char *dir, struct vs_ascendv1 *saver)
+enum vs_status vs_outlier_export(struct vs_outlier *o, const char *dir, const struct vs_saver_type *type, void *saver)
 {
     if (!o || !o->quarot)
         return VS_OK;
@@ -153,8 +153,8 @@ enum vs_status vs_outlier_export(struct vs_outlier *o, const char *dir, struct v
         if (!o->pre_done[k])
             return vs_error_set(VS_ERR_MODEL, "%s: QuaRot's pre-run map rotates this module, which no unit holds",
                                 o->pre.commands[k].module);
-    if (!o->quarot->u.quarot.export_extra_info)
-        return VS_OK;
+    if (!o->quarot->u.quarot.export_extra_info || !type->set_optional)
+        return VS_OK; /* a format without a place for it: the rotation is in the weights */
     struct vs_quarot_export e;
     enum vs_status st = vs_quarot_export_init(&o->R, &e);
     if (st != VS_OK)
@@ -173,7 +173,7 @@ enum vs_status vs_outlier_export(struct vs_outlier *o, const char *dir, struct v
             vs_st_writer_abort(w);
     }
     if (st == VS_OK)
-        st = vs_ascendv1_set_optional(saver, e.optional_json);
+        st = type->set_optional(saver, e.optional_json);
     free(sub);
     vs_quarot_export_free(&e);
     return st;

@@ -20,7 +20,7 @@
 #include "runner/quant_report.h"
 #include "runner/unit_file.h"
 #include "runner/samples.h"
-#include "save/ascendv1.h"
+#include "save/saver.h"
 
 static double now_seconds(void)
 {
@@ -51,11 +51,30 @@ enum vs_status vs_quant_check_config(const struct vs_quant_config *cfg)
             return vs_error_prefix(st, "%s", cfg->source_path);
         vs_linear_quant_free(&lq);
     }
-    if (cfg->n_save != 1 || cfg->save[0].type != VS_PROC_ASCENDV1_SAVER) {
-        const char *what = cfg->n_save ? vs_proc_type_name(cfg->save[cfg->n_save - 1].type) : "nothing";
-        return vs_error_set(VS_ERR_UNSUPPORTED,
-                            "%s: spec.save: this build writes exactly one 'ascendv1_saver' (got %zu item(s), last: %s)",
-                            cfg->source_path, cfg->n_save, what);
+    for (size_t i = 0; i < cfg->n_save; i++) {
+        const struct vs_processor_config *p = &cfg->save[i];
+        const struct vs_saver_type *t = vs_saver_find(p->type);
+        if (!t)
+            return vs_error_set(VS_ERR_UNSUPPORTED,
+                                "%s: %s: saver '%s' is not available in this build of vlmslim (available: "
+                                "ascendv1_saver, compressed_tensors_saver)",
+                                cfg->source_path, p->path, vs_proc_type_name(p->type));
+        const char *path = p->u.saver.save_path;
+        if (i == 0 && path)
+            return vs_error_set(VS_ERR_CONFIG,
+                                "%s: %s.save_path: the first saver writes to --save_path; save_path is for the savers "
+                                "after it", cfg->source_path, p->path);
+        if (i > 0 && !path)
+            return vs_error_set(VS_ERR_CONFIG,
+                                "%s: %s: a saver after the first needs a save_path (the first writes to --save_path)",
+                                cfg->source_path, p->path);
+        for (size_t j = 1; j < i; j++)
+            if (strcmp(cfg->save[j].u.saver.save_path, path) == 0)
+                return vs_error_set(VS_ERR_CONFIG, "%s: %s.save_path: '%s' is %s's save_path too", cfg->source_path,
+                                    p->path, path, cfg->save[j].path);
+        enum vs_status st = t->check ? t->check(cfg, p) : VS_OK;
+        if (st != VS_OK)
+            return st;
     }
     return VS_OK;
 }
@@ -109,10 +128,18 @@ static void scratch_free(struct scratch *s)
     free(s->raw.p);
 }
 
+/* A saver of the run, writing into its staging directory. */
+struct run_saver {
+    const struct vs_saver_type *type;
+    void *s;                     /* NULL once finished */
+    struct vs_staging *staging;
+};
+
 struct run {
     const struct vs_quant_options *o;
     struct vs_model *model;
-    struct vs_ascendv1 *saver;
+    struct run_saver *savers; /* one per spec.save item */
+    size_t n_savers;
     struct vs_linear_quant *lq;
     size_t n_lq;
     struct scratch s;
@@ -122,6 +149,34 @@ struct run {
     const struct vs_unit_f32 *xf;    /* the unit being written was transformed: its values */
     const char *work_dir;            /* the export's staging directory (files of the run's own) */
 };
+
+static enum vs_status save_float(struct run *r, const char *name, enum vs_dtype dtype, int ndim,
+                                 const int64_t *shape, const void *data)
+{
+    enum vs_status st = VS_OK;
+    for (size_t i = 0; i < r->n_savers && st == VS_OK; i++)
+        st = r->savers[i].type->add_float(r->savers[i].s, name, dtype, ndim, shape, data);
+    return st;
+}
+
+static enum vs_status save_linear(struct run *r, const struct vs_saved_linear *l)
+{
+    enum vs_status st = VS_OK;
+    for (size_t i = 0; i < r->n_savers && st == VS_OK; i++)
+        st = r->savers[i].type->add_linear(r->savers[i].s, l);
+    return st;
+}
+
+/* A Linear left in float: its parameters go through save_float; savers that list such
+ * Linears (compressed-tensors' ignore) hear of it here. */
+static enum vs_status save_float_linear(struct run *r, const char *module)
+{
+    enum vs_status st = VS_OK;
+    for (size_t i = 0; i < r->n_savers && st == VS_OK; i++)
+        if (r->savers[i].type->add_float_linear)
+            st = r->savers[i].type->add_float_linear(r->savers[i].s, module);
+    return st;
+}
 
 /* Parameter i of a transformed unit: its float32 values written back in the checkpoint dtype. */
 static enum vs_status write_transformed_param(struct run *r, const struct vs_unit *u, size_t i)
@@ -142,7 +197,7 @@ static enum vs_status write_transformed_param(struct run *r, const struct vs_uni
         return vs_error_set(VS_ERR_MODEL, "%s: cannot write as %s", p->name, vs_dtype_name(p->dtype));
     r->sum->bytes_in += vs_param_nbytes(p);
     vs_param_release(p);
-    return vs_ascendv1_add_float(r->saver, p->name, p->dtype, p->ndim, p->shape, raw);
+    return save_float(r, p->name, p->dtype, p->ndim, p->shape, raw);
 }
 
 static enum vs_status write_float_param(struct run *r, const struct vs_param *p)
@@ -157,7 +212,7 @@ static enum vs_status write_float_param(struct run *r, const struct vs_param *p)
             return st;
         data = raw;
     }
-    st = vs_ascendv1_add_float(r->saver, p->name, p->dtype, p->ndim, p->shape, data);
+    st = save_float(r, p->name, p->dtype, p->ndim, p->shape, data);
     r->sum->bytes_in += vs_param_nbytes(p);
     vs_param_release(p);
     return st;
@@ -191,9 +246,10 @@ static enum vs_status write_quantized(struct run *r, const struct vs_unit *u, co
         r->sum->bytes_in += vs_param_nbytes(b);
         vs_param_release(b);
     }
-    enum vs_quant_type_tag tag = scheme == VS_SCHEME_W8A8_DYNAMIC ? VS_QT_W8A8_DYNAMIC : VS_QT_W8A16;
-    return vs_ascendv1_add_weight_quant(r->saver, tag, l->name, q, rows, cols, scale,
-                                        scheme == VS_SCHEME_W8A16 ? offset : NULL, l->bias >= 0 ? bias : NULL);
+    struct vs_saved_linear sl = {.module = l->name, .scheme = scheme, .weight = q, .rows = rows, .cols = cols,
+                                 .weight_scale = scale, .weight_offset = scheme == VS_SCHEME_W8A16 ? offset : NULL,
+                                 .bias = l->bias >= 0 ? bias : NULL};
+    return save_linear(r, &sl);
 }
 
 /* Which entry claims each Linear of the unit (-1: none), first matching entry wins. */
@@ -232,18 +288,15 @@ static enum vs_status write_calibrated(struct run *r, struct vs_calib_unit *cu, 
     r->sum->seconds_quantize += now_seconds() - t;
     if (st != VS_OK)
         return st;
+    struct vs_saved_linear sl = {.module = l->name, .scheme = c->scheme, .weight = c->q, .rows = rows, .cols = cols,
+                                 .weight_scale = c->w_scale, .bias = bias};
     if (c->scheme == VS_SCHEME_W8A8) {
-        st = vs_ascendv1_add_w8a8(r->saver, l->name, c->q, rows, cols, c->quant_bias, c->act_scale, c->act_offset,
-                                  c->deq_scale, r->o->adapter->global_dtype(r->model), bias);
-    } else {
-        float *zeros = reserve(&r->s.offset, (size_t)rows * sizeof(float));
-        if (!zeros)
-            return VS_ERR_NOMEM;
-        memset(zeros, 0, (size_t)rows * sizeof(float));
-        enum vs_quant_type_tag tag = c->scheme == VS_SCHEME_W8A8_DYNAMIC ? VS_QT_W8A8_DYNAMIC : VS_QT_W8A16;
-        st = vs_ascendv1_add_weight_quant(r->saver, tag, l->name, c->q, rows, cols, c->w_scale,
-                                          c->scheme == VS_SCHEME_W8A16 ? zeros : NULL, bias);
+        sl.input_scale = c->act_scale;
+        sl.input_offset = c->act_offset;
+        sl.quant_bias = c->quant_bias;
+        sl.deq_scale = c->deq_scale;
     }
+    st = save_linear(r, &sl);
     if (st != VS_OK)
         return st;
     if (!dequantize) {
@@ -283,9 +336,11 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *
         done_by[cu->cl[i].linear] = &cu->cl[i];
     for (size_t i = 0; i < u->n_params; i++)
         owner[i] = -1;
-    for (size_t i = 0; i < u->n_linears; i++) {
-        if (claim[i] < 0)
+    for (size_t i = 0; i < u->n_linears && st == VS_OK; i++) {
+        if (claim[i] < 0) {
+            st = save_float_linear(r, u->linears[i].name);
             continue;
+        }
         owner[u->linears[i].weight] = (int)i;
         if (u->linears[i].bias >= 0)
             owner[u->linears[i].bias] = (int)i;
@@ -504,26 +559,33 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
     memset(sum, 0, sizeof *sum);
     double t0 = now_seconds();
     struct run r = {.o = o, .sum = sum};
-    struct vs_staging *staging = NULL;
     const char *tmp = NULL;
     enum vs_status st = vs_quant_check_config(o->config);
     if (st == VS_OK)
         st = vs_outlier_check_adapter(o->config, o->adapter);
     if (st != VS_OK)
         return st;
-    /* First, so that a run to a --save_path another run is writing stops before any work. */
-    char *label = vs_strfmt("--save_path %s", o->save_path);
-    st = label ? vs_staging_open(o->save_path, label, &staging) : VS_ERR_NOMEM;
-    free(label);
-    if (st != VS_OK)
-        return st;
-    tmp = vs_staging_dir(staging);
-
-    r.lq = vs_calloc(o->config->n_process + 1, sizeof *r.lq);
-    if (!r.lq) {
-        vs_staging_close(staging);
+    if (!(r.savers = vs_calloc(o->config->n_save, sizeof *r.savers)))
         return VS_ERR_NOMEM;
+    r.n_savers = o->config->n_save;
+    /* First, so that a run to a save path another run is writing stops before any work. */
+    for (size_t i = 0; i < r.n_savers && st == VS_OK; i++) {
+        const struct vs_processor_config *p = &o->config->save[i];
+        const char *path = i == 0 ? o->save_path : p->u.saver.save_path;
+        char *label = i == 0 ? vs_strfmt("--save_path %s", path) : vs_strfmt("%s.save_path %s", p->path, path);
+        r.savers[i].type = vs_saver_find(p->type);
+        st = label ? vs_staging_open(path, label, &r.savers[i].staging) : VS_ERR_NOMEM;
+        free(label);
     }
+    if (st == VS_OK)
+        r.lq = vs_calloc(o->config->n_process + 1, sizeof *r.lq);
+    if (st != VS_OK || !r.lq) {
+        for (size_t i = 0; i < r.n_savers; i++)
+            vs_staging_close(r.savers[i].staging);
+        free(r.savers);
+        return st != VS_OK ? st : VS_ERR_NOMEM;
+    }
+    tmp = vs_staging_dir(r.savers[0].staging);
     for (size_t i = 0; i < o->config->n_process && st == VS_OK; i++)
         if (o->config->process[i].type == VS_PROC_LINEAR_QUANT)
             st = vs_linear_quant_init(&r.lq[r.n_lq++], &o->config->process[i]);
@@ -534,13 +596,18 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         goto done;
     if ((st = vs_outlier_open(o->config, o->adapter, r.model, &r.outlier)) != VS_OK)
         goto done;
-    if ((st = export_best_practice(o, tmp)) != VS_OK)
-        goto done;
-    uint64_t part = o->part_bytes_override
-                        ? o->part_bytes_override
-                        : (uint64_t)o->config->save[0].u.saver.part_file_size << 30;
-    if ((st = vs_ascendv1_open(tmp, part, &r.saver)) != VS_OK)
-        goto done;
+    for (size_t i = 0; i < r.n_savers; i++) {
+        const struct vs_processor_config *p = &o->config->save[i];
+        const char *dir = vs_staging_dir(r.savers[i].staging);
+        struct vs_saver_context ctx = {
+            .config = o->config,
+            .saver = p,
+            .part_bytes = o->part_bytes_override ? o->part_bytes_override : (uint64_t)p->u.saver.part_file_size << 30,
+            .global_dtype = o->adapter->global_dtype(r.model),
+        };
+        if ((st = export_best_practice(o, dir)) != VS_OK || (st = r.savers[i].type->open(dir, &ctx, &r.savers[i].s)) != VS_OK)
+            goto done;
+    }
     r.work_dir = tmp;
     vs_debug("outlier processors ready, peak RSS %.0f MB", (double)peak_rss_bytes() / 1e6);
     if ((st = vs_outlier_spill_tail(r.outlier, tmp)) != VS_OK) /* quarot's float32 tail out of memory */
@@ -608,18 +675,23 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         goto done;
     for (size_t i = 0; i < r.n_lq; i++)
         vs_linear_quant_warn_unmatched(&r.lq[i]);
-    if ((st = vs_outlier_export(r.outlier, tmp, r.saver)) != VS_OK)
-        goto done;
-    sum->bytes_out = vs_ascendv1_bytes_written(r.saver);
-    st = vs_ascendv1_finish(r.saver, o->model_path);
-    r.saver = NULL;
-    if (st == VS_OK)
-        st = vs_staging_publish(staging);
+    for (size_t i = 0; i < r.n_savers && st == VS_OK; i++) {
+        struct run_saver *rs = &r.savers[i];
+        if ((st = vs_outlier_export(r.outlier, vs_staging_dir(rs->staging), rs->type, rs->s)) != VS_OK)
+            break;
+        sum->bytes_out += rs->type->bytes_written(rs->s);
+        st = rs->type->finish(rs->s, o->model_path);
+        rs->s = NULL;
+    }
+    /* every export complete before the first is published */
+    for (size_t i = 0; i < r.n_savers && st == VS_OK; i++)
+        st = vs_staging_publish(r.savers[i].staging);
     if (st == VS_OK && sum->n_report)
         st = vs_quant_report_write(o, sum);
 done:
-    if (r.saver)
-        vs_ascendv1_abort(r.saver);
+    for (size_t i = 0; i < r.n_savers; i++)
+        if (r.savers[i].s)
+            r.savers[i].type->abort(r.savers[i].s);
     if (r.lw) {
         struct vs_layerwise_stats ls;
         vs_layerwise_stats(r.lw, &ls);
@@ -633,7 +705,9 @@ done:
         vs_linear_quant_free(&r.lq[i]);
     free(r.lq);
     scratch_free(&r.s);
-    vs_staging_close(staging); /* removed unless published */
+    for (size_t i = 0; i < r.n_savers; i++)
+        vs_staging_close(r.savers[i].staging); /* removed unless published */
+    free(r.savers);
     sum->seconds = now_seconds() - t0;
     sum->seconds_write = sum->seconds - sum->seconds_samples - sum->seconds_convert - sum->seconds_forward -
                          sum->seconds_quantize;

@@ -8,8 +8,8 @@
 #include "base/log.h"
 #include "io/json_util.h"
 #include "io/safetensors.h"
+#include "save/side_files.h"
 
-#define VS_EXPORT_MODE 0600
 
 struct vs_ascendv1 {
     char *dir;
@@ -18,6 +18,7 @@ struct vs_ascendv1 {
     int max_type;          /* highest vs_quant_type_tag used by a quantized linear, -1 if none */
     json_t *optional;      /* the description's "optional" member, NULL: {} */
     float *zeros;          /* scratch for absent offsets */
+    enum vs_dtype global_dtype; /* decides deq_scale's dtype (saver interface only) */
     size_t zeros_len;
 };
 
@@ -159,54 +160,18 @@ enum vs_status vs_ascendv1_add_w8a8(struct vs_ascendv1 *s, const char *module, c
     return VS_OK;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 /* config.json without `quantization_config` (top level and text_config); copied byte for
  * byte when it has none. */
-static enum vs_status write_config(const char *src, const char *dst)
+static enum vs_status write_config(const char *src, const char *dst, void *ctx)
 {
+    (void)ctx;
     json_t *cfg;
-    enum vs_status st = vs_json_load_file(src, &cfg);
+    int removed;
+    enum vs_status st = vs_save_load_config(src, &cfg, &removed);
     if (st != VS_OK)
         return st;
-    int removed = 0;
-    if (json_is_object(cfg)) {
-        removed += json_object_del(cfg, "quantization_config") == 0;
-        json_t *tc = json_object_get(cfg, "text_config");
-        if (json_is_object(tc))
-            removed += json_object_del(tc, "quantization_config") == 0;
-    }
     st = removed ? vs_json_write_file(cfg, dst, 2, VS_EXPORT_MODE) : vs_fs_copy_file(src, dst, VS_EXPORT_MODE);
     json_decref(cfg);
-    return st;
-}
-
-static enum vs_status copy_side_files(const char *model_path, const char *dir)
-{
-    char **names;
-    size_t n;
-    enum vs_status st = vs_fs_list_dir(model_path, &names, &n);
-    if (st != VS_OK)
-        return st;
-    for (size_t i = 0; i < n && st == VS_OK; i++) {
-        const char *name = names[i];
-        if (!(ends_with(name, ".json") || ends_with(name, ".py") || ends_with(name, ".txt") ||
-              ends_with(name, ".jinja")) ||
-            ends_with(name, "index.json"))
-            continue;
-        char *src = vs_path_join(model_path, name), *dst = vs_path_join(dir, name);
-        if (!src || !dst)
-            st = VS_ERR_NOMEM;
-        else if (vs_fs_is_file(src))
-            st = strcmp(name, "config.json") == 0 ? write_config(src, dst) : vs_fs_copy_file(src, dst, VS_EXPORT_MODE);
-        free(src);
-        free(dst);
-    }
-    vs_fs_free_names(names, n);
     return st;
 }
 
@@ -246,7 +211,7 @@ enum vs_status vs_ascendv1_finish(struct vs_ascendv1 *s, const char *model_path)
     st = path ? vs_json_write_file(d, path, 4, VS_EXPORT_MODE) : VS_ERR_NOMEM;
     free(path);
     if (st == VS_OK)
-        st = copy_side_files(model_path, s->dir);
+        st = vs_save_side_files(model_path, s->dir, write_config, NULL);
 done:
     vs_ascendv1_abort(s);
     return st;
@@ -269,3 +234,59 @@ uint64_t vs_ascendv1_bytes_written(const struct vs_ascendv1 *s)
 {
     return s->writer ? vs_st_writer_total_bytes(s->writer) : 0;
 }
+
+/* ---- the saver interface ---- */
+
+static enum vs_status op_open(const char *dir, const struct vs_saver_context *ctx, void **out)
+{
+    struct vs_ascendv1 *s;
+    enum vs_status st = vs_ascendv1_open(dir, ctx->part_bytes, &s);
+    if (st != VS_OK)
+        return st;
+    s->global_dtype = ctx->global_dtype;
+    *out = s;
+    return VS_OK;
+}
+
+static enum vs_status op_add_float(void *s, const char *name, enum vs_dtype dtype, int ndim, const int64_t *shape,
+                                   const void *data)
+{
+    return vs_ascendv1_add_float(s, name, dtype, ndim, shape, data);
+}
+
+static enum vs_status op_add_linear(void *p, const struct vs_saved_linear *l)
+{
+    struct vs_ascendv1 *s = p;
+    switch (l->scheme) {
+    case VS_SCHEME_W8A8:
+        return vs_ascendv1_add_w8a8(s, l->module, l->weight, l->rows, l->cols, l->quant_bias, l->input_scale,
+                                    l->input_offset, l->deq_scale, s->global_dtype, l->bias);
+    case VS_SCHEME_W8A8_DYNAMIC:
+        return vs_ascendv1_add_weight_quant(s, VS_QT_W8A8_DYNAMIC, l->module, l->weight, l->rows, l->cols,
+                                            l->weight_scale, NULL, l->bias);
+    case VS_SCHEME_W8A16:
+        return vs_ascendv1_add_weight_quant(s, VS_QT_W8A16, l->module, l->weight, l->rows, l->cols, l->weight_scale,
+                                            l->weight_offset, l->bias);
+    default:
+        return vs_error_set(VS_ERR_INTERNAL, "%s: no ascendv1 export for scheme %d", l->module, (int)l->scheme);
+    }
+}
+
+static enum vs_status op_set_optional(void *s, const char *json_text) { return vs_ascendv1_set_optional(s, json_text); }
+
+static enum vs_status op_finish(void *s, const char *model_path) { return vs_ascendv1_finish(s, model_path); }
+
+static void op_abort(void *s) { vs_ascendv1_abort(s); }
+
+static uint64_t op_bytes_written(const void *s) { return vs_ascendv1_bytes_written(s); }
+
+const struct vs_saver_type vs_ascendv1_saver = {
+    .type = VS_PROC_ASCENDV1_SAVER,
+    .open = op_open,
+    .add_float = op_add_float,
+    .add_linear = op_add_linear,
+    .set_optional = op_set_optional,
+    .finish = op_finish,
+    .abort = op_abort,
+    .bytes_written = op_bytes_written,
+};

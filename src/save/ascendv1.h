@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "save/saver.h"
 #include "tensor/dtype.h"
 
 /* Quantization types in msModelSlim's priority order (low → high) for model_quant_type. */
@@ -60,5 +61,8 @@ void vs_ascendv1_abort(struct vs_ascendv1 *s);
 
 /* Bytes of tensor data written so far. */
 uint64_t vs_ascendv1_bytes_written(const struct vs_ascendv1 *s);
+
+/* The functions above as a saver (spec.save type `ascendv1_saver`). */
+extern const struct vs_saver_type vs_ascendv1_saver;
 
 #endif

@@ -76,7 +76,7 @@ if [ -e "$tmp/full/file" ] || [ ! -f "$tmp/full/quant_model_description.json" ];
 printf 'apiversion: multimodal_vlm_modelslim_v1\nspec:\n  process:\n    - type: linear_quant\n      bogus: 1\n' > "$tmp/unknown_key.yaml"
 expect_error 1 "spec.process[0].bogus" "${m[@]}" "${t[@]}" --config_path "$tmp/unknown_key.yaml"
 printf 'apiversion: multimodal_vlm_modelslim_v1\nspec:\n  save:\n    - type: bogus_saver\n' > "$tmp/unknown_saver.yaml"
-expect_error 1 "spec.save[0].type: unknown saver type 'bogus_saver' (expected one of: ascendv1_saver, ascendv1_saver_distributed, mindie_format_saver)" \
+expect_error 1 "spec.save[0].type: unknown saver type 'bogus_saver' (expected one of: ascendv1_saver, ascendv1_saver_distributed, mindie_format_saver, compressed_tensors_saver)" \
   "${m[@]}" "${t[@]}" --config_path "$tmp/unknown_saver.yaml"
 printf 'apiversion: multimodal_vlm_modelslim_v1\nspec: [unclosed\n' > "$tmp/syntax.yaml"
 expect_error 1 "syntax.yaml:" "${m[@]}" "${t[@]}" --config_path "$tmp/syntax.yaml"

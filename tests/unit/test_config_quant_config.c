@@ -426,7 +426,7 @@ static void test_error_unknown_keys(void **state)
                  ":9: spec.process[1].qconfig.act.granularity: unknown key (expected one of: dtype, scope, "
                  "symmetric, method, ext)");
     expect_error(HEAD SAVE "      compress: true\n", VS_ERR_CONFIG,
-                 ":5: spec.save[0].compress: unknown key (expected one of: type, part_file_size, ext, save_directory)");
+                 ":5: spec.save[0].compress: unknown key (expected one of: type, part_file_size, ext, save_directory, save_path)");
     expect_error("apiversion: multimodal_vlm_modelslim_v1\nmetadata:\n  config_id: a\n  owner: me\nspec:\n" SAVE,
                  VS_ERR_CONFIG,
                  ":4: metadata.owner: unknown key (expected one of: config_id, score, label, verified_model_types, "
@@ -549,7 +549,7 @@ static void test_error_missing(void **state)
                  ":4: spec.process[0].type: missing required key (expected one of: linear_quant, iter_smooth, "
                  "smooth_quant, flex_smooth_quant, flex_awq_ssz, awq, quarot, online_quarot, kv_smooth, "
                  "dynamic_cache, fa3_quant, autoround_quant, flatquant, float_sparse, svd_res, adapt_rotation, "
-                 "module_func, group, load, ascendv1_saver, ascendv1_saver_distributed, mindie_format_saver)");
+                 "module_func, group, load, ascendv1_saver, ascendv1_saver_distributed, mindie_format_saver, compressed_tensors_saver)");
     expect_error(HEAD "  process:\n    - {type: flex_awq_ssz}\n" SAVE, VS_ERR_CONFIG,
                  ":4: spec.process[0].qconfig: missing required key");
     expect_error("apiversion: multimodal_vlm_modelslim_v1\nmetadata: {}\n", VS_ERR_CONFIG,
@@ -575,15 +575,15 @@ static void test_error_save(void **state)
     expect_error(HEAD "  save: []\n", VS_ERR_CONFIG,
                  ":3: spec.save: empty list; the last item must be a saver (ascendv1_saver)");
     expect_error(HEAD "  save:\n    - {type: ascendv1_saver}\n    - {type: quarot}\n", VS_ERR_CONFIG,
-                 ":5: spec.save[1]: the last item must be a saver (ascendv1_saver, ascendv1_saver_distributed or "
-                 "mindie_format_saver), got 'quarot'");
+                 ":5: spec.save[1]: the last item must be a saver (ascendv1_saver, ascendv1_saver_distributed, "
+                 "mindie_format_saver or compressed_tensors_saver), got 'quarot'");
     /* spec.save holds savers: an unknown type there is named as a saver type, with the savers listed */
     expect_error(HEAD "  save:\n    - type: safetensors_saver\n", VS_ERR_CONFIG,
                  ":4: spec.save[0].type: unknown saver type 'safetensors_saver' (expected one of: ascendv1_saver, "
-                 "ascendv1_saver_distributed, mindie_format_saver)");
+                 "ascendv1_saver_distributed, mindie_format_saver, compressed_tensors_saver)");
     expect_error(HEAD "  save:\n    - {part_file_size: 1}\n", VS_ERR_CONFIG,
                  ":4: spec.save[0].type: missing required key (expected one of: ascendv1_saver, "
-                 "ascendv1_saver_distributed, mindie_format_saver)");
+                 "ascendv1_saver_distributed, mindie_format_saver, compressed_tensors_saver)");
 }
 
 static void test_error_processor_types(void **state)
@@ -597,7 +597,7 @@ static void test_error_processor_types(void **state)
                  ":4: spec.process[0].type: unknown processor type 'gptq' (expected one of: linear_quant, iter_smooth, "
                  "smooth_quant, flex_smooth_quant, flex_awq_ssz, awq, quarot, online_quarot, kv_smooth, "
                  "dynamic_cache, fa3_quant, autoround_quant, flatquant, float_sparse, svd_res, adapt_rotation, "
-                 "module_func, group, load, ascendv1_saver, ascendv1_saver_distributed, mindie_format_saver)");
+                 "module_func, group, load, ascendv1_saver, ascendv1_saver_distributed, mindie_format_saver, compressed_tensors_saver)");
     expect_error(HEAD "  prior:\n    - process: [{type: quarot, block_size: 3}]\n" SAVE, VS_ERR_CONFIG,
                  ":4: spec.prior[0].process[0].block_size: block_size must be -1 or a positive power of 2, got 3");
 }
