@@ -291,6 +291,7 @@ static enum vs_status write_calibrated(struct run *r, struct vs_calib_unit *cu, 
     struct vs_saved_linear sl = {.module = l->name, .scheme = c->scheme, .weight = c->q, .rows = rows, .cols = cols,
                                  .weight_scale = c->w_scale, .bias = bias};
     if (c->scheme == VS_SCHEME_W8A8) {
+        sl.input_symmetric = c->symmetric;
         sl.input_scale = c->act_scale;
         sl.input_offset = c->act_offset;
         sl.quant_bias = c->quant_bias;

@@ -5,6 +5,7 @@
 #ifndef VS_SAVE_SAVER_H
 #define VS_SAVE_SAVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/status.h"
@@ -23,6 +24,7 @@ struct vs_saved_linear {
     const float *weight_offset;  /* [rows] (W8A16 asymmetric weights), NULL: symmetric */
     const float *bias;           /* [rows], NULL: the Linear has none */
     /* W8A8 (static activations) only */
+    bool input_symmetric;        /* the activation's offset is 0 by construction */
     float input_scale, input_offset;
     const int32_t *quant_bias;   /* [rows]: round(bias / deq_scale − input_offset · Σ W_q) */
     const float *deq_scale;      /* [rows]: input_scale · weight_scale */

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The compressed-tensors saver (src/save/compressed_tensors.c): one run writing ascendv1 at
+# --save_path and compressed-tensors at the second saver's save_path, for the calibrated MoE
+# case (W8A8 static asymmetric attention and vision, W8A8_DYNAMIC experts) and a data-free dense
+# sharded case (W8A8_DYNAMIC everywhere); tests/tools/compare_ct_ascendv1.py checks the two
+# exports hold the same quantized model, tests/tools/check_compressed_tensors.py (when present)
+# that the export is what vLLM loads. Then every refusal: its one-line message, exit code and
+# no output at either path.
+set -euo pipefail
+: "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_TEST_TMP:?}" "${VS_PYTHON:?}"
+mkdir -p "$VS_TEST_TMP"
+tmp=$(mktemp -d "$VS_TEST_TMP/ct.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# A copy of config $1 with a compressed_tensors_saver (part_file_size $3) writing to $2 after its ascendv1_saver.
+with_ct() {
+  sed "s|^      part_file_size: 0\$|      part_file_size: 0\n    - type: \"compressed_tensors_saver\"\n      part_file_size: $3\n      save_path: \"$2\"|" "$1"
+}
+
+check_pair() { # $1 compressed-tensors dir, $2 ascendv1 dir
+  "$VS_PYTHON" tests/tools/compare_ct_ascendv1.py "$1" "$2" || fail "$1: not the model of $2"
+  if [ -f tests/tools/check_compressed_tensors.py ]; then
+    "$VS_PYTHON" tests/tools/check_compressed_tensors.py "$1" || fail "$1: not what vLLM loads"
+  fi
+  [ -f "$1/tokenizer.json" ] && [ -f "$1/chat_template.json" ] && [ -f "$1/preprocessor_config.json" ] ||
+    fail "$1: side files missing"
+  [ ! -e "$1/quant_model_description.json" ] || fail "$1: holds ascendv1's description"
+  "$VS_PYTHON" - "$1/config.json" <<'PY' || fail "$1/config.json: quantization_config"
+import json, sys
+c = json.load(open(sys.argv[1]))
+q = c["quantization_config"]
+assert q["quant_method"] == "compressed-tensors" and q["format"] == "int-quantized", q
+assert q["quantization_status"] == "compressed"
+assert "lm_head" in q["ignore"] and "quantization_config" not in c.get("text_config", {})
+targets = [t for g in q["config_groups"].values() for t in g["targets"]]
+assert targets.count("Linear") == 1 and len(targets) == len(set(targets)), targets
+assert not set(targets) & set(q["ignore"]), "a Linear both targeted and ignored"
+PY
+}
+
+# 1. calibrated MoE: static asymmetric W8A8 and dynamic experts
+moe=$tmp/moe
+"$VLMSLIM_MKMODEL" --family qwen3_vl_moe --preset tiny --dtype bf16 --seed 21 --out "$moe" >/dev/null
+with_ct tests/data/configs/moe_w8a8_static.yaml "$tmp/moe-ct" 0 >"$tmp/moe.yaml"
+"$VLMSLIM" quant --model_path "$moe" --save_path "$tmp/moe-a" --model_type Qwen3-VL-30B-A3B \
+  --config_path "$tmp/moe.yaml" --calib_inputs tests/golden/calib/moe_static.inputs --quiet >/dev/null
+check_pair "$tmp/moe-ct" "$tmp/moe-a"
+[ -f "$tmp/moe-ct/model.safetensors" ] && [ ! -e "$tmp/moe-ct/model.safetensors.index.json" ] ||
+  fail "moe: part_file_size 0 is not one model.safetensors"
+grep -q '"symmetric": false' "$tmp/moe-ct/config.json" || fail "moe: no asymmetric static group"
+
+# 2. data-free dense, sharded (64 KiB shards in both exports)
+dense=$tmp/dense
+"$VLMSLIM_MKMODEL" --family qwen3_vl --preset tiny --dtype bf16 --seed 5 --out "$dense" >/dev/null
+with_ct tests/data/configs/dense_dynamic.yaml "$tmp/dense-ct" 1 >"$tmp/dense.yaml"
+grep -q compressed_tensors_saver "$tmp/dense.yaml" || fail "dense_dynamic.yaml: no saver inserted"
+VLMSLIM_PART_FILE_BYTES=65536 "$VLMSLIM" quant --model_path "$dense" --save_path "$tmp/dense-a" \
+  --model_type Qwen3-VL-4B-Instruct --config_path "$tmp/dense.yaml" --quiet >/dev/null
+check_pair "$tmp/dense-ct" "$tmp/dense-a"
+[ -f "$tmp/dense-ct/model.safetensors.index.json" ] && ls "$tmp/dense-ct" | grep -q '^model-00002-of-' ||
+  fail "dense: not sharded as model-0000i-of-0000N.safetensors"
+
+# 3. refusals
+expect_error() { # rc, message, config text, model, model_type
+  local rc=0 out=$tmp/err-out ct=$tmp/err-ct
+  rm -rf "$out" "$ct"
+  printf '%s\n' "$3" | sed "s|CT_PATH|$ct|" >"$tmp/err.yaml"
+  "$VLMSLIM" quant --model_path "$4" --save_path "$out" --model_type "$5" --config_path "$tmp/err.yaml" \
+    --calib_inputs tests/golden/calib/moe_static.inputs >/dev/null 2>"$tmp/stderr" || rc=$?
+  local err; err=$(grep '^vlmslim: error:' "$tmp/stderr" || true)
+  if [ "$rc" -ne "$1" ] || [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ] || [[ "$err" != *"$2"* ]]; then
+    fail "rc=$rc (want $1): $(cat "$tmp/stderr")"$'\n'"      expected one error line containing: $2"
+  elif [ -e "$out" ] || [ -e "$ct" ] || ls -a "$tmp" | grep -q 'vlmslim-tmp'; then
+    fail "'$2': output left behind: $(ls -a "$tmp")"
+  fi
+}
+head='apiversion: multimodal_vlm_modelslim_v1
+spec:
+  process:
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_token", dtype: "int8", symmetric: True, method: "minmax"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["model.language_model.*"]
+      exclude: ["*mlp.gate"]'
+ct_save='  save:
+    - type: "ascendv1_saver"
+    - type: "compressed_tensors_saver"
+      save_path: "CT_PATH"'
+expect_error 1 "spec.process[0]: W8A16 (int8 weights, float activations) is not written by spec.save[1] (compressed_tensors_saver)" \
+  "$(sed -n '1,/^  save:/p' tests/data/configs/dense_w8a16.yaml | sed '$d')
+$ct_save" "$dense" Qwen3-VL-4B-Instruct
+expect_error 1 "spec.process[0]: iter_smooth with symmetric: false adds biases to the norms, which vLLM's RMSNorm cannot hold; spec.save[1] (compressed_tensors_saver) cannot write it" \
+  "apiversion: multimodal_vlm_modelslim_v1
+spec:
+  process:
+    - {type: iter_smooth, symmetric: False}
+$ct_save" "$dense" Qwen3-VL-4B-Instruct
+expect_error 1 "compressed_tensors_saver: model.language_model.layers.0.mlp.experts.0.gate_proj: vLLM's int8 fused-MoE kernels take dynamic per-token activations only" \
+  "$(sed -n '1,/^  save:/p' tests/data/configs/moe_w8a8_static_experts.yaml | sed '$d')
+$ct_save" "$moe" Qwen3-VL-30B-A3B
+expect_error 1 "compressed_tensors_saver: model.language_model.layers.0.self_attn.k_proj: W8A8_DYNAMIC, but another part of the layer vLLM fuses as model.language_model.layers.0.self_attn.qkv is float" \
+  "$(printf '%s\n' "$head" | sed 's/exclude: \["\*mlp.gate"\]/exclude: ["*mlp.gate", "*q_proj"]/')
+$ct_save" "$moe" Qwen3-VL-30B-A3B
+expect_error 1 "spec.save[1]: a saver after the first needs a save_path (the first writes to --save_path)" \
+  "$head
+  save:
+    - type: ascendv1_saver
+    - type: compressed_tensors_saver" "$moe" Qwen3-VL-30B-A3B
+expect_error 1 "spec.save[0].save_path: the first saver writes to --save_path" \
+  "$head
+  save:
+    - {type: compressed_tensors_saver, save_path: CT_PATH}" "$moe" Qwen3-VL-30B-A3B
+expect_error 1 "spec.save[2].save_path: '$tmp/err-ct' is spec.save[1]'s save_path too" \
+  "$head
+$ct_save
+    - {type: compressed_tensors_saver, save_path: CT_PATH}" "$moe" Qwen3-VL-30B-A3B
+expect_error 2 "spec.save[1].save_path $tmp/err-out: is --save_path too" \
+  "$head
+  save:
+    - type: ascendv1_saver
+    - {type: compressed_tensors_saver, save_path: $tmp/err-out}" "$moe" Qwen3-VL-30B-A3B
+expect_error 1 "spec.save[0]: saver 'mindie_format_saver' is not available in this build of vlmslim (available: ascendv1_saver, compressed_tensors_saver)" \
+  "$head
+  save:
+    - type: mindie_format_saver" "$moe" Qwen3-VL-30B-A3B
+mkdir -p "$tmp/busy" && touch "$tmp/busy/x"
+expect_error 2 "spec.save[1].save_path $tmp/busy: directory is not empty; choose another path or pass --overwrite" \
+  "$head
+  save:
+    - type: ascendv1_saver
+    - {type: compressed_tensors_saver, save_path: $tmp/busy}" "$moe" Qwen3-VL-30B-A3B
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+echo "compressed-tensors export: OK"
