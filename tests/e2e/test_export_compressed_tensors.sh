@@ -2,12 +2,12 @@
 # The compressed-tensors saver (src/save/compressed_tensors.c): one run writing ascendv1 at
 # --save_path and compressed-tensors at the second saver's save_path, for the calibrated MoE
 # case (W8A8 static asymmetric attention and vision, W8A8_DYNAMIC experts) and a data-free dense
-# sharded case (W8A8_DYNAMIC everywhere); tests/tools/compare_ct_ascendv1.py checks the two
-# exports hold the same quantized model, tests/tools/check_compressed_tensors.py (when present)
-# that the export is what vLLM loads. Then every refusal: its one-line message, exit code and
+# sharded case (W8A8_DYNAMIC everywhere) and a dense calibrated case whose simulated logits are
+# compared; tests/tools/compare_ct_ascendv1.py checks the two exports hold the same quantized
+# model, tests/tools/check_compressed_tensors.py that the export is what vLLM loads. Then every refusal: its one-line message, exit code and
 # no output at either path.
 set -euo pipefail
-: "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_TEST_TMP:?}" "${VS_PYTHON:?}"
+: "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}" "${VS_PYTHON:?}"
 mkdir -p "$VS_TEST_TMP"
 tmp=$(mktemp -d "$VS_TEST_TMP/ct.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -62,7 +62,40 @@ check_pair "$tmp/dense-ct" "$tmp/dense-a"
 [ -f "$tmp/dense-ct/model.safetensors.index.json" ] && ls "$tmp/dense-ct" | grep -q '^model-00002-of-' ||
   fail "dense: not sharded as model-0000i-of-0000N.safetensors"
 
-# 3. refusals
+# 3. the quantized model of each export, simulated as its engine reads it (int8 weights × scales,
+#    activations fake-quantized per the scheme): the same logits within 1e-5 of the largest
+dl=$tmp/dl
+"$VLMSLIM_MKMODEL" --family qwen3_vl --preset tiny --dtype f16 --seed 23 --deepstack 0,1 --tie --out "$dl" >/dev/null
+cat >"$tmp/dl.yaml" <<YAML
+apiversion: multimodal_vlm_modelslim_v1
+spec:
+  process:
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_tensor", dtype: "int8", symmetric: False, method: "minmax"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["*attn.qkv", "*attn.proj", "*self_attn.*"]
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_token", dtype: "int8", symmetric: True, method: "minmax"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["model.language_model.*"]
+  save:
+    - type: "ascendv1_saver"
+      part_file_size: 0
+    - type: "compressed_tensors_saver"
+      save_path: "$tmp/dl-ct"
+YAML
+"$VLMSLIM" quant --model_path "$dl" --save_path "$tmp/dl-a" --model_type Qwen3-VL-4B-Instruct \
+  --config_path "$tmp/dl.yaml" --calib_inputs tests/golden/calib/dense_static_float.inputs --quiet >/dev/null
+check_pair "$tmp/dl-ct" "$tmp/dl-a"
+line=$("$VS_BUILD_DIR/tests/tools/vs-fakequant-logits" "$dl" "$tmp/dl-ct" tests/golden/calib/dense_static_float.inputs \
+  "$tmp/dl-work" "$tmp/dl-a")
+echo "dense W8A8 static + dynamic, compressed-tensors against ascendv1: $line"
+read -r d m < <(sed -n 's/^max abs logit difference \(.*\) of max |logit| \(.*\)$/\1 \2/p' <<<"$line")
+awk -v d="$d" -v m="$m" 'BEGIN { exit !(m > 0 && d <= 1e-5 * m) }' || fail "logits differ: $line"
+
+# 4. refusals
 expect_error() { # rc, message, config text, model, model_type
   local rc=0 out=$tmp/err-out ct=$tmp/err-ct
   rm -rf "$out" "$ct"

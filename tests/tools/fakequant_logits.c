@@ -1,5 +1,5 @@
 /* How close a dense Qwen3-VL export's quantized model is to the float model:
- *   vs-fakequant-logits MODEL_DIR EXPORT_DIR INPUTS_DIR WORK_DIR
+ *   vs-fakequant-logits MODEL_DIR EXPORT_DIR INPUTS_DIR WORK_DIR [OTHER_EXPORT]
  * reads the ascendv1 export as an engine would (W8A8: weight int8 × deq_scale / input_scale per
  * row and the input fake-quantized per tensor with input_scale / input_offset, round half to
  * even, clamp to int8; W8A8_DYNAMIC: weight int8 × weight_scale and the input fake-quantized per
@@ -8,6 +8,11 @@
  * quantizers and the float checkpoint MODEL_DIR without, over INPUTS_DIR/sample_<i>.safetensors,
  * and prints the cosine similarity of the two last-position logits per sample and
  *   cosine mean M min N
+ * A compressed-tensors export (no quant_model_description.json) is read as vLLM reads it: an int8
+ * .weight × .weight_scale per row; with .input_scale the input fake-quantized per tensor with it
+ * and .input_zero_point (0 if absent), else per token. With OTHER_EXPORT (a fifth argument) the
+ * quantized logits of the two exports are compared instead of each with the float model:
+ *   max abs logit difference D of max |logit| L
  * Dense checkpoints only (an export's unstacked MoE experts are refused), and not the norm and
  * Linear biases shifted smoothing (symmetric: false) creates. */
 #include <math.h>
@@ -94,7 +99,8 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
     json_t *desc = NULL;
     struct vs_st_model *w = NULL;
     struct vs_st_writer *out = NULL;
-    if (vs_json_load_file(desc_path, &desc) != VS_OK || vs_st_model_open(export_dir, &w) != VS_OK ||
+    bool ct = !vs_fs_exists(desc_path); /* compressed-tensors: the types follow from the names */
+    if ((!ct && vs_json_load_file(desc_path, &desc) != VS_OK) || vs_st_model_open(export_dir, &w) != VS_OK ||
         vs_fs_mkdirs(work, 0755) != VS_OK || vs_st_writer_open(work, "model", 0, 0644, &out) != VS_OK)
         return fail(NULL);
     free(desc_path);
@@ -103,7 +109,20 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
         const struct vs_st_tensor *t;
         json_t *jt = json_object_get(desc, name);
         const char *type = json_is_string(jt) ? json_string_value(jt) : NULL;
-        if (!type || vs_st_model_get(w, name, &t) != VS_OK)
+        if (vs_st_model_get(w, name, &t) != VS_OK)
+            return fail(NULL);
+        size_t nlen = strlen(name);
+        if (ct) {
+            char in_scale[560];
+            snprintf(in_scale, sizeof in_scale, "%.*s.input_scale", nlen > 7 ? (int)(nlen - 7) : 0, name);
+            const struct vs_st_tensor *unused;
+            bool qweight = t->dtype == VS_DTYPE_I8 && nlen > 7 && !strcmp(name + nlen - 7, ".weight");
+            bool param = strstr(name, ".weight_scale") || strstr(name, ".input_scale") || strstr(name, ".input_zero_point");
+            type = qweight ? (vs_st_model_get(w, in_scale, &unused) == VS_OK ? "W8A8" : "W8A8_DYNAMIC")
+                   : param ? "PARAM"
+                           : "FLOAT";
+        }
+        if (!type)
             return fail("a tensor missing from the description");
         if (strstr(name, ".mlp.experts."))
             return fail("MoE experts: dense exports only");
@@ -128,7 +147,19 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
             A->a = realloc(A->a, (A->n + 1) * sizeof *A->a);
             struct act *a = &A->a[A->n];
             *a = (struct act){.module = strdup(module), .kind = K_DYNAMIC};
-            if (!strcmp(type, "W8A8")) {
+            if (ct) {
+                if (!strcmp(type, "W8A8")) {
+                    const struct vs_st_tensor *zp;
+                    a->kind = K_W8A8;
+                    a->scale = scalar(w, module, "input_scale", &ok);
+                    snprintf(sn, sizeof sn, "%s.input_zero_point", module);
+                    a->offset = vs_st_model_get(w, sn, &zp) == VS_OK ? (float)*(const int8_t *)zp->data : 0.0f;
+                }
+                snprintf(sn, sizeof sn, "%s.weight_scale", module);
+                if (!ok || vs_st_model_get(w, sn, &st) != VS_OK || st->dtype != VS_DTYPE_F32)
+                    return fail(module);
+                memcpy(rs, st->data, (size_t)rows * sizeof *rs);
+            } else if (!strcmp(type, "W8A8")) {
                 a->kind = K_W8A8;
                 a->scale = scalar(w, module, "input_scale", &ok);
                 a->offset = scalar(w, module, "input_offset", &ok);
@@ -223,19 +254,34 @@ static int logits_of(const char *dir, const char *inputs, const struct vs_linear
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: vs-fakequant-logits MODEL_DIR EXPORT_DIR INPUTS_DIR WORK_DIR\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: vs-fakequant-logits MODEL_DIR EXPORT_DIR INPUTS_DIR WORK_DIR [OTHER_EXPORT]\n");
         return 2;
     }
-    struct acts A = {0};
+    struct acts A = {0}, B = {0};
     float **ref, **got;
     int64_t vocab;
     size_t n, n2;
-    if (dequantize(argv[2], argv[4], &A) || logits_of(argv[1], argv[3], NULL, &ref, &vocab, &n))
+    char *other_work = vs_path_join(argv[4], "other");
+    struct vs_linear_hooks hb = {.transform_input = fake_quant, .ctx = &B};
+    if (dequantize(argv[2], argv[4], &A) ||
+        (argc == 6 ? dequantize(argv[5], other_work, &B) || logits_of(other_work, argv[3], &hb, &ref, &vocab, &n)
+                   : logits_of(argv[1], argv[3], NULL, &ref, &vocab, &n)))
         return 1;
     struct vs_linear_hooks h = {.transform_input = fake_quant, .ctx = &A};
     if (logits_of(argv[4], argv[3], &h, &got, &vocab, &n2) || n != n2 || n == 0)
         return fail(n == 0 ? "no samples" : NULL);
+    if (argc == 6) {
+        double d = 0, m = 0;
+        for (size_t j = 0; j < n; j++)
+            for (int64_t k = 0; k < vocab; k++) {
+                d = fmax(d, fabs((double)ref[j][k] - got[j][k]));
+                m = fmax(m, fabs((double)ref[j][k]));
+            }
+        printf("max abs logit difference %.3g of max |logit| %.3g\n", d, m);
+        return 0;
+    }
+    free(other_work);
     double sum = 0, mn = 1;
     for (size_t j = 0; j < n; j++) {
         double dot = 0, a2 = 0, b2 = 0;
