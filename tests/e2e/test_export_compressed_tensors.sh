@@ -4,7 +4,8 @@
 # case (W8A8 static asymmetric attention and vision, W8A8_DYNAMIC experts) and a data-free dense
 # sharded case (W8A8_DYNAMIC everywhere) and a dense calibrated case whose simulated logits are
 # compared; tests/tools/compare_ct_ascendv1.py checks the two exports hold the same quantized
-# model, tests/tools/check_compressed_tensors.py that the export is what vLLM loads. Then every refusal: its one-line message, exit code and
+# model, and tests/tools/check_compressed_tensors.py (not written yet; run when present) that
+# the export is what vLLM loads. Then every refusal: its one-line message, exit code and
 # no output at either path.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}" "${VS_PYTHON:?}"
