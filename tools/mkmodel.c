@@ -785,12 +785,6 @@ static void fill(const struct mk_tensor *t, uint64_t seed, enum vs_dtype dt, voi
 #define MK_OUTLIER_FACTOR 64.0f
 #define MK_OUTLIER_CHANNEL(c) ((c) % 16 == 5)
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 static float load(enum vs_dtype dt, const void *buf, size_t i)
 {
     if (dt == VS_DTYPE_F32)
@@ -808,11 +802,11 @@ static void plant_outliers(const struct mk_options *o, const struct mk_tensor *t
     bool norm = strcmp(t->name, "model.language_model.norm.weight") == 0 && !o->tie;
     bool reader = strcmp(t->name, "lm_head.weight") == 0;
     for (size_t i = 0; i < sizeof norms / sizeof *norms; i++)
-        norm |= has_suffix(t->name, norms[i]) && strncmp(t->name, "model.visual.merger", 19) != 0 &&
+        norm |= vs_str_ends_with(t->name, norms[i]) && strncmp(t->name, "model.visual.merger", 19) != 0 &&
                 strncmp(t->name, "model.visual.deepstack", 22) != 0;
     for (size_t i = 0; i < sizeof readers / sizeof *readers; i++)
-        reader |= has_suffix(t->name, readers[i]);
-    bool fused = has_suffix(t->name, ".mlp.experts.gate_up_proj"); /* [E, H, 2I]: input channel = middle index */
+        reader |= vs_str_ends_with(t->name, readers[i]);
+    bool fused = vs_str_ends_with(t->name, ".mlp.experts.gate_up_proj"); /* [E, H, 2I]: input channel = middle index */
     if (!norm && !reader && !fused)
         return;
     int64_t inner = t->shape[t->ndim - 1], mid = t->ndim == 3 ? t->shape[1] : 1;

@@ -104,7 +104,7 @@ size_t vs_alloc_count(void) { return atomic_load(&alloc_seen); }
 
 size_t vs_alloc_failures(void) { return atomic_load(&alloc_failed); }
 
-static bool alloc_should_fail(void)
+bool vs_alloc_should_fail(void)
 {
     if (__builtin_expect(!atomic_load_explicit(&alloc_armed, memory_order_relaxed), 1))
         return false;
@@ -115,11 +115,9 @@ static bool alloc_should_fail(void)
     return fail;
 }
 
-int vs_alloc_should_fail(void) { return alloc_should_fail(); }
-
 void *vs_malloc(size_t n)
 {
-    void *p = alloc_should_fail() ? NULL : malloc(n ? n : 1);
+    void *p = vs_alloc_should_fail() ? NULL : malloc(n ? n : 1);
     if (!p)
         vs_error_set(VS_ERR_NOMEM, "out of memory allocating %zu bytes", n);
     return p;
@@ -127,7 +125,7 @@ void *vs_malloc(size_t n)
 
 void *vs_calloc(size_t count, size_t size)
 {
-    void *p = alloc_should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+    void *p = vs_alloc_should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         vs_error_set(VS_ERR_NOMEM, "out of memory allocating %zu x %zu bytes", count, size);
     return p;
@@ -135,7 +133,7 @@ void *vs_calloc(size_t count, size_t size)
 
 void *vs_realloc(void *p, size_t n)
 {
-    void *q = alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
+    void *q = vs_alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
     if (!q)
         vs_error_set(VS_ERR_NOMEM, "out of memory allocating %zu bytes", n);
     return q;
@@ -161,7 +159,7 @@ char *vs_strfmt(const char *fmt, ...)
     va_list ap;
     char *s = NULL;
     int n = -1;
-    if (!alloc_should_fail()) {
+    if (!vs_alloc_should_fail()) {
         va_start(ap, fmt);
         n = vasprintf(&s, fmt, ap);
         va_end(ap);
@@ -171,4 +169,10 @@ char *vs_strfmt(const char *fmt, ...)
         return NULL;
     }
     return s;
+}
+
+bool vs_str_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
 }

@@ -8,6 +8,7 @@
 #define VS_BASE_STATUS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum vs_status {
@@ -52,6 +53,8 @@ void *vs_calloc(size_t count, size_t size);
 void *vs_realloc(void *p, size_t n);
 char *vs_strdup(const char *s);
 char *vs_strndup(const char *s, size_t n);
+/* Whether s ends with suffix (an empty suffix always does). */
+bool vs_str_ends_with(const char *s, const char *suffix);
 /* asprintf that returns NULL (and records VS_ERR_NOMEM) on failure. */
 char *vs_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -72,6 +75,6 @@ size_t vs_alloc_count(void);
 /* Allocations the hook made fail since it was last armed. */
 size_t vs_alloc_failures(void);
 /* Counts one allocation; true if it must fail. For allocators outside this file. */
-int vs_alloc_should_fail(void);
+bool vs_alloc_should_fail(void);
 
 #endif

@@ -134,12 +134,6 @@ static enum vs_status open_index(struct vs_st_model *m, const char *index_path)
     return st;
 }
 
-static int has_suffix(const char *s, const char *suf)
-{
-    size_t n = strlen(s), k = strlen(suf);
-    return n >= k && strcmp(s + n - k, suf) == 0;
-}
-
 /* model.safetensors alone, or every *.safetensors (sorted by name). */
 static enum vs_status open_files(struct vs_st_model *m, int single)
 {
@@ -157,7 +151,7 @@ static enum vs_status open_files(struct vs_st_model *m, int single)
     }
     size_t used = 0;
     for (size_t i = 0; i < n && st == VS_OK; i++) {
-        if (!has_suffix(names[i], ".safetensors"))
+        if (!vs_str_ends_with(names[i], ".safetensors"))
             continue;
         struct vs_st_file *f;
         if ((st = open_file(m, names[i], &f)) != VS_OK)

@@ -27,13 +27,7 @@ struct ct_saver {
     bool has_experts[CT_GROUPS];
 };
 
-static const char *saver_name(void) { return "compressed_tensors_saver"; }
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
+#define SAVER_NAME "compressed_tensors_saver"
 
 /* vLLM loads some Linears fused into one layer (q/k/v into qkv_proj, gate/up into
  * gate_up_proj, a layer's experts into one FusedMoE): all parts of one need the same scheme.
@@ -47,7 +41,7 @@ static char *fused_key(const char *module, bool *expert)
     static const char *const parts[][2] = {
         {".q_proj", ".qkv"}, {".k_proj", ".qkv"}, {".v_proj", ".qkv"}, {".gate_proj", ".gate_up"}, {".up_proj", ".gate_up"}};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-        if (ends_with(module, parts[i][0]))
+        if (vs_str_ends_with(module, parts[i][0]))
             return vs_strfmt("%.*s%s", (int)(strlen(module) - strlen(parts[i][0])), module, parts[i][1]);
     return NULL;
 }
@@ -59,19 +53,25 @@ static const char *group_label(int g)
                                                                  : "float";
 }
 
-/* Records module in group g (-1: float), checking that the parts of its fused layer agree. */
+/* Records module in group g (-1: float), checking that the parts of its fused layer agree
+ * and that quantized experts are dynamic. */
 static enum vs_status record(struct ct_saver *s, const char *module, int g)
 {
     bool expert;
     char *key = fused_key(module, &expert);
     enum vs_status st = VS_OK;
-    if (key) {
+    if (expert && g >= 0 && g != CT_DYNAMIC) /* CompressedTensorsW8A8Int8MoEMethod: per-token dynamic only */
+        st = vs_error_set(VS_ERR_UNSUPPORTED,
+                          "%s: %s: vLLM's int8 fused-MoE kernels take dynamic per-token activations only; quantize "
+                          "the experts with W8A8_DYNAMIC (a linear_quant entry for '*mlp.experts*')",
+                          SAVER_NAME, module);
+    else if (key) {
         json_t *seen = json_object_get(s->fused, key);
         if (seen && json_integer_value(seen) != g)
             st = vs_error_set(VS_ERR_UNSUPPORTED,
                               "%s: %s: %s, but another part of the layer vLLM fuses as %s is %s; give all its parts "
                               "one scheme (include/exclude patterns of linear_quant)",
-                              saver_name(), module, group_label(g), key, group_label((int)json_integer_value(seen)));
+                              SAVER_NAME, module, group_label(g), key, group_label((int)json_integer_value(seen)));
         else if (!seen && json_object_set_new(s->fused, key, json_integer(g)))
             st = vs_error_set(VS_ERR_NOMEM, "out of memory recording '%s'", module);
         free(key);
@@ -97,7 +97,7 @@ static enum vs_status ct_check(const struct vs_quant_config *cfg, const struct v
             return vs_error_set(VS_ERR_UNSUPPORTED,
                                 "%s: %s: %s with symmetric: false adds biases to the norms, which vLLM's RMSNorm "
                                 "cannot hold; %s (%s) cannot write it (use symmetric: true)",
-                                cfg->source_path, p->path, vs_proc_type_name(p->type), saver->path, saver_name());
+                                cfg->source_path, p->path, vs_proc_type_name(p->type), saver->path, SAVER_NAME);
         /* quarot online: true (rotations at inference, which vLLM does not apply) is refused
          * for every saver by the adapters today (runner/outlier.c); refuse it here too when
          * an adapter supports it. */
@@ -113,7 +113,7 @@ static enum vs_status ct_check(const struct vs_quant_config *cfg, const struct v
             return vs_error_set(VS_ERR_UNSUPPORTED,
                                 "%s: %s: W8A16 (int8 weights, float activations) is not written by %s (%s) yet: "
                                 "vLLM reads 8-bit weight-only models in the pack-quantized format",
-                                cfg->source_path, p->path, saver->path, saver_name());
+                                cfg->source_path, p->path, saver->path, SAVER_NAME);
     }
     return VS_OK;
 }
@@ -186,16 +186,9 @@ static enum vs_status ct_add_linear(void *p, const struct vs_saved_linear *l)
         g = l->input_symmetric ? CT_STATIC_SYM : CT_STATIC_ASYM;
         break;
     default:
-        return vs_error_set(VS_ERR_INTERNAL, "%s: %s: scheme %s is not written by this saver", saver_name(), l->module,
+        return vs_error_set(VS_ERR_INTERNAL, "%s: %s: scheme %s is not written by this saver", SAVER_NAME, l->module,
                             vs_scheme_name(l->scheme));
     }
-    bool expert;
-    free(fused_key(l->module, &expert));
-    if (expert && g != CT_DYNAMIC) /* CompressedTensorsW8A8Int8MoEMethod: per-token dynamic only */
-        return vs_error_set(VS_ERR_UNSUPPORTED,
-                            "%s: %s: vLLM's int8 fused-MoE kernels take dynamic per-token activations only; quantize "
-                            "the experts with W8A8_DYNAMIC (a linear_quant entry for '*mlp.experts*')",
-                            saver_name(), l->module);
     enum vs_status st = record(s, l->module, g);
     int64_t wshape[2] = {l->rows, l->cols}, sshape[2] = {l->rows, 1}, one = 1;
     if (st == VS_OK)
@@ -206,10 +199,10 @@ static enum vs_status ct_add_linear(void *p, const struct vs_saved_linear *l)
         st = put(s, l->module, ".input_scale", VS_DTYPE_F32, 1, &one, &l->input_scale);
     if (st == VS_OK && g == CT_STATIC_ASYM) {
         /* msModelSlim's round(x / s + o) is compressed-tensors' round(x / s) + zp: o is an integer */
-        if (!(fabsf(l->input_offset) <= 128.0f) || rintf(l->input_offset) != l->input_offset)
+        if (!(l->input_offset >= -128.0f && l->input_offset <= 127.0f) || rintf(l->input_offset) != l->input_offset)
             return vs_error_set(VS_ERR_INTERNAL, "%s.input_offset: %g is not an int8 zero point", l->module,
                                 (double)l->input_offset);
-        int8_t zp = (int8_t)(l->input_offset > 127.0f ? 127 : l->input_offset);
+        int8_t zp = (int8_t)l->input_offset;
         st = put(s, l->module, ".input_zero_point", VS_DTYPE_I8, 1, &one, &zp);
     }
     if (st == VS_OK && l->bias)
@@ -302,7 +295,7 @@ static enum vs_status ct_finish(void *p, const char *model_path)
     s->writer = NULL;
     char *cfg = vs_path_join(model_path, "config.json");
     if (st == VS_OK && (!cfg || !vs_fs_is_file(cfg)))
-        st = cfg ? vs_error_set(VS_ERR_MODEL, "%s: missing; %s writes the quantization_config into it", cfg, saver_name())
+        st = cfg ? vs_error_set(VS_ERR_MODEL, "%s: missing; %s writes the quantization_config into it", cfg, SAVER_NAME)
                  : VS_ERR_NOMEM;
     free(cfg);
     if (st == VS_OK)

@@ -6,12 +6,6 @@
 #include "base/fs.h"
 #include "io/json_util.h"
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 enum vs_status vs_save_load_config(const char *src, json_t **out, int *removed)
 {
     json_t *cfg;
@@ -38,9 +32,9 @@ enum vs_status vs_save_side_files(const char *model_path, const char *dir, vs_co
         return st;
     for (size_t i = 0; i < n && st == VS_OK; i++) {
         const char *name = names[i];
-        if (!(ends_with(name, ".json") || ends_with(name, ".py") || ends_with(name, ".txt") ||
-              ends_with(name, ".jinja")) ||
-            ends_with(name, "index.json"))
+        if (!(vs_str_ends_with(name, ".json") || vs_str_ends_with(name, ".py") || vs_str_ends_with(name, ".txt") ||
+              vs_str_ends_with(name, ".jinja")) ||
+            vs_str_ends_with(name, "index.json"))
             continue;
         char *src = vs_path_join(model_path, name), *dst = vs_path_join(dir, name);
         if (!src || !dst)
