@@ -16,7 +16,7 @@
 #include "save/side_files.h"
 
 /* The schemes this format writes, each one config group. */
-enum ct_group { CT_DYNAMIC, CT_STATIC_SYM, CT_STATIC_ASYM, CT_GROUPS };
+enum ct_group { CT_DYNAMIC, CT_STATIC_SYM, CT_STATIC_ASYM, CT_WEIGHT_ONLY, CT_GROUPS };
 
 struct ct_saver {
     char *dir;
@@ -24,7 +24,7 @@ struct ct_saver {
     json_t *members[CT_GROUPS]; /* module names per group, in write order */
     json_t *ignore;             /* the Linears left in float */
     json_t *fused;              /* fused-layer key -> group (-1: float), see fused_key */
-    bool has_experts[CT_GROUPS];
+    json_t *expert_layers;      /* a MoE layer's fused key -> group, in write order */
 };
 
 #define SAVER_NAME "compressed_tensors_saver"
@@ -48,9 +48,11 @@ static char *fused_key(const char *module, bool *expert)
 
 static const char *group_label(int g)
 {
-    return g == CT_DYNAMIC ? "W8A8_DYNAMIC" : g == CT_STATIC_SYM ? "W8A8 (symmetric activations)"
-           : g == CT_STATIC_ASYM                                ? "W8A8 (asymmetric activations)"
-                                                                 : "float";
+    return g == CT_DYNAMIC       ? "W8A8_DYNAMIC"
+           : g == CT_STATIC_SYM  ? "W8A8 (symmetric activations)"
+           : g == CT_STATIC_ASYM ? "W8A8 (asymmetric activations)"
+           : g == CT_WEIGHT_ONLY ? "W8A16"
+                                 : "float";
 }
 
 /* Records module in group g (-1: float), checking that the parts of its fused layer agree
@@ -60,10 +62,12 @@ static enum vs_status record(struct ct_saver *s, const char *module, int g)
     bool expert;
     char *key = fused_key(module, &expert);
     enum vs_status st = VS_OK;
-    if (expert && g >= 0 && g != CT_DYNAMIC) /* CompressedTensorsW8A8Int8MoEMethod: per-token dynamic only */
+    /* CompressedTensorsW8A8Int8MoEMethod takes per-token dynamic activations only (W8A16
+     * experts go to the WNA16 MoE methods) */
+    if (expert && (g == CT_STATIC_SYM || g == CT_STATIC_ASYM))
         st = vs_error_set(VS_ERR_UNSUPPORTED,
                           "%s: %s: vLLM's int8 fused-MoE kernels take dynamic per-token activations only; quantize "
-                          "the experts with W8A8_DYNAMIC (a linear_quant entry for '*mlp.experts*')",
+                          "the experts with W8A8_DYNAMIC or W8A16 (a linear_quant entry for '*mlp.experts*')",
                           SAVER_NAME, module);
     else if (key) {
         json_t *seen = json_object_get(s->fused, key);
@@ -72,14 +76,15 @@ static enum vs_status record(struct ct_saver *s, const char *module, int g)
                               "%s: %s: %s, but another part of the layer vLLM fuses as %s is %s; give all its parts "
                               "one scheme (include/exclude patterns of linear_quant)",
                               SAVER_NAME, module, group_label(g), key, group_label((int)json_integer_value(seen)));
-        else if (!seen && json_object_set_new(s->fused, key, json_integer(g)))
+        else if (!seen && (json_object_set_new(s->fused, key, json_integer(g)) ||
+                           (expert && g >= 0 && json_object_set_new(s->expert_layers, key, json_integer(g)))))
             st = vs_error_set(VS_ERR_NOMEM, "out of memory recording '%s'", module);
         free(key);
     }
     if (st != VS_OK)
         return st;
     if (expert && g >= 0)
-        s->has_experts[g] = true;
+        return VS_OK; /* targeted per MoE layer, see expert_target */
     if (json_array_append_new(g < 0 ? s->ignore : s->members[g], json_string(module)))
         return vs_error_set(VS_ERR_NOMEM, "out of memory recording '%s'", module);
     return VS_OK;
@@ -100,20 +105,8 @@ static enum vs_status ct_check(const struct vs_quant_config *cfg, const struct v
                                 cfg->source_path, p->path, vs_proc_type_name(p->type), saver->path, SAVER_NAME);
         /* quarot online: true (rotations at inference, which vLLM does not apply) is refused
          * for every saver by the adapters today (runner/outlier.c); refuse it here too when
-         * an adapter supports it. */
-        if (p->type != VS_PROC_LINEAR_QUANT)
-            continue;
-        struct vs_linear_quant lq;
-        enum vs_status st = vs_linear_quant_init(&lq, p);
-        if (st != VS_OK)
-            return vs_error_prefix(st, "%s", cfg->source_path);
-        enum vs_scheme scheme = lq.scheme;
-        vs_linear_quant_free(&lq);
-        if (scheme == VS_SCHEME_W8A16)
-            return vs_error_set(VS_ERR_UNSUPPORTED,
-                                "%s: %s: W8A16 (int8 weights, float activations) is not written by %s (%s) yet: "
-                                "vLLM reads 8-bit weight-only models in the pack-quantized format",
-                                cfg->source_path, p->path, saver->path, SAVER_NAME);
+         * an adapter supports it. Offline QuaRot and smoothing are folded into the weights
+         * and norms: nothing of them is left for the loader. */
     }
     return VS_OK;
 }
@@ -131,6 +124,7 @@ static void ct_abort(void *p)
         json_decref(s->members[g]);
     json_decref(s->ignore);
     json_decref(s->fused);
+    json_decref(s->expert_layers);
     free(s->dir);
     free(s);
 }
@@ -143,7 +137,7 @@ static enum vs_status ct_open(const char *dir, const struct vs_saver_context *ct
     bool ok = (s->dir = vs_strdup(dir)) != NULL;
     for (int g = 0; g < CT_GROUPS && ok; g++)
         ok = (s->members[g] = json_array()) != NULL;
-    ok = ok && (s->ignore = json_array()) && (s->fused = json_object());
+    ok = ok && (s->ignore = json_array()) && (s->fused = json_object()) && (s->expert_layers = json_object());
     enum vs_status st = ok ? vs_st_writer_open(dir, "model", ctx->part_bytes, VS_EXPORT_MODE, &s->writer)
                            : vs_error_set(VS_ERR_NOMEM, "%s: out of memory starting the export", dir);
     if (st != VS_OK) {
@@ -174,6 +168,30 @@ static enum vs_status ct_add_float(void *p, const char *name, enum vs_dtype dtyp
 
 static enum vs_status ct_add_float_linear(void *p, const char *module) { return record(p, module, -1); }
 
+/* pack-quantized (compressed-tensors' pack_to_int32): each value plus 2^(bits-1) as unsigned
+ * bits, 32 / bits values to a little-endian int32 word, the first in the lowest bits; for 8 bits
+ * the word's bytes are the row's bytes (q + 128) in order. */
+static enum vs_status put_packed(struct ct_saver *s, const struct vs_saved_linear *l)
+{
+    if (l->cols % 4)
+        return vs_error_set(VS_ERR_UNSUPPORTED,
+                            "%s: %s: W8A16 needs an input size divisible by 4 (vLLM's packed weight has in / 4 int32 "
+                            "columns), not %lld",
+                            SAVER_NAME, l->module, (long long)l->cols);
+    size_t n = (size_t)l->rows * (size_t)l->cols;
+    uint8_t *packed = vs_malloc(n);
+    if (!packed)
+        return vs_error_set(VS_ERR_NOMEM, "%s: out of memory packing the weight", l->module);
+    for (size_t i = 0; i < n; i++)
+        packed[i] = (uint8_t)((int)l->weight[i] + 128);
+    int64_t pshape[2] = {l->rows, l->cols / 4}, two = 2, wshape[2] = {l->rows, l->cols};
+    enum vs_status st = put(s, l->module, ".weight_packed", VS_DTYPE_I32, 2, pshape, packed);
+    free(packed);
+    if (st == VS_OK)
+        st = put(s, l->module, ".weight_shape", VS_DTYPE_I64, 1, &two, wshape);
+    return st;
+}
+
 static enum vs_status ct_add_linear(void *p, const struct vs_saved_linear *l)
 {
     struct ct_saver *s = p;
@@ -185,6 +203,9 @@ static enum vs_status ct_add_linear(void *p, const struct vs_saved_linear *l)
     case VS_SCHEME_W8A8:
         g = l->input_symmetric ? CT_STATIC_SYM : CT_STATIC_ASYM;
         break;
+    case VS_SCHEME_W8A16:
+        g = CT_WEIGHT_ONLY;
+        break;
     default:
         return vs_error_set(VS_ERR_INTERNAL, "%s: %s: scheme %s is not written by this saver", SAVER_NAME, l->module,
                             vs_scheme_name(l->scheme));
@@ -192,10 +213,10 @@ static enum vs_status ct_add_linear(void *p, const struct vs_saved_linear *l)
     enum vs_status st = record(s, l->module, g);
     int64_t wshape[2] = {l->rows, l->cols}, sshape[2] = {l->rows, 1}, one = 1;
     if (st == VS_OK)
-        st = put(s, l->module, ".weight", VS_DTYPE_I8, 2, wshape, l->weight);
+        st = g == CT_WEIGHT_ONLY ? put_packed(s, l) : put(s, l->module, ".weight", VS_DTYPE_I8, 2, wshape, l->weight);
     if (st == VS_OK)
         st = put(s, l->module, ".weight_scale", VS_DTYPE_F32, 2, sshape, l->weight_scale);
-    if (st == VS_OK && g != CT_DYNAMIC)
+    if (st == VS_OK && (g == CT_STATIC_SYM || g == CT_STATIC_ASYM))
         st = put(s, l->module, ".input_scale", VS_DTYPE_F32, 1, &one, &l->input_scale);
     if (st == VS_OK && g == CT_STATIC_ASYM) {
         /* msModelSlim's round(x / s + o) is compressed-tensors' round(x / s) + zp: o is an integer */
@@ -219,33 +240,86 @@ static json_t *qargs(const char *strategy, bool symmetric, bool dynamic, const c
                      "observer", observer ? json_string(observer) : json_null(), "observer_kwargs");
 }
 
-/* The group vLLM's class-name target "Linear" stands for: the experts' (older vLLM versions
- * take a FusedMoE layer's scheme from it), else the largest. The others list their modules. */
-static int catch_all_group(const struct ct_saver *s)
+static const char *group_format(int g) { return g == CT_WEIGHT_ONLY ? "pack-quantized" : "int-quantized"; }
+
+/* vLLM asks a FusedMoE layer's scheme for the names of its expert 0 (`<layer>.0.gate_proj`, ...,
+ * in vLLM's names), so each quantized MoE layer is one regex on the part of its name vLLM's
+ * hf_to_vllm_mapper leaves alone (from ".layers."). */
+static json_t *expert_target(const char *key)
 {
-    int best = -1;
-    for (int g = 0; g < CT_GROUPS; g++)
-        if (s->has_experts[g])
-            return g;
-    for (int g = 0; g < CT_GROUPS; g++)
-        if (json_array_size(s->members[g]) && (best < 0 || json_array_size(s->members[g]) > json_array_size(s->members[best])))
-            best = g;
-    return best;
+    const char *tail = strstr(key, ".layers.");
+    tail = tail ? tail : key;
+    char *re = vs_malloc(2 * strlen(tail) + 64), *o = re;
+    if (!re)
+        return NULL;
+    o += sprintf(o, "re:.*");
+    for (const char *c = tail; *c; c++) {
+        if (*c == '.')
+            *o++ = '\\';
+        *o++ = *c;
+    }
+    strcpy(o, "\\.\\d+\\.(gate_proj|up_proj|down_proj)$");
+    json_t *j = json_string(re);
+    free(re);
+    return j;
+}
+
+/* One scheme: the class name "Linear" (which vLLM also applies to FusedMoE layers), as
+ * llm-compressor writes it. Several: every module by name and every MoE layer by regex, never a
+ * class name: vLLM matches a layer's own name, then its class name, and only then the names of
+ * the parts of a fused layer (qkv_proj, gate_up_proj), so "Linear" would take the fused layers
+ * from the groups that list their parts. */
+static json_t *group_targets(const struct ct_saver *s, int g, bool one_group)
+{
+    if (one_group)
+        return json_pack("[s]", "Linear");
+    json_t *t = json_deep_copy(s->members[g]);
+    const char *key;
+    json_t *v;
+    json_object_foreach(s->expert_layers, key, v)
+    {
+        if (t && json_integer_value(v) == g && json_array_append_new(t, expert_target(key))) {
+            json_decref(t);
+            t = NULL;
+        }
+    }
+    return t;
+}
+
+static bool group_used(const struct ct_saver *s, int g)
+{
+    if (json_array_size(s->members[g]))
+        return true;
+    const char *key;
+    json_t *v;
+    json_object_foreach(s->expert_layers, key, v)
+    {
+        if (json_integer_value(v) == g)
+            return true;
+    }
+    return false;
 }
 
 static json_t *quantization_config(const struct ct_saver *s)
 {
+    int used = 0;
+    const char *format = NULL;
+    for (int g = 0; g < CT_GROUPS; g++)
+        if (group_used(s, g)) {
+            used++;
+            format = !format || strcmp(format, group_format(g)) == 0 ? group_format(g) : "mixed-precision";
+        }
     json_t *groups = json_object();
-    int all = catch_all_group(s), n = 0;
+    int n = 0;
     for (int g = 0; g < CT_GROUPS && groups; g++) {
-        if (!json_array_size(s->members[g]))
+        if (!group_used(s, g))
             continue;
-        json_t *targets = g == all ? json_pack("[s]", "Linear") : json_deep_copy(s->members[g]);
-        json_t *input = g == CT_DYNAMIC ? qargs("token", true, true, NULL)
-                                        : qargs("tensor", g == CT_STATIC_SYM, false, "minmax");
-        json_t *group = json_pack("{s:o, s:o, s:o, s:n, s:s}", "targets", targets, "weights",
+        json_t *input = g == CT_WEIGHT_ONLY ? json_null()
+                        : g == CT_DYNAMIC   ? qargs("token", true, true, NULL)
+                                            : qargs("tensor", g == CT_STATIC_SYM, false, "minmax");
+        json_t *group = json_pack("{s:o, s:o, s:o, s:n, s:s}", "targets", group_targets(s, g, used == 1), "weights",
                                   qargs("channel", true, false, "minmax"), "input_activations", input,
-                                  "output_activations", "format", "int-quantized");
+                                  "output_activations", "format", group_format(g));
         char name[32];
         snprintf(name, sizeof name, "group_%d", n++);
         if (!group || json_object_set_new(groups, name, group)) {
@@ -256,9 +330,9 @@ static json_t *quantization_config(const struct ct_saver *s)
     if (!groups)
         return NULL;
     return json_pack("{s:o, s:s, s:n, s:O, s:n, s:s, s:s, s:{}, s:s}", "config_groups", groups, "format",
-                     "int-quantized", "global_compression_ratio", "ignore", s->ignore, "kv_cache_scheme",
-                     "quant_method", "compressed-tensors", "quantization_status", "compressed", "sparsity_config",
-                     "version", "0.11.0");
+                     format ? format : "int-quantized", "global_compression_ratio", "ignore", s->ignore,
+                     "kv_cache_scheme", "quant_method", "compressed-tensors", "quantization_status", "compressed",
+                     "sparsity_config", "version", "0.11.0");
 }
 
 static enum vs_status write_config(const char *src, const char *dst, void *ctx)

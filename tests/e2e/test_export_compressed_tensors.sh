@@ -2,11 +2,11 @@
 # The compressed-tensors saver (src/save/compressed_tensors.c): one run writing ascendv1 at
 # --save_path and compressed-tensors at the second saver's save_path, for the calibrated MoE
 # case (W8A8 static asymmetric attention and vision, W8A8_DYNAMIC experts) and a data-free dense
-# sharded case (W8A8_DYNAMIC everywhere) and a dense calibrated case whose simulated logits are
-# compared; tests/tools/compare_ct_ascendv1.py checks the two exports hold the same quantized
-# model, and tests/tools/check_compressed_tensors.py (not written yet; run when present) that
-# the export is what vLLM loads. Then every refusal: its one-line message, exit code and
-# no output at either path.
+# sharded case (W8A8_DYNAMIC everywhere), a dense calibrated case and a dense W8A16 case whose
+# simulated logits are compared; tests/tools/compare_ct_ascendv1.py checks the two exports hold
+# the same quantized model, and tests/tools/check_compressed_tensors.py that the export is what
+# vLLM loads (with --self-test once: each way of breaking the export it must catch). Then every
+# refusal: its one-line message, exit code and no output at either path.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}" "${VS_PYTHON:?}"
 mkdir -p "$VS_TEST_TMP"
@@ -20,24 +20,22 @@ with_ct() {
   sed "s|^      part_file_size: 0\$|      part_file_size: 0\n    - type: \"compressed_tensors_saver\"\n      part_file_size: $3\n      save_path: \"$2\"|" "$1"
 }
 
-check_pair() { # $1 compressed-tensors dir, $2 ascendv1 dir
+check_pair() { # $1 compressed-tensors dir, $2 ascendv1 dir, $3 global format, [$4 --self-test]
   "$VS_PYTHON" tests/tools/compare_ct_ascendv1.py "$1" "$2" || fail "$1: not the model of $2"
-  if [ -f tests/tools/check_compressed_tensors.py ]; then
-    "$VS_PYTHON" tests/tools/check_compressed_tensors.py "$1" || fail "$1: not what vLLM loads"
-  fi
+  "$VS_PYTHON" tests/tools/check_compressed_tensors.py ${4:-} "$1" || fail "$1: not what vLLM loads"
   [ -f "$1/tokenizer.json" ] && [ -f "$1/chat_template.json" ] && [ -f "$1/preprocessor_config.json" ] ||
     fail "$1: side files missing"
   [ ! -e "$1/quant_model_description.json" ] || fail "$1: holds ascendv1's description"
-  "$VS_PYTHON" - "$1/config.json" <<'PY' || fail "$1/config.json: quantization_config"
+  "$VS_PYTHON" - "$1/config.json" "$3" <<'PY' || fail "$1/config.json: quantization_config"
 import json, sys
 c = json.load(open(sys.argv[1]))
 q = c["quantization_config"]
-assert q["quant_method"] == "compressed-tensors" and q["format"] == "int-quantized", q
-assert q["quantization_status"] == "compressed"
-assert "lm_head" in q["ignore"] and "quantization_config" not in c.get("text_config", {})
+assert q["format"] == sys.argv[2], q["format"]
+assert "lm_head" in q["ignore"]
 targets = [t for g in q["config_groups"].values() for t in g["targets"]]
-assert targets.count("Linear") == 1 and len(targets) == len(set(targets)), targets
-assert not set(targets) & set(q["ignore"]), "a Linear both targeted and ignored"
+# one group: the class name, as llm-compressor writes it; several: names and regexes only
+assert targets == ["Linear"] if len(q["config_groups"]) == 1 else "Linear" not in targets, targets
+assert len(targets) == len(set(targets)) and not set(targets) & set(q["ignore"]), targets
 PY
 }
 
@@ -47,7 +45,7 @@ moe=$tmp/moe
 with_ct tests/data/configs/moe_w8a8_static.yaml "$tmp/moe-ct" 0 >"$tmp/moe.yaml"
 "$VLMSLIM" quant --model_path "$moe" --save_path "$tmp/moe-a" --model_type Qwen3-VL-30B-A3B \
   --config_path "$tmp/moe.yaml" --calib_inputs tests/golden/calib/moe_static.inputs --quiet >/dev/null
-check_pair "$tmp/moe-ct" "$tmp/moe-a"
+check_pair "$tmp/moe-ct" "$tmp/moe-a" int-quantized --self-test
 [ -f "$tmp/moe-ct/model.safetensors" ] && [ ! -e "$tmp/moe-ct/model.safetensors.index.json" ] ||
   fail "moe: part_file_size 0 is not one model.safetensors"
 grep -q '"symmetric": false' "$tmp/moe-ct/config.json" || fail "moe: no asymmetric static group"
@@ -59,11 +57,12 @@ with_ct tests/data/configs/dense_dynamic.yaml "$tmp/dense-ct" 1 >"$tmp/dense.yam
 grep -q compressed_tensors_saver "$tmp/dense.yaml" || fail "dense_dynamic.yaml: no saver inserted"
 VLMSLIM_PART_FILE_BYTES=65536 "$VLMSLIM" quant --model_path "$dense" --save_path "$tmp/dense-a" \
   --model_type Qwen3-VL-4B-Instruct --config_path "$tmp/dense.yaml" --quiet >/dev/null
-check_pair "$tmp/dense-ct" "$tmp/dense-a"
+check_pair "$tmp/dense-ct" "$tmp/dense-a" int-quantized
 [ -f "$tmp/dense-ct/model.safetensors.index.json" ] && ls "$tmp/dense-ct" | grep -q '^model-00002-of-' ||
   fail "dense: not sharded as model-0000i-of-0000N.safetensors"
 
-# 3. the quantized model of each export, simulated as its engine reads it (int8 weights × scales,
+# 3. W8A16 vision MLP inputs, W8A8 static attention, W8A8_DYNAMIC elsewhere in the text model (a
+#    mixed-precision export); the quantized model of each export, simulated as its engine reads it (int8 weights × scales,
 #    activations fake-quantized per the scheme): the same logits within 1e-5 of the largest
 dl=$tmp/dl
 "$VLMSLIM_MKMODEL" --family qwen3_vl --preset tiny --dtype f16 --seed 23 --deepstack 0,1 --tie --out "$dl" >/dev/null
@@ -71,6 +70,11 @@ cat >"$tmp/dl.yaml" <<YAML
 apiversion: multimodal_vlm_modelslim_v1
 spec:
   process:
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_tensor", dtype: "float", symmetric: True, method: "none"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["*blocks.*.mlp.linear_fc1"]
     - type: "linear_quant"
       qconfig:
         act: {scope: "per_tensor", dtype: "int8", symmetric: False, method: "minmax"}
@@ -89,14 +93,50 @@ spec:
 YAML
 "$VLMSLIM" quant --model_path "$dl" --save_path "$tmp/dl-a" --model_type Qwen3-VL-4B-Instruct \
   --config_path "$tmp/dl.yaml" --calib_inputs tests/golden/calib/dense_static_float.inputs --quiet >/dev/null
-check_pair "$tmp/dl-ct" "$tmp/dl-a"
-line=$("$VS_BUILD_DIR/tests/tools/vs-fakequant-logits" "$dl" "$tmp/dl-ct" tests/golden/calib/dense_static_float.inputs \
-  "$tmp/dl-work" "$tmp/dl-a")
-echo "dense W8A8 static + dynamic, compressed-tensors against ascendv1: $line"
-read -r d m < <(sed -n 's/^max abs logit difference \(.*\) of max |logit| \(.*\)$/\1 \2/p' <<<"$line")
-awk -v d="$d" -v m="$m" 'BEGIN { exit !(m > 0 && d <= 1e-5 * m) }' || fail "logits differ: $line"
+check_pair "$tmp/dl-ct" "$tmp/dl-a" mixed-precision --self-test
+same_logits() { # $1 float model, $2 compressed-tensors dir, $3 ascendv1 dir, $4 label
+  local line d m
+  line=$("$VS_BUILD_DIR/tests/tools/vs-fakequant-logits" "$1" "$2" tests/golden/calib/dense_static_float.inputs \
+    "$2-work" "$3")
+  echo "$4, compressed-tensors against ascendv1: $line"
+  read -r d m < <(sed -n 's/^max abs logit difference \(.*\) of max |logit| \(.*\)$/\1 \2/p' <<<"$line")
+  awk -v d="$d" -v m="$m" 'BEGIN { exit !(m > 0 && d <= 1e-5 * m) }' || fail "$4: logits differ: $line"
+}
+same_logits "$dl" "$tmp/dl-ct" "$tmp/dl-a" "dense W8A8 static + dynamic + W8A16"
 
-# 4. refusals
+# 4. W8A16 (pack-quantized) beside float vision Linears: a mixed-precision export
+sed 's/part_file_size: 4$/part_file_size: 0/' tests/data/configs/dense_w8a16.yaml >"$tmp/w16-base.yaml"
+with_ct "$tmp/w16-base.yaml" "$tmp/w16-ct" 0 >"$tmp/w16.yaml"
+grep -q compressed_tensors_saver "$tmp/w16.yaml" || fail "dense_w8a16.yaml: no saver inserted"
+"$VLMSLIM" quant --model_path "$dl" --save_path "$tmp/w16-a" --model_type Qwen3-VL-4B-Instruct \
+  --config_path "$tmp/w16.yaml" --quiet >/dev/null
+check_pair "$tmp/w16-ct" "$tmp/w16-a" pack-quantized
+same_logits "$dl" "$tmp/w16-ct" "$tmp/w16-a" "dense W8A16"
+# W8A16 experts (vLLM's WNA16 fused-MoE methods) beside W8A8_DYNAMIC attention
+cat >"$tmp/m16.yaml" <<YAML
+apiversion: multimodal_vlm_modelslim_v1
+spec:
+  process:
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_tensor", dtype: "float", symmetric: True, method: "none"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["*mlp.experts.*"]
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_token", dtype: "int8", symmetric: True, method: "minmax"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["*self_attn.*"]
+  save:
+    - type: "ascendv1_saver"
+    - type: "compressed_tensors_saver"
+      save_path: "$tmp/m16-ct"
+YAML
+"$VLMSLIM" quant --model_path "$moe" --save_path "$tmp/m16-a" --model_type Qwen3-VL-30B-A3B \
+  --config_path "$tmp/m16.yaml" --quiet >/dev/null
+check_pair "$tmp/m16-ct" "$tmp/m16-a" mixed-precision
+
+# 5. refusals
 expect_error() { # rc, message, config text, model, model_type
   local rc=0 out=$tmp/err-out ct=$tmp/err-ct
   rm -rf "$out" "$ct"
@@ -123,9 +163,11 @@ ct_save='  save:
     - type: "ascendv1_saver"
     - type: "compressed_tensors_saver"
       save_path: "CT_PATH"'
-expect_error 1 "spec.process[0]: W8A16 (int8 weights, float activations) is not written by spec.save[1] (compressed_tensors_saver)" \
+odd=$tmp/odd
+"$VLMSLIM_MKMODEL" --family qwen3_vl --preset tiny --intermediate 98 --out "$odd" >/dev/null
+expect_error 1 "compressed_tensors_saver: model.language_model.layers.0.mlp.down_proj: W8A16 needs an input size divisible by 4 (vLLM's packed weight has in / 4 int32 columns), not 98" \
   "$(sed -n '1,/^  save:/p' tests/data/configs/dense_w8a16.yaml | sed '$d')
-$ct_save" "$dense" Qwen3-VL-4B-Instruct
+$ct_save" "$odd" Qwen3-VL-4B-Instruct
 expect_error 1 "spec.process[0]: iter_smooth with symmetric: false adds biases to the norms, which vLLM's RMSNorm cannot hold; spec.save[1] (compressed_tensors_saver) cannot write it" \
   "apiversion: multimodal_vlm_modelslim_v1
 spec:

@@ -2,7 +2,9 @@
 """Checks that a compressed-tensors export and an ascendv1 export of the same run hold the same
 quantized model, after each format's conventions (numpy only):
   - every int8 weight is equal;
-  - W8A8_DYNAMIC: weight_scale equal;
+  - W8A16: compressed-tensors' weight_packed (pack-quantized: four q + 128 per little-endian
+    int32) unpacks to the int8 weight, weight_shape is its shape, ascendv1's weight_offset is 0;
+  - W8A8_DYNAMIC and W8A16: weight_scale equal;
   - W8A8 static: input_scale equal, input_zero_point == input_offset (msModelSlim's
     round(x/s + o) is compressed-tensors' round(x/s) + zp for an integer o; absent when the
     activation is symmetric, then input_offset is 0), and ascendv1's deq_scale equal to
@@ -42,12 +44,22 @@ def read_dir(d):
 
 def main():
     ct, av = read_dir(sys.argv[1]), read_dir(sys.argv[2])
-    problems, checked = [], {"dynamic": 0, "static": 0, "float": 0}
+    problems, checked = [], {"dynamic": 0, "static": 0, "weight-only": 0, "float": 0}
     for name, (dt, a) in av.items():
         module, _, leaf = name.rpartition(".")
         if leaf in ("weight_offset", "quant_bias", "deq_scale", "input_offset", "input_scale", "weight_scale"):
             continue  # compared with their Linear's weight below
         if dt == "I8":  # a quantized Linear's weight
+            packed = ct.get(module + ".weight_packed")
+            if packed is not None and name not in ct:  # W8A16
+                shape = ct.get(module + ".weight_shape")
+                q = (packed[1].view(np.uint8).astype(np.int16) - 128).astype(np.int8).reshape(a.shape)
+                if shape is None or list(shape[1]) != list(a.shape) or packed[0] != "I32":
+                    problems.append(f"{module}.weight_shape: missing or not {list(a.shape)}")
+                ct = dict(ct, **{name: ("I8", q)})
+                off = av.get(module + ".weight_offset")
+                if off is not None and np.any(off[1].astype(np.float32) != 0):
+                    problems.append(f"{module}.weight_offset: not 0 (compressed-tensors W8A16 is symmetric)")
             if name not in ct or ct[name][0] != "I8" or not np.array_equal(ct[name][1], a):
                 problems.append(f"{name}: int8 weight differs or is missing in the compressed-tensors export")
                 continue
@@ -71,7 +83,7 @@ def main():
                 if not np.array_equal((s_in[0] * ws).astype(np.float32), deq.reshape(-1)):
                     problems.append(f"{module}.deq_scale: not input_scale x weight_scale")
             else:
-                checked["dynamic"] += 1
+                checked["weight-only" if packed is not None else "dynamic"] += 1
                 if not np.array_equal(ws, av[module + ".weight_scale"][1].reshape(-1)):
                     problems.append(f"{module}.weight_scale: differs")
         else:
@@ -82,7 +94,7 @@ def main():
         print(p)
     if problems:
         return 1
-    print(f"same model: {checked['static']} static and {checked['dynamic']} dynamic Linears, "
+    print(f"same model: {checked['static']} static, {checked['dynamic']} dynamic and {checked['weight-only']} W8A16 Linears, "
           f"{checked['float']} float tensors")
     return 0
 

@@ -10,7 +10,8 @@
  *   cosine mean M min N
  * A compressed-tensors export (no quant_model_description.json) is read as vLLM reads it: an int8
  * .weight × .weight_scale per row; with .input_scale the input fake-quantized per tensor with it
- * and .input_zero_point (0 if absent), else per token. With OTHER_EXPORT (a fifth argument) the
+ * and .input_zero_point (0 if absent), else per token; a W8A16 .weight_packed (four int8 + 128
+ * per int32) × .weight_scale with the input in float. With OTHER_EXPORT (a fifth argument) the
  * quantized logits of the two exports are compared instead of each with the float model:
  *   max abs logit difference D of max |logit| L
  * Dense checkpoints only (an export's unstacked MoE experts are refused), and not the norm and
@@ -92,6 +93,34 @@ static const float *fake_quant(void *ctx, const char *module, const float *x, in
     return A->buf;
 }
 
+/* A compressed-tensors W8A16 weight (pack-quantized: four int8 + 128 per little-endian int32)
+ * dequantized with its .weight_scale into <module>.weight of out. */
+static int unpack_weight(struct vs_st_model *w, struct vs_st_writer *out, const char *name, const struct vs_st_tensor *t)
+{
+    char module[512], sn[560];
+    snprintf(module, sizeof module, "%.*s", (int)(strlen(name) - 14), name);
+    const struct vs_st_tensor *shape, *scale;
+    snprintf(sn, sizeof sn, "%s.weight_shape", module);
+    if (vs_st_model_get(w, sn, &shape) != VS_OK || shape->dtype != VS_DTYPE_I64 || t->dtype != VS_DTYPE_I32)
+        return -1;
+    int64_t dims[2];
+    memcpy(dims, shape->data, sizeof dims);
+    snprintf(sn, sizeof sn, "%s.weight_scale", module);
+    if (vs_st_model_get(w, sn, &scale) != VS_OK || scale->dtype != VS_DTYPE_F32 || t->shape[0] != dims[0] ||
+        t->shape[1] * 4 != dims[1])
+        return -1;
+    size_t n = (size_t)(dims[0] * dims[1]);
+    float *v = malloc(n * sizeof *v);
+    const uint8_t *u = t->data;
+    const float *rs = scale->data;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)((int)u[i] - 128) * rs[i / (size_t)dims[1]];
+    snprintf(sn, sizeof sn, "%s.weight", module);
+    int rc = vs_st_writer_add(out, sn, VS_DTYPE_F32, 2, dims, v, n * sizeof *v) == VS_OK ? 0 : -1;
+    free(v);
+    return rc;
+}
+
 /* The export dequantized into WORK_DIR/model.safetensors; activation quantizers into A. */
 static int dequantize(const char *export_dir, const char *work, struct acts *A)
 {
@@ -117,7 +146,13 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
             snprintf(in_scale, sizeof in_scale, "%.*s.input_scale", nlen > 7 ? (int)(nlen - 7) : 0, name);
             const struct vs_st_tensor *unused;
             bool qweight = t->dtype == VS_DTYPE_I8 && nlen > 7 && !strcmp(name + nlen - 7, ".weight");
-            bool param = strstr(name, ".weight_scale") || strstr(name, ".input_scale") || strstr(name, ".input_zero_point");
+            bool param = strstr(name, ".weight_scale") || strstr(name, ".input_scale") ||
+                         strstr(name, ".input_zero_point") || strstr(name, ".weight_shape");
+            if (nlen > 14 && !strcmp(name + nlen - 14, ".weight_packed")) {
+                if (unpack_weight(w, out, name, t) != 0)
+                    return fail(name);
+                continue;
+            }
             type = qweight ? (vs_st_model_get(w, in_scale, &unused) == VS_OK ? "W8A8" : "W8A8_DYNAMIC")
                    : param ? "PARAM"
                            : "FLOAT";
