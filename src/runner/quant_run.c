@@ -167,17 +167,6 @@ static enum vs_status save_linear(struct run *r, const struct vs_saved_linear *l
     return st;
 }
 
-/* A Linear left in float: its parameters go through save_float; savers that list such
- * Linears (compressed-tensors' ignore) hear of it here. */
-static enum vs_status save_float_linear(struct run *r, const char *module)
-{
-    enum vs_status st = VS_OK;
-    for (size_t i = 0; i < r->n_savers && st == VS_OK; i++)
-        if (r->savers[i].type->add_float_linear)
-            st = r->savers[i].type->add_float_linear(r->savers[i].s, module);
-    return st;
-}
-
 /* Parameter i of a transformed unit: its float32 values written back in the checkpoint dtype. */
 static enum vs_status write_transformed_param(struct run *r, const struct vs_unit *u, size_t i)
 {
@@ -338,10 +327,8 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *
     for (size_t i = 0; i < u->n_params; i++)
         owner[i] = -1;
     for (size_t i = 0; i < u->n_linears && st == VS_OK; i++) {
-        if (claim[i] < 0) {
-            st = save_float_linear(r, u->linears[i].name);
+        if (claim[i] < 0)
             continue;
-        }
         owner[u->linears[i].weight] = (int)i;
         if (u->linears[i].bias >= 0)
             owner[u->linears[i].bias] = (int)i;
@@ -374,33 +361,43 @@ done:
     return st;
 }
 
-/* Which entry would claim each Linear of the unit, without counting pattern hits. */
-static bool unit_has_static(struct run *r, const struct vs_unit *u)
+/* The entry of r->lq that takes `module` (the first whose patterns select it), or NULL. */
+static const struct vs_linear_quant *entry_of(const struct run *r, const char *module)
 {
-    for (size_t i = 0; i < u->n_linears; i++)
-        for (size_t e = 0; e < r->n_lq; e++)
-            if (vs_linear_quant_matches(&r->lq[e], u->linears[i].name)) {
-                if (vs_scheme_needs_data(r->lq[e].scheme))
-                    return true;
-                break;
-            }
-    return false;
+    for (size_t e = 0; e < r->n_lq; e++)
+        if (vs_linear_quant_matches(&r->lq[e], module))
+            return &r->lq[e];
+    return NULL;
 }
 
-/* The last unit with a W8A8 static Linear, or -1: units after it need no forward pass. */
-static enum vs_status last_static_unit(struct run *r, size_t n_units, long *last)
+/* One pass over the units' Linears before any work: each saver hears what every Linear will
+ * become (and refuses what its format cannot hold now, not hours into the run), and *last is
+ * the last unit with a W8A8 static Linear (-1: none), after which no forward pass is needed. */
+static enum vs_status plan_run(struct run *r, size_t n_units, long *last)
 {
     *last = -1;
-    for (size_t i = 0; i < n_units; i++) {
+    enum vs_status st = VS_OK;
+    for (size_t i = 0; i <= n_units && st == VS_OK; i++) {
         struct vs_unit *u;
-        enum vs_status st = r->o->adapter->unit_load(r->model, i, &u);
+        st = i < n_units ? r->o->adapter->unit_load(r->model, i, &u) : r->o->adapter->tail_load(r->model, &u);
         if (st != VS_OK)
             return st;
-        if (unit_has_static(r, u))
-            *last = (long)i;
+        for (size_t k = 0; k < u->n_linears && st == VS_OK; k++) {
+            const struct vs_linear_quant *lq = entry_of(r, u->linears[k].name);
+            const struct vs_param *w = &u->params[u->linears[k].weight];
+            struct vs_planned_linear pl = {.module = u->linears[k].name, .quantized = lq != NULL,
+                                           .scheme = lq ? lq->scheme : VS_SCHEME_W8A8_DYNAMIC,
+                                           .input_symmetric = lq && lq->act_symmetric,
+                                           .rows = w->shape[0], .cols = w->shape[1]};
+            if (lq && vs_scheme_needs_data(lq->scheme) && i < n_units)
+                *last = (long)i;
+            for (size_t j = 0; j < r->n_savers && st == VS_OK; j++)
+                if (r->savers[j].type->plan_linear)
+                    st = r->savers[j].type->plan_linear(r->savers[j].s, &pl);
+        }
         vs_unit_free(u);
     }
-    return VS_OK;
+    return st;
 }
 
 /* Reads the calibration samples into the layer-wise driver. */
@@ -595,8 +592,6 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
 
     if ((st = o->adapter->open(o->model_path, o->model_type, &r.model)) != VS_OK)
         goto done;
-    if ((st = vs_outlier_open(o->config, o->adapter, r.model, &r.outlier)) != VS_OK)
-        goto done;
     for (size_t i = 0; i < r.n_savers; i++) {
         const struct vs_processor_config *p = &o->config->save[i];
         const char *dir = vs_staging_dir(r.savers[i].staging);
@@ -609,15 +604,22 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         if ((st = export_best_practice(o, dir)) != VS_OK || (st = r.savers[i].type->open(dir, &ctx, &r.savers[i].s)) != VS_OK)
             goto done;
     }
+    size_t n_units = o->adapter->unit_count(r.model);
+    long last = -1; /* last unit needing the forward pass */
+    if ((st = plan_run(&r, n_units, &last)) != VS_OK)
+        goto done;
+    /* quarot's rotations and the transformed tail: the first work of the run */
+    if ((st = vs_outlier_open(o->config, o->adapter, r.model, &r.outlier)) != VS_OK)
+        goto done;
     r.work_dir = tmp;
     vs_debug("outlier processors ready, peak RSS %.0f MB", (double)peak_rss_bytes() / 1e6);
     if ((st = vs_outlier_spill_tail(r.outlier, tmp)) != VS_OK) /* quarot's float32 tail out of memory */
         goto done;
     vs_debug("tail written out, peak RSS %.0f MB", (double)peak_rss_bytes() / 1e6);
 
-    size_t n_units = o->adapter->unit_count(r.model);
-    long last = -1; /* last unit needing the forward pass */
-    if (vs_quant_config_needs_data(o->config) && (st = last_static_unit(&r, n_units, &last)) == VS_OK &&
+    if (!vs_quant_config_needs_data(o->config))
+        last = -1;
+    if (vs_quant_config_needs_data(o->config) &&
         (last = vs_outlier_last_data_unit(r.outlier) > last ? vs_outlier_last_data_unit(r.outlier) : last) >= 0) {
         double ts = now_seconds();
         st = load_samples(&r);

@@ -25,6 +25,7 @@ struct ct_saver {
     json_t *ignore;             /* the Linears left in float */
     json_t *fused;              /* fused-layer key -> group (-1: float), see fused_key */
     json_t *expert_layers;      /* a MoE layer's fused key -> group, in write order */
+    json_t *planned;            /* module -> group of every Linear (plan_linear) */
 };
 
 #define SAVER_NAME "compressed_tensors_saver"
@@ -56,9 +57,11 @@ static const char *group_label(int g)
 }
 
 /* Records module in group g (-1: float), checking that the parts of its fused layer agree
- * and that quantized experts are dynamic. */
+ * and that quantized experts are dynamic or weight-only. */
 static enum vs_status record(struct ct_saver *s, const char *module, int g)
 {
+    if (json_object_set_new(s->planned, module, json_integer(g)))
+        return vs_error_set(VS_ERR_NOMEM, "out of memory recording '%s'", module);
     bool expert;
     char *key = fused_key(module, &expert);
     enum vs_status st = VS_OK;
@@ -125,6 +128,7 @@ static void ct_abort(void *p)
     json_decref(s->ignore);
     json_decref(s->fused);
     json_decref(s->expert_layers);
+    json_decref(s->planned);
     free(s->dir);
     free(s);
 }
@@ -137,7 +141,8 @@ static enum vs_status ct_open(const char *dir, const struct vs_saver_context *ct
     bool ok = (s->dir = vs_strdup(dir)) != NULL;
     for (int g = 0; g < CT_GROUPS && ok; g++)
         ok = (s->members[g] = json_array()) != NULL;
-    ok = ok && (s->ignore = json_array()) && (s->fused = json_object()) && (s->expert_layers = json_object());
+    ok = ok && (s->ignore = json_array()) && (s->fused = json_object()) && (s->expert_layers = json_object()) &&
+              (s->planned = json_object());
     enum vs_status st = ok ? vs_st_writer_open(dir, "model", ctx->part_bytes, VS_EXPORT_MODE, &s->writer)
                            : vs_error_set(VS_ERR_NOMEM, "%s: out of memory starting the export", dir);
     if (st != VS_OK) {
@@ -160,24 +165,45 @@ static enum vs_status put(struct ct_saver *s, const char *module, const char *su
     return st;
 }
 
+static int group_of(enum vs_scheme scheme, bool input_symmetric)
+{
+    switch (scheme) {
+    case VS_SCHEME_W8A8_DYNAMIC:
+        return CT_DYNAMIC;
+    case VS_SCHEME_W8A8:
+        return input_symmetric ? CT_STATIC_SYM : CT_STATIC_ASYM;
+    case VS_SCHEME_W8A16:
+        return CT_WEIGHT_ONLY;
+    default:
+        return -2;
+    }
+}
+
+static enum vs_status ct_plan_linear(void *p, const struct vs_planned_linear *l)
+{
+    int g = l->quantized ? group_of(l->scheme, l->input_symmetric) : -1;
+    if (g == -2)
+        return vs_error_set(VS_ERR_UNSUPPORTED, "%s: %s: scheme %s is not written by this saver", SAVER_NAME,
+                            l->module, vs_scheme_name(l->scheme));
+    if (g == CT_WEIGHT_ONLY && l->cols % 4)
+        return vs_error_set(VS_ERR_UNSUPPORTED,
+                            "%s: %s: W8A16 needs an input size divisible by 4 (vLLM's packed weight has in / 4 int32 "
+                            "columns), not %lld",
+                            SAVER_NAME, l->module, (long long)l->cols);
+    return record(p, l->module, g);
+}
+
 static enum vs_status ct_add_float(void *p, const char *name, enum vs_dtype dtype, int ndim, const int64_t *shape,
                                    const void *data)
 {
     return put(p, name, "", dtype, ndim, shape, data);
 }
 
-static enum vs_status ct_add_float_linear(void *p, const char *module) { return record(p, module, -1); }
-
 /* pack-quantized (compressed-tensors' pack_to_int32): each value plus 2^(bits-1) as unsigned
  * bits, 32 / bits values to a little-endian int32 word, the first in the lowest bits; for 8 bits
  * the word's bytes are the row's bytes (q + 128) in order. */
 static enum vs_status put_packed(struct ct_saver *s, const struct vs_saved_linear *l)
 {
-    if (l->cols % 4)
-        return vs_error_set(VS_ERR_UNSUPPORTED,
-                            "%s: %s: W8A16 needs an input size divisible by 4 (vLLM's packed weight has in / 4 int32 "
-                            "columns), not %lld",
-                            SAVER_NAME, l->module, (long long)l->cols);
     size_t n = (size_t)l->rows * (size_t)l->cols;
     uint8_t *packed = vs_malloc(n);
     if (!packed)
@@ -195,22 +221,12 @@ static enum vs_status put_packed(struct ct_saver *s, const struct vs_saved_linea
 static enum vs_status ct_add_linear(void *p, const struct vs_saved_linear *l)
 {
     struct ct_saver *s = p;
-    int g;
-    switch (l->scheme) {
-    case VS_SCHEME_W8A8_DYNAMIC:
-        g = CT_DYNAMIC;
-        break;
-    case VS_SCHEME_W8A8:
-        g = l->input_symmetric ? CT_STATIC_SYM : CT_STATIC_ASYM;
-        break;
-    case VS_SCHEME_W8A16:
-        g = CT_WEIGHT_ONLY;
-        break;
-    default:
-        return vs_error_set(VS_ERR_INTERNAL, "%s: %s: scheme %s is not written by this saver", SAVER_NAME, l->module,
-                            vs_scheme_name(l->scheme));
-    }
-    enum vs_status st = record(s, l->module, g);
+    int g = group_of(l->scheme, l->input_symmetric);
+    json_t *planned = json_object_get(s->planned, l->module);
+    enum vs_status st = VS_OK;
+    if (!planned || json_integer_value(planned) != g)
+        st = vs_error_set(VS_ERR_INTERNAL, "%s: %s: written as %s, planned as %s", SAVER_NAME, l->module,
+                          group_label(g), planned ? group_label((int)json_integer_value(planned)) : "nothing");
     int64_t wshape[2] = {l->rows, l->cols}, sshape[2] = {l->rows, 1}, one = 1;
     if (st == VS_OK)
         st = g == CT_WEIGHT_ONLY ? put_packed(s, l) : put(s, l->module, ".weight", VS_DTYPE_I8, 2, wshape, l->weight);
@@ -389,7 +405,7 @@ const struct vs_saver_type vs_compressed_tensors_saver = {
     .check = ct_check,
     .open = ct_open,
     .add_float = ct_add_float,
-    .add_float_linear = ct_add_float_linear,
+    .plan_linear = ct_plan_linear,
     .add_linear = ct_add_linear,
     .finish = ct_finish,
     .abort = ct_abort,

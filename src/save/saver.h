@@ -30,6 +30,15 @@ struct vs_saved_linear {
     const float *deq_scale;      /* [rows]: input_scale · weight_scale */
 };
 
+/* A Linear of the run and what it will become, told to every saver before any work. */
+struct vs_planned_linear {
+    const char *module;
+    bool quantized;              /* false: left in float */
+    enum vs_scheme scheme;       /* when quantized */
+    bool input_symmetric;        /* W8A8: the activations' offset is 0 by construction */
+    int64_t rows, cols;          /* the weight's [out, in] */
+};
+
 /* What a saver knows of the run when it opens. */
 struct vs_saver_context {
     const struct vs_quant_config *config;
@@ -48,8 +57,11 @@ struct vs_saver_type {
     /* A parameter kept in float, in its own dtype. */
     enum vs_status (*add_float)(void *s, const char *name, enum vs_dtype dtype, int ndim, const int64_t *shape,
                                 const void *data);
-    /* A Linear the run left in float (its weight and bias go through add_float too). */
-    enum vs_status (*add_float_linear)(void *s, const char *module);
+    /* Every Linear of the run, in unit order, after open and before any work: the saver refuses
+     * what its format cannot hold (naming the Linear) while nothing has been computed yet.
+     * NULL: the format takes every Linear as it comes. A float Linear's weight and bias later
+     * go through add_float, a quantized one through add_linear. */
+    enum vs_status (*plan_linear)(void *s, const struct vs_planned_linear *l);
     enum vs_status (*add_linear)(void *s, const struct vs_saved_linear *l);
     /* Files of the run's own (QuaRot's rotation) written under `dir` and named by optional,
      * JSON object text; NULL: the format has no place for them (nothing is written). */

@@ -6,7 +6,7 @@
 # simulated logits are compared; tests/tools/compare_ct_ascendv1.py checks the two exports hold
 # the same quantized model, and tests/tools/check_compressed_tensors.py that the export is what
 # vLLM loads (with --self-test once: each way of breaking the export it must catch). Then every
-# refusal: its one-line message, exit code and no output at either path.
+# refusal: its one-line message, exit code, no output at either path, and no unit processed first.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}" "${VS_PYTHON:?}"
 mkdir -p "$VS_TEST_TMP"
@@ -148,6 +148,8 @@ expect_error() { # rc, message, config text, model, model_type
     fail "rc=$rc (want $1): $(cat "$tmp/stderr")"$'\n'"      expected one error line containing: $2"
   elif [ -e "$out" ] || [ -e "$ct" ] || ls -a "$tmp" | grep -q 'vlmslim-tmp'; then
     fail "'$2': output left behind: $(ls -a "$tmp")"
+  elif grep -q '\[1/[0-9]*\]\|calibration' "$tmp/stderr"; then
+    fail "'$2': refused only after work had begun: $(cat "$tmp/stderr")"
   fi
 }
 head='apiversion: multimodal_vlm_modelslim_v1
