@@ -99,7 +99,11 @@ while IFS='|' read -r name mkargs config type grids propagate compare_opts; do
     "$VS_BUILD_DIR/tests/tools/vs-compare-report" "$tmp/$name.out.quant_report.json" "$tmp/$name.report.json" "$report_rtol" ||
       failures=$((failures + 1))
     "$compare" --rtol "$rtol" "${cmp_opts[@]}" --ties "$tmp/$name.ties.json" "$tmp/$name.out" "$tmp/$name.ref" || failures=$((failures + 1))
-    "$compare" "$tmp/$name.ref" "$g" || { echo "FAIL: $name: live reference differs from the golden"; failures=$((failures + 1)); }
+    # the reference's own float32 sums are torch's, whose kernels vary by build as OpenBLAS's do
+    # by CPU: quantized propagation moves a range by a step there too (the rtol above)
+    ref_rtol=1e-6; [ "$propagate" = quantized ] && ref_rtol=$rtol
+    "$compare" --rtol "$ref_rtol" "$tmp/$name.ref" "$g" ||
+      { echo "FAIL: $name: live reference differs from the golden"; failures=$((failures + 1)); }
   fi
 done < tests/golden/calib/cases.txt
 
