@@ -297,7 +297,7 @@ static void text_unit(struct unit_case *c, bool moe)
     int64_t *pos = malloc((size_t)(3 * s) * sizeof *pos);
     for (int64_t i = 0; i < 3 * s; i++)
         pos[i] = i % s;
-    vs_qwen3_vl_mrope(pos, s, D, d->rope_theta, d->mrope_section, c->cos, c->sin);
+    vs_qwen3_vl_mrope(pos, s, D, d->rope_theta, d->mrope_section, true, c->cos, c->sin);
     free(pos);
     struct shape *sh = c->shapes;
     sh[0] = (struct shape){s, q, H, 1, true, false};

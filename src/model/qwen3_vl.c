@@ -5,7 +5,7 @@
 
 static enum vs_status dense_open(const char *model_path, const char *model_type, struct vs_model **out)
 {
-    return vs_qwen3_vl_open(model_path, model_type, "qwen3_vl", false, out);
+    return vs_qwen3_vl_open(model_path, model_type, &vs_qwen3_vl_family, out);
 }
 
 static enum vs_status dense_mlp(struct vs_model *m, struct vs_unit *u, int64_t layer, const char *prefix)

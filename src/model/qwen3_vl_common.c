@@ -8,13 +8,25 @@
 #include "base/log.h"
 #include "io/json_util.h"
 
+/* How many checkpoint tensors are named prefix… */
+static size_t prefix_count(const struct vs_st_model *w, const char *prefix)
+{
+    size_t n = 0, len = strlen(prefix);
+    for (size_t i = 0; i < vs_st_model_count(w); i++)
+        n += strncmp(vs_st_model_name_at(w, i), prefix, len) == 0;
+    return n;
+}
+
 enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,
-                                const char *hf_model_type, bool moe, struct vs_model **out)
+                                const struct vs_qwen_vl_family_desc *family, struct vs_model **out)
 {
     struct vs_model *m = vs_calloc(1, sizeof *m);
     if (!m)
         return VS_ERR_NOMEM;
-    m->moe = moe;
+    const char *hf_model_type = family->hf_model_type;
+    m->moe = family->moe;
+    m->family = family->family;
+    m->vision_forward = family->vision_forward;
     enum vs_status st = VS_ERR_NOMEM;
     if (!(m->path = vs_strdup(model_path)) || !(m->model_type = vs_strdup(model_type)) ||
         !(m->config_path = vs_path_join(model_path, "config.json")))
@@ -39,8 +51,12 @@ enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,
                           m->config_path, mt ? mt : "(missing)", model_type, hf_model_type);
         goto fail;
     }
-    if ((st = vs_qwen3_vl_parse_config(m)) != VS_OK || (st = vs_st_model_open(model_path, &m->weights)) != VS_OK ||
-        (st = vs_qwen3_vl_check_counts(m)) != VS_OK)
+    if ((st = family->parse_config(m)) != VS_OK || (st = vs_st_model_open(model_path, &m->weights)) != VS_OK)
+        goto fail;
+    /* the older layout: no `model.language_model.*` tensor, a `visual.*` or `model.layers.*` one */
+    m->old_names = prefix_count(m->weights, "model.language_model.") == 0 &&
+                   prefix_count(m->weights, "model.layers.") + prefix_count(m->weights, "visual.") > 0;
+    if ((st = family->check_counts(m)) != VS_OK)
         goto fail;
     if (!(m->used = vs_calloc(vs_st_model_count(m->weights) + 1, 1))) {
         st = VS_ERR_NOMEM;
@@ -63,6 +79,7 @@ void vs_qwen3_vl_close(struct vs_model *m)
     free(m->used);
     free(m->d.deepstack_indexes);
     free(m->d.mlp_only_layers);
+    free(m->d.fullatt_indexes);
     free(m->path);
     free(m->config_path);
     free(m->model_type);
@@ -73,8 +90,23 @@ size_t vs_qwen3_vl_unit_count(const struct vs_model *m) { return 1 + (size_t)m->
 
 enum vs_dtype vs_qwen3_vl_global_dtype(const struct vs_model *m) { return m->dtype; }
 
+const char *vs_qwen3_vl_source_name(const struct vs_model *m, const char *name, char *buf, size_t cap)
+{
+    static const char *const from[] = {"model.visual.", "model.language_model."}, *const to[] = {"visual.", "model."};
+    if (!m->old_names)
+        return name;
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(from[i]);
+        if (strncmp(name, from[i], n) == 0 && (size_t)snprintf(buf, cap, "%s%s", to[i], name + n) < cap)
+            return buf;
+    }
+    return name;
+}
+
 enum vs_status vs_qwen3_vl_get(struct vs_model *m, const char *name, const struct vs_st_tensor **out)
 {
+    char buf[512];
+    name = vs_qwen3_vl_source_name(m, name, buf, sizeof buf);
     enum vs_status st = vs_st_model_get(m->weights, name, out);
     if (st != VS_OK)
         return st;

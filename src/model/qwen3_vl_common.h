@@ -1,6 +1,12 @@
-/* Shared part of the Qwen3-VL and Qwen3-VL-MoE adapters: config.json, the vision tower
- * unit, the attention half of a text layer, and the tail. The two adapters differ only in
- * a text layer's MLP (qwen3_vl.c, qwen3_vl_moe.c). */
+/* Shared part of the Qwen-VL adapters (Qwen3-VL, Qwen3-VL-MoE, and Qwen2.5-VL in
+ * model/qwen2_5_vl/): config.json, the vision tower unit, the attention half of a text layer,
+ * and the tail. The two Qwen3-VL adapters differ only in a text layer's MLP (qwen3_vl.c,
+ * qwen3_vl_moe.c); Qwen2.5-VL brings its own config, units and vision tower and shares the
+ * text model, the sample state and the tail.
+ *
+ * Parameters are named as transformers >= 4.52 names them (`model.visual.*`,
+ * `model.language_model.*`, `lm_head.weight`); a checkpoint written in the older layout
+ * (`visual.*`, `model.*`) is read through vs_qwen3_vl_source_name. */
 #ifndef VS_MODEL_QWEN3_VL_COMMON_H
 #define VS_MODEL_QWEN3_VL_COMMON_H
 
@@ -10,12 +16,18 @@
 #include "io/safetensors.h"
 #include "model/adapter.h"
 
+enum vs_qwen_vl_family { VS_QWEN3_VL, VS_QWEN2_5_VL };
+
 struct vs_qwen3_vl_dims {
     /* vision_config */
     int64_t v_depth, v_hidden, v_heads, v_intermediate, patch_size, temporal_patch_size,
         merge_size, in_channels, out_hidden, num_position_embeddings;
     int64_t *deepstack_indexes;
     size_t n_deepstack;
+    /* Qwen2.5-VL: window attention (window_size in pixels) except in the full-attention blocks */
+    int64_t window_size;
+    int64_t *fullatt_indexes;
+    size_t n_fullatt;
     /* text_config */
     int64_t hidden, layers, heads, kv_heads, head_dim, intermediate, vocab;
     /* MoE */
@@ -27,8 +39,28 @@ struct vs_qwen3_vl_dims {
     double rms_norm_eps;      /* default 1e-6 */
     double rope_theta;        /* default 5e6 */
     int64_t mrope_section[3]; /* rope_scaling.mrope_section */
+    bool mrope_interleaved;   /* Qwen3-VL: T/H/W frequencies interleaved; Qwen2.5-VL: in sections */
     bool norm_topk_prob;      /* default true */
     int64_t image_token_id;   /* default 151655 */
+};
+
+struct vs_qwen3_vl_vision_out;
+struct vs_linear_hooks;
+/* A family's vision tower over the patches of n_images images (see qwen3_vl_vision.h). */
+typedef enum vs_status (*vs_qwen_vl_vision_fn)(const struct vs_model *m, const struct vs_unit *u,
+                                               const float *pixel_values, int64_t patches,
+                                               const int64_t (*grids)[3], int64_t n_images,
+                                               const struct vs_linear_hooks *hooks,
+                                               struct vs_qwen3_vl_vision_out *out);
+
+/* What opening a checkpoint of a family needs to know. */
+struct vs_qwen_vl_family_desc {
+    enum vs_qwen_vl_family family;
+    const char *hf_model_type; /* config.json model_type */
+    bool moe;
+    enum vs_status (*parse_config)(struct vs_model *m);
+    enum vs_status (*check_counts)(const struct vs_model *m);
+    vs_qwen_vl_vision_fn vision_forward;
 };
 
 struct vs_model {
@@ -36,6 +68,9 @@ struct vs_model {
     char *config_path;
     char *model_type; /* the display name */
     bool moe;         /* family: qwen3_vl_moe */
+    enum vs_qwen_vl_family family;
+    bool old_names;   /* the checkpoint uses `visual.*` / `model.layers.*` (transformers < 4.52) */
+    vs_qwen_vl_vision_fn vision_forward;
     json_t *config;
     struct vs_st_model *weights;
     struct vs_qwen3_vl_dims d;
@@ -45,7 +80,11 @@ struct vs_model {
     bool unused_warned;         /* the checkpoint's unused tensors were named (first tail_load) */
 };
 
-/* Looks a checkpoint tensor up and records that the export uses it. */
+/* The checkpoint's name of parameter `name`: itself, or in the older layout `visual.*` for
+ * `model.visual.*` and `model.*` for `model.language_model.*` (into buf, returned). */
+const char *vs_qwen3_vl_source_name(const struct vs_model *m, const char *name, char *buf, size_t cap);
+
+/* Looks a checkpoint tensor up (by its parameter name) and records that the export uses it. */
 enum vs_status vs_qwen3_vl_get(struct vs_model *m, const char *name, const struct vs_st_tensor **out);
 
 /* vs_qwen3_vl_get, checking that the tensor is a float tensor of `ndim` dims `shape` (the
@@ -59,16 +98,31 @@ enum vs_status vs_qwen3_vl_get_checked(struct vs_model *m, const char *name, int
 enum vs_status vs_qwen3_vl_tail_tensor(struct vs_model *m, const char *name, const struct vs_st_tensor **out);
 void vs_qwen3_vl_set_tail(struct vs_model *m, const struct vs_unit *tail);
 
-/* Reads and checks m->config (config.json at m->config_path) into m->d and m->dtype
- * (qwen3_vl_config.c). */
-enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m);
-/* Checks that the checkpoint has as many text layers, vision blocks and deepstack mergers as
- * config.json says (it may have more: those tensors are reported as not exported). */
-enum vs_status vs_qwen3_vl_check_counts(const struct vs_model *m);
-
-/* Opens config.json (its model_type must be `hf_model_type`) and the weights. */
+/* Opens config.json (its model_type must be the family's) and the weights: the family's
+ * parse_config reads and checks m->config into m->d and m->dtype; its check_counts checks that
+ * the checkpoint has as many layers, blocks (and mergers) as config.json says (it may have
+ * more: those tensors are reported as not exported). */
 enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,
-                                const char *hf_model_type, bool moe, struct vs_model **out);
+                                const struct vs_qwen_vl_family_desc *family, struct vs_model **out);
+/* The Qwen3-VL and Qwen3-VL-MoE descriptions. */
+extern const struct vs_qwen_vl_family_desc vs_qwen3_vl_family, vs_qwen3_vl_moe_family;
+
+/* config.json helpers for a family's parse_config (qwen3_vl_config.c). */
+struct vs_qwen_vl_int_field {
+    const char *key;
+    int64_t *dst;
+    bool required, positive;
+};
+enum vs_status vs_qwen_vl_read_int_fields(const struct vs_model *m, const json_t *obj, const char *where,
+                                          const struct vs_qwen_vl_int_field *fields, size_t n);
+/* m->dtype from torch_dtype (or dtype) at the top level, in text_config or vision_config. */
+enum vs_status vs_qwen_vl_parse_dtype(struct vs_model *m);
+/* mrope_section of rope_scaling (object `rs` of `where`): three counts summing to head_dim/2. */
+enum vs_status vs_qwen_vl_parse_mrope(struct vs_model *m, const json_t *rs, const char *where);
+/* Relations between the keys that the shape math relies on (shared by the families). */
+enum vs_status vs_qwen_vl_check_relations(const struct vs_model *m, bool pos_embed);
+/* One more than the largest N of the checkpoint's parameters named `<prefix>N.…` (0: none). */
+int64_t vs_qwen_vl_indexed_count(const struct vs_model *m, const char *prefix);
 void vs_qwen3_vl_close(struct vs_model *m);
 size_t vs_qwen3_vl_unit_count(const struct vs_model *m);
 enum vs_dtype vs_qwen3_vl_global_dtype(const struct vs_model *m);

@@ -9,17 +9,18 @@
 #include <string.h>
 
 #include "model/qwen3_vl_common.h"
+#include "model/qwen3_vl_vision.h"
 #include "io/json_util.h"
 
 static enum vs_status at_most_int(const struct vs_model *m, const char *where, const char *key, int64_t v)
 {
     if (v > INT32_MAX)
-        return vs_error_set(VS_ERR_MODEL, "%s: %s.%s: %lld is too large (at most %d)", m->config_path, where, key,
-                            (long long)v, INT32_MAX);
+        return vs_error_set(VS_ERR_MODEL, "%s: %s%s%s: %lld is too large (at most %d)", m->config_path, where ? where : "",
+                            where ? "." : "", key, (long long)v, INT32_MAX);
     return VS_OK;
 }
 
-static enum vs_status parse_dtype(struct vs_model *m)
+enum vs_status vs_qwen_vl_parse_dtype(struct vs_model *m)
 {
     static const char *const where[] = {NULL, "text_config", "vision_config"};
     m->dtype = VS_DTYPE_F32; /* msModelSlim's default when no torch_dtype is given */
@@ -52,8 +53,8 @@ static enum vs_status parse_dtype(struct vs_model *m)
 static enum vs_status positive(const struct vs_model *m, const char *where, const char *key, int64_t v)
 {
     if (v <= 0)
-        return vs_error_set(VS_ERR_MODEL, "%s: %s.%s: must be a positive integer, got %lld",
-                            m->config_path, where, key, (long long)v);
+        return vs_error_set(VS_ERR_MODEL, "%s: %s%s%s: must be a positive integer, got %lld", m->config_path,
+                            where ? where : "", where ? "." : "", key, (long long)v);
     return at_most_int(m, where, key, v);
 }
 
@@ -61,7 +62,7 @@ static enum vs_status positive(const struct vs_model *m, const char *where, cons
 static bool mul_fits(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
 
 /* Relations between keys that the shape math relies on. */
-static enum vs_status check_relations(const struct vs_model *m)
+enum vs_status vs_qwen_vl_check_relations(const struct vs_model *m, bool pos_embed)
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     const char *f = m->config_path;
@@ -72,9 +73,9 @@ static enum vs_status check_relations(const struct vs_model *m)
         return vs_error_set(VS_ERR_MODEL, "%s: vision_config.hidden_size / num_heads (%lld / %lld) must be a multiple of 4 "
                             "(the vision rotary embedding splits a head in four)", f, (long long)d->v_hidden, (long long)d->v_heads);
     int64_t side = 1;
-    while (side * side < d->num_position_embeddings)
+    while (pos_embed && side * side < d->num_position_embeddings)
         side++;
-    if (side * side != d->num_position_embeddings)
+    if (pos_embed && side * side != d->num_position_embeddings)
         return vs_error_set(VS_ERR_MODEL, "%s: vision_config.num_position_embeddings (%lld) is not the square of an integer",
                             f, (long long)d->num_position_embeddings);
     int64_t t;
@@ -99,18 +100,12 @@ static enum vs_status check_relations(const struct vs_model *m)
 }
 
 /* An integer key of a config object: required or optional (dst keeps its default), and then
- * positive or merely within int. */
-struct int_field {
-    const char *key;
-    int64_t *dst;
-    bool required, positive;
-};
-
-static enum vs_status read_int_fields(const struct vs_model *m, const json_t *obj, const char *where,
-                                      const struct int_field *fields, size_t n)
+ * positive or merely within int. where NULL: the top level. */
+enum vs_status vs_qwen_vl_read_int_fields(const struct vs_model *m, const json_t *obj, const char *where,
+                                          const struct vs_qwen_vl_int_field *fields, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const struct int_field *fl = &fields[i];
+        const struct vs_qwen_vl_int_field *fl = &fields[i];
         enum vs_status st = fl->required ? vs_json_int(obj, fl->key, m->config_path, where, fl->dst)
                                          : vs_json_int_opt(obj, fl->key, m->config_path, where, fl->dst);
         if (st == VS_OK)
@@ -121,7 +116,7 @@ static enum vs_status read_int_fields(const struct vs_model *m, const json_t *ob
     return VS_OK;
 }
 
-enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
+static enum vs_status parse_config(struct vs_model *m)
 {
     struct vs_qwen3_vl_dims *d = &m->d;
     const char *f = m->config_path;
@@ -136,7 +131,7 @@ enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
     d->temporal_patch_size = 2;
     d->merge_size = 2;
     d->in_channels = 3;
-    const struct int_field vfields[] = {
+    const struct vs_qwen_vl_int_field vfields[] = {
         {"depth", &d->v_depth, true, true},
         {"hidden_size", &d->v_hidden, true, true},
         {"num_heads", &d->v_heads, true, true},
@@ -148,7 +143,7 @@ enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
         {"spatial_merge_size", &d->merge_size, false, true},
         {"in_channels", &d->in_channels, false, true},
     };
-    if ((st = read_int_fields(m, vc, vw, vfields, sizeof vfields / sizeof vfields[0])) != VS_OK)
+    if ((st = vs_qwen_vl_read_int_fields(m, vc, vw, vfields, sizeof vfields / sizeof vfields[0])) != VS_OK)
         return st;
     if ((st = vs_json_int_list_opt(vc, "deepstack_visual_indexes", f, vw, &d->deepstack_indexes,
                                    &d->n_deepstack)) != VS_OK)
@@ -157,7 +152,7 @@ enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
     const char *tw = "text_config";
     d->intermediate = 0;
     d->decoder_sparse_step = 1;
-    const struct int_field tfields[] = {
+    const struct vs_qwen_vl_int_field tfields[] = {
         {"hidden_size", &d->hidden, true, true},
         {"num_hidden_layers", &d->layers, true, true},
         {"num_attention_heads", &d->heads, true, true},
@@ -170,7 +165,7 @@ enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
         {"moe_intermediate_size", &d->moe_intermediate, m->moe, m->moe},
         {"decoder_sparse_step", &d->decoder_sparse_step, false, m->moe},
     };
-    if ((st = read_int_fields(m, tc, tw, tfields, sizeof tfields / sizeof tfields[0])) != VS_OK)
+    if ((st = vs_qwen_vl_read_int_fields(m, tc, tw, tfields, sizeof tfields / sizeof tfields[0])) != VS_OK)
         return st;
     if ((st = vs_json_int_list_opt(tc, "mlp_only_layers", f, tw, &d->mlp_only_layers,
                                    &d->n_mlp_only_layers)) != VS_OK)
@@ -191,11 +186,26 @@ enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
         (st = vs_json_bool_opt(tc, "norm_topk_prob", f, tw, &d->norm_topk_prob)) != VS_OK ||
         (st = vs_json_int_opt(m->config, "image_token_id", f, NULL, &d->image_token_id)) != VS_OK)
         return st;
-    /* MRoPE sections: rope_scaling.mrope_section, three counts of frequencies summing to head_dim/2 */
-    const json_t *rs = json_object_get(tc, "rope_scaling");
+    d->mrope_interleaved = true;
+    if ((st = vs_qwen_vl_parse_mrope(m, json_object_get(tc, "rope_scaling"), "text_config.rope_scaling")) != VS_OK)
+        return st;
+    for (size_t i = 0; i < d->n_deepstack; i++)
+        if (d->deepstack_indexes[i] < 0 || d->deepstack_indexes[i] >= d->v_depth)
+            return vs_error_set(VS_ERR_MODEL, "%s: vision_config.deepstack_visual_indexes[%zu] = %lld is outside 0..%lld",
+                                f, i, (long long)d->deepstack_indexes[i], (long long)d->v_depth - 1);
+    if ((st = vs_qwen_vl_check_relations(m, true)) != VS_OK)
+        return st;
+    return vs_qwen_vl_parse_dtype(m);
+}
+
+enum vs_status vs_qwen_vl_parse_mrope(struct vs_model *m, const json_t *rs, const char *where)
+{
+    struct vs_qwen3_vl_dims *d = &m->d;
+    const char *f = m->config_path;
+    enum vs_status st;
     int64_t *sec = NULL;
     size_t n_sec = 0;
-    if (json_is_object(rs) && (st = vs_json_int_list_opt(rs, "mrope_section", f, "text_config.rope_scaling", &sec, &n_sec)) != VS_OK)
+    if (json_is_object(rs) && (st = vs_json_int_list_opt(rs, "mrope_section", f, where, &sec, &n_sec)) != VS_OK)
         return st;
     /* each count is at most 2^31 (head_dim is), so the sum cannot overflow */
     bool sec_ok = n_sec == 3;
@@ -204,23 +214,18 @@ enum vs_status vs_qwen3_vl_parse_config(struct vs_model *m)
     if (sec_ok && sec[0] + sec[1] + sec[2] == d->head_dim / 2) {
         memcpy(d->mrope_section, sec, sizeof d->mrope_section);
         free(sec);
-    } else {
-        free(sec);
-        return vs_error_set(VS_ERR_MODEL, "%s: text_config.rope_scaling.mrope_section: expected three non-negative integers summing to head_dim/2 = %lld",
-                            f, (long long)d->head_dim / 2);
+        return VS_OK;
     }
-    for (size_t i = 0; i < d->n_deepstack; i++)
-        if (d->deepstack_indexes[i] < 0 || d->deepstack_indexes[i] >= d->v_depth)
-            return vs_error_set(VS_ERR_MODEL, "%s: vision_config.deepstack_visual_indexes[%zu] = %lld is outside 0..%lld",
-                                f, i, (long long)d->deepstack_indexes[i], (long long)d->v_depth - 1);
-    if ((st = check_relations(m)) != VS_OK)
-        return st;
-    return parse_dtype(m);
+    free(sec);
+    return vs_error_set(VS_ERR_MODEL, "%s: %s.mrope_section: expected three non-negative integers summing to head_dim/2 = %lld",
+                        f, where, (long long)d->head_dim / 2);
 }
 
-/* One more than the largest N of the checkpoint's tensors named `<prefix>N.…` (0 if none). */
-static int64_t indexed_count(const struct vs_st_model *w, const char *prefix)
+int64_t vs_qwen_vl_indexed_count(const struct vs_model *m, const char *prefix)
 {
+    char buf[256];
+    const struct vs_st_model *w = m->weights;
+    prefix = vs_qwen3_vl_source_name(m, prefix, buf, sizeof buf);
     size_t plen = strlen(prefix);
     int64_t n = 0;
     for (size_t i = 0; i < vs_st_model_count(w); i++) {
@@ -237,20 +242,30 @@ static int64_t indexed_count(const struct vs_st_model *w, const char *prefix)
 
 /* Counts in config.json that the checkpoint must hold as many of; checked at open, so that a
  * wrong count fails before a unit is processed (or a table that long is allocated). */
-enum vs_status vs_qwen3_vl_check_counts(const struct vs_model *m)
+static enum vs_status check_counts(const struct vs_model *m)
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     static const char *const layers = "model.language_model.layers.", *const blocks = "model.visual.blocks.",
                              *const mergers = "model.visual.deepstack_merger_list.";
-    int64_t n = indexed_count(m->weights, layers);
+    int64_t n = vs_qwen_vl_indexed_count(m, layers);
     if (d->layers > n)
         return vs_error_set(VS_ERR_MODEL, "%s: text_config.num_hidden_layers (%lld) is more than the %lld layers the checkpoint has (%s*)",
                             m->config_path, (long long)d->layers, (long long)n, layers);
-    if (d->v_depth > (n = indexed_count(m->weights, blocks)))
+    if (d->v_depth > (n = vs_qwen_vl_indexed_count(m, blocks)))
         return vs_error_set(VS_ERR_MODEL, "%s: vision_config.depth (%lld) is more than the %lld blocks the checkpoint has (%s*)",
                             m->config_path, (long long)d->v_depth, (long long)n, blocks);
-    if ((int64_t)d->n_deepstack > (n = indexed_count(m->weights, mergers)))
+    if ((int64_t)d->n_deepstack > (n = vs_qwen_vl_indexed_count(m, mergers)))
         return vs_error_set(VS_ERR_MODEL, "%s: vision_config.deepstack_visual_indexes lists %zu layers but the checkpoint has %lld deepstack mergers (%s*)",
                             m->config_path, d->n_deepstack, (long long)n, mergers);
     return VS_OK;
 }
+
+const struct vs_qwen_vl_family_desc vs_qwen3_vl_family = {
+    .family = VS_QWEN3_VL, .hf_model_type = "qwen3_vl", .moe = false,
+    .parse_config = parse_config, .check_counts = check_counts, .vision_forward = vs_qwen3_vl_vision_forward,
+};
+
+const struct vs_qwen_vl_family_desc vs_qwen3_vl_moe_family = {
+    .family = VS_QWEN3_VL, .hf_model_type = "qwen3_vl_moe", .moe = true,
+    .parse_config = parse_config, .check_counts = check_counts, .vision_forward = vs_qwen3_vl_vision_forward,
+};

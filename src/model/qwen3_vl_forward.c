@@ -126,7 +126,7 @@ static enum vs_status vision_units(const struct vs_model *m, const struct vs_uni
         grids = (const int64_t(*)[3])cat_grids;
     }
     struct vs_qwen3_vl_vision_out vo;
-    enum vs_status st = vs_qwen3_vl_vision_forward(m, u, pixels, patches, grids, images, hooks, &vo);
+    enum vs_status st = m->vision_forward(m, u, pixels, patches, grids, images, hooks, &vo);
     free(cat_pixels);
     free(cat_grids);
     if (st != VS_OK)
@@ -260,9 +260,10 @@ static enum vs_status text_units(struct vs_model *m, int64_t layer, const struct
         const struct vs_sample *s = ss[j];
         int64_t t = s->n_tokens;
         if ((st = vs_qwen3_vl_rope_index(s->ids, t, d->image_token_id, (const int64_t(*)[3])s->grids, s->n_images,
-                                         d->merge_size, pos)) != VS_OK)
+                                         d->merge_size, m->family == VS_QWEN3_VL, pos)) != VS_OK)
             goto done;
-        vs_qwen3_vl_mrope(pos, t, D, d->rope_theta, d->mrope_section, cos + off * D, sin + off * D);
+        vs_qwen3_vl_mrope(pos, t, D, d->rope_theta, d->mrope_section, d->mrope_interleaved, cos + off * D,
+                          sin + off * D);
         if (n > 1) {
             memcpy(x + off * H, s->hidden, (size_t)(t * H) * sizeof *x);
             for (int64_t i = 0; i < t; i++)

@@ -15,7 +15,7 @@
 
 static enum vs_status moe_open(const char *model_path, const char *model_type, struct vs_model **out)
 {
-    return vs_qwen3_vl_open(model_path, model_type, "qwen3_vl_moe", true, out);
+    return vs_qwen3_vl_open(model_path, model_type, &vs_qwen3_vl_moe_family, out);
 }
 
 /* A layer is MoE iff num_experts > 0, it is not in mlp_only_layers and

@@ -5,7 +5,7 @@
 
 enum vs_status vs_qwen3_vl_rope_index(const int64_t *ids, int64_t s, int64_t image_token_id,
                                       const int64_t (*grids)[3], int64_t n_images, int64_t merge,
-                                      int64_t *pos)
+                                      bool frame_time, int64_t *pos)
 {
     int64_t *pt = pos, *ph = pos + s, *pw = pos + 2 * s;
     int64_t next = 0; /* previous maximum + 1 */
@@ -30,7 +30,7 @@ enum vs_status vs_qwen3_vl_rope_index(const int64_t *ids, int64_t s, int64_t ima
                     if (ids[i] != image_token_id)
                         return vs_error_set(VS_ERR_MODEL, "image %lld: %lld image tokens expected at position %lld",
                                             (long long)img, (long long)n, (long long)(i - (t * gh * gw + h * gw + w)));
-                    pt[i] = base + t;
+                    pt[i] = base + (frame_time ? t : 0);
                     ph[i] = base + h;
                     pw[i] = base + w;
                     int64_t m = pt[i] > ph[i] ? pt[i] : ph[i];
@@ -46,12 +46,13 @@ enum vs_status vs_qwen3_vl_rope_index(const int64_t *ids, int64_t s, int64_t ima
 }
 
 void vs_qwen3_vl_mrope(const int64_t *pos, int64_t s, int64_t d, double theta, const int64_t sec[3],
-                       float *cos, float *sin)
+                       bool interleaved, float *cos, float *sin)
 {
     int64_t half = d / 2;
     for (int64_t j = 0; j < half; j++) {
         double inv = pow(theta, -2.0 * (double)j / (double)d);
-        int axis = (j % 3 == 1 && j < 3 * sec[1]) ? 1 : (j % 3 == 2 && j < 3 * sec[2]) ? 2 : 0;
+        int axis = interleaved ? ((j % 3 == 1 && j < 3 * sec[1]) ? 1 : (j % 3 == 2 && j < 3 * sec[2]) ? 2 : 0)
+                               : (j < sec[0] ? 0 : j < sec[0] + sec[1] ? 1 : 2);
         const int64_t *p = pos + axis * s;
         for (int64_t t = 0; t < s; t++) {
             /* float32 angle as PyTorch computes it: position (float) × inv_freq (float32) */

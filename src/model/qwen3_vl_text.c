@@ -268,11 +268,12 @@ enum vs_status vs_qwen3_vl_text_layer_seg(const struct vs_model *m, const struct
     snprintf(name, sizeof name, "%sself_attn.v_proj", p);
     if ((st = linear(u, name, h, s, v, hooks)) != VS_OK)
         goto done;
+    /* q/k norms: Qwen3's; a Qwen2 decoder (Qwen2.5-VL) has none */
     snprintf(name, sizeof name, "%sself_attn.q_norm.weight", p);
-    if ((st = rms(u, name, q, q, s * nq, D, eps)) != VS_OK)
+    if (vs_unit_find_param(u, name) >= 0 && (st = rms(u, name, q, q, s * nq, D, eps)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%sself_attn.k_norm.weight", p);
-    if ((st = rms(u, name, k, k, s * nkv, D, eps)) != VS_OK)
+    if (vs_unit_find_param(u, name) >= 0 && (st = rms(u, name, k, k, s * nkv, D, eps)) != VS_OK)
         goto done;
     vs_rope_f32(q, cos, sin, s, nq, D);
     vs_rope_f32(k, cos, sin, s, nkv, D);

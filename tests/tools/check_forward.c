@@ -86,11 +86,11 @@ int main(int argc, char **argv)
         int64_t *pos = malloc((size_t)(3 * s) * sizeof *pos);
         float *logits = malloc((size_t)m->d.vocab * sizeof *logits);
         if (vs_qwen3_vl_embed(m, ids, s, &out, &x) != VS_OK ||
-            vs_qwen3_vl_rope_index(ids, s, m->d.image_token_id, (const int64_t(*)[3])grids, n_images, m->d.merge_size, pos) != VS_OK) {
+            vs_qwen3_vl_rope_index(ids, s, m->d.image_token_id, (const int64_t(*)[3])grids, n_images, m->d.merge_size, true, pos) != VS_OK) {
             fprintf(stderr, "vs-check-forward: %s\n", vs_error_message());
             return 1;
         }
-        vs_qwen3_vl_mrope(pos, s, D, m->d.rope_theta, m->d.mrope_section, cos, sin);
+        vs_qwen3_vl_mrope(pos, s, D, m->d.rope_theta, m->d.mrope_section, true, cos, sin);
         for (int64_t L = 0; L < m->d.layers && !bad; L++) {
             struct vs_unit *lu;
             /* MoE layers also run every expert on every token (all_experts): the same output */

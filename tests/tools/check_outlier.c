@@ -190,9 +190,9 @@ static int forward(const char *dir, const struct vs_st_file *in, struct observer
     o->hidden = calloc((size_t)m->d.layers, sizeof *o->hidden);
     o->logits = malloc((size_t)m->d.vocab * sizeof *o->logits);
     if (vs_qwen3_vl_embed(m, ids, s, &vis, &x) != VS_OK ||
-        vs_qwen3_vl_rope_index(ids, s, m->d.image_token_id, (const int64_t(*)[3])grids, n_images, m->d.merge_size, pos) != VS_OK)
+        vs_qwen3_vl_rope_index(ids, s, m->d.image_token_id, (const int64_t(*)[3])grids, n_images, m->d.merge_size, true, pos) != VS_OK)
         return -1;
-    vs_qwen3_vl_mrope(pos, s, D, m->d.rope_theta, m->d.mrope_section, cos, sin);
+    vs_qwen3_vl_mrope(pos, s, D, m->d.rope_theta, m->d.mrope_section, true, cos, sin);
     for (int64_t L = 0; L < m->d.layers; L++) {
         struct vs_unit *lu;
         if (ops->unit_load(m, (size_t)L + 1, &lu) != VS_OK ||

@@ -195,7 +195,7 @@ static void test_safetensors_model(void **state)
 
 static enum vs_status model_run(void *ctx, void **result)
 {
-    return vs_qwen3_vl_open(ctx, "Qwen3-VL-32B-Instruct", "qwen3_vl", false, (struct vs_model **)result);
+    return vs_qwen3_vl_open(ctx, "Qwen3-VL-32B-Instruct", &vs_qwen3_vl_family, (struct vs_model **)result);
 }
 
 static void model_describe(void *ctx, void *result, FILE *out)

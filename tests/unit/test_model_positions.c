@@ -61,12 +61,12 @@ static void test_rope_index_and_mrope(void **state)
     (void)state;
     size_t s;
     int64_t *ids = ints("ids", &s), *want = ints("pos", NULL), *pos = malloc(3 * s * sizeof *pos);
-    assert_int_equal(vs_qwen3_vl_rope_index(ids, (int64_t)s, 151655, (const int64_t(*)[3])grids, 2, 2, pos), VS_OK);
+    assert_int_equal(vs_qwen3_vl_rope_index(ids, (int64_t)s, 151655, (const int64_t(*)[3])grids, 2, 2, true, pos), VS_OK);
     for (size_t i = 0; i < 3 * s; i++)
         assert_int_equal(pos[i], want[i]);
     int64_t sec[3] = {4, 2, 2};
     float *cs = malloc(s * 16 * sizeof *cs), *sn = malloc(s * 16 * sizeof *sn);
-    vs_qwen3_vl_mrope(pos, (int64_t)s, 16, 5000000.0, sec, cs, sn);
+    vs_qwen3_vl_mrope(pos, (int64_t)s, 16, 5000000.0, sec, true, cs, sn);
     expect_floats("cos", cs, s * 16);
     expect_floats("sin", sn, s * 16);
     free(ids), free(want), free(pos), free(cs), free(sn);
@@ -78,14 +78,14 @@ static void test_rope_index_errors(void **state)
     int64_t pos[3 * 8];
     int64_t too_few[] = {1, 151655, 151655, 2};
     int64_t grid[1][3] = {{1, 4, 6}}; /* needs 6 image tokens */
-    assert_int_equal(vs_qwen3_vl_rope_index(too_few, 4, 151655, (const int64_t(*)[3])grid, 1, 2, pos), VS_ERR_MODEL);
+    assert_int_equal(vs_qwen3_vl_rope_index(too_few, 4, 151655, (const int64_t(*)[3])grid, 1, 2, true, pos), VS_ERR_MODEL);
     assert_true(vs_test_contains(vs_error_message(), "image 0: needs 6 image tokens from position 1, the sequence has 4"));
     int64_t text[] = {1, 2, 3};
-    assert_int_equal(vs_qwen3_vl_rope_index(text, 3, 151655, (const int64_t(*)[3])grid, 1, 2, pos), VS_ERR_MODEL);
+    assert_int_equal(vs_qwen3_vl_rope_index(text, 3, 151655, (const int64_t(*)[3])grid, 1, 2, true, pos), VS_ERR_MODEL);
     assert_true(vs_test_contains(vs_error_message(), "1 images but 0 image token blocks"));
     int64_t extra[] = {151655, 151655};
     int64_t one[1][3] = {{1, 2, 2}};
-    assert_int_equal(vs_qwen3_vl_rope_index(extra, 2, 151655, (const int64_t(*)[3])one, 1, 2, pos), VS_ERR_MODEL);
+    assert_int_equal(vs_qwen3_vl_rope_index(extra, 2, 151655, (const int64_t(*)[3])one, 1, 2, true, pos), VS_ERR_MODEL);
     assert_true(vs_test_contains(vs_error_message(), "more image blocks than images"));
 }
 
