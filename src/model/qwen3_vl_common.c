@@ -165,11 +165,12 @@ enum vs_status vs_qwen3_vl_get_checked(struct vs_model *m, const char *name, int
     for (int i = 0; ok && i < ndim; i++)
         ok = t->shape[i] == shape[i];
     if (!ok) {
-        char want[128], got[128];
+        char want[128], got[128], buf[512];
         format_shape(want, sizeof want, ndim, shape);
         format_shape(got, sizeof got, t->ndim, t->shape);
         return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' is %s %s but %s implies a float tensor of shape %s",
-                            t->file, name, vs_dtype_name(t->dtype), got, m->config_path, want);
+                            t->file, vs_qwen3_vl_source_name(m, name, buf, sizeof buf), vs_dtype_name(t->dtype), got,
+                            m->config_path, want);
     }
     return VS_OK;
 }

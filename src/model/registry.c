@@ -14,7 +14,7 @@
 
 #include "base/fs.h"
 
-extern const struct vs_adapter_ops vs_qwen3_vl_adapter, vs_qwen3_vl_moe_adapter;
+extern const struct vs_adapter_ops vs_qwen3_vl_adapter, vs_qwen3_vl_moe_adapter, vs_qwen2_5_vl_adapter;
 
 static const struct {
     const char *key;
@@ -22,6 +22,7 @@ static const struct {
 } vs_builtins[] = {
     {"qwen3_vl", &vs_qwen3_vl_adapter},
     {"qwen3_vl_moe", &vs_qwen3_vl_moe_adapter},
+    {"qwen2_5_vl", &vs_qwen2_5_vl_adapter},
 };
 
 #define VS_N_BUILTINS (sizeof vs_builtins / sizeof vs_builtins[0])
