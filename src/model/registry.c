@@ -14,7 +14,11 @@
 
 #include "base/fs.h"
 
-extern const struct vs_adapter_ops vs_qwen3_vl_adapter, vs_qwen3_vl_moe_adapter, vs_qwen2_5_vl_adapter;
+extern const struct vs_adapter_ops vs_qwen3_vl_adapter, vs_qwen3_vl_moe_adapter;
+/* the adapters of the family folders src/model/<family>/ (vs_builtin_adapters.h, generated) */
+#define VS_BUILTIN_ADAPTER(family) extern const struct vs_adapter_ops vs_##family##_adapter;
+#include "vs_builtin_adapters.h"
+#undef VS_BUILTIN_ADAPTER
 
 static const struct {
     const char *key;
@@ -22,7 +26,9 @@ static const struct {
 } vs_builtins[] = {
     {"qwen3_vl", &vs_qwen3_vl_adapter},
     {"qwen3_vl_moe", &vs_qwen3_vl_moe_adapter},
-    {"qwen2_5_vl", &vs_qwen2_5_vl_adapter},
+#define VS_BUILTIN_ADAPTER(family) {#family, &vs_##family##_adapter},
+#include "vs_builtin_adapters.h"
+#undef VS_BUILTIN_ADAPTER
 };
 
 #define VS_N_BUILTINS (sizeof vs_builtins / sizeof vs_builtins[0])

@@ -9,3 +9,10 @@ if [ -z "${VS_PYTHON:-}" ] || ! "$VS_PYTHON" -c 'import numpy, yaml' 2>/dev/null
   exit 0
 fi
 "$VS_PYTHON" tests/reference/selftest.py
+# the Qwen2.5-VL PyTorch reference: its window index against a brute force, both checkpoint
+# layouts alike, window vs full attention, Conv3d, MRoPE sections, get_rope_index
+if "$VS_PYTHON" -c 'import torch' 2>/dev/null; then
+  "$VS_PYTHON" tests/reference/qwen2_5_vl_torch.py selftest
+else
+  echo "note: ${VS_PYTHON} without torch: Qwen2.5-VL reference self-test skipped"
+fi
