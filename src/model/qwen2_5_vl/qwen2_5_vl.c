@@ -107,4 +107,10 @@ const struct vs_adapter_ops vs_qwen2_5_vl_adapter = {
     .tail_load = vs_qwen3_vl_tail_load,
     .global_dtype = vs_qwen3_vl_global_dtype,
     VS_QWEN3_VL_FORWARD_OPS,
+    .unit_subgraphs = vs_qwen2_5_vl_unit_subgraphs,
+    .quarot_sizes = vs_qwen2_5_vl_quarot_sizes,
+    .quarot_pre_run = vs_qwen2_5_vl_quarot_pre_run,
+    .quarot_unit = vs_qwen2_5_vl_quarot_unit,
+    .quarot_post_run = vs_qwen2_5_vl_quarot_post_run,
+    .set_tail = vs_qwen3_vl_set_tail,
 };

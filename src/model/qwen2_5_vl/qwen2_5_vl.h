@@ -8,6 +8,7 @@
 #include "model/linear_apply.h"
 #include "model/qwen3_vl_common.h"
 #include "model/qwen3_vl_vision.h"
+#include "model/subgraph.h"
 
 enum vs_status vs_qwen2_5_vl_parse_config(struct vs_model *m);
 enum vs_status vs_qwen2_5_vl_check_counts(const struct vs_model *m);
@@ -19,6 +20,13 @@ enum vs_status vs_qwen2_5_vl_vision_forward(const struct vs_model *m, const stru
                                             const int64_t (*grids)[3], int64_t n_images,
                                             const struct vs_linear_hooks *hooks,
                                             struct vs_qwen3_vl_vision_out *out);
+
+/* The ABI-3 outlier members (qwen2_5_vl_outlier.c). */
+enum vs_status vs_qwen2_5_vl_unit_subgraphs(const struct vs_model *m, size_t i, struct vs_subgraph_list *out);
+void vs_qwen2_5_vl_quarot_sizes(const struct vs_model *m, int64_t *r_size, int64_t *uv_size, bool *tied);
+enum vs_status vs_qwen2_5_vl_quarot_pre_run(const struct vs_model *m, struct vs_quarot_phase *out);
+enum vs_status vs_qwen2_5_vl_quarot_unit(const struct vs_model *m, size_t i, struct vs_quarot_phase *out);
+enum vs_status vs_qwen2_5_vl_quarot_post_run(const struct vs_model *m, struct vs_quarot_phase *out);
 
 /* Window order (get_window_index): order[k] is the merge group (merge² consecutive patches)
  * placed k-th, windows of win x win groups per frame in row-major order over the grid padded to
