@@ -238,6 +238,7 @@ struct unit_case {
 static void text_dims(struct vs_qwen3_vl_dims *d, int64_t hidden, int64_t heads, int64_t kv, int64_t hd,
                       int64_t inter, int64_t experts, int64_t topk, int64_t moe_inter)
 {
+    d->vis_prefix = "model.visual.", d->text_prefix = "model.language_model.";
     d->hidden = hidden, d->heads = heads, d->kv_heads = kv, d->head_dim = hd, d->intermediate = inter;
     d->experts = experts, d->topk = topk, d->moe_intermediate = moe_inter, d->rms_norm_eps = 1e-6;
     d->rope_theta = 5e6, d->norm_topk_prob = true, d->layers = 1, d->decoder_sparse_step = 1;

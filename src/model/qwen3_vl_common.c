@@ -53,9 +53,12 @@ enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,
     }
     if ((st = family->parse_config(m)) != VS_OK || (st = vs_st_model_open(model_path, &m->weights)) != VS_OK)
         goto fail;
-    /* the older layout: no `model.language_model.*` tensor, a `visual.*` or `model.layers.*` one */
-    m->old_names = prefix_count(m->weights, "model.language_model.") == 0 &&
-                   prefix_count(m->weights, "model.layers.") + prefix_count(m->weights, "visual.") > 0;
+    /* the checkpoint's layout: transformers >= 4.52's (model.visual.*, model.language_model.*),
+     * the older one (visual.*, model.layers.*), or neither found (read as the family names them) */
+    bool new_layout = prefix_count(m->weights, "model.language_model.") + prefix_count(m->weights, "model.visual.") > 0;
+    bool old_layout = prefix_count(m->weights, "model.layers.") + prefix_count(m->weights, "visual.") > 0;
+    m->ck_vis_prefix = new_layout ? "model.visual." : old_layout ? "visual." : m->d.vis_prefix;
+    m->ck_text_prefix = new_layout ? "model.language_model." : old_layout ? "model." : m->d.text_prefix;
     if ((st = family->check_counts(m)) != VS_OK)
         goto fail;
     if (!(m->used = vs_calloc(vs_st_model_count(m->weights) + 1, 1))) {
@@ -92,10 +95,11 @@ enum vs_dtype vs_qwen3_vl_global_dtype(const struct vs_model *m) { return m->dty
 
 const char *vs_qwen3_vl_source_name(const struct vs_model *m, const char *name, char *buf, size_t cap)
 {
-    static const char *const from[] = {"model.visual.", "model.language_model."}, *const to[] = {"visual.", "model."};
-    if (!m->old_names)
-        return name;
+    /* the vision prefix first: "model." (Qwen2.5-VL's text prefix) begins "model.visual." */
+    const char *const from[] = {m->d.vis_prefix, m->d.text_prefix}, *const to[] = {m->ck_vis_prefix, m->ck_text_prefix};
     for (size_t i = 0; i < 2; i++) {
+        if (!strcmp(from[i], to[i]))
+            continue;
         size_t n = strlen(from[i]);
         if (strncmp(name, from[i], n) == 0 && (size_t)snprintf(buf, cap, "%s%s", to[i], name + n) < cap)
             return buf;
@@ -339,10 +343,11 @@ enum vs_status vs_qwen3_vl_tail_load(struct vs_model *m, struct vs_unit **out)
     if (!u)
         return VS_ERR_NOMEM;
     int64_t emb[2] = {d->vocab, d->hidden};
-    const char *embed = "model.language_model.embed_tokens.weight";
-    enum vs_status st = vs_qwen3_vl_add(m, u, "", embed, 2, emb);
+    char embed[64];
+    snprintf(embed, sizeof embed, "%sembed_tokens.weight", d->text_prefix);
+    enum vs_status st = vs_qwen3_vl_add(m, u, d->text_prefix, "embed_tokens.weight", 2, emb);
     if (st == VS_OK)
-        st = vs_qwen3_vl_add(m, u, "", "model.language_model.norm.weight", 1, &d->hidden);
+        st = vs_qwen3_vl_add(m, u, d->text_prefix, "norm.weight", 1, &d->hidden);
     if (st == VS_OK) {
         bool has_head = vs_st_model_has(m->weights, "lm_head.weight");
         if (has_head || !d->tie_word_embeddings) {
@@ -373,11 +378,14 @@ enum vs_status vs_qwen3_vl_tail_tensor(struct vs_model *m, const char *name, con
         *out = m->tail->params[i].src;
         return VS_OK;
     }
+    char embed[64], norm[64];
+    snprintf(embed, sizeof embed, "%sembed_tokens.weight", m->d.text_prefix);
+    snprintf(norm, sizeof norm, "%snorm.weight", m->d.text_prefix);
     if (!strcmp(name, "lm_head.weight") && !vs_st_model_has(m->weights, name))
-        name = "model.language_model.embed_tokens.weight";
+        name = embed;
     /* the forward reads them by the config's dimensions */
     int64_t shape[2] = {m->d.vocab, m->d.hidden};
-    if (!strcmp(name, "model.language_model.norm.weight"))
+    if (!strcmp(name, norm))
         return vs_qwen3_vl_get_checked(m, name, 1, &m->d.hidden, out);
     return vs_qwen3_vl_get_checked(m, name, 2, shape, out);
 }

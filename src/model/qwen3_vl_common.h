@@ -4,9 +4,10 @@
  * qwen3_vl_moe.c); Qwen2.5-VL brings its own config, units and vision tower and shares the
  * text model, the sample state and the tail.
  *
- * Parameters are named as transformers >= 4.52 names them (`model.visual.*`,
- * `model.language_model.*`, `lm_head.weight`); a checkpoint written in the older layout
- * (`visual.*`, `model.*`) is read through vs_qwen3_vl_source_name. */
+ * Parameters are named with the family's prefixes (d.vis_prefix, d.text_prefix): Qwen3-VL as
+ * transformers >= 4.52 names them (`model.visual.*`, `model.language_model.*`), Qwen2.5-VL as
+ * its published checkpoints and msModelSlim do (`visual.*`, `model.*`); `lm_head.weight` in
+ * both. A checkpoint in the other layout is read through vs_qwen3_vl_source_name. */
 #ifndef VS_MODEL_QWEN3_VL_COMMON_H
 #define VS_MODEL_QWEN3_VL_COMMON_H
 
@@ -19,6 +20,7 @@
 enum vs_qwen_vl_family { VS_QWEN3_VL, VS_QWEN2_5_VL };
 
 struct vs_qwen3_vl_dims {
+    const char *vis_prefix, *text_prefix; /* of the parameter names: "model.visual.", "model.language_model." */
     /* vision_config */
     int64_t v_depth, v_hidden, v_heads, v_intermediate, patch_size, temporal_patch_size,
         merge_size, in_channels, out_hidden, num_position_embeddings;
@@ -69,7 +71,7 @@ struct vs_model {
     char *model_type; /* the display name */
     bool moe;         /* family: qwen3_vl_moe */
     enum vs_qwen_vl_family family;
-    bool old_names;   /* the checkpoint uses `visual.*` / `model.layers.*` (transformers < 4.52) */
+    const char *ck_vis_prefix, *ck_text_prefix; /* the checkpoint's own prefixes (see source_name) */
     vs_qwen_vl_vision_fn vision_forward;
     json_t *config;
     struct vs_st_model *weights;
@@ -80,8 +82,8 @@ struct vs_model {
     bool unused_warned;         /* the checkpoint's unused tensors were named (first tail_load) */
 };
 
-/* The checkpoint's name of parameter `name`: itself, or in the older layout `visual.*` for
- * `model.visual.*` and `model.*` for `model.language_model.*` (into buf, returned). */
+/* The checkpoint's name of parameter `name`: itself, or with the family's prefixes replaced by
+ * the checkpoint's (into buf, returned). */
 const char *vs_qwen3_vl_source_name(const struct vs_model *m, const char *name, char *buf, size_t cap);
 
 /* Looks a checkpoint tensor up (by its parameter name) and records that the export uses it. */

@@ -127,6 +127,8 @@ static enum vs_status parse_config(struct vs_model *m)
         return st;
 
     const char *vw = "vision_config";
+    d->vis_prefix = "model.visual.";
+    d->text_prefix = "model.language_model.";
     d->patch_size = 16;
     d->temporal_patch_size = 2;
     d->merge_size = 2;

@@ -273,7 +273,7 @@ static enum vs_status text_units(struct vs_model *m, int64_t layer, const struct
 
     struct routing r = {.inner = hooks, .m = m, .u = u, .st = VS_OK};
     char prefix[128];
-    snprintf(prefix, sizeof prefix, "model.language_model.layers.%lld.", (long long)layer);
+    snprintf(prefix, sizeof prefix, "%slayers.%lld.", d->text_prefix, (long long)layer);
     r.prefix = prefix;
     snprintf(r.router, sizeof r.router, "%smlp.gate", prefix);
     struct vs_linear_hooks wrapped = {.observe_input = routing_observe, .ctx = &r, .transform_input = routing_transform,
@@ -364,10 +364,12 @@ enum vs_status vs_qwen3_vl_sample_logits(struct vs_model *m, const struct vs_sam
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_st_tensor *norm, *head;
     int64_t head_shape[2] = {d->vocab, d->hidden};
-    enum vs_status st = vs_qwen3_vl_get_checked(m, "model.language_model.norm.weight", 1, &d->hidden, &norm);
+    char norm_name[64], embed_name[64];
+    snprintf(norm_name, sizeof norm_name, "%snorm.weight", d->text_prefix);
+    snprintf(embed_name, sizeof embed_name, "%sembed_tokens.weight", d->text_prefix);
+    enum vs_status st = vs_qwen3_vl_get_checked(m, norm_name, 1, &d->hidden, &norm);
     if (st == VS_OK)
-        st = vs_qwen3_vl_get_checked(m, vs_st_model_has(m->weights, "lm_head.weight") ? "lm_head.weight"
-                                                                                    : "model.language_model.embed_tokens.weight",
+        st = vs_qwen3_vl_get_checked(m, vs_st_model_has(m->weights, "lm_head.weight") ? "lm_head.weight" : embed_name,
                                      2, head_shape, &head);
     if (st != VS_OK)
         return st;

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #define NAME_MAX_LEN 160
-#define TEXT "model.language_model."
 
 bool vs_qwen3_vl_graph_is_moe_layer(const struct vs_qwen3_vl_dims *d, int64_t layer)
 {
@@ -64,7 +63,7 @@ static enum vs_status subgraphs(const struct vs_qwen3_vl_dims *d, bool moe, size
     if (L < 0)
         return VS_OK;
     char p[64], src[NAME_MAX_LEN];
-    snprintf(p, sizeof p, TEXT "layers.%lld.", (long long)L);
+    snprintf(p, sizeof p, "%slayers.%lld.", d->text_prefix, (long long)L);
     struct names t = {0};
     enum vs_status st = names_reset(&t, 3);
     bool mlp = !moe;
@@ -151,7 +150,10 @@ enum vs_status vs_qwen3_vl_quarot_pre_run(const struct vs_qwen3_vl_dims *d, bool
         st = vs_quarot_add_command(out, name, VS_ROT_R, VS_ROT_LEFT);
     }
     if (st == VS_OK)
-        st = vs_quarot_add_command(out, TEXT "embed_tokens", VS_ROT_R, VS_ROT_RIGHT);
+        {
+        snprintf(name, sizeof name, "%sembed_tokens", d->text_prefix);
+        st = vs_quarot_add_command(out, name, VS_ROT_R, VS_ROT_RIGHT);
+    }
     return st;
 }
 
@@ -165,7 +167,7 @@ enum vs_status vs_qwen3_vl_quarot_unit(const struct vs_qwen3_vl_dims *d, bool mo
     bool experts = moe && vs_qwen3_vl_graph_is_moe_layer(d, L);
     int64_t E = experts ? d->experts : 0;
     char p[64], n[NAME_MAX_LEN];
-    snprintf(p, sizeof p, TEXT "layers.%lld.", (long long)L);
+    snprintf(p, sizeof p, "%slayers.%lld.", d->text_prefix, (long long)L);
     struct names t = {0};
     if ((st = names_reset(&t, (size_t)(2 * E + 6))) != VS_OK) {
         names_free(&t);
@@ -227,7 +229,9 @@ enum vs_status vs_qwen3_vl_quarot_post_run(const struct vs_qwen3_vl_dims *d, boo
     if (st != VS_OK)
         return st;
     const char *lm_head = "lm_head";
-    if ((st = vs_quarot_add_fusion(out, TEXT "norm", &lm_head, 1)) != VS_OK)
+    char norm[NAME_MAX_LEN];
+    snprintf(norm, sizeof norm, "%snorm", d->text_prefix);
+    if ((st = vs_quarot_add_fusion(out, norm, &lm_head, 1)) != VS_OK)
         return st;
     return vs_quarot_add_command(out, lm_head, VS_ROT_R, VS_ROT_RIGHT);
 }

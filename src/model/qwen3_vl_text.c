@@ -21,7 +21,9 @@ enum vs_status vs_qwen3_vl_embed(struct vs_model *m, const int64_t *ids, int64_t
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_st_tensor *emb;
-    enum vs_status st = vs_qwen3_vl_tail_tensor(m, "model.language_model.embed_tokens.weight", &emb);
+    char embed_name[64];
+    snprintf(embed_name, sizeof embed_name, "%sembed_tokens.weight", d->text_prefix);
+    enum vs_status st = vs_qwen3_vl_tail_tensor(m, embed_name, &emb);
     if (st != VS_OK)
         return st;
     float *x = vs_malloc((size_t)(s * d->hidden) * sizeof *x);
@@ -245,7 +247,7 @@ enum vs_status vs_qwen3_vl_text_layer_seg(const struct vs_model *m, const struct
     int64_t H = d->hidden, D = d->head_dim, nq = d->heads, nkv = d->kv_heads;
     float eps = (float)d->rms_norm_eps;
     char p[128], name[192];
-    snprintf(p, sizeof p, "model.language_model.layers.%lld.", (long long)layer);
+    snprintf(p, sizeof p, "%slayers.%lld.", d->text_prefix, (long long)layer);
     snprintf(name, sizeof name, "%smlp.gate.weight", p);
     bool is_moe = vs_unit_find_param(u, name) >= 0;
     /* One workspace for both halves: h [s, H], then q, o [s, nq·D] and k, v [s, nkv·D] for the
@@ -309,7 +311,9 @@ enum vs_status vs_qwen3_vl_logits_last(struct vs_model *m, const float *x, int64
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_st_tensor *norm, *head;
-    enum vs_status st = vs_qwen3_vl_tail_tensor(m, "model.language_model.norm.weight", &norm);
+    char norm_name[64];
+    snprintf(norm_name, sizeof norm_name, "%snorm.weight", d->text_prefix);
+    enum vs_status st = vs_qwen3_vl_tail_tensor(m, norm_name, &norm);
     if (st == VS_OK)
         st = vs_qwen3_vl_tail_tensor(m, "lm_head.weight", &head);
     if (st != VS_OK)

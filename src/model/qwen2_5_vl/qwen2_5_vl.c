@@ -24,10 +24,10 @@ static enum vs_status load_vision(struct vs_model *m, struct vs_unit *u)
     const struct vs_qwen3_vl_dims *d = &m->d;
     int64_t hv = d->v_hidden, vi = d->v_intermediate, merged = hv * d->merge_size * d->merge_size;
     int64_t conv[5] = {hv, d->in_channels, d->temporal_patch_size, d->patch_size, d->patch_size};
-    enum vs_status st = vs_qwen3_vl_add(m, u, "model.visual.", "patch_embed.proj.weight", 5, conv);
+    enum vs_status st = vs_qwen3_vl_add(m, u, "visual.", "patch_embed.proj.weight", 5, conv);
     for (int64_t i = 0; st == VS_OK && i < d->v_depth; i++) {
         char bp[128];
-        snprintf(bp, sizeof bp, "model.visual.blocks.%lld.", (long long)i);
+        snprintf(bp, sizeof bp, "visual.blocks.%lld.", (long long)i);
         st = vs_qwen3_vl_add(m, u, bp, "norm1.weight", 1, &hv);
         if (st == VS_OK)
             st = vs_qwen3_vl_add(m, u, bp, "norm2.weight", 1, &hv);
@@ -43,11 +43,11 @@ static enum vs_status load_vision(struct vs_model *m, struct vs_unit *u)
             st = vs_qwen3_vl_add_linear(m, u, bp, "mlp.down_proj", hv, vi, true);
     }
     if (st == VS_OK)
-        st = vs_qwen3_vl_add(m, u, "model.visual.merger.", "ln_q.weight", 1, &hv);
+        st = vs_qwen3_vl_add(m, u, "visual.merger.", "ln_q.weight", 1, &hv);
     if (st == VS_OK)
-        st = vs_qwen3_vl_add_linear(m, u, "model.visual.merger.", "mlp.0", merged, merged, true);
+        st = vs_qwen3_vl_add_linear(m, u, "visual.merger.", "mlp.0", merged, merged, true);
     if (st == VS_OK)
-        st = vs_qwen3_vl_add_linear(m, u, "model.visual.merger.", "mlp.2", d->out_hidden, merged, true);
+        st = vs_qwen3_vl_add_linear(m, u, "visual.merger.", "mlp.2", d->out_hidden, merged, true);
     return st;
 }
 
@@ -57,7 +57,7 @@ static enum vs_status load_layer(struct vs_model *m, struct vs_unit *u, int64_t 
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     char p[128];
-    snprintf(p, sizeof p, "model.language_model.layers.%lld.", (long long)layer);
+    snprintf(p, sizeof p, "model.layers.%lld.", (long long)layer);
     int64_t q = d->heads * d->head_dim, kv = d->kv_heads * d->head_dim;
     enum vs_status st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.q_proj", q, d->hidden, true);
     if (st == VS_OK)
@@ -81,9 +81,9 @@ static enum vs_status unit_load(struct vs_model *m, size_t i, struct vs_unit **o
         return vs_error_set(VS_ERR_INTERNAL, "unit index %zu out of range", i);
     char name[128];
     if (i == 0)
-        snprintf(name, sizeof name, "model.visual");
+        snprintf(name, sizeof name, "visual");
     else
-        snprintf(name, sizeof name, "model.language_model.layers.%zu", i - 1);
+        snprintf(name, sizeof name, "model.layers.%zu", i - 1);
     struct vs_unit *u = vs_unit_new(name);
     if (!u)
         return VS_ERR_NOMEM;

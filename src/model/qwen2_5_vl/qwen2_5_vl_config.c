@@ -33,6 +33,10 @@ enum vs_status vs_qwen2_5_vl_parse_config(struct vs_model *m)
         tc = m->config;
 
     const char *vw = "vision_config";
+    /* msModelSlim's names (transformers 4.49) and those vLLM Ascend before 0.18 looks up in
+     * quant_model_description.json (docs/qwen2_5_vl.md §4) */
+    d->vis_prefix = "visual.";
+    d->text_prefix = "model.";
     d->patch_size = 14;
     d->temporal_patch_size = 2;
     d->merge_size = 2;
@@ -114,7 +118,7 @@ enum vs_status vs_qwen2_5_vl_parse_config(struct vs_model *m)
 enum vs_status vs_qwen2_5_vl_check_counts(const struct vs_model *m)
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
-    static const char *const layers = "model.language_model.layers.", *const blocks = "model.visual.blocks.";
+    static const char *const layers = "model.layers.", *const blocks = "visual.blocks.";
     char buf[64];
     int64_t n = vs_qwen_vl_indexed_count(m, layers);
     if (d->layers > n)

@@ -1,16 +1,42 @@
-/* Outlier suppression maps of the Qwen2.5-VL adapter (docs/qwen2_5_vl.md §5). The text layers
- * are a Qwen2 decoder under the same names as Qwen3-VL's dense ones, so their smoothing
- * subgraphs and QuaRot layer maps are the dense Qwen3-VL maps (model/qwen3_vl_graph.h); the q/k/v
- * biases ride along (a right rotation or an input-column scale leaves a bias alone, a left one
- * or an output-row scale is applied to it too). Before the run, R is applied on the left of the
- * merger's last Linear (mlp.2, the vision tower's output into the text stream) and on the right
- * of the embeddings. The vision blocks get no subgraphs and no rotation. */
+/* Outlier suppression maps of the Qwen2.5-VL adapter, msModelSlim's (its
+ * msmodelslim/model/qwen2_5_vl adapter, docs/qwen2_5_vl.md §5.1), text layers only:
+ *   smoothing  norm-linear input_layernorm → k_proj, q_proj, v_proj (k first, as msModelSlim
+ *              lists them); norm-linear post_attention_layernorm → gate_proj, up_proj; up-down
+ *              up_proj → down_proj. No ov subgraph (Qwen3-VL's adapters have one).
+ *   QuaRot     R on the left of visual.merger.mlp.2 and the right of model.embed_tokens before
+ *              the run; per layer the dense Qwen3-VL maps (model/qwen3_vl_graph.h: norm fusion,
+ *              R and R_uv), which are msModelSlim's Qwen2.5-VL ones under these names; after the
+ *              run model.norm fused into lm_head and lm_head rotated.
+ * The q/k/v biases ride along: an input-column scale or a right rotation leaves a bias alone, a
+ * left rotation (v_proj by R_uv) is applied to it too. Tied embeddings are refused for quarot,
+ * where msModelSlim would rotate the one tensor twice (only the 3B has them). */
+#include <stdio.h>
+
 #include "model/qwen2_5_vl/qwen2_5_vl.h"
 #include "model/qwen3_vl_graph.h"
 
 enum vs_status vs_qwen2_5_vl_unit_subgraphs(const struct vs_model *m, size_t i, struct vs_subgraph_list *out)
 {
-    return vs_qwen3_vl_dense_subgraphs(&m->d, i, out);
+    if (i == 0 || i > (size_t)m->d.layers) /* the vision tower */
+        return VS_OK;
+    char p[64], src[96], t[3][96];
+    snprintf(p, sizeof p, "%slayers.%zu.", m->d.text_prefix, i - 1);
+    snprintf(src, sizeof src, "%sinput_layernorm", p);
+    snprintf(t[0], sizeof t[0], "%sself_attn.k_proj", p);
+    snprintf(t[1], sizeof t[1], "%sself_attn.q_proj", p);
+    snprintf(t[2], sizeof t[2], "%sself_attn.v_proj", p);
+    const char *targets[3] = {t[0], t[1], t[2]}; /* copied by vs_subgraph_add */
+    enum vs_status st = vs_subgraph_add(out, VS_SUBGRAPH_KIND_NORM_LINEAR, src, targets, 3);
+    snprintf(src, sizeof src, "%spost_attention_layernorm", p);
+    snprintf(t[0], sizeof t[0], "%smlp.gate_proj", p);
+    snprintf(t[1], sizeof t[1], "%smlp.up_proj", p);
+    if (st == VS_OK)
+        st = vs_subgraph_add(out, VS_SUBGRAPH_KIND_NORM_LINEAR, src, targets, 2);
+    snprintf(src, sizeof src, "%smlp.up_proj", p);
+    snprintf(t[0], sizeof t[0], "%smlp.down_proj", p);
+    if (st == VS_OK)
+        st = vs_subgraph_add(out, VS_SUBGRAPH_KIND_UP_DOWN, src, targets, 1);
+    return st;
 }
 
 void vs_qwen2_5_vl_quarot_sizes(const struct vs_model *m, int64_t *r_size, int64_t *uv_size, bool *tied)
@@ -26,8 +52,8 @@ enum vs_status vs_qwen2_5_vl_quarot_pre_run(const struct vs_model *m, struct vs_
         return vs_error_set(VS_ERR_UNSUPPORTED,
                             "qwen2_5_vl: quarot cannot rotate a model with tie_word_embeddings: true (embed_tokens is "
                             "lm_head); remove quarot from the config");
-    enum vs_status st = vs_quarot_add_command(out, "model.visual.merger.mlp.2", VS_ROT_R, VS_ROT_LEFT);
-    return st != VS_OK ? st : vs_quarot_add_command(out, "model.language_model.embed_tokens", VS_ROT_R, VS_ROT_RIGHT);
+    enum vs_status st = vs_quarot_add_command(out, "visual.merger.mlp.2", VS_ROT_R, VS_ROT_LEFT);
+    return st != VS_OK ? st : vs_quarot_add_command(out, "model.embed_tokens", VS_ROT_R, VS_ROT_RIGHT);
 }
 
 enum vs_status vs_qwen2_5_vl_quarot_unit(const struct vs_model *m, size_t i, struct vs_quarot_phase *out)

@@ -87,7 +87,7 @@ static enum vs_status block(const struct vs_model *m, const struct vs_unit *u, i
     float *qkv = h + n * hv, *q = qkv + n * 3 * hv, *k = q + n * hv, *v = k + n * hv;
     float *gate = h + n * hv, *up = gate + n * inter;
     char p[128], name[192];
-    snprintf(p, sizeof p, "model.visual.blocks.%lld", (long long)i);
+    snprintf(p, sizeof p, "visual.blocks.%lld", (long long)i);
     enum vs_status st;
     snprintf(name, sizeof name, "%s.norm1", p);
     if ((st = rms_norm(u, name, x, h, n, hv)) != VS_OK)
@@ -148,10 +148,10 @@ static enum vs_status merger(const struct vs_model *m, const struct vs_unit *u, 
     float *mid = vs_malloc((size_t)(rows * wide) * sizeof *mid);
     float *y = vs_malloc((size_t)(rows * d->out_hidden) * sizeof *y);
     enum vs_status st = VS_ERR_NOMEM;
-    if (normed && mid && y && (st = rms_norm(u, "model.visual.merger.ln_q", x, normed, patches, d->v_hidden)) == VS_OK &&
-        (st = linear(u, "model.visual.merger.mlp.0", normed, rows, mid, hooks)) == VS_OK) {
+    if (normed && mid && y && (st = rms_norm(u, "visual.merger.ln_q", x, normed, patches, d->v_hidden)) == VS_OK &&
+        (st = linear(u, "visual.merger.mlp.0", normed, rows, mid, hooks)) == VS_OK) {
         vs_gelu_erf_f32(mid, rows * wide);
-        st = linear(u, "model.visual.merger.mlp.2", mid, rows, y, hooks);
+        st = linear(u, "visual.merger.mlp.2", mid, rows, y, hooks);
     }
     free(normed);
     free(mid);
@@ -204,7 +204,7 @@ enum vs_status vs_qwen2_5_vl_vision_forward(const struct vs_model *m, const stru
     /* Patch embedding: a Conv3d whose stride equals its kernel, without bias: a matmul with
      * [hv, C·T·P·P]. */
     int64_t conv_n;
-    if ((st = vs_unit_param_f32(u, "model.visual.patch_embed.proj.weight", &conv_w, &conv_n)) != VS_OK)
+    if ((st = vs_unit_param_f32(u, "visual.patch_embed.proj.weight", &conv_w, &conv_n)) != VS_OK)
         goto done;
     vs_linear_f32(pixel_values, conv_w, NULL, x, patches, hv, conv_n / hv);
     vs_qwen3_vl_patch_coords(grids, n_images, merge, rows, cols);
