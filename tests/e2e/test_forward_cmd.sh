@@ -16,7 +16,12 @@ while read -r name grids mkargs; do
   [ -n "$name" ] || continue
   g=tests/golden/forward_cmd/$name
   [ -d "$g/ref" ] || { echo "missing $g: run tests/golden/forward_cmd/make_golden.sh BUILD_DIR"; exit 1; }
-  case "$mkargs" in *qwen3_vl_moe*) type=Qwen3-VL-30B-A3B ;; *) type=Qwen3-VL-8B-Instruct ;; esac
+  ref=tests/reference/qwen3_vl_torch.py
+  case "$mkargs" in
+    *qwen3_vl_moe*) type=Qwen3-VL-30B-A3B ;;
+    *qwen2_5_vl*) type=Qwen2.5-VL-7B-Instruct ref=tests/reference/qwen2_5_vl_torch.py ;;
+    *) type=Qwen3-VL-8B-Instruct ;;
+  esac
   "$VLMSLIM_MKMODEL" $mkargs --out "$tmp/$name"
   "$VLMSLIM" forward --model_path "$tmp/$name" --model_type "$type" --inputs "$g/inputs" --dump "$tmp/$name.dump" \
     --spill_budget_mb 0 | tee "$tmp/$name.log"
@@ -25,7 +30,7 @@ while read -r name grids mkargs; do
     echo "== $name $(basename "$f") (golden)"; "$cmp" "$tmp/$name.dump/$(basename "$f")" "$f"
   done
   if [ "$live" = 1 ]; then
-    "$VS_PYTHON" tests/reference/qwen3_vl_torch.py dump "$tmp/$name" "$g/inputs" "$tmp/$name.live"
+    "$VS_PYTHON" "$ref" dump "$tmp/$name" "$g/inputs" "$tmp/$name.live"
     for f in "$tmp/$name.live"/sample_*.safetensors; do
       echo "== $name $(basename "$f") (live PyTorch reference)"; "$cmp" "$tmp/$name.dump/$(basename "$f")" "$f"
     done

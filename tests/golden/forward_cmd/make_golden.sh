@@ -13,6 +13,8 @@ while read -r name grids mkargs; do
   g=tests/golden/forward_cmd/$name
   rm -rf "$g"; mkdir -p "$g"
   "$build/vlmslim-mkmodel" $mkargs --out "$tmp/$name"
-  "$py" tests/reference/qwen3_vl_torch.py inputs "$tmp/$name" "$g/inputs" --grids "$grids" --seed 7
-  "$py" tests/reference/qwen3_vl_torch.py dump "$tmp/$name" "$g/inputs" "$g/ref"
+  ref=tests/reference/qwen3_vl_torch.py
+  case "$mkargs" in *qwen2_5_vl*) ref=tests/reference/qwen2_5_vl_torch.py ;; esac
+  "$py" "$ref" inputs "$tmp/$name" "$g/inputs" --grids "$grids" --seed 7
+  "$py" "$ref" dump "$tmp/$name" "$g/inputs" "$g/ref"
 done < tests/golden/forward_cmd/cases.txt
