@@ -29,6 +29,17 @@ grep -q '^  prompt: <|im_start|>user\\n<|vision_start|><|image_pad|><|vision_end
   "$tmp/out.txt" || fail "prompt line of sample 1: $(grep -m2 prompt "$tmp/out.txt" | tail -1)"
 grep -q "^wrote 4 sample file(s) to $tmp/dump\$" "$tmp/out.txt" || fail "summary line"
 
+# the same set for a Qwen2.5-VL checkpoint: patch 14 and factor 28, CLIP mean/std, its chat
+# template's default system turn (tests/golden/inputs/expected_qwen2_5_vl.json)
+"$VLMSLIM_MKMODEL" --family qwen2_5_vl --out "$tmp/q25" >/dev/null
+"$VLMSLIM" inspect-inputs --model_path "$tmp/q25" --dataset "$tmp/data" --default_text "$VS_INPUTS_DEFAULT_TEXT" \
+  --dump "$tmp/dump25" > "$tmp/out25.txt" || fail "inspect-inputs (qwen2_5_vl) exited $?"
+"$py" tests/golden/inputs/check_dump.py "$tmp/dump25" tests/golden/inputs/expected_qwen2_5_vl.json ||
+  fail "qwen2_5_vl dump differs from the references"
+grep -q '^  image 640x479 -> 644x476, grid 1x34x46, 1564 patches$' "$tmp/out25.txt" || fail "qwen2_5_vl COCO image line"
+grep -q '^  prompt: <|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n<|im_start|>user\\n' "$tmp/out25.txt" ||
+  fail "qwen2_5_vl prompt line: $(grep -m1 prompt "$tmp/out25.txt")"
+
 # the same dataset through a config's spec.dataset and spec.default_text
 cat > "$tmp/cfg.yaml" <<YAML
 apiversion: multimodal_vlm_modelslim_v1
