@@ -8,8 +8,9 @@
  *              R and R_uv), which are msModelSlim's Qwen2.5-VL ones under these names; after the
  *              run model.norm fused into lm_head and lm_head rotated.
  * The q/k/v biases ride along: an input-column scale or a right rotation leaves a bias alone, a
- * left rotation (v_proj by R_uv) is applied to it too. Tied embeddings are refused for quarot,
- * where msModelSlim would rotate the one tensor twice (only the 3B has them). */
+ * left rotation (v_proj by R_uv) is applied to it too. Tied embeddings are refused for quarot (by
+ * the quarot processor, told by quarot_sizes), where msModelSlim would rotate the one tensor twice
+ * (only the 3B has them). */
 #include <stdio.h>
 
 #include "model/qwen2_5_vl/qwen2_5_vl.h"
@@ -45,13 +46,10 @@ void vs_qwen2_5_vl_quarot_sizes(const struct vs_model *m, int64_t *r_size, int64
     *tied = m->d.tie_word_embeddings;
 }
 
-/* Runs first: a model with tied embeddings is refused here, before the other phases. */
+/* (a model with tied embeddings never gets here: quarot refuses it from quarot_sizes) */
 enum vs_status vs_qwen2_5_vl_quarot_pre_run(const struct vs_model *m, struct vs_quarot_phase *out)
 {
-    if (m->d.tie_word_embeddings)
-        return vs_error_set(VS_ERR_UNSUPPORTED,
-                            "qwen2_5_vl: quarot cannot rotate a model with tie_word_embeddings: true (embed_tokens is "
-                            "lm_head); remove quarot from the config");
+    (void)m;
     enum vs_status st = vs_quarot_add_command(out, "visual.merger.mlp.2", VS_ROT_R, VS_ROT_LEFT);
     return st != VS_OK ? st : vs_quarot_add_command(out, "model.embed_tokens", VS_ROT_R, VS_ROT_RIGHT);
 }
