@@ -4,11 +4,12 @@
 #   and vLLM Ascend looks up, from a checkpoint in either name layout; the two layouts of one model
 #   give the same export byte for byte (with numpy, which renames the tensors);
 # - data-free W8A8_DYNAMIC and calibrated W8A8 static exports;
+# - the family's best practices (--quant_type w8a8);
 # - float equivalence of msModelSlim's smoothing subgraphs and QuaRot maps for the family: the
 #   transformed float model (nothing quantized) computes the original logits;
 # - the family's refusals and config.json errors: one error line, exit 1, nothing written.
 set -euo pipefail
-: "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
+: "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VLMSLIM_MKCALIB:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
 mkdir -p "$VS_TEST_TMP"
 tmp=$(mktemp -d "$VS_TEST_TMP/qwen2_5_vl.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -91,7 +92,21 @@ done
 "$cmp_t" --only visual.merger.mlp.2.bias "$tmp/quarot/quant_model_weights-00001-of-00001.safetensors" \
   "$tmp/f32/model.safetensors" >/dev/null && fail "quarot: merger.mlp.2 unchanged"
 
-# 4. errors
+# 4. the best practices (lab_practice/qwen2_5_vl/) on generated calibration images: QuaRot and
+# iter_smooth for the untied sizes, iter_smooth alone for the 3B (tied); pattern names as exported
+"$VLMSLIM_MKCALIB" --out "$tmp/lab/calibImages" >/dev/null
+"$VLMSLIM_MKMODEL" --family qwen2_5_vl --hidden 128 --heads 4 --out "$tmp/bf16" >/dev/null # head_dim 32 for block_size 32
+"$VLMSLIM_MKMODEL" --family qwen2_5_vl --tie --out "$tmp/tied" >/dev/null
+VLMSLIM_LAB_CALIB_DIR=$tmp/lab "$VLMSLIM" quant --model_path "$tmp/bf16" --save_path "$tmp/bp7b" --model_type Qwen2.5-VL-7B-Instruct \
+  --quant_type w8a8 --device cpu --quiet >/dev/null 2>"$tmp/bp.log" || fail "best practice 7B: $(cat "$tmp/bp.log")"
+grep -q 'matched no Linear' "$tmp/bp.log" && fail "best practice 7B: $(grep 'matched no' "$tmp/bp.log")"
+grep -q '"model.layers.0.mlp.down_proj.weight": "FLOAT"' "$tmp/bp7b/quant_model_description.json" &&
+  grep -q '"visual.blocks.0.mlp.gate_proj.weight": "W8A8"' "$tmp/bp7b/quant_model_description.json" &&
+  [ -f "$tmp/bp7b/Qwen2.5-VL-7B-Instruct_best_practice.yaml" ] || fail "best practice 7B: export"
+VLMSLIM_LAB_CALIB_DIR=$tmp/lab "$VLMSLIM" quant --model_path "$tmp/tied" --save_path "$tmp/bp3b" --model_type Qwen2.5-VL-3B-Instruct \
+  --quant_type w8a8 --device cpu --quiet >/dev/null 2>"$tmp/bp.log" || fail "best practice 3B: $(cat "$tmp/bp.log")"
+
+# 5. errors
 expect_error() { # name, message, quant arguments
   local name=$1 want=$2 rc=0; shift 2
   "$VLMSLIM" quant --model_type "$type" --save_path "$tmp/$name.out" --quiet "$@" >/dev/null 2>"$tmp/err" || rc=$?
@@ -104,7 +119,6 @@ expect_error() { # name, message, quant arguments
     echo "ok: $name: $err"
   fi
 }
-"$VLMSLIM_MKMODEL" --family qwen2_5_vl --tie --out "$tmp/tied" >/dev/null
 expect_error tied_quarot "(model family 'qwen2_5_vl'): quarot cannot rotate a model with tie_word_embeddings: true" \
   --model_path "$tmp/tied" --config_path "$tmp/quarot.yaml" --calib_inputs "$inputs"
 # config_case NAME KEY JSON "message": the f32 checkpoint with config.json's dotted KEY set
