@@ -149,6 +149,16 @@ config_case mrope rope_scaling.mrope_section '[4, 2, 3]' \
 config_case layers_more num_hidden_layers 3 "num_hidden_layers (3) is more than the 2 layers the checkpoint has (model.layers.*)"
 config_case depth_more vision_config.depth 5 "vision_config.depth (5) is more than the 4 blocks the checkpoint has (visual.blocks.*)"
 config_case hidden_zero hidden_size 0 "hidden_size: must be a positive integer, got 0"
+# a tensor of the wrong shape is named as the checkpoint names it (here transformers >= 4.52's)
+if [ -d "$tmp/new" ]; then
+  bias=model.language_model.layers.0.self_attn.q_proj.bias # F32 [64]
+  rm -rf "$tmp/shape"; cp -r "$tmp/new" "$tmp/shape"
+  begin=$("$py" -c 'import json,struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; print(json.loads(b[8:8+n])[sys.argv[2]]["data_offsets"][0])' "$tmp/shape/model.safetensors" "$bias")
+  "$py" tests/tools/st_header.py "$tmp/shape/model.safetensors" set "$bias" shape '[32]'
+  "$py" tests/tools/st_header.py "$tmp/shape/model.safetensors" set "$bias" data_offsets "[$begin, $((begin + 128))]"
+  expect_error shape "tensor '$bias' is F32 [32] but $tmp/shape/config.json implies a float tensor of shape [64]" \
+    --model_path "$tmp/shape" --config_path tests/data/configs/dense_dynamic.yaml
+fi
 
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "all Qwen2.5-VL checks passed"
