@@ -5,7 +5,7 @@
 #   give the same export byte for byte (with numpy, which renames the tensors);
 # - data-free W8A8_DYNAMIC and calibrated W8A8 static exports;
 # - the family's best practices (--quant_type w8a8);
-# - float equivalence of msModelSlim's smoothing subgraphs and QuaRot maps for the family: the
+# - float equivalence of msModelSlim's smoothing subgraphs (iter_smooth, smooth_quant) and QuaRot maps for the family: the
 #   transformed float model (nothing quantized) computes the original logits;
 # - the family's refusals and config.json errors: one error line, exit 1, nothing written.
 set -euo pipefail
@@ -61,10 +61,10 @@ fi
 
 # 3. float equivalence: every transform, nothing quantized
 "$VLMSLIM" forward --model_path "$tmp/f32" --model_type "$type" --inputs "$inputs" --dump "$tmp/d0" --quiet >/dev/null
-for proc in smooth quarot both; do
+for proc in smooth sq quarot both; do
   smooth='    - {type: iter_smooth, alpha: 0.9, scale_min: 1e-5, symmetric: True, enable_subgraph_type: [norm-linear, linear-linear, ov, up-down], include: ["*"]}'
   rot='    - {type: quarot, block_size: 16}'
-  case $proc in smooth) steps=$smooth ;; quarot) steps=$rot ;; both) steps="$rot"$'\n'"$smooth" ;; esac
+  case $proc in smooth) steps=$smooth ;; sq) steps='    - type: smooth_quant' ;; quarot) steps=$rot ;; both) steps="$rot"$'\n'"$smooth" ;; esac
   cat > "$tmp/$proc.yaml" <<YAML
 apiversion: multimodal_vlm_modelslim_v1
 spec:
