@@ -155,3 +155,14 @@ enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, in
         hooks->observe_output(hooks->ctx, l->name, y, rows, l->out);
     return VS_OK;
 }
+
+enum vs_status vs_linear_run(const struct vs_unit *u, const char *module, const float *x, int64_t rows, float *y,
+                             const struct vs_linear_hooks *hooks)
+{
+    struct vs_linear_f32 l;
+    enum vs_status st = vs_linear_f32_load(u, module, &l);
+    if (st == VS_OK)
+        st = vs_linear_apply(&l, x, rows, y, hooks);
+    vs_linear_f32_free(&l);
+    return st;
+}

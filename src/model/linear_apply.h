@@ -50,6 +50,10 @@ void vs_linear_f32_free(struct vs_linear_f32 *l);
 enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
                      const struct vs_linear_hooks *hooks);
 
+/* Linear `module` of unit u on x: vs_linear_f32_load, vs_linear_apply, vs_linear_f32_free. */
+enum vs_status vs_linear_run(const struct vs_unit *u, const char *module, const float *x, int64_t rows, float *y,
+                             const struct vs_linear_hooks *hooks);
+
 /* Loads any parameter of the unit as float32 (caller frees); *n receives the element count. */
 enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, float **out, int64_t *n);
 

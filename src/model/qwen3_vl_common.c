@@ -268,6 +268,25 @@ static enum vs_status load_vision(struct vs_model *m, struct vs_unit *u)
     return st;
 }
 
+enum vs_status vs_qwen_vl_add_attention(struct vs_model *m, struct vs_unit *u, const char *p, bool qkv_bias,
+                                        bool qk_norm)
+{
+    const struct vs_qwen3_vl_dims *d = &m->d;
+    int64_t q = d->heads * d->head_dim, kv = d->kv_heads * d->head_dim;
+    enum vs_status st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.q_proj", q, d->hidden, qkv_bias);
+    if (st == VS_OK)
+        st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.k_proj", kv, d->hidden, qkv_bias);
+    if (st == VS_OK)
+        st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.v_proj", kv, d->hidden, qkv_bias);
+    if (st == VS_OK)
+        st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.o_proj", d->hidden, q, false);
+    if (st == VS_OK && qk_norm)
+        st = vs_qwen3_vl_add(m, u, p, "self_attn.q_norm.weight", 1, &d->head_dim);
+    if (st == VS_OK && qk_norm)
+        st = vs_qwen3_vl_add(m, u, p, "self_attn.k_norm.weight", 1, &d->head_dim);
+    return st;
+}
+
 /* Module order of a decoder layer: self_attn (q, k, v, o, q_norm, k_norm), mlp,
  * input_layernorm, post_attention_layernorm. */
 static enum vs_status load_layer(struct vs_model *m, struct vs_unit *u, int64_t layer,
@@ -276,18 +295,7 @@ static enum vs_status load_layer(struct vs_model *m, struct vs_unit *u, int64_t 
     const struct vs_qwen3_vl_dims *d = &m->d;
     char p[128];
     snprintf(p, sizeof p, "model.language_model.layers.%lld.", (long long)layer);
-    int64_t q = d->heads * d->head_dim, kv = d->kv_heads * d->head_dim;
-    enum vs_status st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.q_proj", q, d->hidden, false);
-    if (st == VS_OK)
-        st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.k_proj", kv, d->hidden, false);
-    if (st == VS_OK)
-        st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.v_proj", kv, d->hidden, false);
-    if (st == VS_OK)
-        st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.o_proj", d->hidden, q, false);
-    if (st == VS_OK)
-        st = vs_qwen3_vl_add(m, u, p, "self_attn.q_norm.weight", 1, &d->head_dim);
-    if (st == VS_OK)
-        st = vs_qwen3_vl_add(m, u, p, "self_attn.k_norm.weight", 1, &d->head_dim);
+    enum vs_status st = vs_qwen_vl_add_attention(m, u, p, false, true);
     if (st == VS_OK)
         st = add_mlp(m, u, layer, p);
     if (st == VS_OK)

@@ -143,6 +143,10 @@ enum vs_status vs_qwen3_vl_add(struct vs_model *m, struct vs_unit *u, const char
 /* Adds weight (and bias if has_bias) of a Linear `<prefix><module>` [out, in]. */
 enum vs_status vs_qwen3_vl_add_linear(struct vs_model *m, struct vs_unit *u, const char *prefix,
                                       const char *module, int64_t out, int64_t in, bool has_bias);
+/* self_attn of a decoder layer at `<prefix>`: q_proj, k_proj, v_proj (with biases: Qwen2),
+ * o_proj, then q_norm and k_norm (Qwen3). */
+enum vs_status vs_qwen_vl_add_attention(struct vs_model *m, struct vs_unit *u, const char *prefix, bool qkv_bias,
+                                        bool qk_norm);
 /* Dense SwiGLU MLP (gate_proj, up_proj, down_proj) at `<prefix>mlp.`. */
 enum vs_status vs_qwen3_vl_add_dense_mlp(struct vs_model *m, struct vs_unit *u, const char *prefix,
                                          int64_t intermediate);

@@ -94,17 +94,6 @@ static enum vs_status rms(const struct vs_unit *u, const char *name, const float
     return st;
 }
 
-static enum vs_status linear(const struct vs_unit *u, const char *module, const float *x, int64_t rows, float *y,
-                             const struct vs_linear_hooks *hooks)
-{
-    struct vs_linear_f32 l;
-    enum vs_status st = vs_linear_f32_load(u, module, &l);
-    if (st == VS_OK)
-        st = vs_linear_apply(&l, x, rows, y, hooks);
-    vs_linear_f32_free(&l);
-    return st;
-}
-
 /* SwiGLU MLP `<prefix>{gate,up,down}_proj` on x [n, H] into y [n, H] (y may be x), with
  * gate and up [n, inter] as workspace. */
 static enum vs_status swiglu(const struct vs_unit *u, const char *prefix, const float *x, int64_t n, int64_t inter,
@@ -112,14 +101,14 @@ static enum vs_status swiglu(const struct vs_unit *u, const char *prefix, const 
 {
     char name[256];
     snprintf(name, sizeof name, "%sgate_proj", prefix);
-    enum vs_status st = linear(u, name, x, n, gate, hooks);
+    enum vs_status st = vs_linear_run(u, name, x, n, gate, hooks);
     snprintf(name, sizeof name, "%sup_proj", prefix);
     if (st == VS_OK)
-        st = linear(u, name, x, n, up, hooks);
+        st = vs_linear_run(u, name, x, n, up, hooks);
     if (st == VS_OK) {
         vs_silu_mul_f32(gate, up, gate, n * inter);
         snprintf(name, sizeof name, "%sdown_proj", prefix);
-        st = linear(u, name, gate, n, y, hooks);
+        st = vs_linear_run(u, name, gate, n, y, hooks);
     }
     return st;
 }
@@ -162,7 +151,7 @@ static enum vs_status moe(const struct vs_model *m, const struct vs_unit *u, con
     if (!probs || !wsel || !esel || !start)
         goto done;
     snprintf(name, sizeof name, "%smlp.gate", p);
-    if ((st = linear(u, name, h, s, probs, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, h, s, probs, hooks)) != VS_OK)
         goto done;
     vs_softmax_rows_f32(probs, s, E);
     #pragma omp parallel for schedule(static) if (s * E >= VS_PARALLEL_MIN)
@@ -262,13 +251,13 @@ enum vs_status vs_qwen3_vl_text_layer_seg(const struct vs_model *m, const struct
     if ((st = rms(u, name, x, h, s, H, eps)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%sself_attn.q_proj", p);
-    if ((st = linear(u, name, h, s, q, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, h, s, q, hooks)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%sself_attn.k_proj", p);
-    if ((st = linear(u, name, h, s, k, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, h, s, k, hooks)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%sself_attn.v_proj", p);
-    if ((st = linear(u, name, h, s, v, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, h, s, v, hooks)) != VS_OK)
         goto done;
     /* q/k norms: Qwen3's; a Qwen2 decoder (Qwen2.5-VL) has none */
     snprintf(name, sizeof name, "%sself_attn.q_norm.weight", p);
@@ -282,7 +271,7 @@ enum vs_status vs_qwen3_vl_text_layer_seg(const struct vs_model *m, const struct
     if ((st = vs_attention_f32(q, k, v, o, s, nq, nkv, D, true, segments)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%sself_attn.o_proj", p);
-    if ((st = linear(u, name, o, s, h, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, o, s, h, hooks)) != VS_OK)
         goto done;
     vs_add_f32(x, h, s * H);
     snprintf(name, sizeof name, "%spost_attention_layernorm.weight", p);

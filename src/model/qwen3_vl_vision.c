@@ -36,17 +36,6 @@ static enum vs_status layer_norm(const struct vs_unit *u, const char *prefix, co
     return st;
 }
 
-static enum vs_status linear(const struct vs_unit *u, const char *module, const float *x, int64_t rows, float *y,
-                             const struct vs_linear_hooks *hooks)
-{
-    struct vs_linear_f32 l;
-    enum vs_status st = vs_linear_f32_load(u, module, &l);
-    if (st == VS_OK)
-        st = vs_linear_apply(&l, x, rows, y, hooks);
-    vs_linear_f32_free(&l);
-    return st;
-}
-
 /* A patch merger: LayerNorm (before grouping over hv, or after it over 4·hv for DeepStack),
  * group each merge² consecutive patches, fc1, exact GELU, fc2. */
 static enum vs_status merger(const struct vs_model *m, const struct vs_unit *u, const char *prefix, bool postshuffle,
@@ -66,12 +55,12 @@ static enum vs_status merger(const struct vs_model *m, const struct vs_unit *u, 
     st = postshuffle ? layer_norm(u, name, x, normed, rows, wide) : layer_norm(u, name, x, normed, patches, d->v_hidden);
     snprintf(name, sizeof name, "%s.linear_fc1", prefix);
     if (st == VS_OK)
-        st = linear(u, name, normed, rows, mid, hooks);
+        st = vs_linear_run(u, name, normed, rows, mid, hooks);
     if (st == VS_OK)
         vs_gelu_erf_f32(mid, rows * wide);
     snprintf(name, sizeof name, "%s.linear_fc2", prefix);
     if (st == VS_OK)
-        st = linear(u, name, mid, rows, y, hooks);
+        st = vs_linear_run(u, name, mid, rows, y, hooks);
 done:
     free(normed);
     free(mid);
@@ -82,28 +71,17 @@ done:
     return st;
 }
 
-enum vs_status vs_qwen3_vl_vision_block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x,
-                                        int64_t n, const float *cos, const float *sin, const int32_t *segments,
-                                        const struct vs_linear_hooks *hooks)
+enum vs_status vs_qwen_vl_vision_attention(const struct vs_model *m, const struct vs_unit *u, const char *p, float *h,
+                                           int64_t n, const float *cos, const float *sin, const int32_t *segments,
+                                           const struct vs_linear_hooks *hooks, float *work, float *x)
 {
-    const struct vs_qwen3_vl_dims *d = &m->d;
-    int64_t hv = d->v_hidden, heads = d->v_heads, dv = hv / heads, inter = d->v_intermediate;
-    /* One workspace: h [n, hv], then qkv [n, 3·hv] and q, k, v [n, hv] for the attention, or the
-     * MLP's hidden [n, inter]. */
-    int64_t wide = 6 * hv > inter ? 6 * hv : inter;
-    float *h = vs_malloc((size_t)(n * (hv + wide)) * sizeof *h);
-    if (!h)
-        return VS_ERR_NOMEM;
-    float *qkv = h + n * hv, *q = qkv + n * 3 * hv, *k = q + n * hv, *v = k + n * hv, *mid = h + n * hv;
-    char p[128], name[192];
-    snprintf(p, sizeof p, "model.visual.blocks.%lld", (long long)i);
-    enum vs_status st;
-    snprintf(name, sizeof name, "%s.norm1", p);
-    if ((st = layer_norm(u, name, x, h, n, hv)) != VS_OK)
-        goto done;
+    int64_t hv = m->d.v_hidden, heads = m->d.v_heads, dv = hv / heads;
+    float *qkv = work, *q = qkv + n * 3 * hv, *k = q + n * hv, *v = k + n * hv;
+    char name[192];
     snprintf(name, sizeof name, "%s.attn.qkv", p);
-    if ((st = linear(u, name, h, n, qkv, hooks)) != VS_OK)
-        goto done;
+    enum vs_status st = vs_linear_run(u, name, h, n, qkv, hooks);
+    if (st != VS_OK)
+        return st;
     /* qkv columns are (3, heads, dv) */
     #pragma omp parallel for schedule(static) if (n * hv >= VS_PARALLEL_MIN)
     for (int64_t t = 0; t < n; t++) {
@@ -114,20 +92,43 @@ enum vs_status vs_qwen3_vl_vision_block(const struct vs_model *m, const struct v
     vs_rope_f32(q, cos, sin, n, heads, dv);
     vs_rope_f32(k, cos, sin, n, heads, dv);
     if ((st = vs_attention_f32(q, k, v, h, n, heads, heads, dv, false, segments)) != VS_OK)
-        goto done;
+        return st;
     snprintf(name, sizeof name, "%s.attn.proj", p);
-    if ((st = linear(u, name, h, n, q, hooks)) != VS_OK)
-        goto done;
+    if ((st = vs_linear_run(u, name, h, n, q, hooks)) != VS_OK)
+        return st;
     vs_add_f32(x, q, n * hv);
+    return VS_OK;
+}
+
+enum vs_status vs_qwen3_vl_vision_block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x,
+                                        int64_t n, const float *cos, const float *sin, const int32_t *segments,
+                                        const struct vs_linear_hooks *hooks)
+{
+    const struct vs_qwen3_vl_dims *d = &m->d;
+    int64_t hv = d->v_hidden, inter = d->v_intermediate;
+    /* One workspace: h [n, hv], then the attention's [n, 6·hv], or the MLP's hidden [n, inter]. */
+    int64_t wide = 6 * hv > inter ? 6 * hv : inter;
+    float *h = vs_malloc((size_t)(n * (hv + wide)) * sizeof *h);
+    if (!h)
+        return VS_ERR_NOMEM;
+    float *qkv = h + n * hv, *mid = h + n * hv;
+    char p[128], name[192];
+    snprintf(p, sizeof p, "model.visual.blocks.%lld", (long long)i);
+    enum vs_status st;
+    snprintf(name, sizeof name, "%s.norm1", p);
+    if ((st = layer_norm(u, name, x, h, n, hv)) != VS_OK)
+        goto done;
+    if ((st = vs_qwen_vl_vision_attention(m, u, p, h, n, cos, sin, segments, hooks, qkv, x)) != VS_OK)
+        goto done;
     snprintf(name, sizeof name, "%s.norm2", p);
     if ((st = layer_norm(u, name, x, h, n, hv)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%s.mlp.linear_fc1", p);
-    if ((st = linear(u, name, h, n, mid, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, h, n, mid, hooks)) != VS_OK)
         goto done;
     vs_gelu_tanh_f32(mid, n * inter);
     snprintf(name, sizeof name, "%s.mlp.linear_fc2", p);
-    if ((st = linear(u, name, mid, n, h, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, mid, n, h, hooks)) != VS_OK)
         goto done;
     vs_add_f32(x, h, n * hv);
 done:

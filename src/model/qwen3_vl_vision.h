@@ -24,6 +24,13 @@ enum vs_status vs_qwen3_vl_vision_forward(const struct vs_model *m, const struct
                                           struct vs_qwen3_vl_vision_out *out);
 void vs_qwen3_vl_vision_out_free(struct vs_qwen3_vl_vision_out *o);
 
+/* The attention half of vision block `p` ("model.visual.blocks.3", also Qwen2.5-VL's): qkv on the
+ * normed input h [n, v_hidden], its (3, heads, dv) columns split, 2-D rotary cos/sin [n, dv],
+ * attention within segments, proj, added to x. h is overwritten; work holds [n, 6·v_hidden]. */
+enum vs_status vs_qwen_vl_vision_attention(const struct vs_model *m, const struct vs_unit *u, const char *p, float *h,
+                                           int64_t n, const float *cos, const float *sin, const int32_t *segments,
+                                           const struct vs_linear_hooks *hooks, float *work, float *x);
+
 /* Runs block i of the tower (`model.visual.blocks.<i>.*` of unit u) in place on x [n, v_hidden]:
  * LayerNorm, qkv, 2-D rotary cos/sin [n, head_dim], attention within each segment (segment ids,
  * non-decreasing, one per patch: the frames of the images), proj, LayerNorm, GELU (tanh) MLP. */

@@ -58,14 +58,7 @@ static enum vs_status load_layer(struct vs_model *m, struct vs_unit *u, int64_t 
     const struct vs_qwen3_vl_dims *d = &m->d;
     char p[128];
     snprintf(p, sizeof p, "model.layers.%lld.", (long long)layer);
-    int64_t q = d->heads * d->head_dim, kv = d->kv_heads * d->head_dim;
-    enum vs_status st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.q_proj", q, d->hidden, true);
-    if (st == VS_OK)
-        st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.k_proj", kv, d->hidden, true);
-    if (st == VS_OK)
-        st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.v_proj", kv, d->hidden, true);
-    if (st == VS_OK)
-        st = vs_qwen3_vl_add_linear(m, u, p, "self_attn.o_proj", d->hidden, q, false);
+    enum vs_status st = vs_qwen_vl_add_attention(m, u, p, true, false);
     if (st == VS_OK)
         st = vs_qwen3_vl_add_dense_mlp(m, u, p, d->intermediate);
     if (st == VS_OK)

@@ -60,31 +60,18 @@ static enum vs_status rms_norm(const struct vs_unit *u, const char *prefix, cons
     return st;
 }
 
-static enum vs_status linear(const struct vs_unit *u, const char *module, const float *x, int64_t rows, float *y,
-                             const struct vs_linear_hooks *hooks)
-{
-    struct vs_linear_f32 l;
-    enum vs_status st = vs_linear_f32_load(u, module, &l);
-    if (st == VS_OK)
-        st = vs_linear_apply(&l, x, rows, y, hooks);
-    vs_linear_f32_free(&l);
-    return st;
-}
-
 /* Block i on x [n, hv] (window order) in place, attention within segments. */
 static enum vs_status block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x, int64_t n,
                             const float *cos, const float *sin, const int32_t *segments,
                             const struct vs_linear_hooks *hooks)
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
-    int64_t hv = d->v_hidden, heads = d->v_heads, dv = hv / heads, inter = d->v_intermediate;
-    /* One workspace: h [n, hv], then qkv [n, 3·hv] and q, k, v [n, hv] for the attention, or
-     * gate and up [n, inter] for the MLP. */
+    int64_t hv = d->v_hidden, inter = d->v_intermediate;
+    /* One workspace: h [n, hv], then the attention's [n, 6·hv], or gate and up [n, inter]. */
     int64_t wide = 6 * hv > 2 * inter ? 6 * hv : 2 * inter;
     float *h = vs_malloc((size_t)(n * (hv + wide)) * sizeof *h);
     if (!h)
         return VS_ERR_NOMEM;
-    float *qkv = h + n * hv, *q = qkv + n * 3 * hv, *k = q + n * hv, *v = k + n * hv;
     float *gate = h + n * hv, *up = gate + n * inter;
     char p[128], name[192];
     snprintf(p, sizeof p, "visual.blocks.%lld", (long long)i);
@@ -92,36 +79,20 @@ static enum vs_status block(const struct vs_model *m, const struct vs_unit *u, i
     snprintf(name, sizeof name, "%s.norm1", p);
     if ((st = rms_norm(u, name, x, h, n, hv)) != VS_OK)
         goto done;
-    snprintf(name, sizeof name, "%s.attn.qkv", p);
-    if ((st = linear(u, name, h, n, qkv, hooks)) != VS_OK)
+    if ((st = vs_qwen_vl_vision_attention(m, u, p, h, n, cos, sin, segments, hooks, h + n * hv, x)) != VS_OK)
         goto done;
-    /* qkv columns are (3, heads, dv) */
-    #pragma omp parallel for schedule(static) if (n * hv >= VS_PARALLEL_MIN)
-    for (int64_t t = 0; t < n; t++) {
-        memcpy(q + t * hv, qkv + t * 3 * hv, (size_t)hv * sizeof *q);
-        memcpy(k + t * hv, qkv + t * 3 * hv + hv, (size_t)hv * sizeof *k);
-        memcpy(v + t * hv, qkv + t * 3 * hv + 2 * hv, (size_t)hv * sizeof *v);
-    }
-    vs_rope_f32(q, cos, sin, n, heads, dv);
-    vs_rope_f32(k, cos, sin, n, heads, dv);
-    if ((st = vs_attention_f32(q, k, v, h, n, heads, heads, dv, false, segments)) != VS_OK)
-        goto done;
-    snprintf(name, sizeof name, "%s.attn.proj", p);
-    if ((st = linear(u, name, h, n, q, hooks)) != VS_OK)
-        goto done;
-    vs_add_f32(x, q, n * hv);
     snprintf(name, sizeof name, "%s.norm2", p);
     if ((st = rms_norm(u, name, x, h, n, hv)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%s.mlp.gate_proj", p);
-    if ((st = linear(u, name, h, n, gate, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, h, n, gate, hooks)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%s.mlp.up_proj", p);
-    if ((st = linear(u, name, h, n, up, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, h, n, up, hooks)) != VS_OK)
         goto done;
     vs_silu_mul_f32(gate, up, gate, n * inter);
     snprintf(name, sizeof name, "%s.mlp.down_proj", p);
-    if ((st = linear(u, name, gate, n, h, hooks)) != VS_OK)
+    if ((st = vs_linear_run(u, name, gate, n, h, hooks)) != VS_OK)
         goto done;
     vs_add_f32(x, h, n * hv);
 done:
@@ -149,9 +120,9 @@ static enum vs_status merger(const struct vs_model *m, const struct vs_unit *u, 
     float *y = vs_malloc((size_t)(rows * d->out_hidden) * sizeof *y);
     enum vs_status st = VS_ERR_NOMEM;
     if (normed && mid && y && (st = rms_norm(u, "visual.merger.ln_q", x, normed, patches, d->v_hidden)) == VS_OK &&
-        (st = linear(u, "visual.merger.mlp.0", normed, rows, mid, hooks)) == VS_OK) {
+        (st = vs_linear_run(u, "visual.merger.mlp.0", normed, rows, mid, hooks)) == VS_OK) {
         vs_gelu_erf_f32(mid, rows * wide);
-        st = linear(u, "visual.merger.mlp.2", mid, rows, y, hooks);
+        st = vs_linear_run(u, "visual.merger.mlp.2", mid, rows, y, hooks);
     }
     free(normed);
     free(mid);
