@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
 """Reference implementation of the data-free `vlmslim quant` export (numpy + PyYAML).
 
-Written from the specification (msmodelslim_vlm_spec.md §4.4, §5.1, §6.2-6.3, §7 and
-qwen3_vl_spec.md §1), not from the C code, so that the C implementation can be checked
-against it. It reads a Hugging Face Qwen3-VL / Qwen3-VL-MoE checkpoint and an msModelSlim
-YAML config whose processors are data-free `linear_quant` entries (W8A8_DYNAMIC, W8A16) and
-writes the `ascendv1` export msModelSlim's AscendV1 saver would write:
+Written from the specification (msmodelslim_vlm_spec.md §4.4, §5.1, §6.2-6.3, §7,
+qwen3_vl_spec.md §1 and, for Qwen2.5-VL, docs/qwen2_5_vl.md §1, §3, §4.2), not from the C code,
+so that the C implementation can be checked against it. It reads a Hugging Face Qwen3-VL /
+Qwen3-VL-MoE / Qwen2.5-VL checkpoint and an msModelSlim YAML config whose processors are
+data-free `linear_quant` entries (W8A8_DYNAMIC, W8A16) and writes the `ascendv1` export
+msModelSlim's AscendV1 saver would write:
 
   quant_model_weights.safetensors                (part_file_size 0), or
   quant_model_weights-0000i-of-0000K.safetensors + quant_model_weights.safetensors.index.json
   quant_model_description.json
   the checkpoint's top-level *.json/*.py/*.txt/*.jinja (not *index.json), config.json without
   quantization_config, and <model_type>_best_practice.yaml (the config file's bytes)
+
+Names: Qwen3-VL exports keep the checkpoint's names (model.visual.*, model.language_model.*).
+Qwen2.5-VL exports use the published layout (visual.*, model.layers.*, model.embed_tokens,
+model.norm, lm_head: what msModelSlim writes and vLLM Ascend v0.10.2rc1 .. v0.17.x look up,
+docs/qwen2_5_vl.md §4.2) whichever layout the checkpoint has (transformers < 4.52's published
+one, or >= 4.52's model.visual.* / model.language_model.*); the config's include/exclude
+patterns are matched against these export names.
 
 Optionally it lists the int8 elements whose w/scale lies within a hair of a .5 rounding
 boundary without being exactly on it (--ties-out): there an implementation computing in
@@ -50,6 +58,8 @@ DISPLAY_NAMES = {
     "qwen3_vl": ["Qwen3-VL-4B-Instruct", "Qwen3-VL-8B-Instruct", "Qwen3-VL-32B-Instruct",
                  "Qwen3-VL-Embedding-2B", "Qwen3-VL-Embedding-8B", "Qwen3-VL-Reranker-2B",
                  "Qwen3-VL-Reranker-8B"],
+    "qwen2_5_vl": ["Qwen2.5-VL-3B-Instruct", "Qwen2.5-VL-7B-Instruct", "Qwen2.5-VL-32B-Instruct",
+                   "Qwen2.5-VL-72B-Instruct"],
 }
 
 # model_quant_type priority, low -> high (spec §7.3)
@@ -161,23 +171,53 @@ def load_config(path):
 
 # ---------------------------------------------------------------- the checkpoint
 
+def qwen2_5_vl_export_name(name):
+    """A Qwen2.5-VL tensor or module name in either layout -> the published one the export
+    uses: model.visual.* -> visual.*, model.language_model.* -> model.*; published names (and
+    lm_head) are kept."""
+    if name.startswith("model.visual."):
+        return name[len("model."):]
+    if name.startswith("model.language_model."):
+        return "model." + name[len("model.language_model."):]
+    return name
+
+
+def qwen2_5_vl_text(cfg):
+    """A text field getter: text_config's value when it has the key, else the top level's
+    (published configs are flat; transformers >= 4.52 nests them, often keeping both)."""
+    tc = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else {}
+    return lambda k, d=None: tc.get(k, cfg.get(k, d))
+
+
 class Checkpoint:
     def __init__(self, path):
         self.path = path
         with open(os.path.join(path, "config.json")) as f:
             self.config = json.load(f)
         self.tensors, _ = st.load_checkpoint(path)
+        self.source = {k: k for k in self.tensors}  # export name -> the checkpoint's name
+        if self.config.get("model_type") == "qwen2_5_vl":
+            renamed = {}
+            for k, t in self.tensors.items():
+                e = qwen2_5_vl_export_name(k)
+                if e in renamed:
+                    raise RefError("%s: tensors %r and %r are one tensor in the two name layouts"
+                                   % (path, self.source[e], k))
+                renamed[e], self.source[e] = t, k
+            self.tensors = renamed
+            self.source = {e: self.source[e] for e in renamed}
         self.used = set()
 
     def get(self, name, shape):
         t = self.tensors.get(name)
         if t is None:
             raise RefError("%s: tensor %r missing" % (self.path, name))
+        src = self.source[name]
         if t.shape != tuple(shape):
             raise RefError("%s: tensor %r has shape %s, expected %s"
-                           % (self.path, name, list(t.shape), list(shape)))
+                           % (self.path, src, list(t.shape), list(shape)))
         if t.dtype not in st.FLOAT_TYPES:
-            raise RefError("%s: tensor %r has dtype %s" % (self.path, name, t.dtype))
+            raise RefError("%s: tensor %r has dtype %s" % (self.path, src, t.dtype))
         self.used.add(name)
         return t
 
@@ -190,6 +230,9 @@ def is_moe_layer(tc, i):
 def units(ck, family):
     """Yields (unit name, [items]) in forward order; an item is ("param", name, Tensor) or
     ("linear", module, weight f32 [out,in], bias Tensor or None, weight Tensor for FLOAT)."""
+    if family == "qwen2_5_vl":
+        yield from units_qwen2_5_vl(ck)
+        return
     cfg = ck.config
     vc, tc = cfg["vision_config"], cfg["text_config"]
     hv, h = vc["hidden_size"], tc["hidden_size"]
@@ -255,14 +298,69 @@ def units(ck, family):
         yield p[:-1], items
 
 
+def units_qwen2_5_vl(ck):
+    """Qwen2.5-VL's units under the published names, each in module order (docs/qwen2_5_vl.md
+    §2-3): the vision tower (patch embed without bias, blocks with RMSNorms and biased
+    SwiGLU, the merger), then each Qwen2 decoder layer (q/k/v with bias, no q/k norms)."""
+    cfg = ck.config
+    vc, g = cfg["vision_config"], qwen2_5_vl_text(cfg)
+    hv, iv, h = vc["hidden_size"], vc["intermediate_size"], g("hidden_size")
+    v = "visual."
+
+    def param(name, shape):
+        return ("param", name, ck.get(name, shape))
+
+    def linear(module, out, inp, bias):
+        w = ck.get(module + ".weight", [out, inp])
+        b = ck.get(module + ".bias", [out]) if bias else None
+        return ("linear", module, w.to_f32(), b, w)
+
+    p_, c = vc.get("patch_size", 14), vc.get("in_channels", vc.get("in_chans", 3))
+    items = [param(v + "patch_embed.proj.weight", [hv, c, vc.get("temporal_patch_size", 2), p_, p_])]
+    for i in range(vc["depth"]):
+        b = "%sblocks.%d." % (v, i)
+        items += [param(b + "norm1.weight", [hv]), param(b + "norm2.weight", [hv]),
+                  linear(b + "attn.qkv", 3 * hv, hv, True), linear(b + "attn.proj", hv, hv, True),
+                  linear(b + "mlp.gate_proj", iv, hv, True), linear(b + "mlp.up_proj", iv, hv, True),
+                  linear(b + "mlp.down_proj", hv, iv, True)]
+    m4 = hv * vc.get("spatial_merge_size", 2) ** 2
+    items += [param(v + "merger.ln_q.weight", [hv]), linear(v + "merger.mlp.0", m4, m4, True),
+              linear(v + "merger.mlp.2", vc["out_hidden_size"], m4, True)]
+    yield "visual", items
+
+    nq = g("num_attention_heads")
+    nkv, inter = g("num_key_value_heads", nq), g("intermediate_size")
+    if h % nq:
+        raise RefError("num_attention_heads (%d) does not divide hidden_size (%d)" % (nq, h))
+    d = h // nq
+    for i in range(g("num_hidden_layers")):
+        p = "model.layers.%d." % i
+        items = [linear(p + "self_attn.q_proj", nq * d, h, True),
+                 linear(p + "self_attn.k_proj", nkv * d, h, True),
+                 linear(p + "self_attn.v_proj", nkv * d, h, True),
+                 linear(p + "self_attn.o_proj", h, nq * d, False),
+                 linear(p + "mlp.gate_proj", inter, h, False),
+                 linear(p + "mlp.up_proj", inter, h, False),
+                 linear(p + "mlp.down_proj", h, inter, False),
+                 param(p + "input_layernorm.weight", [h]),
+                 param(p + "post_attention_layernorm.weight", [h])]
+        yield p[:-1], items
+
+
 def tail(ck):
     """embed_tokens, final norm and lm_head: written FLOAT (the runner never yields them)."""
-    tc = ck.config["text_config"]
-    vocab, h = tc["vocab_size"], tc["hidden_size"]
-    tied = ck.config.get("tie_word_embeddings", tc.get("tie_word_embeddings", False))
-    embed = ck.get("model.language_model.embed_tokens.weight", [vocab, h])
-    items = [("param", "model.language_model.embed_tokens.weight", embed),
-             ("param", "model.language_model.norm.weight", ck.get("model.language_model.norm.weight", [h]))]
+    if ck.config.get("model_type") == "qwen2_5_vl":
+        g = qwen2_5_vl_text(ck.config)
+        vocab, h, tied = g("vocab_size"), g("hidden_size"), g("tie_word_embeddings", False)
+        text = "model."
+    else:
+        tc = ck.config["text_config"]
+        vocab, h = tc["vocab_size"], tc["hidden_size"]
+        tied = ck.config.get("tie_word_embeddings", tc.get("tie_word_embeddings", False))
+        text = "model.language_model."
+    embed = ck.get(text + "embed_tokens.weight", [vocab, h])
+    items = [("param", text + "embed_tokens.weight", embed),
+             ("param", text + "norm.weight", ck.get(text + "norm.weight", [h]))]
     if tied:
         ck.used.add("lm_head.weight")  # a tied checkpoint's own copy, if any, is not used
         items.append(("param", "lm_head.weight", st.Tensor(embed.dtype, embed.shape, embed.array.copy())))
@@ -365,7 +463,8 @@ def export(model_path, config_path, model_type, save_path, part_bytes=None, ties
     ck = Checkpoint(model_path)
     family = ck.config.get("model_type")
     if family not in DISPLAY_NAMES:
-        raise RefError("%s/config.json: model_type %r is not qwen3_vl or qwen3_vl_moe" % (model_path, family))
+        raise RefError("%s/config.json: model_type %r is not qwen3_vl, qwen3_vl_moe or qwen2_5_vl"
+                       % (model_path, family))
     if model_type not in DISPLAY_NAMES[family]:
         raise RefError("--model_type %s does not name a %s model" % (model_type, family))
     if os.path.exists(save_path) and os.listdir(save_path):
@@ -409,7 +508,8 @@ def export(model_path, config_path, model_type, save_path, part_bytes=None, ties
 
     leftover = sorted(set(ck.tensors) - ck.used)
     if leftover:
-        raise RefError("%s: tensors not used by the Qwen3-VL layout: %s" % (model_path, leftover[:5]))
+        raise RefError("%s: tensors not used by the %s layout: %s"
+                       % (model_path, family, [ck.source[k] for k in leftover[:5]]))
     writer.close()
 
     # The highest type among quantized linears; msModelSlim keeps its initial "Unknown"

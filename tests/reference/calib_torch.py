@@ -2,14 +2,17 @@
 """Reference implementation of the calibrated `vlmslim quant` export (PyTorch + numpy + PyYAML).
 
 Written from the specification (msmodelslim_vlm_spec.md §2.3, §5.1, §6.2-6.3, §7.3), not from
-the C code. It reads a checkpoint, an msModelSlim YAML config whose processors are
+the C code. It reads a Qwen3-VL(-MoE) or Qwen2.5-VL checkpoint (forward:
+qwen3_vl_torch.py / qwen2_5_vl_torch.py; export names and unit order: ascendv1_reference.py,
+for Qwen2.5-VL the published names), an msModelSlim YAML config whose processors are
 `linear_quant` entries (W8A8 static: act int8 per_tensor symmetric or asymmetric minmax or
 histogram;
 W8A8_DYNAMIC; W8A16; weights int8 per_channel symmetric minmax) and model-input files
 INPUTS/sample_<i>.safetensors (so preprocessing is checked elsewhere), and writes the ascendv1
 export, with vlmslim's propagation rule:
 
-  0. (configs with quarot / iter_smooth / smooth_quant, tests/reference/outlier_torch.py) QuaRot's
+  0. (configs with quarot / iter_smooth / smooth_quant, tests/reference/outlier_torch.py; Qwen3-VL
+     families only, refused for Qwen2.5-VL) QuaRot's
      pre-run and post-run work on the checkpoint before any unit; then per unit, the processors in
      YAML order: quarot's layer fusions and rotations, a smoothing processor's statistics pass
      (float forward over every sample, max |x| per channel of each subgraph's targets[0] input)
@@ -51,6 +54,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ascendv1_reference as ref  # noqa: E402
 import outlier_torch as ot  # noqa: E402
+import qwen2_5_vl_torch as q25  # noqa: E402
 import qwen3_vl_torch as qv  # noqa: E402
 import safetensors_np as st  # noqa: E402
 
@@ -191,7 +195,32 @@ class Calibration:
         return y + b if b is not None else y
 
 
+def set_hook(cfg, hook):
+    """Installs hook(name, x, w, b) -> y (or None) on the module whose linear() the family's
+    forward calls. Qwen2.5-VL's forward names the Linears in the transformers >= 4.52 layout;
+    the hook sees them under the export's (published) names, as the claims are keyed."""
+    if cfg.get("model_type") == "qwen2_5_vl":
+        q25.LINEAR_HOOK = None if hook is None else \
+            (lambda name, x, w, b: hook(ref.qwen2_5_vl_export_name(name), x, w, b))
+    else:
+        qv.LINEAR_HOOK = hook
+
+
 def run_unit(cfg, W, i, sample, routed_only=False):
+    """Unit i of one sample: 0 the vision tower (sample's embeds), i >= 1 text layer i - 1 on
+    sample's x (made from the embeddings at the first text unit)."""
+    if cfg.get("model_type") == "qwen2_5_vl":  # no DeepStack, dense MLPs
+        if i == 0:
+            if sample["grids"]:
+                sample["embeds"] = q25.vision_forward(cfg, W, torch.from_numpy(sample["pv"]), sample["grids"])
+            else:
+                sample["embeds"] = torch.zeros(0, cfg["vision_config"]["out_hidden_size"])
+            return
+        if sample.get("x") is None:
+            sample["x"], sample["mask"], sample["rope"] = q25.text_prepare(cfg, W, sample["ids"], sample["embeds"],
+                                                                           sample["grids"])
+        sample["x"] = q25.text_layer(cfg, W, i - 1, sample["x"], sample["rope"])
+        return
     if i == 0:
         if sample["grids"]:
             qv.ARGS_GRIDS = sample["grids"]
@@ -219,8 +248,19 @@ def copy_sample(s):
 def export(a):
     entries, part, procs = load_config(a.config_path)
     ck = ref.Checkpoint(a.model_path)
-    cfg, W = qv.load(a.model_path)
     family = ck.config.get("model_type")
+    if family not in ref.DISPLAY_NAMES:
+        raise ref.RefError("%s/config.json: model_type %r is not qwen3_vl, qwen3_vl_moe or qwen2_5_vl"
+                           % (a.model_path, family))
+    if family == "qwen2_5_vl":
+        if procs:
+            raise ref.RefError("%s: %s: this reference implements outlier suppression (quarot, iter_smooth, "
+                               "smooth_quant) for the Qwen3-VL families only, not for qwen2_5_vl"
+                               % (a.config_path, ", ".join(sorted({p[0] if p[0] == "quarot" else p[1].kind
+                                                                    for p in procs}))))
+        cfg, W = q25.load(a.model_path)
+    else:
+        cfg, W = qv.load(a.model_path)
     moe_family = family == "qwen3_vl_moe"
     ws = ot.Weights(W, {k: t.dtype for k, t in ck.tensors.items()})
     quarot = None
@@ -247,7 +287,7 @@ def export(a):
         claims.append(c)
     static = [i for i, c in enumerate(claims) if any(e.scheme == "W8A8" for e in c.values())]
     last = static[-1] if static else -1
-    n_layers = cfg["text_config"]["num_hidden_layers"]
+    n_layers = len(unit_items) - 1
     for p in procs:
         if p[0] == "smooth":
             for L in range(n_layers):
@@ -273,7 +313,7 @@ def export(a):
                 acc[k] = v if k not in acc else torch.maximum(acc[k], v)
             y = x @ w.T
             return y + b if b is not None else y
-        qv.LINEAR_HOOK = hook
+        set_hook(cfg, hook)
         for s in samples:
             run_unit(cfg, W, i, copy_sample(s))
         def dtype_of(m):
@@ -330,7 +370,7 @@ def export(a):
             if procs:
                 items = transformed(items)
             cal = Calibration(claims[i])
-            qv.LINEAR_HOOK = cal.hook
+            set_hook(cfg, cal.hook)
             quant = {}
             for item in items:
                 if item[0] == "linear" and item[1] in cal.claims:
@@ -400,7 +440,7 @@ def export(a):
                     put(module + ".weight_offset", st.Tensor("F32", (rows, 1), np.zeros(rows, F32)), e.scheme)
                 if bias is not None:
                     put(module + ".bias", st.Tensor("F32", bias.shape, bias.to_f32()), "FLOAT")
-    qv.LINEAR_HOOK = None
+    set_hook(cfg, None)
     for _, name, t in ref.tail(ck):
         put(name, st.Tensor.from_f32(t.dtype, W[name].numpy()) if procs else t, "FLOAT")
     writer.close()

@@ -220,7 +220,10 @@ def text_layer(cfg, W, L, x, rope):
     return x + lin(F.silu(lin(h, "mlp.gate_proj")) * lin(h, "mlp.up_proj"), "mlp.down_proj")
 
 
-def text_forward(cfg, W, ids, embeds, grids):
+def text_prepare(cfg, W, ids, embeds, grids):
+    """The first text layer's input (embeddings with the image features scattered in), the
+    image-token mask and what every layer needs, rope = (cos, sin, causal): the unit-wise entry
+    point (tests/reference/calib_torch.py runs text_layer on it one layer at a time)."""
     tc = text_config(cfg)
     emb = W["model.language_model.embed_tokens.weight"]
     ids_t = torch.tensor(ids)
@@ -232,9 +235,15 @@ def text_forward(cfg, W, ids, embeds, grids):
     pos = rope_index(ids, grids, vision_config(cfg)["m"], tc["image_id"], vision_config(cfg)["tps"])
     cos, sin = mrope_cos_sin(pos, tc["D"], tc["theta"], tc["sec"])
     causal = torch.full((len(ids), len(ids)), float("-inf")).triu(1)
+    return x, mask, (cos, sin, causal)
+
+
+def text_forward(cfg, W, ids, embeds, grids):
+    tc = text_config(cfg)
+    x, _, rope = text_prepare(cfg, W, ids, embeds, grids)
     hidden = []
     for L in range(tc["layers"]):
-        x = text_layer(cfg, W, L, x, (cos, sin, causal))
+        x = text_layer(cfg, W, L, x, rope)
         hidden.append(x.clone())
     xn = rms(x[-1:], W["model.language_model.norm.weight"], tc["eps"])
     return hidden, linear("lm_head", xn, W["lm_head.weight"])[0]
