@@ -60,7 +60,7 @@ struct mk_plan;
 /* What a --family decides. */
 struct mk_family {
     const char *name;  /* --family, and the --verbose line */
-    const char *title; /* README.md */
+    const char *title; /* README.md ("Qwen3-VL" for both Qwen3-VL families) */
     bool moe;          /* Qwen3-VL-MoE: sparse layers (--experts ...) */
     bool qwen2_5;      /* Qwen2.5-VL: --window-size, --fullatt, --layout; no --deepstack, MoE options */
     bool qk_norm;      /* self_attn.q_norm / k_norm (Qwen3) */
@@ -1271,7 +1271,7 @@ static enum vs_status write_weights(const struct mk_options *o, const struct mk_
 /* ------------------------------------------------------------------ the families */
 
 static const struct mk_family mk_families[] = {
-    {.name = "qwen3_vl_moe", .title = "Qwen3-VL-MoE", .moe = true, .qk_norm = true, .tiny = preset_tiny,
+    {.name = "qwen3_vl_moe", .title = "Qwen3-VL", .moe = true, .qk_norm = true, .tiny = preset_tiny,
      .bench = preset_bench, .config = make_config_qwen3_vl, .preprocessor = make_preprocessor_config,
      .chat_template = MK_CHAT_TEMPLATE, .model_max_length = 262144, .plan_vision = plan_vision_qwen3_vl},
     {.name = "qwen3_vl", .title = "Qwen3-VL", .qk_norm = true, .tiny = preset_tiny, .bench = preset_bench,
@@ -1310,11 +1310,10 @@ static enum vs_status run(const struct mk_options *o)
         goto out;
     if ((st = prepare_out(o->out)) != VS_OK)
         goto out;
-    /* the Qwen3-VL families' README.md as before: "Qwen3-VL" for both */
     char *readme = vs_strfmt(MK_MARKER "\n# Synthetic %s checkpoint\n\n"
                              "Random weights with the real Hugging Face names and layouts, written by\n"
                              "`vlmslim-mkmodel` for tests and benchmarks. Not a usable model.\n",
-                             o->fam->qwen2_5 ? o->fam->title : "Qwen3-VL");
+                             o->fam->title);
     char *readme_path = vs_path_join(o->out, "README.md");
     st = readme_path && readme ? vs_fs_write_file(readme_path, readme, strlen(readme), 0644) : VS_ERR_NOMEM;
     free(readme_path);

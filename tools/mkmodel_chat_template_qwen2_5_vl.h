@@ -1,9 +1,10 @@
 /* The Qwen2.5-VL chat template that vlmslim-mkmodel --family qwen2_5_vl writes as chat_template.json:
- * the Qwen2-VL / Qwen2.5-VL Instruct template (default system prompt, every turn as
- * <|im_start|>role ... <|im_end|>, image and video parts as vision placeholders counted across the
- * conversation, "Picture N: " / "Video N: " with add_vision_id). It renders the same text as
- * tests/golden/chat_template/templates/qwen2_5_vl.jinja on every qwen2_5_vl case of
- * tests/golden/chat_template/cases.json (test_mkmodel_qwen2_5_vl.sh checks it with Jinja2). */
+ * Qwen2.5-VL-7B-Instruct's (the same as Qwen2-VL Instruct's), verbatim, a copy of
+ * docs/qwen2_5_vl_chat_template.jinja (1017 bytes, no trailing newline): the default system prompt,
+ * every turn as <|im_start|>role ... <|im_end|>, image and video parts as vision placeholders counted
+ * across the conversation, "Picture N: " / "Video N: " with add_vision_id. test_mkmodel_qwen2_5_vl.sh
+ * checks that the two are the same and that it renders (Jinja2) what the qwen2_5_vl cases of
+ * tests/golden/chat_template/cases.json expect. */
 #ifndef VS_TOOLS_MKMODEL_CHAT_TEMPLATE_QWEN2_5_VL_H
 #define VS_TOOLS_MKMODEL_CHAT_TEMPLATE_QWEN2_5_VL_H
 

@@ -103,35 +103,7 @@ echo x > "$tmp/file"
 expect_usage "--out $tmp/file: exists and is not a directory" --family qwen3_vl --out "$tmp/file"
 "$mk" --help | grep -q "usage: vlmslim-mkmodel" || fail "--help"
 
-# qwen2_5_vl: the published layout by default (flat config.json, visual.* / model.*), the
-# transformers >= 4.52 one with --layout new; the Qwen2.5-VL chat template and processor
-q1=$(digest --family qwen2_5_vl --out "$tmp/q")
-q2=$(digest --family qwen2_5_vl --out "$tmp/q2" --shards 2)
-[ -n "$q1" ] && [ "$q1" = "$q2" ] || fail "qwen2_5_vl digest: '$q1' vs '$q2'"
-grep -q '"model_type": "qwen2_5_vl"' "$tmp/q/config.json" && ! grep -q '"text_config"' "$tmp/q/config.json" \
-  || fail "qwen2_5_vl: config.json not flat"
-grep -q '"mrope_section": \[' "$tmp/q/config.json" && grep -q '"window_size": 56' "$tmp/q/config.json" \
-  && grep -q '"fullatt_block_indexes": \[' "$tmp/q/config.json" || fail "qwen2_5_vl: config.json vision/rope keys"
-for name in visual.patch_embed.proj.weight visual.blocks.3.mlp.down_proj.bias visual.merger.mlp.2.bias \
-    model.layers.1.self_attn.q_proj.bias model.embed_tokens.weight model.norm.weight lm_head.weight; do
-  grep -q "\"$name\"" "$tmp/q/model.safetensors" || fail "qwen2_5_vl: no $name"
-done
-grep -q 'q_norm\|model.visual' "$tmp/q/model.safetensors" && fail "qwen2_5_vl: Qwen3-VL names in the published layout"
-grep -q '"patch_size": 14' "$tmp/q/preprocessor_config.json" && grep -q '"max_pixels": 12845056' "$tmp/q/preprocessor_config.json" \
-  || fail "qwen2_5_vl: preprocessor_config.json"
-grep -q 'You are a helpful assistant.' "$tmp/q/chat_template.json" || fail "qwen2_5_vl: chat template without its system prompt"
-"$mk" --family qwen2_5_vl --layout new --tie --dtype f32 --out "$tmp/qn"
-grep -q '"text_config"' "$tmp/qn/config.json" && grep -q '"model_type": "qwen2_5_vl_text"' "$tmp/qn/config.json" \
-  || fail "qwen2_5_vl --layout new: no text_config"
-grep -q '"model.language_model.layers.0.self_attn.k_proj.bias"' "$tmp/qn/model.safetensors" \
-  && grep -q '"model.visual.merger.ln_q.weight"' "$tmp/qn/model.safetensors" || fail "qwen2_5_vl --layout new: names"
-grep -q 'lm_head.weight' "$tmp/qn/model.safetensors" && fail "qwen2_5_vl --tie: lm_head.weight written"
-expect_usage "--deepstack: not an option of --family qwen2_5_vl" --family qwen2_5_vl "${o[@]}" --deepstack 1
-expect_usage "--window-size: not an option of --family qwen3_vl" --family qwen3_vl "${o[@]}" --window-size 56
-expect_usage "--head-dim 32: qwen2_5_vl has no head_dim key, it is --hidden / --heads = 16" --family qwen2_5_vl "${o[@]}" --head-dim 32
-expect_usage "--window-size 50 is not a multiple of 28" --family qwen2_5_vl "${o[@]}" --window-size 50
-expect_usage "--fullatt 4: not a block index below --vision-depth 4" --family qwen2_5_vl "${o[@]}" --fullatt 4
-expect_usage "--layout old: expected published or new" --family qwen2_5_vl "${o[@]}" --layout old
+# qwen2_5_vl: tests/e2e/test_mkmodel_qwen2_5_vl.sh
 
 # independent layout check of several variants
 if [ -n "${VS_PYTHON:-}" ] && "$VS_PYTHON" -c 'import numpy, yaml' 2>/dev/null; then
