@@ -3,7 +3,7 @@
 # (tests/reference/calib_torch.py), never with vlmslim. For each line of cases.txt
 # (name|mkmodel args|config|model type|inputs|propagate[|extra vs-compare-export options, used by
 # tests/e2e/test_quant_calib.sh]) it writes
-#   tests/golden/calib/<name>.inputs/   model-input files (qwen3_vl_torch.py inputs) when the
+#   tests/golden/calib/<name>.inputs/   model-input files (qwen3_vl_torch.py / qwen2_5_vl_torch.py inputs) when the
 #                                       inputs field is a list of grids; for images=A,B,... (paths
 #                                       under the shared data directory, or gen:WxH) the files are
 #                                       made by vs-make-inputs at test time and not committed; for
@@ -44,7 +44,9 @@ while IFS='|' read -r name mkargs config type grids propagate _compare; do
       "$build/vlmslim-mkcalib" --out "$tmp/lab/calibImages"
       VLMSLIM_DATA_DIR=. VLMSLIM_LAB_CALIB_DIR=$tmp/lab "$build/vlmslim" inspect-inputs --model_path "$tmp/$name" \
         --config_path "$config" --dump "$inputs" >/dev/null 2>&1 ;;
-    *) "$py" tests/reference/qwen3_vl_torch.py inputs "$tmp/$name" "$inputs" --grids "$grids" --seed 9 ;;
+    *) ref=tests/reference/qwen3_vl_torch.py
+      case "$mkargs" in *qwen2_5_vl*) ref=tests/reference/qwen2_5_vl_torch.py ;; esac
+      "$py" "$ref" inputs "$tmp/$name" "$inputs" --grids "$grids" --seed 9 ;;
   esac
   "$py" tests/reference/calib_torch.py --model_path "$tmp/$name" --config_path "$config" --model_type "$type" \
     --inputs "$inputs" --save_path "$g" --propagate "$propagate" --ties-out "$g.ties.json" \

@@ -8,7 +8,7 @@
 #   VS_CASE_TYPE     the --model_type display name
 #   VS_CASE_PART_BYTES  empty, or a shard size in bytes replacing part_file_size (vlmslim:
 #                    VLMSLIM_PART_FILE_BYTES, the reference: --part-bytes), for multi-shard output
-VS_E2E_CASES="moe_bf16 moe_bf16_sharded moe_multishard_out dense_f16_tied dense_f32 quickstart"
+VS_E2E_CASES="moe_bf16 moe_bf16_sharded moe_multishard_out dense_f16_tied dense_f32 quickstart q25_new_bf16 q25_tied_f16"
 
 vs_case() {
   VS_CASE_PART_BYTES=
@@ -33,6 +33,16 @@ vs_case() {
       VS_CASE_MKMODEL=(--family qwen3_vl --preset tiny --dtype f16 --seed 3 --tie --vision-hidden 16)
       VS_CASE_CONFIG=tests/data/configs/dense_dynamic.yaml
       VS_CASE_TYPE=Qwen3-VL-4B-Instruct ;;
+    q25_new_bf16) # Qwen2.5-VL in transformers >= 4.52's layout, 2 input shards, exported under its
+      # published names; W8A16 down_projs, W8A8_DYNAMIC elsewhere, float merger; part_file_size 4
+      VS_CASE_MKMODEL=(--family qwen2_5_vl --layout new --preset tiny --dtype bf16 --seed 6 --shards 2)
+      VS_CASE_CONFIG=tests/data/configs/qwen2_5_vl_mixed.yaml
+      VS_CASE_TYPE=Qwen2.5-VL-32B-Instruct ;;
+    q25_tied_f16) # Qwen2.5-VL published layout, f16, tied embeddings (the 3B's), written as 300000-byte parts
+      VS_CASE_MKMODEL=(--family qwen2_5_vl --preset tiny --dtype f16 --seed 7 --tie)
+      VS_CASE_CONFIG=tests/data/configs/qwen2_5_vl_mixed.yaml
+      VS_CASE_TYPE=Qwen2.5-VL-3B-Instruct
+      VS_CASE_PART_BYTES=300000 ;;
     dense_f32) # dense, f32, W8A16 only; part_file_size 4
       VS_CASE_MKMODEL=(--family qwen3_vl --preset tiny --dtype f32 --seed 4 --vision-hidden 16
                        --layers 3 --deepstack "")
