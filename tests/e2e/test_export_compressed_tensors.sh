@@ -5,7 +5,10 @@
 # sharded case (W8A8_DYNAMIC everywhere), a dense calibrated case and a dense W8A16 case whose
 # simulated logits are compared; tests/tools/compare_ct_ascendv1.py checks the two exports hold
 # the same quantized model, and tests/tools/check_compressed_tensors.py that the export is what
-# vLLM loads (with --self-test once: each way of breaking the export it must catch). Then every
+# vLLM loads (with --self-test once: each way of breaking the export it must catch). Qwen2.5-VL: a
+# data-free W8A8_DYNAMIC export of a transformers >= 4.52 checkpoint and a calibrated mixed-precision
+# one (W8A16 vision MLP inputs, W8A8 static attention, W8A8_DYNAMIC text MLP) of a tied one, the
+# same checks, the simulated logits of the second and the published names in both. Then every
 # refusal: its one-line message, exit code, no output at either path, and no unit processed first.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}" "${VS_PYTHON:?}"
@@ -94,9 +97,9 @@ YAML
 "$VLMSLIM" quant --model_path "$dl" --save_path "$tmp/dl-a" --model_type Qwen3-VL-4B-Instruct \
   --config_path "$tmp/dl.yaml" --calib_inputs tests/golden/calib/dense_static_float.inputs --quiet >/dev/null
 check_pair "$tmp/dl-ct" "$tmp/dl-a" mixed-precision --self-test
-same_logits() { # $1 float model, $2 compressed-tensors dir, $3 ascendv1 dir, $4 label
+same_logits() { # $1 float model, $2 compressed-tensors dir, $3 ascendv1 dir, $4 label, [$5 model inputs]
   local line d m
-  line=$("$VS_BUILD_DIR/tests/tools/vs-fakequant-logits" "$1" "$2" tests/golden/calib/dense_static_float.inputs \
+  line=$("$VS_BUILD_DIR/tests/tools/vs-fakequant-logits" "$1" "$2" "${5:-tests/golden/calib/dense_static_float.inputs}" \
     "$2-work" "$3")
   echo "$4, compressed-tensors against ascendv1: $line"
   read -r d m < <(sed -n 's/^max abs logit difference \(.*\) of max |logit| \(.*\)$/\1 \2/p' <<<"$line")
@@ -136,7 +139,82 @@ YAML
   --config_path "$tmp/m16.yaml" --quiet >/dev/null
 check_pair "$tmp/m16-ct" "$tmp/m16-a" mixed-precision
 
-# 5. refusals
+# 5. Qwen2.5-VL (vLLM's Qwen2_5_VLForConditionalGeneration: visual.* as is, model.* and lm_head under
+#    language_model.; the vision gate_proj/up_proj fused as mlp.gate_up_proj, attn.qkv one layer)
+q25_names() { # $1 compressed-tensors dir: the published names (docs/qwen2_5_vl.md §4.3), tensors and config
+  "$VS_PYTHON" - "$1" <<'PY' || fail "$1: not the published Qwen2.5-VL names"
+import json, os, struct, sys
+d = sys.argv[1]
+names = []
+for f in os.listdir(d):
+    if f.endswith(".safetensors"):
+        with open(os.path.join(d, f), "rb") as fh:
+            names += [k for k in json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0])) if k != "__metadata__"]
+q = json.load(open(os.path.join(d, "config.json")))["quantization_config"]
+names += q["ignore"] + [t for g in q["config_groups"].values() for t in g["targets"] if t != "Linear"]
+bad = [n for n in names if not n.startswith(("visual.", "model.layers.", "model.embed_tokens.", "model.norm.", "lm_head"))]
+assert names and not bad, bad[:5]
+assert any(n.startswith("visual.blocks.0.mlp.gate_proj") for n in names), "no vision gate_proj"
+PY
+}
+q25=$tmp/q25
+"$VLMSLIM_MKMODEL" --family qwen2_5_vl --layout new --dtype f32 --seed 41 --out "$q25" >/dev/null
+cat >"$tmp/q25.yaml" <<YAML
+apiversion: multimodal_vlm_modelslim_v1
+spec:
+  process:
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_token", dtype: "int8", symmetric: True, method: "minmax"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["*"]
+      exclude: ["*merger*", "visual.blocks.*.mlp.down_proj", "model.layers.*.mlp.down_proj"]
+  save:
+    - type: "ascendv1_saver"
+      part_file_size: 0
+    - type: "compressed_tensors_saver"
+      save_path: "$tmp/q25-ct"
+YAML
+"$VLMSLIM" quant --model_path "$q25" --save_path "$tmp/q25-a" --model_type Qwen2.5-VL-7B-Instruct \
+  --config_path "$tmp/q25.yaml" --quiet >/dev/null
+check_pair "$tmp/q25-ct" "$tmp/q25-a" int-quantized
+q25_names "$tmp/q25-ct"
+grep -q '"text_config"' "$tmp/q25-ct/config.json" || fail "q25: the checkpoint's text_config not kept"
+q25t=$tmp/q25t
+"$VLMSLIM_MKMODEL" --family qwen2_5_vl --dtype bf16 --seed 43 --tie --out "$q25t" >/dev/null
+cat >"$tmp/q25m.yaml" <<YAML
+apiversion: multimodal_vlm_modelslim_v1
+spec:
+  process:
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_tensor", dtype: "float", symmetric: True, method: "none"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["visual.blocks.*.mlp.{gate,up}_proj"]
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_tensor", dtype: "int8", symmetric: False, method: "minmax"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["*attn.qkv", "*attn.proj", "*self_attn.*"]
+    - type: "linear_quant"
+      qconfig:
+        act: {scope: "per_token", dtype: "int8", symmetric: True, method: "minmax"}
+        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
+      include: ["model.layers.*"]
+  save:
+    - type: "ascendv1_saver"
+      part_file_size: 0
+    - type: "compressed_tensors_saver"
+      save_path: "$tmp/q25m-ct"
+YAML
+"$VLMSLIM" quant --model_path "$q25t" --save_path "$tmp/q25m-a" --model_type Qwen2.5-VL-3B-Instruct \
+  --config_path "$tmp/q25m.yaml" --calib_inputs tests/golden/forward_cmd/qwen25_bf16/inputs --quiet >/dev/null
+check_pair "$tmp/q25m-ct" "$tmp/q25m-a" mixed-precision --self-test
+q25_names "$tmp/q25m-ct"
+same_logits "$q25t" "$tmp/q25m-ct" "$tmp/q25m-a" "Qwen2.5-VL W8A16 + W8A8 static + dynamic" \
+  tests/golden/forward_cmd/qwen25_bf16/inputs
+
+# 6. refusals
 expect_error() { # rc, message, config text, model, model_type
   local rc=0 out=$tmp/err-out ct=$tmp/err-ct
   rm -rf "$out" "$ct"

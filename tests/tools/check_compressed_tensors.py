@@ -14,7 +14,11 @@ It restates, from the sources cited in docs/compressed_tensors.md:
     "<layer>.0.gate_proj|up_proj|down_proj", "Linear" also standing for "FusedMoE");
   - the parameters each scheme registers (CompressedTensorsW8A8Int8, CompressedTensorsWNA16,
     CompressedTensorsW8A8Int8MoEMethod, the WNA16 MoE method; unquantized Linears) and the
-    modules vLLM's model class builds from config.json (qwen3_vl.py, qwen3_vl_moe.py).
+    modules vLLM's model class builds from config.json (qwen3_vl.py, qwen3_vl_moe.py;
+    qwen2_5_vl.py with qwen2.py, whose float parameters are modelled too);
+  - the model's load_weights, which renames every checkpoint tensor by hf_to_vllm_mapper: the
+    export's tensors are matched to the parameters under vLLM's names, so a Qwen2.5-VL export
+    may use the published names (visual.*, model.*) or transformers >= 4.52's.
 
 Usage: check_compressed_tensors.py EXPORT_DIR
        check_compressed_tensors.py --self-test EXPORT_DIR
@@ -182,26 +186,36 @@ def linear_scheme(s):
     return ("error", "No compressed-tensors compatible scheme was found")
 
 
-# ---- the modules vLLM's model class builds (qwen3_vl.py, qwen3_vl_moe.py) ---------------
+# ---- the modules vLLM's model classes build -------------------------------------------------
+# Each family: its hf_to_vllm_mapper (orig_to_new_prefix), its packed_modules_mapping (the fused
+# layers should_ignore_layer and find_matched_target expand), the Linears built with the quant
+# config in vLLM's build order as [(layer, class, [(part, out, in, bias)], is_moe)] in checkpoint
+# (published) names, and, where modelled, every float parameter {name: (shapes, optional)}.
 
+
+def weights_mapper(prefixes):
+    """WeightsMapper._map_name with orig_to_new_prefix only (vllm/model_executor/models/utils.py):
+    every entry in order, each one that matches replacing its prefix (no break)."""
+    def f(name):
+        for a, b in prefixes:
+            if name.startswith(a):
+                name = b + name[len(a):]
+        return name
+    return f
+
+
+# qwen3_vl.py (002d7b93 and a later version), qwen3_vl_moe.py (055e47c2)
 QWEN3_VL_MAPPER = [("model.visual.", "visual."), ("lm_head.", "language_model.lm_head."),
                    ("model.language_model.", "language_model.model.")]
 QWEN3_VL_FUSED = {"qkv_proj": ["q_proj", "k_proj", "v_proj"], "gate_up_proj": ["gate_proj", "up_proj"],
                   "qkv": ["qkv"]}
+# the float parameters of the Qwen3-VL classes, by name only (their shapes are not modelled)
 FLOAT_PARAMS = re.compile(r"(\.(input_layernorm|post_attention_layernorm|norm|norm1|norm2|q_norm|k_norm)\.weight"
                           r"|\.(norm|norm1|norm2)\.bias|\.embed_tokens\.weight|^lm_head\.weight"
                           r"|\.patch_embed\.proj\.(weight|bias)|\.pos_embed\.weight)$")
 
 
-def map_prefix(name):
-    for a, b in QWEN3_VL_MAPPER:
-        if name.startswith(a):
-            return b + name[len(a):]
-    return name
-
-
 def qwen3_vl_modules(config):
-    """[(vllm_layer, class, [(hf_module, out, in, bias)], is_moe)] in vLLM's build order."""
     v, t = config["vision_config"], config["text_config"]
     mods = []
     hid, m2 = v["hidden_size"], v["spatial_merge_size"] ** 2
@@ -239,10 +253,95 @@ def qwen3_vl_modules(config):
             mods += [(f"{p}.mlp.gate_up_proj", "MergedColumnParallelLinear",
                       [(f"{p}.mlp.gate_proj", I, H, False), (f"{p}.mlp.up_proj", I, H, False)], False),
                      (f"{p}.mlp.down_proj", "RowParallelLinear", [(f"{p}.mlp.down_proj", H, I, False)], False)]
-    return [(map_prefix(n), c, parts, moe) for n, c, parts, moe in mods]
+    return mods
 
 
-FAMILIES = {"Qwen3VLForConditionalGeneration": qwen3_vl_modules, "Qwen3VLMoeForConditionalGeneration": qwen3_vl_modules}
+# qwen2_5_vl.py (vllm-project/vllm, vllm/model_executor/models/qwen2_5_vl.py at 002d181a and
+# fb33ec8c, identical in what follows) and, for its language model, qwen2.py (cb24295e):
+# Qwen2_5_VLForConditionalGeneration.hf_to_vllm_mapper and packed_modules_mapping (no "qkv":
+# the vision attn.qkv is matched by its own name); the checkpoint's published names (visual.*,
+# model.*, lm_head) and transformers >= 4.52's (model.visual.*, model.language_model.*) both map
+# to vLLM's visual.* / language_model.model.* / language_model.lm_head.*.
+QWEN2_5_VL_MAPPER = [("model.language_model.", "language_model.model."), ("model.visual.", "visual."),
+                     ("lm_head.", "language_model.lm_head."), ("model.", "language_model.model.")]
+QWEN2_5_VL_FUSED = {"qkv_proj": ["q_proj", "k_proj", "v_proj"], "gate_up_proj": ["gate_proj", "up_proj"]}
+
+
+def qwen2_5_vl_text(config):
+    """The text fields: text_config (transformers >= 4.52) when present, else the top level (the
+    published config.json)."""
+    return config.get("text_config") or config
+
+
+def qwen2_5_vl_modules(config):
+    v, t = config["vision_config"], qwen2_5_vl_text(config)
+    hv, iv, m2 = v["hidden_size"], v["intermediate_size"], v["spatial_merge_size"] ** 2
+    mods = []
+    # Qwen2_5_VisionTransformer (prefix "visual"): blocks.N = Qwen2_5_VisionBlock, whose
+    # Qwen2_5_VisionAttention builds qkv = QKVParallelLinear(embed_dim, head_size, num_heads,
+    # num_kv_heads = num_heads, bias=True) [3 Hv, Hv] and proj = RowParallelLinear (default
+    # bias=True); Qwen2_5_VisionMLP(bias=True): gate_up_proj = MergedColumnParallelLinear
+    # [Iv] * 2, loaded from mlp.gate_proj (shard 0) / mlp.up_proj (shard 1), and down_proj =
+    # RowParallelLinear. patch_embed.proj is a ReplicatedLinear without the quant config.
+    for b in range(v["depth"]):
+        p = f"visual.blocks.{b}"
+        mods += [(f"{p}.attn.qkv", "QKVParallelLinear", [(f"{p}.attn.qkv", 3 * hv, hv, True)], False),
+                 (f"{p}.attn.proj", "RowParallelLinear", [(f"{p}.attn.proj", hv, hv, True)], False),
+                 (f"{p}.mlp.gate_up_proj", "MergedColumnParallelLinear",
+                  [(f"{p}.mlp.gate_proj", iv, hv, True), (f"{p}.mlp.up_proj", iv, hv, True)], False),
+                 (f"{p}.mlp.down_proj", "RowParallelLinear", [(f"{p}.mlp.down_proj", hv, iv, True)], False)]
+    # Qwen2_5_VisionPatchMerger: mlp = Sequential(ColumnParallelLinear(4 Hv, 4 Hv, bias=True)
+    # prefix mlp.0, GELU, RowParallelLinear(4 Hv, out_hidden_size, bias=True) prefix mlp.2)
+    p = "visual.merger"
+    mods += [(f"{p}.mlp.0", "ColumnParallelLinear", [(f"{p}.mlp.0", hv * m2, hv * m2, True)], False),
+             (f"{p}.mlp.2", "RowParallelLinear", [(f"{p}.mlp.2", v["out_hidden_size"], hv * m2, True)], False)]
+    # Qwen2ForCausalLM (prefix "language_model"), Qwen2Model (prefix "model"): Qwen2Attention
+    # qkv_proj = QKVParallelLinear(bias=True), head_dim = hidden_size // num_heads, o_proj =
+    # RowParallelLinear(bias=False); Qwen2MLP gate_up_proj / down_proj without bias. lm_head is a
+    # ParallelLMHead (not a LinearBase: compressed-tensors gives it no scheme).
+    H, nh, nkv = t["hidden_size"], t["num_attention_heads"], t["num_key_value_heads"]
+    hd, I = H // nh, t["intermediate_size"]
+    for l in range(t["num_hidden_layers"]):
+        p = f"model.layers.{l}"
+        mods += [(f"{p}.self_attn.qkv_proj", "QKVParallelLinear",
+                  [(f"{p}.self_attn.q_proj", nh * hd, H, True), (f"{p}.self_attn.k_proj", nkv * hd, H, True),
+                   (f"{p}.self_attn.v_proj", nkv * hd, H, True)], False),
+                 (f"{p}.self_attn.o_proj", "RowParallelLinear", [(f"{p}.self_attn.o_proj", H, nh * hd, False)], False),
+                 (f"{p}.mlp.gate_up_proj", "MergedColumnParallelLinear",
+                  [(f"{p}.mlp.gate_proj", I, H, False), (f"{p}.mlp.up_proj", I, H, False)], False),
+                 (f"{p}.mlp.down_proj", "RowParallelLinear", [(f"{p}.mlp.down_proj", H, I, False)], False)]
+    return mods
+
+
+def qwen2_5_vl_float_params(config):
+    """The float parameters: the vision RMSNorms (norm1, norm2, merger.ln_q: weight only), the
+    patch embedding (the checkpoint's Conv3d kernel [Hv, C, Tp, P, P], which load_weights passes
+    through conv3d_to_linear_weight for the ReplicatedLinear's [Hv, C*Tp*P*P]; that helper was not
+    read, a flattened kernel is accepted too), Qwen2Model's
+    embed_tokens, RMSNorms and norm, and the ParallelLMHead, absent when tie_word_embeddings
+    (Qwen2ForCausalLM then skips lm_head.* tensors: skip_prefixes=["lm_head."])."""
+    v, t = config["vision_config"], qwen2_5_vl_text(config)
+    hv, H, V = v["hidden_size"], t["hidden_size"], t["vocab_size"]
+    c, tp, ps = v.get("in_channels", 3), v.get("temporal_patch_size", 2), v.get("patch_size", 14)
+    out = {"visual.patch_embed.proj.weight": (([hv, c, tp, ps, ps], [hv, c * tp * ps * ps]), False),
+           "visual.merger.ln_q.weight": (([hv],), False)}
+    for b in range(v["depth"]):
+        out.update({f"visual.blocks.{b}.{n}.weight": (([hv],), False) for n in ("norm1", "norm2")})
+    out["model.embed_tokens.weight"] = (([V, H],), False)
+    for l in range(t["num_hidden_layers"]):
+        out.update({f"model.layers.{l}.{n}.weight": (([H],), False)
+                    for n in ("input_layernorm", "post_attention_layernorm")})
+    out["model.norm.weight"] = (([H],), False)
+    out["lm_head.weight"] = (([V, H],), bool(t.get("tie_word_embeddings", False)))
+    return out
+
+
+FAMILIES = {
+    "Qwen3VLForConditionalGeneration": (QWEN3_VL_MAPPER, QWEN3_VL_FUSED, qwen3_vl_modules, None),
+    "Qwen3VLMoeForConditionalGeneration": (QWEN3_VL_MAPPER, QWEN3_VL_FUSED, qwen3_vl_modules, None),
+    "Qwen2_5_VLForConditionalGeneration": (QWEN2_5_VL_MAPPER, QWEN2_5_VL_FUSED, qwen2_5_vl_modules,
+                                           qwen2_5_vl_float_params),
+}
 
 # ---- the parameters each scheme registers -------------------------------------------------
 
@@ -321,11 +420,31 @@ def check(config, tensors):
     arch = (config.get("architectures") or [None])[0]
     if arch not in FAMILIES:
         return problems + [f"config.json: architecture {arch!r} is not one this checker models"]
-    tsm = target_scheme_map(q, map_prefix, problems)
-    ignore = [map_prefix(n) for n in q.get("ignore", [])]
-    fused = QWEN3_VL_FUSED
-    expected = {}
-    for layer, cls, parts, is_moe in FAMILIES[arch](config):
+    prefixes, fused, modules, float_params = FAMILIES[arch]
+    mapper = weights_mapper(prefixes)
+    tsm = target_scheme_map(q, mapper, problems)  # apply_vllm_mapper: targets (apply_dict) and
+    ignore = [mapper(n) for n in q.get("ignore", [])]  # ignore (apply_list); "re:" entries unchanged
+    try:
+        mods = modules(config)
+        floats = float_params(config) if float_params else None
+    except KeyError as e:
+        return problems + [f"config.json: no {e.args[0]!r} (vLLM's model class reads it)"]
+    # the export's tensors by the name vLLM loads them under (the model's load_weights applies
+    # hf_to_vllm_mapper to every checkpoint name)
+    by_vllm = {}
+    for name in tensors:
+        by_vllm.setdefault(mapper(name), []).append(name)
+    expected, consumed = {}, set()
+    for v, names in by_vllm.items():
+        if len(names) > 1:  # each loaded in turn, the last one kept
+            problems.append(f"{' and '.join(sorted(names))}: all load into vLLM's {v}")
+            consumed.update(names)
+
+    def find(hf):
+        names = by_vllm.get(mapper(hf))
+        return names[0] if names else None
+    for layer, cls, parts, is_moe in mods:
+        layer = mapper(layer)
         if is_moe:
             r = moe_scheme(layer, tsm, ignore, fused, problems)
         elif should_ignore_layer(layer, ignore, fused, problems):
@@ -342,29 +461,40 @@ def check(config, tensors):
                     r = None
         if r is None:
             for hf, *_ in parts:  # its tensors are not reported again as extra
-                expected.update({n: None for n in tensors if n.startswith(hf + ".")})
+                consumed.update(n for n in tensors if mapper(n).startswith(mapper(hf) + "."))
             continue
         for hf, out, inp, bias in parts:
             expected.update(expect_params(r[0], r[1], hf, out, inp, bias))
-    for name, want in expected.items():
-        if want is None:
+    for hf, want in expected.items():
+        name = find(hf)
+        if name is None:
+            problems.append(f"{hf}: missing (registered by its scheme)")
             continue
-        if name not in tensors:
-            problems.append(f"{name}: missing (registered by its scheme)")
-            continue
+        consumed.add(name)
         dtype, shape = tensors[name][:2]
         if dtype not in want[0] or shape != want[1]:
             problems.append(f"{name}: {dtype} {shape}, the scheme registers {'/'.join(sorted(want[0]))} {want[1]}")
         elif name.endswith(".weight_shape"):
             hf = name[: -len(".weight_shape")]
-            packed = tensors.get(hf + ".weight_packed")
+            packed = tensors.get(find(hf + ".weight_packed"))
             vals = [int(x) for x in value(tensors[name])]
             if packed and (vals[0] != packed[1][0] or vals[1] != packed[1][1] * 4):
                 problems.append(f"{name}: {vals} is not the unpacked shape of {hf}.weight_packed {packed[1]}")
-    for name, (dtype, shape, *_) in tensors.items():
-        if name in expected:
+    for hf, (shapes, optional) in (floats or {}).items():
+        name = find(hf)
+        if name is None:
+            if not optional:  # vLLM checks that every parameter was loaded only for unquantized models
+                problems.append(f"{hf}: missing (a float parameter of vLLM's model)")
             continue
-        if FLOAT_PARAMS.search(name):
+        consumed.add(name)
+        dtype, shape = tensors[name][:2]
+        if dtype not in FLOATS or shape not in shapes:
+            problems.append(f"{name}: {dtype} {shape}, vLLM's float parameter takes "
+                            f"{'/'.join(sorted(FLOATS))} {' or '.join(map(str, shapes))}")
+    for name, (dtype, shape, *_) in tensors.items():
+        if name in consumed:
+            continue
+        if floats is None and FLOAT_PARAMS.search(name):
             if dtype not in FLOATS:
                 problems.append(f"{name}: {dtype}, a float parameter")
         else:
@@ -472,6 +602,42 @@ def mutations(config, tensors):
                 return
         return False
     variant("a weight-only group in format int-quantized", cfg_fn=format_change)
+
+    def split_fused(c):
+        """A gate_proj listed in another group than its up_proj (vLLM takes the fused
+        gate_up_proj's scheme from its first part, and loads the other with it). A vision MLP's
+        where the family fuses it (Qwen2.5-VL), else a text one."""
+        groups = list(c["quantization_config"]["config_groups"].values())
+        if len(groups) < 2:
+            return False
+        names = [(t, g) for g in groups for t in g["targets"] if t.endswith(".mlp.gate_proj")]
+        names.sort(key=lambda x: "visual." not in x[0])
+        for t, g in names:
+            other = next((h for h in groups if h is not g and (h.get("format"), h.get("input_activations")) !=
+                          (g.get("format"), g.get("input_activations"))), None)
+            if other:
+                g["targets"].remove(t)
+                other["targets"].append(t)
+                return
+        return False
+    variant("a gate_proj in another group than its up_proj", cfg_fn=split_fused)
+
+    mapper = weights_mapper(FAMILIES[config["architectures"][0]][0])
+
+    def regex_in_checkpoint_names(c):
+        """A target as a regex over the checkpoint's name, which hf_to_vllm_mapper renames but
+        apply_vllm_mapper leaves "re:" targets alone."""
+        for g in c["quantization_config"]["config_groups"].values():
+            for i, t in enumerate(g["targets"]):
+                if not t.startswith("re:") and mapper(t) != t:
+                    g["targets"][i] = "re:" + re.escape(t) + "$"
+                    return
+        return False
+    variant("a regex target over a checkpoint name the mapper renames", cfg_fn=regex_in_checkpoint_names)
+
+    if FAMILIES[config["architectures"][0]][3]:  # float parameters modelled
+        variant("a vision norm missing", t_fn=drop(".norm1.weight"))
+        variant("a text norm stored as I8", t_fn=retype(".input_layernorm.weight", "I8"))
     if len(out) < 7:
         raise SystemExit(f"self-test: only {len(out)} mutations apply to this export")
     return out
@@ -479,7 +645,7 @@ def mutations(config, tensors):
 
 def main(argv):
     self_test = len(argv) == 3 and argv[1] == "--self-test"
-    if not (len(argv) == 2 or self_test):
+    if not ((len(argv) == 2 and not argv[1].startswith("-")) or self_test):
         print(__doc__)
         return 2
     config, tensors = read_export(argv[-1])

@@ -1,4 +1,4 @@
-/* How close a dense Qwen3-VL export's quantized model is to the float model:
+/* How close a dense Qwen3-VL or Qwen2.5-VL export's quantized model is to the float model:
  *   vs-fakequant-logits MODEL_DIR EXPORT_DIR INPUTS_DIR WORK_DIR [OTHER_EXPORT]
  * reads the ascendv1 export as an engine would (W8A8: weight int8 × deq_scale / input_scale per
  * row and the input fake-quantized per tensor with input_scale / input_offset, round half to
@@ -245,11 +245,26 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
     return 0;
 }
 
+/* The built-in adapter of the checkpoint's family: qwen2_5_vl by config.json's model_type, else
+ * the dense Qwen3-VL one. */
+static const struct vs_adapter_ops *adapter_of(const char *dir)
+{
+    char *p = vs_path_join(dir, "config.json");
+    json_t *cfg = NULL;
+    const char *key = "qwen3_vl";
+    if (p && vs_json_load_file(p, &cfg) == VS_OK && json_is_string(json_object_get(cfg, "model_type")) &&
+        !strcmp(json_string_value(json_object_get(cfg, "model_type")), "qwen2_5_vl"))
+        key = "qwen2_5_vl";
+    json_decref(cfg);
+    free(p);
+    return vs_builtin_adapter(key);
+}
+
 /* Last-position logits of every sample (caller frees), with hooks on every unit. */
 static int logits_of(const char *dir, const char *inputs, const struct vs_linear_hooks *hooks, float ***out,
                      int64_t *vocab, size_t *count)
 {
-    const struct vs_adapter_ops *ops = vs_builtin_adapter("qwen3_vl");
+    const struct vs_adapter_ops *ops = adapter_of(dir);
     struct vs_model *m;
     struct vs_layerwise *lw;
     if (ops->open(dir, "fakequant", &m) != VS_OK || vs_layerwise_open(ops, m, UINT64_MAX, NULL, &lw) != VS_OK)
