@@ -121,6 +121,12 @@ expect_error() { # name, message, quant arguments
 }
 expect_error tied_quarot "(model family 'qwen2_5_vl'): quarot cannot rotate a model with tie_word_embeddings: true" \
   --model_path "$tmp/tied" --config_path "$tmp/quarot.yaml" --calib_inputs "$inputs"
+# the other family's --model_type, both ways, before any work
+type=Qwen3-VL-8B-Instruct expect_error wrong_family "$tmp/f32/config.json: model_type is 'qwen2_5_vl' but --model_type Qwen3-VL-8B-Instruct expects a 'qwen3_vl' checkpoint" \
+  --model_path "$tmp/f32" --config_path tests/data/configs/dense_dynamic.yaml
+"$VLMSLIM_MKMODEL" --family qwen3_vl --out "$tmp/q3" >/dev/null
+expect_error wrong_family_q3 "$tmp/q3/config.json: model_type is 'qwen3_vl' but --model_type Qwen2.5-VL-7B-Instruct expects a 'qwen2_5_vl' checkpoint" \
+  --model_path "$tmp/q3" --config_path tests/data/configs/dense_dynamic.yaml
 # config_case NAME KEY JSON "message": the f32 checkpoint with config.json's dotted KEY set
 config_case() {
   rm -rf "${tmp:?}/$1"; cp -r "$tmp/f32" "$tmp/$1"
