@@ -6,6 +6,8 @@
 #          6144, tied embeddings) with 4 text layers; examples/configs/qwen3_vl_w8a8_static.yaml
 #   moe    Qwen3-VL-30B-A3B dimensions (vision 27 x 1152, text hidden 2048, 32/4 heads, 128
 #          experts of 768, top-8) with 2 text layers; examples/configs/qwen3_vl_moe_w8a8_static.yaml
+#   q25    Qwen2.5-VL-7B dimensions (vision 32 x 1280 with window attention, text hidden 3584,
+#          28/4 heads, intermediate 18944) with 2 text layers; tests/data/configs/qwen2_5_vl_w8a8_static.yaml
 # calibrated on 8 images of vlmslim-mkcalib (built into model inputs by `vlmslim inspect-inputs`).
 # Reports vlmslim's time split (load / forward / quantize / write), both wall times, the ratio and
 # both peak RSS. Results: bench/results/quant_vs_torch.txt (or $1). $VS_BENCH_VISION_DEPTH and
@@ -47,6 +49,11 @@ for c in $cases; do
       mk=(--family qwen3_vl_moe --preset bench --vision-depth "${VS_BENCH_VISION_DEPTH:-27}" --vision-hidden 1152
           --vision-heads 16 --vision-intermediate 4304 --deepstack 1,3,5 --layers 2 --experts "${VS_BENCH_EXPERTS:-128}"
           --topk 8) ;;
+    q25)
+      family=qwen2_5_vl; type=Qwen2.5-VL-7B-Instruct; cfg=tests/data/configs/qwen2_5_vl_w8a8_static.yaml
+      vd=${VS_BENCH_VISION_DEPTH:-32}
+      mk=(--family qwen2_5_vl --preset bench --vision-depth "$vd" --fullatt "$((vd / 4 - 1)),$((vd / 2 - 1)),$((3 * vd / 4 - 1)),$((vd - 1))"
+          --hidden 3584 --layers 2 --heads 28 --kv-heads 4 --intermediate 18944 --vocab 152064) ;;
     tiny) # a smoke test of this script
       family=qwen3_vl_moe; type=Qwen3-VL-30B-A3B; cfg=examples/configs/qwen3_vl_moe_w8a8_static.yaml
       mk=(--family qwen3_vl_moe) ;;

@@ -69,7 +69,11 @@ check_pair "$tmp/dense-ct" "$tmp/dense-a" int-quantized
 #    activations fake-quantized per the scheme): the same logits within 1e-5 of the largest
 dl=$tmp/dl
 "$VLMSLIM_MKMODEL" --family qwen3_vl --preset tiny --dtype f16 --seed 23 --deepstack 0,1 --tie --out "$dl" >/dev/null
-cat >"$tmp/dl.yaml" <<YAML
+# mixed_config NAME W8A16_PATTERN DYNAMIC_PATTERN: $tmp/NAME.yaml, W8A16 on the first pattern, W8A8
+# static (asymmetric) on the attention, W8A8_DYNAMIC on the second; ascendv1 + compressed-tensors
+# at $tmp/NAME-ct
+mixed_config() {
+  cat >"$tmp/$1.yaml" <<YAML
 apiversion: multimodal_vlm_modelslim_v1
 spec:
   process:
@@ -77,7 +81,7 @@ spec:
       qconfig:
         act: {scope: "per_tensor", dtype: "float", symmetric: True, method: "none"}
         weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
-      include: ["*blocks.*.mlp.linear_fc1"]
+      include: ["$2"]
     - type: "linear_quant"
       qconfig:
         act: {scope: "per_tensor", dtype: "int8", symmetric: False, method: "minmax"}
@@ -87,13 +91,15 @@ spec:
       qconfig:
         act: {scope: "per_token", dtype: "int8", symmetric: True, method: "minmax"}
         weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
-      include: ["model.language_model.*"]
+      include: ["$3"]
   save:
     - type: "ascendv1_saver"
       part_file_size: 0
     - type: "compressed_tensors_saver"
-      save_path: "$tmp/dl-ct"
+      save_path: "$tmp/$1-ct"
 YAML
+}
+mixed_config dl "*blocks.*.mlp.linear_fc1" "model.language_model.*"
 "$VLMSLIM" quant --model_path "$dl" --save_path "$tmp/dl-a" --model_type Qwen3-VL-4B-Instruct \
   --config_path "$tmp/dl.yaml" --calib_inputs tests/golden/calib/dense_static_float.inputs --quiet >/dev/null
 check_pair "$tmp/dl-ct" "$tmp/dl-a" mixed-precision --self-test
@@ -182,31 +188,7 @@ q25_names "$tmp/q25-ct"
 grep -q '"text_config"' "$tmp/q25-ct/config.json" || fail "q25: the checkpoint's text_config not kept"
 q25t=$tmp/q25t
 "$VLMSLIM_MKMODEL" --family qwen2_5_vl --dtype bf16 --seed 43 --tie --out "$q25t" >/dev/null
-cat >"$tmp/q25m.yaml" <<YAML
-apiversion: multimodal_vlm_modelslim_v1
-spec:
-  process:
-    - type: "linear_quant"
-      qconfig:
-        act: {scope: "per_tensor", dtype: "float", symmetric: True, method: "none"}
-        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
-      include: ["visual.blocks.*.mlp.{gate,up}_proj"]
-    - type: "linear_quant"
-      qconfig:
-        act: {scope: "per_tensor", dtype: "int8", symmetric: False, method: "minmax"}
-        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
-      include: ["*attn.qkv", "*attn.proj", "*self_attn.*"]
-    - type: "linear_quant"
-      qconfig:
-        act: {scope: "per_token", dtype: "int8", symmetric: True, method: "minmax"}
-        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}
-      include: ["model.layers.*"]
-  save:
-    - type: "ascendv1_saver"
-      part_file_size: 0
-    - type: "compressed_tensors_saver"
-      save_path: "$tmp/q25m-ct"
-YAML
+mixed_config q25m "visual.blocks.*.mlp.{gate,up}_proj" "model.layers.*"
 "$VLMSLIM" quant --model_path "$q25t" --save_path "$tmp/q25m-a" --model_type Qwen2.5-VL-3B-Instruct \
   --config_path "$tmp/q25m.yaml" --calib_inputs tests/golden/forward_cmd/qwen25_bf16/inputs --quiet >/dev/null
 check_pair "$tmp/q25m-ct" "$tmp/q25m-a" mixed-precision --self-test
