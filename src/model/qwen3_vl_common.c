@@ -25,7 +25,6 @@ enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,
         return VS_ERR_NOMEM;
     const char *hf_model_type = family->hf_model_type;
     m->moe = family->moe;
-    m->family = family->family;
     m->vision_forward = family->vision_forward;
     enum vs_status st = VS_ERR_NOMEM;
     if (!(m->path = vs_strdup(model_path)) || !(m->model_type = vs_strdup(model_type)) ||

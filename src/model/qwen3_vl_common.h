@@ -17,8 +17,6 @@
 #include "io/safetensors.h"
 #include "model/adapter.h"
 
-enum vs_qwen_vl_family { VS_QWEN3_VL, VS_QWEN2_5_VL };
-
 struct vs_qwen3_vl_dims {
     const char *vis_prefix, *text_prefix; /* of the parameter names: "model.visual.", "model.language_model." */
     /* vision_config */
@@ -42,6 +40,7 @@ struct vs_qwen3_vl_dims {
     double rope_theta;        /* default 5e6 */
     int64_t mrope_section[3]; /* rope_scaling.mrope_section */
     bool mrope_interleaved;   /* Qwen3-VL: T/H/W frequencies interleaved; Qwen2.5-VL: in sections */
+    bool image_frame_time;    /* an image's frames step the T position (Qwen3-VL); Qwen2.5-VL: 0 */
     bool norm_topk_prob;      /* default true */
     int64_t image_token_id;   /* default 151655 */
 };
@@ -57,7 +56,6 @@ typedef enum vs_status (*vs_qwen_vl_vision_fn)(const struct vs_model *m, const s
 
 /* What opening a checkpoint of a family needs to know. */
 struct vs_qwen_vl_family_desc {
-    enum vs_qwen_vl_family family;
     const char *hf_model_type; /* config.json model_type */
     bool moe;
     enum vs_status (*parse_config)(struct vs_model *m);
@@ -70,7 +68,6 @@ struct vs_model {
     char *config_path;
     char *model_type; /* the display name */
     bool moe;         /* family: qwen3_vl_moe */
-    enum vs_qwen_vl_family family;
     const char *ck_vis_prefix, *ck_text_prefix; /* the checkpoint's own prefixes (see source_name) */
     vs_qwen_vl_vision_fn vision_forward;
     json_t *config;

@@ -189,6 +189,7 @@ static enum vs_status parse_config(struct vs_model *m)
         (st = vs_json_int_opt(m->config, "image_token_id", f, NULL, &d->image_token_id)) != VS_OK)
         return st;
     d->mrope_interleaved = true;
+    d->image_frame_time = true;
     if ((st = vs_qwen_vl_parse_mrope(m, json_object_get(tc, "rope_scaling"), "text_config.rope_scaling")) != VS_OK)
         return st;
     for (size_t i = 0; i < d->n_deepstack; i++)
@@ -263,11 +264,11 @@ static enum vs_status check_counts(const struct vs_model *m)
 }
 
 const struct vs_qwen_vl_family_desc vs_qwen3_vl_family = {
-    .family = VS_QWEN3_VL, .hf_model_type = "qwen3_vl", .moe = false,
+    .hf_model_type = "qwen3_vl", .moe = false,
     .parse_config = parse_config, .check_counts = check_counts, .vision_forward = vs_qwen3_vl_vision_forward,
 };
 
 const struct vs_qwen_vl_family_desc vs_qwen3_vl_moe_family = {
-    .family = VS_QWEN3_VL, .hf_model_type = "qwen3_vl_moe", .moe = true,
+    .hf_model_type = "qwen3_vl_moe", .moe = true,
     .parse_config = parse_config, .check_counts = check_counts, .vision_forward = vs_qwen3_vl_vision_forward,
 };

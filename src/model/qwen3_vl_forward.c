@@ -260,7 +260,7 @@ static enum vs_status text_units(struct vs_model *m, int64_t layer, const struct
         const struct vs_sample *s = ss[j];
         int64_t t = s->n_tokens;
         if ((st = vs_qwen3_vl_rope_index(s->ids, t, d->image_token_id, (const int64_t(*)[3])s->grids, s->n_images,
-                                         d->merge_size, m->family == VS_QWEN3_VL, pos)) != VS_OK)
+                                         d->merge_size, d->image_frame_time, pos)) != VS_OK)
             goto done;
         vs_qwen3_vl_mrope(pos, t, D, d->rope_theta, d->mrope_section, d->mrope_interleaved, cos + off * D,
                           sin + off * D);

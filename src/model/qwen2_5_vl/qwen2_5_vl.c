@@ -6,7 +6,7 @@
 #include "model/qwen3_vl_forward.h"
 
 static const struct vs_qwen_vl_family_desc family = {
-    .family = VS_QWEN2_5_VL, .hf_model_type = "qwen2_5_vl", .moe = false,
+    .hf_model_type = "qwen2_5_vl", .moe = false,
     .parse_config = vs_qwen2_5_vl_parse_config, .check_counts = vs_qwen2_5_vl_check_counts,
     .vision_forward = vs_qwen2_5_vl_vision_forward,
 };

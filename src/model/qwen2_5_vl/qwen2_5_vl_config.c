@@ -107,6 +107,7 @@ enum vs_status vs_qwen2_5_vl_parse_config(struct vs_model *m)
         (st = vs_json_int_opt(m->config, "image_token_id", f, NULL, &d->image_token_id)) != VS_OK)
         return st;
     d->mrope_interleaved = false;
+    d->image_frame_time = false; /* get_rope_index: an image's time index is frame x 0 seconds */
     char where[64];
     snprintf(where, sizeof where, "%s%srope_scaling", tw ? tw : "", tw ? "." : "");
     if ((st = vs_qwen_vl_parse_mrope(m, json_object_get(tc, "rope_scaling"), where)) != VS_OK ||
