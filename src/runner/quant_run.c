@@ -617,8 +617,7 @@ enum vs_status vs_quant_run(const struct vs_quant_options *o, struct vs_quant_su
         goto done;
     vs_debug("tail written out, peak RSS %.0f MB", (double)peak_rss_bytes() / 1e6);
 
-    if (!vs_quant_config_needs_data(o->config))
-        last = -1;
+    /* (a plan with a static unit implies a config that needs data) */
     if (vs_quant_config_needs_data(o->config) &&
         (last = vs_outlier_last_data_unit(r.outlier) > last ? vs_outlier_last_data_unit(r.outlier) : last) >= 0) {
         double ts = now_seconds();
