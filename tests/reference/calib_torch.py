@@ -11,8 +11,7 @@ W8A8_DYNAMIC; W8A16; weights int8 per_channel symmetric minmax) and model-input 
 INPUTS/sample_<i>.safetensors (so preprocessing is checked elsewhere), and writes the ascendv1
 export, with vlmslim's propagation rule:
 
-  0. (configs with quarot / iter_smooth / smooth_quant, tests/reference/outlier_torch.py; Qwen3-VL
-     families only, refused for Qwen2.5-VL) QuaRot's
+  0. (configs with quarot / iter_smooth / smooth_quant, tests/reference/outlier_torch.py) QuaRot's
      pre-run and post-run work on the checkpoint before any unit; then per unit, the processors in
      YAML order: quarot's layer fusions and rotations, a smoothing processor's statistics pass
      (float forward over every sample, max |x| per channel of each subgraph's targets[0] input)
@@ -253,16 +252,13 @@ def export(a):
         raise ref.RefError("%s/config.json: model_type %r is not qwen3_vl, qwen3_vl_moe or qwen2_5_vl"
                            % (a.model_path, family))
     if family == "qwen2_5_vl":
-        if procs:
-            raise ref.RefError("%s: %s: this reference implements outlier suppression (quarot, iter_smooth, "
-                               "smooth_quant) for the Qwen3-VL families only, not for qwen2_5_vl"
-                               % (a.config_path, ", ".join(sorted({p[0] if p[0] == "quarot" else p[1].kind
-                                                                    for p in procs}))))
         cfg, W = q25.load(a.model_path)
+        EW = ot.Renamed(W, ot.published_to_forward)  # W under the export's (published) names
     else:
         cfg, W = qv.load(a.model_path)
+        EW = W
     moe_family = family == "qwen3_vl_moe"
-    ws = ot.Weights(W, {k: t.dtype for k, t in ck.tensors.items()})
+    ws = ot.Weights(EW, {k: t.dtype for k, t in ck.tensors.items()})
     quarot = None
     for p in procs:
         if p[0] == "quarot":
@@ -335,16 +331,16 @@ def export(a):
             if item[0] == "linear":
                 w = ws.get(item[1]).numpy().astype(F32)
                 b = None
-                if item[1] + ".bias" in W:  # the checkpoint's, or created by asymmetric smoothing
+                if item[1] + ".bias" in EW:  # the checkpoint's, or created by asymmetric smoothing
                     dt = item[3].dtype if item[3] is not None else item[4].dtype
-                    b = st.Tensor.from_f32(dt, W[item[1] + ".bias"].numpy())
+                    b = st.Tensor.from_f32(dt, EW[item[1] + ".bias"].numpy())
                 item = ("linear", item[1], w, b, st.Tensor.from_f32(item[4].dtype, w))
             else:
                 name = item[1]
-                if name.endswith("layernorm.weight") and name[:-len("weight")] + "bias" in W:
+                if name.endswith("layernorm.weight") and name[:-len("weight")] + "bias" in EW:
                     norm_biases.append(("param", name[:-len("weight")] + "bias", st.Tensor.from_f32(
-                        item[2].dtype, W[name[:-len("weight")] + "bias"].numpy())))
-                item = ("param", name, st.Tensor.from_f32(item[2].dtype, W[name].numpy()))
+                        item[2].dtype, EW[name[:-len("weight")] + "bias"].numpy())))
+                item = ("param", name, st.Tensor.from_f32(item[2].dtype, EW[name].numpy()))
             out.append(item)
         return out + norm_biases
 
@@ -442,7 +438,7 @@ def export(a):
                     put(module + ".bias", st.Tensor("F32", bias.shape, bias.to_f32()), "FLOAT")
     set_hook(cfg, None)
     for _, name, t in ref.tail(ck):
-        put(name, st.Tensor.from_f32(t.dtype, W[name].numpy()) if procs else t, "FLOAT")
+        put(name, st.Tensor.from_f32(t.dtype, EW[name].numpy()) if procs else t, "FLOAT")
     writer.close()
     optional = {}
     if quarot is not None and any(p[0] == "quarot" and p[2] for p in procs):

@@ -1,8 +1,9 @@
 """Outlier suppression for the calibrated-pipeline reference (tests/reference/calib_torch.py):
-msModelSlim's offline QuaRot and iter_smooth / smooth_quant on a Qwen3-VL(-MoE) checkpoint held
-as a dict of float32 torch tensors (qwen3_vl_torch.load), written from msmodelslim_vlm_spec.md
-§4.4-4.5, §5.2-5.4 and §7.4 (the math as in tests/golden/outlier/make_golden.py), not from the
-C code.
+msModelSlim's offline QuaRot and iter_smooth / smooth_quant on a Qwen3-VL(-MoE) or Qwen2.5-VL
+checkpoint held as a dict of float32 torch tensors (qwen3_vl_torch.load / qwen2_5_vl_torch.load),
+written from msmodelslim_vlm_spec.md §4.4-4.5, §5.2-5.4 and §7.4 (the math as in
+tests/golden/outlier/make_golden.py) and, for Qwen2.5-VL, docs/qwen2_5_vl.md §5.1, not from the
+C code. Module names are the export's (for Qwen2.5-VL the published visual.* / model.layers.*).
 
   - rotations: randomHadamard(n) = diag(d)·T_n with d from torch.manual_seed(1234) +
     torch.randint(0, 2, (n,)) and T_n the normalised Sylvester transform (power-of-two orders
@@ -10,12 +11,15 @@ C code.
   - QuaRot: pre-run (merger and DeepStack linear_fc2 left, embed_tokens right), per layer (fuse
     input_layernorm into q/k/v, post_attention_layernorm into gate/up (MoE: every expert's gate,
     every up, the router); left R o_proj and down; right R q/k/v, gate/up (router); left R_uv
-    v_proj, right R_uv o_proj), post-run (final norm into lm_head, lm_head right);
+    v_proj, right R_uv o_proj), post-run (final norm into lm_head, lm_head right); Qwen2.5-VL:
+    the pre-run's left R on visual.merger.mlp.2 (its bias too), the same dense per-layer maps
+    (v_proj's bias rotated with it);
   - smoothing: statistics max |x[:, c]| of each subgraph's targets[0] input over every token of
     every sample; s = clamp_min(a^alpha / clamp_min(w, 1e-5)^(1 - alpha), scale_min) with w the
     column max of |W| over the targets (norm-linear) or the signed column max of the target
     (ov, up-down); folds in priority order up-down, ov, linear-linear, norm-linear; ov scales
-    averaged over the query heads of a KV group.
+    averaged over the query heads of a KV group. Qwen2.5-VL's subgraphs: norm-linear
+    input_layernorm -> k, q, v; norm-linear post_attention_layernorm -> gate, up; up-down (no ov).
     symmetric: false (norm-linear): per call the running min/max, then max |x - (max + min)/2|
     with the shift as it stands after that call; zero biases created on the norm and the targets,
     target b += W·shift (unscaled W), norm beta = (beta - shift) / s.
@@ -26,6 +30,7 @@ import re
 import torch
 
 TEXT = "model.language_model."
+Q25 = "qwen2_5_vl"
 EXPERT = re.compile(r"^(.*\.mlp\.experts\.)(\d+)\.(gate_proj|up_proj|down_proj)$")
 
 
@@ -77,9 +82,38 @@ def expand(R, n):
 
 # ---------------------------------------------------------------- weights by module name
 
+class Renamed:
+    """W's tensors under other names: key(name) is W's key for a name (Qwen2.5-VL: the forward
+    holds the transformers >= 4.52 layout, the export and its maps use the published one)."""
+
+    def __init__(self, W, key):
+        self.d, self.key = W, key
+
+    def __getitem__(self, name):
+        return self.d[self.key(name)]
+
+    def __setitem__(self, name, t):
+        self.d[self.key(name)] = t
+
+    def __contains__(self, name):
+        return self.key(name) in self.d
+
+    def get(self, name, default=None):
+        return self.d.get(self.key(name), default)
+
+
+def published_to_forward(name):
+    """Qwen2.5-VL: a published name (visual.*, model.*, lm_head.*) -> the forward's key."""
+    if name.startswith("visual."):
+        return "model." + name
+    if name.startswith("model.") and not name.startswith(("model.visual.", "model.language_model.")):
+        return "model.language_model." + name[len("model."):]
+    return name
+
+
 class Weights:
     """Linear weights [out, in] and biases by module name over W (fused MoE experts included),
-    each write rounded to the checkpoint dtype of the tensor it lands in."""
+    each write rounded to the checkpoint dtype of the tensor it lands in. W may be a Renamed."""
 
     def __init__(self, W, dtypes):
         self.W, self.dtypes = W, dtypes
@@ -131,14 +165,30 @@ class Weights:
 
 # ---------------------------------------------------------------- the maps (spec §4.4, §4.5)
 
+def text_prefix(cfg):
+    return "model." if cfg.get("model_type") == Q25 else TEXT
+
+
+def text_fields(cfg):
+    """hidden_size, head counts and head_dim: text_config's, or (published Qwen2.5-VL configs
+    are flat) the top level's."""
+    tc = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else {}
+    g = lambda k, d=None: tc.get(k, cfg.get(k, d))  # noqa: E731
+    H, nq = g("hidden_size"), g("num_attention_heads")
+    nkv = g("num_key_value_heads", nq)
+    return {"hidden_size": H, "num_attention_heads": nq, "num_key_value_heads": nkv,
+            "head_dim": g("head_dim", H // nq)}
+
+
 def is_moe_layer(tc, i):
     return (tc.get("num_experts", 0) > 0 and i not in (tc.get("mlp_only_layers") or [])
             and (i + 1) % tc.get("decoder_sparse_step", 1) == 0)
 
 
-def mlp_names(tc, moe_family, i):
+def mlp_names(cfg, moe_family, i):
     """(gate/up-side Linears in fusion order, down-side Linears) of layer i."""
-    p = "%slayers.%d.mlp." % (TEXT, i)
+    tc = cfg.get("text_config") or {}
+    p = "%slayers.%d.mlp." % (text_prefix(cfg), i)
     if moe_family and is_moe_layer(tc, i):
         e_n = tc["num_experts"]
         ins = ["%sexperts.%d.gate_proj" % (p, e) for e in range(e_n)]
@@ -149,9 +199,13 @@ def mlp_names(tc, moe_family, i):
 
 def subgraphs(cfg, moe_family, i):
     """Smoothing subgraphs of text layer i: (kind, source, targets)."""
-    tc = cfg["text_config"]
-    p = "%slayers.%d." % (TEXT, i)
+    p = "%slayers.%d." % (text_prefix(cfg), i)
     a = p + "self_attn."
+    if cfg.get("model_type") == Q25:  # msModelSlim's Qwen2.5-VL adapter: k first, no ov
+        return [("norm-linear", p + "input_layernorm", [a + "k_proj", a + "q_proj", a + "v_proj"]),
+                ("norm-linear", p + "post_attention_layernorm", [p + "mlp.gate_proj", p + "mlp.up_proj"]),
+                ("up-down", p + "mlp.up_proj", [p + "mlp.down_proj"])]
+    tc = cfg["text_config"]
     out = [("norm-linear", p + "input_layernorm", [a + "q_proj", a + "k_proj", a + "v_proj"]),
            ("ov", a + "v_proj", [a + "o_proj"])]
     # the MoE adapter's condition, literally: a dense layer in mlp_only_layers gets none
@@ -170,12 +224,12 @@ PRIORITY = {"up-down": 1, "ov": 2, "linear-linear": 3, "norm-linear": 4}
 
 class QuaRot:
     def __init__(self, cfg, block_size, moe_family):
-        tc, vc = cfg["text_config"], cfg["vision_config"]
+        tc, vc, f = cfg.get("text_config") or {}, cfg["vision_config"], text_fields(cfg)
         if cfg.get("tie_word_embeddings", tc.get("tie_word_embeddings", False)):
             raise OutlierError("quarot: tied word embeddings are refused")
-        self.cfg, self.moe = cfg, moe_family
-        self.R = rot_hadamard(tc["hidden_size"], block_size)
-        self.Ruv = rot_shifted(tc["head_dim"], block_size)
+        self.cfg, self.moe, self.text = cfg, moe_family, text_prefix(cfg)
+        self.R = rot_hadamard(f["hidden_size"], block_size)
+        self.Ruv = rot_shifted(f["head_dim"], block_size)
         self.n_deep = len(vc.get("deepstack_visual_indexes") or [])
 
     def left(self, ws, module, R):
@@ -197,18 +251,21 @@ class QuaRot:
         ws.set_vec(norm + ".weight", torch.ones_like(g))
 
     def pre_run(self, ws):
-        v = "model.visual."
-        for m in [v + "merger.linear_fc2"] + ["%sdeepstack_merger_list.%d.linear_fc2" % (v, k)
-                                              for k in range(self.n_deep)]:
+        if self.cfg.get("model_type") == Q25:
+            lefts = ["visual.merger.mlp.2"]
+        else:
+            v = "model.visual."
+            lefts = [v + "merger.linear_fc2"] + ["%sdeepstack_merger_list.%d.linear_fc2" % (v, k)
+                                                 for k in range(self.n_deep)]
+        for m in lefts:
             self.left(ws, m, self.R)
-        w = ws.vec(TEXT + "embed_tokens.weight")
-        ws.set_vec(TEXT + "embed_tokens.weight", w @ expand(self.R, w.shape[1]))
+        w = ws.vec(self.text + "embed_tokens.weight")
+        ws.set_vec(self.text + "embed_tokens.weight", w @ expand(self.R, w.shape[1]))
 
     def layer(self, ws, i):
-        tc = self.cfg["text_config"]
-        p = "%slayers.%d." % (TEXT, i)
+        p = "%slayers.%d." % (self.text, i)
         a = p + "self_attn."
-        ins, outs = mlp_names(tc, self.moe, i)
+        ins, outs = mlp_names(self.cfg, self.moe, i)
         self.fuse(ws, p + "input_layernorm", [a + "q_proj", a + "k_proj", a + "v_proj"])
         self.fuse(ws, p + "post_attention_layernorm", ins)
         for m in [a + "o_proj"] + outs:
@@ -219,9 +276,9 @@ class QuaRot:
         self.right(ws, a + "o_proj", self.Ruv)
 
     def post_run(self, ws):
-        g = ws.vec(TEXT + "norm.weight")
+        g = ws.vec(self.text + "norm.weight")
         ws.set_vec("lm_head.weight", ws.vec("lm_head.weight") * g)
-        ws.set_vec(TEXT + "norm.weight", torch.ones_like(g))
+        ws.set_vec(self.text + "norm.weight", torch.ones_like(g))
         head = ws.vec("lm_head.weight")
         ws.set_vec("lm_head.weight", head @ expand(self.R, head.shape[1]))
 
@@ -246,7 +303,7 @@ def fold(ws, cfg, kind, source, targets, a, alpha, scale_min, dtype_of, shift=No
     """One subgraph with activation statistic a (max |x[:, c]| of targets[0]'s input, or
     max |x[:, c] - shift_then[c]| in the asymmetric mode); shift (asymmetric norm-linear): the
     final (max + min) / 2, moved into the biases."""
-    tc = cfg["text_config"]
+    tc = text_fields(cfg)
     tw = [ws.get(t) for t in targets]
     if kind == "norm-linear":
         wstat = torch.stack([w.abs().amax(0) for w in tw]).amax(0)
