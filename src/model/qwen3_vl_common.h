@@ -116,8 +116,10 @@ enum vs_status vs_qwen_vl_read_int_fields(const struct vs_model *m, const json_t
                                           const struct vs_qwen_vl_int_field *fields, size_t n);
 /* m->dtype from torch_dtype (or dtype) at the top level, in text_config or vision_config. */
 enum vs_status vs_qwen_vl_parse_dtype(struct vs_model *m);
-/* mrope_section of rope_scaling (object `rs` of `where`): three counts summing to head_dim/2. */
-enum vs_status vs_qwen_vl_parse_mrope(struct vs_model *m, const json_t *rs, const char *where);
+/* RoPE of the text config `tc` (named `tw`, NULL: the top level): rope_scaling, or transformers
+ * 5's rope_parameters, whose rope_theta comes before tc's; mrope_section three counts summing
+ * to head_dim/2; rope_type default or mrope. d->rope_theta holds the family's default. */
+enum vs_status vs_qwen_vl_parse_rope(struct vs_model *m, const json_t *tc, const char *tw);
 /* Relations between the keys that the shape math relies on (shared by the families). */
 enum vs_status vs_qwen_vl_check_relations(const struct vs_model *m, bool pos_embed);
 /* One more than the largest N of the checkpoint's parameters named `<prefix>N.…` (0: none). */

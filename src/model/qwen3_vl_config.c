@@ -184,13 +184,12 @@ static enum vs_status parse_config(struct vs_model *m)
     d->norm_topk_prob = true;
     d->image_token_id = 151655;
     if ((st = vs_json_num_opt(tc, "rms_norm_eps", f, tw, &d->rms_norm_eps)) != VS_OK ||
-        (st = vs_json_num_opt(tc, "rope_theta", f, tw, &d->rope_theta)) != VS_OK ||
         (st = vs_json_bool_opt(tc, "norm_topk_prob", f, tw, &d->norm_topk_prob)) != VS_OK ||
         (st = vs_json_int_opt(m->config, "image_token_id", f, NULL, &d->image_token_id)) != VS_OK)
         return st;
     d->mrope_interleaved = true;
     d->image_frame_time = true;
-    if ((st = vs_qwen_vl_parse_mrope(m, json_object_get(tc, "rope_scaling"), "text_config.rope_scaling")) != VS_OK)
+    if ((st = vs_qwen_vl_parse_rope(m, tc, tw)) != VS_OK)
         return st;
     for (size_t i = 0; i < d->n_deepstack; i++)
         if (d->deepstack_indexes[i] < 0 || d->deepstack_indexes[i] >= d->v_depth)
@@ -201,16 +200,49 @@ static enum vs_status parse_config(struct vs_model *m)
     return vs_qwen_vl_parse_dtype(m);
 }
 
-enum vs_status vs_qwen_vl_parse_mrope(struct vs_model *m, const json_t *rs, const char *where)
+/* rope_type (or the older "type") of the RoPE object: what Qwen-VL writes ("default", or
+ * "mrope", which transformers maps to default); a scaling type would change the frequencies. */
+static enum vs_status check_rope_type(const struct vs_model *m, const json_t *rs, const char *where)
+{
+    static const char *const keys[] = {"rope_type", "type"};
+    for (size_t k = 0; k < 2; k++) {
+        const char *t = NULL;
+        enum vs_status st = vs_json_str_opt(rs, keys[k], m->config_path, where, &t);
+        if (st != VS_OK)
+            return st;
+        if (t && strcmp(t, "default") != 0 && strcmp(t, "mrope") != 0)
+            return vs_error_set(VS_ERR_UNSUPPORTED, "%s: %s.%s: '%s' is not supported (only default / mrope RoPE)",
+                                m->config_path, where, keys[k], t);
+    }
+    return VS_OK;
+}
+
+enum vs_status vs_qwen_vl_parse_rope(struct vs_model *m, const json_t *tc, const char *tw)
 {
     struct vs_qwen3_vl_dims *d = &m->d;
     const char *f = m->config_path;
-    enum vs_status st;
+    const char *key = "rope_scaling";
+    const json_t *rs = json_object_get(tc, key);
+    if (!json_is_object(rs)) { /* transformers 5 */
+        key = "rope_parameters";
+        rs = json_object_get(tc, key);
+    }
+    char where[64];
+    snprintf(where, sizeof where, "%s%s%s", tw ? tw : "", tw ? "." : "", key);
+    enum vs_status st = vs_json_num_opt(tc, "rope_theta", f, tw, &d->rope_theta);
+    if (st == VS_OK && json_is_object(rs)) /* rope_parameters' own value comes first */
+        st = vs_json_num_opt(rs, "rope_theta", f, where, &d->rope_theta);
+    if (st == VS_OK && json_is_object(rs))
+        st = check_rope_type(m, rs, where);
+    if (st != VS_OK)
+        return st;
+    if (!(d->rope_theta > 0))
+        return vs_error_set(VS_ERR_MODEL, "%s: rope_theta must be positive", f);
+    /* each count is at most 2^31 (head_dim is), so the sum cannot overflow */
     int64_t *sec = NULL;
     size_t n_sec = 0;
     if (json_is_object(rs) && (st = vs_json_int_list_opt(rs, "mrope_section", f, where, &sec, &n_sec)) != VS_OK)
         return st;
-    /* each count is at most 2^31 (head_dim is), so the sum cannot overflow */
     bool sec_ok = n_sec == 3;
     for (size_t i = 0; sec_ok && i < 3; i++)
         sec_ok = sec[i] >= 0 && sec[i] <= INT32_MAX;

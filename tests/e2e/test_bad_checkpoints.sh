@@ -125,6 +125,38 @@ config_case mrope_sum moe text_config.rope_scaling.mrope_section '[6, 5, 6]' \
   "text_config.rope_scaling.mrope_section: expected three non-negative integers summing to head_dim/2 = 16"
 config_case mrope_negative moe text_config.rope_scaling.mrope_section '[20, -2, -2]' \
   "text_config.rope_scaling.mrope_section: expected three non-negative integers summing to head_dim/2 = 16"
+config_case rope_type_yarn moe text_config.rope_scaling.rope_type '"yarn"' \
+  "text_config.rope_scaling.rope_type: 'yarn' is not supported (only default / mrope RoPE)"
+config_case rope_theta_zero dense text_config.rope_theta 0 "rope_theta must be positive"
+# transformers 5's form: rope_scaling and rope_theta as text_config.rope_parameters, whose
+# rope_theta is the one used; calibrated (the attention runs): the same export as the published
+# form, and another export with another rope_theta
+v5_rope() { # name, rope_theta
+  rm -rf "${tmp:?}/$1"; cp -r "$tmp/dense" "$tmp/$1"
+  python3 - "$tmp/$1/config.json" "$2" <<'PY'
+import json, sys
+path, theta = sys.argv[1], float(sys.argv[2])
+c = json.load(open(path))
+tc = c["text_config"]
+tc["rope_parameters"] = dict(tc.pop("rope_scaling"), rope_theta=theta)
+del tc["rope_theta"]
+json.dump(c, open(path, "w"), indent=2)
+PY
+}
+theta=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text_config"]["rope_theta"])' "$tmp/dense/config.json")
+v5_rope dense_v5 "$theta"
+v5_rope dense_v5_theta 10000
+rm -rf "$tmp/dense.w8a8"; cp -r "$tmp/dense" "$tmp/dense.w8a8"
+for d in dense.w8a8 dense_v5 dense_v5_theta; do
+  "$VLMSLIM" quant --model_path "$tmp/$d" --save_path "$tmp/$d.x" --model_type Qwen3-VL-4B-Instruct --quant_type w8a8 \
+    --device cpu --quiet >/dev/null 2>"$tmp/stderr" || { echo "FAIL: $d: $(cat "$tmp/stderr")"; failures=$((failures + 1)); }
+done
+if diff -r -x config.json "$tmp/dense.w8a8.x" "$tmp/dense_v5.x" >/dev/null &&
+   ! diff -r -x config.json "$tmp/dense.w8a8.x" "$tmp/dense_v5_theta.x" >/dev/null; then
+  echo "ok: transformers 5 rope_parameters: the published form's export; its rope_theta is used"
+else
+  echo "FAIL: transformers 5 rope_parameters"; failures=$((failures + 1))
+fi
 config_case vision_depth_zero moe vision_config.depth 0 "vision_config.depth: must be a positive integer, got 0"
 config_case vision_depth_one_more dense vision_config.depth 3 \
   "vision_config.depth (3) is more than the 2 blocks the checkpoint has (model.visual.blocks.*)"

@@ -7,6 +7,7 @@
 # - the family's best practices (--quant_type w8a8);
 # - float equivalence of msModelSlim's smoothing subgraphs (iter_smooth, smooth_quant) and QuaRot maps for the family: the
 #   transformed float model (nothing quantized) computes the original logits;
+# - a config.json in transformers 5's form (text_config, rope_parameters) reads as the published one;
 # - the family's refusals and config.json errors: one error line, exit 1, nothing written.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VLMSLIM_MKCALIB:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
@@ -96,6 +97,35 @@ changed() { # export, tensor
 changed "$tmp/smooth" model.layers.0.input_layernorm.weight || fail "smooth: input_layernorm not rescaled"
 changed "$tmp/quarot" visual.merger.mlp.2.bias || fail "quarot: merger.mlp.2 not rotated"
 
+# 3b. a config.json as transformers 5 writes it: the text fields in text_config, rope_scaling and
+# rope_theta as rope_parameters {rope_type, mrope_section, rope_theta}; the same forward, and its
+# rope_theta is the one used (a different value changes the logits)
+v5() { # dir, rope_theta
+  rm -rf "${tmp:?}/$1"; cp -r "$tmp/f32" "$tmp/$1"
+  python3 - "$tmp/$1/config.json" "$2" <<'PY'
+import json, sys
+path, theta = sys.argv[1], float(sys.argv[2])
+c = json.load(open(path))
+text = {k: c.pop(k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                              "num_key_value_heads", "rms_norm_eps", "vocab_size", "hidden_act")}
+rope = c.pop("rope_scaling")
+del c["rope_theta"]
+text["rope_parameters"] = {"rope_type": "default", "mrope_section": rope["mrope_section"], "rope_theta": theta}
+c["text_config"] = text
+json.dump(c, open(path, "w"), indent=2)
+PY
+}
+v5 v5 1000000
+v5 v5_theta 10000
+for d in v5 v5_theta; do
+  "$VLMSLIM" forward --model_path "$tmp/$d" --model_type "$type" --inputs "$inputs" --dump "$tmp/d_$d" --quiet >/dev/null ||
+    fail "$d: forward"
+done
+echo "== transformers 5 config.json: the logits of the published one"
+"$cmp_t" --only logits "$tmp/d_v5/sample_0.safetensors" "$tmp/d0/sample_0.safetensors" || fail "v5 config: logits changed"
+"$cmp_t" --only logits "$tmp/d_v5_theta/sample_0.safetensors" "$tmp/d0/sample_0.safetensors" >/dev/null 2>&1 &&
+  fail "v5 config: rope_parameters.rope_theta 10000 not used"
+
 # 4. the best practices (lab_practice/qwen2_5_vl/) on generated calibration images: QuaRot and
 # iter_smooth for the untied sizes, iter_smooth alone for the 3B (tied); pattern names as exported
 "$VLMSLIM_MKCALIB" --out "$tmp/lab/calibImages" >/dev/null
@@ -156,6 +186,12 @@ config_case window_small vision_config.window_size 14 \
 config_case heads_hidden num_attention_heads 5 "num_attention_heads (5) does not divide hidden_size (64)"
 config_case mrope rope_scaling.mrope_section '[4, 2, 3]' \
   "rope_scaling.mrope_section: expected three non-negative integers summing to head_dim/2 = 8"
+config_case rope_type rope_scaling.type '"yarn"' "rope_scaling.type: 'yarn' is not supported (only default / mrope RoPE)"
+# (v5: transformers 5's text_config, made in section 3b)
+rm -rf "$tmp/v5_sec"; cp -r "$tmp/v5" "$tmp/v5_sec"
+python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["text_config"]["rope_parameters"]["mrope_section"]=[8,0,1]; json.dump(c,open(p,"w"))' "$tmp/v5_sec/config.json"
+expect_error v5_sec "$tmp/v5_sec/config.json: text_config.rope_parameters.mrope_section: expected three non-negative integers summing to head_dim/2 = 8" \
+  --model_path "$tmp/v5_sec" --config_path tests/data/configs/dense_dynamic.yaml
 config_case layers_more num_hidden_layers 3 "num_hidden_layers (3) is more than the 2 layers the checkpoint has (model.layers.*)"
 config_case depth_more vision_config.depth 5 "vision_config.depth (5) is more than the 4 blocks the checkpoint has (visual.blocks.*)"
 config_case hidden_zero hidden_size 0 "hidden_size: must be a positive integer, got 0"

@@ -61,7 +61,7 @@ def text_config(cfg):
     rope = g("rope_scaling") or g("rope_parameters") or {}
     H, nq = g("hidden_size"), g("num_attention_heads")
     return dict(H=H, layers=g("num_hidden_layers"), nq=nq, nkv=g("num_key_value_heads", nq), D=H // nq,
-                eps=g("rms_norm_eps", 1e-5), theta=g("rope_theta", rope.get("rope_theta", 1e6)),
+                eps=g("rms_norm_eps", 1e-5), theta=rope.get("rope_theta", g("rope_theta", 1e6)),
                 sec=list(rope["mrope_section"]), vocab=g("vocab_size"), tie=g("tie_word_embeddings", False),
                 image_id=cfg.get("image_token_id", tc.get("image_token_id", 151655)))
 

@@ -2,7 +2,6 @@
  * level (the published checkpoints) or in text_config (transformers >= 4.52), vision_config
  * with the window attention's window_size and fullatt_block_indexes. Checked before any tensor
  * is looked at; errors name config.json and the key. */
-#include <stdio.h>
 #include <string.h>
 
 #include "io/json_util.h"
@@ -103,14 +102,11 @@ enum vs_status vs_qwen2_5_vl_parse_config(struct vs_model *m)
     d->rope_theta = 1000000.0;
     d->image_token_id = 151655;
     if ((st = vs_json_num_opt(tc, "rms_norm_eps", f, tw, &d->rms_norm_eps)) != VS_OK ||
-        (st = vs_json_num_opt(tc, "rope_theta", f, tw, &d->rope_theta)) != VS_OK ||
         (st = vs_json_int_opt(m->config, "image_token_id", f, NULL, &d->image_token_id)) != VS_OK)
         return st;
     d->mrope_interleaved = false;
     d->image_frame_time = false; /* get_rope_index: an image's time index is frame x 0 seconds */
-    char where[64];
-    snprintf(where, sizeof where, "%s%srope_scaling", tw ? tw : "", tw ? "." : "");
-    if ((st = vs_qwen_vl_parse_mrope(m, json_object_get(tc, "rope_scaling"), where)) != VS_OK ||
+    if ((st = vs_qwen_vl_parse_rope(m, tc, tw)) != VS_OK ||
         (st = vs_qwen_vl_check_relations(m, false)) != VS_OK)
         return st;
     return vs_qwen_vl_parse_dtype(m);
