@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/fs.h"
+#include "base/log.h"
 #include "io/json_util.h"
 #include "io/safetensors.h"
 #include "save/side_files.h"
@@ -26,6 +27,8 @@ struct ct_saver {
     json_t *fused;              /* fused-layer key -> group (-1: float), see fused_key */
     json_t *expert_layers;      /* a MoE layer's fused key -> group, in write order */
     json_t *planned;            /* module -> group of every Linear (plan_linear) */
+    json_t *kernel_warned;      /* "out x in" shapes warned of by warn_no_wna16_kernel */
+    enum vs_dtype dtype;        /* the checkpoint's float dtype: vLLM's activation dtype */
 };
 
 #define SAVER_NAME "compressed_tensors_saver"
@@ -129,6 +132,7 @@ static void ct_abort(void *p)
     json_decref(s->fused);
     json_decref(s->expert_layers);
     json_decref(s->planned);
+    json_decref(s->kernel_warned);
     free(s->dir);
     free(s);
 }
@@ -142,7 +146,8 @@ static enum vs_status ct_open(const char *dir, const struct vs_saver_context *ct
     for (int g = 0; g < CT_GROUPS && ok; g++)
         ok = (s->members[g] = json_array()) != NULL;
     ok = ok && (s->ignore = json_array()) && (s->fused = json_object()) && (s->expert_layers = json_object()) &&
-              (s->planned = json_object());
+              (s->planned = json_object()) && (s->kernel_warned = json_object());
+    s->dtype = ctx->global_dtype;
     enum vs_status st = ok ? vs_st_writer_open(dir, "model", ctx->part_bytes, VS_EXPORT_MODE, &s->writer)
                            : vs_error_set(VS_ERR_NOMEM, "%s: out of memory starting the export", dir);
     if (st != VS_OK) {
@@ -179,6 +184,33 @@ static int group_of(enum vs_scheme scheme, bool input_symmetric)
     }
 }
 
+/* A dense W8A16 Linear runs in vLLM on the first WNA16 kernel (mixed_precision/__init__.py,
+ * choose_mp_linear_kernel) whose can_implement takes its per-partition shape: Machete (sm90: in
+ * % 64, out % 128), AllSpark (sm80-89: in % 16, out % 16), Marlin (sm80+: out % 64, in % 128),
+ * Exllama (float16 activations, out % 4); BitBLAS only with its package installed. A shape
+ * that none of them takes fails the load ("Failed to find a kernel that can implement the
+ * WNA16 linear layer"). Warned of once per shape at tensor-parallel size 1 (more ranks divide
+ * the shapes further); not refused, as the kernels differ between vLLM versions. */
+static enum vs_status warn_no_wna16_kernel(struct ct_saver *s, const struct vs_planned_linear *l)
+{
+    int64_t out = l->rows, in = l->cols;
+    bool machete = in % 64 == 0 && out % 128 == 0, allspark = in % 16 == 0 && out % 16 == 0;
+    bool marlin = out % 64 == 0 && in % 128 == 0, exllama = s->dtype == VS_DTYPE_F16 && out % 4 == 0;
+    if (machete || allspark || marlin || exllama)
+        return VS_OK;
+    char key[48];
+    snprintf(key, sizeof key, "%lld x %lld", (long long)out, (long long)in);
+    if (json_object_get(s->kernel_warned, key))
+        return VS_OK;
+    if (json_object_set_new(s->kernel_warned, key, json_true()) != 0)
+        return VS_ERR_NOMEM;
+    vs_warn("%s: %s (and every W8A16 Linear of shape [%s]): no vLLM W8A16 GPU kernel takes this shape "
+            "(Machete: in %% 64 and out %% 128; AllSpark: both %% 16; Marlin: out %% 64 and in %% 128; Exllama: float16 "
+            "models only), so vLLM is expected to fail loading the export; keep it W8A8 or float",
+            SAVER_NAME, l->module, key);
+    return VS_OK;
+}
+
 static enum vs_status ct_plan_linear(void *p, const struct vs_planned_linear *l)
 {
     int g = l->quantized ? group_of(l->scheme, l->input_symmetric) : -1;
@@ -190,6 +222,11 @@ static enum vs_status ct_plan_linear(void *p, const struct vs_planned_linear *l)
                             "%s: %s: W8A16 needs an input size divisible by 4 (vLLM's packed weight has in / 4 int32 "
                             "columns), not %lld",
                             SAVER_NAME, l->module, (long long)l->cols);
+    if (g == CT_WEIGHT_ONLY && !strstr(l->module, ".mlp.experts.")) { /* experts: the WNA16 MoE methods */
+        enum vs_status st = warn_no_wna16_kernel(p, l);
+        if (st != VS_OK)
+            return st;
+    }
     return record(p, l->module, g);
 }
 

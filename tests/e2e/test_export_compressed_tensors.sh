@@ -196,6 +196,37 @@ q25_names "$tmp/q25m-ct"
 same_logits "$q25t" "$tmp/q25m-ct" "$tmp/q25m-a" "Qwen2.5-VL W8A16 + W8A8 static + dynamic" \
   tests/golden/forward_cmd/qwen25_bf16/inputs
 
+# 5b. W8A16 on shapes no vLLM W8A16 GPU kernel takes (vision MLP width 100: not a multiple of 16,
+#     as Qwen2.5-VL's 3420 is not): a warning once per shape, the export still written; a float16
+#     model (vLLM's Exllama kernel takes it) gets none
+for dt in bf16 f16; do
+  "$VLMSLIM_MKMODEL" --family qwen2_5_vl --dtype $dt --seed 44 --vision-intermediate 100 --out "$tmp/q25w-$dt" >/dev/null
+  cat >"$tmp/q25w.yaml" <<YAML
+apiversion: multimodal_vlm_modelslim_v1
+spec:
+  process:
+    - type: linear_quant
+      qconfig:
+        act: {scope: per_tensor, dtype: float, symmetric: True, method: none}
+        weight: {scope: per_channel, dtype: int8, symmetric: True, method: minmax}
+      include: ["visual.blocks.*.mlp.*"]
+  save:
+    - type: compressed_tensors_saver
+YAML
+  "$VLMSLIM" quant --model_path "$tmp/q25w-$dt" --save_path "$tmp/q25w-$dt-ct" --model_type Qwen2.5-VL-7B-Instruct \
+    --config_path "$tmp/q25w.yaml" --quiet >/dev/null 2>"$tmp/q25w.log" || fail "q25w $dt: $(cat "$tmp/q25w.log")"
+  n=$(grep -c 'no vLLM W8A16 GPU kernel takes this shape' "$tmp/q25w.log" || true)
+  want=0; [ $dt = bf16 ] && want=2
+  if [ "$n" -ne "$want" ] || [ ! -f "$tmp/q25w-$dt-ct/config.json" ]; then
+    fail "q25w $dt: $n kernel warning(s), expected $want (one per shape); log: $(cat "$tmp/q25w.log")"
+  elif [ $dt = bf16 ]; then
+    grep -q 'visual.blocks.0.mlp.gate_proj (and every W8A16 Linear of shape \[100 x 64\])' "$tmp/q25w.log" &&
+      grep -q 'visual.blocks.0.mlp.down_proj (and every W8A16 Linear of shape \[64 x 100\])' "$tmp/q25w.log" ||
+      fail "q25w: the warnings do not name the first Linear of each shape: $(cat "$tmp/q25w.log")"
+    echo "ok: W8A16 shapes without a vLLM kernel: $(head -1 "$tmp/q25w.log")"
+  fi
+done
+
 # 6. refusals
 expect_error() { # rc, message, config text, model, model_type
   local rc=0 out=$tmp/err-out ct=$tmp/err-ct
