@@ -607,9 +607,11 @@ static bool is_pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 /* ---- processors ---- */
 
 static const char *const LINEAR_KEYS[] = {"type", "qconfig", "include", "exclude", NULL};
+/* vision_subgraphs: vlmslim's extension (docs/vision_smoothing.md), not msModelSlim's */
 static const char *const ITER_SMOOTH_KEYS[] = {"type", "alpha", "scale_min", "symmetric", "enable_subgraph_type",
-                                               "include", "exclude", NULL};
-static const char *const SMOOTH_QUANT_KEYS[] = {"type", "alpha", "symmetric", "include", "exclude", NULL};
+                                               "include", "exclude", "vision_subgraphs", NULL};
+static const char *const SMOOTH_QUANT_KEYS[] = {"type", "alpha", "symmetric", "include", "exclude", "vision_subgraphs",
+                                                NULL};
 static const char *const FLEX_SMOOTH_KEYS[] = {"type", "alpha", "beta", "enable_subgraph_type", "include",
                                                "exclude", NULL};
 static const char *const FLEX_AWQ_KEYS[] = {"type", "alpha", "beta", "enable_subgraph_type", "include",
@@ -647,9 +649,11 @@ static enum vs_status parse_iter_smooth(const struct ctx *c, const json_t *obj, 
     is->alpha = 0.9;
     is->scale_min = 1e-5;
     is->symmetric = true;
+    is->vision_subgraphs = false;
     if ((st = get_float_in(c, obj, path, "alpha", 0, 1, false, &is->alpha)) != VS_OK ||
         (st = get_float_in(c, obj, path, "scale_min", 0, 1, false, &is->scale_min)) != VS_OK ||
         (st = get_bool_key(c, obj, path, "symmetric", &is->symmetric)) != VS_OK ||
+        (st = get_bool_key(c, obj, path, "vision_subgraphs", &is->vision_subgraphs)) != VS_OK ||
         (st = get_subgraph_types(c, obj, path, &is->subgraph_types)) != VS_OK ||
         (st = get_patterns(c, obj, path, "include", true, "*", &is->include)) != VS_OK)
         return st;
@@ -662,8 +666,10 @@ static enum vs_status parse_smooth_quant(const struct ctx *c, const json_t *obj,
     enum vs_status st;
     sq->alpha = 0.5;
     sq->symmetric = true;
+    sq->vision_subgraphs = false;
     if ((st = get_float_in(c, obj, path, "alpha", 0, 1, false, &sq->alpha)) != VS_OK ||
         (st = get_bool_key(c, obj, path, "symmetric", &sq->symmetric)) != VS_OK ||
+        (st = get_bool_key(c, obj, path, "vision_subgraphs", &sq->vision_subgraphs)) != VS_OK ||
         (st = get_patterns(c, obj, path, "include", true, "*", &sq->include)) != VS_OK)
         return st;
     return get_patterns(c, obj, path, "exclude", true, NULL, &sq->exclude);

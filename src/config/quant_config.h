@@ -90,12 +90,14 @@ struct vs_iter_smooth_config {
     bool symmetric;    /* default true */
     unsigned subgraph_types; /* vs_subgraph_type bits; default all four */
     struct vs_pattern_list include, exclude;
+    bool vision_subgraphs;   /* vlmslim's extension: the vision blocks' subgraphs too; default false */
 };
 
 struct vs_smooth_quant_config {
     double alpha; /* (0,1), default 0.5 */
     bool symmetric;
     struct vs_pattern_list include, exclude;
+    bool vision_subgraphs; /* as iter_smooth's */
 };
 
 struct vs_quarot_config {

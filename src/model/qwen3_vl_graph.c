@@ -57,8 +57,55 @@ static int64_t layer_of(const struct vs_qwen3_vl_dims *d, size_t unit)
     return unit == 0 || unit > (size_t)d->layers ? -1 : (int64_t)unit - 1;
 }
 
+enum vs_status vs_qwen_vl_vision_subgraphs(const struct vs_qwen3_vl_dims *d, bool swiglu, struct vs_subgraph_list *out)
+{
+    struct names t = {0};
+    enum vs_status st = names_reset(&t, 2);
+    char p[64], src[NAME_MAX_LEN];
+    for (int64_t b = 0; b < d->v_depth && st == VS_OK; b++) {
+        snprintf(p, sizeof p, "%sblocks.%lld.", d->vis_prefix, (long long)b);
+        size_t first = out->n;
+        t.n = 0;
+        names_add(&t, "%sattn.qkv", p);
+        snprintf(src, sizeof src, "%snorm1", p);
+        st = vs_subgraph_add(out, VS_SUBGRAPH_KIND_NORM_LINEAR, src, t.p, 1);
+        if (st == VS_OK) { /* the value third of the fused qkv → proj, over the (MHA) vision heads */
+            t.n = 0;
+            names_add(&t, "%sattn.proj", p);
+            snprintf(src, sizeof src, "%sattn.qkv", p);
+            if ((st = vs_subgraph_add(out, VS_SUBGRAPH_KIND_OV, src, t.p, 1)) == VS_OK) {
+                struct vs_subgraph *g = &out->items[out->n - 1];
+                g->num_attention_heads = g->num_key_value_heads = d->v_heads;
+                g->head_dim = d->v_hidden / d->v_heads;
+                g->source_row_begin = 2 * d->v_hidden;
+            }
+        }
+        if (st == VS_OK) {
+            t.n = 0;
+            if (swiglu)
+                names_add(&t, "%smlp.gate_proj", p), names_add(&t, "%smlp.up_proj", p);
+            else
+                names_add(&t, "%smlp.linear_fc1", p);
+            snprintf(src, sizeof src, "%snorm2", p);
+            st = vs_subgraph_add(out, VS_SUBGRAPH_KIND_NORM_LINEAR, src, t.p, t.n);
+        }
+        if (st == VS_OK && swiglu) {
+            t.n = 0;
+            names_add(&t, "%smlp.down_proj", p);
+            snprintf(src, sizeof src, "%smlp.up_proj", p);
+            st = vs_subgraph_add(out, VS_SUBGRAPH_KIND_UP_DOWN, src, t.p, 1);
+        }
+        for (size_t k = first; k < out->n; k++)
+            out->items[k].vision = true;
+    }
+    names_free(&t);
+    return st;
+}
+
 static enum vs_status subgraphs(const struct vs_qwen3_vl_dims *d, bool moe, size_t unit, struct vs_subgraph_list *out)
 {
+    if (unit == 0)
+        return vs_qwen_vl_vision_subgraphs(d, false, out);
     int64_t L = layer_of(d, unit);
     if (L < 0)
         return VS_OK;

@@ -2,7 +2,7 @@
  * by Hugging Face module names, per unit of the adapter (0 = model.visual, 1..L = text layer
  * L-1; the tail has none).
  *
- * Smoothing subgraphs, text layers only:
+ * Smoothing subgraphs (msModelSlim's: text layers only; the vision ones are vlmslim's):
  *   qwen3_vl      norm-linear input_layernorm → q_proj, k_proj, v_proj; norm-linear
  *                 post_attention_layernorm → mlp.gate_proj, mlp.up_proj; ov v_proj → o_proj
  *                 (group_method "max"); up-down mlp.up_proj → mlp.down_proj.
@@ -35,7 +35,14 @@
  * (layer + 1) % decoder_sparse_step == 0). */
 bool vs_qwen3_vl_graph_is_moe_layer(const struct vs_qwen3_vl_dims *d, int64_t layer);
 
-/* Smoothing subgraphs of one unit, appended to *out (unit 0 and the tail add none). */
+/* The vision tower's smoothing subgraphs (unit 0; marked vision, used only with the
+ * processors' vision_subgraphs, docs/vision_smoothing.md), per block: norm-linear norm1 →
+ * attn.qkv; ov attn.qkv's value rows → attn.proj; norm-linear norm2 → mlp.linear_fc1, or with
+ * `swiglu` (Qwen2.5-VL) → mlp.gate_proj, mlp.up_proj and up-down mlp.up_proj → mlp.down_proj. */
+enum vs_status vs_qwen_vl_vision_subgraphs(const struct vs_qwen3_vl_dims *d, bool swiglu, struct vs_subgraph_list *out);
+
+/* Smoothing subgraphs of one unit, appended to *out (unit 0: the vision ones above; the tail
+ * adds none). */
 enum vs_status vs_qwen3_vl_dense_subgraphs(const struct vs_qwen3_vl_dims *d, size_t unit,
                                            struct vs_subgraph_list *out);
 enum vs_status vs_qwen3_vl_moe_subgraphs(const struct vs_qwen3_vl_dims *d, size_t unit,

@@ -5,6 +5,7 @@
 #ifndef VS_MODEL_SUBGRAPH_H
 #define VS_MODEL_SUBGRAPH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,12 @@ struct vs_subgraph {
     /* ov: attention shape for the per-KV-group reduction (0 otherwise) */
     int64_t num_attention_heads, num_key_value_heads, head_dim;
     const char *group_method; /* extra_config.group_method ("max" for ov, used by flex_smooth only) or NULL */
+    /* ov with a fused source (a vision block's attn.qkv): the value rows are source rows
+     * [source_row_begin, source_row_begin + num_key_value_heads·head_dim); 0 for a whole v_proj */
+    int64_t source_row_begin;
+    /* a vision block's subgraph: used only where the processor asks (vision_subgraphs, a vlmslim
+     * extension; msModelSlim smooths the text layers only) */
+    bool vision;
 };
 
 struct vs_subgraph_list {

@@ -152,13 +152,20 @@ enum vs_status vs_outlier_open(const struct vs_quant_config *cfg, const struct v
             continue;
         }
         /* smoothing: which units it needs the forward of */
-        size_t n_units = ops->unit_count(m);
+        size_t n_units = ops->unit_count(m), n_vision = 0;
         for (size_t i = 0; i < n_units && st == VS_OK; i++) {
             struct vs_subgraph_list sg = {0};
             if ((st = vs_proc_smooth_select(o, p, i, &sg)) == VS_OK && sg.n && (long)i > o->last_data_unit)
                 o->last_data_unit = (long)i;
+            for (size_t g = 0; g < sg.n; g++)
+                n_vision += sg.items[g].vision;
             vs_subgraph_list_free(&sg);
         }
+        bool vision = p->type == VS_PROC_ITER_SMOOTH ? p->u.iter_smooth.vision_subgraphs : p->u.smooth_quant.vision_subgraphs;
+        if (st == VS_OK && vision && n_vision == 0)
+            st = vs_error_set(VS_ERR_CONFIG, "%s: %s.vision_subgraphs: no vision-tower subgraph of model family '%s' is "
+                              "selected (the family has none, or enable_subgraph_type / include / exclude leave none)",
+                              cfg->source_path, p->path, ops->key);
     }
     if (st != VS_OK) {
         vs_outlier_close(o);

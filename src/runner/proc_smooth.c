@@ -16,6 +16,7 @@ struct smooth_cfg {
     bool symmetric;
     unsigned types; /* 1u << kind */
     const struct vs_pattern_list *include, *exclude;
+    bool vision; /* vision_subgraphs */
 };
 
 static struct smooth_cfg config_of(const struct vs_processor_config *p)
@@ -24,11 +25,12 @@ static struct smooth_cfg config_of(const struct vs_processor_config *p)
         const struct vs_smooth_quant_config *c = &p->u.smooth_quant;
         return (struct smooth_cfg){.alpha = c->alpha, .scale_min = 1e-5, .symmetric = c->symmetric,
                                    .types = 1u << VS_SUBGRAPH_KIND_NORM_LINEAR, .include = &c->include,
-                                   .exclude = &c->exclude};
+                                   .exclude = &c->exclude, .vision = c->vision_subgraphs};
     }
     const struct vs_iter_smooth_config *c = &p->u.iter_smooth;
     return (struct smooth_cfg){.alpha = c->alpha, .scale_min = c->scale_min, .symmetric = c->symmetric,
-                               .types = c->subgraph_types, .include = &c->include, .exclude = &c->exclude};
+                               .types = c->subgraph_types, .include = &c->include, .exclude = &c->exclude,
+                               .vision = c->vision_subgraphs};
 }
 
 static bool any_match(const struct vs_pattern_list *l, const char *name)
@@ -48,8 +50,8 @@ enum vs_status vs_proc_smooth_select(const struct vs_outlier *o, const struct vs
     for (size_t k = 0; k < all.n && st == VS_OK; k++) {
         const struct vs_subgraph *g = &all.items[k];
         const char *key = g->source ? g->source : g->targets[0];
-        if (!(c.types & (1u << g->kind)) || (c.include->present && !any_match(c.include, key)) ||
-            any_match(c.exclude, key))
+        if ((g->vision && !c.vision) || !(c.types & (1u << g->kind)) ||
+            (c.include->present && !any_match(c.include, key)) || any_match(c.exclude, key))
             continue;
         if ((st = vs_subgraph_add(out, g->kind, g->source, (const char *const *)g->targets, g->n_targets)) != VS_OK)
             break;
@@ -59,6 +61,8 @@ enum vs_status vs_proc_smooth_select(const struct vs_outlier *o, const struct vs
         n->num_key_value_heads = g->num_key_value_heads;
         n->head_dim = g->head_dim;
         n->group_method = g->group_method;
+        n->source_row_begin = g->source_row_begin;
+        n->vision = g->vision;
     }
     vs_subgraph_list_free(&all);
     return st;
@@ -115,6 +119,14 @@ enum vs_status vs_outlier_prepare_unit(struct vs_outlier *o, size_t i, struct vs
         for (size_t g = 0; g < sg.n && st == VS_OK; g++) {
             if (sg.items[g].kind != VS_SUBGRAPH_KIND_NORM_LINEAR)
                 continue;
+            char bias[512];
+            snprintf(bias, sizeof bias, "%s.bias", sg.items[g].source);
+            if (sg.items[g].vision && vs_unit_find_param(u, bias) < 0) { /* engines build these norms bias-free */
+                st = vs_error_set(VS_ERR_UNSUPPORTED, "%s: %s: symmetric: false with vision_subgraphs needs vision norms "
+                                  "with a bias (LayerNorm); %s has none (an RMSNorm); use symmetric: true",
+                                  o->cfg->source_path, p->path, sg.items[g].source);
+                break;
+            }
             st = add_zero_bias(o, u, sg.items[g].source);
             for (size_t t = 0; t < sg.items[g].n_targets && st == VS_OK; t++)
                 st = add_zero_bias(o, u, sg.items[g].targets[t]);
@@ -161,9 +173,19 @@ static enum vs_status fold(const struct vs_outlier *o, const struct smooth_cfg *
         snprintf(name, sizeof name, "%s.bias", g->source);
         w.norm_bias = vs_xunit_param(x, name, NULL);
     } else if (st == VS_OK) {
-        if (vs_xunit_linear(x, g->source, &src))
+        if (vs_xunit_linear(x, g->source, &src)) {
+            if (g->source_row_begin) { /* the value rows of a fused qkv */
+                int64_t rows = g->num_key_value_heads * g->head_dim;
+                if (g->source_row_begin + rows > src.out)
+                    st = vs_error_set(VS_ERR_MODEL, "%s: %lld rows, the value rows end at %lld", g->source,
+                                      (long long)src.out, (long long)(g->source_row_begin + rows));
+                src.w += g->source_row_begin * src.in;
+                if (src.b)
+                    src.b += g->source_row_begin;
+                src.out = rows;
+            }
             w.source = &src;
-        else
+        } else
             st = vs_error_set(VS_ERR_MODEL, "%s: a %s subgraph's source, which unit '%s' does not hold", g->source,
                               vs_subgraph_kind_name(g->kind), x->u->name);
     }

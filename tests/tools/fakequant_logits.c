@@ -1,4 +1,4 @@
-/* How close a dense Qwen3-VL or Qwen2.5-VL export's quantized model is to the float model:
+/* How close a Qwen3-VL(-MoE) or Qwen2.5-VL export's quantized model is to the float model:
  *   vs-fakequant-logits MODEL_DIR EXPORT_DIR INPUTS_DIR WORK_DIR [OTHER_EXPORT]
  * reads the ascendv1 export as an engine would (W8A8: weight int8 × deq_scale / input_scale per
  * row and the input fake-quantized per tensor with input_scale / input_offset, round half to
@@ -14,8 +14,9 @@
  * per int32) × .weight_scale with the input in float. With OTHER_EXPORT (a fifth argument) the
  * quantized logits of the two exports are compared instead of each with the float model:
  *   max abs logit difference D of max |logit| L
- * Dense checkpoints only (an export's unstacked MoE experts are refused), and not the norm and
- * Linear biases shifted smoothing (symmetric: false) creates. */
+ * An export's unstacked MoE experts are stacked back into the checkpoint's fused tensors (their
+ * inputs fake-quantized under the per-expert names). Not the norm and Linear biases shifted
+ * smoothing (symmetric: false) creates. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,8 +123,97 @@ static int unpack_weight(struct vs_st_model *w, struct vs_st_writer *out, const 
 }
 
 /* The export dequantized into WORK_DIR/model.safetensors; activation quantizers into A. */
+/* An export's unstacked MoE experts (<layer>.mlp.experts.E.{gate,up,down}_proj.weight,
+ * dequantized), stacked back into the checkpoint's fused tensors for the adapter:
+ * gate_up_proj [E, H, 2I] (gate then up, transposed) and down_proj [E, I, H]. */
+struct expert_w {
+    char *layer; /* "<prefix>.mlp.experts" */
+    int e, proj; /* proj: 0 gate, 1 up, 2 down */
+    float *v;
+    int64_t rows, cols;
+};
+struct experts {
+    struct expert_w *w;
+    size_t n;
+};
+
+static bool stash_expert(struct experts *X, const char *name, float *v, const struct vs_st_tensor *t)
+{
+    const char *e = strstr(name, ".mlp.experts.");
+    if (!e)
+        return false;
+    static const char *const projs[] = {"gate_proj.weight", "up_proj.weight", "down_proj.weight"};
+    char *end;
+    long idx = strtol(e + strlen(".mlp.experts."), &end, 10);
+    int proj = -1;
+    for (int k = 0; k < 3; k++)
+        if (*end == '.' && !strcmp(end + 1, projs[k]))
+            proj = k;
+    if (proj < 0 || t->ndim != 2)
+        return false;
+    X->w = realloc(X->w, (X->n + 1) * sizeof *X->w);
+    X->w[X->n++] = (struct expert_w){.layer = strndup(name, (size_t)(e - name) + strlen(".mlp.experts")), .e = (int)idx,
+                                     .proj = proj, .v = v, .rows = t->shape[0], .cols = t->shape[1]};
+    return true;
+}
+
+static int write_experts(struct experts *X, struct vs_st_writer *out)
+{
+    for (size_t i = 0; i < X->n; i++) {
+        if (!X->w[i].layer)
+            continue; /* written with an earlier layer */
+        const char *layer = X->w[i].layer;
+        int E = 0;
+        int64_t I = 0, H = 0;
+        for (size_t j = i; j < X->n; j++)
+            if (X->w[j].layer && !strcmp(X->w[j].layer, layer)) {
+                E = X->w[j].e + 1 > E ? X->w[j].e + 1 : E;
+                if (X->w[j].proj == 0)
+                    I = X->w[j].rows, H = X->w[j].cols;
+            }
+        size_t ne = (size_t)E * (size_t)H * (size_t)I;
+        float *gu = calloc(2 * ne, sizeof *gu), *dn = calloc(ne, sizeof *dn);
+        size_t found = 0;
+        for (size_t j = X->n; j-- > i;) {
+            struct expert_w *x = &X->w[j];
+            if (!x->layer || strcmp(x->layer, layer) != 0)
+                continue;
+            bool fits = x->proj == 2 ? x->rows == H && x->cols == I : x->rows == I && x->cols == H;
+            if (!fits)
+                return fail("MoE experts: shapes of one layer differ");
+            for (int64_t r = 0; r < x->rows; r++)
+                for (int64_t c = 0; c < x->cols; c++) {
+                    float val = x->v[r * x->cols + c];
+                    if (x->proj == 2) /* down [H, I] -> dn[e][c = i][r = h] */
+                        dn[((size_t)x->e * (size_t)I + (size_t)c) * (size_t)H + (size_t)r] = val;
+                    else /* gate/up [I, H] -> gu[e][c = h][proj·I + r] */
+                        gu[((size_t)x->e * (size_t)H + (size_t)c) * (size_t)(2 * I) + (size_t)(x->proj * I + r)] = val;
+                }
+            found++;
+            free(x->v);
+            if (j != i)
+                free(x->layer), x->layer = NULL;
+        }
+        if (found != 3 * (size_t)E)
+            return fail("MoE experts: a layer's experts are incomplete");
+        char n[600];
+        int64_t gs[3] = {E, H, 2 * I}, ds[3] = {E, I, H};
+        snprintf(n, sizeof n, "%s.gate_up_proj", layer);
+        if (vs_st_writer_add(out, n, VS_DTYPE_F32, 3, gs, gu, 2 * ne * sizeof *gu) != VS_OK)
+            return fail(NULL);
+        snprintf(n, sizeof n, "%s.down_proj", layer);
+        if (vs_st_writer_add(out, n, VS_DTYPE_F32, 3, ds, dn, ne * sizeof *dn) != VS_OK)
+            return fail(NULL);
+        free(gu), free(dn), free(X->w[i].layer);
+        X->w[i].layer = NULL;
+    }
+    free(X->w);
+    return 0;
+}
+
 static int dequantize(const char *export_dir, const char *work, struct acts *A)
 {
+    struct experts X = {0};
     char *desc_path = vs_path_join(export_dir, "quant_model_description.json");
     json_t *desc = NULL;
     struct vs_st_model *w = NULL;
@@ -159,8 +249,6 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
         }
         if (!type)
             return fail("a tensor missing from the description");
-        if (strstr(name, ".mlp.experts."))
-            return fail("MoE experts: dense exports only");
         if (strstr(name, "layernorm.bias")) /* the adapter's text layers would not read them */
             return fail("norm biases (shifted smoothing): not modelled");
         size_t len = strlen(name), n = 1;
@@ -232,10 +320,14 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
             free(v);
             continue;
         }
+        if (stash_expert(&X, name, v, t))
+            continue;
         if (vs_st_writer_add(out, name, VS_DTYPE_F32, t->ndim, t->shape, v, n * sizeof *v) != VS_OK)
             return fail(NULL);
         free(v);
     }
+    if (write_experts(&X, out) != 0)
+        return 1;
     char *src = vs_path_join(export_dir, "config.json"), *dst = vs_path_join(work, "config.json");
     if (vs_st_writer_close(out) != VS_OK || vs_fs_copy_file(src, dst, 0644) != VS_OK)
         return fail(NULL);
@@ -245,19 +337,18 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
     return 0;
 }
 
-/* The built-in adapter of the checkpoint's family: qwen2_5_vl by config.json's model_type, else
- * the dense Qwen3-VL one. */
+/* The built-in adapter of the checkpoint's family: the one keyed by config.json's model_type,
+ * else the dense Qwen3-VL one. */
 static const struct vs_adapter_ops *adapter_of(const char *dir)
 {
     char *p = vs_path_join(dir, "config.json");
     json_t *cfg = NULL;
-    const char *key = "qwen3_vl";
-    if (p && vs_json_load_file(p, &cfg) == VS_OK && json_is_string(json_object_get(cfg, "model_type")) &&
-        !strcmp(json_string_value(json_object_get(cfg, "model_type")), "qwen2_5_vl"))
-        key = "qwen2_5_vl";
+    const struct vs_adapter_ops *ops = NULL;
+    if (p && vs_json_load_file(p, &cfg) == VS_OK && json_is_string(json_object_get(cfg, "model_type")))
+        ops = vs_builtin_adapter(json_string_value(json_object_get(cfg, "model_type")));
     json_decref(cfg);
     free(p);
-    return vs_builtin_adapter(key);
+    return ops ? ops : vs_builtin_adapter("qwen3_vl");
 }
 
 /* Last-position logits of every sample (caller frees), with hooks on every unit. */

@@ -48,7 +48,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "vs-make-inputs: %s\n", cfg ? vs_error_message() : jerr.text);
         return 1;
     }
-    int64_t vocab = cfg_int(json_object_get(cfg, "text_config"), "vocab_size", 151936);
+    /* text_config's, or the top level's (published Qwen2.5-VL configs are flat) */
+    int64_t vocab = cfg_int(json_object_get(cfg, "text_config"), "vocab_size", cfg_int(cfg, "vocab_size", 151936));
     int64_t image_id = cfg_int(cfg, "image_token_id", 151655), vs_id = cfg_int(cfg, "vision_start_token_id", 151652),
             ve_id = cfg_int(cfg, "vision_end_token_id", 151653);
     struct vs_image img = {0};

@@ -1,5 +1,6 @@
 /* Outlier suppression maps of the Qwen2.5-VL adapter, msModelSlim's (its
- * msmodelslim/model/qwen2_5_vl adapter, docs/qwen2_5_vl.md §5.1), text layers only:
+ * msmodelslim/model/qwen2_5_vl adapter, docs/qwen2_5_vl.md §5.1) for the text layers; the vision
+ * blocks' are vlmslim's (vs_qwen_vl_vision_subgraphs, used with vision_subgraphs):
  *   smoothing  norm-linear input_layernorm → k_proj, q_proj, v_proj (k first, as msModelSlim
  *              lists them); norm-linear post_attention_layernorm → gate_proj, up_proj; up-down
  *              up_proj → down_proj. No ov subgraph (Qwen3-VL's adapters have one).
@@ -18,7 +19,9 @@
 
 enum vs_status vs_qwen2_5_vl_unit_subgraphs(const struct vs_model *m, size_t i, struct vs_subgraph_list *out)
 {
-    if (i == 0 || i > (size_t)m->d.layers) /* the vision tower */
+    if (i == 0) /* the vision tower: vlmslim's subgraphs, used only where a processor asks */
+        return vs_qwen_vl_vision_subgraphs(&m->d, true, out);
+    if (i > (size_t)m->d.layers)
         return VS_OK;
     char p[64], src[96], t[3][96];
     snprintf(p, sizeof p, "%slayers.%zu.", m->d.text_prefix, i - 1);
