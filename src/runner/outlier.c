@@ -161,8 +161,7 @@ enum vs_status vs_outlier_open(const struct vs_quant_config *cfg, const struct v
                 n_vision += sg.items[g].vision;
             vs_subgraph_list_free(&sg);
         }
-        bool vision = p->type == VS_PROC_ITER_SMOOTH ? p->u.iter_smooth.vision_subgraphs : p->u.smooth_quant.vision_subgraphs;
-        if (st == VS_OK && vision && n_vision == 0)
+        if (st == VS_OK && vs_proc_smooth_wants_vision(p) && n_vision == 0)
             st = vs_error_set(VS_ERR_CONFIG, "%s: %s.vision_subgraphs: no vision-tower subgraph of model family '%s' is "
                               "selected (the family has none, or enable_subgraph_type / include / exclude leave none)",
                               cfg->source_path, p->path, ops->key);

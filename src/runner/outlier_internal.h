@@ -46,6 +46,8 @@ enum vs_status vs_proc_quarot_unit(struct vs_outlier *o, size_t i, const struct 
 enum vs_status vs_proc_quarot_tail(struct vs_outlier *o, const struct vs_xunit *x);
 
 /* iter_smooth / smooth_quant on one unit: the selected subgraphs (may be none). */
+/* Whether a smoothing processor asks for the vision blocks' subgraphs too (vision_subgraphs). */
+bool vs_proc_smooth_wants_vision(const struct vs_processor_config *p);
 enum vs_status vs_proc_smooth_select(const struct vs_outlier *o, const struct vs_processor_config *p, size_t i,
                                      struct vs_subgraph_list *out);
 enum vs_status vs_proc_smooth_unit(struct vs_outlier *o, const struct vs_processor_config *p, size_t i,

@@ -41,6 +41,8 @@ static bool any_match(const struct vs_pattern_list *l, const char *name)
     return false;
 }
 
+bool vs_proc_smooth_wants_vision(const struct vs_processor_config *p) { return config_of(p).vision; }
+
 enum vs_status vs_proc_smooth_select(const struct vs_outlier *o, const struct vs_processor_config *p, size_t i,
                                      struct vs_subgraph_list *out)
 {
@@ -180,9 +182,8 @@ static enum vs_status fold(const struct vs_outlier *o, const struct smooth_cfg *
                     st = vs_error_set(VS_ERR_MODEL, "%s: %lld rows, the value rows end at %lld", g->source,
                                       (long long)src.out, (long long)(g->source_row_begin + rows));
                 src.w += g->source_row_begin * src.in;
-                if (src.b)
-                    src.b += g->source_row_begin;
-                src.out = rows;
+                src.b = src.b ? src.b + g->source_row_begin : NULL;
+                src.out = rows; /* (not used when st is set: the fold is skipped) */
             }
             w.source = &src;
         } else
