@@ -5,7 +5,8 @@
 #   (vs-fakequant-logits comparing it with an untransformed float export), while the vision norms
 #   did change; without the key the vision tower is left as msModelSlim leaves it;
 # - accuracy on checkpoints with planted activation outliers (mkmodel --outliers, vision norms
-#   included): the shipped quarot + iter_smooth config with vision_subgraphs comes within 0.01 of
+#   included): the shipped quarot + iter_smooth config with vision_subgraphs (vlmslim's
+#   lab_practice/*/*_vision_smooth.yaml, checked to be exactly that) comes within 0.01 of
 #   the same config with the vision tower left in float (simulated W8A8 logits cosine to the
 #   float model), and above the config without it; without outliers it costs nothing (within
 #   1e-4, the measurement's noise on these tiny models);
@@ -22,10 +23,11 @@ fq=$VS_BUILD_DIR/tests/tools/vs-fakequant-logits
 cmp_t=$VS_BUILD_DIR/tests/tools/vs-compare-tensors
 configs=${VS_SHARED_DATA:-../shared/data}/msmodelslim_configs
 
-# family | --model_type | shipped W8A8 config | mkmodel dimensions | vision prefix
-families='qwen3_vl|Qwen3-VL-32B-Instruct|'"$configs"'/qwen3_vl/qwen3_vl_w8a8.yaml|--head-dim 32|model.visual.
-qwen3_vl_moe|Qwen3-VL-30B-A3B|'"$configs"'/qwen3_vl_moe/qwen3_vl_moe_w8a8.yaml|--head-dim 32|model.visual.
-qwen2_5_vl|Qwen2.5-VL-7B-Instruct|lab_practice/qwen2_5_vl/qwen2_5_vl_w8a8.yaml|--hidden 128 --heads 4|visual.'
+# family | --model_type | shipped W8A8 config | mkmodel dimensions | vision prefix | vlmslim's
+# vision-smoothing practice (the lab_practice copy of the shipped config with the switch on)
+families='qwen3_vl|Qwen3-VL-32B-Instruct|'"$configs"'/qwen3_vl/qwen3_vl_w8a8.yaml|--head-dim 32|model.visual.|lab_practice/qwen3_vl/qwen3_vl_w8a8_vision_smooth.yaml
+qwen3_vl_moe|Qwen3-VL-30B-A3B|'"$configs"'/qwen3_vl_moe/qwen3_vl_moe_w8a8.yaml|--head-dim 32|model.visual.|lab_practice/qwen3_vl_moe/qwen3_vl_moe_w8a8_vision_smooth.yaml
+qwen2_5_vl|Qwen2.5-VL-7B-Instruct|lab_practice/qwen2_5_vl/qwen2_5_vl_w8a8.yaml|--hidden 128 --heads 4|visual.|lab_practice/qwen2_5_vl/qwen2_5_vl_w8a8_vision_smooth.yaml'
 
 # float_config NAME PROCESS_LINE: $tmp/NAME.yaml, the processor line then nothing quantized
 float_config() {
@@ -52,6 +54,8 @@ float_config sq_sym '    - {type: smooth_quant, vision_subgraphs: True}'
 float_config is_text '    - {type: iter_smooth, alpha: 0.9}'
 # with_vision SHIPPED OUT: the shipped config with vision_subgraphs: True on its iter_smooth
 with_vision() { sed 's/^\( *\)- type: "iter_smooth"/&\n\1  vision_subgraphs: True/' "$1" >"$2"; }
+# spec_of CONFIG: its spec section without comments and blank lines
+spec_of() { sed -n '/^spec:/,$p' "$1" | sed 's/ *#.*//; s/ *$//' | grep -v '^$'; }
 # vision_float SHIPPED OUT: the shipped config with the vision tower kept in float
 vision_float() { awk '{print} /^      exclude:/ && !done {print "        - \"*visual*\""; done=1}' "$1" >"$2"; }
 cosine() { # model, export, inputs
@@ -62,7 +66,7 @@ quant() { # model, save, model_type, config, inputs
     --quiet >/dev/null 2>"$tmp/log" || fail "$2: $(cat "$tmp/log")"
 }
 
-while IFS='|' read -r fam type shipped dims vis; do
+while IFS='|' read -r fam type shipped dims vis practice; do
   echo "== $fam: float equivalence"
   m=$tmp/$fam.f32
   "$VLMSLIM_MKMODEL" --family "$fam" --preset tiny --dtype f32 --seed 61 $dims --out "$m" >/dev/null
@@ -90,6 +94,9 @@ while IFS='|' read -r fam type shipped dims vis; do
   "$VLMSLIM_MKMODEL" --family "$fam" --preset tiny --dtype bf16 --seed 51 $dims --outliers --out "$m" >/dev/null
   tests/golden/calib/make_image_inputs.sh "$VS_BUILD_DIR" "$m" gen:64x48,gen:40x72,gen:56x56,gen:80x40 "$m.in"
   with_vision "$shipped" "$tmp/vis.yaml"
+  # the practice is the shipped config with the switch on, nothing else
+  [ "$(spec_of "$tmp/vis.yaml")" = "$(spec_of "$practice")" ] || fail "$fam: $practice is not $shipped + vision_subgraphs"
+  cp "$practice" "$tmp/vis.yaml"
   vision_float "$shipped" "$tmp/vfloat.yaml"
   grep -q 'vision_subgraphs: True' "$tmp/vis.yaml" && grep -q '"\*visual\*"' "$tmp/vfloat.yaml" ||
     fail "$fam: the config variants were not made from $shipped"

@@ -98,6 +98,7 @@ class Smooth:
         else:
             self.alpha, self.scale_min, self.types = float(item.get("alpha", 0.5)), 1e-5, ["norm-linear"]
         self.symmetric = bool(item.get("symmetric", True))
+        self.vision = bool(item.get("vision_subgraphs", False))  # vlmslim's extension
         self.include, self.exclude = item.get("include"), item.get("exclude") or []
 
     def select(self, sgs):
@@ -291,7 +292,10 @@ def export(a):
                     last = max(last, L + 1)
 
     def smooth_unit(sm, i):
-        sgs = sm.select(ot.subgraphs(cfg, moe_family, i - 1)) if i > 0 else []
+        if i > 0:
+            sgs = sm.select(ot.subgraphs(cfg, moe_family, i - 1))
+        else:
+            sgs = sm.select(ot.vision_subgraphs(cfg)) if sm.vision else []
         if not sgs:
             return
         first = {g[2][0]: k for k, g in enumerate(sgs)}
@@ -316,13 +320,14 @@ def export(a):
             return ck.tensors[m + ".weight"].dtype if m + ".weight" in ck.tensors else "F32"
         for k in sorted(range(len(sgs)), key=lambda k: ot.PRIORITY[sgs[k][0]]):
             if k in acc:
-                kind, source, targets = sgs[k]
+                kind, source, targets = sgs[k][:3]
                 shift = None
                 if shifted[k]:
                     for m in [source] + targets:
                         ot.ensure_bias(ws, m, dtype_of)
                     shift = (hi[k] + lo[k]) / 2
-                ot.fold(ws, cfg, kind, source, targets, acc[k], sm.alpha, sm.scale_min, dtype_of, shift)
+                ot.fold(ws, cfg, kind, source, targets, acc[k], sm.alpha, sm.scale_min, dtype_of, shift,
+                        sgs[k][3] if len(sgs[k]) > 3 else None)
 
     def transformed(items):
         """The unit's items with the current (transformed) values."""

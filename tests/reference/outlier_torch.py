@@ -217,6 +217,28 @@ def subgraphs(cfg, moe_family, i):
     return out
 
 
+def vision_subgraphs(cfg):
+    """vlmslim's vision-block subgraphs (vision_subgraphs: True, docs/vision_smoothing.md), per
+    block: norm-linear norm1 -> attn.qkv; ov from the value rows [2 hv, 3 hv) of the fused
+    attn.qkv -> attn.proj over the vision heads (multi-head: no group mean); norm-linear
+    norm2 -> linear_fc1 (Qwen3-VL) or -> gate_proj, up_proj and up-down up_proj -> down_proj
+    (Qwen2.5-VL). The ov entry carries its geometry as a fourth field."""
+    vc, q25 = cfg["vision_config"], cfg.get("model_type") == Q25
+    hv, heads = vc["hidden_size"], vc["num_heads"]
+    out = []
+    for b in range(vc["depth"]):
+        p = "%sblocks.%d." % ("visual." if q25 else "model.visual.", b)
+        out.append(("norm-linear", p + "norm1", [p + "attn.qkv"]))
+        out.append(("ov", p + "attn.qkv", [p + "attn.proj"],
+                    {"rows": 2 * hv, "heads": heads, "kv_heads": heads, "head_dim": hv // heads}))
+        if q25:
+            out += [("norm-linear", p + "norm2", [p + "mlp.gate_proj", p + "mlp.up_proj"]),
+                    ("up-down", p + "mlp.up_proj", [p + "mlp.down_proj"])]
+        else:
+            out.append(("norm-linear", p + "norm2", [p + "mlp.linear_fc1"]))
+    return out
+
+
 PRIORITY = {"up-down": 1, "ov": 2, "linear-linear": 3, "norm-linear": 4}
 
 
@@ -299,10 +321,12 @@ def ensure_bias(ws, module, dtype_of):
         ws.W[module + ".bias"] = torch.zeros(ws.W[module + ".weight"].shape[0])
 
 
-def fold(ws, cfg, kind, source, targets, a, alpha, scale_min, dtype_of, shift=None):
+def fold(ws, cfg, kind, source, targets, a, alpha, scale_min, dtype_of, shift=None, geom=None):
     """One subgraph with activation statistic a (max |x[:, c]| of targets[0]'s input, or
     max |x[:, c] - shift_then[c]| in the asymmetric mode); shift (asymmetric norm-linear): the
-    final (max + min) / 2, moved into the biases."""
+    final (max + min) / 2, moved into the biases; geom (a vision ov): its head counts and the
+    first row of the value part of the fused source. A norm with a bias (LayerNorm) has it
+    divided by the scales too."""
     tc = text_fields(cfg)
     tw = [ws.get(t) for t in targets]
     if kind == "norm-linear":
@@ -320,6 +344,8 @@ def fold(ws, cfg, kind, source, targets, a, alpha, scale_min, dtype_of, shift=No
             for t, w in zip(targets, tw):
                 ws.set_bias(t, ws.bias(t) + w @ shift)
             ws.set_vec(source + ".bias", (ws.vec(source + ".bias") - shift) / s)
+        elif source + ".bias" in ws.W:
+            ws.set_vec(source + ".bias", ws.vec(source + ".bias") / s)
         for t, w in zip(targets, tw):
             ws.set(t, w * s)
         ws.set_vec(source + ".weight", ws.vec(source + ".weight") / s)
@@ -330,13 +356,21 @@ def fold(ws, cfg, kind, source, targets, a, alpha, scale_min, dtype_of, shift=No
         if b is not None:
             ws.set_bias(source, b / s)
     elif kind == "ov":
-        nq, nkv, d = tc["num_attention_heads"], tc["num_key_value_heads"], tc["head_dim"]
+        if geom is None:
+            nq, nkv, d, r0 = tc["num_attention_heads"], tc["num_key_value_heads"], tc["head_dim"], 0
+        else:
+            nq, nkv, d, r0 = geom["heads"], geom["kv_heads"], geom["head_dim"], geom["rows"]
         v_s = s.reshape(nkv, nq // nkv, d).mean(1).reshape(-1)
         o_s = v_s.reshape(nkv, 1, d).expand(nkv, nq // nkv, d).reshape(-1)
+        rows = slice(r0, r0 + nkv * d)
         ws.set(targets[0], tw[0] * o_s)
-        ws.set(source, ws.get(source) / v_s[:, None])
+        w = ws.get(source)
+        w[rows] = w[rows] / v_s[:, None]
+        ws.set(source, w)
         b = ws.bias(source)
         if b is not None:
-            ws.set_bias(source, b / v_s)
+            b = b.clone()
+            b[rows] = b[rows] / v_s
+            ws.set_bias(source, b)
     else:
         raise OutlierError("%s: unknown subgraph kind %s" % (source, kind))

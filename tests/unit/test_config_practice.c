@@ -87,7 +87,8 @@ static const char *const LAB[] = {"lab_practice"};
 static void test_lab_practice_moe(void **state)
 {
     (void)state;
-    /* both MoE configs are verified for it; without tags config_id order picks w8a8 */
+    /* all three MoE configs are verified for it; without tags the score, then config_id order picks
+     * w8a8 (vlmslim's vision_smooth practice scores lower: msModelSlim's stays the default) */
     expect_select(LAB, 1, "qwen3_vl_moe", "Qwen3-VL-30B-A3B", "w8a8", NULL, 0,
                   "lab_practice/qwen3_vl_moe/qwen3_vl_moe_w8a8.yaml");
     const char *const a350[] = {"vllm_ascend", "ATLAS_350"};
@@ -102,11 +103,14 @@ static void test_lab_practice_moe(void **state)
                      "values; pass --config_path to choose a config. Considered: "
                      "lab_practice/qwen3_vl_moe/qwen3_vl_moe_w8a8.yaml (no verified Qwen3-VL-30B-A3B scenario has all "
                      "the --tag values); lab_practice/qwen3_vl_moe/qwen3_vl_moe_w8a8_mxfp8.yaml (no verified "
+                     "Qwen3-VL-30B-A3B scenario has all the --tag values); "
+                     "lab_practice/qwen3_vl_moe/qwen3_vl_moe_w8a8_vision_smooth.yaml (no verified "
                      "Qwen3-VL-30B-A3B scenario has all the --tag values)");
     expect_no_select(LAB, 1, "qwen3_vl_moe", "Qwen3-VL-30B-A3B", "w4a8", NULL, 0,
                      "no best practice for --model_type Qwen3-VL-30B-A3B and --quant_type w4a8; pass --config_path to "
                      "choose a config. Considered: lab_practice/qwen3_vl_moe/qwen3_vl_moe_w8a8.yaml (label w8a8); "
-                     "lab_practice/qwen3_vl_moe/qwen3_vl_moe_w8a8_mxfp8.yaml (label w8a8)");
+                     "lab_practice/qwen3_vl_moe/qwen3_vl_moe_w8a8_mxfp8.yaml (label w8a8); "
+                     "lab_practice/qwen3_vl_moe/qwen3_vl_moe_w8a8_vision_smooth.yaml (label w8a8)");
 }
 
 static void test_lab_practice_dense(void **state)
@@ -124,7 +128,9 @@ static void test_lab_practice_dense(void **state)
                      "to choose a config. Considered: lab_practice/qwen3_vl/qwen3_vl_4b_w8a8.yaml "
                      "(verified_model_types has no Qwen3-VL-8B-Instruct); "
                      "lab_practice/qwen3_vl/qwen3_vl_embedding_w8a8.yaml (not verified for Qwen3-VL-8B-Instruct); "
-                     "lab_practice/qwen3_vl/qwen3_vl_w8a8.yaml (verified_model_types has no Qwen3-VL-8B-Instruct)");
+                     "lab_practice/qwen3_vl/qwen3_vl_w8a8.yaml (verified_model_types has no Qwen3-VL-8B-Instruct); "
+                     "lab_practice/qwen3_vl/qwen3_vl_w8a8_vision_smooth.yaml (verified_model_types has no "
+                     "Qwen3-VL-8B-Instruct)");
     expect_no_select(LAB, 1, "qwen9", "Qwen9", "w8a8", NULL, 0,
                      "no best practice for model family 'qwen9' (no directory lab_practice/qwen9); pass --config_path");
     expect_no_select(LAB, 0, "qwen3_vl", "Qwen3-VL-4B-Instruct", "w8a8", NULL, 0,
