@@ -16,7 +16,7 @@
 #include "model/unit.h"
 #include "tensor/dtype.h"
 
-#define VS_ADAPTER_ABI_VERSION 3u
+#define VS_ADAPTER_ABI_VERSION 4u
 
 struct vs_model;        /* adapter-defined */
 struct vs_sample;       /* adapter-defined: one sample's state carried from unit to unit */
@@ -94,6 +94,17 @@ struct vs_adapter_ops {
      * The unit must outlive its use. */
     void (*set_tail)(struct vs_model *m, const struct vs_unit *tail);
 
+    /* ---- ABI 4: evaluation (NULL for ABI-1..3 adapters) ---- */
+
+    /* The vocabulary size (the logits' width). */
+    int64_t (*vocab_size)(const struct vs_model *m);
+    /* After the last unit: the logits of positions [begin, end) of the sample (sample_output's
+     * rows) into out [end - begin, vocab_size], after the final norm; the head (lm_head, or the
+     * embeddings when tied, read through set_tail's unit when one is set) runs through hooks
+     * (may be NULL), whose compute hook may take "lm_head". */
+    enum vs_status (*sample_logits_rows)(struct vs_model *m, const struct vs_sample *s, int64_t begin, int64_t end,
+                                         float *out, const struct vs_linear_hooks *hooks);
+
     /* Built-in adapters only (a plugin's table is read without it): unit_forward on n states at
      * once, as if run on each in turn, the Linears seeing the rows of several samples in one
      * call (so that each multiplies more rows). NULL: the runner runs one sample at a time. */
@@ -107,6 +118,12 @@ static inline bool vs_adapter_has_forward(const struct vs_adapter_ops *o)
 {
     return o->abi_version >= 2 && o->sample_begin && o->unit_forward && o->sample_logits && o->sample_output &&
            o->sample_size && o->sample_save && o->sample_load && o->sample_free && o->linear_is_routed;
+}
+
+/* True if the adapter implements the ABI-4 evaluation members (and the forward). */
+static inline bool vs_adapter_has_eval(const struct vs_adapter_ops *o)
+{
+    return o->abi_version >= 4 && vs_adapter_has_forward(o) && o->set_tail && o->vocab_size && o->sample_logits_rows;
 }
 
 /* True if the adapter implements the ABI-3 smoothing member. */

@@ -134,8 +134,9 @@ static enum vs_status nonfinite(const struct vs_linear_f32 *l, const char *what,
                         (long long)(first / (size_t)cols), (long long)(first % (size_t)cols), (long long)rows);
 }
 
-enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
-                               const struct vs_linear_hooks *hooks)
+/* The hooks around the product of l (float weights, or hooks->compute when computed). */
+static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
+                                   const struct vs_linear_hooks *hooks, bool computed)
 {
     /* where non-finite activations first appear, before an observer turns them into NaN scales */
     enum vs_status st = nonfinite(l, "input", x, rows, l->in);
@@ -145,10 +146,14 @@ enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, in
         hooks->observe_input(hooks->ctx, l->name, x, rows, l->in);
     if (hooks && hooks->transform_input)
         x = hooks->transform_input(hooks->ctx, l->name, x, rows, l->in);
-    if (l->w_in_out)
+    if (computed) {
+        if ((st = hooks->compute(hooks->ctx, l->name, x, rows, y)) != VS_OK)
+            return st;
+    } else if (l->w_in_out) {
         vs_linear_in_out_f32(x, l->w, l->ldw, l->b, y, rows, l->out, l->in);
-    else
+    } else {
         vs_linear_f32(x, l->w, l->b, y, rows, l->out, l->in);
+    }
     if ((st = nonfinite(l, "output", y, rows, l->out)) != VS_OK) /* overflow within the Linear */
         return st;
     if (hooks && hooks->observe_output)
@@ -156,10 +161,20 @@ enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, in
     return VS_OK;
 }
 
+enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
+                               const struct vs_linear_hooks *hooks)
+{
+    return apply_hooked(l, x, rows, y, hooks, false);
+}
+
 enum vs_status vs_linear_run(const struct vs_unit *u, const char *module, const float *x, int64_t rows, float *y,
                              const struct vs_linear_hooks *hooks)
 {
     struct vs_linear_f32 l;
+    if (hooks && hooks->computes && hooks->computes(hooks->ctx, module, &l.in, &l.out)) {
+        l.name = module;
+        return apply_hooked(&l, x, rows, y, hooks, true);
+    }
     enum vs_status st = vs_linear_f32_load(u, module, &l);
     if (st == VS_OK)
         st = vs_linear_apply(&l, x, rows, y, hooks);

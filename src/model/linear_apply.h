@@ -38,6 +38,13 @@ struct vs_linear_hooks {
     /* The hooks' results depend on how the rows are split into calls (a histogram rebinned per
      * call, a running shift): the runner then passes the rows of one sample per call. */
     bool per_sample;
+    /* The hooks may compute a Linear themselves instead of from the unit's float weights (a
+     * quantized model read from an export, in integer arithmetic): computes() says whether they
+     * take `module` and gives its in/out features; compute() then writes y [rows, out] from x
+     * (after observe_input and transform_input; observe_output sees y). The unit's weights of
+     * such a Linear are never read. Both NULL or both set. */
+    bool (*computes)(void *ctx, const char *module, int64_t *in, int64_t *out);
+    enum vs_status (*compute)(void *ctx, const char *module, const float *x, int64_t rows, float *y);
 };
 
 /* Loads `<module>.weight` (and `<module>.bias` if present) of unit u as float32 (see above). */
@@ -50,7 +57,9 @@ void vs_linear_f32_free(struct vs_linear_f32 *l);
 enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
                      const struct vs_linear_hooks *hooks);
 
-/* Linear `module` of unit u on x: vs_linear_f32_load, vs_linear_apply, vs_linear_f32_free. */
+/* Linear `module` of unit u on x: vs_linear_f32_load, vs_linear_apply, vs_linear_f32_free; or,
+ * when hooks->computes takes the module, the hooks' own computation with the same checks and
+ * observers. */
 enum vs_status vs_linear_run(const struct vs_unit *u, const char *module, const float *x, int64_t rows, float *y,
                              const struct vs_linear_hooks *hooks);
 

@@ -190,13 +190,14 @@ static void count_routes(struct routing *r, const float *x, int64_t rows)
 {
     const struct vs_qwen3_vl_dims *d = &r->m->d;
     int64_t E = d->experts, K = d->topk;
-    struct vs_linear_f32 g;
+    /* the router as the layer computes it: from float weights, or by the caller's compute hook */
+    const struct vs_linear_hooks *in = r->inner;
+    struct vs_linear_hooks computed = {.computes = in->computes, .compute = in->compute, .ctx = in->ctx};
     float *probs = vs_malloc((size_t)(rows * E) * sizeof *probs), *w = vs_malloc((size_t)K * sizeof *w);
     int64_t *counts = vs_calloc((size_t)E, sizeof *counts), *sel = vs_malloc((size_t)K * sizeof *sel);
-    enum vs_status st = probs && counts && w && sel ? vs_linear_f32_load(r->u, r->router, &g) : VS_ERR_NOMEM;
+    enum vs_status st = probs && counts && w && sel ? vs_linear_run(r->u, r->router, x, rows, probs, &computed)
+                                                    : VS_ERR_NOMEM;
     if (st == VS_OK) {
-        vs_linear_f32(x, g.w, g.b, probs, rows, E, g.in);
-        vs_linear_f32_free(&g);
         vs_softmax_rows_f32(probs, rows, E);
         for (int64_t t = 0; t < rows; t++) { /* the routing the layer itself computes */
             vs_qwen3_vl_top_k(probs + t * E, E, K, false, sel, w);
@@ -215,6 +216,18 @@ static void count_routes(struct routing *r, const float *x, int64_t rows)
         r->st = st;
     free(probs), free(w);
     free(counts), free(sel);
+}
+
+static bool routing_computes(void *ctx, const char *module, int64_t *in, int64_t *out)
+{
+    struct routing *r = ctx;
+    return r->inner->computes(r->inner->ctx, module, in, out);
+}
+
+static enum vs_status routing_compute(void *ctx, const char *module, const float *x, int64_t rows, float *y)
+{
+    struct routing *r = ctx;
+    return r->inner->compute(r->inner->ctx, module, x, rows, y);
 }
 
 static const float *routing_transform(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
@@ -277,7 +290,9 @@ static enum vs_status text_units(struct vs_model *m, int64_t layer, const struct
     r.prefix = prefix;
     snprintf(r.router, sizeof r.router, "%smlp.gate", prefix);
     struct vs_linear_hooks wrapped = {.observe_input = routing_observe, .ctx = &r, .transform_input = routing_transform,
-                                      .observe_output = hooks && hooks->observe_output ? routing_observe_output : NULL};
+                                      .observe_output = hooks && hooks->observe_output ? routing_observe_output : NULL,
+                                      .computes = hooks && hooks->computes ? routing_computes : NULL,
+                                      .compute = hooks && hooks->computes ? routing_compute : NULL};
     char router_w[200];
     snprintf(router_w, sizeof router_w, "%s.weight", r.router);
     bool count = hooks && hooks->routed_tokens && vs_unit_find_param(u, router_w) >= 0;
@@ -399,6 +414,60 @@ enum vs_status vs_qwen3_vl_sample_logits(struct vs_model *m, const struct vs_sam
     *logits = l;
     *n = V;
     return VS_OK;
+}
+
+int64_t vs_qwen3_vl_vocab_size(const struct vs_model *m) { return m->d.vocab; }
+
+/* The final RMSNorm of rows [begin, end), then the head: the hooks' own lm_head where they
+ * compute it, else the float head a block of vocabulary rows at a time. */
+enum vs_status vs_qwen3_vl_sample_logits_rows(struct vs_model *m, const struct vs_sample *s, int64_t begin, int64_t end,
+                                              float *out, const struct vs_linear_hooks *hooks)
+{
+    if (s->next_unit != (int64_t)vs_qwen3_vl_unit_count(m) || !s->hidden)
+        return vs_error_set(VS_ERR_INTERNAL, "logits asked after %lld of %zu units", (long long)s->next_unit,
+                            vs_qwen3_vl_unit_count(m));
+    if (begin < 0 || end < begin || end > s->n_tokens)
+        return vs_error_set(VS_ERR_INTERNAL, "logits of positions [%lld, %lld) of %lld", (long long)begin,
+                            (long long)end, (long long)s->n_tokens);
+    const struct vs_qwen3_vl_dims *d = &m->d;
+    int64_t H = d->hidden, V = d->vocab, n = end - begin, in, outf;
+    const struct vs_st_tensor *norm, *head = NULL;
+    char norm_name[64];
+    snprintf(norm_name, sizeof norm_name, "%snorm.weight", d->text_prefix);
+    bool computed = hooks && hooks->computes && hooks->computes(hooks->ctx, "lm_head", &in, &outf);
+    if (computed && (in != H || outf != V))
+        return vs_error_set(VS_ERR_MODEL, "lm_head: %lld x %lld, the config implies %lld x %lld", (long long)outf,
+                            (long long)in, (long long)V, (long long)H);
+    enum vs_status st = vs_qwen3_vl_tail_tensor(m, norm_name, &norm);
+    if (st == VS_OK && !computed)
+        st = vs_qwen3_vl_tail_tensor(m, "lm_head.weight", &head);
+    if (st != VS_OK || n == 0)
+        return st;
+    enum { BLOCK = 4096 };
+    float *g = vs_malloc((size_t)H * sizeof *g), *h = vs_malloc((size_t)(n * H) * sizeof *h);
+    float *w = computed ? NULL : vs_malloc((size_t)(BLOCK * H) * sizeof *w);
+    float *y = computed ? NULL : vs_malloc((size_t)(n * BLOCK) * sizeof *y);
+    if (!g || !h || (!computed && (!w || !y))) {
+        free(g), free(h), free(w), free(y);
+        return VS_ERR_NOMEM;
+    }
+    vs_convert_to_f32(norm->dtype, norm->data, g, (size_t)H);
+    if ((st = vs_tensor_check_finite(norm, g, (size_t)H, 0)) == VS_OK)
+        vs_rmsnorm_f32(s->hidden + begin * H, g, (float)d->rms_norm_eps, h, n, H);
+    if (st == VS_OK && computed)
+        st = vs_linear_run(NULL, "lm_head", h, n, out, hooks);
+    size_t es = head ? vs_dtype_size(head->dtype) : 0;
+    for (int64_t r0 = 0; r0 < V && st == VS_OK && !computed; r0 += BLOCK) {
+        int64_t rows = V - r0 < BLOCK ? V - r0 : BLOCK;
+        vs_convert_to_f32(head->dtype, (const unsigned char *)head->data + (size_t)(r0 * H) * es, w, (size_t)(rows * H));
+        if ((st = vs_tensor_check_finite(head, w, (size_t)(rows * H), (size_t)(r0 * H))) != VS_OK)
+            break;
+        vs_linear_f32(h, w, NULL, y, n, rows, H);
+        for (int64_t t = 0; t < n; t++)
+            memcpy(out + t * V + r0, y + t * rows, (size_t)rows * sizeof *out);
+    }
+    free(g), free(h), free(w), free(y);
+    return st;
 }
 
 void vs_qwen3_vl_sample_output(const struct vs_sample *s, const float **data, int64_t *rows, int64_t *cols)

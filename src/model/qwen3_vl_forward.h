@@ -11,6 +11,9 @@ enum vs_status vs_qwen3_vl_sample_begin(struct vs_model *m, const struct vs_mode
 enum vs_status vs_qwen3_vl_unit_forward(struct vs_model *m, size_t i, const struct vs_unit *u, struct vs_sample *s,
                                         const struct vs_linear_hooks *hooks, bool all_experts);
 enum vs_status vs_qwen3_vl_sample_logits(struct vs_model *m, const struct vs_sample *s, float **logits, int64_t *n);
+int64_t vs_qwen3_vl_vocab_size(const struct vs_model *m);
+enum vs_status vs_qwen3_vl_sample_logits_rows(struct vs_model *m, const struct vs_sample *s, int64_t begin, int64_t end,
+                                              float *out, const struct vs_linear_hooks *hooks);
 void vs_qwen3_vl_sample_output(const struct vs_sample *s, const float **data, int64_t *rows, int64_t *cols);
 /* unit_forward on n samples at once, in batches of up to VS_QWEN3_VL_BATCH_PATCHES patches (the
  * vision tower; attention stays within each image) or VS_QWEN3_VL_BATCH_TOKENS tokens (a text
@@ -41,6 +44,8 @@ bool vs_qwen3_vl_linear_is_routed(const struct vs_model *m, const char *module);
     .unit_forward = vs_qwen3_vl_unit_forward,            \
     .unit_forward_batch = vs_qwen3_vl_unit_forward_batch, \
     .sample_logits = vs_qwen3_vl_sample_logits,          \
+    .vocab_size = vs_qwen3_vl_vocab_size,                \
+    .sample_logits_rows = vs_qwen3_vl_sample_logits_rows, \
     .sample_output = vs_qwen3_vl_sample_output,          \
     .sample_size = vs_qwen3_vl_sample_size,              \
     .sample_save = vs_qwen3_vl_sample_save,              \

@@ -488,6 +488,7 @@ static enum vs_status load_plugin(struct vs_registry *r, const struct vs_group *
     r->sources = sources;
     memcpy(table, o, o->abi_version == 1   ? offsetof(struct vs_adapter_ops, sample_begin)
                      : o->abi_version == 2 ? offsetof(struct vs_adapter_ops, unit_subgraphs)
+                     : o->abi_version == 3 ? offsetof(struct vs_adapter_ops, vocab_size)
                                            : offsetof(struct vs_adapter_ops, unit_forward_batch));
     r->libs[r->n_libs] = h;
     r->sources[r->n_libs] = o;

@@ -113,3 +113,23 @@ const struct demo_ops_v2 vs_demo_adapter_v2 = {
            .global_dtype = demo_dtype},
     .linear_is_routed = demo_routed,
 };
+
+/* An adapter built against ABI version 3, whose table ends after set_tail: the registry must
+ * leave the ABI-4 (evaluation) members NULL. */
+static void demo_set_tail(struct vs_model *m, const struct vs_unit *tail)
+{
+    (void)m;
+    (void)tail;
+}
+struct demo_ops_v3 {
+    struct demo_ops_v2 v2;
+    void *outlier[5]; /* unit_subgraphs .. quarot_post_run */
+    void (*set_tail)(struct vs_model *, const struct vs_unit *);
+};
+const struct demo_ops_v3 vs_demo_adapter_v3 = {
+    .v2 = {.v1 = {.abi_version = 3, .key = "demo_v3", .pedigree = "demo", .open = demo_open, .close = demo_close,
+                  .unit_count = demo_unit_count, .unit_load = demo_unit_load, .tail_load = demo_tail_load,
+                  .global_dtype = demo_dtype},
+           .linear_is_routed = demo_routed},
+    .set_tail = demo_set_tail,
+};

@@ -165,6 +165,80 @@ static void test_apply_observes_then_computes(void **state)
         assert_true(y[i] == want[i]);
 }
 
+/* A compute hook takes "q" (2 -> 1: y = 10·x0 + x1) and leaves "fc" to the unit's weights;
+ * observers see both; a non-finite computed output is the Linear's error. */
+struct computed {
+    int computes, computed, observed_in, observed_out;
+    float last_y;
+};
+
+static bool computes_q(void *ctx, const char *module, int64_t *in, int64_t *out)
+{
+    struct computed *c = ctx;
+    c->computes++;
+    if (strcmp(module, "q") != 0)
+        return false;
+    *in = 2, *out = 1;
+    return true;
+}
+
+static enum vs_status compute_q(void *ctx, const char *module, const float *x, int64_t rows, float *y)
+{
+    struct computed *c = ctx;
+    assert_string_equal(module, "q");
+    c->computed++;
+    for (int64_t r = 0; r < rows; r++)
+        y[r] = 10 * x[2 * r] + x[2 * r + 1];
+    return VS_OK;
+}
+
+static void observe_in(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
+{
+    (void)module, (void)x, (void)rows;
+    struct computed *c = ctx;
+    c->observed_in += (int)cols;
+}
+
+static void observe_out(void *ctx, const char *module, const float *y, int64_t rows, int64_t cols)
+{
+    (void)module, (void)cols;
+    struct computed *c = ctx;
+    c->observed_out++;
+    c->last_y = y[rows - 1];
+}
+
+static void test_compute_hook(void **state)
+{
+    (void)state;
+    struct vs_unit *u = vs_unit_new("layer");
+    assert_int_equal(vs_unit_add_param(u, "fc.weight", &w_f32), VS_OK);
+    assert_int_equal(vs_unit_add_linear(u, "fc", "fc.weight", NULL), VS_OK);
+    struct computed c = {0};
+    struct vs_linear_hooks h = {.computes = computes_q, .compute = compute_q, .observe_input = observe_in,
+                                .observe_output = observe_out, .ctx = &c};
+    const float x[4] = {1, 2, 3, 4};
+    float y[6];
+    /* "q" is not in the unit: the hook computes it, the unit is never asked */
+    assert_int_equal(vs_linear_run(u, "q", x, 2, y, &h), VS_OK);
+    assert_true(y[0] == 12.0f && y[1] == 34.0f);
+    assert_int_equal(c.computed, 1);
+    assert_int_equal(c.observed_in, 2);
+    assert_int_equal(c.observed_out, 1);
+    assert_true(c.last_y == 34.0f);
+    /* "fc" from the unit's weights, with the same observers */
+    assert_int_equal(vs_linear_run(u, "fc", x, 2, y, &h), VS_OK);
+    assert_int_equal(c.computed, 1);
+    assert_true(y[0] == 5.0f && y[5] == 39.0f);
+    assert_int_equal(c.observed_out, 2);
+    /* a non-finite input is still refused before the hook computes */
+    const float bad[2] = {1, NAN};
+    assert_int_equal(vs_linear_run(u, "q", bad, 1, y, &h), VS_ERR_NONFINITE);
+    assert_string_equal(vs_error_message(), "Linear 'q': its input holds 1 non-finite value(s) (first: NaN at row 0, "
+                                            "column 1 of 1 rows)");
+    assert_int_equal(c.computed, 1);
+    vs_unit_free(u);
+}
+
 static void test_nonfinite_weights(void **state)
 {
     (void)state;
@@ -269,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_bf16_expert_slice_is_converted),
         cmocka_unit_test(test_missing_linear),
         cmocka_unit_test(test_apply_observes_then_computes),
+        cmocka_unit_test(test_compute_hook),
         cmocka_unit_test(test_nonfinite_weights),
         cmocka_unit_test(test_nonfinite_expert_slice),
         cmocka_unit_test(test_nonfinite_activations),

@@ -227,12 +227,14 @@ static void test_plugin_adapter(void **state)
              "absolute = Abs-1B\n"
              "old = Old-1B\n"
              "older = Old-2B\n"
+             "oldest3 = Old-3B\n"
              "[ModelAdapterEntryPoints]\n"
              "DEMO = plugins/libdemo.so:vs_demo_adapter\n"
              "absolute = %s:vs_demo_adapter\n"
              "old = %s:vs_demo_adapter_v1\n"
-             "older = %s:vs_demo_adapter_v2\n",
-             VS_DEMO_PLUGIN, VS_DEMO_PLUGIN, VS_DEMO_PLUGIN);
+             "older = %s:vs_demo_adapter_v2\n"
+             "oldest3 = %s:vs_demo_adapter_v3\n",
+             VS_DEMO_PLUGIN, VS_DEMO_PLUGIN, VS_DEMO_PLUGIN, VS_DEMO_PLUGIN);
     assert_int_equal(load_text(f, text), VS_OK);
     const struct vs_adapter_ops *ops = NULL, *again = NULL;
     assert_int_equal(vs_registry_resolve(f->reg, "Demo-2B", &ops), VS_OK);
@@ -265,6 +267,15 @@ static void test_plugin_adapter(void **state)
     assert_null(again->set_tail);
     assert_false(vs_adapter_has_subgraphs(again));
     assert_false(vs_adapter_has_quarot(again));
+    /* An ABI-3 table is read up to set_tail: the evaluation members are NULL. */
+    assert_int_equal(vs_registry_resolve(f->reg, "Old-3B", &again), VS_OK);
+    assert_int_equal(again->abi_version, 3);
+    assert_string_equal(again->key, "demo_v3");
+    assert_non_null(again->set_tail);
+    assert_null(again->vocab_size);
+    assert_null(again->sample_logits_rows);
+    assert_null(again->unit_forward_batch);
+    assert_false(vs_adapter_has_eval(again));
     vs_registry_free(f->reg); /* unloads the plugins */
     f->reg = NULL;
     free(plugins);
