@@ -19,6 +19,7 @@ static void print_usage(FILE *f)
           "  quant           quantize a checkpoint (see 'vlmslim quant --help')\n"
           "  forward         run the float model over samples and dump its outputs (see 'vlmslim forward --help')\n"
           "  inspect-inputs  show the calibration samples as the model sees them, or dump them\n"
+          "  eval            measure an export against its float model (see 'vlmslim eval --help')\n"
           "\n"
           "options:\n"
           "  --help      show this help\n"
@@ -70,6 +71,8 @@ int vs_cli_main(int argc, char **argv)
         return vs_cmd_forward(argc - 2, argv + 2);
     if (strcmp(cmd, "inspect-inputs") == 0)
         return vs_cmd_inspect_inputs(argc - 2, argv + 2);
-    fprintf(stderr, "vlmslim: error: unknown command '%s' (commands: quant, forward, inspect-inputs; see 'vlmslim --help')\n", cmd);
+    if (strcmp(cmd, "eval") == 0)
+        return vs_cmd_eval(argc - 2, argv + 2);
+    fprintf(stderr, "vlmslim: error: unknown command '%s' (commands: quant, forward, inspect-inputs, eval; see 'vlmslim --help')\n", cmd);
     return 2;
 }

@@ -11,6 +11,7 @@ int vs_cli_main(int argc, char **argv);
 int vs_cmd_quant(int argc, char **argv);
 int vs_cmd_forward(int argc, char **argv);
 int vs_cmd_inspect_inputs(int argc, char **argv);
+int vs_cmd_eval(int argc, char **argv);
 
 /* Prints "vlmslim: error: <the recorded message>" and returns the exit status for st. */
 int vs_cli_fail(enum vs_status st);

@@ -323,15 +323,33 @@ enum vs_status vs_layerwise_forward_all(struct vs_layerwise *lw, vs_layerwise_sa
     return st;
 }
 
-enum vs_status vs_layerwise_logits(struct vs_layerwise *lw, size_t j, float **logits, int64_t *n)
+enum vs_status vs_layerwise_with_sample(struct vs_layerwise *lw, size_t j, vs_layerwise_state_fn fn, void *ctx)
 {
     struct slot *sl = &lw->slots[j];
     if (sl->s)
-        return lw->ops->sample_logits(lw->m, sl->s, logits, n);
+        return fn(ctx, lw->m, sl->s);
     struct vs_sample *s = NULL;
     enum vs_status st = unspill(lw, j, &s);
     if (st == VS_OK)
-        st = lw->ops->sample_logits(lw->m, s, logits, n);
+        st = fn(ctx, lw->m, s);
     lw->ops->sample_free(s);
     return st;
+}
+
+struct logits_out {
+    const struct vs_adapter_ops *ops;
+    float **logits;
+    int64_t *n;
+};
+
+static enum vs_status last_logits(void *ctx, struct vs_model *m, const struct vs_sample *s)
+{
+    struct logits_out *o = ctx;
+    return o->ops->sample_logits(m, s, o->logits, o->n);
+}
+
+enum vs_status vs_layerwise_logits(struct vs_layerwise *lw, size_t j, float **logits, int64_t *n)
+{
+    struct logits_out o = {.ops = lw->ops, .logits = logits, .n = n};
+    return vs_layerwise_with_sample(lw, j, last_logits, &o);
 }

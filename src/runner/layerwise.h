@@ -46,6 +46,10 @@ enum vs_status vs_layerwise_forward_all(struct vs_layerwise *lw, vs_layerwise_sa
 /* Logits of sample j's last position after the last unit (caller frees). */
 enum vs_status vs_layerwise_logits(struct vs_layerwise *lw, size_t j, float **logits, int64_t *n);
 
+/* Calls fn with sample j's current state (read back for the call if spilled; borrowed). */
+typedef enum vs_status (*vs_layerwise_state_fn)(void *ctx, struct vs_model *m, const struct vs_sample *s);
+enum vs_status vs_layerwise_with_sample(struct vs_layerwise *lw, size_t j, vs_layerwise_state_fn fn, void *ctx);
+
 struct vs_layerwise_stats {
     uint64_t resident_bytes, peak_resident_bytes; /* of states in memory */
     uint64_t spilled_bytes;                       /* written to the spill file in all */

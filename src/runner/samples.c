@@ -7,7 +7,25 @@
 #include "data/dataset.h"
 #include "inputs/model_inputs.h"
 
+static enum vs_status add_to_layerwise(void *ctx, const struct vs_model_inputs *in)
+{
+    return vs_layerwise_add_sample(ctx, in);
+}
+
 enum vs_status vs_samples_add_files(struct vs_layerwise *lw, const char *dir, const char *flag, size_t *count)
+{
+    return vs_samples_each_file(dir, flag, add_to_layerwise, lw, count);
+}
+
+enum vs_status vs_samples_add_dataset(struct vs_layerwise *lw, const char *model_path, const char *name,
+                                      const char *default_text, const char *lab_calib_dir, bool require_image_text,
+                                      const char *where, size_t *count, char **path_out)
+{
+    return vs_samples_each_dataset(model_path, name, default_text, lab_calib_dir, require_image_text, where,
+                                   add_to_layerwise, lw, count, path_out);
+}
+
+enum vs_status vs_samples_each_file(const char *dir, const char *flag, vs_samples_sink sink, void *ctx, size_t *count)
 {
     *count = 0;
     if (!vs_fs_is_dir(dir))
@@ -25,7 +43,7 @@ enum vs_status vs_samples_add_files(struct vs_layerwise *lw, const char *dir, co
         struct vs_model_inputs in;
         enum vs_status st = vs_model_inputs_read(path, &in);
         if (st == VS_OK) {
-            if ((st = vs_layerwise_add_sample(lw, &in)) != VS_OK)
+            if ((st = sink(ctx, &in)) != VS_OK)
                 st = vs_error_prefix(st, "%s", path);
             vs_model_inputs_free(&in);
         }
@@ -39,9 +57,9 @@ enum vs_status vs_samples_add_files(struct vs_layerwise *lw, const char *dir, co
     return VS_OK;
 }
 
-enum vs_status vs_samples_add_dataset(struct vs_layerwise *lw, const char *model_path, const char *name,
-                                      const char *default_text, const char *lab_calib_dir, bool require_image_text,
-                                      const char *where, size_t *count, char **path_out)
+enum vs_status vs_samples_each_dataset(const char *model_path, const char *name, const char *default_text,
+                                       const char *lab_calib_dir, bool require_image_text, const char *where,
+                                       vs_samples_sink sink, void *ctx, size_t *count, char **path_out)
 {
     char *path = NULL;
     struct vs_dataset *ds = NULL;
@@ -73,7 +91,7 @@ enum vs_status vs_samples_add_dataset(struct vs_layerwise *lw, const char *model
             st = vs_error_prefix(st, "%s: sample %zu", path, i);
             break;
         }
-        if ((st = vs_layerwise_add_sample(lw, &in)) != VS_OK)
+        if ((st = sink(ctx, &in)) != VS_OK)
             st = vs_error_prefix(st, "%s: sample %zu", path, i);
         vs_model_inputs_free(&in);
     }

@@ -1,0 +1,51 @@
+/* An ascendv1 export read back as a model, from its own files alone: its description
+ * (quant_model_description.json) checked against its weight files both ways, then each unit
+ * of the float model seen through the export (float tensors by name, quantized Linears
+ * computed from their int8 weights and scales by the kernels' integer arithmetic,
+ * quant/int8_linear.h), through the Linear hooks' compute members. */
+#ifndef VS_EVAL_EXPORT_MODEL_H
+#define VS_EVAL_EXPORT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "model/linear_apply.h"
+#include "model/unit.h"
+
+struct vs_export;
+
+/* Opens dir: the description and every *.safetensors file. Errors (each naming the file and
+ * the tensor or key): no description, a description that is not an object of tensor types, a
+ * tensor the description promises that no file holds or a file's tensor it does not list, a
+ * quantized Linear lacking one of its type's tensors or holding one of the wrong dtype or shape,
+ * a type vlmslim cannot compute (e.g. W4A8_DYNAMIC), asymmetric dynamic weights. */
+enum vs_status vs_export_open(const char *dir, struct vs_export **out);
+void vs_export_close(struct vs_export *e);
+const char *vs_export_dir(const struct vs_export *e);
+
+/* The float unit u seen through the export (caller frees; it borrows the export's tensors): each
+ * parameter the export's tensor of the same name (a FLOAT tensor of the same shape), a quantized
+ * Linear's weight its int8 tensor (computed by the hooks below, never read as float), Linear
+ * biases the export adds (shifted smoothing) added. Marks the tensors it uses. Errors name the
+ * tensor. */
+enum vs_status vs_export_view(struct vs_export *e, const struct vs_unit *u, struct vs_unit **out);
+
+/* After every unit and the tail have been viewed: an export tensor no view used is an error
+ * naming it (the forward would ignore it, e.g. a norm bias from shifted smoothing). */
+enum vs_status vs_export_check_all_used(const struct vs_export *e);
+
+/* Offline QuaRot's residual-stream rotation R ([n, n] float32, row-major; NULL, 0 when the export
+ * has none): the export's hidden states are the float model's times R. Read from the file the
+ * description's optional.quarot.rotation_map.global_rotation names. Errors name the file. */
+enum vs_status vs_export_rotation(struct vs_export *e, const float **r, int64_t *n);
+
+/* Hooks that compute the export's quantized Linears (and no other). */
+void vs_export_hooks(struct vs_export *e, struct vs_linear_hooks *h);
+
+/* The quantized Linears: count, and each one's module name and type ("W8A8", ...). */
+size_t vs_export_quantized_count(const struct vs_export *e);
+void vs_export_quantized_at(const struct vs_export *e, size_t i, const char **module, const char **type);
+
+#endif
