@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Regenerates the `vlmslim eval` goldens with the independent PyTorch reference
+# (tests/reference/eval_torch.py), never with vlmslim. For each line of cases.txt
+# (name|source|grids): the export is the golden tests/golden/<source>/<name> of the calibrated
+# (calib) or data-free (e2e) suites, its fixture made with that suite's generator arguments; the
+# samples are the calib case's committed inputs, or (e2e) model-input files made here for the
+# grids and committed as tests/golden/eval/<name>.inputs. Writes tests/golden/eval/<name>.json.
+# usage: tests/golden/eval/make_golden.sh [BUILD_DIR]; needs /usr/bin/python3 with numpy and torch.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+build=${1:-build}
+py=${PYTHON:-/usr/bin/python3}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vlmslim-eval-golden.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+source tests/golden/eval/case.sh
+while IFS='|' read -r name source grids; do
+  [ -z "${ONLY:-}" ] || [ "$ONLY" = "$name" ] || continue
+  [ -n "$name" ] || continue
+  vs_eval_case "$name" "$source" "$grids"
+  "$build/vlmslim-mkmodel" "${VS_EVAL_MKMODEL[@]}" --out "$tmp/$name" >/dev/null
+  if [ "$source" = e2e ]; then
+    rm -rf "$VS_EVAL_INPUTS"
+    ref=tests/reference/qwen3_vl_torch.py
+    case "${VS_EVAL_MKMODEL[*]}" in *qwen2_5_vl*) ref=tests/reference/qwen2_5_vl_torch.py ;; esac
+    "$py" "$ref" inputs "$tmp/$name" "$VS_EVAL_INPUTS" --grids "$grids" --seed 9
+  fi
+  "$py" tests/reference/eval_torch.py "$tmp/$name" "$VS_EVAL_EXPORT" "$VS_EVAL_INPUTS" tests/golden/eval/$name.json
+  echo "make_golden.sh: $name: $(python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['summary']; print('mean KL %.3g, top-1 %.3f' % (s['kl_mean'], s['top1_agreement']))" tests/golden/eval/$name.json)"
+done < tests/golden/eval/cases.txt

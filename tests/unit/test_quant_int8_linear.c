@@ -1,0 +1,151 @@
+/* The kernels' integer arithmetic for quantized Linears (quant/int8_linear.h), bit for bit
+ * against a straightforward integer reference: int64 sums of int8 products, with a reduction
+ * long enough that a float32 accumulation would not be exact; the activation quantizers'
+ * rounding (half to even, after the reciprocal scale and the offset) and clamping; W8A16 against
+ * a plain float loop. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/int8_linear.h"
+
+static uint32_t rng = 12345;
+static uint32_t next(void) { return rng = rng * 1664525u + 1013904223u; }
+static float uniform(float a) { return ((float)(next() >> 8) / 16777216.0f * 2 - 1) * a; }
+
+enum { ROWS = 5, OUT = 7, IN = 3001 }; /* |Σ| up to 3001·128·127 > 2^24 */
+
+struct fixture {
+    int8_t w[OUT * IN];
+    float x[ROWS * IN];
+    int32_t qb[OUT];
+    float deq[OUT], ws[OUT], wo[OUT], bias[OUT];
+};
+
+static struct fixture *make(void)
+{
+    struct fixture *f = malloc(sizeof *f);
+    assert_non_null(f);
+    for (int i = 0; i < OUT * IN; i++)
+        f->w[i] = (int8_t)((int)(next() % 256) - 128);
+    for (int i = 0; i < ROWS * IN; i++)
+        f->x[i] = uniform(3.0f);
+    for (int i = 0; i < IN; i++) /* saturated inputs, so that the sums are large */
+        f->x[i] = f->w[i] >= 0 ? 50.0f : -50.0f;
+    for (int o = 0; o < OUT; o++) {
+        f->qb[o] = (int32_t)(next() % 20001) - 10000;
+        f->deq[o] = 1e-4f * (1 + (float)o);
+        f->ws[o] = 0.01f + 0.001f * (float)o;
+        f->wo[o] = (float)o - 3;
+        f->bias[o] = uniform(1.0f);
+    }
+    return f;
+}
+
+static void test_w8a8_static(void **state)
+{
+    (void)state;
+    struct fixture *f = make();
+    const float s = 0.0213f, off = -7.0f;
+    struct vs_int8_linear l = {.name = "fc", .scheme = VS_INT8_W8A8, .out = OUT, .in = IN, .w = f->w,
+                               .input_scale = s, .input_offset = off, .quant_bias = f->qb, .deq_scale = f->deq};
+    float y[ROWS * OUT];
+    assert_int_equal(vs_int8_linear_apply(&l, f->x, ROWS, y), VS_OK);
+    const float r = 1.0f / s;
+    bool saturated = false;
+    for (int t = 0; t < ROWS; t++)
+        for (int o = 0; o < OUT; o++) {
+            int64_t acc = 0;
+            for (int c = 0; c < IN; c++) {
+                float v = rintf(f->x[t * IN + c] * r + off);
+                int64_t q = v < -128 ? -128 : v > 127 ? 127 : (int64_t)v;
+                acc += q * f->w[o * IN + c];
+            }
+            saturated |= llabs(acc) > (1 << 24);
+            float want = (float)(acc + f->qb[o]) * f->deq[o];
+            assert_true(y[t * OUT + o] == want);
+        }
+    assert_true(saturated); /* the case float32 sums would get wrong */
+    free(f);
+}
+
+static void test_w8a8_dynamic(void **state)
+{
+    (void)state;
+    struct fixture *f = make();
+    struct vs_int8_linear l = {.name = "fc", .scheme = VS_INT8_W8A8_DYNAMIC, .out = OUT, .in = IN, .w = f->w,
+                               .weight_scale = f->ws, .bias = f->bias};
+    float y[ROWS * OUT];
+    assert_int_equal(vs_int8_linear_apply(&l, f->x, ROWS, y), VS_OK);
+    for (int t = 0; t < ROWS; t++) {
+        float m = 0;
+        for (int c = 0; c < IN; c++)
+            m = fmaxf(m, fabsf(f->x[t * IN + c]));
+        float s = fmaxf(m / 127.0f, FLT_EPSILON);
+        for (int o = 0; o < OUT; o++) {
+            int64_t acc = 0;
+            for (int c = 0; c < IN; c++)
+                acc += (int64_t)fminf(fmaxf(rintf(f->x[t * IN + c] / s), -128), 127) * f->w[o * IN + c];
+            float want = (float)acc * s * f->ws[o] + f->bias[o];
+            assert_true(y[t * OUT + o] == want);
+        }
+    }
+    free(f);
+}
+
+static void test_w8a16(void **state)
+{
+    (void)state;
+    struct fixture *f = make();
+    struct vs_int8_linear l = {.name = "fc", .scheme = VS_INT8_W8A16, .out = OUT, .in = IN, .w = f->w,
+                               .weight_scale = f->ws, .weight_offset = f->wo, .bias = f->bias};
+    float y[ROWS * OUT];
+    assert_int_equal(vs_int8_linear_apply(&l, f->x, ROWS, y), VS_OK);
+    for (int t = 0; t < ROWS; t++)
+        for (int o = 0; o < OUT; o++) {
+            double acc = f->bias[o], mag = fabs(f->bias[o]);
+            for (int c = 0; c < IN; c++) {
+                double w = ((double)f->w[o * IN + c] + f->wo[o]) * f->ws[o];
+                acc += (double)f->x[t * IN + c] * w;
+                mag += fabs((double)f->x[t * IN + c] * w);
+            }
+            assert_true(fabs(y[t * OUT + o] - acc) <= 1e-5 * mag);
+        }
+    free(f);
+}
+
+/* Half to even after x·(1/s) + o; clamped to int8; a zero row's dynamic scale is FLT_EPSILON. */
+static void test_quantizers(void **state)
+{
+    (void)state;
+    const float x[6] = {0.25f, 0.75f, -0.25f, 1000.0f, -1000.0f, 0.0f};
+    double q[6];
+    vs_int8_quantize_static(x, 6, 0.5f, 1.0f, q); /* x·2 + 1: 1.5, 2.5, 0.5, ... */
+    const double want[6] = {2, 2, 0, 127, -128, 1};
+    for (int i = 0; i < 6; i++)
+        assert_true(q[i] == want[i]);
+    const float z[3] = {0, 0, 0};
+    float s;
+    vs_int8_quantize_token(z, 1, 3, q, &s);
+    assert_true(s == FLT_EPSILON && q[0] == 0 && q[2] == 0);
+    const float v[2] = {-2.54f, 1.27f}; /* s = 0.02: -127, 63.5 -> 64 (half to even) */
+    vs_int8_quantize_token(v, 1, 2, q, &s);
+    assert_true(q[0] == -127 && q[1] == rintf(1.27f / s));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_w8a8_static),
+        cmocka_unit_test(test_w8a8_dynamic),
+        cmocka_unit_test(test_w8a16),
+        cmocka_unit_test(test_quantizers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
