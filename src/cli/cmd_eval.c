@@ -95,6 +95,34 @@ static void print_result(const struct vs_eval_result *r, const char *json_path, 
     printf("  report: %s, %s\n", json_path, html_path);
 }
 
+enum vs_status vs_cli_eval_and_report(const struct vs_eval_options *o, const char *report, const char *quant_report)
+{
+    char *json_path = report ? vs_strdup(report) : beside(o->quant_path, ".eval_report.json"), *html_path = NULL;
+    char *qr = quant_report ? NULL : beside(o->quant_path, ".quant_report.json");
+    enum vs_status st = json_path && (quant_report || qr) ? VS_OK : VS_ERR_NOMEM;
+    if (st == VS_OK) {
+        size_t n = strlen(json_path);
+        bool ext = n > 5 && !strcmp(json_path + n - 5, ".json");
+        if (asprintf(&html_path, "%.*s.html", (int)(ext ? n - 5 : n), json_path) < 0)
+            html_path = NULL, st = VS_ERR_NOMEM;
+    }
+    if (st == VS_OK && !quant_report && vs_fs_is_file(qr))
+        quant_report = qr;
+    struct vs_eval_result res = {0};
+    if (st == VS_OK)
+        st = vs_eval_run(o, &res);
+    if (st == VS_OK) {
+        struct vs_eval_report_info info = {.model_path = o->model_path, .quant_path = o->quant_path,
+                                           .model_type = o->model_type, .quant_report_path = quant_report};
+        st = vs_eval_report_write(&res, &info, json_path, html_path);
+    }
+    if (st == VS_OK)
+        print_result(&res, json_path, html_path);
+    vs_eval_result_free(&res);
+    free(json_path), free(html_path), free(qr);
+    return st;
+}
+
 int vs_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *quant_path = NULL, *model_type = NULL, *dataset = NULL, *default_text = NULL,
@@ -118,9 +146,8 @@ int vs_cmd_eval(int argc, char **argv)
     };
     struct vs_registry *reg = NULL;
     struct vs_quant_config *cfg = NULL;
-    char *ini = NULL, *lab = NULL, *type = NULL, *json_path = NULL, *html_path = NULL, *qr = NULL;
+    char *ini = NULL, *lab = NULL, *type = NULL;
     const struct vs_adapter_ops *ops = NULL;
-    struct vs_eval_result res = {0};
     uint64_t budget = 4096ull << 20;
     enum vs_status st = vs_args_parse(argc, argv, opts, sizeof opts / sizeof opts[0], "eval");
     if (st == VS_OK && help) {
@@ -157,16 +184,6 @@ int vs_cmd_eval(int argc, char **argv)
     }
     if (st == VS_OK && !model_type && (st = model_type_of(quant_path, &type)) == VS_OK)
         model_type = type;
-    if (st == VS_OK && (!(json_path = report ? vs_strdup(report) : beside(quant_path, ".eval_report.json"))))
-        st = VS_ERR_NOMEM;
-    if (st == VS_OK) {
-        size_t n = strlen(json_path);
-        bool ext = n > 5 && !strcmp(json_path + n - 5, ".json");
-        if (asprintf(&html_path, "%.*s.html", (int)(ext ? n - 5 : n), json_path) < 0)
-            html_path = NULL, st = VS_ERR_NOMEM;
-    }
-    if (st == VS_OK && !quant_report && (qr = beside(quant_path, ".quant_report.json")) && vs_fs_is_file(qr))
-        quant_report = qr;
     if (st == VS_OK)
         st = vs_datadir_require("config/config.ini", &ini);
     if (st == VS_OK && (st = vs_registry_load(ini, &reg)) == VS_OK)
@@ -181,19 +198,11 @@ int vs_cmd_eval(int argc, char **argv)
             .default_text = cfg ? cfg->default_text : default_text ? default_text : VS_DEFAULT_TEXT,
             .lab_calib_dir = lab, .dataset_where = cfg ? where : "--dataset", .spill_budget = budget,
         };
-        st = vs_eval_run(&o, &res);
+        st = vs_cli_eval_and_report(&o, report, quant_report);
     }
-    if (st == VS_OK) {
-        struct vs_eval_report_info info = {.model_path = model_path, .quant_path = quant_path,
-                                           .model_type = model_type, .quant_report_path = quant_report};
-        st = vs_eval_report_write(&res, &info, json_path, html_path);
-    }
-    if (st == VS_OK)
-        print_result(&res, json_path, html_path);
     int rc = st == VS_OK ? 0 : vs_cli_fail(st);
-    vs_eval_result_free(&res);
     vs_quant_config_free(cfg);
     vs_registry_free(reg);
-    free(ini), free(lab), free(type), free(json_path), free(html_path), free(qr);
+    free(ini), free(lab), free(type);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/datadir.h"
+#include "eval/eval_run.h"
 #include "config/practice.h"
 #include "config/quant_config.h"
 #include "model/registry.h"
@@ -23,6 +24,7 @@ static void print_help(void)
         "                     [--device cpu] [--trust_remote_code True|False] [--overwrite]\n"
         "                     [--log_level LEVEL] [--debug]\n"
         "                     [--calib_inputs DIR] [--propagate quantized|float] [--spill_budget_mb N]\n"
+        "                     [--eval] [--eval_dataset D]\n"
         "\n"
         "Quantizes a Hugging Face checkpoint layer by layer and writes an `ascendv1` export\n"
         "(quant_model_weights*.safetensors, quant_model_description.json, tokenizer/processor/\n"
@@ -58,6 +60,10 @@ static void print_help(void)
         "                          processors, writing a unit's transformed weights out)\n"
         "  --report_stride N       the report's errors from every N-th row each Linear sees\n"
         "                          (default 4: a quarter of the extra float GEMMs; 1: every row)\n"
+        "  --eval                  then run 'vlmslim eval' on the export: on the calibration samples\n"
+        "                          (--calib_inputs, else spec.dataset), writing\n"
+        "                          <save_path>.eval_report.json and .html\n"
+        "  --eval_dataset D        the same on a held-out dataset D (implies --eval)\n"
         "  --help                  show this help\n"
         "\n"
         "examples:\n"
@@ -205,10 +211,10 @@ int vs_cmd_quant(int argc, char **argv)
 {
     const char *model_path = NULL, *save_path = NULL, *model_type = NULL, *config_path = NULL,
                *quant_type = NULL, *device = "cpu", *trust = NULL, *log_level = NULL, *calib_inputs = NULL,
-               *propagate = NULL, *budget_mb = NULL, *report_stride = NULL;
+               *propagate = NULL, *budget_mb = NULL, *report_stride = NULL, *eval_dataset = NULL;
     const char **tags = NULL;
     size_t n_tags = 0;
-    bool help = false, overwrite = false, debug = false, quiet = false, no_report = false;
+    bool help = false, overwrite = false, debug = false, quiet = false, no_report = false, do_eval = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
         {"save_path", VS_OPT_VALUE, &save_path, NULL, NULL, NULL},
@@ -227,6 +233,8 @@ int vs_cmd_quant(int argc, char **argv)
         {"debug", VS_OPT_FLAG, NULL, &debug, NULL, NULL},
         {"quiet", VS_OPT_FLAG, NULL, &quiet, NULL, NULL},
         {"no_report", VS_OPT_FLAG, NULL, &no_report, NULL, NULL},
+        {"eval", VS_OPT_FLAG, NULL, &do_eval, NULL, NULL},
+        {"eval_dataset", VS_OPT_VALUE, &eval_dataset, NULL, NULL, NULL},
         {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
     };
     struct vs_registry *reg = NULL;
@@ -316,6 +324,13 @@ int vs_cmd_quant(int argc, char **argv)
             goto out;
     }
 
+    do_eval |= eval_dataset != NULL;
+    if (do_eval && cfg->save[0].type != VS_PROC_ASCENDV1_SAVER) {
+        st = vs_error_set(VS_ERR_USAGE, "--eval reads an ascendv1 export; %s (the one at --save_path) is %s",
+                          cfg->save[0].path, vs_proc_type_name(cfg->save[0].type));
+        goto out;
+    }
+
     lab_calib = vs_datadir_lab_calib();
     struct vs_quant_options o = {
         .model_path = model_path,
@@ -343,6 +358,18 @@ int vs_cmd_quant(int argc, char **argv)
     if ((st = vs_quant_run(&o, &sum)) == VS_OK)
         print_summary(save_path, &sum);
     vs_quant_summary_free(&sum);
+    if (st == VS_OK && do_eval) { /* the export against the float model, on the same or held-out samples */
+        char where[600];
+        snprintf(where, sizeof where, "spec.dataset of %s", config_path);
+        struct vs_eval_options e = {
+            .model_path = model_path, .quant_path = save_path, .model_type = model_type, .adapter = ops,
+            .inputs = eval_dataset ? NULL : calib_inputs, .dataset = eval_dataset ? eval_dataset : cfg->dataset,
+            .default_text = cfg->default_text, .lab_calib_dir = lab_calib,
+            .dataset_where = eval_dataset ? "--eval_dataset" : where, .spill_budget = budget,
+            .interrupted = &vs_interrupted,
+        };
+        st = vs_cli_eval_and_report(&e, NULL, NULL);
+    }
 out:
     rc = st == VS_OK ? 0 : vs_cli_fail(st);
     vs_quant_config_free(cfg);

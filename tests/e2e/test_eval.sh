@@ -9,7 +9,8 @@
 #   nothing fetched), the model type taken from the export's best-practice file;
 # - broken exports: one layer's input_offset negated gives a much larger KL; a dropped deq_scale,
 #   and every other inconsistency of the description and the files, is one error line naming the
-#   tensor, exit 1, no report written.
+#   tensor, exit 1, no report written;
+# - vlmslim quant --eval: the same report right after the export.
 # Note: an activation within float32 noise of a rounding boundary of a quantizer can round the
 # other way in the two implementations (their float32 sums differ in the last bit); one such
 # flip moves these tiny fixtures' KL by up to ~1%. The cases were chosen free of flips on the
@@ -26,6 +27,7 @@ live=0
 if "$py" -c 'import torch, numpy' 2>/dev/null; then live=1; fi
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+kl() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["kl_mean"])' "$1"; }
 
 while IFS='|' read -r name source grids; do
   [ -n "$name" ] || continue
@@ -47,7 +49,9 @@ m=$tmp/dense_quarot_smooth g=tests/golden/calib/dense_quarot_smooth
 # vlmslim's own export of the case, with its quant_report.json beside it
 config=$(grep '^dense_quarot_smooth|' tests/golden/calib/cases.txt | cut -d'|' -f3)
 "$VLMSLIM" quant --model_path "$m" --save_path "$tmp/export" --model_type Qwen3-VL-32B-Instruct \
-  --config_path "$config" --calib_inputs "$g.inputs" --quiet >/dev/null
+  --config_path "$config" --calib_inputs "$g.inputs" --eval --quiet >"$tmp/quant_eval.txt"
+grep -q '^vlmslim: eval: ' "$tmp/quant_eval.txt" && mv "$tmp/export.eval_report.json" "$tmp/quant_eval.json" ||
+  fail "quant --eval: $(cat "$tmp/quant_eval.txt")"
 # no --model_type (the export's Qwen3-VL-32B-Instruct_best_practice.yaml), the default report path
 "$VLMSLIM" eval --model_path "$m" --quant_path "$tmp/export/" --calib_inputs "$g.inputs" >"$tmp/out.txt" 2>&1 ||
   fail "eval with the default paths: $(cat "$tmp/out.txt")"
@@ -64,6 +68,12 @@ assert r["quant_report"].endswith("export.quant_report.json")
 PY
 grep -q '^vlmslim: eval: good' "$tmp/out.txt" && grep -q "report: $json, $html" "$tmp/out.txt" ||
   fail "the summary lines: $(cat "$tmp/out.txt")"
+[ "$(kl "$json")" = "$(kl "$tmp/quant_eval.json")" ] && echo "ok: quant --eval reports what eval does" ||
+  fail "quant --eval: mean KL $(kl "$tmp/quant_eval.json"), eval $(kl "$json")"
+sed 's/type: "ascendv1_saver"/type: "compressed_tensors_saver"/' "$config" >"$tmp/ct.yaml"
+VS_EXPECT_RC=2 vs_expect_error eval_ct "--eval reads an ascendv1 export; spec.save[0] (the one at --save_path) is compressed_tensors_saver" \
+  "$tmp/ct.out" "$VLMSLIM" quant --model_path "$m" --save_path "$tmp/ct.out" --model_type Qwen3-VL-32B-Instruct \
+  --config_path "$tmp/ct.yaml" --calib_inputs "$g.inputs" --eval || failures=$((failures + 1))
 if grep -q '<svg' "$html" && grep -q 'Where the error enters' "$html" && grep -q 'Worst Linears' "$html" &&
    ! grep -qiE '<script|<link|<img|src=|href=|url\(' "$html" &&
    [ "$(grep -o 'http[s]*://[^"]*' "$html" | sort -u)" = "http://www.w3.org/2000/svg" ]; then
@@ -81,7 +91,6 @@ assert sum(x["tokens_float"] for x in routes) == sum(x["tokens_quant"] for x in 
 PY
 
 echo "== a broken export is caught"
-kl() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["kl_mean"])' "$1"; }
 cp -r "$g" "$tmp/flip"
 # the W8A8 Linear of layer 0 with the largest input offset
 offset=$("$py" - "$g" <<'PY'

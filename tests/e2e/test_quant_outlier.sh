@@ -164,12 +164,16 @@ shipped=$configs/qwen3_vl/qwen3_vl_w8a8.yaml
 awk '/- type: "quarot"/{skip=1} /- type: "linear_quant"/{skip=0} !skip' "$shipped" > "$tmp/plain.yaml"
 awk '/- type: "quarot"/{skip=1} /- type: "iter_smooth"/{skip=0} !skip' "$shipped" > "$tmp/iter_only.yaml"
 cp "$shipped" "$tmp/both.yaml"
-declare -A cosine
+declare -A cosine kl
 for c in plain iter_only both; do
   "$VLMSLIM" quant --model_path "$tmp/outl" --save_path "$tmp/$c.q" --model_type Qwen3-VL-32B-Instruct \
     --config_path "$tmp/$c.yaml" --calib_inputs "$tmp/outl.inputs" --quiet 2>/dev/null
   cosine[$c]=$("$fq" "$tmp/outl" "$tmp/$c.q" "$tmp/outl.inputs" "$tmp/$c.deq" | sed -n 's/^cosine mean \([0-9.]*\) .*/\1/p')
-  echo "$c: cosine mean ${cosine[$c]}"
+  # vlmslim eval on the same export: mean KL and top-1 agreement over every text position
+  "$VLMSLIM" eval --model_path "$tmp/outl" --quant_path "$tmp/$c.q" --calib_inputs "$tmp/outl.inputs" \
+    --report "$tmp/$c.eval.json" --quiet >/dev/null
+  kl[$c]=$("$VS_PYTHON" -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print("%.6g %.4f" % (s["kl_mean"], s["top1_agreement"]))' "$tmp/$c.eval.json")
+  echo "$c: cosine mean ${cosine[$c]}, eval: mean KL and top-1 agreement ${kl[$c]}"
   if [ "$live" = 1 ]; then # the same measurement by the independent PyTorch implementation
     ref=$("$VS_PYTHON" tests/reference/fakequant_torch.py "$tmp/outl" "$tmp/$c.q" "$tmp/outl.inputs" |
           sed -n 's/^cosine mean \([0-9.]*\) .*/\1/p')
@@ -181,6 +185,11 @@ done
 for c in iter_only both; do
   if awk -v a="${cosine[$c]}" -v b="${cosine[plain]}" 'BEGIN { exit !(a > b) }'; then
     echo "ok: $c improves on plain W8A8 (${cosine[$c]} > ${cosine[plain]})"
+    if awk -v a="${kl[$c]% *}" -v b="${kl[plain]% *}" 'BEGIN { exit !(a < b) }'; then
+      echo "ok: $c lowers the mean KL of plain W8A8 (${kl[$c]% *} < ${kl[plain]% *})"
+    else
+      echo "FAIL: $c (mean KL ${kl[$c]% *}) does not lower plain W8A8's (${kl[plain]% *})"; failures=$((failures + 1))
+    fi
   else
     echo "FAIL: $c (${cosine[$c]}) does not improve on plain W8A8 (${cosine[plain]})"; failures=$((failures + 1))
   fi

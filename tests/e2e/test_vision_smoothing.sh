@@ -61,6 +61,10 @@ vision_float() { awk '{print} /^      exclude:/ && !done {print "        - \"*vi
 cosine() { # model, export, inputs
   { "$fq" "$1" "$2" "$3" "$2.deq" || true; } | sed -n 's/^cosine mean \([0-9.]*\) .*/\1/p'
 }
+eval_kl() { # model, export, inputs: vlmslim eval's mean KL over every text position
+  "$VLMSLIM" eval --model_path "$1" --quant_path "$2" --calib_inputs "$3" --report "$2.eval.json" --quiet >/dev/null &&
+    sed -n 's/^    "kl_mean": \([^,]*\),$/\1/p' "$2.eval.json" | head -1
+}
 quant() { # model, save, model_type, config, inputs
   "$VLMSLIM" quant --model_path "$1" --save_path "$2" --model_type "$3" --config_path "$4" --calib_inputs "$5" \
     --quiet >/dev/null 2>"$tmp/log" || fail "$2: $(cat "$tmp/log")"
@@ -100,13 +104,17 @@ while IFS='|' read -r fam type shipped dims vis practice; do
   vision_float "$shipped" "$tmp/vfloat.yaml"
   grep -q 'vision_subgraphs: True' "$tmp/vis.yaml" && grep -q '"\*visual\*"' "$tmp/vfloat.yaml" ||
     fail "$fam: the config variants were not made from $shipped"
-  declare -A c=()
+  declare -A c=() k=()
   for v in shipped vis vfloat; do
     cfg=$tmp/$v.yaml; [ $v = shipped ] && cfg=$shipped
     quant "$m" "$m.$v" "$type" "$cfg" "$m.in"
     c[$v]=$(cosine "$m" "$m.$v" "$m.in")
+    k[$v]=$(eval_kl "$m" "$m.$v" "$m.in")
   done
   echo "$fam: shipped ${c[shipped]}, with vision_subgraphs ${c[vis]}, vision tower in float ${c[vfloat]}"
+  echo "$fam: vlmslim eval mean KL: shipped ${k[shipped]}, with vision_subgraphs ${k[vis]}, vision tower in float ${k[vfloat]}"
+  awk -v v="${k[vis]}" -v s="${k[shipped]}" 'BEGIN { exit !(v != "" && v < s) }' &&
+    echo "ok: $fam: vision smoothing lowers the mean KL" || fail "$fam: mean KL ${k[shipped]} -> ${k[vis]}"
   awk -v v="${c[vis]}" -v f="${c[vfloat]}" -v s="${c[shipped]}" 'BEGIN { exit !(v != "" && v >= f - 0.01 && v > s) }' &&
     echo "ok: $fam: vision smoothing recovers the vision tower's loss" ||
     fail "$fam: vision_subgraphs ${c[vis]} vs vision in float ${c[vfloat]} and shipped ${c[shipped]}"
