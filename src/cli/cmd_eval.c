@@ -18,7 +18,8 @@ static void print_help(void)
 {
     fputs("usage: vlmslim eval --model_path DIR --quant_path DIR [--model_type NAME]\n"
           "                    (--dataset D [--default_text T] | --calib_inputs DIR | --config_path C.yaml)\n"
-          "                    [--report FILE.json] [--quant_report FILE] [--spill_budget_mb N]\n"
+          "                    [--max_new_tokens N] [--report FILE.json] [--quant_report FILE]\n"
+          "                    [--spill_budget_mb N]\n"
           "                    [--log_level LEVEL] [--quiet]\n"
           "\n"
           "Runs the float model and the quantized model read back from an ascendv1 export (its int8\n"
@@ -38,6 +39,9 @@ static void print_help(void)
           "  --default_text T       the text of samples without one (default: Describe this image in detail.)\n"
           "  --calib_inputs DIR     samples as model-input files sample_0.safetensors, ...\n"
           "  --config_path C.yaml   samples: the config's spec.dataset and default_text\n"
+          "  --max_new_tokens N     also continue each prompt greedily by both models, up to N tokens,\n"
+          "                         and show the continuations side by side (every token recomputes the\n"
+          "                         sequence layer by layer: N full passes per model)\n"
           "  --report FILE.json     where the report goes (FILE.html beside it)\n"
           "  --quant_report FILE    the calibration's quant_report.json, for the worst Linears (default:\n"
           "                         <quant_path>.quant_report.json when it exists)\n"
@@ -127,7 +131,7 @@ int vs_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *quant_path = NULL, *model_type = NULL, *dataset = NULL, *default_text = NULL,
                *inputs = NULL, *config_path = NULL, *report = NULL, *quant_report = NULL, *budget_mb = NULL,
-               *log_level = NULL;
+               *log_level = NULL, *max_new = NULL;
     bool help = false, quiet = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
@@ -138,6 +142,7 @@ int vs_cmd_eval(int argc, char **argv)
         {"calib_inputs", VS_OPT_VALUE, &inputs, NULL, NULL, NULL},
         {"config_path", VS_OPT_VALUE, &config_path, NULL, NULL, NULL},
         {"report", VS_OPT_VALUE, &report, NULL, NULL, NULL},
+        {"max_new_tokens", VS_OPT_VALUE, &max_new, NULL, NULL, NULL},
         {"quant_report", VS_OPT_VALUE, &quant_report, NULL, NULL, NULL},
         {"spill_budget_mb", VS_OPT_VALUE, &budget_mb, NULL, NULL, NULL},
         {"log_level", VS_OPT_VALUE, &log_level, NULL, NULL, NULL},
@@ -168,6 +173,9 @@ int vs_cmd_eval(int argc, char **argv)
         st = vs_error_set(VS_ERR_USAGE, "--default_text goes with --dataset");
     if (st == VS_OK && budget_mb)
         st = vs_args_megabytes("spill_budget_mb", budget_mb, &budget);
+    uint64_t new_tokens = 0;
+    if (st == VS_OK && max_new)
+        st = vs_args_uint("max_new_tokens", max_new, 0, 4096, "a whole number from 0 to 4096", &new_tokens);
     if (st == VS_OK)
         st = vs_cli_check_dir("model_path", model_path);
     if (st == VS_OK)
@@ -197,6 +205,7 @@ int vs_cmd_eval(int argc, char **argv)
             .inputs = inputs, .dataset = cfg ? cfg->dataset : dataset,
             .default_text = cfg ? cfg->default_text : default_text ? default_text : VS_DEFAULT_TEXT,
             .lab_calib_dir = lab, .dataset_where = cfg ? where : "--dataset", .spill_budget = budget,
+            .max_new_tokens = (int64_t)new_tokens,
         };
         st = vs_cli_eval_and_report(&o, report, quant_report);
     }

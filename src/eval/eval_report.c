@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "base/fs.h"
+#include "text/tokenizer.h"
 
 const char *vs_eval_verdict(const struct vs_eval_result *r)
 {
@@ -67,6 +68,63 @@ static void free_lines(char **l, size_t n)
     free(l);
 }
 
+/* Bytes as valid UTF-8: each byte of an invalid sequence written as "\xNN". */
+static char *printable(const char *b, size_t n)
+{
+    char *out = malloc(4 * n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)b[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n && c != 0;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = ((unsigned char)b[i + k] >> 6) == 2;
+        if (ok && c >= 0x20) {
+            memcpy(o, b + i, len);
+            o += len, i += len;
+        } else if (ok && (c == '\n' || c == '\t')) {
+            *o++ = (char)c, i++;
+        } else {
+            o += sprintf(o, "\\x%02x", c);
+            i++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* ids[begin, end) decoded (NULL without a tokenizer or for ids it does not know). */
+static char *decode(const struct vs_tokenizer *tok, const int64_t *ids, int64_t begin, int64_t end)
+{
+    if (!tok || end <= begin)
+        return tok ? calloc(1, 1) : NULL;
+    int32_t *v = malloc((size_t)(end - begin) * sizeof *v);
+    char *text = NULL, *out = NULL;
+    size_t len = 0;
+    for (int64_t i = begin; v && i < end; i++)
+        v[i - begin] = (int32_t)ids[i];
+    if (v && vs_tokenizer_decode(tok, v, (size_t)(end - begin), &text, &len) == VS_OK)
+        out = printable(text, len);
+    free(v), free(text);
+    return out;
+}
+
+/* One model's continuation: the ids, the text before and after the first divergence. */
+static json_t *continuation(const struct vs_tokenizer *tok, const int64_t *ids, int64_t n, int64_t div)
+{
+    json_t *o = json_object(), *a = json_array();
+    for (int64_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(ids[i]));
+    json_object_set_new(o, "ids", a);
+    int64_t cut = div < 0 || div > n ? n : div;
+    char *same = decode(tok, ids, 0, cut), *rest = decode(tok, ids, cut, n);
+    json_object_set_new(o, "text_agreed", same ? json_string(same) : json_null());
+    json_object_set_new(o, "text_after", rest ? json_string(rest) : json_null());
+    free(same), free(rest);
+    return o;
+}
+
 static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 /* The ten quantized Linears with the largest relative output error in quant_report.json. */
@@ -112,7 +170,7 @@ static enum vs_status read_worst(const char *path, json_t **doc, struct worst *w
 }
 
 static json_t *report_json(const struct vs_eval_result *r, const struct vs_eval_report_info *info, char **lines,
-                           size_t n_lines, const struct worst *w, size_t n_worst)
+                           size_t n_lines, const struct worst *w, size_t n_worst, const struct vs_tokenizer *tok)
 {
     json_t *j = json_object(), *a;
     json_object_set_new(j, "model_path", json_string(info->model_path));
@@ -151,6 +209,14 @@ static json_t *report_json(const struct vs_eval_result *r, const struct vs_eval_
         json_object_set_new(last, "logits_cosine", num(x->last_cosine));
         json_object_set_new(last, "top1_agrees", json_boolean(x->last_top1));
         json_object_set_new(o, "last_position", last);
+        if (x->gen_float || x->gen_quant) {
+            json_t *g = json_object();
+            json_object_set_new(g, "float", continuation(tok, x->gen_float, x->n_gen_float, x->first_divergence));
+            json_object_set_new(g, "quant", continuation(tok, x->gen_quant, x->n_gen_quant, x->first_divergence));
+            json_object_set_new(g, "first_divergence", x->first_divergence < 0 ? json_null()
+                                                                                : json_integer(x->first_divergence));
+            json_object_set_new(o, "generation", g);
+        }
         json_array_append_new(a, o);
     }
     json_object_set_new(j, "units", a = json_array());
@@ -284,8 +350,29 @@ static void svg_routing(FILE *f, const struct vs_eval_result *r)
     }
 }
 
+/* A continuation: the agreed part, then the rest marked. */
+static void gen_cell(FILE *f, const struct vs_tokenizer *tok, const int64_t *ids, int64_t n, int64_t div)
+{
+    int64_t cut = div < 0 || div > n ? n : div;
+    char *same = decode(tok, ids, 0, cut), *rest = decode(tok, ids, cut, n);
+    fputs("<td class=\"g\">", f);
+    if (same || rest) {
+        esc(f, same);
+        fputs("<mark>", f);
+        esc(f, rest);
+        fputs("</mark>", f);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            fprintf(f, i == cut ? "<mark>%lld" : " %lld", (long long)ids[i]);
+        if (cut < n)
+            fputs("</mark>", f);
+    }
+    fputs("</td>", f);
+    free(same), free(rest);
+}
+
 static void write_page(FILE *f, const struct vs_eval_result *r, const struct vs_eval_report_info *info, char **lines,
-                       size_t n_lines, const struct worst *w, size_t n_worst)
+                       size_t n_lines, const struct worst *w, size_t n_worst, const struct vs_tokenizer *tok)
 {
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vlmslim eval</title>\n<style>\n"
           "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:900px}\n"
@@ -296,6 +383,7 @@ static void write_page(FILE *f, const struct vs_eval_result *r, const struct vs_
           ".t{font-weight:600;font-size:13px}.l{font-size:11px;fill:#444}.ax{stroke:#888}\n"
           ".s1{fill:none;stroke:#1f5fbf;stroke-width:2}.s2{fill:none;stroke:#d0612a;stroke-width:1.5;"
           "stroke-dasharray:4 3}.s1t{fill:#1f5fbf}.s2t{fill:#d0612a}.b1{fill:#1f5fbf}.b2{fill:#d0612a}\n"
+          "td.g{text-align:left;white-space:pre-wrap;max-width:340px}mark{background:#fde2c8}\n"
           "</style></head><body>\n<h1>vlmslim eval</h1>\n<p>float model <code>",
           f);
     esc(f, info->model_path);
@@ -330,6 +418,25 @@ static void write_page(FILE *f, const struct vs_eval_result *r, const struct vs_
                 s->cosine_mean, s->last_kl, s->last_top1 ? "" : " (top-1 differs)");
     }
     fputs("</table>\n", f);
+    if (r->n_samples && (r->samples[0].gen_float || r->samples[0].gen_quant)) {
+        fputs("<h2>Generations</h2>\n<p>greedy continuations; from the first token where they differ "
+              "<mark>marked</mark></p>\n<table>\n<tr><th>sample</th><th>first difference</th><th>float model</th>"
+              "<th>quantized model</th></tr>\n",
+              f);
+        for (size_t i = 0; i < r->n_samples; i++) {
+            const struct vs_eval_sample *s = &r->samples[i];
+            fprintf(f, "<tr><td>%zu</td><td>", i);
+            if (s->first_divergence < 0)
+                fputs("none", f);
+            else
+                fprintf(f, "token %lld", (long long)s->first_divergence);
+            fputs("</td>", f);
+            gen_cell(f, tok, s->gen_float, s->n_gen_float, s->first_divergence);
+            gen_cell(f, tok, s->gen_quant, s->n_gen_quant, s->first_divergence);
+            fputs("</tr>\n", f);
+        }
+        fputs("</table>\n", f);
+    }
     if (n_worst) {
         fputs("<h2>Worst Linears of the calibration</h2>\n<p>from <code>", f);
         esc(f, info->quant_report_path);
@@ -376,7 +483,12 @@ enum vs_status vs_eval_report_write(const struct vs_eval_result *r, const struct
     char **lines = st == VS_OK ? verdict_lines(r, &n_lines) : NULL;
     if (st == VS_OK && !lines)
         st = VS_ERR_NOMEM;
-    json_t *j = st == VS_OK ? report_json(r, info, lines, n_lines, w, n_worst) : NULL;
+    struct vs_tokenizer *tok = NULL;
+    char *tok_path = vs_path_join(info->model_path, "tokenizer.json");
+    if (tok_path && vs_fs_is_file(tok_path) && vs_tokenizer_open(tok_path, &tok) != VS_OK)
+        tok = NULL; /* the generations then show token ids */
+    free(tok_path);
+    json_t *j = st == VS_OK ? report_json(r, info, lines, n_lines, w, n_worst, tok) : NULL;
     char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     if (st == VS_OK && !text)
         st = VS_ERR_NOMEM;
@@ -388,7 +500,7 @@ enum vs_status vs_eval_report_write(const struct vs_eval_result *r, const struct
     if (st == VS_OK && !f)
         st = VS_ERR_NOMEM;
     if (f) {
-        write_page(f, r, info, lines, n_lines, w, n_worst);
+        write_page(f, r, info, lines, n_lines, w, n_worst, tok);
         if (fclose(f) != 0)
             st = VS_ERR_NOMEM;
     }
@@ -399,5 +511,6 @@ enum vs_status vs_eval_report_write(const struct vs_eval_result *r, const struct
     json_decref(j);
     json_decref(qr);
     free_lines(lines, n_lines);
+    vs_tokenizer_close(tok);
     return st;
 }

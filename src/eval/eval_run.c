@@ -11,6 +11,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "eval/eval_generate.h"
 #include "eval/eval_metrics.h"
 #include "eval/export_model.h"
 #include "inputs/model_inputs.h"
@@ -36,6 +37,7 @@ struct eval {
     struct vs_unit *tail;          /* the export's view of the tail, given to mq */
     int64_t image_token;           /* left out of the compared positions; -1: none */
     int64_t **ids, *n_ids;         /* per sample */
+    struct vs_model_inputs *keep;  /* with max_new_tokens: every sample's inputs */
     size_t n, cap;
     struct vs_eval_result *r;
     bool quant_pass;
@@ -63,7 +65,31 @@ static enum vs_status add_sample(void *ctx, const struct vs_model_inputs *in)
             ev->n_ids = n_ids;
         if (!ids || !n_ids)
             return VS_ERR_NOMEM;
+        if (ev->o->max_new_tokens > 0) {
+            struct vs_model_inputs *keep = realloc(ev->keep, cap * sizeof *keep);
+            if (!keep)
+                return VS_ERR_NOMEM;
+            ev->keep = keep;
+        }
         ev->cap = cap;
+    }
+    if (ev->o->max_new_tokens > 0) { /* a deep copy for the generation passes */
+        struct vs_model_inputs *k = &ev->keep[ev->n];
+        *k = (struct vs_model_inputs){.n_tokens = in->n_tokens, .n_patches = in->n_patches,
+                                      .patch_dim = in->patch_dim, .n_images = in->n_images};
+        size_t np = (size_t)(in->n_patches * in->patch_dim);
+        k->input_ids = malloc((size_t)(in->n_tokens ? in->n_tokens : 1) * sizeof *k->input_ids);
+        k->pixel_values = np ? malloc(np * sizeof *k->pixel_values) : NULL;
+        k->image_grid_thw = in->n_images ? malloc((size_t)in->n_images * sizeof *k->image_grid_thw) : NULL;
+        if (!k->input_ids || (np && !k->pixel_values) || (in->n_images && !k->image_grid_thw)) {
+            vs_model_inputs_free(k);
+            return VS_ERR_NOMEM;
+        }
+        memcpy(k->input_ids, in->input_ids, (size_t)in->n_tokens * sizeof *k->input_ids);
+        if (np)
+            memcpy(k->pixel_values, in->pixel_values, np * sizeof *k->pixel_values);
+        if (in->n_images)
+            memcpy(k->image_grid_thw, in->image_grid_thw, (size_t)in->n_images * sizeof *k->image_grid_thw);
     }
     int64_t *copy = malloc((size_t)(in->n_tokens ? in->n_tokens : 1) * sizeof *copy);
     if (!copy)
@@ -337,6 +363,63 @@ static int64_t image_token_id(const char *model_path)
     return id;
 }
 
+/* The end-of-sequence ids: generation_config.json's eos_token_id (an id or a list), else
+ * config.json's (top level, then text_config). */
+static size_t eos_ids(const char *model_path, int64_t *out, size_t cap)
+{
+    static const char *const files[] = {"generation_config.json", "config.json"};
+    size_t n = 0;
+    for (size_t f = 0; f < 2 && n == 0; f++) {
+        char *path = vs_path_join(model_path, files[f]);
+        json_t *cfg = path && vs_fs_is_file(path) ? json_load_file(path, 0, NULL) : NULL;
+        free(path);
+        json_t *v = json_object_get(cfg, "eos_token_id");
+        if (!v && cfg)
+            v = json_object_get(json_object_get(cfg, "text_config"), "eos_token_id");
+        if (json_is_integer(v))
+            out[n++] = (int64_t)json_integer_value(v);
+        for (size_t i = 0; json_is_array(v) && i < json_array_size(v) && n < cap; i++)
+            if (json_is_integer(json_array_get(v, i)))
+                out[n++] = (int64_t)json_integer_value(json_array_get(v, i));
+        json_decref(cfg);
+    }
+    return n;
+}
+
+static enum vs_status generate(struct eval *ev)
+{
+    int64_t eos[16];
+    size_t n_eos = eos_ids(ev->o->model_path, eos, 16);
+    struct vs_eval_tokens *f = calloc(ev->n ? ev->n : 1, sizeof *f), *q = calloc(ev->n ? ev->n : 1, sizeof *q);
+    enum vs_status st = f && q ? VS_OK : VS_ERR_NOMEM;
+    int64_t budget = (int64_t)(ev->o->spill_budget / 2);
+    if (st == VS_OK)
+        st = vs_eval_generate(ev->ops, ev->mf, NULL, ev->keep, ev->n, ev->o->max_new_tokens, eos, n_eos,
+                              (uint64_t)budget, ev->o->interrupted, f);
+    if (st == VS_OK)
+        st = vs_eval_generate(ev->ops, ev->mq, ev->e, ev->keep, ev->n, ev->o->max_new_tokens, eos, n_eos,
+                              (uint64_t)budget, ev->o->interrupted, q);
+    for (size_t j = 0; j < ev->n && st == VS_OK; j++) {
+        struct vs_eval_sample *s = &ev->r->samples[j];
+        s->gen_float = f[j].ids, s->n_gen_float = f[j].n, s->gen_quant = q[j].ids, s->n_gen_quant = q[j].n;
+        f[j].ids = q[j].ids = NULL;
+        s->first_divergence = -1;
+        for (int64_t t = 0; t < s->n_gen_float || t < s->n_gen_quant; t++)
+            if (t >= s->n_gen_float || t >= s->n_gen_quant || s->gen_float[t] != s->gen_quant[t]) {
+                s->first_divergence = t;
+                break;
+            }
+    }
+    for (size_t j = 0; j < ev->n; j++) {
+        if (f)
+            free(f[j].ids);
+        if (q)
+            free(q[j].ids);
+    }
+    free(f), free(q);
+    return st;
+}
+
 /* Every unit and the tail viewed through the export before any work, so that a tensor missing
  * from it, or one the forward would not use, stops the run at once. */
 static enum vs_status check_export(struct eval *ev)
@@ -442,9 +525,15 @@ enum vs_status vs_eval_run(const struct vs_eval_options *o, struct vs_eval_resul
     }
     if (st == VS_OK)
         summarize(&ev);
+    if (st == VS_OK && o->max_new_tokens > 0)
+        st = generate(&ev);
     r->seconds = now_seconds() - t0;
-    for (size_t j = 0; j < ev.n; j++)
+    for (size_t j = 0; j < ev.n; j++) {
         free(ev.ids[j]);
+        if (ev.keep)
+            vs_model_inputs_free(&ev.keep[j]);
+    }
+    free(ev.keep);
     free(ev.ids), free(ev.n_ids), free(ev.kl_all), free(ev.unrotated);
     vs_layerwise_close(ev.lf);
     vs_layerwise_close(ev.lq);
@@ -468,6 +557,10 @@ void vs_eval_result_free(struct vs_eval_result *r)
     }
     for (size_t k = 0; k < r->n_routes; k++)
         free(r->routes[k].layer);
+    for (size_t j = 0; r->samples && j < r->n_samples; j++) {
+        free(r->samples[j].gen_float);
+        free(r->samples[j].gen_quant);
+    }
     free(r->units), free(r->samples), free(r->routes);
     memset(r, 0, sizeof *r);
 }

@@ -24,6 +24,7 @@ struct vs_eval_options {
     const char *dataset_where; /* prefix of dataset resolution errors ("--dataset") */
     uint64_t spill_budget;
     volatile sig_atomic_t *interrupted; /* may be NULL */
+    int64_t max_new_tokens; /* > 0: greedy continuation of each sample by both models */
 };
 
 struct vs_eval_sample {
@@ -31,6 +32,10 @@ struct vs_eval_sample {
     double kl_mean, kl_p99, kl_max, top1, cosine_mean, cosine_min;
     double last_kl, last_cosine; /* the last position: the next-token prediction */
     int last_top1;
+    /* with max_new_tokens: each model's greedy continuation, and the index of the first token
+     * where they differ (-1: none) */
+    int64_t *gen_float, *gen_quant;
+    int64_t n_gen_float, n_gen_quant, first_divergence;
 };
 
 struct vs_eval_unit {

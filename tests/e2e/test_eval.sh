@@ -4,7 +4,8 @@
 #   tests/golden/eval/cases.txt (golden exports of the calibrated and data-free suites: W8A8,
 #   W8A8_DYNAMIC and W8A16 Linears, QuaRot + iter_smooth, shifted smoothing's norm biases, MoE,
 #   Qwen2.5-VL) the report's KL divergences within 1e-4 relative, cosines and relative errors within
-#   1e-5, counts and top-1 agreement equal; with torch importable the reference also runs live;
+#   1e-5, counts and top-1 agreement equal, and where the case asks for them the greedy
+#   continuations' token ids equal; with torch importable the reference also runs live;
 # - the report: eval_report.json's sections, a self-contained HTML page (inline SVG, no script,
 #   nothing fetched), the model type taken from the export's best-practice file;
 # - broken exports: one layer's input_offset negated gives a much larger KL; a dropped deq_scale,
@@ -29,17 +30,18 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 kl() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["kl_mean"])' "$1"; }
 
-while IFS='|' read -r name source grids; do
+while IFS='|' read -r name source grids max_new; do
   [ -n "$name" ] || continue
   vs_eval_case "$name" "$source" "$grids"
   digest=$("$VLMSLIM_MKMODEL" "${VS_EVAL_MKMODEL[@]}" --out "$tmp/$name" --verbose | sed -n 's/.*, digest \([0-9a-f]*\)$/\1/p')
   [ "$digest" = "$(cat "$VS_EVAL_FIXTURE")" ] || { echo "FAIL: $name: generator drift (digest $digest)"; exit 1; }
   echo "== $name: vlmslim eval --quant_path $VS_EVAL_EXPORT"
+  gen=() ref_gen=(); [ -z "$max_new" ] || gen=(--max_new_tokens "$max_new") ref_gen=(--max-new-tokens "$max_new")
   "$VLMSLIM" eval --model_path "$tmp/$name" --quant_path "$VS_EVAL_EXPORT" --calib_inputs "$VS_EVAL_INPUTS" \
-    --report "$tmp/$name.json" --quiet || { fail "$name: vlmslim eval failed"; continue; }
+    --report "$tmp/$name.json" "${gen[@]}" --quiet || { fail "$name: vlmslim eval failed"; continue; }
   "$py" tests/tools/compare_eval.py "$tmp/$name.json" "tests/golden/eval/$name.json" || fail "$name: against the golden"
   if [ "$live" = 1 ]; then
-    "$py" tests/reference/eval_torch.py "$tmp/$name" "$VS_EVAL_EXPORT" "$VS_EVAL_INPUTS" "$tmp/$name.ref.json"
+    "$py" tests/reference/eval_torch.py "$tmp/$name" "$VS_EVAL_EXPORT" "$VS_EVAL_INPUTS" "$tmp/$name.ref.json" "${ref_gen[@]}"
     "$py" tests/tools/compare_eval.py "$tmp/$name.json" "$tmp/$name.ref.json" || fail "$name: against the live reference"
   fi
 done < tests/golden/eval/cases.txt
@@ -53,7 +55,7 @@ config=$(grep '^dense_quarot_smooth|' tests/golden/calib/cases.txt | cut -d'|' -
 grep -q '^vlmslim: eval: ' "$tmp/quant_eval.txt" && mv "$tmp/export.eval_report.json" "$tmp/quant_eval.json" ||
   fail "quant --eval: $(cat "$tmp/quant_eval.txt")"
 # no --model_type (the export's Qwen3-VL-32B-Instruct_best_practice.yaml), the default report path
-"$VLMSLIM" eval --model_path "$m" --quant_path "$tmp/export/" --calib_inputs "$g.inputs" >"$tmp/out.txt" 2>&1 ||
+"$VLMSLIM" eval --model_path "$m" --quant_path "$tmp/export/" --calib_inputs "$g.inputs" --max_new_tokens 3 >"$tmp/out.txt" 2>&1 ||
   fail "eval with the default paths: $(cat "$tmp/out.txt")"
 json=$tmp/export.eval_report.json html=$tmp/export.eval_report.html
 "$py" - "$json" <<'PY' || fail "eval_report.json lacks a section"
@@ -65,6 +67,9 @@ assert [u["name"] for u in r["units"]] == ["model.visual", "model.language_model
 assert len(r["samples"]) == 2 and all(len(u["per_sample_cosine"]) == 2 for u in r["units"])
 assert len(r["worst_linears"]) == 10 and r["worst_linears"][0]["relative_output_error"] >= r["worst_linears"][1]["relative_output_error"]
 assert r["quant_report"].endswith("export.quant_report.json")
+for s in r["samples"]:  # the continuations, decoded with the checkpoint's tokenizer
+    g = s["generation"]
+    assert len(g["float"]["ids"]) == 3 and isinstance(g["float"]["text_agreed"], str), g
 PY
 grep -q '^vlmslim: eval: good' "$tmp/out.txt" && grep -q "report: $json, $html" "$tmp/out.txt" ||
   fail "the summary lines: $(cat "$tmp/out.txt")"
@@ -75,6 +80,7 @@ VS_EXPECT_RC=2 vs_expect_error eval_ct "--eval reads an ascendv1 export; spec.sa
   "$tmp/ct.out" "$VLMSLIM" quant --model_path "$m" --save_path "$tmp/ct.out" --model_type Qwen3-VL-32B-Instruct \
   --config_path "$tmp/ct.yaml" --calib_inputs "$g.inputs" --eval || failures=$((failures + 1))
 if grep -q '<svg' "$html" && grep -q 'Where the error enters' "$html" && grep -q 'Worst Linears' "$html" &&
+   grep -q '<h2>Generations</h2>' "$html" &&
    ! grep -qiE '<script|<link|<img|src=|href=|url\(' "$html" &&
    [ "$(grep -o 'http[s]*://[^"]*' "$html" | sort -u)" = "http://www.w3.org/2000/svg" ]; then
   echo "ok: a self-contained HTML report"

@@ -17,9 +17,12 @@ the hidden states' cosine and relative error ||h_q - h|| / ||h|| (the export's h
 times R^T where optional/quarot.safetensors holds offline QuaRot's R), and at every position
 whose input token is not the image placeholder the KL divergence of the softmaxed logits (final
 norm, then lm_head through the hook), top-1 agreement and cosine, in float64; quantiles as
-numpy.percentile. Writes a JSON file with eval_report.json's "summary", "samples" and "units".
+numpy.percentile. With --max-new-tokens N, each model also continues each prompt greedily (the
+first maximal logit of the last position, the whole sequence recomputed per token) until an
+eos_token_id of generation_config.json or N tokens. Writes a JSON file with eval_report.json's
+"summary", "samples" (and their "generation") and "units".
 
-usage: eval_torch.py MODEL_DIR EXPORT_DIR INPUTS_DIR OUT_JSON"""
+usage: eval_torch.py MODEL_DIR EXPORT_DIR INPUTS_DIR OUT_JSON [--max-new-tokens N]"""
 import json
 import os
 import re
@@ -133,7 +136,25 @@ def hidden_cmp(f, q):
     return cos, rel
 
 
+def eos_ids(model_dir):
+    for name in ("generation_config.json", "config.json"):
+        path = os.path.join(model_dir, name)
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            c = json.load(f)
+        v = c.get("eos_token_id", (c.get("text_config") or {}).get("eos_token_id"))
+        if v is not None:
+            return set(v) if isinstance(v, list) else {v}
+    return set()
+
+
 def main(argv):
+    max_new = 0
+    if "--max-new-tokens" in argv:
+        i = argv.index("--max-new-tokens")
+        max_new = int(argv[i + 1])
+        argv = argv[:i] + argv[i + 2:]
     if len(argv) != 5:
         print(__doc__, file=sys.stderr)
         return 2
@@ -190,12 +211,30 @@ def main(argv):
         keep = torch.tensor([t != image_id for t in ids])
         k_ = kl[keep].numpy()
         kl_all += list(k_)
+        gen = {}
+        if max_new > 0:
+            eos = eos_ids(model_dir)
+            for key, W, h in (("float", Wf, None), ("quant", Wq, hook)):
+                seq = []
+                with torch.no_grad():
+                    family.LINEAR_HOOK = h
+                    while len(seq) < max_new and not (seq and seq[-1] in eos):
+                        _, hidden, _ = family.forward_sample(cfg, W, ids + seq, pv, grids)
+                        xn = family.rms(hidden[-1][-1:], W[norm], eps)
+                        seq.append(int(family.linear("lm_head", xn, W["lm_head.weight"])[0].argmax()))
+                    family.LINEAR_HOOK = None
+                gen[key] = {"ids": seq}
+            a, b = gen["float"]["ids"], gen["quant"]["ids"]
+            gen["first_divergence"] = next((t for t in range(max(len(a), len(b)))
+                                            if t >= len(a) or t >= len(b) or a[t] != b[t]), None)
         samples.append({"positions": int(keep.sum()), "kl_mean": float(k_.mean()),
                         "kl_p99": float(np.percentile(k_, 99)), "kl_max": float(k_.max()),
                         "top1_agreement": float(top1[keep].double().mean()),
                         "logits_cosine_mean": float(cos[keep].mean()), "logits_cosine_min": float(cos[keep].min()),
                         "last_position": {"kl": float(kl[-1]), "logits_cosine": float(cos[-1]),
                                           "top1_agrees": bool(top1[-1])}})
+        if gen:
+            samples[-1]["generation"] = gen
         i += 1
     if not samples:
         raise SystemExit("eval_torch: %s: no sample_0.safetensors" % inputs)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Compares `vlmslim eval`'s eval_report.json with the reference's (tests/reference/eval_torch.py)
-on what both report: the summary, each sample and each unit. KL divergences within a relative
+on what both report: the summary, each sample (with its generations' token ids) and each unit. KL divergences within a relative
 RTOL (plus 1e-9 absolute), cosines and relative errors within ATOL, counts and top-1 agreement
 exactly. Python's standard library only.
 
@@ -28,6 +28,10 @@ def main(argv):
     bad = []
 
     def cmp(x, y, path):
+        if isinstance(y, list):  # token ids: equal
+            if x != y:
+                bad.append("%s: %r, expected %r" % (path, x, y))
+            return
         if isinstance(y, dict):
             for k, v in y.items():
                 cmp(x.get(k) if isinstance(x, dict) else None, v, path + "." + k)
@@ -37,7 +41,8 @@ def main(argv):
                 bad.append("%s: %r, expected %r" % (path, x, y))
             return
         key = path.rsplit(".", 1)[-1]
-        if isinstance(y, bool) or key in ("positions", "samples", "quantized_linears", "top1_agreement"):
+        if isinstance(y, bool) or key in ("positions", "samples", "quantized_linears", "top1_agreement",
+                                          "first_divergence"):
             ok = x == y if not isinstance(y, float) else abs(x - y) <= 1e-12
         elif key.startswith("kl") or key == "kl":
             ok = abs(x - y) <= rtol * abs(y) + 1e-9

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Regenerates the `vlmslim eval` goldens with the independent PyTorch reference
 # (tests/reference/eval_torch.py), never with vlmslim. For each line of cases.txt
-# (name|source|grids): the export is the golden tests/golden/<source>/<name> of the calibrated
+# (name|source|grids|max_new_tokens): the export is the golden tests/golden/<source>/<name> of the calibrated
 # (calib) or data-free (e2e) suites, its fixture made with that suite's generator arguments; the
 # samples are the calib case's committed inputs, or (e2e) model-input files made here for the
-# grids and committed as tests/golden/eval/<name>.inputs. Writes tests/golden/eval/<name>.json.
+# grids and committed as tests/golden/eval/<name>.inputs; with max_new_tokens, the greedy
+# continuations too. Writes tests/golden/eval/<name>.json.
 # usage: tests/golden/eval/make_golden.sh [BUILD_DIR]; needs /usr/bin/python3 with numpy and torch.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -13,7 +14,7 @@ py=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vlmslim-eval-golden.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 source tests/golden/eval/case.sh
-while IFS='|' read -r name source grids; do
+while IFS='|' read -r name source grids max_new; do
   [ -z "${ONLY:-}" ] || [ "$ONLY" = "$name" ] || continue
   [ -n "$name" ] || continue
   vs_eval_case "$name" "$source" "$grids"
@@ -24,6 +25,7 @@ while IFS='|' read -r name source grids; do
     case "${VS_EVAL_MKMODEL[*]}" in *qwen2_5_vl*) ref=tests/reference/qwen2_5_vl_torch.py ;; esac
     "$py" "$ref" inputs "$tmp/$name" "$VS_EVAL_INPUTS" --grids "$grids" --seed 9
   fi
-  "$py" tests/reference/eval_torch.py "$tmp/$name" "$VS_EVAL_EXPORT" "$VS_EVAL_INPUTS" tests/golden/eval/$name.json
+  gen=(); [ -z "$max_new" ] || gen=(--max-new-tokens "$max_new")
+  "$py" tests/reference/eval_torch.py "$tmp/$name" "$VS_EVAL_EXPORT" "$VS_EVAL_INPUTS" tests/golden/eval/$name.json "${gen[@]}"
   echo "make_golden.sh: $name: $(python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['summary']; print('mean KL %.3g, top-1 %.3f' % (s['kl_mean'], s['top1_agreement']))" tests/golden/eval/$name.json)"
 done < tests/golden/eval/cases.txt
