@@ -350,24 +350,23 @@ static void svg_routing(FILE *f, const struct vs_eval_result *r)
     }
 }
 
-/* A continuation: the agreed part, then the rest marked. */
+/* A continuation: its text (where the tokenizer decodes it) and its ids, the part from the first
+ * divergence marked in both. */
 static void gen_cell(FILE *f, const struct vs_tokenizer *tok, const int64_t *ids, int64_t n, int64_t div)
 {
     int64_t cut = div < 0 || div > n ? n : div;
     char *same = decode(tok, ids, 0, cut), *rest = decode(tok, ids, cut, n);
     fputs("<td class=\"g\">", f);
-    if (same || rest) {
+    if (same && rest) {
         esc(f, same);
         fputs("<mark>", f);
         esc(f, rest);
-        fputs("</mark>", f);
-    } else {
-        for (int64_t i = 0; i < n; i++)
-            fprintf(f, i == cut ? "<mark>%lld" : " %lld", (long long)ids[i]);
-        if (cut < n)
-            fputs("</mark>", f);
+        fputs("</mark><br>", f);
     }
-    fputs("</td>", f);
+    fputs("<span class=\"ids\">", f);
+    for (int64_t i = 0; i < n; i++)
+        fprintf(f, "%s%lld", i == cut ? " <mark>" : i ? " " : "", (long long)ids[i]);
+    fputs(cut < n ? "</mark></span></td>" : "</span></td>", f);
     free(same), free(rest);
 }
 
@@ -383,7 +382,8 @@ static void write_page(FILE *f, const struct vs_eval_result *r, const struct vs_
           ".t{font-weight:600;font-size:13px}.l{font-size:11px;fill:#444}.ax{stroke:#888}\n"
           ".s1{fill:none;stroke:#1f5fbf;stroke-width:2}.s2{fill:none;stroke:#d0612a;stroke-width:1.5;"
           "stroke-dasharray:4 3}.s1t{fill:#1f5fbf}.s2t{fill:#d0612a}.b1{fill:#1f5fbf}.b2{fill:#d0612a}\n"
-          "td.g{text-align:left;white-space:pre-wrap;max-width:340px}mark{background:#fde2c8}\n"
+          "td.g{text-align:left;white-space:pre-wrap;max-width:340px}mark{background:#fde2c8}"
+          ".ids{font-size:11px;color:#555}\n"
           "</style></head><body>\n<h1>vlmslim eval</h1>\n<p>float model <code>",
           f);
     esc(f, info->model_path);

@@ -294,7 +294,7 @@ static enum vs_status compare_logits(void *ctx, struct vs_model *mq, const struc
     struct eval *ev = c->ev;
     int64_t V = ev->ops->vocab_size(ev->mf), T = ev->n_ids[c->j];
     const int64_t *ids = ev->ids[c->j];
-    int64_t chunk = ((int64_t)8 << 20) / (V > 0 ? V : 1);
+    int64_t chunk = ((int64_t)32 << 20) / (V > 0 ? V : 1); /* 128 MiB per model: the head converted once per chunk */
     chunk = chunk < 1 ? 1 : chunk;
     float *lf = malloc((size_t)(chunk * V) * sizeof *lf), *lq = malloc((size_t)(chunk * V) * sizeof *lq);
     double *kls = malloc((size_t)(T ? T : 1) * sizeof *kls);

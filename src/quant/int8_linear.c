@@ -64,17 +64,23 @@ static enum vs_status apply_w8a16(const struct vs_int8_linear *l, const float *x
     return VS_OK;
 }
 
+/* Integers of |v| <= 2^24 are exact in float32, and a product of two int8 values is at most
+ * 2^14 in magnitude: a dot product over KB = 1024 of them, summed in any order (an FMA included),
+ * is exact in float32. */
+enum { KB = 1024 };
+
 enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y)
 {
     if (l->scheme == VS_INT8_W8A16)
         return apply_w8a16(l, x, rows, y);
     int64_t in = l->in, out = l->out, R = block_rows(in), B = block_rows(in);
     R = R < rows ? R : rows;
-    double *q = malloc((size_t)((R > 0 ? R : 1) * in) * sizeof *q), *w = malloc((size_t)(B * in) * sizeof *w);
-    double *acc = malloc((size_t)((R > 0 ? R : 1) * B) * sizeof *acc);
-    float *s = malloc((size_t)(R > 0 ? R : 1) * sizeof *s);
-    if (!q || !w || !acc || !s) {
-        free(q), free(w), free(acc), free(s);
+    R = R > 0 ? R : 1;
+    double *q = malloc((size_t)(R * in) * sizeof *q), *acc = malloc((size_t)(R * B) * sizeof *acc);
+    float *qf = malloc((size_t)(R * in) * sizeof *qf), *w = malloc((size_t)(B * in) * sizeof *w);
+    float *part = malloc((size_t)(R * B) * sizeof *part), *s = malloc((size_t)R * sizeof *s);
+    if (!q || !acc || !qf || !w || !part || !s) {
+        free(q), free(acc), free(qf), free(w), free(part), free(s);
         return VS_ERR_NOMEM;
     }
     bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
@@ -84,12 +90,20 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
             vs_int8_quantize_token(x + t0 * in, nt, in, q, s);
         else
             vs_int8_quantize_static(x + t0 * in, nt * in, l->input_scale, l->input_offset, q);
+        for (int64_t i = 0; i < nt * in; i++)
+            qf[i] = (float)q[i];
         for (int64_t o0 = 0; o0 < out; o0 += B) {
             int64_t nb = out - o0 < B ? out - o0 : B;
             for (int64_t i = 0; i < nb * in; i++)
-                w[i] = (double)l->w[o0 * in + i];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nt, (blasint)nb, (blasint)in, 1.0, q,
-                        (blasint)in, w, (blasint)in, 0.0, acc, (blasint)nb);
+                w[i] = (float)l->w[o0 * in + i];
+            memset(acc, 0, (size_t)(nt * nb) * sizeof *acc);
+            for (int64_t k0 = 0; k0 < in; k0 += KB) { /* exact partial sums, added in float64 */
+                int64_t nk = in - k0 < KB ? in - k0 : KB;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nt, (blasint)nb, (blasint)nk, 1.0f,
+                            qf + k0, (blasint)in, w + k0, (blasint)in, 0.0f, part, (blasint)nb);
+                for (int64_t i = 0; i < nt * nb; i++)
+                    acc[i] += (double)part[i];
+            }
             for (int64_t t = 0; t < nt; t++) {
                 float *yr = y + (t0 + t) * out + o0;
                 const double *ar = acc + t * nb;
@@ -104,6 +118,6 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
             }
         }
     }
-    free(q), free(w), free(acc), free(s);
+    free(q), free(acc), free(qf), free(w), free(part), free(s);
     return VS_OK;
 }

@@ -9,9 +9,9 @@
  *     y = float(acc) · s · weight_scale[o] + bias[o];
  *   W8A16: y = x · ((W_q + weight_offset) · weight_scale)ᵀ + bias, in float32.
  *
- * The integer products are accumulated in double precision: every partial sum is an integer
- * below 2^53, so the result is exact whatever the summation order (an int32 GEMM's result) and
- * runs at OpenBLAS's dgemm speed. */
+ * The integer products are summed exactly, whatever the order: float32 GEMMs over 1024 columns
+ * at a time (each partial sum an integer of at most 2^24 in magnitude, exact in float32), the
+ * partials added in float64, so the result is an int32 GEMM's at OpenBLAS's sgemm speed. */
 #ifndef VS_QUANT_INT8_LINEAR_H
 #define VS_QUANT_INT8_LINEAR_H
 
