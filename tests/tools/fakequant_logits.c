@@ -422,8 +422,17 @@ int main(int argc, char **argv)
         printf("max abs logit difference %.3g of max |logit| %.3g\n", d, m);
     }
     free(other_work);
-    if (argc == 6)
+    if (argc == 6) {
+        for (size_t j = 0; j < n; j++)
+            free(ref[j]), free(got[j]);
+        free(ref), free(got), free(A.buf), free(B.buf);
+        for (size_t i = 0; i < A.n; i++)
+            free(A.a[i].module);
+        for (size_t i = 0; i < B.n; i++)
+            free(B.a[i].module);
+        free(A.a), free(B.a);
         return 0;
+    }
     double sum = 0, mn = 1;
     for (size_t j = 0; j < n; j++) {
         double dot = 0, a2 = 0, b2 = 0;
