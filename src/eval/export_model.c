@@ -278,14 +278,6 @@ void vs_export_close(struct vs_export *e)
 
 const char *vs_export_dir(const struct vs_export *e) { return e->dir; }
 
-static void format_shape(char *buf, size_t n, int ndim, const int64_t *shape)
-{
-    size_t used = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (used < n)
-        snprintf(buf + used, n - used, "]");
-}
 
 /* The export's float tensor `name` for a parameter of shape (ndim, shape). */
 static enum vs_status float_tensor(struct vs_export *e, const char *name, int ndim, const int64_t *shape,
@@ -303,8 +295,8 @@ static enum vs_status float_tensor(struct vs_export *e, const char *name, int nd
         ok = t->shape[i] == shape[i];
     if (!ok) {
         char want[128], got[128];
-        format_shape(want, sizeof want, ndim, shape);
-        format_shape(got, sizeof got, t->ndim, t->shape);
+        vs_format_shape(want, sizeof want, ndim, shape);
+        vs_format_shape(got, sizeof got, t->ndim, t->shape);
         return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' (%s) is %s %s; the model's parameter is a float tensor %s",
                             t->file, name, json_string_value(json_object_get(e->desc, name)), vs_dtype_name(t->dtype),
                             got, want);

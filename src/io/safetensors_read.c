@@ -45,18 +45,6 @@ static int cmp_name(const void *a, const void *b)
     return strcmp((*(const struct vs_st_tensor *const *)a)->name, (*(const struct vs_st_tensor *const *)b)->name);
 }
 
-/* "[4, 8]" into buf (truncated with "..." if it does not fit). */
-static const char *format_shape(char *buf, size_t cap, int ndim, const int64_t *shape)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < ndim && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
-    else
-        snprintf(buf + cap - 4, 4, "...");
-    return buf;
-}
 
 /* Validates one tensor entry; on success fills *t but for its name and file. */
 static enum vs_status parse_entry(const char *p, const char *name, json_t *e, const unsigned char *data,
@@ -120,7 +108,7 @@ static enum vs_status parse_entry(const char *p, const char *name, json_t *e, co
             snprintf(need, sizeof need, "%llu", (unsigned long long)((uint64_t)numel * es));
         return vs_error_set(VS_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] span %llu bytes but shape %s x %s "
                             "needs %s", p, name, (unsigned long long)b, (unsigned long long)en,
-                            (unsigned long long)(en - b), format_shape(shape, sizeof shape, t->ndim, t->shape),
+                            (unsigned long long)(en - b), vs_format_shape(shape, sizeof shape, t->ndim, t->shape),
                             vs_dtype_name((enum vs_dtype)dtype), need);
     }
     t->dtype = (enum vs_dtype)dtype;

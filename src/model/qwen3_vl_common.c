@@ -148,14 +148,6 @@ static void warn_unused(struct vs_model *m)
         vs_warn("%s: %zu more checkpoint tensors are not exported", m->path, unused - 5);
 }
 
-static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape)
-{
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < ndim && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
-}
 
 enum vs_status vs_qwen3_vl_get_checked(struct vs_model *m, const char *name, int ndim, const int64_t *shape,
                                        const struct vs_st_tensor **out)
@@ -169,8 +161,8 @@ enum vs_status vs_qwen3_vl_get_checked(struct vs_model *m, const char *name, int
         ok = t->shape[i] == shape[i];
     if (!ok) {
         char want[128], got[128], buf[512];
-        format_shape(want, sizeof want, ndim, shape);
-        format_shape(got, sizeof got, t->ndim, t->shape);
+        vs_format_shape(want, sizeof want, ndim, shape);
+        vs_format_shape(got, sizeof got, t->ndim, t->shape);
         return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' is %s %s but %s implies a float tensor of shape %s",
                             t->file, vs_qwen3_vl_source_name(m, name, buf, sizeof buf), vs_dtype_name(t->dtype), got,
                             m->config_path, want);

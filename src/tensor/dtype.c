@@ -1,6 +1,7 @@
 #include "tensor/dtype.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -217,4 +218,16 @@ int64_t vs_shape_numel(int ndim, const int64_t *shape)
         n *= shape[i];
     }
     return n;
+}
+
+const char *vs_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < cap)
+        snprintf(buf + n, cap - n, "]");
+    else
+        snprintf(buf + cap - 4, 4, "...");
+    return buf;
 }

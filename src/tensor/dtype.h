@@ -26,6 +26,8 @@ enum vs_dtype {
 size_t vs_dtype_size(enum vs_dtype dt);
 /* The safetensors name ("BF16", "F8_E4M3", ...). */
 const char *vs_dtype_name(enum vs_dtype dt);
+/* "[4, 8]" into buf (cap bytes; "..." at the end if it does not fit); returns buf. */
+const char *vs_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape);
 /* Parses a safetensors dtype name; returns -1 if unknown. */
 int vs_dtype_parse(const char *name);
 /* True for F16, BF16, F32, F64 (the types a weight may be stored in for float compute). */
