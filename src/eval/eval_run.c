@@ -36,8 +36,9 @@ struct eval {
     struct vs_linear_hooks xh;     /* the export's compute hooks */
     struct vs_unit *tail;          /* the export's view of the tail, given to mq */
     int64_t image_token;           /* left out of the compared positions; -1: none */
-    int64_t **ids, *n_ids;         /* per sample */
-    struct vs_model_inputs *keep;  /* with max_new_tokens: every sample's inputs */
+    /* every sample's inputs: the ids, and with max_new_tokens the image too (for the generation
+     * passes) */
+    struct vs_model_inputs *in;
     size_t n, cap;
     struct vs_eval_result *r;
     bool quant_pass;
@@ -58,44 +59,29 @@ static enum vs_status add_sample(void *ctx, const struct vs_model_inputs *in)
     struct eval *ev = ctx;
     if (ev->n == ev->cap) {
         size_t cap = ev->cap ? 2 * ev->cap : 8;
-        int64_t **ids = realloc(ev->ids, cap * sizeof *ids), *n_ids = realloc(ev->n_ids, cap * sizeof *n_ids);
-        if (ids)
-            ev->ids = ids;
-        if (n_ids)
-            ev->n_ids = n_ids;
-        if (!ids || !n_ids)
+        struct vs_model_inputs *more = realloc(ev->in, cap * sizeof *more);
+        if (!more)
             return VS_ERR_NOMEM;
-        if (ev->o->max_new_tokens > 0) {
-            struct vs_model_inputs *keep = realloc(ev->keep, cap * sizeof *keep);
-            if (!keep)
-                return VS_ERR_NOMEM;
-            ev->keep = keep;
-        }
-        ev->cap = cap;
+        ev->in = more, ev->cap = cap;
     }
-    if (ev->o->max_new_tokens > 0) { /* a deep copy for the generation passes */
-        struct vs_model_inputs *k = &ev->keep[ev->n];
-        *k = (struct vs_model_inputs){.n_tokens = in->n_tokens, .n_patches = in->n_patches,
-                                      .patch_dim = in->patch_dim, .n_images = in->n_images};
-        size_t np = (size_t)(in->n_patches * in->patch_dim);
-        k->input_ids = malloc((size_t)(in->n_tokens ? in->n_tokens : 1) * sizeof *k->input_ids);
-        k->pixel_values = np ? malloc(np * sizeof *k->pixel_values) : NULL;
-        k->image_grid_thw = in->n_images ? malloc((size_t)in->n_images * sizeof *k->image_grid_thw) : NULL;
-        if (!k->input_ids || (np && !k->pixel_values) || (in->n_images && !k->image_grid_thw)) {
-            vs_model_inputs_free(k);
-            return VS_ERR_NOMEM;
-        }
-        memcpy(k->input_ids, in->input_ids, (size_t)in->n_tokens * sizeof *k->input_ids);
-        if (np)
-            memcpy(k->pixel_values, in->pixel_values, np * sizeof *k->pixel_values);
-        if (in->n_images)
-            memcpy(k->image_grid_thw, in->image_grid_thw, (size_t)in->n_images * sizeof *k->image_grid_thw);
-    }
-    int64_t *copy = malloc((size_t)(in->n_tokens ? in->n_tokens : 1) * sizeof *copy);
-    if (!copy)
+    bool image = ev->o->max_new_tokens > 0;
+    struct vs_model_inputs *k = &ev->in[ev->n];
+    *k = (struct vs_model_inputs){.n_tokens = in->n_tokens};
+    if (image)
+        k->n_patches = in->n_patches, k->patch_dim = in->patch_dim, k->n_images = in->n_images;
+    size_t np = (size_t)(k->n_patches * k->patch_dim);
+    k->input_ids = malloc((size_t)(in->n_tokens ? in->n_tokens : 1) * sizeof *k->input_ids);
+    k->pixel_values = np ? malloc(np * sizeof *k->pixel_values) : NULL;
+    k->image_grid_thw = k->n_images ? malloc((size_t)k->n_images * sizeof *k->image_grid_thw) : NULL;
+    if (!k->input_ids || (np && !k->pixel_values) || (k->n_images && !k->image_grid_thw)) {
+        vs_model_inputs_free(k);
         return VS_ERR_NOMEM;
-    memcpy(copy, in->input_ids, (size_t)in->n_tokens * sizeof *copy);
-    ev->ids[ev->n] = copy, ev->n_ids[ev->n] = in->n_tokens;
+    }
+    memcpy(k->input_ids, in->input_ids, (size_t)in->n_tokens * sizeof *k->input_ids);
+    if (np)
+        memcpy(k->pixel_values, in->pixel_values, np * sizeof *k->pixel_values);
+    if (k->n_images)
+        memcpy(k->image_grid_thw, in->image_grid_thw, (size_t)k->n_images * sizeof *k->image_grid_thw);
     ev->n++;
     enum vs_status st = vs_layerwise_add_sample(ev->lf, in);
     return st == VS_OK ? vs_layerwise_add_sample(ev->lq, in) : st;
@@ -150,20 +136,6 @@ static enum vs_status q_compute(void *ctx, const char *module, const float *x, i
 
 /* ---- per unit: hidden states ---- */
 
-static enum vs_status compare_state(void *ctx, struct vs_model *m, const struct vs_sample *sf)
-{
-    (void)m;
-    struct eval *ev = ctx;
-    const float *df, *dq;
-    int64_t rf, cf, rq, cq;
-    ev->ops->sample_output(sf, &df, &rf, &cf);
-    ev->ops->sample_output(ev->sq, &dq, &rq, &cq);
-    if (rf != rq || cf != cq)
-        return vs_error_set(VS_ERR_INTERNAL, "unit %zu: the float output is %lld x %lld, the quantized %lld x %lld",
-                            ev->unit, (long long)rf, (long long)cf, (long long)rq, (long long)cq);
-    return VS_OK;
-}
-
 struct compare_ctx {
     struct eval *ev;
     size_t j;
@@ -171,15 +143,16 @@ struct compare_ctx {
 
 static enum vs_status compare_into(void *ctx, struct vs_model *m, const struct vs_sample *sf)
 {
+    (void)m;
     struct compare_ctx *c = ctx;
     struct eval *ev = c->ev;
-    enum vs_status st = compare_state(ev, m, sf);
-    if (st != VS_OK)
-        return st;
     const float *df, *dq;
-    int64_t rows, cols;
+    int64_t rows, cols, rq, cq;
     ev->ops->sample_output(sf, &df, &rows, &cols);
-    ev->ops->sample_output(ev->sq, &dq, &rows, &cols);
+    ev->ops->sample_output(ev->sq, &dq, &rq, &cq);
+    if (rows != rq || cols != cq)
+        return vs_error_set(VS_ERR_INTERNAL, "unit %zu: the float output is %lld x %lld, the quantized %lld x %lld",
+                            ev->unit, (long long)rows, (long long)cols, (long long)rq, (long long)cq);
     struct vs_eval_unit *u = &ev->r->units[ev->unit];
     if (rows == 0) {
         u->cosine[c->j] = u->rel_error[c->j] = NAN;
@@ -292,8 +265,8 @@ static enum vs_status compare_logits(void *ctx, struct vs_model *mq, const struc
 {
     struct logits_ctx *c = ctx;
     struct eval *ev = c->ev;
-    int64_t V = ev->ops->vocab_size(ev->mf), T = ev->n_ids[c->j];
-    const int64_t *ids = ev->ids[c->j];
+    int64_t V = ev->ops->vocab_size(ev->mf), T = ev->in[c->j].n_tokens;
+    const int64_t *ids = ev->in[c->j].input_ids;
     int64_t chunk = ((int64_t)32 << 20) / (V > 0 ? V : 1); /* 128 MiB per model: the head converted once per chunk */
     chunk = chunk < 1 ? 1 : chunk;
     float *lf = malloc((size_t)(chunk * V) * sizeof *lf), *lq = malloc((size_t)(chunk * V) * sizeof *lq);
@@ -301,7 +274,7 @@ static enum vs_status compare_logits(void *ctx, struct vs_model *mq, const struc
     enum vs_status st = lf && lq && kls ? VS_OK : VS_ERR_NOMEM;
     struct vs_linear_hooks qh = {.computes = q_computes, .compute = q_compute, .ctx = ev};
     struct vs_eval_sample *s = &ev->r->samples[c->j];
-    double cos_sum = 0, top1 = 0, kl_sum = 0;
+    double cos_sum = 0, top1 = 0, kl_sum = 0, kl_max = 0;
     int64_t k = 0;
     s->cosine_min = INFINITY;
     for (int64_t b = 0; b < T && st == VS_OK; b += chunk) {
@@ -320,6 +293,7 @@ static enum vs_status compare_logits(void *ctx, struct vs_model *mq, const struc
                 continue;
             kls[k++] = cmp.kl;
             kl_sum += cmp.kl, cos_sum += cmp.cosine, top1 += cmp.top_f == cmp.top_q;
+            kl_max = fmax(kl_max, cmp.kl);
             s->cosine_min = fmin(s->cosine_min, cmp.cosine);
             if ((st = push_kl(ev, cmp.kl)) != VS_OK)
                 break;
@@ -331,7 +305,7 @@ static enum vs_status compare_logits(void *ctx, struct vs_model *mq, const struc
         s->top1 = k ? top1 / (double)k : 0;
         s->cosine_mean = k ? cos_sum / (double)k : 0;
         s->kl_p99 = vs_eval_quantile(kls, (size_t)k, 0.99);
-        s->kl_max = k ? kls[k - 1] : 0; /* sorted by the quantile */
+        s->kl_max = kl_max;
         if (!k)
             s->cosine_min = 0;
     }
@@ -394,10 +368,10 @@ static enum vs_status generate(struct eval *ev)
     enum vs_status st = f && q ? VS_OK : VS_ERR_NOMEM;
     int64_t budget = (int64_t)(ev->o->spill_budget / 2);
     if (st == VS_OK)
-        st = vs_eval_generate(ev->ops, ev->mf, NULL, ev->keep, ev->n, ev->o->max_new_tokens, eos, n_eos,
+        st = vs_eval_generate(ev->ops, ev->mf, NULL, ev->in, ev->n, ev->o->max_new_tokens, eos, n_eos,
                               (uint64_t)budget, ev->o->interrupted, f);
     if (st == VS_OK)
-        st = vs_eval_generate(ev->ops, ev->mq, ev->e, ev->keep, ev->n, ev->o->max_new_tokens, eos, n_eos,
+        st = vs_eval_generate(ev->ops, ev->mq, ev->e, ev->in, ev->n, ev->o->max_new_tokens, eos, n_eos,
                               (uint64_t)budget, ev->o->interrupted, q);
     for (size_t j = 0; j < ev->n && st == VS_OK; j++) {
         struct vs_eval_sample *s = &ev->r->samples[j];
@@ -463,7 +437,9 @@ static void summarize(struct eval *ev)
     r->kl_median = vs_eval_quantile(ev->kl_all, ev->n_kl, 0.5);
     r->kl_p99 = vs_eval_quantile(ev->kl_all, ev->n_kl, 0.99);
     r->kl_p999 = vs_eval_quantile(ev->kl_all, ev->n_kl, 0.999);
-    r->kl_max = ev->n_kl ? ev->kl_all[ev->n_kl - 1] : 0;
+    r->kl_max = 0;
+    for (size_t j = 0; j < r->n_samples; j++)
+        r->kl_max = fmax(r->kl_max, r->samples[j].kl_max);
 }
 
 enum vs_status vs_eval_run(const struct vs_eval_options *o, struct vs_eval_result *r)
@@ -528,13 +504,9 @@ enum vs_status vs_eval_run(const struct vs_eval_options *o, struct vs_eval_resul
     if (st == VS_OK && o->max_new_tokens > 0)
         st = generate(&ev);
     r->seconds = now_seconds() - t0;
-    for (size_t j = 0; j < ev.n; j++) {
-        free(ev.ids[j]);
-        if (ev.keep)
-            vs_model_inputs_free(&ev.keep[j]);
-    }
-    free(ev.keep);
-    free(ev.ids), free(ev.n_ids), free(ev.kl_all), free(ev.unrotated);
+    for (size_t j = 0; j < ev.n; j++)
+        vs_model_inputs_free(&ev.in[j]);
+    free(ev.in), free(ev.kl_all), free(ev.unrotated);
     vs_layerwise_close(ev.lf);
     vs_layerwise_close(ev.lq);
     vs_export_close(ev.e);

@@ -28,7 +28,7 @@ struct vs_eval_options {
 };
 
 struct vs_eval_sample {
-    int64_t positions; /* text positions compared (image placeholders left out) */
+    int64_t positions; /* text positions compared: those whose input is not the image placeholder */
     double kl_mean, kl_p99, kl_max, top1, cosine_mean, cosine_min;
     double last_kl, last_cosine; /* the last position: the next-token prediction */
     int last_top1;

@@ -309,15 +309,18 @@ enum vs_status vs_export_view(struct vs_export *e, const struct vs_unit *u, stru
 {
     *out = NULL;
     struct vs_unit *v = vs_unit_new(u->name);
-    if (!v)
+    const struct vs_linear **weight_of = calloc(u->n_params ? u->n_params : 1, sizeof *weight_of);
+    if (!v || !weight_of) {
+        vs_unit_free(v);
+        free(weight_of);
         return VS_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < u->n_linears; k++) /* the Linear whose weight each parameter is, if any */
+        weight_of[u->linears[k].weight] = &u->linears[k];
     enum vs_status st = VS_OK;
     for (size_t i = 0; i < u->n_params && st == VS_OK; i++) {
         const struct vs_param *p = &u->params[i];
-        const struct vs_linear *l = NULL;
-        for (size_t k = 0; k < u->n_linears && !l; k++)
-            if (u->linears[k].weight == (int)i)
-                l = &u->linears[k];
+        const struct vs_linear *l = weight_of[i];
         const struct qlinear *q = l ? find_q(e, l->name) : NULL;
         const struct vs_st_tensor *t;
         if (q) {
@@ -336,10 +339,7 @@ enum vs_status vs_export_view(struct vs_export *e, const struct vs_unit *u, stru
     for (size_t i = 0; i < u->n_params && st == VS_OK; i++) {
         const struct vs_param *p = &u->params[i];
         size_t len = strlen(p->name);
-        bool linear = false;
-        for (size_t k = 0; k < u->n_linears && !linear; k++)
-            linear = u->linears[k].weight == (int)i;
-        if (linear || p->ndim != 1 || len < 8 || strcmp(p->name + len - 7, ".weight") != 0)
+        if (weight_of[i] || p->ndim != 1 || len < 8 || strcmp(p->name + len - 7, ".weight") != 0)
             continue;
         char bias[600];
         snprintf(bias, sizeof bias, "%.*s.bias", (int)(len - 7), p->name);
@@ -362,6 +362,7 @@ enum vs_status vs_export_view(struct vs_export *e, const struct vs_unit *u, stru
         if (st == VS_OK)
             st = vs_unit_add_linear(v, l->name, u->params[l->weight].name, has_bias ? bias : NULL);
     }
+    free(weight_of);
     if (st != VS_OK) {
         vs_unit_free(v);
         return st;
@@ -481,9 +482,3 @@ void vs_export_hooks(struct vs_export *e, struct vs_linear_hooks *h)
 }
 
 size_t vs_export_quantized_count(const struct vs_export *e) { return e->nq; }
-
-void vs_export_quantized_at(const struct vs_export *e, size_t i, const char **module, const char **type)
-{
-    *module = e->q[i].module;
-    *type = e->q[i].type;
-}

@@ -44,8 +44,7 @@ enum vs_status vs_export_rotation(struct vs_export *e, const float **r, int64_t 
 /* Hooks that compute the export's quantized Linears (and no other). */
 void vs_export_hooks(struct vs_export *e, struct vs_linear_hooks *h);
 
-/* The quantized Linears: count, and each one's module name and type ("W8A8", ...). */
+/* How many quantized Linears the export has. */
 size_t vs_export_quantized_count(const struct vs_export *e);
-void vs_export_quantized_at(const struct vs_export *e, size_t i, const char **module, const char **type);
 
 #endif

@@ -368,51 +368,20 @@ enum vs_status vs_qwen3_vl_unit_forward_samples(struct vs_model *m, size_t i, co
     return VS_OK;
 }
 
-/* Logits of the last position: final RMSNorm, then the head (lm_head, or the embeddings when
- * tied) converted to float32 a block of rows at a time, so memory stays at one block however
- * large the vocabulary. */
+/* Logits of the last position: sample_logits_rows of that one row (the head a block of rows at a
+ * time, so memory stays at one block however large the vocabulary). */
 enum vs_status vs_qwen3_vl_sample_logits(struct vs_model *m, const struct vs_sample *s, float **logits, int64_t *n)
 {
-    if (s->next_unit != (int64_t)vs_qwen3_vl_unit_count(m) || !s->hidden)
-        return vs_error_set(VS_ERR_INTERNAL, "logits asked after %lld of %zu units", (long long)s->next_unit,
-                            vs_qwen3_vl_unit_count(m));
-    const struct vs_qwen3_vl_dims *d = &m->d;
-    const struct vs_st_tensor *norm, *head;
-    int64_t head_shape[2] = {d->vocab, d->hidden};
-    char norm_name[64], embed_name[64];
-    snprintf(norm_name, sizeof norm_name, "%snorm.weight", d->text_prefix);
-    snprintf(embed_name, sizeof embed_name, "%sembed_tokens.weight", d->text_prefix);
-    enum vs_status st = vs_qwen3_vl_get_checked(m, norm_name, 1, &d->hidden, &norm);
-    if (st == VS_OK)
-        st = vs_qwen3_vl_get_checked(m, vs_st_model_has(m->weights, "lm_head.weight") ? "lm_head.weight" : embed_name,
-                                     2, head_shape, &head);
-    if (st != VS_OK)
-        return st;
-    enum { BLOCK = 4096 };
-    int64_t H = d->hidden, V = d->vocab;
-    float *g = vs_malloc((size_t)H * sizeof *g), *h = vs_malloc((size_t)H * sizeof *h);
-    float *w = vs_malloc((size_t)(BLOCK * H) * sizeof *w), *l = vs_malloc((size_t)V * sizeof *l);
-    if (!g || !h || !w || !l) {
-        free(g), free(h), free(w), free(l);
+    float *l = vs_malloc((size_t)m->d.vocab * sizeof *l);
+    if (!l)
         return VS_ERR_NOMEM;
-    }
-    vs_convert_to_f32(norm->dtype, norm->data, g, (size_t)H);
-    vs_rmsnorm_f32(s->hidden + (s->n_tokens - 1) * H, g, (float)d->rms_norm_eps, h, 1, H);
-    st = vs_tensor_check_finite(norm, g, (size_t)H, 0);
-    size_t es = vs_dtype_size(head->dtype);
-    for (int64_t r0 = 0; r0 < V && st == VS_OK; r0 += BLOCK) {
-        int64_t rows = V - r0 < BLOCK ? V - r0 : BLOCK;
-        vs_convert_to_f32(head->dtype, (const unsigned char *)head->data + (size_t)(r0 * H) * es, w, (size_t)(rows * H));
-        if ((st = vs_tensor_check_finite(head, w, (size_t)(rows * H), (size_t)(r0 * H))) == VS_OK)
-            vs_linear_f32(h, w, NULL, l + r0, 1, rows, H);
-    }
-    free(g), free(h), free(w);
+    enum vs_status st = vs_qwen3_vl_sample_logits_rows(m, s, s->n_tokens - 1, s->n_tokens, l, NULL);
     if (st != VS_OK) {
         free(l);
         return st;
     }
     *logits = l;
-    *n = V;
+    *n = m->d.vocab;
     return VS_OK;
 }
 

@@ -19,14 +19,14 @@ static int64_t block_rows(int64_t width)
 
 static float clamp_int8(float v) { return fminf(fmaxf(v, -128.0f), 127.0f); }
 
-void vs_int8_quantize_static(const float *x, int64_t n, float input_scale, float input_offset, double *q)
+void vs_int8_quantize_static(const float *x, int64_t n, float input_scale, float input_offset, float *q)
 {
     const float r = 1.0f / input_scale; /* npu_quantize takes the reciprocal */
     for (int64_t i = 0; i < n; i++)
         q[i] = clamp_int8(rintf(x[i] * r + input_offset));
 }
 
-void vs_int8_quantize_token(const float *x, int64_t rows, int64_t in, double *q, float *s)
+void vs_int8_quantize_token(const float *x, int64_t rows, int64_t in, float *q, float *s)
 {
     for (int64_t t = 0; t < rows; t++) {
         const float *xr = x + t * in;
@@ -76,11 +76,11 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
     int64_t in = l->in, out = l->out, R = block_rows(in), B = block_rows(in);
     R = R < rows ? R : rows;
     R = R > 0 ? R : 1;
-    double *q = malloc((size_t)(R * in) * sizeof *q), *acc = malloc((size_t)(R * B) * sizeof *acc);
-    float *qf = malloc((size_t)(R * in) * sizeof *qf), *w = malloc((size_t)(B * in) * sizeof *w);
+    double *acc = malloc((size_t)(R * B) * sizeof *acc);
+    float *q = malloc((size_t)(R * in) * sizeof *q), *w = malloc((size_t)(B * in) * sizeof *w);
     float *part = malloc((size_t)(R * B) * sizeof *part), *s = malloc((size_t)R * sizeof *s);
-    if (!q || !acc || !qf || !w || !part || !s) {
-        free(q), free(acc), free(qf), free(w), free(part), free(s);
+    if (!q || !acc || !w || !part || !s) {
+        free(q), free(acc), free(w), free(part), free(s);
         return VS_ERR_NOMEM;
     }
     bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
@@ -90,8 +90,6 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
             vs_int8_quantize_token(x + t0 * in, nt, in, q, s);
         else
             vs_int8_quantize_static(x + t0 * in, nt * in, l->input_scale, l->input_offset, q);
-        for (int64_t i = 0; i < nt * in; i++)
-            qf[i] = (float)q[i];
         for (int64_t o0 = 0; o0 < out; o0 += B) {
             int64_t nb = out - o0 < B ? out - o0 : B;
             for (int64_t i = 0; i < nb * in; i++)
@@ -100,7 +98,7 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
             for (int64_t k0 = 0; k0 < in; k0 += KB) { /* exact partial sums, added in float64 */
                 int64_t nk = in - k0 < KB ? in - k0 : KB;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nt, (blasint)nb, (blasint)nk, 1.0f,
-                            qf + k0, (blasint)in, w + k0, (blasint)in, 0.0f, part, (blasint)nb);
+                            q + k0, (blasint)in, w + k0, (blasint)in, 0.0f, part, (blasint)nb);
                 for (int64_t i = 0; i < nt * nb; i++)
                     acc[i] += (double)part[i];
             }
@@ -118,6 +116,6 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
             }
         }
     }
-    free(q), free(acc), free(qf), free(w), free(part), free(s);
+    free(q), free(acc), free(w), free(part), free(s);
     return VS_OK;
 }

@@ -37,9 +37,9 @@ struct vs_int8_linear {
 /* y [rows, out] from x [rows, in]. Errors: no memory. */
 enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y);
 
-/* The activation quantizers on their own, x [rows, in] -> q [rows, in] (integers in float64):
+/* The activation quantizers on their own, x [rows, in] -> q [rows, in] (integers, exact in float):
  * W8A8's per-tensor one, and W8A8_DYNAMIC's per-token one with each row's scale into s [rows]. */
-void vs_int8_quantize_static(const float *x, int64_t n, float input_scale, float input_offset, double *q);
-void vs_int8_quantize_token(const float *x, int64_t rows, int64_t in, double *q, float *s);
+void vs_int8_quantize_static(const float *x, int64_t n, float input_scale, float input_offset, float *q);
+void vs_int8_quantize_token(const float *x, int64_t rows, int64_t in, float *q, float *s);
 
 #endif

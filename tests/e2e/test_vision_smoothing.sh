@@ -17,6 +17,7 @@ set -euo pipefail
 mkdir -p "$VS_TEST_TMP"
 tmp=$(mktemp -d "$VS_TEST_TMP/vision_smoothing.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+source tests/e2e/helpers.sh
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 fq=$VS_BUILD_DIR/tests/tools/vs-fakequant-logits
@@ -132,17 +133,9 @@ done <<<"$families"
 
 echo "== errors"
 expect_error() { # name, message, model, model_type, config
-  local rc=0
-  "$VLMSLIM" quant --model_path "$3" --save_path "$tmp/$1.out" --model_type "$4" --config_path "$5" \
-    --calib_inputs "$3.in" --quiet >/dev/null 2>"$tmp/err" || rc=$?
-  local err; err=$(grep '^vlmslim: error:' "$tmp/err" || true)
-  if [ "$rc" -ne 1 ] || [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ] || [[ "$err" != *"$2"* ]]; then
-    fail "$1: rc=$rc: $(cat "$tmp/err")"$'\n'"      expected one error line containing: $2"
-  elif [ -e "$tmp/$1.out" ] || ls -a "$tmp" | grep -q "\.$1\.out\.vlmslim-tmp"; then
-    fail "$1: output left behind"
-  else
-    echo "ok: $1: $err"
-  fi
+  vs_expect_error "$1" "$2" "$tmp/$1.out" "$VLMSLIM" quant --model_path "$3" --save_path "$tmp/$1.out" \
+    --model_type "$4" --config_path "$5" --calib_inputs "$3.in" --quiet || { failures=$((failures + 1)); return; }
+  if ls -a "$tmp" | grep -q "\.$1\.out\.vlmslim-tmp"; then fail "$1: staging directory left behind"; fi
 }
 expect_error rmsnorm_asym "$tmp/is_asym.yaml: spec.process[0]: symmetric: false with vision_subgraphs needs vision norms with a bias (LayerNorm); visual.blocks.0.norm1 has none (an RMSNorm); use symmetric: true" \
   "$tmp/qwen2_5_vl.f32" Qwen2.5-VL-7B-Instruct "$tmp/is_asym.yaml"
