@@ -19,25 +19,63 @@ static int64_t block_rows(int64_t width)
 
 static float clamp_int8(float v) { return fminf(fmaxf(v, -128.0f), 127.0f); }
 
-void vs_int8_quantize_static(const float *x, int64_t n, float input_scale, float input_offset, float *q)
+void vs_int8_quantize_static(enum vs_int8_kernel k, const float *x, int64_t n, float input_scale,
+                             float input_offset, float *q)
 {
-    const float r = 1.0f / input_scale; /* npu_quantize takes the reciprocal */
-    for (int64_t i = 0; i < n; i++)
-        q[i] = clamp_int8(rintf(x[i] * r + input_offset));
+    if (k == VS_INT8_ASCEND) {
+        const float r = 1.0f / input_scale; /* npu_quantize takes the reciprocal */
+        for (int64_t i = 0; i < n; i++)
+            q[i] = clamp_int8(rintf(x[i] * r + input_offset));
+    } else { /* the zero point is added to the rounded quotient */
+        for (int64_t i = 0; i < n; i++)
+            q[i] = clamp_int8(rintf(x[i] / input_scale) + input_offset);
+    }
 }
 
-void vs_int8_quantize_token(const float *x, int64_t rows, int64_t in, float *q, float *s)
+void vs_int8_quantize_token(enum vs_int8_kernel k, const float *x, int64_t rows, int64_t in, float *q, float *s)
 {
     for (int64_t t = 0; t < rows; t++) {
         const float *xr = x + t * in;
-        float m = 0.0f;
+        float *qr = q + t * in, m = 0.0f;
         for (int64_t c = 0; c < in; c++)
             m = fmaxf(m, fabsf(xr[c]));
-        float st = fmaxf(m / 127.0f, FLT_EPSILON);
-        s[t] = st;
-        for (int64_t c = 0; c < in; c++)
-            q[t * in + c] = clamp_int8(rintf(xr[c] / st));
+        if (k == VS_INT8_ASCEND) {
+            float st = fmaxf(m / 127.0f, FLT_EPSILON);
+            s[t] = st;
+            for (int64_t c = 0; c < in; c++)
+                qr[c] = clamp_int8(rintf(xr[c] / st));
+        } else if (k == VS_INT8_VLLM) {
+            float r = 127.0f / m;
+            s[t] = m / 127.0f;
+            for (int64_t c = 0; c < in; c++)
+                qr[c] = m > 0.0f ? clamp_int8(rintf(xr[c] * r)) : 0.0f;
+        } else {
+            m = fmaxf(m, 1e-10f);
+            float r = 127.0f / m;
+            s[t] = m / 127.0f;
+            for (int64_t c = 0; c < in; c++)
+                qr[c] = clamp_int8(roundf(xr[c] * r));
+        }
     }
+}
+
+/* The float epilogue of one output element from the exact integer sum acc. */
+static float epilogue(const struct vs_int8_linear *l, double acc, float token_scale, int64_t o, double zp_sum)
+{
+    float b = l->bias ? l->bias[o] : 0.0f;
+    switch (l->kernel) {
+    case VS_INT8_ASCEND:
+        if (l->scheme == VS_INT8_W8A8)
+            return (float)(acc + (double)l->quant_bias[o]) * l->deq_scale[o];
+        return (float)acc * token_scale * l->weight_scale[o] + b;
+    case VS_INT8_VLLM:
+        if (l->scheme == VS_INT8_W8A8)
+            return fmaf(l->input_scale, l->weight_scale[o] * (float)(acc - zp_sum), b);
+        return fmaf(token_scale, l->weight_scale[o] * (float)acc, b);
+    case VS_INT8_VLLM_MOE:
+        return (float)acc * token_scale * l->weight_scale[o] + b;
+    }
+    return NAN;
 }
 
 static enum vs_status apply_w8a16(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y)
@@ -84,12 +122,26 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
         return VS_ERR_NOMEM;
     }
     bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
+    /* vLLM's static zero point enters as zero_point · ΣW_q per output (the azp adjustment) */
+    double *zp_sum = NULL;
+    if (!dynamic && l->kernel != VS_INT8_ASCEND && l->input_offset != 0.0f) {
+        if (!(zp_sum = malloc((size_t)out * sizeof *zp_sum))) {
+            free(q), free(acc), free(w), free(part), free(s);
+            return VS_ERR_NOMEM;
+        }
+        for (int64_t o = 0; o < out; o++) {
+            int64_t sum = 0;
+            for (int64_t c = 0; c < in; c++)
+                sum += l->w[o * in + c];
+            zp_sum[o] = (double)l->input_offset * (double)sum;
+        }
+    }
     for (int64_t t0 = 0; t0 < rows; t0 += R) {
         int64_t nt = rows - t0 < R ? rows - t0 : R;
         if (dynamic)
-            vs_int8_quantize_token(x + t0 * in, nt, in, q, s);
+            vs_int8_quantize_token(l->kernel, x + t0 * in, nt, in, q, s);
         else
-            vs_int8_quantize_static(x + t0 * in, nt * in, l->input_scale, l->input_offset, q);
+            vs_int8_quantize_static(l->kernel, x + t0 * in, nt * in, l->input_scale, l->input_offset, q);
         for (int64_t o0 = 0; o0 < out; o0 += B) {
             int64_t nb = out - o0 < B ? out - o0 : B;
             for (int64_t i = 0; i < nb * in; i++)
@@ -105,17 +157,11 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
             for (int64_t t = 0; t < nt; t++) {
                 float *yr = y + (t0 + t) * out + o0;
                 const double *ar = acc + t * nb;
-                for (int64_t o = 0; o < nb; o++) {
-                    if (dynamic) {
-                        float v = (float)ar[o] * s[t] * l->weight_scale[o0 + o];
-                        yr[o] = l->bias ? v + l->bias[o0 + o] : v;
-                    } else {
-                        yr[o] = (float)(ar[o] + (double)l->quant_bias[o0 + o]) * l->deq_scale[o0 + o];
-                    }
-                }
+                for (int64_t o = 0; o < nb; o++)
+                    yr[o] = epilogue(l, ar[o], dynamic ? s[t] : 0.0f, o0 + o, zp_sum ? zp_sum[o0 + o] : 0.0);
             }
         }
     }
-    free(q), free(acc), free(w), free(part), free(s);
+    free(q), free(acc), free(w), free(part), free(s), free(zp_sum);
     return VS_OK;
 }

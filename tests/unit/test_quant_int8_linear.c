@@ -1,8 +1,10 @@
 /* The kernels' integer arithmetic for quantized Linears (quant/int8_linear.h), bit for bit
  * against a straightforward integer reference: int64 sums of int8 products, with a reduction
- * long enough that a float32 accumulation would not be exact; the activation quantizers'
- * rounding (half to even, after the reciprocal scale and the offset) and clamping; W8A16 against
- * a plain float loop. */
+ * long enough that a float32 accumulation would not be exact; for vLLM Ascend's kernels and
+ * vLLM's (the zero point's ΣW adjustment, the fused epilogue, the MoE kernel's own rounding);
+ * the activation quantizers' rounding (half to even after the reciprocal scale and the offset
+ * on the NPU, after a division on vLLM, half away from zero in vLLM's MoE kernel) and clamping;
+ * W8A16 against a plain float loop. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -127,20 +129,107 @@ static void test_quantizers(void **state)
     (void)state;
     const float x[6] = {0.25f, 0.75f, -0.25f, 1000.0f, -1000.0f, 0.0f};
     float q[6];
-    vs_int8_quantize_static(x, 6, 0.5f, 1.0f, q); /* x·2 + 1: 1.5, 2.5, 0.5, ... */
+    vs_int8_quantize_static(VS_INT8_ASCEND, x, 6, 0.5f, 1.0f, q); /* x·2 + 1: 1.5, 2.5, 0.5, ... */
     const float want[6] = {2, 2, 0, 127, -128, 1};
     for (int i = 0; i < 6; i++)
         assert_true(q[i] == want[i]);
     const float z[3] = {0, 0, 0};
     float s;
-    vs_int8_quantize_token(z, 1, 3, q, &s);
+    vs_int8_quantize_token(VS_INT8_ASCEND, z, 1, 3, q, &s);
     assert_true(s == FLT_EPSILON && q[0] == 0 && q[2] == 0);
     const float v[5] = {-127.0f, 2.5f, 3.5f, -0.5f, 126.4f};
-    vs_int8_quantize_token(v, 1, 5, q, &s);
+    vs_int8_quantize_token(VS_INT8_ASCEND, v, 1, 5, q, &s);
     const float want_t[5] = {-127, 2, 4, -0.0f, 126};
     assert_true(s == 1.0f);
     for (int i = 0; i < 5; i++)
         assert_true(q[i] == want_t[i]);
+}
+
+static int64_t clamp_q(float v) { return v < -128 ? -128 : v > 127 ? 127 : (int64_t)v; }
+
+/* vLLM's static W8A8 with a zero point: q = clamp(rint(x / s) + zp), y = fma(s, s_w · (acc − zp·ΣW), b). */
+static void test_vllm_w8a8_static(void **state)
+{
+    (void)state;
+    struct fixture *f = make();
+    const float s = 0.0213f, zp = -7.0f;
+    struct vs_int8_linear l = {.name = "fc", .scheme = VS_INT8_W8A8, .kernel = VS_INT8_VLLM, .out = OUT, .in = IN,
+                               .w = f->w, .input_scale = s, .input_offset = zp, .weight_scale = f->ws,
+                               .bias = f->bias};
+    float y[ROWS * OUT];
+    assert_int_equal(vs_int8_linear_apply(&l, f->x, ROWS, y), VS_OK);
+    bool saturated = false;
+    for (int t = 0; t < ROWS; t++)
+        for (int o = 0; o < OUT; o++) {
+            int64_t acc = 0, wsum = 0;
+            for (int c = 0; c < IN; c++) {
+                acc += clamp_q(rintf(f->x[t * IN + c] / s) + zp) * f->w[o * IN + c];
+                wsum += f->w[o * IN + c];
+            }
+            saturated |= llabs(acc) > (1 << 24);
+            float want = fmaf(s, f->ws[o] * (float)(acc - (int64_t)zp * wsum), f->bias[o]);
+            assert_true(y[t * OUT + o] == want);
+        }
+    assert_true(saturated);
+    free(f);
+}
+
+/* vLLM's dense per-token quantization (x · (127 / m), half to even) and its MoE kernel's (half
+ * away from zero), each with its own epilogue. */
+static void test_vllm_w8a8_dynamic(void **state)
+{
+    (void)state;
+    struct fixture *f = make();
+    for (int moe = 0; moe <= 1; moe++) {
+        struct vs_int8_linear l = {.name = "fc", .scheme = VS_INT8_W8A8_DYNAMIC,
+                                   .kernel = moe ? VS_INT8_VLLM_MOE : VS_INT8_VLLM, .out = OUT, .in = IN, .w = f->w,
+                                   .weight_scale = f->ws, .bias = f->bias};
+        float y[ROWS * OUT];
+        assert_int_equal(vs_int8_linear_apply(&l, f->x, ROWS, y), VS_OK);
+        for (int t = 0; t < ROWS; t++) {
+            float m = 0;
+            for (int c = 0; c < IN; c++)
+                m = fmaxf(m, fabsf(f->x[t * IN + c]));
+            float r = 127.0f / m, st = m / 127.0f;
+            for (int o = 0; o < OUT; o++) {
+                int64_t acc = 0;
+                for (int c = 0; c < IN; c++) {
+                    float v = f->x[t * IN + c] * r;
+                    acc += clamp_q(moe ? roundf(v) : rintf(v)) * f->w[o * IN + c];
+                }
+                float want = moe ? (float)acc * st * f->ws[o] + f->bias[o] : fmaf(st, f->ws[o] * (float)acc, f->bias[o]);
+                assert_true(y[t * OUT + o] == want);
+            }
+        }
+    }
+    free(f);
+}
+
+/* Where the kernels' quantizers part: a division and a reciprocal product on either side of .5,
+ * the zero point added after rounding, halves to even or away from zero, a zero row. */
+static void test_vllm_quantizers(void **state)
+{
+    (void)state;
+    const float x = -0.99499995f; /* x / 0.01f = -99.5 exactly, x · (1 / 0.01f) = -99.49999 */
+    float q, s;
+    vs_int8_quantize_static(VS_INT8_VLLM, &x, 1, 0.01f, 0.0f, &q);
+    assert_true(q == -100.0f);
+    vs_int8_quantize_static(VS_INT8_ASCEND, &x, 1, 0.01f, 0.0f, &q);
+    assert_true(q == -99.0f);
+    const float big = 1.0f; /* 100 + 100 clamps after the zero point is added */
+    vs_int8_quantize_static(VS_INT8_VLLM, &big, 1, 0.01f, 100.0f, &q);
+    assert_true(q == 127.0f);
+    const float v[4] = {-127.0f, 2.5f, 3.5f, -0.5f};
+    float qv[4];
+    vs_int8_quantize_token(VS_INT8_VLLM, v, 1, 4, qv, &s);
+    assert_true(s == 1.0f && qv[0] == -127 && qv[1] == 2 && qv[2] == 4 && qv[3] == 0);
+    vs_int8_quantize_token(VS_INT8_VLLM_MOE, v, 1, 4, qv, &s);
+    assert_true(s == 1.0f && qv[0] == -127 && qv[1] == 3 && qv[2] == 4 && qv[3] == -1);
+    const float z[2] = {0, 0};
+    vs_int8_quantize_token(VS_INT8_VLLM, z, 1, 2, qv, &s);
+    assert_true(s == 0.0f && qv[0] == 0 && qv[1] == 0);
+    vs_int8_quantize_token(VS_INT8_VLLM_MOE, z, 1, 2, qv, &s);
+    assert_true(s == 1e-10f / 127.0f && qv[0] == 0 && qv[1] == 0);
 }
 
 int main(void)
@@ -150,6 +239,9 @@ int main(void)
         cmocka_unit_test(test_w8a8_dynamic),
         cmocka_unit_test(test_w8a16),
         cmocka_unit_test(test_quantizers),
+        cmocka_unit_test(test_vllm_w8a8_static),
+        cmocka_unit_test(test_vllm_w8a8_dynamic),
+        cmocka_unit_test(test_vllm_quantizers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
