@@ -5,50 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "base/fs.h"
+#include "eval/export_internal.h"
 #include "io/safetensors.h"
 #include "quant/int8_linear.h"
 #include "tensor/dtype.h"
-
-#define DESCRIPTION "quant_model_description.json"
-
-struct qlinear {
-    char *module;
-    const char *type; /* the description's */
-    enum vs_int8_scheme scheme;
-    int64_t out, in;
-    const struct vs_st_tensor *w, *quant_bias, *deq_scale, *weight_scale, *weight_offset, *bias;
-    float input_scale, input_offset;
-};
-
-struct vs_export {
-    char *dir, *desc_path;
-    struct vs_st_model *st;
-    json_t *desc;
-    unsigned char *used; /* per tensor of st, in its sorted order */
-    struct qlinear *q;   /* sorted by module */
-    size_t nq;
-    /* scratch for one call: the per-channel vectors as aligned float32 / int32 */
-    float *deq, *ws, *wo, *bias;
-    int32_t *qb;
-    size_t cap;
-    float *rotation; /* QuaRot's R, read on demand */
-    int64_t rotation_n;
-    bool rotation_read;
-};
-
-/* The description's keys that are not tensors (msmodelslim_vlm_spec.md §7.2). */
-static bool is_global_key(const char *k)
-{
-    static const char *const globals[] = {"version", "model_quant_type", "metadata", "group_size", "optional",
-                                          "kv_cache_type", "kv_quant_type", "fa_quant_type", NULL};
-    for (size_t i = 0; globals[i]; i++)
-        if (!strcmp(k, globals[i]))
-            return true;
-    return false;
-}
 
 static size_t index_of(const struct vs_export *e, const char *name)
 {
@@ -66,7 +27,7 @@ static size_t index_of(const struct vs_export *e, const char *name)
     return (size_t)-1;
 }
 
-static void mark(struct vs_export *e, const char *name)
+void vs_export_mark(struct vs_export *e, const char *name)
 {
     size_t i = index_of(e, name);
     if (i != (size_t)-1)
@@ -75,16 +36,16 @@ static void mark(struct vs_export *e, const char *name)
 
 static int cmp_q(const void *a, const void *b)
 {
-    return strcmp(((const struct qlinear *)a)->module, ((const struct qlinear *)b)->module);
+    return strcmp(((const struct export_linear *)a)->module, ((const struct export_linear *)b)->module);
 }
 
-static struct qlinear *find_q(const struct vs_export *e, const char *module)
+static struct export_linear *find_q(const struct vs_export *e, const char *module)
 {
-    struct qlinear key = {.module = (char *)module};
+    struct export_linear key = {.module = (char *)module};
     return e->nq ? bsearch(&key, e->q, e->nq, sizeof *e->q, cmp_q) : NULL;
 }
 
-static int64_t numel(const struct vs_st_tensor *t)
+int64_t vs_export_numel(const struct vs_st_tensor *t)
 {
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++)
@@ -92,10 +53,28 @@ static int64_t numel(const struct vs_st_tensor *t)
     return n;
 }
 
-/* Tensor `<module>.<suffix>` of a quantized Linear, of dtype `dt` (or `dt2`, VS_DTYPE_COUNT for
- * none) and `n` elements (n < 0: any). */
-static enum vs_status part(struct vs_export *e, const struct qlinear *q, const char *suffix, enum vs_dtype dt,
-                           enum vs_dtype dt2, int64_t n, bool optional, const struct vs_st_tensor **out)
+struct export_linear *vs_export_add_linear(struct vs_export *e, const char *module, size_t module_len,
+                                           const char *type)
+{
+    if (e->nq == e->q_cap) {
+        size_t cap = e->q_cap ? 2 * e->q_cap : 64;
+        struct export_linear *q = realloc(e->q, cap * sizeof *q);
+        if (!q)
+            return NULL;
+        e->q = q, e->q_cap = cap;
+    }
+    struct export_linear *q = &e->q[e->nq];
+    memset(q, 0, sizeof *q);
+    if (!(q->module = vs_strndup(module, module_len)))
+        return NULL;
+    q->type = type;
+    e->nq++;
+    return q;
+}
+
+enum vs_status vs_export_part(struct vs_export *e, const struct export_linear *q, const char *suffix,
+                              enum vs_dtype dt, enum vs_dtype dt2, int64_t n, bool optional,
+                              const struct vs_st_tensor **out)
 {
     char name[600];
     snprintf(name, sizeof name, "%s.%s", q->module, suffix);
@@ -103,135 +82,30 @@ static enum vs_status part(struct vs_export *e, const struct qlinear *q, const c
     if (!vs_st_model_has(e->st, name)) {
         if (optional)
             return VS_OK;
-        return vs_error_set(VS_ERR_MODEL, "%s: %s Linear '%s' has no tensor '%s'", e->desc_path, q->type, q->module,
-                            name);
+        return vs_error_set(VS_ERR_MODEL, "%s/%s: %s Linear '%s' has no tensor '%s'", e->dir, e->format->metadata,
+                            q->type, q->module, name);
     }
     const struct vs_st_tensor *t;
     enum vs_status st = vs_st_model_get(e->st, name, &t);
     if (st != VS_OK)
         return st;
     bool dtype_ok = dt == VS_DTYPE_COUNT ? vs_dtype_is_float(t->dtype) : (t->dtype == dt || t->dtype == dt2);
-    if (!dtype_ok || (n >= 0 && numel(t) != n))
+    if (!dtype_ok || (n >= 0 && vs_export_numel(t) != n))
         return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' of %s Linear '%s' is %s with %lld element(s); expected %s%s%s "
                             "with %lld", t->file, name, q->type, q->module, vs_dtype_name(t->dtype),
-                            (long long)numel(t), dt == VS_DTYPE_COUNT ? "a float type" : vs_dtype_name(dt),
+                            (long long)vs_export_numel(t), dt == VS_DTYPE_COUNT ? "a float type" : vs_dtype_name(dt),
                             dt2 != VS_DTYPE_COUNT ? " or " : "", dt2 != VS_DTYPE_COUNT ? vs_dtype_name(dt2) : "",
                             (long long)n);
-    mark(e, name);
+    vs_export_mark(e, name);
     *out = t;
     return VS_OK;
 }
 
-static float scalar_f32(const struct vs_st_tensor *t)
+float vs_export_scalar_f32(const struct vs_st_tensor *t)
 {
     float v;
     memcpy(&v, t->data, sizeof v);
     return v;
-}
-
-/* Checks a quantized Linear's tensors against its type and reads its activation parameters. */
-static enum vs_status load_q(struct vs_export *e, struct qlinear *q)
-{
-    enum vs_status st = part(e, q, "weight", VS_DTYPE_I8, VS_DTYPE_COUNT, -1, false, &q->w);
-    if (st != VS_OK)
-        return st;
-    if (q->w->ndim != 2)
-        return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s.weight' of %s Linear '%s' has %d dimension(s), not 2",
-                            q->w->file, q->module, q->type, q->module, q->w->ndim);
-    q->out = q->w->shape[0], q->in = q->w->shape[1];
-    const struct vs_st_tensor *scale = NULL, *offset = NULL;
-    switch (q->scheme) {
-    case VS_INT8_W8A8:
-        if ((st = part(e, q, "quant_bias", VS_DTYPE_I32, VS_DTYPE_COUNT, q->out, false, &q->quant_bias)) == VS_OK &&
-            (st = part(e, q, "deq_scale", VS_DTYPE_F32, VS_DTYPE_I64, q->out, false, &q->deq_scale)) == VS_OK &&
-            (st = part(e, q, "input_scale", VS_DTYPE_F32, VS_DTYPE_COUNT, 1, false, &scale)) == VS_OK &&
-            (st = part(e, q, "input_offset", VS_DTYPE_F32, VS_DTYPE_COUNT, 1, false, &offset)) == VS_OK)
-            st = part(e, q, "bias", VS_DTYPE_COUNT, VS_DTYPE_COUNT, q->out, true, &q->bias); /* inside quant_bias */
-        if (st != VS_OK)
-            return st;
-        q->input_scale = scalar_f32(scale), q->input_offset = scalar_f32(offset);
-        if (!(q->input_scale > 0) || !isfinite(q->input_scale) || !isfinite(q->input_offset))
-            return vs_error_set(VS_ERR_MODEL, "%s: '%s.input_scale' %g / '%s.input_offset' %g: the scale must be positive "
-                                "and both finite", scale->file, q->module, (double)q->input_scale, q->module,
-                                (double)q->input_offset);
-        return VS_OK;
-    case VS_INT8_W8A8_DYNAMIC:
-    case VS_INT8_W8A16:
-        if ((st = part(e, q, "weight_scale", VS_DTYPE_F32, VS_DTYPE_COUNT, q->out, false, &q->weight_scale)) == VS_OK &&
-            (st = part(e, q, "weight_offset", VS_DTYPE_F32, VS_DTYPE_COUNT, q->out, false, &q->weight_offset)) == VS_OK)
-            st = part(e, q, "bias", VS_DTYPE_COUNT, VS_DTYPE_COUNT, q->out, true, &q->bias);
-        if (st != VS_OK || q->scheme != VS_INT8_W8A8_DYNAMIC)
-            return st;
-        for (int64_t o = 0; o < q->out; o++) { /* the dynamic kernels take no weight offset */
-            float v;
-            memcpy(&v, (const float *)q->weight_offset->data + o, sizeof v);
-            if (v != 0.0f)
-                return vs_error_set(VS_ERR_MODEL, "%s: '%s.weight_offset' row %lld is %g: W8A8_DYNAMIC weights must be "
-                                    "symmetric", q->weight_offset->file, q->module, (long long)o, (double)v);
-        }
-        return VS_OK;
-    }
-    return VS_ERR_INTERNAL;
-}
-
-static enum vs_status read_description(struct vs_export *e)
-{
-    json_error_t jerr;
-    if (!vs_fs_exists(e->desc_path))
-        return vs_error_set(VS_ERR_USAGE, "--quant_path %s: no %s (not an ascendv1 export)", e->dir, DESCRIPTION);
-    if (!(e->desc = json_load_file(e->desc_path, 0, &jerr)))
-        return vs_error_set(VS_ERR_MODEL, "%s:%d: %s", e->desc_path, jerr.line, jerr.text);
-    if (!json_is_object(e->desc))
-        return vs_error_set(VS_ERR_MODEL, "%s: not a JSON object", e->desc_path);
-    const char *k;
-    json_t *v;
-    size_t n = 0;
-    json_object_foreach(e->desc, k, v) {
-        if (is_global_key(k))
-            continue;
-        if (!json_is_string(v))
-            return vs_error_set(VS_ERR_MODEL, "%s: key '%s': the type must be a string", e->desc_path, k);
-        if (!vs_st_model_has(e->st, k))
-            return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' (%s) is in no weight file of %s", e->desc_path, k,
-                                json_string_value(v), e->dir);
-        n++;
-    }
-    for (size_t i = 0; i < vs_st_model_count(e->st); i++) {
-        const char *name = vs_st_model_name_at(e->st, i);
-        if (!json_is_string(json_object_get(e->desc, name)) || is_global_key(name)) {
-            const struct vs_st_tensor *t;
-            vs_st_model_get(e->st, name, &t);
-            return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' is not in %s", t->file, name, e->desc_path);
-        }
-    }
-    /* the quantized Linears: a `.weight` of a quantized type */
-    if (!(e->q = calloc(n ? n : 1, sizeof *e->q)))
-        return VS_ERR_NOMEM;
-    json_object_foreach(e->desc, k, v) {
-        size_t len = strlen(k);
-        const char *type = json_string_value(v);
-        if (is_global_key(k) || len < 8 || strcmp(k + len - 7, ".weight") != 0 || !strcmp(type, "FLOAT"))
-            continue;
-        struct qlinear *q = &e->q[e->nq];
-        if (!strcmp(type, "W8A8"))
-            q->scheme = VS_INT8_W8A8;
-        else if (!strcmp(type, "W8A8_DYNAMIC"))
-            q->scheme = VS_INT8_W8A8_DYNAMIC;
-        else if (!strcmp(type, "W8A16"))
-            q->scheme = VS_INT8_W8A16;
-        else
-            return vs_error_set(VS_ERR_UNSUPPORTED, "%s: tensor '%s' is %s; vlmslim eval computes FLOAT, W8A8, "
-                                "W8A8_DYNAMIC and W8A16 Linears", e->desc_path, k, type);
-        q->type = type;
-        if (!(q->module = vs_strndup(k, len - 7)))
-            return VS_ERR_NOMEM;
-        e->nq++;
-        enum vs_status st = load_q(e, q);
-        if (st != VS_OK)
-            return st;
-    }
-    qsort(e->q, e->nq, sizeof *e->q, cmp_q);
-    return VS_OK;
 }
 
 enum vs_status vs_export_open(const char *dir, struct vs_export **out)
@@ -240,16 +114,26 @@ enum vs_status vs_export_open(const char *dir, struct vs_export **out)
     if (!vs_fs_is_dir(dir))
         return vs_error_set(VS_ERR_USAGE, "--quant_path %s: %s", dir, vs_fs_exists(dir) ? "is not a directory"
                                                                                        : "does not exist");
+    char *desc = vs_path_join(dir, VS_ASCENDV1_DESCRIPTION);
+    if (!desc)
+        return VS_ERR_NOMEM;
+    bool ascendv1 = vs_fs_exists(desc);
+    free(desc);
+    if (!ascendv1)
+        return vs_error_set(VS_ERR_USAGE, "--quant_path %s: no %s (not an ascendv1 export)", dir,
+                            VS_ASCENDV1_DESCRIPTION);
     struct vs_export *e = calloc(1, sizeof *e);
-    if (!e || !(e->dir = vs_strdup(dir)) || !(e->desc_path = vs_path_join(dir, DESCRIPTION))) {
+    if (!e || !(e->dir = vs_strdup(dir))) {
         vs_export_close(e);
         return VS_ERR_NOMEM;
     }
-    enum vs_status st = vs_fs_exists(e->desc_path) ? vs_st_model_open(dir, &e->st) : VS_OK;
-    if (st == VS_OK && e->st && !(e->used = calloc(vs_st_model_count(e->st) + 1, 1)))
+    enum vs_status st = vs_st_model_open(dir, &e->st);
+    if (st == VS_OK && !(e->used = calloc(vs_st_model_count(e->st) + 1, 1)))
         st = VS_ERR_NOMEM;
     if (st == VS_OK)
-        st = read_description(e);
+        st = vs_export_read_ascendv1(e);
+    if (st == VS_OK)
+        qsort(e->q, e->nq, sizeof *e->q, cmp_q);
     if (st != VS_OK) {
         vs_export_close(e);
         return st;
@@ -262,30 +146,29 @@ void vs_export_close(struct vs_export *e)
 {
     if (!e)
         return;
+    if (e->format && e->format->close)
+        e->format->close(e);
     for (size_t i = 0; i < e->nq; i++)
         free(e->q[i].module);
     free(e->q);
     free(e->used);
-    if (e->desc)
-        json_decref(e->desc);
     if (e->st)
         vs_st_model_close(e->st);
-    free(e->deq), free(e->ws), free(e->wo), free(e->bias), free(e->qb);
+    free(e->deq), free(e->ws), free(e->wo), free(e->bias), free(e->qb), free(e->unpacked);
     free(e->rotation);
-    free(e->dir), free(e->desc_path);
+    free(e->dir);
     free(e);
 }
 
 const char *vs_export_dir(const struct vs_export *e) { return e->dir; }
-
+const char *vs_export_format_name(const struct vs_export *e) { return e->format->name; }
 
 /* The export's float tensor `name` for a parameter of shape (ndim, shape). */
 static enum vs_status float_tensor(struct vs_export *e, const char *name, int ndim, const int64_t *shape,
                                    const struct vs_st_tensor **out)
 {
     if (!vs_st_model_has(e->st, name))
-        return vs_error_set(VS_ERR_MODEL, "%s: the model's '%s' is in neither %s nor its weight files", e->dir, name,
-                            DESCRIPTION);
+        return vs_error_set(VS_ERR_MODEL, "%s: the model's '%s' is in none of its weight files", e->dir, name);
     enum vs_status st = vs_st_model_get(e->st, name, out);
     if (st != VS_OK)
         return st;
@@ -298,10 +181,9 @@ static enum vs_status float_tensor(struct vs_export *e, const char *name, int nd
         vs_format_shape(want, sizeof want, ndim, shape);
         vs_format_shape(got, sizeof got, t->ndim, t->shape);
         return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' (%s) is %s %s; the model's parameter is a float tensor %s",
-                            t->file, name, json_string_value(json_object_get(e->desc, name)), vs_dtype_name(t->dtype),
-                            got, want);
+                            t->file, name, e->format->kind(e, name), vs_dtype_name(t->dtype), got, want);
     }
-    mark(e, name);
+    vs_export_mark(e, name);
     return VS_OK;
 }
 
@@ -321,15 +203,17 @@ enum vs_status vs_export_view(struct vs_export *e, const struct vs_unit *u, stru
     for (size_t i = 0; i < u->n_params && st == VS_OK; i++) {
         const struct vs_param *p = &u->params[i];
         const struct vs_linear *l = weight_of[i];
-        const struct qlinear *q = l ? find_q(e, l->name) : NULL;
+        const struct export_linear *q = l ? find_q(e, l->name) : NULL;
         const struct vs_st_tensor *t;
+        if (l && !q && e->format->check_float_linear && (st = e->format->check_float_linear(e, l->name)) != VS_OK)
+            break;
         if (q) {
             if (q->out != p->shape[0] || q->in != p->shape[1])
                 st = vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' is [%lld, %lld]; the model's Linear is [%lld, %lld]",
-                                  q->w->file, p->name, (long long)q->out, (long long)q->in, (long long)p->shape[0],
+                                  q->w.file, p->name, (long long)q->out, (long long)q->in, (long long)p->shape[0],
                                   (long long)p->shape[1]);
             else
-                st = vs_unit_add_param(v, p->name, q->w);
+                st = vs_unit_add_param(v, p->name, &q->w);
         } else if ((st = float_tensor(e, p->name, p->ndim, p->shape, &t)) == VS_OK) {
             st = vs_unit_add_param(v, p->name, t);
         }
@@ -380,7 +264,7 @@ enum vs_status vs_export_check_all_used(const struct vs_export *e)
         const struct vs_st_tensor *t;
         vs_st_model_get(e->st, name, &t);
         return vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' (%s) is no parameter of the model's forward pass, which "
-                            "would ignore it", t->file, name, json_string_value(json_object_get(e->desc, name)));
+                            "would ignore it", t->file, name, e->format->kind(e, name));
     }
     return VS_OK;
 }
@@ -393,16 +277,14 @@ enum vs_status vs_export_rotation(struct vs_export *e, const float **r, int64_t 
         return VS_OK;
     }
     e->rotation_read = true;
-    json_t *rel = json_object_get(json_object_get(json_object_get(json_object_get(e->desc, "optional"), "quarot"),
-                                                  "rotation_map"), "global_rotation");
-    if (!rel)
-        return VS_OK;
-    if (!json_is_string(rel))
-        return vs_error_set(VS_ERR_MODEL, "%s: optional.quarot.rotation_map.global_rotation is not a path",
-                            e->desc_path);
-    char *path = vs_path_join(e->dir, json_string_value(rel));
+    char *rel = NULL;
+    enum vs_status st = e->format->rotation_file(e, &rel);
+    if (st != VS_OK || !rel)
+        return st;
+    char *path = vs_path_join(e->dir, rel);
+    free(rel);
     struct vs_st_file *f = NULL;
-    enum vs_status st = path ? vs_st_file_open(path, &f) : VS_ERR_NOMEM;
+    st = path ? vs_st_file_open(path, &f) : VS_ERR_NOMEM;
     const struct vs_st_tensor *t = st == VS_OK ? vs_st_file_find(f, "global_rotation") : NULL;
     if (st == VS_OK && (!t || t->dtype != VS_DTYPE_F32 || t->ndim != 2 || t->shape[0] != t->shape[1]))
         st = vs_error_set(VS_ERR_MODEL, "%s: no square F32 tensor 'global_rotation'", path);
@@ -421,7 +303,7 @@ enum vs_status vs_export_rotation(struct vs_export *e, const float **r, int64_t 
 
 static bool computes(void *ctx, const char *module, int64_t *in, int64_t *out)
 {
-    const struct qlinear *q = find_q(ctx, module);
+    const struct export_linear *q = find_q(ctx, module);
     if (!q)
         return false;
     *in = q->in, *out = q->out;
@@ -440,17 +322,52 @@ static enum vs_status grow(struct vs_export *e, int64_t n)
     return e->cap ? VS_OK : VS_ERR_NOMEM;
 }
 
+/* A per-channel float vector of n values (one value: the same for every channel). */
+static void channel_f32(const struct vs_st_tensor *t, float *dst, size_t n)
+{
+    if (vs_export_numel(t) == 1) {
+        vs_convert_to_f32(t->dtype, t->data, dst, 1);
+        for (size_t o = 1; o < n; o++)
+            dst[o] = dst[0];
+    } else {
+        vs_convert_to_f32(t->dtype, t->data, dst, n);
+    }
+}
+
+/* compressed-tensors' pack_to_int32 for 8 bits: four `q + 128` bytes per little-endian int32,
+ * lowest first, so the bytes in file order are the values plus 128. */
+static enum vs_status unpack(struct vs_export *e, const struct export_linear *q, const int8_t **w)
+{
+    size_t n = (size_t)(q->out * q->in);
+    if (n > e->unpacked_cap) {
+        free(e->unpacked);
+        if (!(e->unpacked = malloc(n))) {
+            e->unpacked_cap = 0;
+            return VS_ERR_NOMEM;
+        }
+        e->unpacked_cap = n;
+    }
+    const unsigned char *b = q->w.data;
+    for (size_t i = 0; i < n; i++)
+        e->unpacked[i] = (int8_t)((int)b[i] - 128);
+    *w = e->unpacked;
+    return VS_OK;
+}
+
 static enum vs_status compute(void *ctx, const char *module, const float *x, int64_t rows, float *y)
 {
     struct vs_export *e = ctx;
-    const struct qlinear *q = find_q(e, module);
+    const struct export_linear *q = find_q(e, module);
     enum vs_status st = q ? grow(e, q->out) : VS_ERR_INTERNAL;
+    const int8_t *w = q ? q->w.data : NULL;
+    if (st == VS_OK && q->packed)
+        st = unpack(e, q, &w);
     if (st != VS_OK)
         return st;
-    struct vs_int8_linear l = {.name = q->module, .scheme = q->scheme, .out = q->out, .in = q->in, .w = q->w->data,
-                               .input_scale = q->input_scale, .input_offset = q->input_offset};
+    struct vs_int8_linear l = {.name = q->module, .scheme = q->scheme, .kernel = q->kernel, .out = q->out,
+                               .in = q->in, .w = w, .input_scale = q->input_scale, .input_offset = q->input_offset};
     size_t n = (size_t)q->out;
-    if (q->scheme == VS_INT8_W8A8) {
+    if (q->quant_bias) { /* ascendv1 W8A8: the Linear's bias is inside quant_bias */
         memcpy(e->qb, q->quant_bias->data, n * sizeof *e->qb);
         if (q->deq_scale->dtype == VS_DTYPE_F32) {
             memcpy(e->deq, q->deq_scale->data, n * sizeof *e->deq);
@@ -464,11 +381,12 @@ static enum vs_status compute(void *ctx, const char *module, const float *x, int
         }
         l.quant_bias = e->qb, l.deq_scale = e->deq;
     } else {
-        memcpy(e->ws, q->weight_scale->data, n * sizeof *e->ws);
-        memcpy(e->wo, q->weight_offset->data, n * sizeof *e->wo);
+        channel_f32(q->weight_scale, e->ws, n);
+        if (q->weight_offset)
+            channel_f32(q->weight_offset, e->wo, n);
         if (q->bias)
             vs_convert_to_f32(q->bias->dtype, q->bias->data, e->bias, n);
-        l.weight_scale = e->ws, l.weight_offset = e->wo, l.bias = q->bias ? e->bias : NULL;
+        l.weight_scale = e->ws, l.weight_offset = q->weight_offset ? e->wo : NULL, l.bias = q->bias ? e->bias : NULL;
     }
     return vs_int8_linear_apply(&l, x, rows, y);
 }

@@ -24,6 +24,8 @@ struct vs_export;
 enum vs_status vs_export_open(const char *dir, struct vs_export **out);
 void vs_export_close(struct vs_export *e);
 const char *vs_export_dir(const struct vs_export *e);
+/* The format's name, "ascendv1". */
+const char *vs_export_format_name(const struct vs_export *e);
 
 /* The float unit u seen through the export (caller frees; it borrows the export's tensors): each
  * parameter the export's tensor of the same name (a FLOAT tensor of the same shape), a quantized

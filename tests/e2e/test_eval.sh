@@ -157,7 +157,7 @@ VS_EXPECT_RC=2 vs_expect_error no_type "--model_type is required: $tmp/no_type h
   "$VLMSLIM" eval --model_path "$m" --quant_path "$tmp/no_type" --calib_inputs "$g.inputs" || failures=$((failures + 1))
 VS_EXPECT_RC=2 vs_expect_error two_sources "give one of --dataset, --calib_inputs and --config_path" "" \
   "$VLMSLIM" eval --model_path "$m" --quant_path "$g" --calib_inputs "$g.inputs" --dataset x || failures=$((failures + 1))
-vs_expect_error wrong_model "$g: the model's 'model.language_model.layers.0.mlp.gate.weight' is in neither quant_model_description.json nor its weight files" "" \
+vs_expect_error wrong_model "$g: the model's 'model.language_model.layers.0.mlp.gate.weight' is in none of its weight files" "" \
   "$VLMSLIM" eval --model_path "$tmp/moe_quarot_smooth" --quant_path "$g" --model_type Qwen3-VL-30B-A3B \
   --calib_inputs "$g.inputs" || failures=$((failures + 1))
 
