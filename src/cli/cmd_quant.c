@@ -183,9 +183,10 @@ static enum vs_status select_practice(const struct vs_adapter_ops *ops, const ch
     return st;
 }
 
-static void print_summary(const char *save_path, const struct vs_quant_summary *s)
+static void print_summary(const char *save_path, enum vs_proc_type saver, const struct vs_quant_summary *s)
 {
-    char *json = vs_path_join(save_path, "quant_model_description.json");
+    bool ct = saver == VS_PROC_COMPRESSED_TENSORS_SAVER; /* its metadata is config.json's quantization_config */
+    char *json = vs_path_join(save_path, ct ? "config.json" : "quant_model_description.json");
     printf("vlmslim: wrote %s in %.2f s\n", save_path, s->seconds);
     size_t quantized = 0;
     for (int k = 0; k < VS_SCHEME_COUNT; k++)
@@ -197,8 +198,8 @@ static void print_summary(const char *save_path, const struct vs_quant_summary *
         printf("  calibrated on %zu sample(s)%s; report: %s\n", s->samples,
                s->experts_unrouted ? "; some W8A8 experts got no routed token (see the warnings)" : "",
                s->report_path ? s->report_path : "none");
-    printf("  read %.1f MB of weights, wrote %.1f MB; description: %s\n", (double)s->bytes_in / 1e6,
-           (double)s->bytes_out / 1e6, json ? json : "quant_model_description.json");
+    printf("  read %.1f MB of weights, wrote %.1f MB; %s: %s\n", (double)s->bytes_in / 1e6, (double)s->bytes_out / 1e6,
+           ct ? "quantization_config" : "description", json ? json : "(out of memory)");
     printf("  largest unit %.1f MB (%.1f MB in float32), carried activations at most %.1f MB, peak RSS %.1f MB\n",
            (double)s->largest_unit_bytes / 1e6, (double)s->largest_unit_f32_bytes / 1e6,
            (double)s->carried_peak_bytes / 1e6, (double)s->peak_rss_bytes / 1e6);
@@ -325,9 +326,9 @@ int vs_cmd_quant(int argc, char **argv)
     }
 
     do_eval |= eval_dataset != NULL;
-    if (do_eval && cfg->save[0].type != VS_PROC_ASCENDV1_SAVER) {
-        st = vs_error_set(VS_ERR_USAGE, "--eval reads an ascendv1 export; %s (the one at --save_path) is %s",
-                          cfg->save[0].path, vs_proc_type_name(cfg->save[0].type));
+    if (do_eval && cfg->save[0].type != VS_PROC_ASCENDV1_SAVER && cfg->save[0].type != VS_PROC_COMPRESSED_TENSORS_SAVER) {
+        st = vs_error_set(VS_ERR_USAGE, "--eval reads an ascendv1 or compressed-tensors export; %s (the one at "
+                          "--save_path) is %s", cfg->save[0].path, vs_proc_type_name(cfg->save[0].type));
         goto out;
     }
 
@@ -356,7 +357,7 @@ int vs_cmd_quant(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     struct vs_quant_summary sum;
     if ((st = vs_quant_run(&o, &sum)) == VS_OK)
-        print_summary(save_path, &sum);
+        print_summary(save_path, cfg->save[0].type, &sum);
     vs_quant_summary_free(&sum);
     if (st == VS_OK && do_eval) { /* the export against the float model, on the same or held-out samples */
         char where[600];

@@ -461,7 +461,7 @@ enum vs_status vs_eval_run(const struct vs_eval_options *o, struct vs_eval_resul
         st = vs_export_rotation(ev.e, &ev.rot, &ev.rot_n);
     }
     if (st == VS_OK) {
-        r->quantized_linears = vs_export_quantized_count(ev.e);
+        r->quantized_linears = vs_export_quantized_count(ev.e), r->export_format = vs_export_format_name(ev.e);
         st = check_export(&ev);
     }
     if (st == VS_OK && (st = vs_layerwise_open(ops, ev.mf, o->spill_budget / 2, NULL, &ev.lf)) == VS_OK)
@@ -482,8 +482,8 @@ enum vs_status vs_eval_run(const struct vs_eval_options *o, struct vs_eval_resul
         st = VS_ERR_NOMEM;
     if (st == VS_OK) {
         r->n_samples = ev.n, r->n_units = units;
-        vs_info("eval: %zu sample(s), %zu units, %zu quantized Linear modules in %s", ev.n, units,
-                r->quantized_linears, o->quant_path);
+        vs_info("eval: %zu sample(s), %zu units, %zu quantized Linear modules in %s (%s)", ev.n, units,
+                r->quantized_linears, o->quant_path, r->export_format);
     }
     for (size_t i = 0; i < units && st == VS_OK; i++) {
         double t = now_seconds();

@@ -61,6 +61,7 @@ struct vs_eval_result {
     int64_t positions;
     double kl_mean, kl_median, kl_p99, kl_p999, kl_max, top1, cosine_mean;
     size_t quantized_linears;
+    const char *export_format; /* "ascendv1", "compressed-tensors" (static) */
     double seconds;
 };
 

@@ -1,5 +1,5 @@
 /* The export model's parts shared by its format readers (export_ascendv1.c,
- * ...) and the format-independent views and hooks (export_model.c).
+ * export_compressed_tensors.c) and the format-independent views and hooks (export_model.c).
  * A reader fills the quantized Linears (struct export_linear) from its format's metadata and
  * tells which tensors it used; everything after that is the same for every format. */
 #ifndef VS_EVAL_EXPORT_INTERNAL_H
@@ -65,9 +65,14 @@ struct vs_export {
     bool rotation_read;
 };
 
+/* Whether dir's config.json has a compressed-tensors quantization_config. Errors: a config.json
+ * that is not JSON. */
+enum vs_status vs_export_is_compressed_tensors(const char *dir, bool *yes);
+
 /* The readers: each checks its metadata against the weight files (st is open), sets e->format
  * and appends the quantized Linears. Errors name the file and the tensor or key. */
 enum vs_status vs_export_read_ascendv1(struct vs_export *e);
+enum vs_status vs_export_read_compressed_tensors(struct vs_export *e);
 
 /* A new quantized Linear (zeroed but for module and type), or NULL without memory. */
 struct export_linear *vs_export_add_linear(struct vs_export *e, const char *module, size_t module_len,

@@ -119,19 +119,23 @@ enum vs_status vs_export_open(const char *dir, struct vs_export **out)
         return VS_ERR_NOMEM;
     bool ascendv1 = vs_fs_exists(desc);
     free(desc);
-    if (!ascendv1)
-        return vs_error_set(VS_ERR_USAGE, "--quant_path %s: no %s (not an ascendv1 export)", dir,
-                            VS_ASCENDV1_DESCRIPTION);
+    bool ct = false;
+    enum vs_status st = ascendv1 ? VS_OK : vs_export_is_compressed_tensors(dir, &ct);
+    if (st != VS_OK)
+        return st;
+    if (!ascendv1 && !ct)
+        return vs_error_set(VS_ERR_USAGE, "--quant_path %s: neither %s (ascendv1) nor a compressed-tensors "
+                            "quantization_config in config.json: not an export", dir, VS_ASCENDV1_DESCRIPTION);
     struct vs_export *e = calloc(1, sizeof *e);
     if (!e || !(e->dir = vs_strdup(dir))) {
         vs_export_close(e);
         return VS_ERR_NOMEM;
     }
-    enum vs_status st = vs_st_model_open(dir, &e->st);
+    st = vs_st_model_open(dir, &e->st);
     if (st == VS_OK && !(e->used = calloc(vs_st_model_count(e->st) + 1, 1)))
         st = VS_ERR_NOMEM;
     if (st == VS_OK)
-        st = vs_export_read_ascendv1(e);
+        st = ascendv1 ? vs_export_read_ascendv1(e) : vs_export_read_compressed_tensors(e);
     if (st == VS_OK)
         qsort(e->q, e->nq, sizeof *e->q, cmp_q);
     if (st != VS_OK) {

@@ -1,5 +1,6 @@
-/* An ascendv1 export read back as a model, from its own files alone: its description
- * (quant_model_description.json) checked against its weight files both ways, then each unit
+/* An export read back as a model, from its own files alone: its metadata (ascendv1's
+ * quant_model_description.json, compressed-tensors' quantization_config in config.json) checked
+ * against its weight files both ways, then each unit
  * of the float model seen through the export (float tensors by name, quantized Linears
  * computed from their int8 weights and scales by the kernels' integer arithmetic,
  * quant/int8_linear.h), through the Linear hooks' compute members. */
@@ -16,15 +17,19 @@
 
 struct vs_export;
 
-/* Opens dir: the description and every *.safetensors file. Errors (each naming the file and
- * the tensor or key): no description, a description that is not an object of tensor types, a
- * tensor the description promises that no file holds or a file's tensor it does not list, a
- * quantized Linear lacking one of its type's tensors or holding one of the wrong dtype or shape,
- * a type vlmslim cannot compute (e.g. W4A8_DYNAMIC), asymmetric dynamic weights. */
+/* Opens dir: its metadata and every top-level *.safetensors file; ascendv1 where it holds
+ * quant_model_description.json, else compressed-tensors where config.json's quantization_config
+ * says so. Errors (each naming the file and the tensor or key): neither; ascendv1: a description
+ * that is not an object of tensor types, a tensor the description promises that no file holds or
+ * a file's tensor it does not list, a type vlmslim cannot compute (e.g. W4A8_DYNAMIC), asymmetric
+ * dynamic weights; compressed-tensors: a group whose weights or activations vLLM's int8 paths do
+ * not take (other bit widths, float formats, group strategies), a quantized tensor no group
+ * targets or one `ignore` lists; both: a quantized Linear lacking one of its scheme's tensors or
+ * holding one of the wrong dtype or shape. */
 enum vs_status vs_export_open(const char *dir, struct vs_export **out);
 void vs_export_close(struct vs_export *e);
 const char *vs_export_dir(const struct vs_export *e);
-/* The format's name, "ascendv1". */
+/* "ascendv1" or "compressed-tensors". */
 const char *vs_export_format_name(const struct vs_export *e);
 
 /* The float unit u seen through the export (caller frees; it borrows the export's tensors): each

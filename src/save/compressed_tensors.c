@@ -431,6 +431,15 @@ static enum vs_status ct_finish(void *p, const char *model_path)
     return st;
 }
 
+/* QuaRot's rotation, written by the caller to optional/quarot.safetensors: no loader reads it
+ * (compressed-tensors has no field for it; vLLM loads the directory's top-level weight files
+ * only), `vlmslim eval` does, to compare hidden states in the float model's basis. */
+static enum vs_status ct_set_optional(void *s, const char *json_text)
+{
+    (void)s, (void)json_text;
+    return VS_OK;
+}
+
 static uint64_t ct_bytes_written(const void *p)
 {
     const struct ct_saver *s = p;
@@ -444,6 +453,7 @@ const struct vs_saver_type vs_compressed_tensors_saver = {
     .add_float = ct_add_float,
     .plan_linear = ct_plan_linear,
     .add_linear = ct_add_linear,
+    .set_optional = ct_set_optional,
     .finish = ct_finish,
     .abort = ct_abort,
     .bytes_written = ct_bytes_written,

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # vlmslim eval end to end:
 # - against the independent PyTorch reference (tests/reference/eval_torch.py): for each case of
-#   tests/golden/eval/cases.txt (golden exports of the calibrated and data-free suites: W8A8,
-#   W8A8_DYNAMIC and W8A16 Linears, QuaRot + iter_smooth, shifted smoothing's norm biases, MoE,
-#   Qwen2.5-VL) the report's KL divergences within 1e-4 relative, cosines and relative errors within
+#   tests/golden/eval/cases.txt (ascendv1 golden exports of the calibrated and data-free suites:
+#   W8A8, W8A8_DYNAMIC and W8A16 Linears, QuaRot + iter_smooth, shifted smoothing's norm biases,
+#   MoE, Qwen2.5-VL; compressed-tensors exports with every scheme, zero points, MoE experts, packed
+#   W8A16, QuaRot's rotation file) the report's KL divergences within 1e-4 relative, cosines and relative errors within
 #   1e-5, counts and top-1 agreement equal, and where the case asks for them the greedy
 #   continuations' token ids equal; with torch importable the reference also runs live;
 # - the report: eval_report.json's sections, a self-contained HTML page (inline SVG, no script,
 #   nothing fetched), the model type taken from the export's best-practice file;
 # - broken exports: one layer's input_offset negated gives a much larger KL; a dropped deq_scale,
 #   and every other inconsistency of the description and the files, is one error line naming the
-#   tensor, exit 1, no report written;
-# - vlmslim quant --eval: the same report right after the export.
+#   tensor, exit 1, no report written; for compressed-tensors, the config groups against the
+#   tensors both ways, unsupported schemes and formats, a missing or mistyped tensor;
+# - vlmslim quant --eval: the same report right after the export, ascendv1 or compressed-tensors.
 # Note: an activation within float32 noise of a rounding boundary of a quantizer can round the
 # other way in the two implementations (their float32 sums differ in the last bit); one such
 # flip moves these tiny fixtures' KL by up to ~1%. The cases were chosen free of flips on the
@@ -40,6 +42,9 @@ while IFS='|' read -r name source grids max_new; do
   "$VLMSLIM" eval --model_path "$tmp/$name" --quant_path "$VS_EVAL_EXPORT" --calib_inputs "$VS_EVAL_INPUTS" \
     --report "$tmp/$name.json" "${gen[@]}" --quiet || { fail "$name: vlmslim eval failed"; continue; }
   "$py" tests/tools/compare_eval.py "$tmp/$name.json" "tests/golden/eval/$name.json" || fail "$name: against the golden"
+  if [[ "$source" == ct:* ]]; then # the committed export is one vLLM loads
+    "$py" tests/tools/check_compressed_tensors.py "$VS_EVAL_EXPORT" >/dev/null || fail "$name: not what vLLM loads"
+  fi
   if [ "$live" = 1 ]; then
     "$py" tests/reference/eval_torch.py "$tmp/$name" "$VS_EVAL_EXPORT" "$VS_EVAL_INPUTS" "$tmp/$name.ref.json" "${ref_gen[@]}"
     "$py" tests/tools/compare_eval.py "$tmp/$name.json" "$tmp/$name.ref.json" || fail "$name: against the live reference"
@@ -75,10 +80,14 @@ grep -q '^vlmslim: eval: good' "$tmp/out.txt" && grep -q "report: $json, $html" 
   fail "the summary lines: $(cat "$tmp/out.txt")"
 [ "$(kl "$json")" = "$(kl "$tmp/quant_eval.json")" ] && echo "ok: quant --eval reports what eval does" ||
   fail "quant --eval: mean KL $(kl "$tmp/quant_eval.json"), eval $(kl "$json")"
+# quant --eval on a compressed-tensors export: evaluated with vLLM's kernels, as the report says
 sed 's/type: "ascendv1_saver"/type: "compressed_tensors_saver"/' "$config" >"$tmp/ct.yaml"
-VS_EXPECT_RC=2 vs_expect_error eval_ct "--eval reads an ascendv1 export; spec.save[0] (the one at --save_path) is compressed_tensors_saver" \
-  "$tmp/ct.out" "$VLMSLIM" quant --model_path "$m" --save_path "$tmp/ct.out" --model_type Qwen3-VL-32B-Instruct \
-  --config_path "$tmp/ct.yaml" --calib_inputs "$g.inputs" --eval || failures=$((failures + 1))
+"$VLMSLIM" quant --model_path "$m" --save_path "$tmp/ct.out" --model_type Qwen3-VL-32B-Instruct \
+  --config_path "$tmp/ct.yaml" --calib_inputs "$g.inputs" --eval --quiet >"$tmp/ct_eval.txt" 2>&1 &&
+  grep -q '^vlmslim: eval: good' "$tmp/ct_eval.txt" &&
+  "$py" -c 'import json,sys; assert json.load(open(sys.argv[1]))["export_format"] == "compressed-tensors"' \
+    "$tmp/ct.out.eval_report.json" && echo "ok: quant --eval of a compressed-tensors export" ||
+  fail "quant --eval, compressed-tensors: $(cat "$tmp/ct_eval.txt")"
 if grep -q '<svg' "$html" && grep -q 'Where the error enters' "$html" && grep -q 'Worst Linears' "$html" &&
    grep -q '<h2>Generations</h2>' "$html" &&
    ! grep -qiE '<script|<link|<img|src=|href=|url\(' "$html" &&
@@ -148,7 +157,7 @@ broken bad_dtype "$tmp/bad_dtype/$f: tensor '$q.quant_bias' of W8A8 Linear '$q' 
   dtype $q.quant_bias F32
 cp -r "$g" "$tmp/no_description"
 rm -f "$tmp/no_description/quant_model_description.json"
-VS_EXPECT_RC=2 vs_expect_error no_description "--quant_path $tmp/no_description: no quant_model_description.json (not an ascendv1 export)" \
+VS_EXPECT_RC=2 vs_expect_error no_description "--quant_path $tmp/no_description: neither quant_model_description.json (ascendv1) nor a compressed-tensors quantization_config in config.json: not an export" \
   "$tmp/no_description.report.json" "$VLMSLIM" eval --model_path "$m" --quant_path "$tmp/no_description" \
   --calib_inputs "$g.inputs" --report "$tmp/no_description.report.json" --quiet || failures=$((failures + 1))
 cp -r "$g" "$tmp/no_type"
@@ -160,6 +169,48 @@ VS_EXPECT_RC=2 vs_expect_error two_sources "give one of --dataset, --calib_input
 vs_expect_error wrong_model "$g: the model's 'model.language_model.layers.0.mlp.gate.weight' is in none of its weight files" "" \
   "$VLMSLIM" eval --model_path "$tmp/moe_quarot_smooth" --quant_path "$g" --model_type Qwen3-VL-30B-A3B \
   --calib_inputs "$g.inputs" || failures=$((failures + 1))
+
+echo "== a broken compressed-tensors export is caught"
+c=tests/golden/eval/ct/ct_dense_mixed cm=$tmp/ct_dense_mixed
+cq=model.language_model.layers.1.mlp.up_proj cp=model.visual.blocks.0.mlp.linear_fc1
+# ct_broken NAME MESSAGE PYTHON: a copy of the export, PYTHON run on its quantization_config (q)
+ct_broken() {
+  rm -rf "$tmp/$1"
+  cp -r "$c" "$tmp/$1"
+  "$py" - "$tmp/$1/config.json" "$3" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+q = cfg["quantization_config"]
+exec(sys.argv[2])
+json.dump(cfg, open(sys.argv[1], "w"), indent=2)
+PY
+  vs_expect_error "$1" "$2" "$tmp/$1.report.json" "$VLMSLIM" eval --model_path "$cm" --quant_path "$tmp/$1" \
+    --calib_inputs "$gd.inputs" --report "$tmp/$1.report.json" --quiet || failures=$((failures + 1))
+}
+gd=tests/golden/calib/dense_quarot_smooth
+ct_broken ct_untargeted "$tmp/ct_untargeted/model.safetensors: tensor '$cq.weight' is quantized, but quantization_config has no group for Linear '$cq'" \
+  'q["config_groups"]["group_0"]["targets"].remove("'$cq'")'
+ct_broken ct_ignored "$tmp/ct_ignored/model.safetensors: tensor '$cq.weight' is quantized, but quantization_config ignores Linear '$cq'" \
+  'q["ignore"].append("'$cq'")'
+ct_broken ct_float_targeted "$tmp/ct_float_targeted/config.json: quantization_config.config_groups.group_0 (W8A8 dynamic per token) targets Linear 'model.visual.blocks.0.mlp.linear_fc2', which is not in ignore, but its weight 'model.visual.blocks.0.mlp.linear_fc2.weight' is float: the loader would expect its quantized tensors" \
+  'q["ignore"].remove("model.visual.blocks.0.mlp.linear_fc2"); q["config_groups"]["group_0"]["targets"].append("re:model\\.visual\\.blocks\\.0\\.mlp\\.linear_fc2$")'
+ct_broken ct_int4 "$tmp/ct_int4/config.json: quantization_config.config_groups.group_0.weights: vlmslim eval computes symmetric 8-bit int weights per channel or tensor (num_bits 8, type int, symmetric true, strategy channel or tensor)" \
+  'q["config_groups"]["group_0"]["weights"]["num_bits"] = 4'
+ct_broken ct_fp8 "$tmp/ct_fp8/config.json: quantization_config.config_groups.group_1: format float-quantized; vlmslim eval reads int-quantized and pack-quantized weights" \
+  'q["config_groups"]["group_1"]["format"] = "float-quantized"'
+ct_edit() { # NAME MESSAGE EDIT...: a tensor of the export broken by tests/tools/edit_export.py
+  local name=$1 msg=$2
+  shift 2
+  rm -rf "$tmp/$name"
+  cp -r "$c" "$tmp/$name"
+  "$py" tests/tools/edit_export.py "$tmp/$name" "$@"
+  vs_expect_error "$name" "$msg" "$tmp/$name.report.json" "$VLMSLIM" eval --model_path "$cm" --quant_path "$tmp/$name" \
+    --calib_inputs "$gd.inputs" --report "$tmp/$name.report.json" --quiet || failures=$((failures + 1))
+}
+ct_edit ct_dropped "$tmp/ct_dropped/config.json quantization_config: W8A8 dynamic per token Linear '$cq' has no tensor '$cq.weight_scale'" \
+  drop $cq.weight_scale
+ct_edit ct_shape "$tmp/ct_shape/model.safetensors: tensor '$cp.weight_shape' of W8A16 Linear '$cp' is F32 with 2 element(s); expected I64 or I32 with 2" \
+  dtype $cp.weight_shape F32
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "test_eval: all passed"

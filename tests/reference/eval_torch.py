@@ -3,13 +3,22 @@
 §7.3 and vLLM Ascend's W8A8 / W8A8_DYNAMIC / W8A16 methods, not from the C code: the float model
 and the quantized model built from an ascendv1 export's own files, run by the PyTorch forwards
 (qwen3_vl_torch.py, qwen2_5_vl_torch.py) with LINEAR_HOOK computing every quantized Linear as
-the kernel does:
+the kernel does (ascendv1: vLLM Ascend's NPU kernels; compressed-tensors: vLLM's CUDA ones, the
+CT_* kinds below, docs/eval.md §1):
 
   W8A8: x_q = clamp(round_half_even(x * float32(1 / input_scale) + input_offset), -128, 127),
         y = float32(x_q . W_q^T + quant_bias) * deq_scale (deq_scale int64 holds float32 bits);
   W8A8_DYNAMIC: s = max(max|x_t| / 127, eps) per token, x_q = clamp(round(x / s)),
         y = float32(x_q . W_q^T) * s * weight_scale + bias;
   W8A16: y = x . ((W_q + weight_offset) * weight_scale)^T + bias;
+
+  CT_W8A8: x_q = clamp(round_half_even(x / input_scale) + zero_point), y = fma(input_scale,
+        weight_scale * float32(x_q . W_q^T - zero_point * sum(W_q)), bias);
+  CT_W8A8_DYNAMIC: m = max|x_t|, x_q = clamp(round_half_even(x * (127 / m))), y = fma(m / 127,
+        weight_scale * float32(x_q . W_q^T), bias);
+  CT_MOE_DYNAMIC (experts): m = max(max|x_t|, 1e-10), x_q = round_half_away(x * (127 / m)),
+        y = float32(x_q . W_q^T) * (m / 127) * weight_scale;
+  CT_W8A16: weight_packed unpacked (four q + 128 bytes per int32), y = x . (W_q * weight_scale)^T + bias;
 
 the integer products summed in float64 (exact). FLOAT tensors as stored; MoE experts stacked
 back into the forward's fused tensors. Compared as eval_report.json reports it: after every unit
@@ -54,10 +63,57 @@ def to_forward(name, family):
     return name
 
 
+def ct_description(export, tensors):
+    """A compressed-tensors export's tensors as description entries: each quantized Linear's
+    weight by its config group's scheme, matched as vLLM's loader does (ignore first; a module
+    name or `re:` regex matched at the start, then the class name `Linear`), the rest FLOAT."""
+    with open(os.path.join(export, "config.json")) as f:
+        qc = json.load(f)["quantization_config"]
+    assert qc["quant_method"] == "compressed-tensors", qc["quant_method"]
+
+    def hit(target, name):
+        return re.match(target[3:], name) is not None if target.startswith("re:") else target == name
+
+    def scheme(group):
+        a = group.get("input_activations")
+        if a is None:
+            return "CT_W8A16"
+        if a["dynamic"]:
+            return "CT_W8A8_DYNAMIC"
+        return "CT_W8A8"
+
+    groups = qc["config_groups"]
+    desc = {}
+    for name in tensors:
+        mod = name[:-len(".weight")] if name.endswith(".weight") else \
+            name[:-len(".weight_packed")] if name.endswith(".weight_packed") else None
+        if mod is None or tensors[name].dtype not in ("I8", "I32"):
+            desc[name] = "FLOAT" if tensors[name].dtype in ("F32", "F16", "BF16") else "PART"
+            continue
+        assert not any(hit(t, mod) for t in qc.get("ignore") or []), mod
+        g = next((g for g in groups.values() if any(hit(t, mod) for t in g["targets"])), None) or \
+            next(g for g in groups.values() if "Linear" in g["targets"])
+        kind = scheme(g)
+        if kind == "CT_W8A8_DYNAMIC" and ".mlp.experts." in mod:
+            kind = "CT_MOE_DYNAMIC"
+        desc[name] = kind
+        desc[mod + ".weight"] = kind
+    return desc
+
+
 def read_export(export, family):
     tensors, _ = st.load_checkpoint(export)
-    with open(os.path.join(export, "quant_model_description.json")) as f:
-        desc = json.load(f)
+    path = os.path.join(export, "quant_model_description.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            desc = json.load(f)
+    else:
+        desc = ct_description(export, tensors)
+        for name in [n for n in tensors if n.endswith(".weight_packed")]:  # four q + 128 bytes per int32
+            t = tensors.pop(name)
+            shape = [int(v) for v in tensors[name[:-len("packed")] + "shape"].array.reshape(-1)]
+            q = t.array.astype("<i4").view(np.uint8).reshape(shape).astype(np.int16) - 128
+            tensors[name[:-len("_packed")]] = st.Tensor("I8", shape, q.astype(np.int8))
     W, quant, experts = {}, {}, {}
     for name, t in tensors.items():
         kind = desc[name]
@@ -66,7 +122,17 @@ def read_export(export, family):
             mod = name[:-len(".weight")]
             g = lambda s: tensors[mod + "." + s]  # noqa: E731
             q = {"kind": kind, "w": torch.from_numpy(t.array.astype(np.float64))}
-            if kind == "W8A8":
+            if kind.startswith("CT_"):
+                ws = g("weight_scale").to_f32().reshape(-1)
+                q["ws"] = torch.from_numpy(np.broadcast_to(ws, (t.shape[0],)).copy())
+                b = tensors.get(mod + ".bias")
+                q["b"] = torch.from_numpy(b.to_f32().reshape(-1)) if b is not None else None
+                q["wsum"] = q["w"].sum(1)
+                if kind == "CT_W8A8":
+                    q["s"] = np.float32(g("input_scale").to_f32().reshape(-1)[0])
+                    zp = tensors.get(mod + ".input_zero_point")
+                    q["zp"] = float(zp.array.reshape(-1)[0]) if zp is not None else 0.0
+            elif kind == "W8A8":
                 q["s"] = np.float32(g("input_scale").array.reshape(-1)[0])
                 q["o"] = np.float32(g("input_offset").array.reshape(-1)[0])
                 d = g("deq_scale")
@@ -98,6 +164,8 @@ def read_export(export, family):
         W["lm_head.weight"] = W["model.language_model.embed_tokens.weight"]
     R = None
     rel = ((desc.get("optional") or {}).get("quarot") or {}).get("rotation_map", {}).get("global_rotation")
+    if rel is None and os.path.exists(os.path.join(export, "optional", "quarot.safetensors")):
+        rel = "optional/quarot.safetensors"  # compressed-tensors: where the run writes it
     if rel:
         t, _ = st.read_file(os.path.join(export, rel))
         R = torch.from_numpy(t["global_rotation"].to_f32())
@@ -122,9 +190,34 @@ def quantized_linear(q, x):
         y = x @ w.T
         if q["b"] is not None:
             y = y + q["b"]
+    elif q["kind"] == "CT_W8A8":  # vLLM: static_scaled_int8_quant (a division), cutlass epilogue with azp
+        xq = torch.clamp(torch.round(x / torch.tensor(q["s"])) + q["zp"], -128, 127)
+        acc = (xq.double() @ q["w"].T - q["zp"] * q["wsum"]).float()
+        y = fma(torch.tensor(q["s"]), q["ws"] * acc, q["b"])
+    elif q["kind"] == "CT_W8A8_DYNAMIC":  # vLLM: dynamic_scaled_int8_quant, half to even
+        m = x.abs().amax(-1, keepdim=True)
+        xq = torch.where(m > 0, torch.clamp(torch.round(x * (127 / m)), -128, 127), torch.zeros_like(x))
+        y = fma(m / 127, q["ws"] * (xq.double() @ q["w"].T).float(), q["b"])
+    elif q["kind"] == "CT_MOE_DYNAMIC":  # vLLM's fused-MoE per_token_quant_int8: half away from zero
+        m = x.abs().amax(-1, keepdim=True).clamp(min=np.float32(1e-10))
+        v = (x * (127 / m)).double()
+        xq = torch.clamp(torch.sign(v) * torch.floor(v.abs() + 0.5), -128, 127)
+        y = (xq @ q["w"].T).float() * (m / 127) * q["ws"]
+        if q["b"] is not None:
+            y = y + q["b"]
+    elif q["kind"] == "CT_W8A16":
+        y = x @ (q["w"].float() * q["ws"][:, None]).T
+        if q["b"] is not None:
+            y = y + q["b"]
     else:
         raise SystemExit("eval_torch: %s Linears are not computed here" % q["kind"])
     return y.reshape(shape[:-1] + (y.shape[-1],))
+
+
+def fma(a, b, c):
+    """float32 a * b + c rounded once (CUDA's fmaf in the cutlass epilogue), through float64."""
+    y = a.double() * b.double()
+    return (y + c.double() if c is not None else y).float()
 
 
 def hidden_cmp(f, q):

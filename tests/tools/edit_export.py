@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Breaks an ascendv1 export in place, for the tests of `vlmslim eval` (numpy only).
+"""Breaks an export in place, for the tests of `vlmslim eval` (numpy only); a compressed-tensors
+export (no description) takes negate, drop and dtype.
 
   edit_export.py DIR negate TENSOR        multiplies a float tensor's values by -1
   edit_export.py DIR drop TENSOR          removes a tensor from its weight file (the description keeps it)
@@ -32,8 +33,12 @@ def rewrite(path, fn):
 
 def main(argv):
     d, op, name = argv[1], argv[2], argv[3]
-    with open(os.path.join(d, DESC)) as f:
-        desc = json.load(f)
+    desc = None
+    if os.path.exists(os.path.join(d, DESC)):
+        with open(os.path.join(d, DESC)) as f:
+            desc = json.load(f)
+    elif op not in ("negate", "drop", "dtype"):
+        sys.exit("edit_export: %s: no %s for %s" % (d, DESC, op))
     holder = next((os.path.join(d, f) for f in files(d) if name in st.read_file(os.path.join(d, f))[0]), None)
     if op != "add" and holder is None:
         sys.exit("edit_export: %s: no tensor %s" % (d, name))
@@ -59,8 +64,9 @@ def main(argv):
         rewrite(holder, lambda ts: [(n, conv(n, t)) for n, t in ts])
     else:
         sys.exit("edit_export: unknown operation %s" % op)
-    with open(os.path.join(d, DESC), "w") as f:
-        json.dump(desc, f, indent=4)
+    if desc is not None:
+        with open(os.path.join(d, DESC), "w") as f:
+            json.dump(desc, f, indent=4)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@
 # (calib) or data-free (e2e) suites, its fixture made with that suite's generator arguments; the
 # samples are the calib case's committed inputs, or (e2e) model-input files made here for the
 # grids and committed as tests/golden/eval/<name>.inputs; with max_new_tokens, the greedy
-# continuations too. Writes tests/golden/eval/<name>.json.
+# continuations too; for a ct:BASE source the compressed-tensors export itself is made first, by
+# vlmslim quant with the case's config (its saver made compressed_tensors_saver) on BASE's samples,
+# and committed as tests/golden/eval/ct/<name>: the thing evaluated, not a result.
+# Writes tests/golden/eval/<name>.json.
 # usage: tests/golden/eval/make_golden.sh [BUILD_DIR]; needs /usr/bin/python3 with numpy and torch.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -24,6 +27,14 @@ while IFS='|' read -r name source grids max_new; do
     ref=tests/reference/qwen3_vl_torch.py
     case "${VS_EVAL_MKMODEL[*]}" in *qwen2_5_vl*) ref=tests/reference/qwen2_5_vl_torch.py ;; esac
     "$py" "$ref" inputs "$tmp/$name" "$VS_EVAL_INPUTS" --grids "$grids" --seed 9
+  fi
+  if [[ "$source" == ct:* ]]; then
+    sed 's/type: "ascendv1_saver"/type: "compressed_tensors_saver"/; s/part_file_size: [0-9]*/part_file_size: 0/' \
+      "$VS_EVAL_CONFIG" >"$tmp/$name.yaml"
+    model_type=$(grep "^${source#ct:}|" tests/golden/calib/cases.txt | cut -d'|' -f4)
+    rm -rf "$VS_EVAL_EXPORT"
+    "$build/vlmslim" quant --model_path "$tmp/$name" --save_path "$VS_EVAL_EXPORT" --model_type "$model_type" \
+      --config_path "$tmp/$name.yaml" --calib_inputs "$VS_EVAL_INPUTS" --no_report --quiet
   fi
   gen=(); [ -z "$max_new" ] || gen=(--max-new-tokens "$max_new")
   "$py" tests/reference/eval_torch.py "$tmp/$name" "$VS_EVAL_EXPORT" "$VS_EVAL_INPUTS" tests/golden/eval/$name.json "${gen[@]}"
