@@ -1,4 +1,5 @@
 #include "tensor/dtype.h"
+#include "tensor/kernels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -111,6 +112,7 @@ int vs_convert_to_f32(enum vs_dtype src_type, const void *src, float *dst, size_
         memcpy(dst, src, n * 4);
         return 0;
     case VS_DTYPE_BF16: /* the bits shifted into place, written directly so that the loop vectorizes */
+        #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, s + 2 * i, 2);
@@ -119,6 +121,7 @@ int vs_convert_to_f32(enum vs_dtype src_type, const void *src, float *dst, size_
         }
         return 0;
     case VS_DTYPE_F16:
+        #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, s + 2 * i, 2);
@@ -179,6 +182,7 @@ static inline int bits_nonfinite(const float *v)
 size_t vs_count_nonfinite_f32(const float *v, size_t n, size_t *first)
 {
     size_t count = 0;
+    #pragma omp parallel for simd reduction(+ : count) schedule(static) if (n >= VS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         count += (size_t)bits_nonfinite(v + i);
     if (first) {
