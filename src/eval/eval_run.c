@@ -261,6 +261,13 @@ static enum vs_status push_kl(struct eval *ev, double kl)
     return VS_OK;
 }
 
+/* Positions whose logits are compared: those whose input is not the image placeholder, and the
+ * last (the next-token prediction). */
+static bool compared(const struct eval *ev, const int64_t *ids, int64_t T, int64_t t)
+{
+    return ids[t] != ev->image_token || t == T - 1;
+}
+
 static enum vs_status compare_logits(void *ctx, struct vs_model *mq, const struct vs_sample *sq)
 {
     struct logits_ctx *c = ctx;
@@ -277,8 +284,16 @@ static enum vs_status compare_logits(void *ctx, struct vs_model *mq, const struc
     double cos_sum = 0, top1 = 0, kl_sum = 0, kl_max = 0;
     int64_t k = 0;
     s->cosine_min = INFINITY;
-    for (int64_t b = 0; b < T && st == VS_OK; b += chunk) {
-        int64_t e = T - b < chunk ? T : b + chunk;
+    /* runs of compared positions, at most a chunk each: the image placeholders' logits are never
+     * computed */
+    for (int64_t b = 0; b < T && st == VS_OK;) {
+        if (!compared(ev, ids, T, b)) {
+            b++;
+            continue;
+        }
+        int64_t e = b + 1;
+        while (e < T && e - b < chunk && compared(ev, ids, T, e))
+            e++;
         if ((st = ev->ops->sample_logits_rows(ev->mf, c->sf, b, e, lf, NULL)) != VS_OK ||
             (st = ev->ops->sample_logits_rows(mq, sq, b, e, lq, &qh)) != VS_OK)
             break;
@@ -298,6 +313,7 @@ static enum vs_status compare_logits(void *ctx, struct vs_model *mq, const struc
             if ((st = push_kl(ev, cmp.kl)) != VS_OK)
                 break;
         }
+        b = e;
     }
     if (st == VS_OK) {
         s->positions = k;
