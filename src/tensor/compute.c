@@ -1,0 +1,206 @@
+/* The compute modes and the bf16 Linear through oneDNN's matmul (docs/compute.md). A matmul
+ * primitive is created per shape (its JIT kernel costs milliseconds) and kept: a calibration
+ * sees the same few row counts in every unit. */
+#include "tensor/compute.h"
+
+#include <dnnl.h>
+#include <dnnl_debug.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/dtype.h"
+#include "tensor/kernels.h"
+
+static enum vs_compute mode = VS_COMPUTE_FP32;
+
+void vs_compute_set(enum vs_compute c) { mode = c; }
+enum vs_compute vs_compute_get(void) { return mode; }
+
+bool vs_compute_parse(const char *name, enum vs_compute *out)
+{
+    if (!strcmp(name, "fp32"))
+        *out = VS_COMPUTE_FP32;
+    else if (!strcmp(name, "bf16"))
+        *out = VS_COMPUTE_BF16;
+    else
+        return false;
+    return true;
+}
+
+const char *vs_compute_name(enum vs_compute c) { return c == VS_COMPUTE_BF16 ? "bf16" : "fp32"; }
+
+/* Round to nearest even on the bits (the inputs are finite: every Linear input is checked). */
+static inline uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+void vs_round_bf16_f32(const float *x, float *y, size_t n)
+{
+    #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)to_bf16(x[i]) << 16;
+        memcpy(y + i, &u, 4);
+    }
+}
+
+/* rows x cols of src (rows ld apart) into contiguous bf16 */
+static void pack_bf16(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst)
+{
+    #pragma omp parallel for schedule(static) if (rows * cols >= VS_PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *s = src + r * ld;
+        uint16_t *d = dst + r * cols;
+        #pragma omp simd
+        for (int64_t c = 0; c < cols; c++)
+            d[c] = to_bf16(s[c]);
+    }
+}
+
+/* ---- oneDNN ---- */
+
+struct prim {
+    int64_t m, n, k;
+    bool w_in_out;
+    dnnl_primitive_t p;
+    unsigned long long used;
+};
+
+enum { CACHE = 64 };
+
+static struct {
+    pthread_mutex_t lock;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    struct prim cache[CACHE];
+    unsigned long long clock;
+} dnnl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static enum vs_status dnnl_error(const char *what, dnnl_status_t s)
+{
+    return vs_error_set(s == dnnl_out_of_memory ? VS_ERR_NOMEM : VS_ERR_INTERNAL, "oneDNN %s: %s", what,
+                        dnnl_status2str(s));
+}
+
+/* The memory descriptors of one shape: src [m, k] bf16, weights [k, n] bf16 (ba: stored [n, k];
+ * ab: stored [k, n]), dst [m, n] float32. */
+static dnnl_status_t descs(int64_t m, int64_t n, int64_t k, bool w_in_out, dnnl_memory_desc_t *a, dnnl_memory_desc_t *b,
+                           dnnl_memory_desc_t *c)
+{
+    dnnl_dims_t ad = {m, k}, bd = {k, n}, cd = {m, n};
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(a, 2, ad, dnnl_bf16, dnnl_ab);
+    if (s == dnnl_success)
+        s = dnnl_memory_desc_init_by_tag(b, 2, bd, dnnl_bf16, w_in_out ? dnnl_ab : dnnl_ba);
+    if (s == dnnl_success)
+        s = dnnl_memory_desc_init_by_tag(c, 2, cd, dnnl_f32, dnnl_ab);
+    return s;
+}
+
+/* The primitive of a shape, created on first use (call with the lock held). */
+static enum vs_status primitive(int64_t m, int64_t n, int64_t k, bool w_in_out, dnnl_primitive_t *out)
+{
+    dnnl_status_t s;
+    if (!dnnl.engine) {
+        if ((s = dnnl_engine_create(&dnnl.engine, dnnl_cpu, 0)) != dnnl_success)
+            return dnnl_error("engine", s);
+        if ((s = dnnl_stream_create(&dnnl.stream, dnnl.engine, dnnl_stream_default_flags)) != dnnl_success)
+            return dnnl_error("stream", s);
+    }
+    struct prim *lru = &dnnl.cache[0];
+    for (int i = 0; i < CACHE; i++) {
+        struct prim *e = &dnnl.cache[i];
+        if (e->p && e->m == m && e->n == n && e->k == k && e->w_in_out == w_in_out) {
+            e->used = ++dnnl.clock;
+            *out = e->p;
+            return VS_OK;
+        }
+        if (!e->p || e->used < lru->used)
+            lru = e;
+    }
+    dnnl_memory_desc_t a, b, c;
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    if ((s = descs(m, n, k, w_in_out, &a, &b, &c)) != dnnl_success || (s = dnnl_matmul_desc_init(&md, &a, &b, NULL, &c)) !=
+        dnnl_success || (s = dnnl_primitive_desc_create(&pd, &md, NULL, dnnl.engine, NULL)) != dnnl_success ||
+        (s = dnnl_primitive_create(&p, pd)) != dnnl_success) {
+        if (pd)
+            dnnl_primitive_desc_destroy(pd);
+        return dnnl_error("bf16 matmul", s);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    if (lru->p)
+        dnnl_primitive_destroy(lru->p);
+    *lru = (struct prim){.m = m, .n = n, .k = k, .w_in_out = w_in_out, .p = p, .used = ++dnnl.clock};
+    *out = p;
+    return VS_OK;
+}
+
+static enum vs_status run(dnnl_primitive_t p, int64_t m, int64_t n, int64_t k, bool w_in_out, uint16_t *xa,
+                          uint16_t *wb, float *y)
+{
+    dnnl_memory_desc_t a, b, c;
+    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
+    dnnl_status_t s = descs(m, n, k, w_in_out, &a, &b, &c);
+    if (s == dnnl_success && (s = dnnl_memory_create(&ma, &a, dnnl.engine, xa)) == dnnl_success &&
+        (s = dnnl_memory_create(&mb, &b, dnnl.engine, wb)) == dnnl_success &&
+        (s = dnnl_memory_create(&mc, &c, dnnl.engine, y)) == dnnl_success) {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+        if ((s = dnnl_primitive_execute(p, dnnl.stream, 3, args)) == dnnl_success)
+            s = dnnl_stream_wait(dnnl.stream);
+    }
+    if (ma)
+        dnnl_memory_destroy(ma);
+    if (mb)
+        dnnl_memory_destroy(mb);
+    if (mc)
+        dnnl_memory_destroy(mc);
+    return s == dnnl_success ? VS_OK : dnnl_error("bf16 matmul", s);
+}
+
+enum vs_status vs_linear_bf16(const float *x, const float *w, int64_t ldw, bool w_in_out, const float *bias,
+                              float *y, int64_t m, int64_t n, int64_t k)
+{
+    if (m == 0 || n == 0)
+        return VS_OK;
+    uint16_t *xa = malloc((size_t)(m * k) * sizeof *xa), *wb = malloc((size_t)(n * k) * sizeof *wb);
+    enum vs_status st = xa && wb ? VS_OK : VS_ERR_NOMEM;
+    if (st == VS_OK) {
+        pack_bf16(x, k, m, k, xa);
+        if (w_in_out)
+            pack_bf16(w, ldw, k, n, wb);
+        else
+            pack_bf16(w, ldw, n, k, wb);
+        pthread_mutex_lock(&dnnl.lock);
+        dnnl_primitive_t p;
+        if ((st = primitive(m, n, k, w_in_out, &p)) == VS_OK)
+            st = run(p, m, n, k, w_in_out, xa, wb, y);
+        pthread_mutex_unlock(&dnnl.lock);
+    }
+    if (st == VS_OK && bias) {
+        #pragma omp parallel for schedule(static) if (m * n >= VS_PARALLEL_MIN)
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t c = 0; c < n; c++)
+                y[r * n + c] += bias[c];
+    }
+    free(xa), free(wb);
+    return st;
+}
+
+void vs_compute_release(void)
+{
+    pthread_mutex_lock(&dnnl.lock);
+    for (int i = 0; i < CACHE; i++)
+        if (dnnl.cache[i].p)
+            dnnl_primitive_destroy(dnnl.cache[i].p);
+    memset(dnnl.cache, 0, sizeof dnnl.cache);
+    if (dnnl.stream)
+        dnnl_stream_destroy(dnnl.stream);
+    if (dnnl.engine)
+        dnnl_engine_destroy(dnnl.engine);
+    dnnl.stream = NULL, dnnl.engine = NULL;
+    pthread_mutex_unlock(&dnnl.lock);
+}
