@@ -6,6 +6,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "vs_build_config.h"
+#include "tensor/compute.h"
 
 static void print_usage(FILE *f)
 {
@@ -47,6 +48,15 @@ enum vs_status vs_cli_set_log_level(const char *level)
     if (lv < 0)
         return vs_error_set(VS_ERR_USAGE, "--log_level %s: expected debug, info, warning or error", level);
     vs_log_set_level((enum vs_log_level)lv);
+    return VS_OK;
+}
+
+enum vs_status vs_cli_set_compute(const char *mode)
+{
+    enum vs_compute c = VS_COMPUTE_FP32;
+    if (mode && !vs_compute_parse(mode, &c))
+        return vs_error_set(VS_ERR_USAGE, "--compute %s: expected fp32 or bf16", mode);
+    vs_compute_set(c);
     return VS_OK;
 }
 

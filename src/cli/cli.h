@@ -25,5 +25,7 @@ int vs_cli_fail(enum vs_status st);
 enum vs_status vs_cli_check_dir(const char *flag, const char *path);
 /* --log_level LEVEL: debug, info, warning or error. */
 enum vs_status vs_cli_set_log_level(const char *level);
+/* --compute MODE: fp32 or bf16 (tensor/compute.h); NULL leaves fp32. */
+enum vs_status vs_cli_set_compute(const char *mode);
 
 #endif

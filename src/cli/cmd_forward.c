@@ -22,7 +22,7 @@ static void print_help(void)
 {
     fputs("usage: vlmslim forward --model_path DIR --model_type NAME\n"
           "                       (--dataset D [--default_text T] | --inputs DIR) --dump DIR\n"
-          "                       [--spill_budget_mb N] [--log_level LEVEL] [--quiet]\n"
+          "                       [--spill_budget_mb N] [--compute fp32|bf16] [--log_level LEVEL] [--quiet]\n"
           "\n"
           "Runs the float model layer by layer over the samples and writes DIR/sample_<i>.safetensors\n"
           "with `logits` (F32 [vocab], last position), `hidden.visual` (merged image features) and\n"
@@ -39,6 +39,7 @@ static void print_help(void)
           "                         (input_ids, attention_mask, pixel_values, image_grid_thw)\n"
           "  --dump DIR             where the outputs go (created if absent)\n"
           "  --spill_budget_mb N    activations kept in memory before spilling to $TMPDIR (default 4096)\n"
+          "  --compute MODE         the Linears in fp32 (default) or bf16 (docs/compute.md)\n"
           "  --log_level LEVEL      debug, info (default), warning, error\n"
           "  --quiet                no progress lines (the same as --log_level warning)\n",
           stdout);
@@ -186,7 +187,7 @@ static enum vs_status run(const struct vs_adapter_ops *ops, const char *model_pa
 int vs_cmd_forward(int argc, char **argv)
 {
     const char *model_path = NULL, *model_type = NULL, *inputs = NULL, *dump = NULL, *budget_mb = NULL,
-               *log_level = NULL, *dataset = NULL, *default_text = NULL;
+               *log_level = NULL, *dataset = NULL, *default_text = NULL, *compute = NULL;
     bool help = false, quiet = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
@@ -196,6 +197,7 @@ int vs_cmd_forward(int argc, char **argv)
         {"default_text", VS_OPT_VALUE, &default_text, NULL, NULL, NULL},
         {"dump", VS_OPT_VALUE, &dump, NULL, NULL, NULL},
         {"spill_budget_mb", VS_OPT_VALUE, &budget_mb, NULL, NULL, NULL},
+        {"compute", VS_OPT_VALUE, &compute, NULL, NULL, NULL},
         {"log_level", VS_OPT_VALUE, &log_level, NULL, NULL, NULL},
         {"quiet", VS_OPT_FLAG, NULL, &quiet, NULL, NULL},
         {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
@@ -213,6 +215,8 @@ int vs_cmd_forward(int argc, char **argv)
         vs_log_set_level(VS_LOG_WARN);
     if (st == VS_OK && log_level)
         st = vs_cli_set_log_level(log_level);
+    if (st == VS_OK)
+        st = vs_cli_set_compute(compute);
     const char *missing = !model_path ? "model_path" : !model_type ? "model_type" : !dump ? "dump" : NULL;
     if (st == VS_OK && missing)
         st = vs_error_set(VS_ERR_USAGE, "--%s is required (see 'vlmslim forward --help')", missing);

@@ -24,6 +24,7 @@ static void print_help(void)
         "                     [--device cpu] [--trust_remote_code True|False] [--overwrite]\n"
         "                     [--log_level LEVEL] [--debug]\n"
         "                     [--calib_inputs DIR] [--propagate quantized|float] [--spill_budget_mb N]\n"
+        "                     [--compute fp32|bf16]\n"
         "                     [--eval] [--eval_dataset D]\n"
         "\n"
         "Quantizes a Hugging Face checkpoint layer by layer and writes an `ascendv1` export\n"
@@ -53,6 +54,9 @@ static void print_help(void)
         "                          inspect-inputs --dump'), instead of building them from spec.dataset\n"
         "  --propagate MODE        what each unit passes on during calibration: quantized (default:\n"
         "                          quantized weights, fake-quantized activations) or float\n"
+        "  --compute MODE          how the Linears compute: fp32 (default, OpenBLAS sgemm) or bf16\n"
+        "                          (oneDNN: inputs and weights rounded to bf16, float32 sums, as a\n"
+        "                          bf16 model computes them; docs/compute.md)\n"
         "  --spill_budget_mb N     calibration activations kept in memory before spilling to\n"
         "                          $TMPDIR (default 4096)\n"
         "  --no_report             calibrated runs: no <save_path>.quant_report.json (saves the error\n"
@@ -212,7 +216,7 @@ int vs_cmd_quant(int argc, char **argv)
 {
     const char *model_path = NULL, *save_path = NULL, *model_type = NULL, *config_path = NULL,
                *quant_type = NULL, *device = "cpu", *trust = NULL, *log_level = NULL, *calib_inputs = NULL,
-               *propagate = NULL, *budget_mb = NULL, *report_stride = NULL, *eval_dataset = NULL;
+               *propagate = NULL, *compute = NULL, *budget_mb = NULL, *report_stride = NULL, *eval_dataset = NULL;
     const char **tags = NULL;
     size_t n_tags = 0;
     bool help = false, overwrite = false, debug = false, quiet = false, no_report = false, do_eval = false;
@@ -227,6 +231,7 @@ int vs_cmd_quant(int argc, char **argv)
         {"log_level", VS_OPT_VALUE, &log_level, NULL, NULL, NULL},
         {"calib_inputs", VS_OPT_VALUE, &calib_inputs, NULL, NULL, NULL},
         {"propagate", VS_OPT_VALUE, &propagate, NULL, NULL, NULL},
+        {"compute", VS_OPT_VALUE, &compute, NULL, NULL, NULL},
         {"spill_budget_mb", VS_OPT_VALUE, &budget_mb, NULL, NULL, NULL},
         {"report_stride", VS_OPT_VALUE, &report_stride, NULL, NULL, NULL},
         {"tag", VS_OPT_LIST, NULL, NULL, &tags, &n_tags},
@@ -258,6 +263,8 @@ int vs_cmd_quant(int argc, char **argv)
         vs_log_set_level(VS_LOG_DEBUG);
 
     if ((st = check_device(device)) != VS_OK)
+        goto out;
+    if ((st = vs_cli_set_compute(compute)) != VS_OK)
         goto out;
     if (propagate && strcmp(propagate, "quantized") != 0 && strcmp(propagate, "float") != 0) {
         st = vs_error_set(VS_ERR_USAGE, "--propagate %s: expected quantized or float", propagate);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/compute.h"
 #include "tensor/kernels.h"
 
 enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, float **out, int64_t *n)
@@ -134,7 +135,9 @@ static enum vs_status nonfinite(const struct vs_linear_f32 *l, const char *what,
                         (long long)(first / (size_t)cols), (long long)(first % (size_t)cols), (long long)rows);
 }
 
-/* The hooks around the product of l (float weights, or hooks->compute when computed). */
+/* The hooks around the product of l (float weights, or hooks->compute when computed). In bf16
+ * mode (tensor/compute.h) the observers see the input as a bf16 model holds it, rounded to bf16,
+ * and the product rounds the (transformed) input and the weight to bf16. */
 static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
                                    const struct vs_linear_hooks *hooks, bool computed)
 {
@@ -142,18 +145,29 @@ static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const float *x
     enum vs_status st = nonfinite(l, "input", x, rows, l->in);
     if (st != VS_OK)
         return st;
+    bool bf16 = !computed && vs_compute_get() == VS_COMPUTE_BF16;
+    float *rounded = NULL;
+    if (bf16 && hooks && (hooks->observe_input || hooks->transform_input)) {
+        if (!(rounded = vs_malloc((size_t)(rows * l->in) * sizeof *rounded)))
+            return VS_ERR_NOMEM;
+        vs_round_bf16_f32(x, rounded, (size_t)(rows * l->in));
+        x = rounded;
+    }
     if (hooks && hooks->observe_input)
         hooks->observe_input(hooks->ctx, l->name, x, rows, l->in);
     if (hooks && hooks->transform_input)
         x = hooks->transform_input(hooks->ctx, l->name, x, rows, l->in);
-    if (computed) {
-        if ((st = hooks->compute(hooks->ctx, l->name, x, rows, y)) != VS_OK)
-            return st;
-    } else if (l->w_in_out) {
+    if (computed)
+        st = hooks->compute(hooks->ctx, l->name, x, rows, y);
+    else if (bf16)
+        st = vs_linear_bf16(x, l->w, l->ldw, l->w_in_out, l->b, y, rows, l->out, l->in);
+    else if (l->w_in_out)
         vs_linear_in_out_f32(x, l->w, l->ldw, l->b, y, rows, l->out, l->in);
-    } else {
+    else
         vs_linear_f32(x, l->w, l->b, y, rows, l->out, l->in);
-    }
+    free(rounded);
+    if (st != VS_OK)
+        return st;
     if ((st = nonfinite(l, "output", y, rows, l->out)) != VS_OK) /* overflow within the Linear */
         return st;
     if (hooks && hooks->observe_output)

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "quant/int_quant.h"
+#include "tensor/compute.h"
 #include "tensor/kernels.h"
 
 void vs_calib_unit_free(struct vs_calib_unit *cu)
@@ -363,7 +364,17 @@ static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, c
         wf = b;
     }
     const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
-    vs_linear_f32(xs, wf, bias, cu->ybuf, picked, out, cols);
+    if (vs_compute_get() != VS_COMPUTE_BF16) {
+        vs_linear_f32(xs, wf, bias, cu->ybuf, picked, out, cols);
+        return;
+    }
+    /* the float model's output as the bf16 model computes it (xs is rounded already) */
+    enum vs_status st = vs_linear_bf16(xs, wf, cols, false, bias, cu->ybuf, picked, out, cols);
+    if (st != VS_OK) {
+        if (cu->hook_status == VS_OK)
+            cu->hook_status = st;
+        cu->pending = NULL;
+    }
 }
 
 /* ||y_q − y||² and ||y||² of the rows measure_input picked from the call it saw. */

@@ -36,7 +36,10 @@ bias F32.
 
 usage: calib_torch.py --model_path M --config_path C.yaml --model_type NAME --inputs DIR
                       --save_path OUT [--propagate quantized|float] [--ties-out TIES.json]
-                      [--report-out REPORT.json [--report-stride N]]
+                      [--report-out REPORT.json [--report-stride N]] [--compute fp32|bf16]
+With --compute bf16 (vlmslim's, docs/compute.md) every Linear rounds its input and its weight to
+bf16 (round to nearest even) and multiplies them in float32: the observers see the rounded
+input; in the quantized pass the fake-quantized input and the dequantized weight are rounded.
 The report's relative output error ||y_q - y|| / ||y|| of each claimed Linear is measured in the
 quantized pass on every N-th row (default 4) the Linear sees, counted over the whole pass.
 """
@@ -144,6 +147,13 @@ def fq_token(x):
 
 
 REPORT_STRIDE = 4  # --report-stride
+BF16 = False  # --compute bf16
+
+
+def round_bf16(t):
+    """t rounded to the nearest bf16 value (ties to even), as float32."""
+    return t.to(torch.bfloat16).float()
+
 
 class Calibration:
     """Linear hook state of one unit: claims, statistics, quantized weights."""
@@ -160,6 +170,8 @@ class Calibration:
 
     def hook(self, name, x, w, b):
         e = self.claims.get(name)
+        if BF16:  # what a bf16 model's Linear sees and multiplies: both operands rounded to bf16
+            x, w = round_bf16(x), round_bf16(w)
         if self.mode == "observe" and e is not None and e.scheme == "W8A8":
             lo, hi = float(x.min()), float(x.max())
             cur = self.stats.setdefault(name, [lo, hi])
@@ -179,12 +191,14 @@ class Calibration:
             self.seen[name] = seen + x2.shape[0]
             pick = torch.tensor([r for r in range(x2.shape[0]) if (seen + r) % REPORT_STRIDE == 0], dtype=torch.long)
             yf = x2[pick] @ w.T + (b if b is not None else 0)
-            w = self.deq[name]
+            w = round_bf16(self.deq[name]) if BF16 else self.deq[name]
             if e.scheme == "W8A8":
                 s, o = self.params[name]
                 x = fq_tensor(x, float(s), float(o))
             elif e.scheme == "W8A8_DYNAMIC":
                 x = fq_token(x)
+            if BF16:
+                x = round_bf16(x)
             yq = x @ w.T + (b if b is not None else 0)
             yq_pick = yq.reshape(-1, yq.shape[-1])[pick]
             acc = self.errors.setdefault(name, [0.0, 0.0])
@@ -303,6 +317,8 @@ def export(a):
         shifted = [not sm.symmetric and g[0] == "norm-linear" for g in sgs]
 
         def hook(name, x, w, b):
+            if BF16:
+                x, w = round_bf16(x), round_bf16(w)
             k = first.get(name)
             if k is not None:
                 x2 = x.reshape(-1, x.shape[-1])
@@ -473,14 +489,17 @@ def main():
     ap.add_argument("--inputs", required=True)
     ap.add_argument("--save_path", required=True)
     ap.add_argument("--propagate", choices=["quantized", "float"], default="quantized")
+    ap.add_argument("--compute", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: every Linear's input and weight rounded to bf16, float32 products (vlmslim's --compute)")
     ap.add_argument("--ties-out", dest="ties_out", default=None)
     ap.add_argument("--report-out", dest="report_out", default=None,
                     help="write each claimed Linear's relative output error here (JSON)")
     ap.add_argument("--report-stride", dest="report_stride", type=int, default=4,
                     help="measure the error on every N-th row each Linear sees (vlmslim's --report_stride)")
     a = ap.parse_args()
-    global REPORT_STRIDE
+    global REPORT_STRIDE, BF16
     REPORT_STRIDE = a.report_stride
+    BF16 = a.compute == "bf16"
     try:
         export(a)
     except (ref.RefError, ot.OutlierError, ValueError, KeyError, OSError) as e:
