@@ -8,6 +8,7 @@
  *     bench_forward [tokens] [results-file] [unit...]   (default 2048, every unit)
  *     bench_forward --rss UNIT tokens           (one forward of dense|moe|vision|dense-bf16|moe-bf16; prints its memory)
  *     bench_forward --run UNIT tokens N         (N forwards, for a profiler; prints their times)
+ *     bench_forward --modes [tokens] [results-file]   (--compute fp32 against bf16, below)
  * GFLOP/s counts 2·m·n·k for every matrix product the unit needs: each Linear and, for the
  * attention, q·kᵀ and p·v over the keys each query sees (half of s² when causal, the whole
  * image for vision). The sgemm reference runs those same shapes as plain cblas_sgemm calls
@@ -17,6 +18,10 @@
  * ref_operands), all back to back as one round. Rounds and forwards alternate, REPEATS times;
  * the figures are the best round and the best forward, and then the median and range of the
  * ratio of each round to the forward right after it (a measure of the noise).
+ * --modes: the bf16-weight dense and MoE layers and the vision block forwarded with the Linears in
+ * fp32 (sgemm) and in bf16 (oneDNN, tensor/compute.h), interleaved, REPEATS times each, the best
+ * of each and their ratio; and the machine's peaks measured beside them: sgemm, and oneDNN's
+ * bf16 and u8·s8 matmuls (no conversions: operands already in their dtypes) on 4096³ products.
  * Memory: the peak RSS of one forward, in a fresh process (--rss), against the bound
  * 1.1 × (the unit's float32 weights + activations), activations being the unit's input, cos/sin
  * tables and the tensors alive at its widest point (listed at each unit). */
@@ -30,7 +35,10 @@
 #include <unistd.h>
 #include <sys/utsname.h>
 
+#include <dnnl.h>
+
 #include "model/qwen3_vl_positions.h"
+#include "tensor/compute.h"
 #include "model/qwen3_vl_text.h"
 #include "model/qwen3_vl_vision.h"
 
@@ -424,6 +432,114 @@ static double unit_run(struct unit_case *c)
     return dt;
 }
 
+/* ---- compute modes ---- */
+
+/* GFLOP/s of oneDNN's matmul of n x n by n x n in src/weights dtypes (dst f32, or s32 for int8),
+ * the best of REPEATS after a warm-up; 0 where the primitive cannot be made. */
+static double dnnl_peak(int64_t n, dnnl_data_type_t src, dnnl_data_type_t wei)
+{
+    dnnl_engine_t eng;
+    dnnl_stream_t st;
+    if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success)
+        return 0;
+    dnnl_stream_create(&st, eng, dnnl_stream_default_flags);
+    dnnl_memory_desc_t a, b, c;
+    dnnl_dims_t d = {n, n};
+    dnnl_memory_desc_init_by_tag(&a, 2, d, src, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&b, 2, d, wei, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&c, 2, d, src == dnnl_bf16 ? dnnl_f32 : dnnl_s32, dnnl_ab);
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t p;
+    double best = 1e30;
+    if (dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) == dnnl_success &&
+        dnnl_primitive_desc_create(&pd, &md, NULL, eng, NULL) == dnnl_success) {
+        dnnl_primitive_create(&p, pd);
+        dnnl_memory_t ma, mb, mc;
+        dnnl_memory_create(&ma, &a, eng, DNNL_MEMORY_ALLOCATE);
+        dnnl_memory_create(&mb, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), eng, DNNL_MEMORY_ALLOCATE);
+        dnnl_memory_create(&mc, &c, eng, DNNL_MEMORY_ALLOCATE);
+        void *h;
+        dnnl_memory_get_data_handle(ma, &h);
+        memset(h, 0x11, (size_t)(n * n) * (src == dnnl_bf16 ? 2 : 1)); /* small, finite values */
+        dnnl_memory_get_data_handle(mb, &h);
+        memset(h, 0x11, (size_t)(n * n) * (src == dnnl_bf16 ? 2 : 1));
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+        for (int r = 0; r <= REPEATS; r++) {
+            double t0 = now();
+            dnnl_primitive_execute(p, st, 3, args);
+            dnnl_stream_wait(st);
+            if (r > 0 && now() - t0 < best)
+                best = now() - t0;
+        }
+        dnnl_memory_destroy(ma), dnnl_memory_destroy(mb), dnnl_memory_destroy(mc);
+        dnnl_primitive_destroy(p);
+        dnnl_primitive_desc_destroy(pd);
+    }
+    dnnl_stream_destroy(st);
+    dnnl_engine_destroy(eng);
+    return best < 1e30 ? 2.0 * (double)n * (double)n * (double)n / best / 1e9 : 0;
+}
+
+static double sgemm_peak(int64_t n)
+{
+    float *a = malloc((size_t)(n * n) * 4), *b = malloc((size_t)(n * n) * 4), *c = malloc((size_t)(n * n) * 4);
+    for (int64_t i = 0; i < n * n; i++)
+        a[i] = frand(1), b[i] = frand(1);
+    double best = 1e30;
+    for (int r = 0; r <= REPEATS; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n, (blasint)n, (blasint)n, 1.0f, a, (blasint)n,
+                    b, (blasint)n, 0.0f, c, (blasint)n);
+        if (r > 0 && now() - t0 < best)
+            best = now() - t0;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * (double)n * (double)n * (double)n / best / 1e9;
+}
+
+static int modes_main(int64_t s, FILE *out)
+{
+    static const char *const units[] = {"dense-bf16", "moe-bf16", "vision"};
+    double load[1] = {0};
+    getloadavg(load, 1);
+    time_t t = time(NULL);
+    char date[64];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+    fprintf(out, "bench_forward --modes: one unit's forward with the Linears in fp32 (sgemm) and in bf16 (oneDNN), "
+                 "%lld tokens (vision: %lld patches), %s, %ld cores, %d OpenMP threads, load %.2f at start\n",
+            (long long)s, (long long)s / 2, date, sysconf(_SC_NPROCESSORS_ONLN), omp_get_max_threads(), load[0]);
+    double p32 = sgemm_peak(4096), pbf = dnnl_peak(4096, dnnl_bf16, dnnl_bf16), pi8 = dnnl_peak(4096, dnnl_u8, dnnl_s8);
+    fprintf(out, "peaks (4096^3 products): sgemm %.1f GFLOP/s, oneDNN bf16 %.1f GFLOP/s (%.1fx), oneDNN u8*s8 %.1f "
+                 "GOP/s (%.1fx)\n", p32, pbf, pbf / p32, pi8, pi8 / p32);
+    static struct unit_case c;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
+        unit_setup(&c, units[i], s);
+        double flops = shapes_flops(c.shapes, c.n_shapes), best[2] = {1e30, 1e30};
+        for (int m = 0; m < 2; m++) { /* warm-up of each mode: page in, create the primitives */
+            vs_compute_set(m ? VS_COMPUTE_BF16 : VS_COMPUTE_FP32);
+            unit_run(&c);
+        }
+        for (int r = 0; r < REPEATS; r++)
+            for (int m = 0; m < 2; m++) {
+                vs_compute_set(m ? VS_COMPUTE_BF16 : VS_COMPUTE_FP32);
+                usleep(20000);
+                double dt = unit_run(&c);
+                best[m] = dt < best[m] ? dt : best[m];
+            }
+        vs_compute_set(VS_COMPUTE_FP32);
+        double g32 = flops / best[0] / 1e9, gbf = flops / best[1] / 1e9;
+        fprintf(out, "%-34s %6lld tokens  fp32 %8.3f s (%7.1f GFLOP/s, %.2f of sgemm's peak)  bf16 %8.3f s (%7.1f "
+                     "GFLOP/s, %.2f of bf16's peak)  bf16/fp32 speed %.2fx\n",
+                c.title, (long long)c.tokens, best[0], g32, g32 / p32, best[1], gbf, pbf > 0 ? gbf / pbf : 0,
+                best[0] / best[1]);
+        fflush(out);
+        unit_free(&c);
+    }
+    vs_compute_release();
+    return 0;
+}
+
 /* ---- memory ---- */
 
 static double status_kib(const char *key)
@@ -493,6 +609,17 @@ int main(int argc, char **argv)
             printf("%s: %.3f s\n", c.title, unit_run(&c));
         unit_free(&c);
         return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "--modes") == 0) {
+        FILE *mout = argc > 3 ? fopen(argv[3], "w") : stdout;
+        if (!mout) {
+            perror(argv[3]);
+            return 1;
+        }
+        int rc = modes_main(argc > 2 ? atoll(argv[2]) : 2048, mout);
+        if (mout != stdout)
+            fclose(mout);
+        return rc;
     }
     int64_t s = argc > 1 ? atoll(argv[1]) : 2048;
     FILE *out = argc > 2 ? fopen(argv[2], "w") : stdout;

@@ -135,11 +135,17 @@ static enum vs_status nonfinite(const struct vs_linear_f32 *l, const char *what,
                         (long long)(first / (size_t)cols), (long long)(first % (size_t)cols), (long long)rows);
 }
 
-/* The hooks around the product of l (float weights, or hooks->compute when computed). In bf16
+/* A bf16 weight used in place (the checkpoint's own bits) by the bf16 mode. */
+struct bf16_weight {
+    const uint16_t *w;
+    int64_t ldw;
+};
+
+/* The hooks around the product of l (float weights, bw's bf16 ones, or hooks->compute when computed). In bf16
  * mode (tensor/compute.h) the observers see the input as a bf16 model holds it, rounded to bf16,
  * and the product rounds the (transformed) input and the weight to bf16. */
-static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
-                                   const struct vs_linear_hooks *hooks, bool computed)
+static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const struct bf16_weight *bw, const float *x,
+                                   int64_t rows, float *y, const struct vs_linear_hooks *hooks, bool computed)
 {
     /* where non-finite activations first appear, before an observer turns them into NaN scales */
     enum vs_status st = nonfinite(l, "input", x, rows, l->in);
@@ -159,6 +165,8 @@ static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const float *x
         x = hooks->transform_input(hooks->ctx, l->name, x, rows, l->in);
     if (computed)
         st = hooks->compute(hooks->ctx, l->name, x, rows, y);
+    else if (bw)
+        st = vs_linear_bf16_weights(x, bw->w, bw->ldw, l->w_in_out, l->b, y, rows, l->out, l->in);
     else if (bf16)
         st = vs_linear_bf16(x, l->w, l->ldw, l->w_in_out, l->b, y, rows, l->out, l->in);
     else if (l->w_in_out)
@@ -178,7 +186,49 @@ static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const float *x
 enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
                                const struct vs_linear_hooks *hooks)
 {
-    return apply_hooked(l, x, rows, y, hooks, false);
+    return apply_hooked(l, NULL, x, rows, y, hooks, false);
+}
+
+/* In bf16 mode, Linear `module`'s weight as the checkpoint's own bf16 bits where it is stored so
+ * (a whole tensor, or an expert's column block of a fused one) and finite, with its bias loaded
+ * as float32 into l; false: load it as float32 (which also reports a non-finite value). */
+static bool bf16_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *l, struct bf16_weight *bw)
+{
+    const struct vs_linear *lin = NULL;
+    for (size_t i = 0; i < u->n_linears && !lin; i++)
+        if (!strcmp(u->linears[i].name, module))
+            lin = &u->linears[i];
+    const struct vs_param *p = lin ? &u->params[lin->weight] : NULL;
+    if (!p || p->dtype != VS_DTYPE_BF16 || !p->src->data)
+        return false;
+    const uint16_t *base = p->src->data;
+    int64_t rows = p->shape[0], cols = p->shape[1], ld = cols; /* as stored: [out, in] */
+    memset(l, 0, sizeof *l);
+    if (p->slice >= 0) { /* [A, ncols] of src[slice] ([E, A, B]): the [in, out] layout */
+        int64_t A = p->src->shape[1], B = p->src->shape[2];
+        base += p->slice * A * B + p->col0;
+        rows = A, cols = p->ncols, ld = B;
+        l->w_in_out = true;
+    }
+    if ((uintptr_t)base % _Alignof(uint16_t) != 0)
+        return false;
+    size_t bad = 0;
+    #pragma omp parallel for reduction(+ : bad) schedule(static) if (rows * cols >= VS_PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const uint16_t *w = base + r * ld;
+        #pragma omp simd reduction(+ : bad)
+        for (int64_t c = 0; c < cols; c++)
+            bad += (w[c] & 0x7f80u) == 0x7f80u;
+    }
+    if (bad)
+        return false;
+    l->name = lin->name, l->out = p->shape[0], l->in = p->shape[1], l->ldw = ld;
+    if (lin->bias >= 0 && param_f32_view(u, &u->params[lin->bias], &l->b, &l->own_b) != VS_OK) {
+        vs_linear_f32_free(l);
+        return false;
+    }
+    bw->w = base, bw->ldw = ld;
+    return true;
 }
 
 enum vs_status vs_linear_run(const struct vs_unit *u, const char *module, const float *x, int64_t rows, float *y,
@@ -187,7 +237,13 @@ enum vs_status vs_linear_run(const struct vs_unit *u, const char *module, const 
     struct vs_linear_f32 l;
     if (hooks && hooks->computes && hooks->computes(hooks->ctx, module, &l.in, &l.out)) {
         l.name = module;
-        return apply_hooked(&l, x, rows, y, hooks, true);
+        return apply_hooked(&l, NULL, x, rows, y, hooks, true);
+    }
+    struct bf16_weight bw;
+    if (vs_compute_get() == VS_COMPUTE_BF16 && bf16_load(u, module, &l, &bw)) {
+        enum vs_status st = apply_hooked(&l, &bw, x, rows, y, hooks, false);
+        vs_linear_f32_free(&l);
+        return st;
     }
     enum vs_status st = vs_linear_f32_load(u, module, &l);
     if (st == VS_OK)

@@ -63,7 +63,7 @@ static void pack_bf16(const float *src, int64_t ld, int64_t rows, int64_t cols, 
 /* ---- oneDNN ---- */
 
 struct prim {
-    int64_t m, n, k;
+    int64_t m, n, k, ldw;
     bool w_in_out;
     dnnl_primitive_t p;
     unsigned long long used;
@@ -85,22 +85,23 @@ static enum vs_status dnnl_error(const char *what, dnnl_status_t s)
                         dnnl_status2str(s));
 }
 
-/* The memory descriptors of one shape: src [m, k] bf16, weights [k, n] bf16 (ba: stored [n, k];
- * ab: stored [k, n]), dst [m, n] float32. */
-static dnnl_status_t descs(int64_t m, int64_t n, int64_t k, bool w_in_out, dnnl_memory_desc_t *a, dnnl_memory_desc_t *b,
-                           dnnl_memory_desc_t *c)
+/* The memory descriptors of one shape: src [m, k] bf16, weights [k, n] bf16 (stored [n, k] with
+ * rows ldw apart, or, w_in_out, [k, n] with rows ldw apart), dst [m, n] float32. */
+static dnnl_status_t descs(int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out, dnnl_memory_desc_t *a,
+                           dnnl_memory_desc_t *b, dnnl_memory_desc_t *c)
 {
     dnnl_dims_t ad = {m, k}, bd = {k, n}, cd = {m, n};
+    dnnl_dims_t strides = {w_in_out ? ldw : 1, w_in_out ? 1 : ldw};
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(a, 2, ad, dnnl_bf16, dnnl_ab);
     if (s == dnnl_success)
-        s = dnnl_memory_desc_init_by_tag(b, 2, bd, dnnl_bf16, w_in_out ? dnnl_ab : dnnl_ba);
+        s = dnnl_memory_desc_init_by_strides(b, 2, bd, dnnl_bf16, strides);
     if (s == dnnl_success)
         s = dnnl_memory_desc_init_by_tag(c, 2, cd, dnnl_f32, dnnl_ab);
     return s;
 }
 
 /* The primitive of a shape, created on first use (call with the lock held). */
-static enum vs_status primitive(int64_t m, int64_t n, int64_t k, bool w_in_out, dnnl_primitive_t *out)
+static enum vs_status primitive(int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out, dnnl_primitive_t *out)
 {
     dnnl_status_t s;
     if (!dnnl.engine) {
@@ -112,7 +113,7 @@ static enum vs_status primitive(int64_t m, int64_t n, int64_t k, bool w_in_out, 
     struct prim *lru = &dnnl.cache[0];
     for (int i = 0; i < CACHE; i++) {
         struct prim *e = &dnnl.cache[i];
-        if (e->p && e->m == m && e->n == n && e->k == k && e->w_in_out == w_in_out) {
+        if (e->p && e->m == m && e->n == n && e->k == k && e->ldw == ldw && e->w_in_out == w_in_out) {
             e->used = ++dnnl.clock;
             *out = e->p;
             return VS_OK;
@@ -124,7 +125,7 @@ static enum vs_status primitive(int64_t m, int64_t n, int64_t k, bool w_in_out, 
     dnnl_matmul_desc_t md;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
-    if ((s = descs(m, n, k, w_in_out, &a, &b, &c)) != dnnl_success || (s = dnnl_matmul_desc_init(&md, &a, &b, NULL, &c)) !=
+    if ((s = descs(m, n, k, ldw, w_in_out, &a, &b, &c)) != dnnl_success || (s = dnnl_matmul_desc_init(&md, &a, &b, NULL, &c)) !=
         dnnl_success || (s = dnnl_primitive_desc_create(&pd, &md, NULL, dnnl.engine, NULL)) != dnnl_success ||
         (s = dnnl_primitive_create(&p, pd)) != dnnl_success) {
         if (pd)
@@ -134,19 +135,19 @@ static enum vs_status primitive(int64_t m, int64_t n, int64_t k, bool w_in_out, 
     dnnl_primitive_desc_destroy(pd);
     if (lru->p)
         dnnl_primitive_destroy(lru->p);
-    *lru = (struct prim){.m = m, .n = n, .k = k, .w_in_out = w_in_out, .p = p, .used = ++dnnl.clock};
+    *lru = (struct prim){.m = m, .n = n, .k = k, .ldw = ldw, .w_in_out = w_in_out, .p = p, .used = ++dnnl.clock};
     *out = p;
     return VS_OK;
 }
 
-static enum vs_status run(dnnl_primitive_t p, int64_t m, int64_t n, int64_t k, bool w_in_out, uint16_t *xa,
-                          uint16_t *wb, float *y)
+static enum vs_status run(dnnl_primitive_t p, int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out,
+                          uint16_t *xa, const uint16_t *wb, float *y)
 {
     dnnl_memory_desc_t a, b, c;
     dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
-    dnnl_status_t s = descs(m, n, k, w_in_out, &a, &b, &c);
+    dnnl_status_t s = descs(m, n, k, ldw, w_in_out, &a, &b, &c);
     if (s == dnnl_success && (s = dnnl_memory_create(&ma, &a, dnnl.engine, xa)) == dnnl_success &&
-        (s = dnnl_memory_create(&mb, &b, dnnl.engine, wb)) == dnnl_success &&
+        (s = dnnl_memory_create(&mb, &b, dnnl.engine, (void *)wb)) == dnnl_success &&
         (s = dnnl_memory_create(&mc, &c, dnnl.engine, y)) == dnnl_success) {
         dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
         if ((s = dnnl_primitive_execute(p, dnnl.stream, 3, args)) == dnnl_success)
@@ -161,33 +162,53 @@ static enum vs_status run(dnnl_primitive_t p, int64_t m, int64_t n, int64_t k, b
     return s == dnnl_success ? VS_OK : dnnl_error("bf16 matmul", s);
 }
 
-enum vs_status vs_linear_bf16(const float *x, const float *w, int64_t ldw, bool w_in_out, const float *bias,
-                              float *y, int64_t m, int64_t n, int64_t k)
+/* bf16(x) times the bf16 weight wb (as descs describes it), plus the bias. */
+static enum vs_status linear_bf16(const float *x, const uint16_t *wb, int64_t ldw, bool w_in_out, const float *bias,
+                                  float *y, int64_t m, int64_t n, int64_t k)
 {
-    if (m == 0 || n == 0)
-        return VS_OK;
-    uint16_t *xa = malloc((size_t)(m * k) * sizeof *xa), *wb = malloc((size_t)(n * k) * sizeof *wb);
-    enum vs_status st = xa && wb ? VS_OK : VS_ERR_NOMEM;
-    if (st == VS_OK) {
-        pack_bf16(x, k, m, k, xa);
-        if (w_in_out)
-            pack_bf16(w, ldw, k, n, wb);
-        else
-            pack_bf16(w, ldw, n, k, wb);
-        pthread_mutex_lock(&dnnl.lock);
-        dnnl_primitive_t p;
-        if ((st = primitive(m, n, k, w_in_out, &p)) == VS_OK)
-            st = run(p, m, n, k, w_in_out, xa, wb, y);
-        pthread_mutex_unlock(&dnnl.lock);
-    }
+    uint16_t *xa = malloc((size_t)(m * k) * sizeof *xa);
+    if (!xa)
+        return VS_ERR_NOMEM;
+    pack_bf16(x, k, m, k, xa);
+    pthread_mutex_lock(&dnnl.lock);
+    dnnl_primitive_t p;
+    enum vs_status st = primitive(m, n, k, ldw, w_in_out, &p);
+    if (st == VS_OK)
+        st = run(p, m, n, k, ldw, w_in_out, xa, wb, y);
+    pthread_mutex_unlock(&dnnl.lock);
+    free(xa);
     if (st == VS_OK && bias) {
         #pragma omp parallel for schedule(static) if (m * n >= VS_PARALLEL_MIN)
         for (int64_t r = 0; r < m; r++)
             for (int64_t c = 0; c < n; c++)
                 y[r * n + c] += bias[c];
     }
-    free(xa), free(wb);
     return st;
+}
+
+enum vs_status vs_linear_bf16(const float *x, const float *w, int64_t ldw, bool w_in_out, const float *bias,
+                              float *y, int64_t m, int64_t n, int64_t k)
+{
+    if (m == 0 || n == 0)
+        return VS_OK;
+    uint16_t *wb = malloc((size_t)(n * k) * sizeof *wb);
+    if (!wb)
+        return VS_ERR_NOMEM;
+    if (w_in_out)
+        pack_bf16(w, ldw, k, n, wb);
+    else
+        pack_bf16(w, ldw, n, k, wb);
+    enum vs_status st = linear_bf16(x, wb, w_in_out ? n : k, w_in_out, bias, y, m, n, k);
+    free(wb);
+    return st;
+}
+
+enum vs_status vs_linear_bf16_weights(const float *x, const uint16_t *w, int64_t ldw, bool w_in_out, const float *bias,
+                                      float *y, int64_t m, int64_t n, int64_t k)
+{
+    if (m == 0 || n == 0)
+        return VS_OK;
+    return linear_bf16(x, w, ldw, w_in_out, bias, y, m, n, k);
 }
 
 void vs_compute_release(void)

@@ -30,6 +30,11 @@ void vs_round_bf16_f32(const float *x, float *y, size_t n);
 enum vs_status vs_linear_bf16(const float *x, const float *w, int64_t ldw, bool w_in_out, const float *bias,
                               float *y, int64_t m, int64_t n, int64_t k);
 
+/* The same with the weight already bf16 (a bf16 checkpoint's own bits, used in place: no float32
+ * copy of it is made): [n, k] rows ldw apart, or, when w_in_out, [k, n] rows ldw apart. */
+enum vs_status vs_linear_bf16_weights(const float *x, const uint16_t *w, int64_t ldw, bool w_in_out, const float *bias,
+                                      float *y, int64_t m, int64_t n, int64_t k);
+
 /* Frees the cached oneDNN primitives (at exit; tests). */
 void vs_compute_release(void);
 
