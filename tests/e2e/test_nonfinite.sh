@@ -65,6 +65,9 @@ mk --dtype bf16 --out "$tmp/inf_expert"
 poke "$tmp/inf_expert" model.language_model.layers.1.mlp.experts.gate_up_proj 3 807f
 expect_error inf_expert "tensor 'model.language_model.layers.1.mlp.experts.gate_up_proj' (as 'model.language_model.layers.1.mlp.experts.0.gate_proj.weight'): 1 non-finite value(s) (first: infinity at element" \
   --model_path "$tmp/inf_expert" --quant_type w8a8
+# the same with --compute bf16, which multiplies a bf16 checkpoint's weights in place: the same error
+expect_error inf_expert_bf16 "tensor 'model.language_model.layers.1.mlp.experts.gate_up_proj' (as 'model.language_model.layers.1.mlp.experts.0.gate_proj.weight'): 1 non-finite value(s) (first: infinity at element" \
+  --model_path "$tmp/inf_expert" --quant_type w8a8 --compute bf16
 # a NaN in the token embedding row of a token every prompt has (<|im_start|>, the first one)
 mk --dtype bf16 --out "$tmp/nan_embed"
 im_start=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print([a["id"] for a in t["added_tokens"] if a["content"]=="<|im_start|>"][0])' "$tmp/nan_embed/tokenizer.json")
@@ -77,6 +80,10 @@ mk --dtype bf16 --out "$tmp/overflow"
 for i in 0 1 2 3 4 5 6 7; do poke "$tmp/overflow" model.language_model.layers.1.post_attention_layernorm.weight $i 7f7f; done
 expect_error overflow "sample 0: model.language_model.layers.1: Linear 'model.language_model.layers.1." \
   --model_path "$tmp/overflow" --quant_type w8a8
+grep -q "non-finite value(s) (first: infinity at row" "$tmp/stderr" ||
+  { echo "FAIL: overflow: the error does not say where the infinity is"; failures=$((failures + 1)); }
+expect_error overflow_bf16 "sample 0: model.language_model.layers.1: Linear 'model.language_model.layers.1." \
+  --model_path "$tmp/overflow" --quant_type w8a8 --compute bf16
 grep -q "non-finite value(s) (first: infinity at row" "$tmp/stderr" ||
   { echo "FAIL: overflow: the error does not say where the infinity is"; failures=$((failures + 1)); }
 
