@@ -8,6 +8,7 @@
 #include <cblas.h>
 
 #include "base/status.h"
+#include "tensor/compute.h"
 #include "tensor/kernels.h"
 
 /* Rows of a block: keeps each float64 buffer near 32 MiB whatever the layer's width. */
@@ -114,11 +115,14 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
     int64_t in = l->in, out = l->out, R = block_rows(in), B = block_rows(in);
     R = R < rows ? R : rows;
     R = R > 0 ? R : 1;
+    bool s8 = vs_int8_gemm_available(); /* oneDNN's int8 product, else exact float32 blocks */
     double *acc = malloc((size_t)(R * B) * sizeof *acc);
-    float *q = malloc((size_t)(R * in) * sizeof *q), *w = malloc((size_t)(B * in) * sizeof *w);
+    float *q = malloc((size_t)(R * in) * sizeof *q), *w = s8 ? NULL : malloc((size_t)(B * in) * sizeof *w);
     float *part = malloc((size_t)(R * B) * sizeof *part), *s = malloc((size_t)R * sizeof *s);
-    if (!q || !acc || !w || !part || !s) {
-        free(q), free(acc), free(w), free(part), free(s);
+    int8_t *q8 = s8 ? malloc((size_t)(R * in)) : NULL;
+    int32_t *acc32 = (int32_t *)(void *)part; /* the same size as part, which the int8 product does not use */
+    if (!q || !acc || (!s8 && !w) || !part || !s || (s8 && !q8)) {
+        free(q), free(acc), free(w), free(part), free(s), free(q8);
         return VS_ERR_NOMEM;
     }
     bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
@@ -126,7 +130,7 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
     double *zp_sum = NULL;
     if (!dynamic && l->kernel != VS_INT8_ASCEND && l->input_offset != 0.0f) {
         if (!(zp_sum = malloc((size_t)out * sizeof *zp_sum))) {
-            free(q), free(acc), free(w), free(part), free(s);
+            free(q), free(acc), free(w), free(part), free(s), free(q8);
             return VS_ERR_NOMEM;
         }
         for (int64_t o = 0; o < out; o++) {
@@ -142,12 +146,25 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
             vs_int8_quantize_token(l->kernel, x + t0 * in, nt, in, q, s);
         else
             vs_int8_quantize_static(l->kernel, x + t0 * in, nt * in, l->input_scale, l->input_offset, q);
+        if (s8)
+            for (int64_t i = 0; i < nt * in; i++)
+                q8[i] = (int8_t)q[i];
         for (int64_t o0 = 0; o0 < out; o0 += B) {
             int64_t nb = out - o0 < B ? out - o0 : B;
-            for (int64_t i = 0; i < nb * in; i++)
+            if (s8) {
+                enum vs_status st = vs_gemm_s8(q8, l->w + o0 * in, acc32, nt, nb, in);
+                if (st != VS_OK) {
+                    free(q), free(acc), free(w), free(part), free(s), free(q8), free(zp_sum);
+                    return st;
+                }
+                for (int64_t i = 0; i < nt * nb; i++)
+                    acc[i] = (double)acc32[i];
+            }
+            for (int64_t i = 0; !s8 && i < nb * in; i++)
                 w[i] = (float)l->w[o0 * in + i];
-            memset(acc, 0, (size_t)(nt * nb) * sizeof *acc);
-            for (int64_t k0 = 0; k0 < in; k0 += KB) { /* exact partial sums, added in float64 */
+            if (!s8)
+                memset(acc, 0, (size_t)(nt * nb) * sizeof *acc);
+            for (int64_t k0 = 0; !s8 && k0 < in; k0 += KB) { /* exact partial sums, added in float64 */
                 int64_t nk = in - k0 < KB ? in - k0 : KB;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nt, (blasint)nb, (blasint)nk, 1.0f,
                             q + k0, (blasint)in, w + k0, (blasint)in, 0.0f, part, (blasint)nb);
@@ -162,6 +179,6 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
             }
         }
     }
-    free(q), free(acc), free(w), free(part), free(s), free(zp_sum);
+    free(q), free(acc), free(w), free(part), free(s), free(q8), free(zp_sum);
     return VS_OK;
 }

@@ -64,7 +64,7 @@ static void pack_bf16(const float *src, int64_t ld, int64_t rows, int64_t cols, 
 
 struct prim {
     int64_t m, n, k, ldw;
-    bool w_in_out;
+    bool w_in_out, s8; /* s8: the int8 product, else bf16 */
     dnnl_primitive_t p;
     unsigned long long used;
 };
@@ -87,21 +87,23 @@ static enum vs_status dnnl_error(const char *what, dnnl_status_t s)
 
 /* The memory descriptors of one shape: src [m, k] bf16, weights [k, n] bf16 (stored [n, k] with
  * rows ldw apart, or, w_in_out, [k, n] with rows ldw apart), dst [m, n] float32. */
-static dnnl_status_t descs(int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out, dnnl_memory_desc_t *a,
+static dnnl_status_t descs(int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out, bool s8, dnnl_memory_desc_t *a,
                            dnnl_memory_desc_t *b, dnnl_memory_desc_t *c)
 {
     dnnl_dims_t ad = {m, k}, bd = {k, n}, cd = {m, n};
     dnnl_dims_t strides = {w_in_out ? ldw : 1, w_in_out ? 1 : ldw};
-    dnnl_status_t s = dnnl_memory_desc_init_by_tag(a, 2, ad, dnnl_bf16, dnnl_ab);
+    dnnl_data_type_t in = s8 ? dnnl_s8 : dnnl_bf16;
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(a, 2, ad, in, dnnl_ab);
     if (s == dnnl_success)
-        s = dnnl_memory_desc_init_by_strides(b, 2, bd, dnnl_bf16, strides);
+        s = dnnl_memory_desc_init_by_strides(b, 2, bd, in, strides);
     if (s == dnnl_success)
-        s = dnnl_memory_desc_init_by_tag(c, 2, cd, dnnl_f32, dnnl_ab);
+        s = dnnl_memory_desc_init_by_tag(c, 2, cd, s8 ? dnnl_s32 : dnnl_f32, dnnl_ab);
     return s;
 }
 
 /* The primitive of a shape, created on first use (call with the lock held). */
-static enum vs_status primitive(int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out, dnnl_primitive_t *out)
+static enum vs_status primitive(int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out, bool s8,
+                                dnnl_primitive_t *out)
 {
     dnnl_status_t s;
     if (!dnnl.engine) {
@@ -113,7 +115,7 @@ static enum vs_status primitive(int64_t m, int64_t n, int64_t k, int64_t ldw, bo
     struct prim *lru = &dnnl.cache[0];
     for (int i = 0; i < CACHE; i++) {
         struct prim *e = &dnnl.cache[i];
-        if (e->p && e->m == m && e->n == n && e->k == k && e->ldw == ldw && e->w_in_out == w_in_out) {
+        if (e->p && e->m == m && e->n == n && e->k == k && e->ldw == ldw && e->w_in_out == w_in_out && e->s8 == s8) {
             e->used = ++dnnl.clock;
             *out = e->p;
             return VS_OK;
@@ -125,28 +127,28 @@ static enum vs_status primitive(int64_t m, int64_t n, int64_t k, int64_t ldw, bo
     dnnl_matmul_desc_t md;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
-    if ((s = descs(m, n, k, ldw, w_in_out, &a, &b, &c)) != dnnl_success || (s = dnnl_matmul_desc_init(&md, &a, &b, NULL, &c)) !=
+    if ((s = descs(m, n, k, ldw, w_in_out, s8, &a, &b, &c)) != dnnl_success || (s = dnnl_matmul_desc_init(&md, &a, &b, NULL, &c)) !=
         dnnl_success || (s = dnnl_primitive_desc_create(&pd, &md, NULL, dnnl.engine, NULL)) != dnnl_success ||
         (s = dnnl_primitive_create(&p, pd)) != dnnl_success) {
         if (pd)
             dnnl_primitive_desc_destroy(pd);
-        return dnnl_error("bf16 matmul", s);
+        return dnnl_error(s8 ? "int8 matmul" : "bf16 matmul", s);
     }
     dnnl_primitive_desc_destroy(pd);
     if (lru->p)
         dnnl_primitive_destroy(lru->p);
-    *lru = (struct prim){.m = m, .n = n, .k = k, .ldw = ldw, .w_in_out = w_in_out, .p = p, .used = ++dnnl.clock};
+    *lru = (struct prim){.m = m, .n = n, .k = k, .ldw = ldw, .w_in_out = w_in_out, .s8 = s8, .p = p, .used = ++dnnl.clock};
     *out = p;
     return VS_OK;
 }
 
-static enum vs_status run(dnnl_primitive_t p, int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out,
-                          uint16_t *xa, const uint16_t *wb, float *y)
+static enum vs_status run(dnnl_primitive_t p, int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out, bool s8,
+                          const void *xa, const void *wb, void *y)
 {
     dnnl_memory_desc_t a, b, c;
     dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
-    dnnl_status_t s = descs(m, n, k, ldw, w_in_out, &a, &b, &c);
-    if (s == dnnl_success && (s = dnnl_memory_create(&ma, &a, dnnl.engine, xa)) == dnnl_success &&
+    dnnl_status_t s = descs(m, n, k, ldw, w_in_out, s8, &a, &b, &c);
+    if (s == dnnl_success && (s = dnnl_memory_create(&ma, &a, dnnl.engine, (void *)xa)) == dnnl_success &&
         (s = dnnl_memory_create(&mb, &b, dnnl.engine, (void *)wb)) == dnnl_success &&
         (s = dnnl_memory_create(&mc, &c, dnnl.engine, y)) == dnnl_success) {
         dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
@@ -159,7 +161,7 @@ static enum vs_status run(dnnl_primitive_t p, int64_t m, int64_t n, int64_t k, i
         dnnl_memory_destroy(mb);
     if (mc)
         dnnl_memory_destroy(mc);
-    return s == dnnl_success ? VS_OK : dnnl_error("bf16 matmul", s);
+    return s == dnnl_success ? VS_OK : dnnl_error(s8 ? "int8 matmul" : "bf16 matmul", s);
 }
 
 /* bf16(x) times the bf16 weight wb (as descs describes it), plus the bias. */
@@ -172,9 +174,9 @@ static enum vs_status linear_bf16(const float *x, const uint16_t *wb, int64_t ld
     pack_bf16(x, k, m, k, xa);
     pthread_mutex_lock(&dnnl.lock);
     dnnl_primitive_t p;
-    enum vs_status st = primitive(m, n, k, ldw, w_in_out, &p);
+    enum vs_status st = primitive(m, n, k, ldw, w_in_out, false, &p);
     if (st == VS_OK)
-        st = run(p, m, n, k, ldw, w_in_out, xa, wb, y);
+        st = run(p, m, n, k, ldw, w_in_out, false, xa, wb, y);
     pthread_mutex_unlock(&dnnl.lock);
     free(xa);
     if (st == VS_OK && bias) {
@@ -209,6 +211,28 @@ enum vs_status vs_linear_bf16_weights(const float *x, const uint16_t *w, int64_t
     if (m == 0 || n == 0)
         return VS_OK;
     return linear_bf16(x, w, ldw, w_in_out, bias, y, m, n, k);
+}
+
+bool vs_int8_gemm_available(void)
+{
+    /* VNNI's dot products do not saturate; oneDNN's int8 kernels without them may (AVX2's
+     * vpmaddubsw), so older CPUs keep the exact float32 path of quant/int8_linear.c */
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||
+           (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+}
+
+enum vs_status vs_gemm_s8(const int8_t *x, const int8_t *w, int32_t *acc, int64_t m, int64_t n, int64_t k)
+{
+    if (m == 0 || n == 0)
+        return VS_OK;
+    pthread_mutex_lock(&dnnl.lock);
+    dnnl_primitive_t p;
+    enum vs_status st = primitive(m, n, k, k, false, true, &p);
+    if (st == VS_OK)
+        st = run(p, m, n, k, k, false, true, x, w, acc);
+    pthread_mutex_unlock(&dnnl.lock);
+    return st;
 }
 
 void vs_compute_release(void)

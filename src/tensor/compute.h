@@ -35,6 +35,12 @@ enum vs_status vs_linear_bf16(const float *x, const float *w, int64_t ldw, bool 
 enum vs_status vs_linear_bf16_weights(const float *x, const uint16_t *w, int64_t ldw, bool w_in_out, const float *bias,
                                       float *y, int64_t m, int64_t n, int64_t k);
 
+/* acc[m, n] = x[m, k] · w[n, k]ᵀ in int32, exact, through oneDNN's s8·s8 matmul (k at most
+ * 2^31 / 2^14). Only where vs_int8_gemm_available(): a CPU with VNNI (AVX512 or AVX) or AMX.
+ * Errors: a oneDNN failure (named), no memory. */
+bool vs_int8_gemm_available(void);
+enum vs_status vs_gemm_s8(const int8_t *x, const int8_t *w, int32_t *acc, int64_t m, int64_t n, int64_t k);
+
 /* Frees the cached oneDNN primitives (at exit; tests). */
 void vs_compute_release(void);
 
