@@ -10,7 +10,8 @@
 #          28/4 heads, intermediate 18944) with 2 text layers; tests/data/configs/qwen2_5_vl_w8a8_static.yaml
 # calibrated on 8 images of vlmslim-mkcalib (built into model inputs by `vlmslim inspect-inputs`).
 # Reports vlmslim's time split (load / forward / quantize / write), both wall times, the ratio and
-# both peak RSS. Results: bench/results/quant_vs_torch.txt (or $1). $VS_BENCH_VISION_DEPTH and
+# both peak RSS; then vlmslim again with --compute bf16 (docs/compute.md), its time against the
+# fp32 run and the reference. Results: bench/results/quant_vs_torch.txt (or $1). $VS_BENCH_VISION_DEPTH and
 # $VS_BENCH_EXPERTS shrink the vision tower and the expert count (the PyTorch reference holds the
 # whole model and every unit's activations in memory and needs more than 24 GiB at full size). $VS_BENCH_CASES narrows the
 # cases ("dense moe"; "tiny" is a smoke test of the script); $VS_BENCH_IMAGES changes the image count;
@@ -59,7 +60,7 @@ for c in $cases; do
       mk=(--family qwen3_vl_moe) ;;
     *) echo "quant_vs_torch.sh: unknown case $c" >&2; exit 2 ;;
   esac
-  rm -rf "$work/model" "$work/inputs" "$work/vs" "$work/ref"
+  rm -rf "$work/model" "$work/inputs" "$work/vs" "$work/vsb" "$work/ref"
   build/vlmslim-mkmodel "${mk[@]}" --out "$work/model" >/dev/null
   build/vlmslim inspect-inputs --model_path "$work/model" --dataset "$work/calib" --dump "$work/inputs" > "$work/inputs.log"
   tokens=$(awk '/tokens:/ { n += $2 } END { print n }' "$work/inputs.log")
@@ -70,6 +71,10 @@ for c in $cases; do
   /usr/bin/time -f "%M" -o "$work/vs.rss" build/vlmslim quant --model_path "$work/model" --save_path "$work/vs" \
     --model_type "$type" --config_path "$cfg" --calib_inputs "$work/inputs" --device cpu --quiet > "$work/vs.log"
   t1=$(now)
+  tb0=$(now)
+  /usr/bin/time -f "%M" -o "$work/vsb.rss" build/vlmslim quant --model_path "$work/model" --save_path "$work/vsb" \
+    --model_type "$type" --config_path "$cfg" --calib_inputs "$work/inputs" --device cpu --compute bf16 --quiet > "$work/vsb.log"
+  tb1=$(now)
   t2=$(now)
   if [ "$reference" = 1 ]; then
     /usr/bin/time -f "%M" -o "$work/ref.rss" "$py" tests/reference/calib_torch.py --model_path "$work/model" \
@@ -78,6 +83,7 @@ for c in $cases; do
   fi
   t3=$(now)
   split=$(sed -n 's/^  time: //p' "$work/vs.log")
+  split_b=$(sed -n 's/^  time: //p' "$work/vsb.log")
   unit_f32=$(sed -n 's/.*largest unit [0-9.]* MB (\([0-9.]*\) MB in float32).*/\1/p' "$work/vs.log")
   carried=$(sed -n 's/.*carried activations at most \([0-9.]*\) MB.*/\1/p' "$work/vs.log")
   # Quantized propagation lets an activation within float32 noise of a rounding boundary round
@@ -91,7 +97,8 @@ for c in $cases; do
   fi
   awk -v c="$c" -v fam="$family" -v mkargs="${mk[*]}" -v gb="$gb" -v tok="$tokens" -v tv="$(secs "$t0" "$t1")" -v tr="$(secs "$t2" "$t3")" \
       -v rv="$(rss_mb "$work/vs.rss")" -v rr="$([ "$reference" = 0 ] || rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" \
-      -v uf="$unit_f32" -v ca="$carried" -v ref="$reference" 'BEGIN {
+      -v uf="$unit_f32" -v ca="$carried" -v ref="$reference" -v tb="$(secs "$tb0" "$tb1")" -v rb="$(rss_mb "$work/vsb.rss")" \
+      -v tsplitb="$split_b" 'BEGIN {
     printf "%s (%s, %.2f GB bf16, %d tokens in all; mkmodel %s):\n", c, fam, gb, tok, mkargs;
     printf "  vlmslim quant      %8.2f s   peak RSS %8.1f MB   (%s)\n", tv, rv, tsplit;
     if (ref == 1)
@@ -103,6 +110,11 @@ for c in $cases; do
            uf, ca, bound, rv * 1.048576 <= bound ? "within" : "over";
     if (ref == 1)
       printf "  ratio reference/vlmslim = %.2f; exports %s\n", tr / tv, same;
+    printf "  vlmslim --compute bf16 %8.2f s   peak RSS %8.1f MB   (%s)\n", tb, rb, tsplitb;
+    printf "  ratio fp32/bf16 = %.2f", tv / tb;
+    if (ref == 1)
+      printf ", reference/bf16 = %.2f", tr / tb;
+    printf "\n";
   }' >> "$work/result.txt"
 done
 tee "$out" < "$work/result.txt"
