@@ -38,7 +38,9 @@
 #include <dnnl.h>
 
 #include "model/qwen3_vl_positions.h"
+#include "quant/int8_linear.h"
 #include "tensor/compute.h"
+#include "tensor/kernels.h"
 #include "model/qwen3_vl_text.h"
 #include "model/qwen3_vl_vision.h"
 
@@ -498,6 +500,46 @@ static double sgemm_peak(int64_t n)
     return 2.0 * (double)n * (double)n * (double)n / best / 1e9;
 }
 
+/* One W8A8 static Linear (m x k -> n) as the quantized pass computes it in each mode: fp32 fake
+ * quantization (the input quantized and dequantized, then sgemm with the dequantized weight) and
+ * the int8 kernel (quant/int8_linear.h: int8 input, oneDNN's s8*s8 product, the epilogue). */
+static void int8_report(FILE *out, int64_t m, int64_t n, int64_t k)
+{
+    float *x = malloc((size_t)(m * k) * 4), *xq = malloc((size_t)(m * k) * 4), *wd = malloc((size_t)(n * k) * 4);
+    float *y = malloc((size_t)(m * n) * 4), *deq = malloc((size_t)n * 4);
+    int8_t *w = malloc((size_t)(n * k));
+    int32_t *qb = calloc((size_t)n, 4);
+    const float sx = 0.02f, ox = 3.0f;
+    for (int64_t i = 0; i < m * k; i++)
+        x[i] = frand(2);
+    for (int64_t o = 0; o < n; o++) {
+        deq[o] = sx * 0.001f;
+        for (int64_t c = 0; c < k; c++) {
+            w[o * k + c] = (int8_t)(frand(127));
+            wd[o * k + c] = (float)w[o * k + c] * 0.001f;
+        }
+    }
+    struct vs_int8_linear l = {.name = "bench", .scheme = VS_INT8_W8A8, .kernel = VS_INT8_ASCEND, .out = n, .in = k,
+                               .w = w, .input_scale = sx, .input_offset = ox, .quant_bias = qb, .deq_scale = deq};
+    double best[2] = {1e30, 1e30};
+    for (int r = 0; r <= REPEATS; r++) {
+        double t0 = now();
+        vs_int8_quantize_static(VS_INT8_ASCEND, x, m * k, sx, ox, xq);
+        for (int64_t i = 0; i < m * k; i++)
+            xq[i] = (xq[i] - ox) * sx;
+        vs_linear_f32(xq, wd, NULL, y, m, n, k);
+        double t1 = now();
+        vs_int8_linear_apply(&l, x, m, y);
+        double t2 = now();
+        if (r > 0)
+            best[0] = t1 - t0 < best[0] ? t1 - t0 : best[0], best[1] = t2 - t1 < best[1] ? t2 - t1 : best[1];
+    }
+    fprintf(out, "W8A8 Linear %lld x %lld -> %lld: fp32 fake-quantized %.4f s, int8 (%s) %.4f s, int8/fp32 speed %.2fx\n",
+            (long long)m, (long long)k, (long long)n, best[0], vs_int8_gemm_available() ? "oneDNN s8*s8" : "exact sgemm blocks",
+            best[1], best[0] / best[1]);
+    free(x), free(xq), free(wd), free(y), free(deq), free(w), free(qb);
+}
+
 static int modes_main(int64_t s, FILE *out)
 {
     static const char *const units[] = {"dense-bf16", "moe-bf16", "vision"};
@@ -536,6 +578,9 @@ static int modes_main(int64_t s, FILE *out)
         fflush(out);
         unit_free(&c);
     }
+    int8_report(out, s, 6144, 2048); /* the dense layer's gate_proj */
+    int8_report(out, s, 2048, 6144); /* its down_proj */
+    int8_report(out, s / 16, 768, 2048); /* a MoE expert's gate_proj on its routed tokens */
     vs_compute_release();
     return 0;
 }

@@ -141,9 +141,10 @@ struct bf16_weight {
     int64_t ldw;
 };
 
-/* The hooks around the product of l (float weights, bw's bf16 ones, or hooks->compute when computed). In bf16
- * mode (tensor/compute.h) the observers see the input as a bf16 model holds it, rounded to bf16,
- * and the product rounds the (transformed) input and the weight to bf16. */
+/* The hooks around the product of l (float weights, bw's bf16 ones, or hooks->compute when
+ * computed). In bf16 mode (tensor/compute.h) the observers, and a computing hook, see the input
+ * as a bf16 model holds it, rounded to bf16, and the product rounds the (transformed) input and
+ * the weight to bf16. */
 static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const struct bf16_weight *bw, const float *x,
                                    int64_t rows, float *y, const struct vs_linear_hooks *hooks, bool computed)
 {
@@ -151,9 +152,9 @@ static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const struct b
     enum vs_status st = nonfinite(l, "input", x, rows, l->in);
     if (st != VS_OK)
         return st;
-    bool bf16 = !computed && vs_compute_get() == VS_COMPUTE_BF16;
+    bool bf16 = vs_compute_get() == VS_COMPUTE_BF16;
     float *rounded = NULL;
-    if (bf16 && hooks && (hooks->observe_input || hooks->transform_input)) {
+    if (bf16 && (computed || (hooks && (hooks->observe_input || hooks->transform_input)))) {
         if (!(rounded = vs_malloc((size_t)(rows * l->in) * sizeof *rounded)))
             return VS_ERR_NOMEM;
         vs_round_bf16_f32(x, rounded, (size_t)(rows * l->in));

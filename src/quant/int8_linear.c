@@ -25,9 +25,11 @@ void vs_int8_quantize_static(enum vs_int8_kernel k, const float *x, int64_t n, f
 {
     if (k == VS_INT8_ASCEND) {
         const float r = 1.0f / input_scale; /* npu_quantize takes the reciprocal */
+        #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++)
             q[i] = clamp_int8(rintf(x[i] * r + input_offset));
     } else { /* the zero point is added to the rounded quotient */
+        #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++)
             q[i] = clamp_int8(rintf(x[i] / input_scale) + input_offset);
     }
@@ -147,6 +149,7 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
         else
             vs_int8_quantize_static(l->kernel, x + t0 * in, nt * in, l->input_scale, l->input_offset, q);
         if (s8)
+            #pragma omp parallel for simd schedule(static) if (nt * in >= VS_PARALLEL_MIN)
             for (int64_t i = 0; i < nt * in; i++)
                 q8[i] = (int8_t)q[i];
         for (int64_t o0 = 0; o0 < out; o0 += B) {
@@ -157,6 +160,7 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
                     free(q), free(acc), free(w), free(part), free(s), free(q8), free(zp_sum);
                     return st;
                 }
+                #pragma omp parallel for simd schedule(static) if (nt * nb >= VS_PARALLEL_MIN)
                 for (int64_t i = 0; i < nt * nb; i++)
                     acc[i] = (double)acc32[i];
             }
@@ -171,6 +175,7 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
                 for (int64_t i = 0; i < nt * nb; i++)
                     acc[i] += (double)part[i];
             }
+            #pragma omp parallel for schedule(static) if (nt * nb >= VS_PARALLEL_MIN)
             for (int64_t t = 0; t < nt; t++) {
                 float *yr = y + (t0 + t) * out + o0;
                 const double *ar = acc + t * nb;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "quant/int8_linear.h"
 #include "quant/int_quant.h"
 #include "tensor/compute.h"
 #include "tensor/kernels.h"
@@ -278,7 +279,10 @@ enum vs_status vs_calib_linear_dequantize(struct vs_calib_unit *cu, struct vs_ca
         for (int64_t k = 0; k < cols; k++)
             w[o * cols + k] = (float)c->q[o * cols + k] * c->w_scale[o];
     c->dequantized = true;
-    vs_calib_linear_release(c);
+    /* the per-channel vectors stay for the int8 pass, which takes the int8 weight back from
+     * the dequantized one (q·s / s rounds to q: |q| <= 128, the error at most 2^-16) */
+    free(c->q);
+    c->q = NULL;
     return VS_OK;
 }
 
@@ -447,12 +451,80 @@ static const float *fake_quant_input(struct vs_calib_unit *cu, struct vs_calib_l
     return y;
 }
 
+/* ---- the int8 pass (bf16 mode): W8A8 Linears as the NPU computes them ---- */
+
+static bool int8_computed(const struct vs_calib_linear *c)
+{
+    return c && (c->scheme == VS_SCHEME_W8A8 || c->scheme == VS_SCHEME_W8A8_DYNAMIC);
+}
+
+static bool int8_computes(void *ctx, const char *module, int64_t *in, int64_t *out)
+{
+    struct vs_calib_unit *cu = ctx;
+    const struct vs_calib_linear *c = find(cu, module);
+    if (!int8_computed(c))
+        return false;
+    const struct vs_param *w = &cu->u->params[cu->u->linears[c->linear].weight];
+    *out = w->shape[0], *in = w->shape[1];
+    return true;
+}
+
+static void int8_observe(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
+{
+    struct vs_calib_unit *cu = ctx;
+    struct vs_calib_linear *c = find(cu, module);
+    if (c && cu->measure)
+        measure_input(cu, c, x, rows, cols);
+}
+
+/* vLLM Ascend's W8A8 / W8A8_DYNAMIC arithmetic (quant/int8_linear.h) from the dequantized weight
+ * taken back to int8, the weight scales and, W8A8, the export's quant_bias and deq_scale. */
+static enum vs_status int8_compute(void *ctx, const char *module, const float *x, int64_t rows, float *y)
+{
+    struct vs_calib_unit *cu = ctx;
+    struct vs_calib_linear *c = find(cu, module);
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    const float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
+    int64_t out = cu->u->params[l->weight].shape[0], in = cu->u->params[l->weight].shape[1];
+    int8_t *q = vs_malloc((size_t)(out * in));
+    if (!q)
+        return VS_ERR_NOMEM;
+    /* q·s · fl(1/s) is q within 3·2^-24 relative: rounds to q */
+    #pragma omp parallel for schedule(static) if (out * in >= 131072)
+    for (int64_t o = 0; o < out; o++) {
+        const float r = 1.0f / c->w_scale[o], *wr = w + o * in;
+        int8_t *qr = q + o * in;
+        #pragma omp simd
+        for (int64_t k = 0; k < in; k++)
+            qr[k] = (int8_t)rintf(wr[k] * r);
+    }
+    struct vs_int8_linear il = {.name = l->name, .kernel = VS_INT8_ASCEND, .out = out, .in = in, .w = q};
+    if (c->scheme == VS_SCHEME_W8A8) {
+        il.scheme = VS_INT8_W8A8;
+        il.input_scale = c->act_scale, il.input_offset = c->act_offset;
+        il.quant_bias = c->quant_bias, il.deq_scale = c->deq_scale;
+    } else {
+        il.scheme = VS_INT8_W8A8_DYNAMIC;
+        il.weight_scale = c->w_scale;
+        il.bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+    }
+    enum vs_status st = vs_int8_linear_apply(&il, x, rows, y);
+    free(q);
+    return st;
+}
+
 void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h)
 {
     for (size_t i = 0; i < cu->n; i++) {
         enum vs_status st = vs_calib_linear_dequantize(cu, &cu->cl[i]);
         if (st != VS_OK && cu->hook_status == VS_OK)
             cu->hook_status = st;
+    }
+    if (vs_compute_get() == VS_COMPUTE_BF16) { /* W8A8 Linears in int8, W8A16 on its dequantized weight */
+        *h = (struct vs_linear_hooks){.ctx = cu, .computes = int8_computes, .compute = int8_compute,
+                                      .observe_input = int8_observe,
+                                      .observe_output = cu->measure ? measure_output : NULL};
+        return;
     }
     *h = (struct vs_linear_hooks){.ctx = cu, .transform_input = fake_quant,
                                   .observe_output = cu->measure ? measure_output : NULL};

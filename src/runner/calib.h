@@ -94,14 +94,16 @@ enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu);
  * quant_bias; NaN or zero scales are errors naming the tensor. */
 enum vs_status vs_calib_linear_quantize(struct vs_calib_unit *cu, struct vs_calib_linear *c);
 /* Overwrites c's weight in the float32 copy with its dequantized values and frees the int8
- * weight and scales (written out by then). With cu->measure or cu->float_after set and no
+ * weight (written out by then; the scales stay for the int8 pass). With cu->measure or cu->float_after set and no
  * cu->src, the float weight is kept first (it is needed again). Set those before. */
 enum vs_status vs_calib_linear_dequantize(struct vs_calib_unit *cu, struct vs_calib_linear *c);
 /* Frees c's int8 weight and scales (written out, no quantized pass to follow). */
 void vs_calib_linear_release(struct vs_calib_linear *c);
 /* Dequantizes every claimed Linear not dequantized yet and sets the hooks of the propagation
  * pass (W8A8: per-tensor fake quantization with the final parameters; W8A8_DYNAMIC: per-token
- * symmetric; W8A16: none). With cu->measure set every call also accumulates the input range and
+ * symmetric; W8A16: none). In bf16 mode (tensor/compute.h) W8A8 and W8A8_DYNAMIC Linears are
+ * computed instead as vLLM Ascend's int8 kernels do (quant/int8_linear.h: int8 input, int8 weight
+ * taken back from the dequantized one, quant_bias and deq_scale; W8A16 on its dequantized weight). With cu->measure set every call also accumulates the input range and
  * ||y_q − y||² and ||y||² (y: the float Linear on the same input) over every
  * cu->measure_stride-th row the Linear sees, counted over the whole pass (so the measured rows
  * are the same however the rows come in calls; a stride of 4 costs a quarter of the float GEMMs

@@ -39,7 +39,9 @@ usage: calib_torch.py --model_path M --config_path C.yaml --model_type NAME --in
                       [--report-out REPORT.json [--report-stride N]] [--compute fp32|bf16]
 With --compute bf16 (vlmslim's, docs/compute.md) every Linear rounds its input and its weight to
 bf16 (round to nearest even) and multiplies them in float32: the observers see the rounded
-input; in the quantized pass the fake-quantized input and the dequantized weight are rounded.
+input; in the quantized pass W8A8 and W8A8_DYNAMIC Linears are computed from the rounded input
+as vLLM Ascend's int8 kernels do (eval_torch.quantized_linear, with the export's quant_bias and
+deq_scale), W8A16 ones on their dequantized weight, rounded.
 The report's relative output error ||y_q - y|| / ||y|| of each claimed Linear is measured in the
 quantized pass on every N-th row (default 4) the Linear sees, counted over the whole pass.
 """
@@ -55,6 +57,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ascendv1_reference as ref  # noqa: E402
+import eval_torch as ev  # noqa: E402
 import outlier_torch as ot  # noqa: E402
 import qwen2_5_vl_torch as q25  # noqa: E402
 import qwen3_vl_torch as qv  # noqa: E402
@@ -164,6 +167,7 @@ class Calibration:
         self.observers = {}           # module -> torch HistogramObserver (act method histogram)
         self.params = {}              # module -> (s, o)
         self.deq = {}                 # module -> dequantized weight (torch)
+        self.int8 = {}                # module -> (q, weight scale): the int8 pass (--compute bf16)
         self.errors = {}              # module -> [sum (y_q - y)^2, sum y^2]
         self.seen = {}                # module -> rows the quantized pass has shown it
         self.mode = "float"
@@ -191,6 +195,13 @@ class Calibration:
             self.seen[name] = seen + x2.shape[0]
             pick = torch.tensor([r for r in range(x2.shape[0]) if (seen + r) % REPORT_STRIDE == 0], dtype=torch.long)
             yf = x2[pick] @ w.T + (b if b is not None else 0)
+            if BF16 and e.scheme in ("W8A8", "W8A8_DYNAMIC"):  # as vLLM Ascend's int8 kernels compute it
+                yq = ev.quantized_linear(self.int8_linear(name, e, b), x)
+                yq_pick = yq.reshape(-1, yq.shape[-1])[pick]
+                acc = self.errors.setdefault(name, [0.0, 0.0])
+                acc[0] += float(((yq_pick.double() - yf.double()) ** 2).sum())
+                acc[1] += float((yf.double() ** 2).sum())
+                return yq
             w = round_bf16(self.deq[name]) if BF16 else self.deq[name]
             if e.scheme == "W8A8":
                 s, o = self.params[name]
@@ -207,6 +218,22 @@ class Calibration:
             return yq
         y = x @ w.T
         return y + b if b is not None else y
+
+
+    def int8_linear(self, name, e, b):
+        """The eval reference's description of an int8 Linear, with the export's own quant_bias
+        and deq_scale (the formulas of export(): round(b / deq - o * sum(W_q)), s * s_w)."""
+        q, scale = self.int8[name]
+        d = {"kind": e.scheme, "w": torch.from_numpy(q.astype(np.float64))}
+        if e.scheme == "W8A8":
+            s, o = self.params[name]
+            deq = (F32(s) * scale).astype(F32)
+            bb = b.numpy().astype(F32) if b is not None else np.zeros(q.shape[0], F32)
+            qb = np.rint((bb / deq).astype(F32) - (F32(o) * q.astype(np.int64).sum(1).astype(F32)).astype(F32))
+            d.update(s=F32(s), o=F32(o), deq=torch.from_numpy(deq), qb=torch.from_numpy(qb.astype(np.float64)))
+        else:
+            d.update(ws=torch.from_numpy(scale.astype(F32)), b=b)
+        return d
 
 
 def set_hook(cfg, hook):
@@ -394,6 +421,7 @@ def export(a):
                     q, scale, tie_idx = ref.quantize_weight(item[2], getattr(ref, "TIE_WINDOW_ABS", 0.0))
                     quant[item[1]] = (q, scale)
                     cal.deq[item[1]] = torch.from_numpy(q.astype(F32) * scale[:, None])
+                    cal.int8[item[1]] = (q, scale)
                     if len(tie_idx):
                         ties[item[1] + ".weight"] = [int(t) for t in tie_idx]
             if i <= last:
