@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vlmslim quant --compute bf16 (docs/compute.md) against the independent PyTorch reference run
 # the same way (tests/reference/calib_torch.py --compute bf16: every Linear's input and weight
-# rounded to bf16, float32 products), for each case of tests/golden/compute/cases.txt (cases of
+# rounded to bf16, float32 products; the quantized pass's W8A8 Linears in the NPU kernels' int8
+# arithmetic), for each case of tests/golden/compute/cases.txt (cases of
 # the calibrated suite: their fixtures, configs and samples):
 # - exact: scales and offsets within 1e-5 relative, int8 weights equal but at listed ties, as in
 #   fp32 mode; and the export differs from the fp32 golden (bf16 moves scales by ~1e-3), so the
