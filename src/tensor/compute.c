@@ -164,6 +164,19 @@ static enum vs_status run(dnnl_primitive_t p, int64_t m, int64_t n, int64_t k, i
     return s == dnnl_success ? VS_OK : dnnl_error(s8 ? "int8 matmul" : "bf16 matmul", s);
 }
 
+/* One product of a shape through its cached primitive. */
+static enum vs_status matmul(int64_t m, int64_t n, int64_t k, int64_t ldw, bool w_in_out, bool s8, const void *x,
+                             const void *w, void *y)
+{
+    pthread_mutex_lock(&dnnl.lock);
+    dnnl_primitive_t p;
+    enum vs_status st = primitive(m, n, k, ldw, w_in_out, s8, &p);
+    if (st == VS_OK)
+        st = run(p, m, n, k, ldw, w_in_out, s8, x, w, y);
+    pthread_mutex_unlock(&dnnl.lock);
+    return st;
+}
+
 /* bf16(x) times the bf16 weight wb (as descs describes it), plus the bias. */
 static enum vs_status linear_bf16(const float *x, const uint16_t *wb, int64_t ldw, bool w_in_out, const float *bias,
                                   float *y, int64_t m, int64_t n, int64_t k)
@@ -172,12 +185,7 @@ static enum vs_status linear_bf16(const float *x, const uint16_t *wb, int64_t ld
     if (!xa)
         return VS_ERR_NOMEM;
     pack_bf16(x, k, m, k, xa);
-    pthread_mutex_lock(&dnnl.lock);
-    dnnl_primitive_t p;
-    enum vs_status st = primitive(m, n, k, ldw, w_in_out, false, &p);
-    if (st == VS_OK)
-        st = run(p, m, n, k, ldw, w_in_out, false, xa, wb, y);
-    pthread_mutex_unlock(&dnnl.lock);
+    enum vs_status st = matmul(m, n, k, ldw, w_in_out, false, xa, wb, y);
     free(xa);
     if (st == VS_OK && bias) {
         #pragma omp parallel for schedule(static) if (m * n >= VS_PARALLEL_MIN)
@@ -226,13 +234,7 @@ enum vs_status vs_gemm_s8(const int8_t *x, const int8_t *w, int32_t *acc, int64_
 {
     if (m == 0 || n == 0)
         return VS_OK;
-    pthread_mutex_lock(&dnnl.lock);
-    dnnl_primitive_t p;
-    enum vs_status st = primitive(m, n, k, k, false, true, &p);
-    if (st == VS_OK)
-        st = run(p, m, n, k, k, false, true, x, w, acc);
-    pthread_mutex_unlock(&dnnl.lock);
-    return st;
+    return matmul(m, n, k, k, false, true, x, w, acc);
 }
 
 void vs_compute_release(void)
