@@ -135,17 +135,11 @@ static enum vs_status nonfinite(const struct vs_linear_f32 *l, const char *what,
                         (long long)(first / (size_t)cols), (long long)(first % (size_t)cols), (long long)rows);
 }
 
-/* A bf16 weight used in place (the checkpoint's own bits) by the bf16 mode. */
-struct bf16_weight {
-    const uint16_t *w;
-    int64_t ldw;
-};
-
 /* The hooks around the product of l (float weights, bw's bf16 ones, or hooks->compute when
  * computed). In bf16 mode (tensor/compute.h) the observers, and a computing hook, see the input
  * as a bf16 model holds it, rounded to bf16, and the product rounds the (transformed) input and
  * the weight to bf16. */
-static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const struct bf16_weight *bw, const float *x,
+static enum vs_status apply_hooked(const struct vs_linear_f32 *l, const struct vs_linear_bf16 *bw, const float *x,
                                    int64_t rows, float *y, const struct vs_linear_hooks *hooks, bool computed)
 {
     /* where non-finite activations first appear, before an observer turns them into NaN scales */
@@ -190,10 +184,7 @@ enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, in
     return apply_hooked(l, NULL, x, rows, y, hooks, false);
 }
 
-/* In bf16 mode, Linear `module`'s weight as the checkpoint's own bf16 bits where it is stored so
- * (a whole tensor, or an expert's column block of a fused one) and finite, with its bias loaded
- * as float32 into l; false: load it as float32 (which also reports a non-finite value). */
-static bool bf16_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *l, struct bf16_weight *bw)
+bool vs_linear_bf16_view(const struct vs_unit *u, const char *module, struct vs_linear_bf16 *v)
 {
     const struct vs_linear *lin = NULL;
     for (size_t i = 0; i < u->n_linears && !lin; i++)
@@ -204,12 +195,12 @@ static bool bf16_load(const struct vs_unit *u, const char *module, struct vs_lin
         return false;
     const uint16_t *base = p->src->data;
     int64_t rows = p->shape[0], cols = p->shape[1], ld = cols; /* as stored: [out, in] */
-    memset(l, 0, sizeof *l);
+    bool in_out = false;
     if (p->slice >= 0) { /* [A, ncols] of src[slice] ([E, A, B]): the [in, out] layout */
         int64_t A = p->src->shape[1], B = p->src->shape[2];
         base += p->slice * A * B + p->col0;
         rows = A, cols = p->ncols, ld = B;
-        l->w_in_out = true;
+        in_out = true;
     }
     if ((uintptr_t)base % _Alignof(uint16_t) != 0)
         return false;
@@ -223,12 +214,23 @@ static bool bf16_load(const struct vs_unit *u, const char *module, struct vs_lin
     }
     if (bad)
         return false;
-    l->name = lin->name, l->out = p->shape[0], l->in = p->shape[1], l->ldw = ld;
-    if (lin->bias >= 0 && param_f32_view(u, &u->params[lin->bias], &l->b, &l->own_b) != VS_OK) {
+    *v = (struct vs_linear_bf16){.w = base, .ldw = ld, .w_in_out = in_out, .out = p->shape[0], .in = p->shape[1],
+                                 .bias = lin->bias};
+    return true;
+}
+
+/* In bf16 mode: the weight's view (above) and the bias loaded as float32 into l. */
+static bool bf16_load(const struct vs_unit *u, const char *module, struct vs_linear_f32 *l, struct vs_linear_bf16 *v)
+{
+    if (!vs_linear_bf16_view(u, module, v))
+        return false;
+    memset(l, 0, sizeof *l);
+    l->name = module; /* l lives for one call */
+    l->out = v->out, l->in = v->in, l->ldw = v->ldw, l->w_in_out = v->w_in_out;
+    if (v->bias >= 0 && param_f32_view(u, &u->params[v->bias], &l->b, &l->own_b) != VS_OK) {
         vs_linear_f32_free(l);
         return false;
     }
-    bw->w = base, bw->ldw = ld;
     return true;
 }
 
@@ -240,7 +242,7 @@ enum vs_status vs_linear_run(const struct vs_unit *u, const char *module, const 
         l.name = module;
         return apply_hooked(&l, NULL, x, rows, y, hooks, true);
     }
-    struct bf16_weight bw;
+    struct vs_linear_bf16 bw;
     if (vs_compute_get() == VS_COMPUTE_BF16 && bf16_load(u, module, &l, &bw)) {
         enum vs_status st = apply_hooked(&l, &bw, x, rows, y, hooks, false);
         vs_linear_f32_free(&l);

@@ -57,6 +57,19 @@ void vs_linear_f32_free(struct vs_linear_f32 *l);
 enum vs_status vs_linear_apply(const struct vs_linear_f32 *l, const float *x, int64_t rows, float *y,
                      const struct vs_linear_hooks *hooks);
 
+/* A Linear's weight as a bf16 checkpoint's own bits, for the bf16 mode (tensor/compute.h): a
+ * whole [out, in] tensor, or an expert's column block of a fused [E, in, out'] one (w_in_out). */
+struct vs_linear_bf16 {
+    const uint16_t *w;
+    int64_t ldw; /* distance between stored rows */
+    bool w_in_out;
+    int64_t out, in;
+    int bias; /* the unit's bias parameter, or -1 */
+};
+/* Linear `module` of unit u viewed so, where its weight is stored as bf16 and every value is
+ * finite; false otherwise (the float32 path then reads it, and names a non-finite value). */
+bool vs_linear_bf16_view(const struct vs_unit *u, const char *module, struct vs_linear_bf16 *v);
+
 /* Linear `module` of unit u on x: vs_linear_f32_load, vs_linear_apply, vs_linear_f32_free; or,
  * when hooks->computes takes the module, the hooks' own computation with the same checks and
  * observers. */

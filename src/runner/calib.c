@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "model/linear_apply.h"
 #include "quant/int8_linear.h"
 #include "quant/int_quant.h"
 #include "tensor/compute.h"
@@ -350,6 +351,18 @@ static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, c
             memcpy(g + t * cols, x + (r0 + t * k) * cols, (size_t)cols * sizeof *g);
         xs = g;
     }
+    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+    struct vs_linear_bf16 v;
+    if (vs_compute_get() == VS_COMPUTE_BF16 && !c->w_float && cu->src &&
+        vs_linear_bf16_view(cu->src, l->name, &v)) { /* the checkpoint's bf16 weight in place */
+        enum vs_status st = vs_linear_bf16_weights(xs, v.w, v.ldw, v.w_in_out, bias, cu->ybuf, picked, out, cols);
+        if (st != VS_OK) {
+            if (cu->hook_status == VS_OK)
+                cu->hook_status = st;
+            cu->pending = NULL;
+        }
+        return;
+    }
     const float *wf = c->w_float;
     if (!wf) { /* converted again from the checkpoint, one weight at a time */
         size_t n = (size_t)(out * cols);
@@ -367,7 +380,6 @@ static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, c
         }
         wf = b;
     }
-    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
     if (vs_compute_get() != VS_COMPUTE_BF16) {
         vs_linear_f32(xs, wf, bias, cu->ybuf, picked, out, cols);
         return;
