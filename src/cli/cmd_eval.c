@@ -19,14 +19,15 @@ static void print_help(void)
     fputs("usage: vlmslim eval --model_path DIR --quant_path DIR [--model_type NAME]\n"
           "                    (--dataset D [--default_text T] | --calib_inputs DIR | --config_path C.yaml)\n"
           "                    [--max_new_tokens N] [--report FILE.json] [--quant_report FILE]\n"
-          "                    [--spill_budget_mb N]\n"
+          "                    [--spill_budget_mb N] [--compute fp32|bf16]\n"
           "                    [--log_level LEVEL] [--quiet]\n"
           "\n"
-          "Runs the float model and the quantized model read back from an ascendv1 export (its int8\n"
-          "weights, scales and offsets computed with the inference kernels' integer arithmetic) layer by\n"
-          "layer over the samples, and reports how far apart they are: the KL divergence of the\n"
-          "next-token distributions at every text position (mean, median, p99, p99.9, max), top-1\n"
-          "agreement, logits cosine, and after every unit the hidden states' cosine and relative error.\n"
+          "Runs the float model and the quantized model read back from an export (ascendv1 or\n"
+          "compressed-tensors: its int8 weights, scales and offsets computed with the inference\n"
+          "kernels' integer arithmetic) layer by layer over the samples, and reports how far apart\n"
+          "they are: the KL divergence of the next-token distributions at every text position (mean,\n"
+          "median, p99, p99.9, max), top-1 agreement, logits cosine, and after every unit the hidden\n"
+          "states' cosine and relative error.\n"
           "Writes FILE.json and a self-contained FILE.html (default <quant_path>.eval_report.json / .html).\n"
           "\n"
           "options:\n"
@@ -46,6 +47,8 @@ static void print_help(void)
           "  --quant_report FILE    the calibration's quant_report.json, for the worst Linears (default:\n"
           "                         <quant_path>.quant_report.json when it exists)\n"
           "  --spill_budget_mb N    activations kept in memory before spilling to $TMPDIR (default 4096)\n"
+          "  --compute MODE         fp32 (default) or bf16: both models' float Linears, and the quantized\n"
+          "                         Linears' inputs, as a bf16 engine computes them (docs/compute.md)\n"
           "  --log_level LEVEL      debug, info (default), warning, error\n"
           "  --quiet                no progress lines (the same as --log_level warning)\n",
           stdout);
@@ -131,7 +134,7 @@ int vs_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *quant_path = NULL, *model_type = NULL, *dataset = NULL, *default_text = NULL,
                *inputs = NULL, *config_path = NULL, *report = NULL, *quant_report = NULL, *budget_mb = NULL,
-               *log_level = NULL, *max_new = NULL;
+               *log_level = NULL, *max_new = NULL, *compute = NULL;
     bool help = false, quiet = false;
     const struct vs_opt opts[] = {
         {"model_path", VS_OPT_VALUE, &model_path, NULL, NULL, NULL},
@@ -146,6 +149,7 @@ int vs_cmd_eval(int argc, char **argv)
         {"quant_report", VS_OPT_VALUE, &quant_report, NULL, NULL, NULL},
         {"spill_budget_mb", VS_OPT_VALUE, &budget_mb, NULL, NULL, NULL},
         {"log_level", VS_OPT_VALUE, &log_level, NULL, NULL, NULL},
+        {"compute", VS_OPT_VALUE, &compute, NULL, NULL, NULL},
         {"quiet", VS_OPT_FLAG, NULL, &quiet, NULL, NULL},
         {"help", VS_OPT_FLAG, NULL, &help, NULL, NULL},
     };
@@ -163,6 +167,8 @@ int vs_cmd_eval(int argc, char **argv)
         vs_log_set_level(VS_LOG_WARN);
     if (st == VS_OK && log_level)
         st = vs_cli_set_log_level(log_level);
+    if (st == VS_OK)
+        st = vs_cli_set_compute(compute);
     const char *missing = !model_path ? "model_path" : !quant_path ? "quant_path" : NULL;
     if (st == VS_OK && missing)
         st = vs_error_set(VS_ERR_USAGE, "--%s is required (see 'vlmslim eval --help')", missing);

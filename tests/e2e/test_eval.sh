@@ -13,7 +13,8 @@
 #   and every other inconsistency of the description and the files, is one error line naming the
 #   tensor, exit 1, no report written; for compressed-tensors, the config groups against the
 #   tensors both ways, unsupported schemes and formats, a missing or mistyped tensor;
-# - vlmslim quant --eval: the same report right after the export, ascendv1 or compressed-tensors.
+# - vlmslim quant --eval: the same report right after the export, ascendv1 or compressed-tensors;
+# - --compute bf16 against the reference run the same way (tests/golden/eval/bf16_cases.txt).
 # Note: an activation within float32 noise of a rounding boundary of a quantizer can round the
 # other way in the two implementations (their float32 sums differ in the last bit); one such
 # flip moves these tiny fixtures' KL by up to ~1%. The cases were chosen free of flips on the
@@ -50,6 +51,18 @@ while IFS='|' read -r name source grids max_new; do
     "$py" tests/tools/compare_eval.py "$tmp/$name.json" "$tmp/$name.ref.json" || fail "$name: against the live reference"
   fi
 done < tests/golden/eval/cases.txt
+
+# --compute bf16: both models' Linears (but the head) as a bf16 engine computes them (docs/compute.md)
+while read -r name; do
+  IFS='|' read -r _ source grids _ <<<"$(grep "^$name|" tests/golden/eval/cases.txt)"
+  vs_eval_case "$name" "$source" "$grids"
+  echo "== $name: vlmslim eval --compute bf16"
+  "$VLMSLIM" eval --model_path "$tmp/$name" --quant_path "$VS_EVAL_EXPORT" --calib_inputs "$VS_EVAL_INPUTS" \
+    --report "$tmp/$name.bf16.json" --compute bf16 --quiet || { fail "$name: vlmslim eval --compute bf16 failed"; continue; }
+  "$py" tests/tools/compare_eval.py "$tmp/$name.bf16.json" "tests/golden/eval/bf16/$name.json" ||
+    fail "$name: bf16 against the golden"
+  [ "$(kl "$tmp/$name.bf16.json")" != "$(kl "$tmp/$name.json")" ] || fail "$name: bf16 gives fp32's KL"
+done < tests/golden/eval/bf16_cases.txt
 
 echo "== the report"
 m=$tmp/dense_quarot_smooth g=tests/golden/calib/dense_quarot_smooth

@@ -31,7 +31,10 @@ first maximal logit of the last position, the whole sequence recomputed per toke
 eos_token_id of generation_config.json or N tokens. Writes a JSON file with eval_report.json's
 "summary", "samples" (and their "generation") and "units".
 
-usage: eval_torch.py MODEL_DIR EXPORT_DIR INPUTS_DIR OUT_JSON [--max-new-tokens N]"""
+With --compute bf16 (vlmslim eval --compute bf16, docs/compute.md) every Linear but the head
+rounds its input and weight to bf16 first (the quantized ones their input), in both models.
+
+usage: eval_torch.py MODEL_DIR EXPORT_DIR INPUTS_DIR OUT_JSON [--max-new-tokens N] [--compute bf16]"""
 import json
 import os
 import re
@@ -242,8 +245,16 @@ def eos_ids(model_dir):
     return set()
 
 
+def bf16(t):
+    return t.to(torch.bfloat16).float()
+
+
 def main(argv):
     max_new = 0
+    rounded = "--compute" in argv and argv[argv.index("--compute") + 1] == "bf16"
+    if "--compute" in argv:
+        i = argv.index("--compute")
+        argv = argv[:i] + argv[i + 2:]
     if "--max-new-tokens" in argv:
         i = argv.index("--max-new-tokens")
         max_new = int(argv[i + 1])
@@ -267,9 +278,17 @@ def main(argv):
         eps, norm = cfg["text_config"]["rms_norm_eps"], "model.language_model.norm.weight"
 
     def hook(name, x, w, b):
+        if rounded and name != "lm_head":  # --compute bf16: as vlmslim's (the head stays float32)
+            x, w = bf16(x), bf16(w)
         q = quant.get(export_name(name))
         if q is not None:
             return quantized_linear(q, x)
+        y = x @ w.T
+        return y + b if b is not None else y
+
+    def float_hook(name, x, w, b):
+        if rounded and name != "lm_head":
+            x, w = bf16(x), bf16(w)
         y = x @ w.T
         return y + b if b is not None else y
 
@@ -282,7 +301,7 @@ def main(argv):
         ids, pv, grids = qv.read_inputs(os.path.join(inputs, "sample_%d.safetensors" % i))
         outs = []
         with torch.no_grad():
-            for W, h in ((Wf, None), (Wq, hook)):
+            for W, h in ((Wf, float_hook), (Wq, hook)):
                 family.LINEAR_HOOK = h
                 embeds, hidden, _ = family.forward_sample(cfg, W, ids, pv, grids)
                 xn = family.rms(hidden[-1], W[norm], eps)
@@ -307,7 +326,7 @@ def main(argv):
         gen = {}
         if max_new > 0:
             eos = eos_ids(model_dir)
-            for key, W, h in (("float", Wf, None), ("quant", Wq, hook)):
+            for key, W, h in (("float", Wf, float_hook), ("quant", Wq, hook)):
                 seq = []
                 with torch.no_grad():
                     family.LINEAR_HOOK = h

@@ -8,7 +8,8 @@
 # continuations too; for a ct:BASE source the compressed-tensors export itself is made first, by
 # vlmslim quant with the case's config (its saver made compressed_tensors_saver) on BASE's samples,
 # and committed as tests/golden/eval/ct/<name>: the thing evaluated, not a result.
-# Writes tests/golden/eval/<name>.json.
+# Writes tests/golden/eval/<name>.json; and for each case named in bf16_cases.txt the same with
+# --compute bf16 (docs/compute.md), tests/golden/eval/bf16/<name>.json.
 # usage: tests/golden/eval/make_golden.sh [BUILD_DIR]; needs /usr/bin/python3 with numpy and torch.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -40,3 +41,12 @@ while IFS='|' read -r name source grids max_new; do
   "$py" tests/reference/eval_torch.py "$tmp/$name" "$VS_EVAL_EXPORT" "$VS_EVAL_INPUTS" tests/golden/eval/$name.json "${gen[@]}"
   echo "make_golden.sh: $name: $(python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['summary']; print('mean KL %.3g, top-1 %.3f' % (s['kl_mean'], s['top1_agreement']))" tests/golden/eval/$name.json)"
 done < tests/golden/eval/cases.txt
+while read -r name; do
+  [ -z "${ONLY:-}" ] || [ "$ONLY" = "$name" ] || continue
+  IFS='|' read -r _ source grids _ <<<"$(grep "^$name|" tests/golden/eval/cases.txt)"
+  vs_eval_case "$name" "$source" "$grids"
+  "$build/vlmslim-mkmodel" "${VS_EVAL_MKMODEL[@]}" --out "$tmp/$name.bf16" >/dev/null
+  "$py" tests/reference/eval_torch.py "$tmp/$name.bf16" "$VS_EVAL_EXPORT" "$VS_EVAL_INPUTS" tests/golden/eval/bf16/$name.json \
+    --compute bf16
+  echo "make_golden.sh: bf16/$name done"
+done < tests/golden/eval/bf16_cases.txt
