@@ -2,7 +2,7 @@
 # Exports do not depend on the thread count: the quick start's quant (QuaRot, iter_smooth, W8A8
 # static and dynamic, a calibration set) and a dense model wide enough (hidden 512) that samples
 # run through each unit together, with OMP_NUM_THREADS 1, 2 and 3: every file of the export and the
-# report byte-identical. (OpenBLAS's kernels round an element differently depending on the size
+# report byte-identical; the dense one also with --compute bf16. (OpenBLAS's kernels round an element differently depending on the size
 # of the GEMM it falls in, so a Linear's work is split by its shape, never by the threads.)
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VLMSLIM_MKCALIB:?}" "${VS_TEST_TMP:?}"
@@ -35,5 +35,8 @@ run() { # NAME MODEL TYPE CONFIG-ARGS...
 }
 run quickstart "$tmp/moe" Qwen3-VL-30B-A3B --quant_type w8a8
 run dense_wide "$tmp/dense" Qwen3-VL-32B-Instruct --config_path ../shared/data/msmodelslim_configs/qwen3_vl/qwen3_vl_w8a8.yaml
+# --compute bf16 (oneDNN's bf16 and int8 products, docs/compute.md)
+run dense_wide_bf16 "$tmp/dense" Qwen3-VL-32B-Instruct --compute bf16 \
+  --config_path ../shared/data/msmodelslim_configs/qwen3_vl/qwen3_vl_w8a8.yaml
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "exports independent of the thread count"
