@@ -177,10 +177,53 @@ static enum vs_status matmul(int64_t m, int64_t n, int64_t k, int64_t ldw, bool 
     return st;
 }
 
+/* Whether oneDNN takes the bf16 products: on a CPU with AVX512-BF16 or AMX (older ones would
+ * run oneDNN's emulation, or nothing); -1: not decided yet. */
+static int onednn_bf16 = -1;
+
+void vs_compute_bf16_backend(int onednn) { onednn_bf16 = onednn < 0 ? -1 : onednn > 0; }
+
+static bool use_onednn_bf16(void)
+{
+    if (onednn_bf16 < 0) {
+        dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+        onednn_bf16 = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+    }
+    return onednn_bf16 > 0;
+}
+
+/* Without oneDNN's bf16: the same rounding, the products of the rounded operands summed by sgemm
+ * (a product of two bf16 values is exact in float32; only the summation order differs). */
+static enum vs_status linear_bf16_sgemm(const float *x, const uint16_t *wb, int64_t ldw, bool w_in_out,
+                                        const float *bias, float *y, int64_t m, int64_t n, int64_t k)
+{
+    int64_t wr = w_in_out ? k : n, wc = w_in_out ? n : k;
+    float *xr = malloc((size_t)(m * k) * sizeof *xr), *wf = malloc((size_t)(n * k) * sizeof *wf);
+    if (!xr || !wf) {
+        free(xr), free(wf);
+        return VS_ERR_NOMEM;
+    }
+    vs_round_bf16_f32(x, xr, (size_t)(m * k));
+    #pragma omp parallel for schedule(static) if (n * k >= VS_PARALLEL_MIN)
+    for (int64_t r = 0; r < wr; r++)
+        for (int64_t c = 0; c < wc; c++) {
+            uint32_t u = (uint32_t)wb[r * ldw + c] << 16;
+            memcpy(wf + r * wc + c, &u, 4);
+        }
+    if (w_in_out)
+        vs_linear_in_out_f32(xr, wf, n, bias, y, m, n, k);
+    else
+        vs_linear_f32(xr, wf, bias, y, m, n, k);
+    free(xr), free(wf);
+    return VS_OK;
+}
+
 /* bf16(x) times the bf16 weight wb (as descs describes it), plus the bias. */
 static enum vs_status linear_bf16(const float *x, const uint16_t *wb, int64_t ldw, bool w_in_out, const float *bias,
                                   float *y, int64_t m, int64_t n, int64_t k)
 {
+    if (!use_onednn_bf16())
+        return linear_bf16_sgemm(x, wb, ldw, w_in_out, bias, y, m, n, k);
     uint16_t *xa = malloc((size_t)(m * k) * sizeof *xa);
     if (!xa)
         return VS_ERR_NOMEM;

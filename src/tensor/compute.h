@@ -41,6 +41,11 @@ enum vs_status vs_linear_bf16_weights(const float *x, const uint16_t *w, int64_t
 bool vs_int8_gemm_available(void);
 enum vs_status vs_gemm_s8(const int8_t *x, const int8_t *w, int32_t *acc, int64_t m, int64_t n, int64_t k);
 
+/* The bf16 products go through oneDNN on a CPU with AVX512-BF16 or AMX, else through sgemm on the
+ * rounded operands (the same values, another summation order). Tests force either: 1 oneDNN,
+ * 0 sgemm, -1 by the CPU (the default). */
+void vs_compute_bf16_backend(int onednn);
+
 /* Frees the cached oneDNN primitives (at exit; tests). */
 void vs_compute_release(void);
 

@@ -97,6 +97,16 @@ static void test_cache_and_empty(void **state)
     vs_compute_release();
 }
 
+/* Without AVX512-BF16 or AMX: sgemm on the rounded operands, the same products. */
+static void test_linear_sgemm_fallback(void **state)
+{
+    (void)state;
+    vs_compute_bf16_backend(0);
+    check_linear(false);
+    check_linear(true);
+    vs_compute_bf16_backend(-1);
+}
+
 static void test_parse(void **state)
 {
     (void)state;
@@ -114,6 +124,7 @@ int main(void)
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_linear_in_out),
         cmocka_unit_test(test_cache_and_empty),
+        cmocka_unit_test(test_linear_sgemm_fallback),
         cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
