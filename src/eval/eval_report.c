@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "base/fs.h"
+#include "tensor/compute.h"
 #include "text/tokenizer.h"
 
 const char *vs_eval_verdict(const struct vs_eval_result *r)
@@ -177,6 +178,7 @@ static json_t *report_json(const struct vs_eval_result *r, const struct vs_eval_
     json_object_set_new(j, "quant_path", json_string(info->quant_path));
     json_object_set_new(j, "model_type", json_string(info->model_type));
     json_object_set_new(j, "export_format", json_string(r->export_format));
+    json_object_set_new(j, "compute", json_string(vs_compute_name(vs_compute_get())));
     json_object_set_new(j, "verdict", json_string(vs_eval_verdict(r)));
     json_object_set_new(j, "verdict_lines", a = json_array());
     for (size_t i = 0; i < n_lines; i++)
@@ -393,6 +395,8 @@ static void write_page(FILE *f, const struct vs_eval_result *r, const struct vs_
     fputs("</code> (", f);
     esc(f, r->export_format);
     fputs(", ", f);
+    esc(f, vs_compute_name(vs_compute_get()));
+    fputs(" compute, ", f);
     esc(f, info->model_type);
     fprintf(f, ")</p>\n<div class=\"v %s\">", vs_eval_verdict(r));
     for (size_t i = 0; i < n_lines; i++) {

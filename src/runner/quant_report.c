@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "io/json_util.h"
+#include "tensor/compute.h"
 
 enum vs_status vs_quant_report_add(struct vs_quant_summary *sum, const struct vs_calib_unit *cu)
 {
@@ -63,6 +64,7 @@ enum vs_status vs_quant_report_write(const struct vs_quant_options *o, struct vs
     }
     json_object_set_new(root, "samples", json_integer((json_int_t)sum->samples));
     json_object_set_new(root, "propagate", json_string(o->propagate_float ? "float" : "quantized"));
+    json_object_set_new(root, "compute", json_string(vs_compute_name(vs_compute_get())));
     json_object_set_new(root, "report_stride",
                         json_integer(o->report_stride > 0 ? o->report_stride : VS_REPORT_STRIDE_DEFAULT));
     json_object_set_new(root, "linears", list);
