@@ -12,18 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/results/eval.txt}
 n=${VS_BENCH_SAMPLES:-4}
-./scripts/build.sh >/dev/null
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/vlmslim-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-build/vlmslim-mkmodel --family qwen3_vl_moe --preset bench --experts 8 --out "$work/model" >/dev/null
-mkdir "$work/in"
-for i in $(seq 0 $((n - 1))); do
-  build/tests/tools/vs-make-inputs "$work/model" "$work/in/sample_$i.safetensors" gen:448x336 $((i + 1)) > "$work/in.log"
-done
-tokens=$(sed -n 's/.*, \([0-9]*\) tokens$/\1/p' "$work/in.log")
-bytes=$(cat "$work"/model/*.safetensors | wc -c)
-cat "$work"/model/*.safetensors > /dev/null   # warm the page cache
+source bench/moe_setup.sh
 
 now() { date +%s.%N; }
 run() { # name, then the command; prints its seconds and peak RSS in MB

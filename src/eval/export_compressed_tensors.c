@@ -189,8 +189,6 @@ static enum vs_status read_patterns(struct ct_state *s, json_t *list, const char
     return VS_OK;
 }
 
-static bool is_true(json_t *v) { return json_is_true(v); }
-
 /* A group's weights and input_activations: the schemes vLLM's int8 paths take. */
 static enum vs_status read_scheme(struct ct_state *s, struct group *g, json_t *jg, const char *top_format)
 {
@@ -202,7 +200,7 @@ static enum vs_status read_scheme(struct ct_state *s, struct group *g, json_t *j
     const char *wtype = json_string_value(json_object_get(w, "type"));
     const char *wstrategy = json_string_value(json_object_get(w, "strategy"));
     if (json_integer_value(json_object_get(w, "num_bits")) != 8 || !wtype || strcmp(wtype, "int") != 0 ||
-        !is_true(json_object_get(w, "symmetric")) || !wstrategy ||
+        !json_is_true(json_object_get(w, "symmetric")) || !wstrategy ||
         (strcmp(wstrategy, "channel") != 0 && strcmp(wstrategy, "tensor") != 0))
         return vs_error_set(VS_ERR_UNSUPPORTED, "%s: " QC ".config_groups.%s.weights: vlmslim eval computes symmetric "
                             "8-bit int weights per channel or tensor (num_bits 8, type int, symmetric true, strategy "
@@ -222,7 +220,7 @@ static enum vs_status read_scheme(struct ct_state *s, struct group *g, json_t *j
     }
     const char *atype = json_string_value(json_object_get(a, "type"));
     const char *astrategy = json_string_value(json_object_get(a, "strategy"));
-    bool dynamic = is_true(json_object_get(a, "dynamic")), sym = is_true(json_object_get(a, "symmetric"));
+    bool dynamic = json_is_true(json_object_get(a, "dynamic")), sym = json_is_true(json_object_get(a, "symmetric"));
     bool ok = !g->packed && json_integer_value(json_object_get(a, "num_bits")) == 8 && atype &&
               !strcmp(atype, "int") && astrategy;
     if (ok && dynamic && sym && !strcmp(astrategy, "token")) {
@@ -239,7 +237,7 @@ static enum vs_status read_scheme(struct ct_state *s, struct group *g, json_t *j
     return VS_OK;
 }
 
-static enum vs_status read_config(struct vs_export *e, struct ct_state *s)
+static enum vs_status read_config(struct ct_state *s)
 {
     enum vs_status st = vs_json_load_file(s->config_path, &s->config);
     if (st != VS_OK)
@@ -269,23 +267,23 @@ static enum vs_status read_config(struct vs_export *e, struct ct_state *s)
             (st = read_scheme(s, g, jg, top_format)) != VS_OK)
             return st;
     }
-    (void)e;
     return VS_OK;
 }
 
-/* The quantized Linear `module` (its weight tensor `wname`) by its group. */
+/* The quantized Linear `module` (the first len bytes; its weight tensor `weight`) by its group. */
 static enum vs_status load_linear(struct vs_export *e, struct ct_state *s, const char *module, size_t len,
                                   const struct vs_st_tensor *weight)
 {
     char *m = vs_strndup(module, len);
     if (!m)
         return VS_ERR_NOMEM;
-    const struct group *g = ignored(s, m) ? NULL : group_of(s, m);
+    bool ignore = ignored(s, m);
+    const struct group *g = ignore ? NULL : group_of(s, m);
     bool packed = weight->dtype == VS_DTYPE_I32;
     enum vs_status st = VS_OK;
     if (!g)
         st = vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' is quantized, but " QC " %s Linear '%s'", weight->file,
-                          weight->name, ignored(s, m) ? "ignores" : "has no group for", m);
+                          weight->name, ignore ? "ignores" : "has no group for", m);
     else if (g->packed != packed)
         st = vs_error_set(VS_ERR_MODEL, "%s: tensor '%s' is %s; " QC ".config_groups.%s (%s) holds %s weights",
                           weight->file, weight->name, vs_dtype_name(weight->dtype), g->name, g->label,
@@ -366,7 +364,7 @@ enum vs_status vs_export_read_compressed_tensors(struct vs_export *e)
     e->format = &compressed_tensors, e->format_state = s;
     if (!(s->config_path = vs_path_join(e->dir, CONFIG)) || !(s->md = pcre2_match_data_create(1, NULL)))
         return VS_ERR_NOMEM;
-    enum vs_status st = read_config(e, s);
+    enum vs_status st = read_config(s);
     /* the quantized Linears: an I8 `.weight` or an I32 `.weight_packed` */
     for (size_t i = 0; st == VS_OK && i < vs_st_model_count(e->st); i++) {
         const char *name = vs_st_model_name_at(e->st, i);

@@ -110,6 +110,39 @@ static enum vs_status apply_w8a16(const struct vs_int8_linear *l, const float *x
  * is exact in float32. */
 enum { KB = 1024 };
 
+/* Scratch of vs_int8_linear_apply: the int8 product's operands (oneDNN), or the float32 blocks'. */
+struct product {
+    int8_t *q8;    /* the quantized rows as int8 (oneDNN) */
+    int32_t *acc32; /* its int32 sums */
+    float *w, *part; /* a block of weight rows in float32, a partial product (float32 path) */
+};
+
+/* acc[nt, nb] = q[nt, in] · W[o0 .. o0 + nb)ᵀ, exact: oneDNN's s8·s8 product of p->q8 (filled
+ * from q by the caller), else float32 products of at most KB columns added in float64. */
+static enum vs_status block_product(const struct vs_int8_linear *l, const float *q, int64_t nt, int64_t o0,
+                                    int64_t nb, struct product *p, double *acc)
+{
+    int64_t in = l->in;
+    if (p->q8) {
+        enum vs_status st = vs_gemm_s8(p->q8, l->w + o0 * in, p->acc32, nt, nb, in);
+        #pragma omp parallel for simd schedule(static) if (nt * nb >= VS_PARALLEL_MIN)
+        for (int64_t i = 0; i < nt * nb; i++)
+            acc[i] = (double)p->acc32[i];
+        return st;
+    }
+    for (int64_t i = 0; i < nb * in; i++)
+        p->w[i] = (float)l->w[o0 * in + i];
+    memset(acc, 0, (size_t)(nt * nb) * sizeof *acc);
+    for (int64_t k0 = 0; k0 < in; k0 += KB) {
+        int64_t nk = in - k0 < KB ? in - k0 : KB;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nt, (blasint)nb, (blasint)nk, 1.0f, q + k0,
+                    (blasint)in, p->w + k0, (blasint)in, 0.0f, p->part, (blasint)nb);
+        for (int64_t i = 0; i < nt * nb; i++)
+            acc[i] += (double)p->part[i];
+    }
+    return VS_OK;
+}
+
 enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y)
 {
     if (l->scheme == VS_INT8_W8A16)
@@ -117,64 +150,42 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
     int64_t in = l->in, out = l->out, R = block_rows(in), B = block_rows(in);
     R = R < rows ? R : rows;
     R = R > 0 ? R : 1;
-    bool s8 = vs_int8_gemm_available(); /* oneDNN's int8 product, else exact float32 blocks */
-    double *acc = malloc((size_t)(R * B) * sizeof *acc);
-    float *q = malloc((size_t)(R * in) * sizeof *q), *w = s8 ? NULL : malloc((size_t)(B * in) * sizeof *w);
-    float *part = malloc((size_t)(R * B) * sizeof *part), *s = malloc((size_t)R * sizeof *s);
-    int8_t *q8 = s8 ? malloc((size_t)(R * in)) : NULL;
-    int32_t *acc32 = (int32_t *)(void *)part; /* the same size as part, which the int8 product does not use */
-    if (!q || !acc || (!s8 && !w) || !part || !s || (s8 && !q8)) {
-        free(q), free(acc), free(w), free(part), free(s), free(q8);
-        return VS_ERR_NOMEM;
-    }
     bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
     /* vLLM's static zero point enters as zero_point · ΣW_q per output (the azp adjustment) */
-    double *zp_sum = NULL;
-    if (!dynamic && l->kernel != VS_INT8_ASCEND && l->input_offset != 0.0f) {
-        if (!(zp_sum = malloc((size_t)out * sizeof *zp_sum))) {
-            free(q), free(acc), free(w), free(part), free(s), free(q8);
-            return VS_ERR_NOMEM;
-        }
-        for (int64_t o = 0; o < out; o++) {
-            int64_t sum = 0;
-            for (int64_t c = 0; c < in; c++)
-                sum += l->w[o * in + c];
-            zp_sum[o] = (double)l->input_offset * (double)sum;
-        }
+    bool azp = !dynamic && l->kernel != VS_INT8_ASCEND && l->input_offset != 0.0f;
+    struct product p = {0};
+    if (vs_int8_gemm_available()) { /* oneDNN's int8 product, else exact float32 blocks */
+        p.q8 = malloc((size_t)(R * in));
+        p.acc32 = malloc((size_t)(R * B) * sizeof *p.acc32);
+    } else {
+        p.w = malloc((size_t)(B * in) * sizeof *p.w);
+        p.part = malloc((size_t)(R * B) * sizeof *p.part);
     }
-    for (int64_t t0 = 0; t0 < rows; t0 += R) {
+    double *acc = malloc((size_t)(R * B) * sizeof *acc), *zp_sum = azp ? malloc((size_t)out * sizeof *zp_sum) : NULL;
+    float *q = malloc((size_t)(R * in) * sizeof *q), *s = malloc((size_t)R * sizeof *s);
+    enum vs_status st = acc && q && s && (!azp || zp_sum) && (p.q8 ? p.acc32 != NULL : p.w && p.part) ? VS_OK
+                                                                                                     : VS_ERR_NOMEM;
+    for (int64_t o = 0; st == VS_OK && azp && o < out; o++) {
+        int64_t sum = 0;
+        for (int64_t c = 0; c < in; c++)
+            sum += l->w[o * in + c];
+        zp_sum[o] = (double)l->input_offset * (double)sum;
+    }
+    for (int64_t t0 = 0; t0 < rows && st == VS_OK; t0 += R) {
         int64_t nt = rows - t0 < R ? rows - t0 : R;
         if (dynamic)
             vs_int8_quantize_token(l->kernel, x + t0 * in, nt, in, q, s);
         else
             vs_int8_quantize_static(l->kernel, x + t0 * in, nt * in, l->input_scale, l->input_offset, q);
-        if (s8)
+        if (p.q8) {
             #pragma omp parallel for simd schedule(static) if (nt * in >= VS_PARALLEL_MIN)
             for (int64_t i = 0; i < nt * in; i++)
-                q8[i] = (int8_t)q[i];
-        for (int64_t o0 = 0; o0 < out; o0 += B) {
+                p.q8[i] = (int8_t)q[i];
+        }
+        for (int64_t o0 = 0; o0 < out && st == VS_OK; o0 += B) {
             int64_t nb = out - o0 < B ? out - o0 : B;
-            if (s8) {
-                enum vs_status st = vs_gemm_s8(q8, l->w + o0 * in, acc32, nt, nb, in);
-                if (st != VS_OK) {
-                    free(q), free(acc), free(w), free(part), free(s), free(q8), free(zp_sum);
-                    return st;
-                }
-                #pragma omp parallel for simd schedule(static) if (nt * nb >= VS_PARALLEL_MIN)
-                for (int64_t i = 0; i < nt * nb; i++)
-                    acc[i] = (double)acc32[i];
-            }
-            for (int64_t i = 0; !s8 && i < nb * in; i++)
-                w[i] = (float)l->w[o0 * in + i];
-            if (!s8)
-                memset(acc, 0, (size_t)(nt * nb) * sizeof *acc);
-            for (int64_t k0 = 0; !s8 && k0 < in; k0 += KB) { /* exact partial sums, added in float64 */
-                int64_t nk = in - k0 < KB ? in - k0 : KB;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nt, (blasint)nb, (blasint)nk, 1.0f,
-                            q + k0, (blasint)in, w + k0, (blasint)in, 0.0f, part, (blasint)nb);
-                for (int64_t i = 0; i < nt * nb; i++)
-                    acc[i] += (double)part[i];
-            }
+            if ((st = block_product(l, q, nt, o0, nb, &p, acc)) != VS_OK)
+                break;
             #pragma omp parallel for schedule(static) if (nt * nb >= VS_PARALLEL_MIN)
             for (int64_t t = 0; t < nt; t++) {
                 float *yr = y + (t0 + t) * out + o0;
@@ -184,6 +195,7 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
             }
         }
     }
-    free(q), free(acc), free(w), free(part), free(s), free(q8), free(zp_sum);
-    return VS_OK;
+    free(p.q8), free(p.acc32), free(p.w), free(p.part);
+    free(acc), free(zp_sum), free(q), free(s);
+    return st;
 }

@@ -313,6 +313,48 @@ static int64_t first_measured(const struct vs_calib_unit *cu, const struct vs_ca
     return r ? k - r : 0;
 }
 
+/* A failure inside the measuring hooks: kept for the pass to return; the call is not measured. */
+static void measure_failed(struct vs_calib_unit *cu, enum vs_status st)
+{
+    if (cu->hook_status == VS_OK)
+        cu->hook_status = st;
+    cu->pending = NULL;
+}
+
+/* The float Linear c on the measured rows xs [picked, in] into cu->ybuf, as the run's compute
+ * mode computes it: in bf16 mode from the checkpoint's bf16 weight in place where cu->src holds
+ * one, else from the float weight (kept, or converted again from the checkpoint). */
+static enum vs_status float_output(struct vs_calib_unit *cu, const struct vs_calib_linear *c, const float *xs,
+                                   int64_t picked)
+{
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    int64_t out = cu->u->params[l->weight].shape[0], cols = cu->u->params[l->weight].shape[1];
+    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+    bool bf16 = vs_compute_get() == VS_COMPUTE_BF16;
+    struct vs_linear_bf16 v;
+    if (bf16 && !c->w_float && cu->src && vs_linear_bf16_view(cu->src, l->name, &v))
+        return vs_linear_bf16_weights(xs, v.w, v.ldw, v.w_in_out, bias, cu->ybuf, picked, out, cols);
+    const float *wf = c->w_float;
+    if (!wf) {
+        size_t n = (size_t)(out * cols);
+        if (n > cu->wbuf_cap) {
+            float *b = vs_realloc(cu->wbuf, n * sizeof *b);
+            if (!b)
+                return VS_ERR_NOMEM;
+            cu->wbuf = b, cu->wbuf_cap = n;
+        }
+        enum vs_status st = float_weight(cu, c, cu->wbuf);
+        if (st != VS_OK)
+            return st;
+        wf = cu->wbuf;
+    }
+    if (!bf16) {
+        vs_linear_f32(xs, wf, bias, cu->ybuf, picked, out, cols);
+        return VS_OK;
+    }
+    return vs_linear_bf16(xs, wf, cols, false, bias, cu->ybuf, picked, out, cols); /* xs is rounded already */
+}
+
 /* The float output y = x·W_floatᵀ + b of the call's measured rows (every measure_stride-th),
  * kept until the Linear's own (quantized) output arrives in measure_output. */
 static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, const float *x, int64_t rows,
@@ -336,9 +378,7 @@ static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, c
     if (need > cu->ybuf_cap) {
         float *b = vs_realloc(cu->ybuf, need * sizeof *b);
         if (!b) {
-            if (cu->hook_status == VS_OK)
-                cu->hook_status = VS_ERR_NOMEM;
-            cu->pending = NULL;
+            measure_failed(cu, VS_ERR_NOMEM);
             return;
         }
         cu->ybuf = b;
@@ -351,46 +391,9 @@ static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, c
             memcpy(g + t * cols, x + (r0 + t * k) * cols, (size_t)cols * sizeof *g);
         xs = g;
     }
-    const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
-    struct vs_linear_bf16 v;
-    if (vs_compute_get() == VS_COMPUTE_BF16 && !c->w_float && cu->src &&
-        vs_linear_bf16_view(cu->src, l->name, &v)) { /* the checkpoint's bf16 weight in place */
-        enum vs_status st = vs_linear_bf16_weights(xs, v.w, v.ldw, v.w_in_out, bias, cu->ybuf, picked, out, cols);
-        if (st != VS_OK) {
-            if (cu->hook_status == VS_OK)
-                cu->hook_status = st;
-            cu->pending = NULL;
-        }
-        return;
-    }
-    const float *wf = c->w_float;
-    if (!wf) { /* converted again from the checkpoint, one weight at a time */
-        size_t n = (size_t)(out * cols);
-        float *b = n > cu->wbuf_cap ? vs_realloc(cu->wbuf, n * sizeof *b) : cu->wbuf;
-        enum vs_status st = b ? VS_OK : VS_ERR_NOMEM;
-        if (b && n > cu->wbuf_cap)
-            cu->wbuf = b, cu->wbuf_cap = n;
-        if (st == VS_OK)
-            st = float_weight(cu, c, b);
-        if (st != VS_OK) {
-            if (cu->hook_status == VS_OK)
-                cu->hook_status = st;
-            cu->pending = NULL;
-            return;
-        }
-        wf = b;
-    }
-    if (vs_compute_get() != VS_COMPUTE_BF16) {
-        vs_linear_f32(xs, wf, bias, cu->ybuf, picked, out, cols);
-        return;
-    }
-    /* the float model's output as the bf16 model computes it (xs is rounded already) */
-    enum vs_status st = vs_linear_bf16(xs, wf, cols, false, bias, cu->ybuf, picked, out, cols);
-    if (st != VS_OK) {
-        if (cu->hook_status == VS_OK)
-            cu->hook_status = st;
-        cu->pending = NULL;
-    }
+    enum vs_status st = float_output(cu, c, xs, picked);
+    if (st != VS_OK)
+        measure_failed(cu, st);
 }
 
 /* ||y_q − y||² and ||y||² of the rows measure_input picked from the call it saw. */

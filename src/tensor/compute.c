@@ -30,19 +30,11 @@ bool vs_compute_parse(const char *name, enum vs_compute *out)
 
 const char *vs_compute_name(enum vs_compute c) { return c == VS_COMPUTE_BF16 ? "bf16" : "fp32"; }
 
-/* Round to nearest even on the bits (the inputs are finite: every Linear input is checked). */
-static inline uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
 void vs_round_bf16_f32(const float *x, float *y, size_t n)
 {
     #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)to_bf16(x[i]) << 16;
+        uint32_t u = (uint32_t)vs_f32_to_bf16(x[i]) << 16;
         memcpy(y + i, &u, 4);
     }
 }
@@ -56,7 +48,7 @@ static void pack_bf16(const float *src, int64_t ld, int64_t rows, int64_t cols, 
         uint16_t *d = dst + r * cols;
         #pragma omp simd
         for (int64_t c = 0; c < cols; c++)
-            d[c] = to_bf16(s[c]);
+            d[c] = vs_f32_to_bf16(s[c]);
     }
 }
 
@@ -206,10 +198,7 @@ static enum vs_status linear_bf16_sgemm(const float *x, const uint16_t *wb, int6
     vs_round_bf16_f32(x, xr, (size_t)(m * k));
     #pragma omp parallel for schedule(static) if (n * k >= VS_PARALLEL_MIN)
     for (int64_t r = 0; r < wr; r++)
-        for (int64_t c = 0; c < wc; c++) {
-            uint32_t u = (uint32_t)wb[r * ldw + c] << 16;
-            memcpy(wf + r * wc + c, &u, 4);
-        }
+        vs_convert_to_f32(VS_DTYPE_BF16, wb + r * ldw, wf + r * wc, (size_t)wc);
     if (w_in_out)
         vs_linear_in_out_f32(xr, wf, n, bias, y, m, n, k);
     else
@@ -264,13 +253,20 @@ enum vs_status vs_linear_bf16_weights(const float *x, const uint16_t *w, int64_t
     return linear_bf16(x, w, ldw, w_in_out, bias, y, m, n, k);
 }
 
+static int onednn_int8 = -1; /* as onednn_bf16 */
+
+void vs_compute_int8_backend(int onednn) { onednn_int8 = onednn < 0 ? -1 : onednn > 0; }
+
 bool vs_int8_gemm_available(void)
 {
     /* VNNI's dot products do not saturate; oneDNN's int8 kernels without them may (AVX2's
      * vpmaddubsw), so older CPUs keep the exact float32 path of quant/int8_linear.c */
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||
-           (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+    if (onednn_int8 < 0) {
+        dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+        onednn_int8 = (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||
+                      (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+    }
+    return onednn_int8 > 0;
 }
 
 enum vs_status vs_gemm_s8(const int8_t *x, const int8_t *w, int32_t *acc, int64_t m, int64_t n, int64_t k)

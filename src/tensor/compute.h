@@ -39,6 +39,8 @@ enum vs_status vs_linear_bf16_weights(const float *x, const uint16_t *w, int64_t
  * 2^31 / 2^14). Only where vs_int8_gemm_available(): a CPU with VNNI (AVX512 or AVX) or AMX.
  * Errors: a oneDNN failure (named), no memory. */
 bool vs_int8_gemm_available(void);
+/* Tests force the int8 path: 1 oneDNN, 0 the float32 blocks, -1 by the CPU (the default). */
+void vs_compute_int8_backend(int onednn);
 enum vs_status vs_gemm_s8(const int8_t *x, const int8_t *w, int32_t *acc, int64_t m, int64_t n, int64_t k);
 
 /* The bf16 products go through oneDNN on a CPU with AVX512-BF16 or AMX, else through sgemm on the

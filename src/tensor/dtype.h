@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum vs_dtype {
     VS_DTYPE_BOOL,
@@ -35,7 +36,16 @@ int vs_dtype_is_float(enum vs_dtype dt);
 
 /* Scalar conversions. bf16/f16 rounding is round-to-nearest-even, NaN stays NaN. */
 float vs_bf16_to_f32(uint16_t h);
-uint16_t vs_f32_to_bf16(float f);
+/* inline: the bf16 compute mode rounds every Linear's operands with it (tensor/compute.c) */
+static inline uint16_t vs_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet, keep the sign */
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
 float vs_f16_to_f32(uint16_t h);
 uint16_t vs_f32_to_f16(float f);
 

@@ -153,6 +153,14 @@ REPORT_STRIDE = 4  # --report-stride
 BF16 = False  # --compute bf16
 
 
+def w8a8_epilogue(q, scale, s, o, b):
+    """The export's W8A8 deq_scale = s * s_w and quant_bias = round(b / deq - o * sum(W_q)), in float32."""
+    deq = (F32(s) * scale).astype(F32)
+    b = b if b is not None else np.zeros(q.shape[0], F32)
+    qb = np.rint((b / deq).astype(F32) - (F32(o) * q.astype(np.int64).sum(1).astype(F32)).astype(F32))
+    return deq, qb
+
+
 def round_bf16(t):
     """t rounded to the nearest bf16 value (ties to even), as float32."""
     return t.to(torch.bfloat16).float()
@@ -227,9 +235,7 @@ class Calibration:
         d = {"kind": e.scheme, "w": torch.from_numpy(q.astype(np.float64))}
         if e.scheme == "W8A8":
             s, o = self.params[name]
-            deq = (F32(s) * scale).astype(F32)
-            bb = b.numpy().astype(F32) if b is not None else np.zeros(q.shape[0], F32)
-            qb = np.rint((bb / deq).astype(F32) - (F32(o) * q.astype(np.int64).sum(1).astype(F32)).astype(F32))
+            deq, qb = w8a8_epilogue(q, scale, s, o, b.numpy().astype(F32) if b is not None else None)
             d.update(s=F32(s), o=F32(o), deq=torch.from_numpy(deq), qb=torch.from_numpy(qb.astype(np.float64)))
         else:
             d.update(ws=torch.from_numpy(scale.astype(F32)), b=b)
@@ -467,9 +473,7 @@ def export(a):
                 used.add(e.scheme)
                 if e.scheme == "W8A8":
                     s, o = cal.params[module]
-                    deq = (F32(s) * scale).astype(F32)
-                    b = bias.to_f32() if bias is not None else np.zeros(rows, F32)
-                    qb = np.rint((b / deq).astype(F32) - (F32(o) * q.astype(np.int64).sum(1).astype(F32)).astype(F32))
+                    deq, qb = w8a8_epilogue(q, scale, s, o, bias.to_f32() if bias is not None else None)
                     put(module + ".weight", st.Tensor("I8", q.shape, q), "W8A8")
                     put(module + ".quant_bias", st.Tensor("I32", (rows,), qb.astype(np.int32)), "W8A8")
                     put(module + ".input_scale", st.Tensor("F32", (1,), np.array([s], F32)), "W8A8")

@@ -4,7 +4,7 @@
  * vLLM's (the zero point's ΣW adjustment, the fused epilogue, the MoE kernel's own rounding);
  * the activation quantizers' rounding (half to even after the reciprocal scale and the offset
  * on the NPU, after a division on vLLM, half away from zero in vLLM's MoE kernel) and clamping;
- * W8A16 against a plain float loop. */
+ * W8A16 against a plain float loop. The int8 sums both on oneDNN and on float32 blocks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,12 +16,21 @@
 #include <string.h>
 
 #include "quant/int8_linear.h"
+#include "tensor/compute.h"
 
 static uint32_t rng = 12345;
 static uint32_t next(void) { return rng = rng * 1664525u + 1013904223u; }
 static float uniform(float a) { return ((float)(next() >> 8) / 16777216.0f * 2 - 1) * a; }
 
 enum { ROWS = 5, OUT = 7, IN = 3001 }; /* |Σ| up to 3001·128·127 > 2^24 */
+
+static float row_absmax(const float *x)
+{
+    float m = 0;
+    for (int c = 0; c < IN; c++)
+        m = fmaxf(m, fabsf(x[c]));
+    return m;
+}
 
 struct fixture {
     int8_t w[OUT * IN];
@@ -86,10 +95,7 @@ static void test_w8a8_dynamic(void **state)
     float y[ROWS * OUT];
     assert_int_equal(vs_int8_linear_apply(&l, f->x, ROWS, y), VS_OK);
     for (int t = 0; t < ROWS; t++) {
-        float m = 0;
-        for (int c = 0; c < IN; c++)
-            m = fmaxf(m, fabsf(f->x[t * IN + c]));
-        float s = fmaxf(m / 127.0f, FLT_EPSILON);
+        float s = fmaxf(row_absmax(f->x + t * IN) / 127.0f, FLT_EPSILON);
         for (int o = 0; o < OUT; o++) {
             int64_t acc = 0;
             for (int c = 0; c < IN; c++)
@@ -187,10 +193,7 @@ static void test_vllm_w8a8_dynamic(void **state)
         float y[ROWS * OUT];
         assert_int_equal(vs_int8_linear_apply(&l, f->x, ROWS, y), VS_OK);
         for (int t = 0; t < ROWS; t++) {
-            float m = 0;
-            for (int c = 0; c < IN; c++)
-                m = fmaxf(m, fabsf(f->x[t * IN + c]));
-            float r = 127.0f / m, st = m / 127.0f;
+            float m = row_absmax(f->x + t * IN), r = 127.0f / m, st = m / 127.0f;
             for (int o = 0; o < OUT; o++) {
                 int64_t acc = 0;
                 for (int c = 0; c < IN; c++) {
@@ -232,6 +235,22 @@ static void test_vllm_quantizers(void **state)
     assert_true(s == 1e-10f / 127.0f && qv[0] == 0 && qv[1] == 0);
 }
 
+/* Each test runs twice: with the int8 products on oneDNN (where the CPU has VNNI or AMX) and on the
+ * float32 blocks. */
+static int onednn_products(void **state)
+{
+    (void)state;
+    vs_compute_int8_backend(-1);
+    return 0;
+}
+
+static int float32_products(void **state)
+{
+    (void)state;
+    vs_compute_int8_backend(0);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,5 +262,6 @@ int main(void)
         cmocka_unit_test(test_vllm_w8a8_dynamic),
         cmocka_unit_test(test_vllm_quantizers),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("int8 products by the CPU", tests, onednn_products, NULL);
+    return failed + cmocka_run_group_tests_name("int8 products in float32 blocks", tests, float32_products, NULL);
 }
