@@ -19,10 +19,10 @@
  *     y = float(acc) · (m / 127) · weight_scale[o] (+ bias);
  * every kernel, W8A16: y = x · ((W_q + weight_offset) · weight_scale)ᵀ + bias, in float32.
  *
- * rint rounds half to even. The integer products are summed exactly, whatever the order: float32
- * GEMMs over 1024 columns at a time (each partial sum an integer of at most 2^24 in magnitude,
- * exact in float32), the partials added in float64, so the result is an int32 GEMM's at
- * OpenBLAS's sgemm speed. */
+ * rint rounds half to even. The integer products are summed exactly: by oneDNN's s8·s8 matmul
+ * (int32) on a CPU with VNNI or AMX, else by float32 GEMMs over 1024 columns at a time (each
+ * partial sum an integer of at most 2^24 in magnitude, exact in float32) whose partials are added
+ * in float64 - the same int32 results either way (tensor/compute.h). */
 #ifndef VS_QUANT_INT8_LINEAR_H
 #define VS_QUANT_INT8_LINEAR_H
 
