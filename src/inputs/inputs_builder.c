@@ -1,184 +1,39 @@
-/* A checkpoint's preprocessing applied to one calibration sample, as the Qwen-VL processor's
- * apply_chat_template(tokenize=True, add_generation_prompt=True) does it: render the chat
- * template, replace each <|image_pad|> with the image's token count of pads (on the text, as the
- * processor does), tokenize, and preprocess the image into patches. */
+/* A checkpoint's preprocessing: the processor of its family (inputs_processor.h), chosen by
+ * config.json's model_type, and what every processor shares (the tokenizer). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/fs.h"
-#include "inputs/model_inputs.h"
+#include "inputs/inputs_processor.h"
 #include "io/json_util.h"
-#include "text/chat_template.h"
 #include "text/tokenizer.h"
-#include "vision/image.h"
-#include "vision/qwen_vl_processor.h"
 
-#define IMAGE_PAD "<|image_pad|>"
+/* The processors; the first whose model_types names the checkpoint's, else the last (default). */
+static const struct vs_inputs_processor *const processors[] = {&vs_qwen_vl_inputs};
 
 struct vs_inputs_builder {
-    char *model_path;
-    struct vs_tokenizer *tok;
-    struct vs_chat_template *tpl;
-    struct vs_qwen_vl_processor_config proc;
-    json_t *special_tokens; /* the template's extra variables: bos_token, eos_token, ... */
+    const struct vs_inputs_processor *proc;
+    void *state;
 };
 
-/* tokenizer_config.json's special tokens as apply_chat_template passes them to the template
- * (strings, or the content of AddedToken objects; null ones are left out). A missing file gives
- * none; a malformed one is an error. */
-static enum vs_status load_special_tokens(const char *model_path, json_t **out)
+enum vs_status vs_inputs_open_tokenizer(const char *model_path, struct vs_tokenizer **out)
 {
-    static const char *const keys[] = {"bos_token", "eos_token", "unk_token", "pad_token"};
-    *out = json_object();
-    if (!*out)
-        return VS_ERR_NOMEM;
-    char *path = vs_path_join(model_path, "tokenizer_config.json");
+    char *path = vs_path_join(model_path, "tokenizer.json");
     if (!path)
         return VS_ERR_NOMEM;
-    if (!vs_fs_is_file(path)) {
-        free(path);
-        return VS_OK;
-    }
-    json_t *doc;
-    /* as Python reads it: an integer beyond 64 bits (some model_max_length) is not an error */
-    enum vs_status st = vs_json_load_file_flags(path, JSON_DECODE_INT_AS_REAL, &doc);
-    if (st != VS_OK) {
-        free(path);
-        return st;
-    }
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0] && st == VS_OK; i++) {
-        json_t *v = json_object_get(doc, keys[i]);
-        if (json_is_object(v))
-            v = json_object_get(v, "content");
-        if (json_is_string(v))
-            json_object_set(*out, keys[i], v);
-        else if (v && !json_is_null(v))
-            st = vs_error_set(VS_ERR_FORMAT, "%s: %s: expected a string or an AddedToken object", path, keys[i]);
-    }
-    json_decref(doc);
+    enum vs_status st = vs_fs_is_file(path) ? vs_tokenizer_open(path, out)
+                                            : vs_error_set(VS_ERR_MODEL, "%s: not found; calibration prompts are "
+                                                           "tokenized with the checkpoint's tokenizer", path);
     free(path);
     return st;
 }
 
-enum vs_status vs_inputs_builder_open(const char *model_path, struct vs_inputs_builder **out)
-{
-    *out = NULL;
-    struct vs_inputs_builder *b = vs_calloc(1, sizeof *b);
-    if (!b)
-        return VS_ERR_NOMEM;
-    char *tok_path = vs_path_join(model_path, "tokenizer.json");
-    char *pp_path = vs_path_join(model_path, "preprocessor_config.json");
-    enum vs_status st = tok_path && pp_path && (b->model_path = vs_strdup(model_path)) ? VS_OK : VS_ERR_NOMEM;
-    if (st == VS_OK && !vs_fs_is_file(tok_path))
-        st = vs_error_set(VS_ERR_MODEL, "%s: not found; calibration prompts are tokenized with the checkpoint's tokenizer",
-                          tok_path);
-    if (st == VS_OK && !vs_fs_is_file(pp_path))
-        st = vs_error_set(VS_ERR_MODEL, "%s: not found; calibration images are preprocessed as it says", pp_path);
-    if (st == VS_OK)
-        st = vs_tokenizer_open(tok_path, &b->tok);
-    if (st == VS_OK && vs_tokenizer_token_id(b->tok, IMAGE_PAD) < 0)
-        st = vs_error_set(VS_ERR_MODEL, "%s: has no %s token", tok_path, IMAGE_PAD);
-    if (st == VS_OK)
-        st = vs_qwen_vl_processor_load(pp_path, &b->proc);
-    if (st == VS_OK)
-        st = vs_chat_template_load(model_path, &b->tpl);
-    if (st == VS_OK)
-        st = load_special_tokens(model_path, &b->special_tokens);
-    free(tok_path);
-    free(pp_path);
-    if (st != VS_OK) {
-        vs_inputs_builder_close(b);
-        return st;
-    }
-    *out = b;
-    return VS_OK;
-}
-
-void vs_inputs_builder_close(struct vs_inputs_builder *b)
-{
-    if (!b)
-        return;
-    vs_tokenizer_close(b->tok);
-    vs_chat_template_free(b->tpl);
-    json_decref(b->special_tokens);
-    free(b->model_path);
-    free(b);
-}
-
-/* msModelSlim's calibration message: one user turn, the image (if any) then the text. */
-static json_t *make_messages(const struct vs_calib_sample *s)
-{
-    json_t *content = json_array(), *msg = json_object(), *msgs = json_array();
-    if (s->image) {
-        json_t *part = json_object();
-        json_object_set_new(part, "type", json_string("image"));
-        json_object_set_new(part, "image", json_string(s->image));
-        json_array_append_new(content, part);
-    }
-    json_t *part = json_object();
-    json_object_set_new(part, "type", json_string("text"));
-    json_object_set_new(part, "text", json_string(s->text));
-    json_array_append_new(content, part);
-    json_object_set_new(msg, "role", json_string("user"));
-    json_object_set_new(msg, "content", content);
-    json_array_append_new(msgs, msg);
-    return msgs;
-}
-
-static size_t count_pads(const char *text)
-{
-    size_t n = 0;
-    for (const char *p = strstr(text, IMAGE_PAD); p; p = strstr(p + strlen(IMAGE_PAD), IMAGE_PAD))
-        n++;
-    return n;
-}
-
-/* text with its only <|image_pad|> repeated `copies` times (caller frees). */
-static char *expand_pads(const char *text, int64_t copies)
-{
-    const char *at = strstr(text, IMAGE_PAD);
-    size_t pad = strlen(IMAGE_PAD), head = (size_t)(at - text), tail = strlen(at + pad);
-    char *out = vs_malloc(head + (size_t)copies * pad + tail + 1);
-    if (!out)
-        return NULL;
-    char *w = out;
-    memcpy(w, text, head);
-    w += head;
-    for (int64_t i = 0; i < copies; i++, w += pad)
-        memcpy(w, IMAGE_PAD, pad);
-    memcpy(w, at + pad, tail + 1);
-    return out;
-}
-
-static enum vs_status preprocess_image(const struct vs_inputs_builder *b, const char *path,
-                                       struct vs_model_inputs *out, struct vs_inputs_info *info)
-{
-    struct vs_image img;
-    enum vs_status st = vs_image_load(path, &img);
-    if (st != VS_OK)
-        return st;
-    int64_t grid[3];
-    info->image_width = img.width;
-    info->image_height = img.height;
-    st = vs_qwen_vl_preprocess(&b->proc, &img, &out->pixel_values, &out->n_patches, &out->patch_dim, grid);
-    vs_image_free(&img);
-    if (st != VS_OK)
-        return vs_error_prefix(st, "%s", path);
-    if (!(out->image_grid_thw = vs_malloc(sizeof *out->image_grid_thw)))
-        return VS_ERR_NOMEM;
-    memcpy(out->image_grid_thw[0], grid, sizeof grid);
-    out->n_images = 1;
-    info->resized_width = (int)grid[2] * b->proc.patch_size;
-    info->resized_height = (int)grid[1] * b->proc.patch_size;
-    return VS_OK;
-}
-
-static enum vs_status tokenize(const struct vs_inputs_builder *b, const char *text, struct vs_model_inputs *out)
+enum vs_status vs_inputs_tokenize(const struct vs_tokenizer *tok, const char *text, struct vs_model_inputs *out)
 {
     int32_t *ids;
     size_t n;
-    enum vs_status st = vs_tokenizer_encode(b->tok, text, strlen(text), &ids, &n);
+    enum vs_status st = vs_tokenizer_encode(tok, text, strlen(text), &ids, &n);
     if (st != VS_OK)
         return st;
     if (n == 0 || !(out->input_ids = vs_malloc(n * sizeof *out->input_ids))) {
@@ -192,35 +47,48 @@ static enum vs_status tokenize(const struct vs_inputs_builder *b, const char *te
     return VS_OK;
 }
 
-static enum vs_status build(const struct vs_inputs_builder *b, const struct vs_calib_sample *s,
-                            struct vs_model_inputs *out, struct vs_inputs_info *info)
+static const struct vs_inputs_processor *processor_for(const json_t *config)
 {
-    json_t *msgs = make_messages(s);
-    char *prompt = NULL, *expanded = NULL;
-    enum vs_status st = msgs ? vs_chat_template_render(b->tpl, msgs, true, b->special_tokens, &prompt) : VS_ERR_NOMEM;
-    json_decref(msgs);
-    if (st == VS_OK && s->image)
-        st = preprocess_image(b, s->image, out, info);
+    const char *type = json_string_value(json_object_get(config, "model_type"));
+    size_t n = sizeof processors / sizeof processors[0];
+    for (size_t i = 0; type && i + 1 < n; i++)
+        for (const char *const *t = processors[i]->model_types; t && *t; t++)
+            if (!strcmp(*t, type))
+                return processors[i];
+    return processors[n - 1];
+}
+
+enum vs_status vs_inputs_builder_open(const char *model_path, struct vs_inputs_builder **out)
+{
+    *out = NULL;
+    char *config_path = vs_path_join(model_path, "config.json");
+    json_t *config = NULL;
+    enum vs_status st = config_path ? VS_OK : VS_ERR_NOMEM;
+    if (st == VS_OK && vs_fs_is_file(config_path))
+        st = vs_json_load_file(config_path, &config);
+    free(config_path);
+    struct vs_inputs_builder *b = st == VS_OK ? vs_calloc(1, sizeof *b) : NULL;
+    if (st == VS_OK && !b)
+        st = VS_ERR_NOMEM;
     if (st == VS_OK) {
-        size_t pads = count_pads(prompt);
-        if (pads != (size_t)out->n_images)
-            st = vs_error_set(VS_ERR_MODEL, "%s: the chat template rendered %zu %s for %lld image(s)", b->model_path,
-                              pads, IMAGE_PAD, (long long)out->n_images);
+        b->proc = processor_for(config);
+        st = b->proc->open(model_path, config, &b->state);
     }
-    if (st == VS_OK && out->n_images) {
-        int64_t merge = b->proc.merge_size, *g = out->image_grid_thw[0];
-        if (!(expanded = expand_pads(prompt, g[0] * g[1] * g[2] / (merge * merge))))
-            st = VS_ERR_NOMEM;
+    json_decref(config);
+    if (st != VS_OK) {
+        free(b);
+        return st;
     }
-    if (st == VS_OK)
-        st = tokenize(b, expanded ? expanded : prompt, out);
-    free(expanded);
-    if (st == VS_OK) {
-        info->prompt = prompt;
-        prompt = NULL;
-    }
-    free(prompt);
-    return st;
+    *out = b;
+    return VS_OK;
+}
+
+void vs_inputs_builder_close(struct vs_inputs_builder *b)
+{
+    if (!b)
+        return;
+    b->proc->close(b->state);
+    free(b);
 }
 
 enum vs_status vs_inputs_build(const struct vs_inputs_builder *b, const struct vs_calib_sample *s,
@@ -230,7 +98,7 @@ enum vs_status vs_inputs_build(const struct vs_inputs_builder *b, const struct v
     struct vs_inputs_info *i = info ? info : &local;
     *out = (struct vs_model_inputs){0};
     *i = (struct vs_inputs_info){0};
-    enum vs_status st = build(b, s, out, i);
+    enum vs_status st = b->proc->build(b->state, s, out, i);
     if (st != VS_OK || !info) {
         free(i->prompt);
         i->prompt = NULL;
