@@ -26,6 +26,8 @@ enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,
     const char *hf_model_type = family->hf_model_type;
     m->moe = family->moe;
     m->vision_forward = family->vision_forward;
+    m->check_inputs = family->check_inputs;
+    m->d.head_name = "lm_head";
     enum vs_status st = VS_ERR_NOMEM;
     if (!(m->path = vs_strdup(model_path)) || !(m->model_type = vs_strdup(model_type)) ||
         !(m->config_path = vs_path_join(model_path, "config.json")))
@@ -78,6 +80,8 @@ void vs_qwen3_vl_close(struct vs_model *m)
     if (m->weights)
         vs_st_model_close(m->weights);
     json_decref(m->config);
+    if (m->ext_free)
+        m->ext_free(m->ext);
     free(m->used);
     free(m->d.deepstack_indexes);
     free(m->d.mlp_only_layers);
@@ -342,20 +346,21 @@ enum vs_status vs_qwen3_vl_tail_load(struct vs_model *m, struct vs_unit **out)
     if (!u)
         return VS_ERR_NOMEM;
     int64_t emb[2] = {d->vocab, d->hidden};
-    char embed[64];
+    char embed[64], head[96];
     snprintf(embed, sizeof embed, "%sembed_tokens.weight", d->text_prefix);
+    snprintf(head, sizeof head, "%s.weight", d->head_name);
     enum vs_status st = vs_qwen3_vl_add(m, u, d->text_prefix, "embed_tokens.weight", 2, emb);
     if (st == VS_OK)
         st = vs_qwen3_vl_add(m, u, d->text_prefix, "norm.weight", 1, &d->hidden);
     if (st == VS_OK) {
-        bool has_head = vs_st_model_has(m->weights, "lm_head.weight");
+        bool has_head = vs_st_model_has(m->weights, head);
         if (has_head || !d->tie_word_embeddings) {
-            st = vs_qwen3_vl_add(m, u, "", "lm_head.weight", 2, emb);
+            st = vs_qwen3_vl_add(m, u, "", head, 2, emb);
         } else {
             const struct vs_st_tensor *t;
             st = vs_qwen3_vl_get(m, embed, &t);
             if (st == VS_OK)
-                st = vs_unit_add_param(u, "lm_head.weight", t);
+                st = vs_unit_add_param(u, head, t);
         }
     }
     if (st == VS_OK)
@@ -377,10 +382,11 @@ enum vs_status vs_qwen3_vl_tail_tensor(struct vs_model *m, const char *name, con
         *out = m->tail->params[i].src;
         return VS_OK;
     }
-    char embed[64], norm[64];
+    char embed[64], norm[64], head[96];
     snprintf(embed, sizeof embed, "%sembed_tokens.weight", m->d.text_prefix);
     snprintf(norm, sizeof norm, "%snorm.weight", m->d.text_prefix);
-    if (!strcmp(name, "lm_head.weight") && !vs_st_model_has(m->weights, name))
+    snprintf(head, sizeof head, "%s.weight", m->d.head_name);
+    if (!strcmp(name, head) && !vs_st_model_has(m->weights, name))
         name = embed;
     /* the forward reads them by the config's dimensions */
     int64_t shape[2] = {m->d.vocab, m->d.hidden};

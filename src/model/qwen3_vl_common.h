@@ -19,6 +19,7 @@
 
 struct vs_qwen3_vl_dims {
     const char *vis_prefix, *text_prefix; /* of the parameter names: "model.visual.", "model.language_model." */
+    const char *head_name;                /* the head's module name: "lm_head" (set before parse_config) */
     /* vision_config */
     int64_t v_depth, v_hidden, v_heads, v_intermediate, patch_size, temporal_patch_size,
         merge_size, in_channels, out_hidden, num_position_embeddings;
@@ -41,6 +42,7 @@ struct vs_qwen3_vl_dims {
     int64_t mrope_section[3]; /* rope_scaling.mrope_section */
     bool mrope_interleaved;   /* Qwen3-VL: T/H/W frequencies interleaved; Qwen2.5-VL: in sections */
     bool image_frame_time;    /* an image's frames step the T position (Qwen3-VL); Qwen2.5-VL: 0 */
+    bool rope_1d;             /* plain RoPE: every position id is the token's index (InternVL) */
     bool norm_topk_prob;      /* default true */
     int64_t image_token_id;   /* default 151655 */
 };
@@ -61,6 +63,9 @@ struct vs_qwen_vl_family_desc {
     enum vs_status (*parse_config)(struct vs_model *m);
     enum vs_status (*check_counts)(const struct vs_model *m);
     vs_qwen_vl_vision_fn vision_forward;
+    /* Checks a sample's pixel_values and grids against the config (NULL: Qwen-VL patches, whole
+     * merge blocks); errors begin "model inputs: ". */
+    enum vs_status (*check_inputs)(const struct vs_model *m, const struct vs_model_inputs *in);
 };
 
 struct vs_model {
@@ -70,6 +75,9 @@ struct vs_model {
     bool moe;         /* family: qwen3_vl_moe */
     const char *ck_vis_prefix, *ck_text_prefix; /* the checkpoint's own prefixes (see source_name) */
     vs_qwen_vl_vision_fn vision_forward;
+    enum vs_status (*check_inputs)(const struct vs_model *m, const struct vs_model_inputs *in);
+    void *ext;                 /* a family's own config (parse_config sets it), freed with ext_free */
+    void (*ext_free)(void *ext);
     json_t *config;
     struct vs_st_model *weights;
     struct vs_qwen3_vl_dims d;

@@ -47,13 +47,11 @@ static void *dup_bytes(const void *p, size_t n)
     return d;
 }
 
-enum vs_status vs_qwen3_vl_sample_begin(struct vs_model *m, const struct vs_model_inputs *in, struct vs_sample **out)
+/* Qwen-VL patches: grids of whole merge blocks, C·T·P·P values per patch. */
+static enum vs_status check_patches(const struct vs_model *m, const struct vs_model_inputs *in)
 {
-    *out = NULL;
     const struct vs_qwen3_vl_dims *d = &m->d;
     int64_t want_dim = d->in_channels * d->temporal_patch_size * d->patch_size * d->patch_size, patches = 0;
-    if (in->n_tokens <= 0)
-        return vs_error_set(VS_ERR_MODEL, "model inputs: input_ids is empty");
     for (int64_t i = 0; i < in->n_images; i++) {
         const int64_t *g = in->image_grid_thw[i];
         if (g[0] <= 0 || g[1] <= 0 || g[2] <= 0 || g[1] % d->merge_size || g[2] % d->merge_size)
@@ -69,6 +67,18 @@ enum vs_status vs_qwen3_vl_sample_begin(struct vs_model *m, const struct vs_mode
         return vs_error_set(VS_ERR_MODEL, "model inputs: pixel_values has %lld values per patch; %s needs %lld "
                             "(channels x temporal_patch_size x patch_size^2)", (long long)in->patch_dim,
                             m->config_path, (long long)want_dim);
+    return VS_OK;
+}
+
+enum vs_status vs_qwen3_vl_sample_begin(struct vs_model *m, const struct vs_model_inputs *in, struct vs_sample **out)
+{
+    *out = NULL;
+    const struct vs_qwen3_vl_dims *d = &m->d;
+    if (in->n_tokens <= 0)
+        return vs_error_set(VS_ERR_MODEL, "model inputs: input_ids is empty");
+    enum vs_status st = m->check_inputs ? m->check_inputs(m, in) : check_patches(m, in);
+    if (st != VS_OK)
+        return st;
     struct vs_sample *s = vs_calloc(1, sizeof *s);
     if (!s)
         return VS_ERR_NOMEM;
@@ -131,12 +141,12 @@ static enum vs_status vision_units(const struct vs_model *m, const struct vs_uni
     free(cat_grids);
     if (st != VS_OK)
         return st;
-    int64_t merge2 = m->d.merge_size * m->d.merge_size, row = 0;
+    int64_t row = 0;
     for (size_t j = 0; j < n && st == VS_OK; j++) {
         struct vs_sample *s = ss[j];
         if (s->n_images == 0)
             continue;
-        int64_t tokens = s->n_patches / merge2;
+        int64_t tokens = s->n_patches * vo.tokens / patches; /* as many features per patch in every image */
         size_t plane = (size_t)(tokens * vo.hidden);
         float *embeds = vs_malloc(plane * sizeof *embeds);
         float *deep = vo.n_deepstack ? vs_malloc(vo.n_deepstack * plane * sizeof *deep) : NULL;
@@ -272,8 +282,12 @@ static enum vs_status text_units(struct vs_model *m, int64_t layer, const struct
     for (int64_t j = 0, off = 0; j < (int64_t)n; off += ss[j]->n_tokens, j++) {
         const struct vs_sample *s = ss[j];
         int64_t t = s->n_tokens;
-        if ((st = vs_qwen3_vl_rope_index(s->ids, t, d->image_token_id, (const int64_t(*)[3])s->grids, s->n_images,
-                                         d->merge_size, d->image_frame_time, pos)) != VS_OK)
+        if (d->rope_1d)
+            for (int64_t a = 0; a < 3; a++)
+                for (int64_t i = 0; i < t; i++)
+                    pos[a * t + i] = i;
+        else if ((st = vs_qwen3_vl_rope_index(s->ids, t, d->image_token_id, (const int64_t(*)[3])s->grids,
+                                              s->n_images, d->merge_size, d->image_frame_time, pos)) != VS_OK)
             goto done;
         vs_qwen3_vl_mrope(pos, t, D, d->rope_theta, d->mrope_section, d->mrope_interleaved, cos + off * D,
                           sin + off * D);
@@ -401,15 +415,16 @@ enum vs_status vs_qwen3_vl_sample_logits_rows(struct vs_model *m, const struct v
     const struct vs_qwen3_vl_dims *d = &m->d;
     int64_t H = d->hidden, V = d->vocab, n = end - begin, in, outf;
     const struct vs_st_tensor *norm, *head = NULL;
-    char norm_name[64];
+    char norm_name[64], head_name[96];
     snprintf(norm_name, sizeof norm_name, "%snorm.weight", d->text_prefix);
-    bool computed = hooks && hooks->computes && hooks->computes(hooks->ctx, "lm_head", &in, &outf);
+    snprintf(head_name, sizeof head_name, "%s.weight", d->head_name);
+    bool computed = hooks && hooks->computes && hooks->computes(hooks->ctx, d->head_name, &in, &outf);
     if (computed && (in != H || outf != V))
-        return vs_error_set(VS_ERR_MODEL, "lm_head: %lld x %lld, the config implies %lld x %lld", (long long)outf,
-                            (long long)in, (long long)V, (long long)H);
+        return vs_error_set(VS_ERR_MODEL, "%s: %lld x %lld, the config implies %lld x %lld", d->head_name,
+                            (long long)outf, (long long)in, (long long)V, (long long)H);
     enum vs_status st = vs_qwen3_vl_tail_tensor(m, norm_name, &norm);
     if (st == VS_OK && !computed)
-        st = vs_qwen3_vl_tail_tensor(m, "lm_head.weight", &head);
+        st = vs_qwen3_vl_tail_tensor(m, head_name, &head);
     if (st != VS_OK || n == 0)
         return st;
     enum { BLOCK = 4096 };
@@ -424,7 +439,7 @@ enum vs_status vs_qwen3_vl_sample_logits_rows(struct vs_model *m, const struct v
     if ((st = vs_tensor_check_finite(norm, g, (size_t)H, 0)) == VS_OK)
         vs_rmsnorm_f32(s->hidden + begin * H, g, (float)d->rms_norm_eps, h, n, H);
     if (st == VS_OK && computed)
-        st = vs_linear_run(NULL, "lm_head", h, n, out, hooks);
+        st = vs_linear_run(NULL, d->head_name, h, n, out, hooks);
     size_t es = head ? vs_dtype_size(head->dtype) : 0;
     for (int64_t r0 = 0; r0 < V && st == VS_OK && !computed; r0 += BLOCK) {
         int64_t rows = V - r0 < BLOCK ? V - r0 : BLOCK;

@@ -275,7 +275,7 @@ enum vs_status vs_qwen3_vl_quarot_post_run(const struct vs_qwen3_vl_dims *d, boo
     enum vs_status st = refuse_tied(d, moe);
     if (st != VS_OK)
         return st;
-    const char *lm_head = "lm_head";
+    const char *lm_head = d->head_name;
     char norm[NAME_MAX_LEN];
     snprintf(norm, sizeof norm, "%snorm", d->text_prefix);
     if ((st = vs_quarot_add_fusion(out, norm, &lm_head, 1)) != VS_OK)

@@ -300,11 +300,12 @@ enum vs_status vs_qwen3_vl_logits_last(struct vs_model *m, const float *x, int64
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_st_tensor *norm, *head;
-    char norm_name[64];
+    char norm_name[64], head_name[96];
     snprintf(norm_name, sizeof norm_name, "%snorm.weight", d->text_prefix);
+    snprintf(head_name, sizeof head_name, "%s.weight", d->head_name);
     enum vs_status st = vs_qwen3_vl_tail_tensor(m, norm_name, &norm);
     if (st == VS_OK)
-        st = vs_qwen3_vl_tail_tensor(m, "lm_head.weight", &head);
+        st = vs_qwen3_vl_tail_tensor(m, head_name, &head);
     if (st != VS_OK)
         return st;
     float *g = vs_malloc((size_t)d->hidden * sizeof *g), *h = vs_malloc((size_t)d->hidden * sizeof *h);

@@ -90,6 +90,16 @@ enum vs_status vs_unit_add_slice_param(struct vs_unit *u, const char *name,
     return VS_OK;
 }
 
+enum vs_status vs_unit_keep_float(struct vs_unit *u, const char *module_name)
+{
+    for (size_t k = 0; k < u->n_linears; k++)
+        if (!strcmp(u->linears[k].name, module_name)) {
+            u->linears[k].kept_float = true;
+            return VS_OK;
+        }
+    return vs_error_set(VS_ERR_INTERNAL, "unit '%s': no linear '%s' to keep float", u->name, module_name);
+}
+
 int vs_unit_find_param(const struct vs_unit *u, const char *name)
 {
     for (size_t i = 0; i < u->n_params; i++)
@@ -125,6 +135,7 @@ enum vs_status vs_unit_add_linear(struct vs_unit *u, const char *module_name,
         return VS_ERR_NOMEM;
     l->weight = w;
     l->bias = b;
+    l->kept_float = false;
     u->n_linears++;
     return VS_OK;
 }

@@ -32,6 +32,8 @@ struct vs_linear {
     char *name;  /* module name, "model.visual.blocks.0.attn.qkv" */
     int weight;  /* index of the weight parameter in the unit */
     int bias;    /* index of the bias parameter, or -1 */
+    bool kept_float; /* outside every unit msModelSlim quantizes (InternVL's mlp1): no quantization
+                      * config selects it; it is computed, transformed and saved in float */
 };
 
 struct vs_unit {
@@ -57,6 +59,8 @@ enum vs_status vs_unit_add_slice_param(struct vs_unit *u, const char *name,
 /* Declares a Linear over already added parameters (by name); bias_name may be NULL. */
 enum vs_status vs_unit_add_linear(struct vs_unit *u, const char *module_name,
                                   const char *weight_name, const char *bias_name);
+/* Marks Linear module_name kept float (struct vs_linear). */
+enum vs_status vs_unit_keep_float(struct vs_unit *u, const char *module_name);
 /* Index of a parameter by name, or -1. */
 int vs_unit_find_param(const struct vs_unit *u, const char *name);
 

@@ -55,6 +55,8 @@ enum vs_status vs_unit_f32_make(const struct vs_unit *u, struct vs_unit_f32 **ou
         const struct vs_linear *l = &u->linears[i];
         st = vs_unit_add_linear(f->unit, l->name, u->params[l->weight].name,
                                 l->bias >= 0 ? u->params[l->bias].name : NULL);
+        if (st == VS_OK)
+            f->unit->linears[f->unit->n_linears - 1].kept_float = l->kept_float;
     }
     if (st != VS_OK) {
         vs_unit_f32_free(f);

@@ -246,7 +246,7 @@ static void claim_linears(struct run *r, const struct vs_unit *u, int *claim)
 {
     for (size_t i = 0; i < u->n_linears; i++) {
         claim[i] = -1;
-        for (size_t e = 0; e < r->n_lq; e++) {
+        for (size_t e = 0; e < r->n_lq && !u->linears[i].kept_float; e++) {
             if (vs_linear_quant_selects(&r->lq[e], u->linears[i].name)) {
                 claim[i] = (int)e;
                 break;

@@ -94,6 +94,8 @@ static enum vs_status view(const struct vs_unit *u, const bool *which, struct vs
         bool has_bias = l->bias >= 0 && (!which || which[l->bias]);
         if (!which || which[l->weight])
             st = vs_unit_add_linear(v, l->name, u->params[l->weight].name, has_bias ? u->params[l->bias].name : NULL);
+        if (st == VS_OK && (!which || which[l->weight]))
+            v->linears[v->n_linears - 1].kept_float = l->kept_float;
     }
     if (st != VS_OK) {
         vs_unit_free(v);

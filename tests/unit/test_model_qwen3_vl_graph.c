@@ -16,7 +16,7 @@ static struct vs_qwen3_vl_dims dims(bool moe)
 {
     static int64_t deepstack[3] = {1, 2, 3};
     return (struct vs_qwen3_vl_dims){
-        .vis_prefix = "model.visual.", .text_prefix = "model.language_model.", .hidden = 64, .layers = 3, .heads = 4, .kv_heads = 2, .head_dim = 16, .intermediate = 96,
+        .vis_prefix = "model.visual.", .text_prefix = "model.language_model.", .head_name = "lm_head", .hidden = 64, .layers = 3, .heads = 4, .kv_heads = 2, .head_dim = 16, .intermediate = 96,
         .experts = moe ? 3 : 0, .decoder_sparse_step = 1, .deepstack_indexes = deepstack, .n_deepstack = 3,
     };
 }
