@@ -1,10 +1,11 @@
-/* vlmslim-mkmodel: writes a synthetic Hugging Face Qwen3-VL, Qwen3-VL-MoE or Qwen2.5-VL checkpoint
- * with the real config fields, file set, tensor names and layouts (qwen3_vl_spec.md §1; for
- * Qwen2.5-VL the published checkpoints' layout, or with --layout new the one transformers >= 4.52
- * writes), for tests and benchmarks. What differs between the families (presets, config.json, side
- * files, the vision tower, the attention's norms and biases, tensor name prefixes) is in the
- * family table (struct mk_family); the value generator, sharding, --outliers and the digest are
- * shared.
+/* vlmslim-mkmodel: writes a synthetic Hugging Face Qwen3-VL, Qwen3-VL-MoE, Qwen2.5-VL or InternVL3.5
+ * checkpoint with the real config fields, file set, tensor names and layouts (qwen3_vl_spec.md §1;
+ * for Qwen2.5-VL the published checkpoints' layout, or with --layout new the one transformers >= 4.52
+ * writes; for InternVL3.5 the original trust_remote_code one: InternVLChatConfig, vision_model.*,
+ * mlp1.*, language_model.*), for tests and benchmarks. What differs between the families (presets,
+ * config.json, side files, the vision tower, the attention's norms and biases, tensor name
+ * prefixes, the added tokens) is in the family table (struct mk_family); the value generator,
+ * sharding, --outliers and the digest are shared.
  *
  * Values are deterministic in (--seed, tensor name): a splitmix64 stream per tensor gives
  * integers m that are scaled by powers of two, so every value is exact in the chosen dtype and
@@ -32,6 +33,7 @@
 #include "tensor/dtype.h"
 
 #include "mkmodel_chat_template.h"
+#include "mkmodel_chat_template_internvl.h"
 #include "mkmodel_chat_template_qwen2_5_vl.h"
 #include "mkmodel_tokenizer.h"
 
@@ -48,6 +50,7 @@ struct mk_dims {
     int64_t window_size; /* Qwen2.5-VL: window attention span in pixels, and the full-attention blocks */
     int64_t fullatt[64];
     size_t n_fullatt;
+    int64_t image_size; /* InternVL: force_image_size, the tile's side in pixels */
     int64_t hidden, layers, heads, kv_heads, head_dim, intermediate, experts, topk, moe_intermediate,
         vocab, sparse_step;
     int64_t mlp_only[256];
@@ -63,11 +66,14 @@ struct mk_family {
     const char *title; /* README.md ("Qwen3-VL" for both Qwen3-VL families) */
     bool moe;          /* Qwen3-VL-MoE: sparse layers (--experts ...) */
     bool qwen2_5;      /* Qwen2.5-VL: --window-size, --fullatt, --layout; no --deepstack, MoE options */
+    bool internvl;     /* InternVL3.5: --image-size, --vision-norm; the chat template in tokenizer_config.json */
+    const int *refused; /* the other families' options, 0-terminated ("not an option of --family") */
+    int added_tokens;  /* tokenizer.json's added tokens: MK_TOK_COUNT, or MK_TOK_COUNT_INTERNVL */
     bool qk_norm;      /* self_attn.q_norm / k_norm (Qwen3) */
     bool qkv_bias;     /* q_proj / k_proj / v_proj biases (Qwen2) */
     void (*tiny)(struct mk_dims *d), (*bench)(struct mk_dims *d);
     json_t *(*config)(const struct mk_options *o);
-    json_t *(*preprocessor)(void);
+    json_t *(*preprocessor)(const struct mk_options *o);
     const char *chat_template;
     int64_t model_max_length; /* tokenizer_config.json */
     enum vs_status (*plan_vision)(struct mk_plan *p, const struct mk_options *o);
@@ -76,13 +82,16 @@ struct mk_family {
 struct mk_options {
     const struct mk_family *fam;
     bool new_layout;           /* --layout new (Qwen2.5-VL; the Qwen3-VL families have only that one) */
-    const char *vis, *txt;     /* tensor name prefixes: "model.visual." / "visual.", "model.language_model." / "model." */
+    const char *vis, *txt;     /* tensor name prefixes: "model.visual." / "visual." / "vision_model.",
+                                  "model.language_model." / "model." / "language_model.model." */
+    const char *lm_head;       /* "lm_head.weight" / "language_model.lm_head.weight" */
     const char *out;
     enum vs_dtype dtype;
     int64_t shards;
     uint64_t seed;
     bool tie, quant_config, verbose;
     bool outliers; /* --outliers: see plant_outliers */
+    bool vision_rms; /* --vision-norm rms_norm (InternVL): InternViT-6B's RMSNorms, q/k norms, no qkv bias */
     struct mk_dims d;
 };
 
@@ -156,17 +165,41 @@ static void preset_bench_qwen2_5_vl(struct mk_dims *d)
     };
 }
 
+/* InternVL3.5 (InternViT-300M and a Qwen3 decoder): a 2-layer vision tower of width 32 on 56-pixel
+ * tiles (4x4 patches of 14, 4 image tokens after the 0.5 pixel shuffle) and a 2-layer decoder
+ * (hidden 64, 4/2 heads of 16): about 330 KB in bf16. */
+static void preset_tiny_internvl(struct mk_dims *d)
+{
+    *d = (struct mk_dims){
+        .v_depth = 2, .v_hidden = 32, .v_heads = 2, .v_intermediate = 64, .image_size = 56,
+        .hidden = 64, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 16, .intermediate = 128, .vocab = 320,
+    };
+}
+
+/* InternVL3.5-2B: its vision width (InternViT-300M: 1024, 16 heads, intermediate 4096, 448-pixel
+ * tiles) with 4 of the 24 blocks, and its text dimensions (Qwen3-1.7B: hidden 2048, 16/8 heads of
+ * 128, intermediate 6144, the real vocabulary) with 2 of the 28 layers: about 1.6 GB in bf16. */
+static void preset_bench_internvl(struct mk_dims *d)
+{
+    *d = (struct mk_dims){
+        .v_depth = 4, .v_hidden = 1024, .v_heads = 16, .v_intermediate = 4096, .image_size = 448,
+        .hidden = 2048, .layers = 2, .heads = 16, .kv_heads = 8, .head_dim = 128, .intermediate = 6144,
+        .vocab = 151936,
+    };
+}
+
 static void usage(FILE *f)
 {
-    fputs("usage: vlmslim-mkmodel --family qwen3_vl_moe|qwen3_vl|qwen2_5_vl --out DIR [--dtype bf16|f16|f32]\n"
-          "                       [--shards N] [--seed N] [--tie] [--quant-config-in-config]\n"
-          "                       [--preset tiny|bench] [--layout published|new] [--verbose]\n"
-          "                       [dimension overrides]\n"
+    fputs("usage: vlmslim-mkmodel --family qwen3_vl_moe|qwen3_vl|qwen2_5_vl|internvl --out DIR\n"
+          "                       [--dtype bf16|f16|f32] [--shards N] [--seed N] [--tie]\n"
+          "                       [--quant-config-in-config] [--preset tiny|bench] [--layout published|new]\n"
+          "                       [--vision-norm layer_norm|rms_norm] [--verbose] [dimension overrides]\n"
           "\n"
-          "Writes a synthetic Hugging Face Qwen3-VL(-MoE) or Qwen2.5-VL checkpoint: config.json,\n"
+          "Writes a synthetic Hugging Face Qwen3-VL(-MoE), Qwen2.5-VL or InternVL3.5 checkpoint: config.json,\n"
           "generation_config.json, preprocessor_config.json, tokenizer_config.json, chat_template.json\n"
-          "(a Qwen3-VL Instruct style chat template; for qwen2_5_vl the Qwen2.5-VL Instruct one),\n"
-          "tokenizer.json (a small byte-level BPE; not below --vocab 314, where the checkpoint serves\n"
+          "(a Qwen3-VL Instruct style chat template; for qwen2_5_vl the Qwen2.5-VL Instruct one; internvl\n"
+          "has a simple <|im_start|> template in tokenizer_config.json and no chat_template.json),\n"
+          "tokenizer.json (a small byte-level BPE; not below --vocab 314, internvl 317, where the checkpoint serves\n"
           "data-free tests only), README.md and model.safetensors (--shards 0, the default) or\n"
           "model-0000i-of-0000N.safetensors + model.safetensors.index.json. Values depend only on\n"
           "--seed (default 0).\n"
@@ -174,10 +207,11 @@ static void usage(FILE *f)
           "  --tie                      tie_word_embeddings: no lm_head.weight tensor\n"
           "  --outliers                 plant activation outliers (norm channels c % 16 == 5 times 64,\n"
           "                             the Linear input columns they feed divided by 64; bf16/f32 only)\n"
-          "  --quant-config-in-config   add a quantization_config (top level and text_config)\n"
+          "  --quant-config-in-config   add a quantization_config (top level and text_config / llm_config)\n"
           "  --preset tiny              (default) a few hundred KB (qwen2_5_vl: about 0.8 MB);\n"
           "                             bench: about 2.2 GB in bf16 (qwen2_5_vl: 2.9 GB, the 3B's shapes\n"
-          "                             with 2 decoder layers)\n"
+          "                             with 2 decoder layers; internvl: 1.6 GB, the 2B's widths with 4\n"
+          "                             vision blocks and 2 decoder layers)\n"
           "  --layout published         (qwen2_5_vl, the default) the published checkpoints' layout\n"
           "                             (transformers < 4.52): flat config.json, visual.*, model.*;\n"
           "                             new: transformers >= 4.52's, text_config, model.visual.*,\n"
@@ -192,7 +226,12 @@ static void usage(FILE *f)
           "qwen2_5_vl: --window-size N (pixels, a multiple of 28) --fullatt I,J,... (may be empty);\n"
           "  no --deepstack, --num-position-embeddings or MoE options; head_dim is --hidden / --heads\n"
           "  (--head-dim must agree); mrope_section is [t, h, h] with h = floor(3/8 * head_dim/2) and\n"
-          "  t = head_dim/2 - 2h ([16, 24, 24] for head_dim 128, [2, 3, 3] for the tiny preset's 16)\n",
+          "  t = head_dim/2 - 2h ([16, 24, 24] for head_dim 128, [2, 3, 3] for the tiny preset's 16)\n"
+          "internvl (InternVL3.5's original trust_remote_code layout, a Qwen3 decoder): --image-size N\n"
+          "  (force_image_size, a multiple of 28; the tiny preset's 56 gives 16 patches and 4 image tokens\n"
+          "  a tile); --vision-norm layer_norm (default, InternViT-300M: LayerNorms, qkv bias) or rms_norm\n"
+          "  (InternViT-6B: RMSNorms, q/k norms, no qkv bias); no --deepstack, --num-position-embeddings,\n"
+          "  MoE options, --layout, --window-size or --fullatt\n",
           f);
 }
 
@@ -231,7 +270,7 @@ enum {
     O_FAMILY = 1000, O_OUT, O_DTYPE, O_SHARDS, O_SEED, O_TIE, O_QCFG, O_PRESET, O_VERBOSE, O_HELP,
     O_V_DEPTH, O_V_HIDDEN, O_V_HEADS, O_V_INTER, O_DEEPSTACK, O_NUM_POS, O_HIDDEN, O_LAYERS, O_HEADS,
     O_KV_HEADS, O_HEAD_DIM, O_INTER, O_EXPERTS, O_TOPK, O_MOE_INTER, O_VOCAB, O_MLP_ONLY, O_SPARSE_STEP,
-    O_OUTLIERS, O_LAYOUT, O_WINDOW, O_FULLATT,
+    O_OUTLIERS, O_LAYOUT, O_WINDOW, O_FULLATT, O_VISION_NORM, O_IMAGE_SIZE,
 };
 
 static const struct option long_opts[] = {
@@ -267,6 +306,8 @@ static const struct option long_opts[] = {
     {"layout", required_argument, NULL, O_LAYOUT},
     {"window-size", required_argument, NULL, O_WINDOW},
     {"fullatt", required_argument, NULL, O_FULLATT},
+    {"vision-norm", required_argument, NULL, O_VISION_NORM},
+    {"image-size", required_argument, NULL, O_IMAGE_SIZE},
     {NULL, 0, NULL, 0},
 };
 
@@ -318,11 +359,19 @@ static enum vs_status check_dims(const struct mk_options *o)
     if (d->v_hidden % d->v_heads != 0)
         return vs_error_set(VS_ERR_USAGE, "--vision-hidden %lld is not a multiple of --vision-heads %lld",
                             (long long)d->v_hidden, (long long)d->v_heads);
-    int64_t n = 1;
-    while (n * n < d->num_pos)
-        n++;
-    if (n * n != d->num_pos)
-        return vs_error_set(VS_ERR_USAGE, "--num-position-embeddings %lld is not a square", (long long)d->num_pos);
+    if (o->fam->internvl) {
+        if (d->image_size % (14 * 2) != 0)
+            return vs_error_set(VS_ERR_USAGE,
+                                "--image-size %lld is not a multiple of 28 (patch_size 14, an even number of "
+                                "patches for the 0.5 pixel shuffle)",
+                                (long long)d->image_size);
+    } else {
+        int64_t n = 1;
+        while (n * n < d->num_pos)
+            n++;
+        if (n * n != d->num_pos)
+            return vs_error_set(VS_ERR_USAGE, "--num-position-embeddings %lld is not a square", (long long)d->num_pos);
+    }
     for (size_t i = 0; i < d->n_deepstack; i++)
         if (d->deepstack[i] >= d->v_depth)
             return vs_error_set(VS_ERR_USAGE, "--deepstack %lld: not a block index below --vision-depth %lld",
@@ -342,9 +391,13 @@ static enum vs_status check_dims(const struct mk_options *o)
     return VS_OK;
 }
 
-/* Options that only some families have. */
-static const int mk_qwen3_only[] = {O_DEEPSTACK, O_NUM_POS, O_EXPERTS, O_TOPK, O_MOE_INTER, O_MLP_ONLY, O_SPARSE_STEP};
-static const int mk_qwen2_5_only[] = {O_LAYOUT, O_WINDOW, O_FULLATT};
+/* Options that only some families have: what each family refuses (struct mk_family.refused). */
+#define MK_QWEN3_ONLY O_DEEPSTACK, O_NUM_POS, O_EXPERTS, O_TOPK, O_MOE_INTER, O_MLP_ONLY, O_SPARSE_STEP
+#define MK_QWEN2_5_ONLY O_LAYOUT, O_WINDOW, O_FULLATT
+#define MK_INTERNVL_ONLY O_VISION_NORM, O_IMAGE_SIZE
+static const int mk_refused_qwen3_vl[] = {MK_QWEN2_5_ONLY, MK_INTERNVL_ONLY, 0};
+static const int mk_refused_qwen2_5_vl[] = {MK_QWEN3_ONLY, MK_INTERNVL_ONLY, 0};
+static const int mk_refused_internvl[] = {MK_QWEN3_ONLY, MK_QWEN2_5_ONLY, 0};
 
 static enum vs_status parse_args(int argc, char **argv, struct mk_options *o, bool *help)
 {
@@ -420,6 +473,14 @@ static enum vs_status parse_args(int argc, char **argv, struct mk_options *o, bo
         case O_FULLATT:
             st = parse_list("fullatt", optarg, d->fullatt, sizeof d->fullatt / sizeof *d->fullatt, &d->n_fullatt);
             break;
+        case O_VISION_NORM:
+            if (strcmp(optarg, "rms_norm") == 0)
+                o->vision_rms = true;
+            else if (strcmp(optarg, "layer_norm") == 0)
+                o->vision_rms = false;
+            else
+                return vs_error_set(VS_ERR_USAGE, "--vision-norm %s: expected layer_norm or rms_norm", optarg);
+            break;
         case '?':
             if (optopt)
                 return vs_error_set(VS_ERR_USAGE, "option --%s needs a value", opt_name(optopt));
@@ -430,7 +491,7 @@ static enum vs_status parse_args(int argc, char **argv, struct mk_options *o, bo
                 : c == O_LAYERS ? &d->layers : c == O_HEADS ? &d->heads : c == O_KV_HEADS ? &d->kv_heads
                 : c == O_HEAD_DIM ? &d->head_dim : c == O_INTER ? &d->intermediate : c == O_EXPERTS ? &d->experts
                 : c == O_TOPK ? &d->topk : c == O_MOE_INTER ? &d->moe_intermediate : c == O_VOCAB ? &d->vocab
-                : c == O_WINDOW ? &d->window_size : &d->sparse_step;
+                : c == O_WINDOW ? &d->window_size : c == O_IMAGE_SIZE ? &d->image_size : &d->sparse_step;
             st = parse_int(opt_name(c), optarg, 1, 1 << 20, dst);
             break;
         }
@@ -440,19 +501,19 @@ static enum vs_status parse_args(int argc, char **argv, struct mk_options *o, bo
     if (optind < argc)
         return vs_error_set(VS_ERR_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
     if (!family)
-        return vs_error_set(VS_ERR_USAGE, "--family is required (qwen3_vl_moe, qwen3_vl or qwen2_5_vl)");
+        return vs_error_set(VS_ERR_USAGE, "--family is required (qwen3_vl_moe, qwen3_vl, qwen2_5_vl or internvl)");
     if (!(o->fam = find_family(family)))
-        return vs_error_set(VS_ERR_USAGE, "--family %s: expected qwen3_vl_moe or qwen3_vl (Qwen3-VL), or qwen2_5_vl (Qwen2.5-VL)",
+        return vs_error_set(VS_ERR_USAGE,
+                            "--family %s: expected qwen3_vl_moe or qwen3_vl (Qwen3-VL), or qwen2_5_vl (Qwen2.5-VL), "
+                            "or internvl (InternVL3.5)",
                             family);
-    const int *other = o->fam->qwen2_5 ? mk_qwen3_only : mk_qwen2_5_only;
-    size_t n_other = o->fam->qwen2_5 ? sizeof mk_qwen3_only / sizeof *mk_qwen3_only
-                                     : sizeof mk_qwen2_5_only / sizeof *mk_qwen2_5_only;
-    for (size_t i = 0; i < n_other; i++)
-        if (given & (1ULL << (other[i] - O_FAMILY)))
-            return vs_error_set(VS_ERR_USAGE, "--%s: not an option of --family %s", opt_name(other[i]), o->fam->name);
+    for (const int *r = o->fam->refused; *r; r++)
+        if (given & (1ULL << (*r - O_FAMILY)))
+            return vs_error_set(VS_ERR_USAGE, "--%s: not an option of --family %s", opt_name(*r), o->fam->name);
     bool published = o->fam->qwen2_5 && !o->new_layout;
-    o->vis = published ? "visual." : "model.visual.";
-    o->txt = published ? "model." : "model.language_model.";
+    o->vis = o->fam->internvl ? "vision_model." : published ? "visual." : "model.visual.";
+    o->txt = o->fam->internvl ? "language_model.model." : published ? "model." : "model.language_model.";
+    o->lm_head = o->fam->internvl ? "language_model.lm_head.weight" : "lm_head.weight";
     if (!o->out)
         return vs_error_set(VS_ERR_USAGE, "--out is required");
     if (o->outliers && o->dtype == VS_DTYPE_F16)
@@ -478,6 +539,12 @@ static bool mk_is_moe_layer(const struct mk_options *o, int64_t i)
         if (o->d.mlp_only[k] == i)
             return false;
     return (i + 1) % o->d.sparse_step == 0;
+}
+
+/* Id of an added token in this checkpoint's tokenizer (mk_special_id for the family's added tokens). */
+static int64_t tok_id(const struct mk_options *o, enum mk_special k)
+{
+    return mk_special_id(o->d.vocab, o->fam->added_tokens, k);
 }
 
 static const char *torch_dtype_name(enum vs_dtype dt)
@@ -507,11 +574,11 @@ static json_t *make_config_qwen3_vl(const struct mk_options *o)
 
     json_object_set_new(tc, "attention_bias", json_false());
     json_object_set_new(tc, "attention_dropout", json_real(0.0));
-    json_object_set_new(tc, "bos_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_ENDOFTEXT)));
+    json_object_set_new(tc, "bos_token_id", json_integer(tok_id(o, MK_TOK_ENDOFTEXT)));
     if (o->fam->moe)
         json_object_set_new(tc, "decoder_sparse_step", json_integer(d->sparse_step));
     json_object_set_new(tc, "dtype", json_string(torch_dtype_name(o->dtype)));
-    json_object_set_new(tc, "eos_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_IM_END)));
+    json_object_set_new(tc, "eos_token_id", json_integer(tok_id(o, MK_TOK_IM_END)));
     json_object_set_new(tc, "head_dim", json_integer(d->head_dim));
     json_object_set_new(tc, "hidden_act", json_string("silu"));
     json_object_set_new(tc, "hidden_size", json_integer(d->hidden));
@@ -563,7 +630,7 @@ static json_t *make_config_qwen3_vl(const struct mk_options *o)
     json_array_append_new(arch, json_string(o->fam->moe ? "Qwen3VLMoeForConditionalGeneration"
                                                    : "Qwen3VLForConditionalGeneration"));
     json_object_set_new(root, "architectures", arch);
-    json_object_set_new(root, "image_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_IMAGE_PAD)));
+    json_object_set_new(root, "image_token_id", json_integer(tok_id(o, MK_TOK_IMAGE_PAD)));
     json_object_set_new(root, "model_type", json_string(o->fam->moe ? "qwen3_vl_moe" : "qwen3_vl"));
     if (o->quant_config)
         json_object_set_new(root, "quantization_config", quantization_config());
@@ -571,10 +638,10 @@ static json_t *make_config_qwen3_vl(const struct mk_options *o)
     json_object_set_new(root, "tie_word_embeddings", json_boolean(o->tie));
     json_object_set_new(root, "torch_dtype", json_string(torch_dtype_name(o->dtype)));
     json_object_set_new(root, "transformers_version", json_string("4.57.1"));
-    json_object_set_new(root, "video_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_VIDEO_PAD)));
+    json_object_set_new(root, "video_token_id", json_integer(tok_id(o, MK_TOK_VIDEO_PAD)));
     json_object_set_new(root, "vision_config", vc);
-    json_object_set_new(root, "vision_end_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_VISION_END)));
-    json_object_set_new(root, "vision_start_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_VISION_START)));
+    json_object_set_new(root, "vision_end_token_id", json_integer(tok_id(o, MK_TOK_VISION_END)));
+    json_object_set_new(root, "vision_start_token_id", json_integer(tok_id(o, MK_TOK_VISION_START)));
     return root;
 }
 
@@ -604,13 +671,13 @@ static json_t *make_config_qwen2_5_vl(const struct mk_options *o)
     json_array_append_new(arch, json_string("Qwen2_5_VLForConditionalGeneration"));
     json_object_set_new(root, "architectures", arch);
     json_object_set_new(tc, "attention_dropout", json_real(0.0));
-    json_object_set_new(tc, "bos_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_ENDOFTEXT)));
-    json_object_set_new(tc, "eos_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_IM_END)));
-    json_object_set_new(root, "vision_start_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_VISION_START)));
-    json_object_set_new(root, "vision_end_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_VISION_END)));
-    json_object_set_new(root, "vision_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_VISION_PAD)));
-    json_object_set_new(root, "image_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_IMAGE_PAD)));
-    json_object_set_new(root, "video_token_id", json_integer(mk_special_id(d->vocab, MK_TOK_VIDEO_PAD)));
+    json_object_set_new(tc, "bos_token_id", json_integer(tok_id(o, MK_TOK_ENDOFTEXT)));
+    json_object_set_new(tc, "eos_token_id", json_integer(tok_id(o, MK_TOK_IM_END)));
+    json_object_set_new(root, "vision_start_token_id", json_integer(tok_id(o, MK_TOK_VISION_START)));
+    json_object_set_new(root, "vision_end_token_id", json_integer(tok_id(o, MK_TOK_VISION_END)));
+    json_object_set_new(root, "vision_token_id", json_integer(tok_id(o, MK_TOK_VISION_PAD)));
+    json_object_set_new(root, "image_token_id", json_integer(tok_id(o, MK_TOK_IMAGE_PAD)));
+    json_object_set_new(root, "video_token_id", json_integer(tok_id(o, MK_TOK_VIDEO_PAD)));
     json_object_set_new(tc, "hidden_act", json_string("silu"));
     json_object_set_new(tc, "hidden_size", json_integer(d->hidden));
     json_object_set_new(tc, "initializer_range", json_real(0.02));
@@ -672,15 +739,110 @@ static json_t *make_config_qwen2_5_vl(const struct mk_options *o)
     return root;
 }
 
-static json_t *make_generation_config(int64_t vocab)
+static json_t *string_list1(const char *s)
+{
+    json_t *a = json_array();
+    json_array_append_new(a, json_string(s));
+    return a;
+}
+
+/* config.json of InternVLChatModel in its original (trust_remote_code) layout, as
+ * InternVLChatConfig.to_json_string writes it (written with sorted keys): the chat model's fields,
+ * llm_config (Qwen3ForCausalLM) and vision_config (InternVisionModel; --vision-norm rms_norm gives
+ * InternViT-6B's RMSNorms and q/k normalization without a qkv bias). InternVL's image tokens are
+ * not in config.json: the model takes <IMG_CONTEXT>'s id from the tokenizer. */
+static json_t *make_config_internvl(const struct mk_options *o)
+{
+    const struct mk_dims *d = &o->d;
+    json_t *root = json_object(), *lc = json_object(), *vc = json_object(), *am = json_object();
+    const char *dtype = torch_dtype_name(o->dtype);
+
+    json_object_set_new(root, "architectures", string_list1("InternVLChatModel"));
+    json_object_set_new(am, "AutoConfig", json_string("configuration_internvl_chat.InternVLChatConfig"));
+    json_object_set_new(am, "AutoModel", json_string("modeling_internvl_chat.InternVLChatModel"));
+    json_object_set_new(am, "AutoModelForCausalLM", json_string("modeling_internvl_chat.InternVLChatModel"));
+    json_object_set_new(root, "auto_map", am);
+    json_object_set_new(root, "downsample_ratio", json_real(0.5));
+    json_object_set_new(root, "dynamic_image_size", json_true());
+    json_object_set_new(root, "force_image_size", json_integer(d->image_size));
+    json_object_set_new(root, "max_dynamic_patch", json_integer(12));
+    json_object_set_new(root, "min_dynamic_patch", json_integer(1));
+    json_object_set_new(root, "model_type", json_string("internvl_chat"));
+    json_object_set_new(root, "pad2square", json_false());
+    json_object_set_new(root, "ps_version", json_string("v2"));
+    json_object_set_new(root, "select_layer", json_integer(-1));
+    json_object_set_new(root, "template", json_string("internvl2_5"));
+    json_object_set_new(root, "tie_word_embeddings", json_boolean(o->tie));
+    json_object_set_new(root, "torch_dtype", json_string(dtype));
+    json_object_set_new(root, "use_backbone_lora", json_integer(0));
+    json_object_set_new(root, "use_llm_lora", json_integer(0));
+    json_object_set_new(root, "use_thumbnail", json_true());
+
+    json_object_set_new(lc, "architectures", string_list1("Qwen3ForCausalLM"));
+    json_object_set_new(lc, "attention_bias", json_false());
+    json_object_set_new(lc, "attention_dropout", json_real(0.0));
+    json_object_set_new(lc, "bos_token_id", json_integer(tok_id(o, MK_TOK_ENDOFTEXT)));
+    json_object_set_new(lc, "eos_token_id", json_integer(tok_id(o, MK_TOK_IM_END)));
+    json_object_set_new(lc, "head_dim", json_integer(d->head_dim));
+    json_object_set_new(lc, "hidden_act", json_string("silu"));
+    json_object_set_new(lc, "hidden_size", json_integer(d->hidden));
+    json_object_set_new(lc, "initializer_range", json_real(0.02));
+    json_object_set_new(lc, "intermediate_size", json_integer(d->intermediate));
+    json_object_set_new(lc, "max_position_embeddings", json_integer(40960));
+    json_object_set_new(lc, "max_window_layers", json_integer(d->layers));
+    json_object_set_new(lc, "model_type", json_string("qwen3"));
+    json_object_set_new(lc, "num_attention_heads", json_integer(d->heads));
+    json_object_set_new(lc, "num_hidden_layers", json_integer(d->layers));
+    json_object_set_new(lc, "num_key_value_heads", json_integer(d->kv_heads));
+    json_object_set_new(lc, "rms_norm_eps", json_real(1e-6));
+    json_object_set_new(lc, "rope_scaling", json_null());
+    json_object_set_new(lc, "rope_theta", json_real(1000000.0));
+    json_object_set_new(lc, "sliding_window", json_null());
+    json_object_set_new(lc, "tie_word_embeddings", json_boolean(o->tie));
+    json_object_set_new(lc, "torch_dtype", json_string(dtype));
+    json_object_set_new(lc, "use_cache", json_true());
+    json_object_set_new(lc, "use_sliding_window", json_false());
+    json_object_set_new(lc, "vocab_size", json_integer(d->vocab));
+    json_object_set_new(root, "llm_config", lc);
+
+    json_object_set_new(vc, "architectures", string_list1("InternVisionModel"));
+    json_object_set_new(vc, "attention_dropout", json_real(0.0));
+    json_object_set_new(vc, "drop_path_rate", json_real(0.0));
+    json_object_set_new(vc, "dropout", json_real(0.0));
+    json_object_set_new(vc, "hidden_act", json_string("gelu"));
+    json_object_set_new(vc, "hidden_size", json_integer(d->v_hidden));
+    json_object_set_new(vc, "image_size", json_integer(d->image_size));
+    json_object_set_new(vc, "initializer_factor", json_real(1.0));
+    json_object_set_new(vc, "initializer_range", json_real(0.02));
+    json_object_set_new(vc, "intermediate_size", json_integer(d->v_intermediate));
+    json_object_set_new(vc, "layer_norm_eps", json_real(1e-6));
+    json_object_set_new(vc, "model_type", json_string("intern_vit_6b"));
+    json_object_set_new(vc, "norm_type", json_string(o->vision_rms ? "rms_norm" : "layer_norm"));
+    json_object_set_new(vc, "num_attention_heads", json_integer(d->v_heads));
+    json_object_set_new(vc, "num_channels", json_integer(3));
+    json_object_set_new(vc, "num_hidden_layers", json_integer(d->v_depth));
+    json_object_set_new(vc, "patch_size", json_integer(14));
+    json_object_set_new(vc, "qk_normalization", json_boolean(o->vision_rms));
+    json_object_set_new(vc, "qkv_bias", json_boolean(!o->vision_rms));
+    json_object_set_new(vc, "torch_dtype", json_string(dtype));
+    json_object_set_new(vc, "use_flash_attn", json_false());
+    json_object_set_new(root, "vision_config", vc);
+    if (o->quant_config) {
+        json_object_set_new(root, "quantization_config", quantization_config());
+        json_object_set_new(lc, "quantization_config", quantization_config());
+    }
+    return root;
+}
+
+static json_t *make_generation_config(const struct mk_options *o)
 {
     json_t *g = json_object(), *eos = json_array();
-    json_array_append_new(eos, json_integer(mk_special_id(vocab, MK_TOK_IM_END)));
-    json_array_append_new(eos, json_integer(mk_special_id(vocab, MK_TOK_ENDOFTEXT)));
-    json_object_set_new(g, "bos_token_id", json_integer(mk_special_id(vocab, MK_TOK_ENDOFTEXT)));
+    json_array_append_new(eos, json_integer(tok_id(o, MK_TOK_IM_END)));
+    json_array_append_new(eos, json_integer(tok_id(o, MK_TOK_ENDOFTEXT)));
+    json_object_set_new(g, "bos_token_id", json_integer(tok_id(o, MK_TOK_ENDOFTEXT)));
     json_object_set_new(g, "do_sample", json_true());
     json_object_set_new(g, "eos_token_id", eos);
-    json_object_set_new(g, "pad_token_id", json_integer(mk_special_id(vocab, MK_TOK_ENDOFTEXT)));
+    json_object_set_new(g, "pad_token_id", json_integer(tok_id(o, MK_TOK_ENDOFTEXT)));
     json_object_set_new(g, "repetition_penalty", json_real(1.0));
     json_object_set_new(g, "temperature", json_real(0.7));
     json_object_set_new(g, "top_k", json_integer(20));
@@ -689,8 +851,9 @@ static json_t *make_generation_config(int64_t vocab)
     return g;
 }
 
-static json_t *make_preprocessor_config(void)
+static json_t *make_preprocessor_config(const struct mk_options *o)
 {
+    (void)o;
     json_t *p = json_object(), *mean = json_array(), *std = json_array(), *size = json_object();
     for (int i = 0; i < 3; i++) {
         json_array_append_new(mean, json_real(0.5));
@@ -710,8 +873,9 @@ static json_t *make_preprocessor_config(void)
 }
 
 /* preprocessor_config.json of the published Qwen2.5-VL checkpoints. */
-static json_t *make_preprocessor_config_qwen2_5_vl(void)
+static json_t *make_preprocessor_config_qwen2_5_vl(const struct mk_options *o)
 {
+    (void)o;
     static const double mean[3] = {0.48145466, 0.4578275, 0.40821073}, std[3] = {0.26862954, 0.26130258, 0.27577711};
     json_t *p = json_object(), *m = json_array(), *s = json_array();
     for (int i = 0; i < 3; i++) {
@@ -730,16 +894,44 @@ static json_t *make_preprocessor_config_qwen2_5_vl(void)
     return p;
 }
 
-static json_t *make_tokenizer_config(int64_t model_max_length)
+/* preprocessor_config.json of the InternVL3.5 repositories (a CLIP image processor at the tile
+ * size, ImageNet's mean and std). */
+static json_t *make_preprocessor_config_internvl(const struct mk_options *o)
+{
+    static const double mean[3] = {0.485, 0.456, 0.406}, std[3] = {0.229, 0.224, 0.225};
+    json_t *p = json_object(), *m = json_array(), *s = json_array();
+    for (int i = 0; i < 3; i++) {
+        json_array_append_new(m, json_real(mean[i]));
+        json_array_append_new(s, json_real(std[i]));
+    }
+    json_object_set_new(p, "crop_size", json_integer(o->d.image_size));
+    json_object_set_new(p, "do_center_crop", json_true());
+    json_object_set_new(p, "do_normalize", json_true());
+    json_object_set_new(p, "do_resize", json_true());
+    json_object_set_new(p, "feature_extractor_type", json_string("CLIPFeatureExtractor"));
+    json_object_set_new(p, "image_mean", m);
+    json_object_set_new(p, "image_std", s);
+    json_object_set_new(p, "resample", json_integer(3));
+    json_object_set_new(p, "size", json_integer(o->d.image_size));
+    return p;
+}
+
+/* tokenizer_config.json (keys sorted, as transformers writes it). InternVL3.5's also lists the added
+ * tokens (added_tokens_decoder) and holds the chat template. */
+static json_t *make_tokenizer_config(const struct mk_options *o)
 {
     json_t *t = json_object();
     json_object_set_new(t, "add_bos_token", json_false());
     json_object_set_new(t, "add_prefix_space", json_false());
+    if (o->fam->internvl)
+        json_object_set_new(t, "added_tokens_decoder", mk_added_tokens_decoder(o->d.vocab, o->fam->added_tokens));
     json_object_set_new(t, "bos_token", json_null());
+    if (o->fam->internvl)
+        json_object_set_new(t, "chat_template", json_string(o->fam->chat_template));
     json_object_set_new(t, "clean_up_tokenization_spaces", json_false());
     json_object_set_new(t, "eos_token", json_string("<|im_end|>"));
     json_object_set_new(t, "errors", json_string("replace"));
-    json_object_set_new(t, "model_max_length", json_integer(model_max_length));
+    json_object_set_new(t, "model_max_length", json_integer(o->fam->model_max_length));
     json_object_set_new(t, "pad_token", json_string("<|endoftext|>"));
     json_object_set_new(t, "split_special_tokens", json_false());
     json_object_set_new(t, "tokenizer_class", json_string("Qwen2Tokenizer"));
@@ -892,6 +1084,54 @@ static enum vs_status plan_vision_qwen2_5_vl(struct mk_plan *p, const struct mk_
     return plan_linear(p, mod, d->hidden, m4, true);
 }
 
+/* InternVisionModel (trust_remote_code layout): a Conv2d patch embedding with a bias, the class
+ * embedding and a position embedding over the (S/14)^2 patches + 1, pre-norm blocks (norm1 / norm2:
+ * LayerNorms, or RMSNorms with --vision-norm rms_norm, which also gives the attention q_norm / k_norm
+ * over the whole width and a bias-free qkv) with layer scales ls1 / ls2; then the projector mlp1
+ * (a LayerNorm over the 4·C channels of the 0.5 pixel shuffle, Linear, GELU, Linear). */
+static enum vs_status plan_vision_internvl(struct mk_plan *p, const struct mk_options *o)
+{
+    const struct mk_dims *d = &o->d;
+    int64_t c = d->v_hidden, m4 = 4 * c, iv = d->v_intermediate, patch = 3 * 14 * 14, side = d->image_size / 14;
+    bool ln = !o->vision_rms;
+    enum vs_status st;
+    char mod[MK_NAME_MAX];
+    ADD(MK_EMBED, 0, 3, SHAPE(1, 1, c), "%sembeddings.class_embedding", o->vis);
+    ADD(MK_LINEAR, patch, 4, SHAPE(c, 3, 14, 14), "%sembeddings.patch_embedding.weight", o->vis);
+    ADD(MK_BIAS, patch, 1, SHAPE(c), "%sembeddings.patch_embedding.bias", o->vis);
+    ADD(MK_EMBED, 0, 3, SHAPE(1, side * side + 1, c), "%sembeddings.position_embedding", o->vis);
+    for (int64_t i = 0; i < d->v_depth; i++) {
+        char pre[96];
+        snprintf(pre, sizeof pre, "%sencoder.layers.%lld", o->vis, (long long)i);
+        for (int k = 1; k <= 2; k++) {
+            ADD(MK_NORM, 0, 1, SHAPE(c), "%s.norm%d.weight", pre, k);
+            if (ln)
+                ADD(MK_NORM_BIAS, 0, 1, SHAPE(c), "%s.norm%d.bias", pre, k);
+        }
+        snprintf(mod, sizeof mod, "%s.attn.qkv", pre);
+        if ((st = plan_linear(p, mod, 3 * c, c, ln)) != VS_OK)
+            return st;
+        if (!ln) {
+            ADD(MK_NORM, 0, 1, SHAPE(c), "%s.attn.q_norm.weight", pre);
+            ADD(MK_NORM, 0, 1, SHAPE(c), "%s.attn.k_norm.weight", pre);
+        }
+        static const char *const names[3] = {"attn.proj", "mlp.fc1", "mlp.fc2"};
+        const int64_t outs[3] = {c, iv, c}, ins[3] = {c, c, iv};
+        for (int k = 0; k < 3; k++) {
+            snprintf(mod, sizeof mod, "%s.%s", pre, names[k]);
+            if ((st = plan_linear(p, mod, outs[k], ins[k], true)) != VS_OK)
+                return st;
+        }
+        ADD(MK_NORM, 0, 1, SHAPE(c), "%s.ls1", pre);
+        ADD(MK_NORM, 0, 1, SHAPE(c), "%s.ls2", pre);
+    }
+    ADD(MK_NORM, 0, 1, SHAPE(m4), "mlp1.0.weight");
+    ADD(MK_NORM_BIAS, 0, 1, SHAPE(m4), "mlp1.0.bias");
+    if ((st = plan_linear(p, "mlp1.1", d->hidden, m4, true)) != VS_OK)
+        return st;
+    return plan_linear(p, "mlp1.3", d->hidden, d->hidden, true);
+}
+
 /* The decoder (Qwen3: q_norm / k_norm; Qwen2: q/k/v biases; Qwen3-MoE: sparse layers). */
 static enum vs_status plan_text(struct mk_plan *p, const struct mk_options *o)
 {
@@ -956,7 +1196,7 @@ static enum vs_status plan_text(struct mk_plan *p, const struct mk_options *o)
     }
     ADD(MK_NORM, 0, 1, SHAPE(h), "%snorm.weight", o->txt);
     if (!o->tie)
-        ADD(MK_EMBED, 0, 2, SHAPE(d->vocab, h), "lm_head.weight");
+        ADD(MK_EMBED, 0, 2, SHAPE(d->vocab, h), "%s", o->lm_head);
     return VS_OK;
 }
 
@@ -1066,9 +1306,10 @@ static void fill(const struct mk_tensor *t, uint64_t seed, enum vs_dtype dt, voi
  * MK_OUTLIER_FACTOR (weight and bias), and the same input columns of those Linears (qkv, fc1 or
  * Qwen2.5-VL's vision gate/up; q/k/v; gate/up, the MoE router and fused experts; lm_head) divided
  * by it. The mergers' norms are left alone: their output is regrouped 2x2 before the Linear
- * (Qwen3-VL's merger norm, Qwen2.5-VL's ln_q). A power of two, so exact in bf16 and f32: the
- * activations entering those Linears get channels 64 times larger, which is what smoothing and
- * rotation are for. */
+ * (Qwen3-VL's merger norm, Qwen2.5-VL's ln_q); so is InternVL's projector norm mlp1.0 (after its
+ * pixel shuffle), so that the projector stays as it is in every family. A power of two, so exact
+ * in bf16 and f32: the activations entering those Linears get channels 64 times larger, which is
+ * what smoothing and rotation are for. */
 #define MK_OUTLIER_FACTOR 64.0f
 #define MK_OUTLIER_CHANNEL(c) ((c) % 16 == 5)
 
@@ -1083,13 +1324,14 @@ static void plant_outliers(const struct mk_options *o, const struct mk_tensor *t
 {
     static const char *const norms[] = {".norm1.weight", ".norm1.bias", ".norm2.weight", ".norm2.bias",
                                         ".input_layernorm.weight", ".post_attention_layernorm.weight"};
-    static const char *const readers[] = {".attn.qkv.weight", ".mlp.linear_fc1.weight", ".self_attn.q_proj.weight",
+    static const char *const readers[] = {".attn.qkv.weight", ".mlp.linear_fc1.weight", ".mlp.fc1.weight",
+                                          ".self_attn.q_proj.weight",
                                           ".self_attn.k_proj.weight", ".self_attn.v_proj.weight",
                                           ".mlp.gate_proj.weight", ".mlp.up_proj.weight", ".mlp.gate.weight"};
     char final_norm[MK_NAME_MAX];
     snprintf(final_norm, sizeof final_norm, "%snorm.weight", o->txt);
     bool norm = strcmp(t->name, final_norm) == 0 && !o->tie;
-    bool reader = strcmp(t->name, "lm_head.weight") == 0;
+    bool reader = strcmp(t->name, o->lm_head) == 0;
     for (size_t i = 0; i < sizeof norms / sizeof *norms; i++)
         norm |= vs_str_ends_with(t->name, norms[i]) && strncmp(t->name, "model.visual.merger", 19) != 0 &&
                 strncmp(t->name, "model.visual.deepstack", 22) != 0;
@@ -1271,16 +1513,23 @@ static enum vs_status write_weights(const struct mk_options *o, const struct mk_
 /* ------------------------------------------------------------------ the families */
 
 static const struct mk_family mk_families[] = {
-    {.name = "qwen3_vl_moe", .title = "Qwen3-VL", .moe = true, .qk_norm = true, .tiny = preset_tiny,
-     .bench = preset_bench, .config = make_config_qwen3_vl, .preprocessor = make_preprocessor_config,
-     .chat_template = MK_CHAT_TEMPLATE, .model_max_length = 262144, .plan_vision = plan_vision_qwen3_vl},
-    {.name = "qwen3_vl", .title = "Qwen3-VL", .qk_norm = true, .tiny = preset_tiny, .bench = preset_bench,
-     .config = make_config_qwen3_vl, .preprocessor = make_preprocessor_config, .chat_template = MK_CHAT_TEMPLATE,
-     .model_max_length = 262144, .plan_vision = plan_vision_qwen3_vl},
-    {.name = "qwen2_5_vl", .title = "Qwen2.5-VL", .qwen2_5 = true, .qkv_bias = true, .tiny = preset_tiny_qwen2_5_vl,
-     .bench = preset_bench_qwen2_5_vl, .config = make_config_qwen2_5_vl,
-     .preprocessor = make_preprocessor_config_qwen2_5_vl, .chat_template = MK_CHAT_TEMPLATE_QWEN2_5_VL,
-     .model_max_length = 131072, .plan_vision = plan_vision_qwen2_5_vl},
+    {.name = "qwen3_vl_moe", .title = "Qwen3-VL", .moe = true, .qk_norm = true, .refused = mk_refused_qwen3_vl,
+     .added_tokens = MK_TOK_COUNT, .tiny = preset_tiny, .bench = preset_bench, .config = make_config_qwen3_vl,
+     .preprocessor = make_preprocessor_config, .chat_template = MK_CHAT_TEMPLATE, .model_max_length = 262144,
+     .plan_vision = plan_vision_qwen3_vl},
+    {.name = "qwen3_vl", .title = "Qwen3-VL", .qk_norm = true, .refused = mk_refused_qwen3_vl,
+     .added_tokens = MK_TOK_COUNT, .tiny = preset_tiny, .bench = preset_bench, .config = make_config_qwen3_vl,
+     .preprocessor = make_preprocessor_config, .chat_template = MK_CHAT_TEMPLATE, .model_max_length = 262144,
+     .plan_vision = plan_vision_qwen3_vl},
+    {.name = "qwen2_5_vl", .title = "Qwen2.5-VL", .qwen2_5 = true, .qkv_bias = true, .refused = mk_refused_qwen2_5_vl,
+     .added_tokens = MK_TOK_COUNT, .tiny = preset_tiny_qwen2_5_vl, .bench = preset_bench_qwen2_5_vl,
+     .config = make_config_qwen2_5_vl, .preprocessor = make_preprocessor_config_qwen2_5_vl,
+     .chat_template = MK_CHAT_TEMPLATE_QWEN2_5_VL, .model_max_length = 131072, .plan_vision = plan_vision_qwen2_5_vl},
+    /* InternVL3.5 with a dense Qwen3 decoder (1B to 38B; 30B-A3B, 241B-A28B and 20B-A4B differ) */
+    {.name = "internvl", .title = "InternVL3.5", .internvl = true, .qk_norm = true, .refused = mk_refused_internvl,
+     .added_tokens = MK_TOK_COUNT_INTERNVL, .tiny = preset_tiny_internvl, .bench = preset_bench_internvl,
+     .config = make_config_internvl, .preprocessor = make_preprocessor_config_internvl,
+     .chat_template = MK_CHAT_TEMPLATE_INTERNVL, .model_max_length = 40960, .plan_vision = plan_vision_internvl},
 };
 
 static const struct mk_family *find_family(const char *name)
@@ -1318,12 +1567,16 @@ static enum vs_status run(const struct mk_options *o)
     st = readme_path && readme ? vs_fs_write_file(readme_path, readme, strlen(readme), 0644) : VS_ERR_NOMEM;
     free(readme_path);
     free(readme);
-    if (st != VS_OK || (st = write_json_sorted(o->out, "config.json", o->fam->config(o), o->fam->qwen2_5 && o->new_layout)) != VS_OK ||
-        (st = write_json(o->out, "generation_config.json", make_generation_config(o->d.vocab))) != VS_OK ||
-        (mk_tokenizer_fits(o->d.vocab) && (st = mk_tokenizer_write(o->out, o->d.vocab)) != VS_OK) ||
-        (st = write_json(o->out, "preprocessor_config.json", o->fam->preprocessor())) != VS_OK ||
-        (st = write_json(o->out, "tokenizer_config.json", make_tokenizer_config(o->fam->model_max_length))) != VS_OK ||
-        (st = write_json(o->out, "chat_template.json", json_pack("{s:s}", "chat_template", o->fam->chat_template))) != VS_OK ||
+    bool sorted = (o->fam->qwen2_5 && o->new_layout) || o->fam->internvl;
+    int n_added = o->fam->added_tokens;
+    if (st != VS_OK || (st = write_json_sorted(o->out, "config.json", o->fam->config(o), sorted)) != VS_OK ||
+        (st = write_json(o->out, "generation_config.json", make_generation_config(o))) != VS_OK ||
+        (mk_tokenizer_fits(o->d.vocab, n_added) &&
+         (st = mk_tokenizer_write_added(o->out, o->d.vocab, n_added)) != VS_OK) ||
+        (st = write_json(o->out, "preprocessor_config.json", o->fam->preprocessor(o))) != VS_OK ||
+        (st = write_json(o->out, "tokenizer_config.json", make_tokenizer_config(o))) != VS_OK ||
+        (!o->fam->internvl &&
+         (st = write_json(o->out, "chat_template.json", json_pack("{s:s}", "chat_template", o->fam->chat_template))) != VS_OK) ||
         (st = write_weights(o, &plan, part, &digest)) != VS_OK)
         goto out;
     if (o->verbose)

@@ -1,6 +1,7 @@
 #include "mkmodel_tokenizer.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,15 +10,22 @@
 
 #define MK_REAL_SPECIAL_BASE 151643
 
-/* The added tokens of Qwen3's tokenizer.json; the first 14 are special. */
-static const char *const special_tokens[MK_TOK_COUNT] = {
+/* The added tokens of Qwen3's tokenizer.json, of which the first 14 are special, then InternVL's
+ * (special, as in InternVL3.5's tokenizer.json). */
+static const char *const special_tokens[MK_TOK_COUNT_INTERNVL] = {
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
     "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
     "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<tool_call>",
     "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>",
     "<|repo_name|>", "<|file_sep|>", "<tool_response>", "</tool_response>", "<think>", "</think>",
+    "<img>", "</img>", "<IMG_CONTEXT>",
 };
 #define MK_N_SPECIAL_FLAGGED 14
+
+static bool is_special(int k)
+{
+    return k < MK_N_SPECIAL_FLAGGED || k >= MK_TOK_COUNT;
+}
 
 /* Merges of frequent English pairs, in priority order; each joins two tokens that exist by then.
  * "Ġ" is the byte-level form of a space. */
@@ -35,16 +43,32 @@ static const char split_regex[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-bool mk_tokenizer_fits(int64_t vocab)
+bool mk_tokenizer_fits(int64_t vocab, int n_added)
 {
-    return vocab >= 256 + (int64_t)MK_N_MERGES + MK_TOK_COUNT;
+    return vocab >= 256 + (int64_t)MK_N_MERGES + n_added;
 }
 
-int64_t mk_special_id(int64_t vocab, enum mk_special k)
+int64_t mk_special_id(int64_t vocab, int n_added, enum mk_special k)
 {
-    if (vocab >= MK_REAL_SPECIAL_BASE + MK_TOK_COUNT || !mk_tokenizer_fits(vocab))
+    if (vocab >= MK_REAL_SPECIAL_BASE + n_added || !mk_tokenizer_fits(vocab, n_added))
         return MK_REAL_SPECIAL_BASE + k;
-    return vocab - MK_TOK_COUNT + k;
+    return vocab - n_added + k;
+}
+
+json_t *mk_added_tokens_decoder(int64_t vocab, int n_added)
+{
+    json_t *d = json_object();
+    for (int k = 0; d && k < n_added; k++) {
+        char id[24];
+        snprintf(id, sizeof id, "%lld", (long long)mk_special_id(vocab, n_added, (enum mk_special)k));
+        json_t *t = json_pack("{s:s,s:b,s:b,s:b,s:b,s:b}", "content", special_tokens[k], "lstrip", 0,
+                              "normalized", 0, "rstrip", 0, "single_word", 0, "special", is_special(k));
+        if (!t || json_object_set_new(d, id, t) != 0) {
+            json_decref(d);
+            return NULL;
+        }
+    }
+    return d;
 }
 
 static json_t *byte_level(void)
@@ -103,17 +127,22 @@ static json_t *make_model(void)
 
 enum vs_status mk_tokenizer_write(const char *dir, int64_t vocab)
 {
+    return mk_tokenizer_write_added(dir, vocab, MK_TOK_COUNT);
+}
+
+enum vs_status mk_tokenizer_write_added(const char *dir, int64_t vocab, int n_added)
+{
     json_t *root = json_object(), *added = json_array(), *norm = json_object(), *pre = json_object(),
            *pres = json_array(), *split = json_object(), *pattern = json_object();
-    for (int k = 0; k < MK_TOK_COUNT; k++) {
+    for (int k = 0; k < n_added; k++) {
         json_t *t = json_object();
-        json_object_set_new(t, "id", json_integer(mk_special_id(vocab, (enum mk_special)k)));
+        json_object_set_new(t, "id", json_integer(mk_special_id(vocab, n_added, (enum mk_special)k)));
         json_object_set_new(t, "content", json_string(special_tokens[k]));
         json_object_set_new(t, "single_word", json_false());
         json_object_set_new(t, "lstrip", json_false());
         json_object_set_new(t, "rstrip", json_false());
         json_object_set_new(t, "normalized", json_false());
-        json_object_set_new(t, "special", json_boolean(k < MK_N_SPECIAL_FLAGGED));
+        json_object_set_new(t, "special", json_boolean(is_special(k)));
         json_array_append_new(added, t);
     }
     json_object_set_new(norm, "type", json_string("NFC"));
