@@ -1007,8 +1007,42 @@ static void processor_free(struct vs_processor_config *p)
     }
 }
 
-/* A processor list at spec.<key>; *out gets calloc'ed items (count set before parsing so a
- * partial list is freed whole). */
+static const char *const GROUP_KEYS[] = {"type", "configs", NULL};
+
+/* The configs list of item i of arr when it is a `group` (msModelSlim's container of processors
+ * that share one calibration pass, processor/container/group.py), else NULL. vlmslim calibrates
+ * every processor of spec.process in one pass anyway, so a group is its configs in place. */
+static enum vs_status group_configs(const struct ctx *c, const json_t *arr, const char *list_path, size_t i,
+                                    struct fld *configs)
+{
+    struct fld item, tf;
+    fld_item(&item, c, arr, list_path, i);
+    configs->v = NULL;
+    if (!json_is_object(item.v))
+        return VS_OK;
+    fld_key(&tf, c, item.v, item.path, "type");
+    if (!json_is_string(tf.v) || strcmp(json_string_value(tf.v), "group") != 0)
+        return VS_OK;
+    enum vs_status st = check_keys(c, item.v, item.path, GROUP_KEYS);
+    fld_key(configs, c, item.v, item.path, "configs");
+    if (st == VS_OK && !configs->v)
+        return err_at(c, VS_ERR_CONFIG, item.line, configs->path, "missing required key (a list of processors)");
+    const json_t *list = NULL;
+    if (st == VS_OK && (st = get_list(configs, &list)) == VS_OK && !json_array_size(list))
+        st = fld_err(configs, "a group needs at least one processor");
+    for (size_t k = 0; st == VS_OK && k < json_array_size(list); k++) {
+        struct fld inner;
+        if ((st = group_configs(c, list, configs->path, k, &inner)) == VS_OK && inner.v) {
+            struct fld at;
+            fld_item(&at, c, list, configs->path, k);
+            st = fld_err(&at, "a group inside a group is not supported by vlmslim");
+        }
+    }
+    return st;
+}
+
+/* A processor list at spec.<key>, groups expanded; *out gets calloc'ed items (count set before
+ * parsing so a partial list is freed whole). */
 static enum vs_status parse_processor_list(const struct ctx *c, const struct fld *f, bool savers,
                                            struct vs_processor_config **out, size_t *n)
 {
@@ -1016,14 +1050,26 @@ static enum vs_status parse_processor_list(const struct ctx *c, const struct fld
     enum vs_status st = get_list(f, &arr);
     if (st != VS_OK || !arr || !json_array_size(arr))
         return st;
-    size_t count = json_array_size(arr);
+    size_t count = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        struct fld g;
+        if ((st = savers ? VS_OK : group_configs(c, arr, f->path, i, &g)) != VS_OK)
+            return st;
+        count += !savers && g.v ? json_array_size(g.v) : 1;
+    }
     if (!(*out = vs_calloc(count, sizeof **out)))
         return VS_ERR_NOMEM;
     *n = count;
-    for (size_t i = 0; i < count; i++)
-        if ((st = parse_processor(c, arr, f->path, i, savers, &(*out)[i])) != VS_OK)
-            return st;
-    return VS_OK;
+    for (size_t i = 0, j = 0; i < json_array_size(arr) && st == VS_OK; i++) {
+        struct fld g = {0};
+        if (!savers)
+            group_configs(c, arr, f->path, i, &g);
+        if (!g.v)
+            st = parse_processor(c, arr, f->path, i, savers, &(*out)[j++]);
+        for (size_t k = 0; g.v && k < json_array_size(g.v) && st == VS_OK; k++)
+            st = parse_processor(c, g.v, g.path, k, savers, &(*out)[j++]);
+    }
+    return st;
 }
 
 static void processor_list_free(struct vs_processor_config *list, size_t n)
