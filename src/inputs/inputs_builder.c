@@ -10,7 +10,7 @@
 #include "text/tokenizer.h"
 
 /* The processors; the first whose model_types names the checkpoint's, else the last (default). */
-static const struct vs_inputs_processor *const processors[] = {&vs_qwen_vl_inputs};
+static const struct vs_inputs_processor *const processors[] = {&vs_internvl_inputs, &vs_qwen_vl_inputs};
 
 struct vs_inputs_builder {
     const struct vs_inputs_processor *proc;

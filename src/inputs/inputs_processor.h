@@ -22,7 +22,7 @@ struct vs_inputs_processor {
     void (*close)(void *state);
 };
 
-extern const struct vs_inputs_processor vs_qwen_vl_inputs;
+extern const struct vs_inputs_processor vs_qwen_vl_inputs, vs_internvl_inputs;
 
 /* <model_path>/tokenizer.json opened, with an error naming it when it is missing. */
 enum vs_status vs_inputs_open_tokenizer(const char *model_path, struct vs_tokenizer **out);

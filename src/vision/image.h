@@ -28,6 +28,9 @@ struct vs_image {
  * VS_ERR_IO (unreadable), VS_ERR_FORMAT (corrupt, unknown format, too large),
  * VS_ERR_UNSUPPORTED (a recognised but unsupported variant). */
 enum vs_status vs_image_load(const char *path, struct vs_image *out);
+/* The same without the EXIF orientation: what PIL's Image.open(path).convert("RGB") gives
+ * (InternVL's own load_image, which msModelSlim uses, does not transpose). */
+enum vs_status vs_image_load_as_stored(const char *path, struct vs_image *out);
 void vs_image_free(struct vs_image *img);
 
 /* Reads the EXIF orientation (1..8) from a TIFF block (the APP1 payload after "Exif\0\0").

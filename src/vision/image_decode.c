@@ -3,6 +3,7 @@
  * libraries report errors by longjmp; the handlers below keep the library's message and
  * return an error naming the file instead of exiting. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,7 +301,7 @@ static const char *sniff_other(const uint8_t *d, size_t n)
     return NULL;
 }
 
-enum vs_status vs_image_load(const char *path, struct vs_image *out)
+static enum vs_status load(const char *path, bool apply_orientation, struct vs_image *out)
 {
     memset(out, 0, sizeof *out);
     char *buf = NULL;
@@ -329,12 +330,16 @@ enum vs_status vs_image_load(const char *path, struct vs_image *out)
                               "header)", path);
     }
     free(buf);
-    if (st == VS_OK && orientation != 1)
+    if (st == VS_OK && apply_orientation && orientation != 1)
         st = vs_image_orient(out, orientation);
     if (st != VS_OK)
         vs_image_free(out);
     return st;
 }
+
+enum vs_status vs_image_load(const char *path, struct vs_image *out) { return load(path, true, out); }
+
+enum vs_status vs_image_load_as_stored(const char *path, struct vs_image *out) { return load(path, false, out); }
 
 void vs_image_free(struct vs_image *img)
 {
