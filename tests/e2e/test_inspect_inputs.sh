@@ -40,6 +40,17 @@ grep -q '^  image 640x479 -> 644x476, grid 1x34x46, 1564 patches$' "$tmp/out25.t
 grep -q '^  prompt: <|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n<|im_start|>user\\n' "$tmp/out25.txt" ||
   fail "qwen2_5_vl prompt line: $(grep -m1 prompt "$tmp/out25.txt")"
 
+# the same set for an InternVL checkpoint: msModelSlim's tiles (no EXIF transpose, a thumbnail)
+# and its query (tests/golden/inputs/expected_internvl.json)
+"$VLMSLIM_MKMODEL" --family internvl --out "$tmp/ivl" >/dev/null
+"$VLMSLIM" inspect-inputs --model_path "$tmp/ivl" --dataset "$tmp/data" --default_text "$VS_INPUTS_DEFAULT_TEXT" \
+  --dump "$tmp/dumpivl" > "$tmp/outivl.txt" || fail "inspect-inputs (internvl) exited $?"
+"$py" tests/golden/inputs/check_dump.py "$tmp/dumpivl" tests/golden/inputs/expected_internvl.json ||
+  fail "internvl dump differs from the references"
+grep -q '^  image 640x479 -> 224x168, grid 1x13x1, 13 patches$' "$tmp/outivl.txt" || fail "internvl COCO image line: $(grep -m3 image "$tmp/outivl.txt")"
+grep -q '^  prompt: <|im_start|>system\\n.*<|im_start|>user\\n<image>\\nWhat is in this picture' "$tmp/outivl.txt" ||
+  fail "internvl prompt line: $(grep -m2 prompt "$tmp/outivl.txt" | tail -1)"
+
 # the same dataset through a config's spec.dataset and spec.default_text
 cat > "$tmp/cfg.yaml" <<YAML
 apiversion: multimodal_vlm_modelslim_v1

@@ -5,7 +5,9 @@
 # usage: tests/golden/inputs/make_golden.sh [BUILD_DIR [FAMILY]]   (needs /usr/bin/python3 with
 # numpy and PIL, node, and tests/golden/tokenizer/fetch.sh + tests/golden/chat_template/fetch.sh
 # run). FAMILY qwen3_vl_moe (the default) writes expected.json; qwen2_5_vl expected_qwen2_5_vl.json
-# (patch 14, CLIP mean/std, its chat template with the default system prompt).
+# (patch 14, CLIP mean/std, its chat template with the default system prompt); internvl
+# expected_internvl.json (tests/reference/internvl_torch.py's tiles with PIL and numpy, and
+# msModelSlim's query, tokenized by @huggingface/tokenizers).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 build=${1:-build}
@@ -30,7 +32,30 @@ rest = sorted(f for f in os.listdir(d) if f.lower().endswith((".jpg", ".png")) a
 json.dump([{"image": e["image"], "text": e["text"]} for e in entries] +
           [{"image": f, "text": default} for f in rest], sys.stdout)
 PY
-"$py" tests/golden/inputs/reference_pixels.py "$tmp/model/preprocessor_config.json" "$tmp"/data/*.jpg "$tmp"/data/*.png > "$tmp/pixels.json"
+if [ "$family" = internvl ]; then
+  ivl=tests/reference/internvl_torch.py
+  "$py" "$ivl" pixels "$tmp/model" "$tmp"/data/*.jpg "$tmp"/data/*.png | "$py" -c '
+import json, sys
+out = [{"image": p["image"], "grid": [1, p["tiles"], 1], "patches": p["tiles"], "patch_dim": p["shape"][1],
+        "sha256": p["pixel_values_sha"]} for p in map(json.loads, sys.stdin) if p]
+json.dump(out, sys.stdout)' > "$tmp/pixels.json"
+  per_tile=$("$py" -c 'import json,sys; c=json.load(open(sys.argv[1])); s=c["force_image_size"] // c["vision_config"]["patch_size"]
+print(int(s * s * c["downsample_ratio"] ** 2))' "$tmp/model/config.json")
+  "$py" - "$tmp/samples.json" "$tmp/pixels.json" "$ivl" "$per_tile" > "$tmp/samples_prompted.json" <<'PY'
+import json, subprocess, sys
+samples, pixels, ivl, per_tile = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+tiles = {p["image"]: p["patches"] for p in json.load(open(pixels))}
+out = []
+for s in json.load(open(samples)):
+    q = subprocess.run([sys.executable, ivl, "prompt", s["text"], "--tiles", str(tiles[s["image"]]),
+                        "--tokens-per-tile", per_tile], check=True, capture_output=True).stdout.decode()
+    out.append(dict(s, prompt=q))
+json.dump(out, sys.stdout, ensure_ascii=False)
+PY
+  mv "$tmp/samples_prompted.json" "$tmp/samples.json"
+else
+  "$py" tests/golden/inputs/reference_pixels.py "$tmp/model/preprocessor_config.json" "$tmp"/data/*.jpg "$tmp"/data/*.png > "$tmp/pixels.json"
+fi
 node tests/golden/inputs/reference_ids.mjs "$tmp/model" "$tmp/samples.json" "$tmp/pixels.json" > "$tmp/ids.json"
 "$py" - "$tmp/ids.json" "$tmp/pixels.json" > "$expected" <<'PY'
 import json, sys

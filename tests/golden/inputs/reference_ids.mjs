@@ -3,7 +3,9 @@
 // (one user turn: the image, then the text; add_generation_prompt), each <|image_pad|> replaced by
 // the image's token count of pads as the Qwen-VL processor does, then tokenized.
 // usage: node reference_ids.mjs MODEL_DIR SAMPLES.json PIXELS.json > ids.json
-//   SAMPLES.json: [{"image": name, "text": t}, ...]; PIXELS.json: reference_pixels.py's output
+//   SAMPLES.json: [{"image": name, "text": t}, ...]; PIXELS.json: reference_pixels.py's output.
+//   A sample that already has its expanded "prompt" (InternVL's msModelSlim query, written by
+//   tests/reference/internvl_torch.py prompt) is only tokenized.
 // Needs tests/golden/tokenizer/fetch.sh and tests/golden/chat_template/fetch.sh run first.
 import { createRequire } from "module";
 import fs from "fs";
@@ -32,11 +34,13 @@ for (const k of ["bos_token", "eos_token", "unk_token", "pad_token"]) {
   if (typeof v === "string") special[k] = v;
 }
 const tok = new Tokenizer(read("tokenizer.json"), tc);
-const merge = read("preprocessor_config.json").merge_size;
+const merge = exists("preprocessor_config.json") ? read("preprocessor_config.json").merge_size : undefined;
 
 const samples = JSON.parse(fs.readFileSync(samplesPath, "utf8"));
 const pixels = JSON.parse(fs.readFileSync(pixelsPath, "utf8"));
 const out = samples.map((s) => {
+  if (s.prompt !== undefined)
+    return { image: s.image, text: s.text, prompt: s.prompt, ids: tok.encode(s.prompt, { add_special_tokens: false }).ids };
   const messages = [{ role: "user", content: [{ type: "image", image: s.image }, { type: "text", text: s.text }] }];
   const prompt = template.render({ messages, add_generation_prompt: true, ...special });
   const px = pixels.find((p) => p.image === s.image);
