@@ -361,11 +361,12 @@ done:
     return st;
 }
 
-/* The entry of r->lq that takes `module` (the first whose patterns select it), or NULL. */
-static const struct vs_linear_quant *entry_of(const struct run *r, const char *module)
+/* The entry of r->lq that takes Linear l (the first whose patterns select it), or NULL (also for
+ * a Linear kept float). */
+static const struct vs_linear_quant *entry_of(const struct run *r, const struct vs_linear *l)
 {
-    for (size_t e = 0; e < r->n_lq; e++)
-        if (vs_linear_quant_matches(&r->lq[e], module))
+    for (size_t e = 0; e < r->n_lq && !l->kept_float; e++)
+        if (vs_linear_quant_matches(&r->lq[e], l->name))
             return &r->lq[e];
     return NULL;
 }
@@ -383,7 +384,7 @@ static enum vs_status plan_run(struct run *r, size_t n_units, long *last)
         if (st != VS_OK)
             return st;
         for (size_t k = 0; k < u->n_linears && st == VS_OK; k++) {
-            const struct vs_linear_quant *lq = entry_of(r, u->linears[k].name);
+            const struct vs_linear_quant *lq = entry_of(r, &u->linears[k]);
             const struct vs_param *w = &u->params[u->linears[k].weight];
             struct vs_planned_linear pl = {.module = u->linears[k].name, .quantized = lq != NULL,
                                            .scheme = lq ? lq->scheme : VS_SCHEME_W8A8_DYNAMIC,

@@ -28,6 +28,7 @@ struct ct_saver {
     json_t *expert_layers;      /* a MoE layer's fused key -> group, in write order */
     json_t *planned;            /* module -> group of every Linear (plan_linear) */
     json_t *kernel_warned;      /* "out x in" shapes warned of by warn_no_wna16_kernel */
+    char *head;                 /* the output head's module name ("lm_head", InternVL's language_model.lm_head) */
     enum vs_dtype dtype;        /* the checkpoint's float dtype: vLLM's activation dtype */
 };
 
@@ -132,6 +133,7 @@ static void ct_abort(void *p)
     json_decref(s->fused);
     json_decref(s->expert_layers);
     json_decref(s->planned);
+    free(s->head);
     json_decref(s->kernel_warned);
     free(s->dir);
     free(s);
@@ -233,6 +235,12 @@ static enum vs_status ct_plan_linear(void *p, const struct vs_planned_linear *l)
 static enum vs_status ct_add_float(void *p, const char *name, enum vs_dtype dtype, int ndim, const int64_t *shape,
                                    const void *data)
 {
+    struct ct_saver *ct = p;
+    static const char head_suffix[] = "lm_head.weight";
+    size_t n = strlen(name), k = sizeof head_suffix - 1;
+    if (!ct->head && ndim == 2 && n >= k && !strcmp(name + n - k, head_suffix) && (n == k || name[n - k - 1] == '.') &&
+        !(ct->head = vs_strndup(name, n - strlen(".weight"))))
+        return VS_ERR_NOMEM;
     return put(p, name, "", dtype, ndim, shape, data);
 }
 
@@ -411,12 +419,13 @@ static enum vs_status ct_finish(void *p, const char *model_path)
 {
     struct ct_saver *s = p;
     /* the output head is listed as llm-compressor lists it, whether or not it is tied */
+    const char *head = s->head ? s->head : "lm_head";
     bool listed = false;
     for (size_t i = 0; i < json_array_size(s->ignore); i++)
-        listed = listed || strcmp(json_string_value(json_array_get(s->ignore, i)), "lm_head") == 0;
-    if (!listed && json_array_append_new(s->ignore, json_string("lm_head"))) {
+        listed = listed || strcmp(json_string_value(json_array_get(s->ignore, i)), head) == 0;
+    if (!listed && json_array_append_new(s->ignore, json_string(head))) {
         ct_abort(s);
-        return vs_error_set(VS_ERR_NOMEM, "out of memory listing lm_head");
+        return vs_error_set(VS_ERR_NOMEM, "out of memory listing %s", head);
     }
     enum vs_status st = vs_st_writer_close(s->writer);
     s->writer = NULL;
