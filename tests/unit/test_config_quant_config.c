@@ -602,6 +602,45 @@ static void test_error_processor_types(void **state)
                  ":4: spec.prior[0].process[0].block_size: block_size must be -1 or a positive power of 2, got 3");
 }
 
+/* msModelSlim's group: its configs in its place, named by their own path; malformed groups. */
+static void test_group(void **state)
+{
+    (void)state;
+    struct vs_quant_config *c = load_ok("lab_practice/internvl3_5/internvl_w8a8.yaml");
+    assert_int_equal(c->n_process, 3);
+    expect_quarot_32(&c->process[0]);
+    assert_int_equal(c->process[1].type, VS_PROC_ITER_SMOOTH);
+    assert_int_equal(c->process[2].type, VS_PROC_LINEAR_QUANT);
+    assert_string_equal(c->process[2].path, "spec.process[2].configs[0]");
+    expect_patterns(&c->process[2].u.linear_quant.exclude, true, 3, "vision_model.encoder.layers.*.mlp.fc1",
+                    "vision_model.encoder.layers.*.mlp.fc2", "language_model.model.layers.*.mlp.down_proj");
+    vs_quant_config_free(c);
+    c = load_text(HEAD "  process:\n    - {type: quarot}\n    - type: group\n      configs:\n"
+                       "        - {type: linear_quant, qconfig: {weight: " W8 "}, include: ['*attn*']}\n"
+                       "        - {type: linear_quant, qconfig: {weight: " W8 "}}\n"
+                       "    - {type: smooth_quant}\n" SAVE);
+    assert_int_equal(c->n_process, 4);
+    assert_int_equal(c->process[0].type, VS_PROC_QUAROT);
+    assert_string_equal(c->process[1].path, "spec.process[1].configs[0]");
+    expect_patterns(&c->process[1].u.linear_quant.include, true, 1, "*attn*");
+    assert_string_equal(c->process[2].path, "spec.process[1].configs[1]");
+    assert_int_equal(c->process[3].type, VS_PROC_SMOOTH_QUANT);
+    assert_string_equal(c->process[3].path, "spec.process[2]");
+    vs_quant_config_free(c);
+    expect_error(HEAD "  process:\n    - {type: group}\n" SAVE, VS_ERR_CONFIG,
+                 ":4: spec.process[0].configs: missing required key (a list of processors)");
+    expect_error(HEAD "  process:\n    - {type: group, configs: []}\n" SAVE, VS_ERR_CONFIG,
+                 ":4: spec.process[0].configs: a group needs at least one processor");
+    expect_error(HEAD "  process:\n    - {type: group, configs: {type: quarot}}\n" SAVE, VS_ERR_CONFIG,
+                 ":4: spec.process[0].configs: expected a list, got a mapping");
+    expect_error(HEAD "  process:\n    - {type: group, name: g, configs: [{type: quarot}]}\n" SAVE, VS_ERR_CONFIG,
+                 ":4: spec.process[0].name: unknown key (expected one of: type, configs)");
+    expect_error(HEAD "  process:\n    - type: group\n      configs:\n        - {type: group, configs: [{type: quarot}]}\n"
+                 SAVE, VS_ERR_CONFIG, ":6: spec.process[0].configs[0]: a group inside a group is not supported by vlmslim");
+    expect_error(HEAD "  process:\n    - type: group\n      configs:\n        - {type: quarot, block_size: 3}\n" SAVE,
+                 VS_ERR_CONFIG, ":6: spec.process[0].configs[0].block_size: block_size must be -1 or a positive power of 2, got 3");
+}
+
 /* YAML-level problems come through with the file, line and column. */
 static void test_error_yaml(void **state)
 {
@@ -645,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_error_apiversion),
         cmocka_unit_test(test_error_save),
         cmocka_unit_test(test_error_processor_types),
+        cmocka_unit_test(test_group),
         cmocka_unit_test(test_error_yaml),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
