@@ -67,9 +67,9 @@ static void print_sample(size_t i, const struct vs_calib_sample *s, const struct
     printf("sample %zu: %s\n", i, s->image ? s->image : "(no image)");
     if (in->n_images) {
         const int64_t *g = in->image_grid_thw[0];
-        printf("  image %dx%d -> %dx%d, grid %lldx%lldx%lld, %lld patches\n", info->image_width, info->image_height,
+        printf("  image %dx%d -> %dx%d, grid %lldx%lldx%lld, %lld %s\n", info->image_width, info->image_height,
                info->resized_width, info->resized_height, (long long)g[0], (long long)g[1], (long long)g[2],
-               (long long)in->n_patches);
+               (long long)in->n_patches, info->rows ? info->rows : "patches");
     }
     printf("  tokens: %lld\n", (long long)in->n_tokens);
     print_prompt(info->prompt);

@@ -145,6 +145,7 @@ static enum vs_status preprocess_image(const struct internvl *b, const char *pat
     out->n_images = 1;
     info->resized_width = cols * b->tiling.image_size;
     info->resized_height = rows * b->tiling.image_size;
+    info->rows = "tiles";
     return VS_OK;
 }
 

@@ -42,7 +42,8 @@ void vs_inputs_builder_close(struct vs_inputs_builder *b);
 struct vs_inputs_info {
     char *prompt;                      /* the rendered prompt before pad expansion (caller frees) */
     int image_width, image_height;     /* the decoded image (after EXIF orientation); 0 if none */
-    int resized_width, resized_height; /* after smart_resize */
+    int resized_width, resized_height; /* after smart_resize (InternVL: the tile grid's size) */
+    const char *rows;                  /* what a row of pixel_values is: "patches" or "tiles" */
 };
 
 /* Builds one sample's inputs: the message [{"role": "user", "content": [{"type": "image"},

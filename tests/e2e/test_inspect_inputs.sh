@@ -47,7 +47,7 @@ grep -q '^  prompt: <|im_start|>system\\nYou are a helpful assistant.<|im_end|>\
   --dump "$tmp/dumpivl" > "$tmp/outivl.txt" || fail "inspect-inputs (internvl) exited $?"
 "$py" tests/golden/inputs/check_dump.py "$tmp/dumpivl" tests/golden/inputs/expected_internvl.json ||
   fail "internvl dump differs from the references"
-grep -q '^  image 640x479 -> 224x168, grid 1x13x1, 13 patches$' "$tmp/outivl.txt" || fail "internvl COCO image line: $(grep -m3 image "$tmp/outivl.txt")"
+grep -q '^  image 640x479 -> 224x168, grid 1x13x1, 13 tiles$' "$tmp/outivl.txt" || fail "internvl COCO image line: $(grep -m3 image "$tmp/outivl.txt")"
 grep -q '^  prompt: <|im_start|>system\\n.*<|im_start|>user\\n<image>\\nWhat is in this picture' "$tmp/outivl.txt" ||
   fail "internvl prompt line: $(grep -m2 prompt "$tmp/outivl.txt" | tail -1)"
 

@@ -152,7 +152,7 @@ e budget "tiles x 4 image tokens) exceed $tmp/short/config.json llm_config.max_p
 mkdir -p "$tmp/small"; cp tests/golden/vision/images/palette4_37x23.png "$tmp/small/"
 "$VLMSLIM" inspect-inputs --model_path "$tmp/f32" --dataset "$tmp/small" > "$tmp/small.txt" ||
   fail "a 37x23 image: $(cat "$tmp/small.txt")"
-grep -q '^  image 37x23 -> 168x112, grid 1x7x1, 7 patches$' "$tmp/small.txt" || fail "a 37x23 image: $(cat "$tmp/small.txt")"
+grep -q '^  image 37x23 -> 168x112, grid 1x7x1, 7 tiles$' "$tmp/small.txt" || fail "a 37x23 image: $(cat "$tmp/small.txt")"
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "internvl: names, data-free, calibrated, best practice, float equivalence and errors checked"
