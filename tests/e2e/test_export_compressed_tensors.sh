@@ -26,15 +26,15 @@ with_ct() {
 check_pair() { # $1 compressed-tensors dir, $2 ascendv1 dir, $3 global format, [$4 --self-test]
   "$VS_PYTHON" tests/tools/compare_ct_ascendv1.py "$1" "$2" || fail "$1: not the model of $2"
   "$VS_PYTHON" tests/tools/check_compressed_tensors.py ${4:-} "$1" || fail "$1: not what vLLM loads"
-  [ -f "$1/tokenizer.json" ] && [ -f "$1/chat_template.json" ] && [ -f "$1/preprocessor_config.json" ] ||
-    fail "$1: side files missing"
+  [ -f "$1/tokenizer.json" ] && [ -f "$1/tokenizer_config.json" ] && [ -f "$1/preprocessor_config.json" ] &&
+    { [ -f "$1/chat_template.json" ] || grep -q '"chat_template"' "$1/tokenizer_config.json"; } || fail "$1: side files missing"
   [ ! -e "$1/quant_model_description.json" ] || fail "$1: holds ascendv1's description"
   "$VS_PYTHON" - "$1/config.json" "$3" <<'PY' || fail "$1/config.json: quantization_config"
 import json, sys
 c = json.load(open(sys.argv[1]))
 q = c["quantization_config"]
 assert q["format"] == sys.argv[2], q["format"]
-assert "lm_head" in q["ignore"]
+assert "lm_head" in q["ignore"] or "language_model.lm_head" in q["ignore"]  # the checkpoint's head (InternVL's)
 targets = [t for g in q["config_groups"].values() for t in g["targets"]]
 # one group: the class name, as llm-compressor writes it; several: names and regexes only
 assert targets == ["Linear"] if len(q["config_groups"]) == 1 else "Linear" not in targets, targets
@@ -195,6 +195,22 @@ check_pair "$tmp/q25m-ct" "$tmp/q25m-a" mixed-precision --self-test
 q25_names "$tmp/q25m-ct"
 same_logits "$q25t" "$tmp/q25m-ct" "$tmp/q25m-a" "Qwen2.5-VL W8A16 + W8A8 static + dynamic" \
   tests/golden/forward_cmd/qwen25_bf16/inputs
+
+# 5a. InternVL (original layout): W8A16 vision MLP, W8A8 static attention, W8A8_DYNAMIC text MLP;
+#     mlp1 kept float (vLLM builds it of plain nn.Linear) and listed in ignore with the
+#     checkpoint's head, language_model.lm_head
+ivl=$tmp/ivl
+"$VLMSLIM_MKMODEL" --family internvl --dtype bf16 --seed 45 --out "$ivl" >/dev/null
+mixed_config ivlm "vision_model.encoder.layers.*.mlp.*" "*"
+"$VLMSLIM" quant --model_path "$ivl" --save_path "$tmp/ivlm-a" --model_type InternVL3_5-8B \
+  --config_path "$tmp/ivlm.yaml" --calib_inputs tests/golden/forward_cmd/ivl_bf16/inputs --quiet >/dev/null 2>"$tmp/ivlm.log"
+check_pair "$tmp/ivlm-ct" "$tmp/ivlm-a" mixed-precision --self-test
+"$VS_PYTHON" - "$tmp/ivlm-ct/config.json" <<'PY' || fail "internvl: ignore list"
+import json, sys
+ignore = json.load(open(sys.argv[1]))["quantization_config"]["ignore"]
+assert {"mlp1.1", "mlp1.3", "language_model.lm_head"} <= set(ignore) and "lm_head" not in ignore, ignore
+PY
+same_logits "$ivl" "$tmp/ivlm-ct" "$tmp/ivlm-a" "InternVL W8A16 + W8A8 static + dynamic" tests/golden/forward_cmd/ivl_bf16/inputs
 
 # 5b. W8A16 on shapes no vLLM W8A16 GPU kernel takes (vision MLP width 100: not a multiple of 16,
 #     as Qwen2.5-VL's 3420 is not): a warning once per shape, the export still written; a float16

@@ -15,7 +15,8 @@ It restates, from the sources cited in docs/compressed_tensors.md:
   - the parameters each scheme registers (CompressedTensorsW8A8Int8, CompressedTensorsWNA16,
     CompressedTensorsW8A8Int8MoEMethod, the WNA16 MoE method; unquantized Linears) and the
     modules vLLM's model class builds from config.json (qwen3_vl.py, qwen3_vl_moe.py;
-    qwen2_5_vl.py with qwen2.py, whose float parameters are modelled too);
+    qwen2_5_vl.py with qwen2.py, internvl.py with intern_vit.py and qwen3.py, whose float
+    parameters are modelled too);
   - the model's load_weights, which renames every checkpoint tensor by hf_to_vllm_mapper: the
     export's tensors are matched to the parameters under vLLM's names, so a Qwen2.5-VL export
     may use the published names (visual.*, model.*) or transformers >= 4.52's.
@@ -336,7 +337,77 @@ def qwen2_5_vl_float_params(config):
     return out
 
 
+# internvl.py and intern_vit.py (vllm-project/vllm vllm/model_executor/models/): InternVLChatModel
+# keeps the checkpoint's names (no hf_to_vllm_mapper). InternVisionModel (prefix "vision_model",
+# built with the quant config): encoder.layers.N.attn.qkv = QKVParallelLinear(bias=qkv_bias),
+# attn.proj = RowParallelLinear, mlp.fc1 = ColumnParallelLinear, mlp.fc2 = RowParallelLinear (both
+# with biases). mlp1 = nn.Sequential(nn.LayerNorm, nn.Linear, nn.GELU, nn.Linear): plain torch
+# modules, never given a scheme (float parameters). The language model (prefix "language_model")
+# is Qwen3ForCausalLM: qkv_proj and gate_up_proj fused, no biases, q_norm / k_norm per head.
+INTERNVL_FUSED = {"qkv_proj": ["q_proj", "k_proj", "v_proj"], "gate_up_proj": ["gate_proj", "up_proj"], "qkv": ["qkv"]}
+
+
+def internvl_modules(config):
+    v, t = config["vision_config"], config["llm_config"]
+    C, iv, qkv_bias = v["hidden_size"], v["intermediate_size"], bool(v.get("qkv_bias", False))
+    mods = []
+    for b in range(v["num_hidden_layers"]):
+        p = f"vision_model.encoder.layers.{b}"
+        mods += [(f"{p}.attn.qkv", "QKVParallelLinear", [(f"{p}.attn.qkv", 3 * C, C, qkv_bias)], False),
+                 (f"{p}.attn.proj", "RowParallelLinear", [(f"{p}.attn.proj", C, C, True)], False),
+                 (f"{p}.mlp.fc1", "ColumnParallelLinear", [(f"{p}.mlp.fc1", iv, C, True)], False),
+                 (f"{p}.mlp.fc2", "RowParallelLinear", [(f"{p}.mlp.fc2", C, iv, True)], False)]
+    H, nh, nkv, I = t["hidden_size"], t["num_attention_heads"], t["num_key_value_heads"], t["intermediate_size"]
+    hd = t.get("head_dim") or H // nh
+    for l in range(t["num_hidden_layers"]):
+        p = f"language_model.model.layers.{l}"
+        mods += [(f"{p}.self_attn.qkv_proj", "QKVParallelLinear",
+                  [(f"{p}.self_attn.q_proj", nh * hd, H, False), (f"{p}.self_attn.k_proj", nkv * hd, H, False),
+                   (f"{p}.self_attn.v_proj", nkv * hd, H, False)], False),
+                 (f"{p}.self_attn.o_proj", "RowParallelLinear", [(f"{p}.self_attn.o_proj", H, nh * hd, False)], False),
+                 (f"{p}.mlp.gate_up_proj", "MergedColumnParallelLinear",
+                  [(f"{p}.mlp.gate_proj", I, H, False), (f"{p}.mlp.up_proj", I, H, False)], False),
+                 (f"{p}.mlp.down_proj", "RowParallelLinear", [(f"{p}.mlp.down_proj", H, I, False)], False)]
+    return mods
+
+
+def internvl_float_params(config):
+    """The float parameters: the tower's embeddings, norms (LayerNorm weight and bias, or RMSNorm
+    weight), q/k norms and layer scales; mlp1 whole; Qwen3's embeddings, norms and head (absent
+    when tied)."""
+    v, t = config["vision_config"], config["llm_config"]
+    C, P, H, V = v["hidden_size"], v.get("patch_size", 14), t["hidden_size"], t["vocab_size"]
+    S = config.get("force_image_size") or v["image_size"]
+    hd = t.get("head_dim") or H // t["num_attention_heads"]
+    wide = C * round(1 / config.get("downsample_ratio", 0.5)) ** 2
+    e = "vision_model.embeddings."
+    out = {e + "class_embedding": (([1, 1, C],), False), e + "patch_embedding.weight": (([C, 3, P, P],), False),
+           e + "patch_embedding.bias": (([C],), False), e + "position_embedding": (([1, (S // P) ** 2 + 1, C],), False)}
+    ln = v.get("norm_type", "rms_norm") == "layer_norm"
+    for b in range(v["num_hidden_layers"]):
+        p = f"vision_model.encoder.layers.{b}."
+        for n in ("norm1", "norm2"):
+            out[p + n + ".weight"] = (([C],), False)
+            if ln:
+                out[p + n + ".bias"] = (([C],), False)
+        if v.get("qk_normalization", True):
+            out.update({p + f"attn.{n}.weight": (([C],), False) for n in ("q_norm", "k_norm")})
+        out.update({p + n: (([C],), False) for n in ("ls1", "ls2")})
+    out.update({"mlp1.0.weight": (([wide],), False), "mlp1.0.bias": (([wide],), False),
+                "mlp1.1.weight": (([H, wide],), False), "mlp1.1.bias": (([H],), False),
+                "mlp1.3.weight": (([H, H],), False), "mlp1.3.bias": (([H],), False)})
+    out["language_model.model.embed_tokens.weight"] = (([V, H],), False)
+    for l in range(t["num_hidden_layers"]):
+        p = f"language_model.model.layers.{l}."
+        out.update({p + n + ".weight": (([H],), False) for n in ("input_layernorm", "post_attention_layernorm")})
+        out.update({p + f"self_attn.{n}.weight": (([hd],), False) for n in ("q_norm", "k_norm")})
+    out["language_model.model.norm.weight"] = (([H],), False)
+    out["language_model.lm_head.weight"] = (([V, H],), bool(t.get("tie_word_embeddings", False)))
+    return out
+
+
 FAMILIES = {
+    "InternVLChatModel": ([], INTERNVL_FUSED, internvl_modules, internvl_float_params),
     "Qwen3VLForConditionalGeneration": (QWEN3_VL_MAPPER, QWEN3_VL_FUSED, qwen3_vl_modules, None),
     "Qwen3VLMoeForConditionalGeneration": (QWEN3_VL_MAPPER, QWEN3_VL_FUSED, qwen3_vl_modules, None),
     "Qwen2_5_VLForConditionalGeneration": (QWEN2_5_VL_MAPPER, QWEN2_5_VL_FUSED, qwen2_5_vl_modules,
@@ -563,8 +634,10 @@ def mutations(config, tensors):
         t[n[: -len(".weight_scale")] + ".weight_offset"] = list(t[n])
     variant("an extra tensor", t_fn=extra)
 
-    def unignore(c):
-        ign = [n for n in c["quantization_config"]["ignore"] if n != "lm_head"]
+    def unignore(c):  # a LinearBase of vLLM's (not the head, not a plain torch Linear such as InternVL's mlp1)
+        fp = FAMILIES[c["architectures"][0]][3]
+        plain = {n[: -len(".weight")] for n in (fp(c) if fp else {})}
+        ign = [n for n in c["quantization_config"]["ignore"] if not n.endswith("lm_head") and n not in plain]
         if not ign:
             return False
         c["quantization_config"]["ignore"].remove(ign[0])

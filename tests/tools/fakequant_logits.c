@@ -1,4 +1,4 @@
-/* How close a Qwen3-VL(-MoE) or Qwen2.5-VL export's quantized model is to the float model:
+/* How close a Qwen3-VL(-MoE), Qwen2.5-VL or InternVL export's quantized model is to the float model:
  *   vs-fakequant-logits MODEL_DIR EXPORT_DIR INPUTS_DIR WORK_DIR [OTHER_EXPORT]
  * reads the ascendv1 export as an engine would (W8A8: weight int8 × deq_scale / input_scale per
  * row and the input fake-quantized per tensor with input_scale / input_offset, round half to
@@ -328,24 +328,32 @@ static int dequantize(const char *export_dir, const char *work, struct acts *A)
     }
     if (write_experts(&X, out) != 0)
         return 1;
-    char *src = vs_path_join(export_dir, "config.json"), *dst = vs_path_join(work, "config.json");
-    if (vs_st_writer_close(out) != VS_OK || vs_fs_copy_file(src, dst, 0644) != VS_OK)
+    if (vs_st_writer_close(out) != VS_OK)
         return fail(NULL);
-    free(src), free(dst);
+    /* config.json, and tokenizer.json where there is one (InternVL reads its image token id there) */
+    static const char *const side[] = {"config.json", "tokenizer.json"};
+    for (int k = 0; k < 2; k++) {
+        char *src = vs_path_join(export_dir, side[k]), *dst = vs_path_join(work, side[k]);
+        if ((k == 0 || vs_fs_is_file(src)) && vs_fs_copy_file(src, dst, 0644) != VS_OK)
+            return fail(NULL);
+        free(src), free(dst);
+    }
     json_decref(desc);
     vs_st_model_close(w);
     return 0;
 }
 
-/* The built-in adapter of the checkpoint's family: the one keyed by config.json's model_type,
- * else the dense Qwen3-VL one. */
+/* The built-in adapter of the checkpoint's family: the one keyed by config.json's model_type
+ * (InternVL's internvl_chat is the folder internvl), else the dense Qwen3-VL one. */
 static const struct vs_adapter_ops *adapter_of(const char *dir)
 {
     char *p = vs_path_join(dir, "config.json");
     json_t *cfg = NULL;
     const struct vs_adapter_ops *ops = NULL;
-    if (p && vs_json_load_file(p, &cfg) == VS_OK && json_is_string(json_object_get(cfg, "model_type")))
-        ops = vs_builtin_adapter(json_string_value(json_object_get(cfg, "model_type")));
+    if (p && vs_json_load_file(p, &cfg) == VS_OK && json_is_string(json_object_get(cfg, "model_type"))) {
+        const char *type = json_string_value(json_object_get(cfg, "model_type"));
+        ops = vs_builtin_adapter(strcmp(type, "internvl_chat") ? type : "internvl");
+    }
     json_decref(cfg);
     free(p);
     return ops ? ops : vs_builtin_adapter("qwen3_vl");
