@@ -64,14 +64,18 @@ static void test_shipped_registry(void **state)
         "Qwen3-VL-30B-A3B", "Qwen3-VL-235B-A22B", "Qwen3-VL-2B-Instruct", "Qwen3-VL-4B-Instruct",
         "Qwen3-VL-8B-Instruct", "Qwen3-VL-32B-Instruct", "Qwen3-VL-Embedding-2B", "Qwen3-VL-Embedding-8B",
         "Qwen3-VL-Reranker-2B", "Qwen3-VL-Reranker-8B", "Qwen2.5-VL-3B-Instruct", "Qwen2.5-VL-7B-Instruct",
-        "Qwen2.5-VL-32B-Instruct", "Qwen2.5-VL-72B-Instruct",
+        "Qwen2.5-VL-32B-Instruct", "Qwen2.5-VL-72B-Instruct", "InternVL3_5-38B", "InternVL3_5-1B", "InternVL3_5-2B",
+        "InternVL3_5-4B", "InternVL3_5-8B", "InternVL3_5-14B",
     };
-    assert_int_equal(vs_registry_count(r), 14);
-    for (size_t i = 0; i < 14; i++) {
+    assert_int_equal(vs_registry_count(r), 20);
+    for (size_t i = 0; i < 20; i++) {
         assert_string_equal(vs_registry_name_at(r, i), names[i]);
-        assert_string_equal(vs_registry_group_of(r, names[i]), i < 2 ? "qwen3_vl_moe" : i < 10 ? "qwen3_vl" : "qwen2_5_vl");
+        assert_string_equal(vs_registry_group_of(r, names[i]), i < 2    ? "qwen3_vl_moe"
+                                                               : i < 10 ? "qwen3_vl"
+                                                               : i < 14 ? "qwen2_5_vl"
+                                                                        : "internvl3_5_dense");
     }
-    assert_null(vs_registry_name_at(r, 14));
+    assert_null(vs_registry_name_at(r, 20));
     assert_null(vs_registry_group_of(r, "qwen3_vl")); /* a group key is no display name */
     assert_null(vs_registry_group_of(r, "qwen3-vl-30b-a3b")); /* display names are case-sensitive */
     const struct vs_adapter_ops *ops;
@@ -82,13 +86,17 @@ static void test_shipped_registry(void **state)
     assert_ptr_equal(ops, vs_builtin_adapter("qwen3_vl"));
     assert_int_equal(vs_registry_resolve(r, "Qwen2.5-VL-7B-Instruct", &ops), VS_OK);
     assert_ptr_equal(ops, vs_builtin_adapter("qwen2_5_vl"));
+    assert_int_equal(vs_registry_resolve(r, "InternVL3_5-38B", &ops), VS_OK);
+    assert_ptr_equal(ops, vs_builtin_adapter("internvl"));
+    assert_string_equal(ops->pedigree, "internvl3_5");
     assert_int_equal(vs_registry_resolve(r, "qwen3_vl_moe", &ops), VS_ERR_USAGE);
     assert_string_equal(vs_error_message(),
                         "unknown --model_type 'qwen3_vl_moe'; registered: Qwen3-VL-30B-A3B, Qwen3-VL-235B-A22B, "
                         "Qwen3-VL-2B-Instruct, Qwen3-VL-4B-Instruct, Qwen3-VL-8B-Instruct, Qwen3-VL-32B-Instruct, "
                         "Qwen3-VL-Embedding-2B, Qwen3-VL-Embedding-8B, Qwen3-VL-Reranker-2B, Qwen3-VL-Reranker-8B, "
                         "Qwen2.5-VL-3B-Instruct, Qwen2.5-VL-7B-Instruct, Qwen2.5-VL-32B-Instruct, "
-                        "Qwen2.5-VL-72B-Instruct (see config/config.ini)");
+                        "Qwen2.5-VL-72B-Instruct, InternVL3_5-38B, InternVL3_5-1B, InternVL3_5-2B, InternVL3_5-4B, "
+                        "InternVL3_5-8B, InternVL3_5-14B (see config/config.ini)");
     vs_registry_free(r);
 }
 
@@ -343,7 +351,7 @@ static void test_plugin_errors(void **state)
 
     assert_int_equal(vs_registry_resolve(f->reg, "Builtin-1B", &ops), VS_ERR_CONFIG);
     snprintf(want, sizeof want, "%s:16: [ModelAdapterEntryPoints] bad_builtin = builtin:llama: no built-in adapter "
-             "'llama' (built in: qwen3_vl, qwen3_vl_moe, qwen2_5_vl)", f->ini);
+             "'llama' (built in: qwen3_vl, qwen3_vl_moe, internvl, qwen2_5_vl)", f->ini);
     assert_string_equal(vs_error_message(), want);
 
     assert_null(ops); /* never set on failure */
