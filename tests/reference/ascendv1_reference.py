@@ -4,7 +4,8 @@
 Written from the specification (msmodelslim_vlm_spec.md §4.4, §5.1, §6.2-6.3, §7,
 qwen3_vl_spec.md §1 and, for Qwen2.5-VL, docs/qwen2_5_vl.md §1, §3, §4.2), not from the C code,
 so that the C implementation can be checked against it. It reads a Hugging Face Qwen3-VL /
-Qwen3-VL-MoE / Qwen2.5-VL checkpoint and an msModelSlim YAML config whose processors are
+Qwen3-VL-MoE / Qwen2.5-VL checkpoint, or an InternVL3.5 one in its original trust_remote_code
+layout (docs/internvl.md), and an msModelSlim YAML config whose processors are
 data-free `linear_quant` entries (W8A8_DYNAMIC, W8A16) and writes the `ascendv1` export
 msModelSlim's AscendV1 saver would write:
 
@@ -18,8 +19,10 @@ Names: Qwen3-VL exports keep the checkpoint's names (model.visual.*, model.langu
 Qwen2.5-VL exports use the published layout (visual.*, model.layers.*, model.embed_tokens,
 model.norm, lm_head: what msModelSlim writes and vLLM Ascend v0.10.2rc1 .. v0.17.x look up,
 docs/qwen2_5_vl.md §4.2) whichever layout the checkpoint has (transformers < 4.52's published
-one, or >= 4.52's model.visual.* / model.language_model.*); the config's include/exclude
-patterns are matched against these export names.
+one, or >= 4.52's model.visual.* / model.language_model.*); InternVL3.5 exports keep the
+checkpoint's names (vision_model.*, mlp1.*, language_model.model.*, language_model.lm_head),
+the projector mlp1 written float after the tail, where msModelSlim's saver writes it. The
+config's include/exclude patterns are matched against these export names.
 
 Optionally it lists the int8 elements whose w/scale lies within a hair of a .5 rounding
 boundary without being exactly on it (--ties-out): there an implementation computing in
@@ -60,6 +63,10 @@ DISPLAY_NAMES = {
                  "Qwen3-VL-Reranker-8B"],
     "qwen2_5_vl": ["Qwen2.5-VL-3B-Instruct", "Qwen2.5-VL-7B-Instruct", "Qwen2.5-VL-32B-Instruct",
                    "Qwen2.5-VL-72B-Instruct"],
+    # InternVL3.5 (original trust_remote_code layout, config.json model_type internvl_chat):
+    # msModelSlim's adapter group internvl3_5 (vlmslim's internvl3_5_dense)
+    "internvl_chat": ["InternVL3_5-38B", "InternVL3_5-1B", "InternVL3_5-2B", "InternVL3_5-4B", "InternVL3_5-8B",
+                      "InternVL3_5-14B"],
 }
 
 # model_quant_type priority, low -> high (spec §7.3)
@@ -233,6 +240,9 @@ def units(ck, family):
     if family == "qwen2_5_vl":
         yield from units_qwen2_5_vl(ck)
         return
+    if family == "internvl_chat":
+        yield from units_internvl(ck)
+        return
     cfg = ck.config
     vc, tc = cfg["vision_config"], cfg["text_config"]
     hv, h = vc["hidden_size"], tc["hidden_size"]
@@ -347,12 +357,86 @@ def units_qwen2_5_vl(ck):
         yield p[:-1], items
 
 
+def units_internvl(ck):
+    """InternVL3.5's units under the checkpoint's (original layout) names (docs/internvl.md §3,
+    §5): msModelSlim's, the vision unit `vision_model`, then each Qwen3 decoder layer
+    language_model.model.layers.N, each in the order msModelSlim's saver writes it: every
+    submodule in named_modules() order with its own parameters (named_parameters(recurse=False))
+    first. So (modeling_intern_vit.py) the embeddings' class_embedding and position_embedding,
+    then patch_embedding's weight and bias; per encoder layer its ls1 and ls2, then attn.qkv,
+    [attn.q_norm, attn.k_norm], attn.proj, mlp.fc1, mlp.fc2, norm1, norm2 (LayerNorm: weight,
+    bias; RMSNorm: weight); per decoder layer q/k/v/o (no bias), q_norm, k_norm, the dense MLP, the
+    two norms. The projector mlp1 is in no unit (msModelSlim never visits it, so never quantizes
+    it): tail() writes it, float."""
+    cfg = ck.config
+    vc, lc = cfg["vision_config"], cfg["llm_config"]
+    c, ci, h = vc["hidden_size"], vc["intermediate_size"], lc["hidden_size"]
+    rms = vc.get("norm_type", "rms_norm") == "rms_norm"   # InternVisionConfig's defaults
+    qkn, qkv_bias = vc.get("qk_normalization", True), vc.get("qkv_bias", False)
+    p_ = vc.get("patch_size", 14)
+    side = (cfg.get("force_image_size") or vc.get("image_size", 224)) // p_
+
+    def param(name, shape):
+        return ("param", name, ck.get(name, shape))
+
+    def linear(module, out, inp, bias):
+        w = ck.get(module + ".weight", [out, inp])
+        b = ck.get(module + ".bias", [out]) if bias else None
+        return ("linear", module, w.to_f32(), b, w)
+
+    e = "vision_model.embeddings."
+    items = [param(e + "class_embedding", [1, 1, c]), param(e + "position_embedding", [1, side * side + 1, c]),
+             param(e + "patch_embedding.weight", [c, 3, p_, p_]), param(e + "patch_embedding.bias", [c])]
+    for i in range(vc["num_hidden_layers"]):
+        b = "vision_model.encoder.layers.%d." % i
+        items += [param(b + "ls1", [c]), param(b + "ls2", [c]), linear(b + "attn.qkv", 3 * c, c, qkv_bias)]
+        if qkn:
+            items += [param(b + "attn.q_norm.weight", [c]), param(b + "attn.k_norm.weight", [c])]
+        items += [linear(b + "attn.proj", c, c, True), linear(b + "mlp.fc1", ci, c, True),
+                  linear(b + "mlp.fc2", c, ci, True)]
+        for norm in ("norm1", "norm2"):
+            items.append(param(b + norm + ".weight", [c]))
+            if not rms:
+                items.append(param(b + norm + ".bias", [c]))
+    yield "vision_model", items
+
+    nq, nkv = lc["num_attention_heads"], lc.get("num_key_value_heads", lc["num_attention_heads"])
+    d, inter = lc.get("head_dim", 128), lc["intermediate_size"]
+    for i in range(lc["num_hidden_layers"]):
+        p = "language_model.model.layers.%d." % i
+        items = [linear(p + "self_attn.q_proj", nq * d, h, False),
+                 linear(p + "self_attn.k_proj", nkv * d, h, False),
+                 linear(p + "self_attn.v_proj", nkv * d, h, False),
+                 linear(p + "self_attn.o_proj", h, nq * d, False),
+                 param(p + "self_attn.q_norm.weight", [d]), param(p + "self_attn.k_norm.weight", [d]),
+                 linear(p + "mlp.gate_proj", inter, h, False),
+                 linear(p + "mlp.up_proj", inter, h, False),
+                 linear(p + "mlp.down_proj", h, inter, False),
+                 param(p + "input_layernorm.weight", [h]),
+                 param(p + "post_attention_layernorm.weight", [h])]
+        yield p[:-1], items
+
+
+def head_name(config):
+    """The family's output head module: language_model.lm_head for InternVL, else lm_head."""
+    return "language_model.lm_head" if config.get("model_type") == "internvl_chat" else "lm_head"
+
+
 def tail(ck):
-    """embed_tokens, final norm and lm_head: written FLOAT (the runner never yields them)."""
+    """embed_tokens, final norm and lm_head: written FLOAT (the runner never yields them); for
+    InternVL then the projector mlp1 (LayerNorm mlp1.0, Linears mlp1.1 and mlp1.3), which
+    InternVLChatModel registers after language_model: msModelSlim's saver writes every module no
+    unit covered in the model's module order after the run."""
+    head = head_name(ck.config) + ".weight"
     if ck.config.get("model_type") == "qwen2_5_vl":
         g = qwen2_5_vl_text(ck.config)
         vocab, h, tied = g("vocab_size"), g("hidden_size"), g("tie_word_embeddings", False)
         text = "model."
+    elif ck.config.get("model_type") == "internvl_chat":
+        lc = ck.config["llm_config"]
+        vocab, h = lc["vocab_size"], lc["hidden_size"]
+        tied = lc.get("tie_word_embeddings", ck.config.get("tie_word_embeddings", False))
+        text = "language_model.model."
     else:
         tc = ck.config["text_config"]
         vocab, h = tc["vocab_size"], tc["hidden_size"]
@@ -362,10 +446,16 @@ def tail(ck):
     items = [("param", text + "embed_tokens.weight", embed),
              ("param", text + "norm.weight", ck.get(text + "norm.weight", [h]))]
     if tied:
-        ck.used.add("lm_head.weight")  # a tied checkpoint's own copy, if any, is not used
-        items.append(("param", "lm_head.weight", st.Tensor(embed.dtype, embed.shape, embed.array.copy())))
+        ck.used.add(head)  # a tied checkpoint's own copy, if any, is not used
+        items.append(("param", head, st.Tensor(embed.dtype, embed.shape, embed.array.copy())))
     else:
-        items.append(("param", "lm_head.weight", ck.get("lm_head.weight", [vocab, h])))
+        items.append(("param", head, ck.get(head, [vocab, h])))
+    if ck.config.get("model_type") == "internvl_chat":
+        c = ck.config["vision_config"]["hidden_size"]
+        wide = c * int(round(1 / ck.config.get("downsample_ratio", 0.5))) ** 2
+        for name, shape in (("mlp1.0.weight", [wide]), ("mlp1.0.bias", [wide]), ("mlp1.1.weight", [h, wide]),
+                            ("mlp1.1.bias", [h]), ("mlp1.3.weight", [h, h]), ("mlp1.3.bias", [h])):
+            items.append(("param", name, ck.get(name, shape)))
     return items
 
 
@@ -463,7 +553,7 @@ def export(model_path, config_path, model_type, save_path, part_bytes=None, ties
     ck = Checkpoint(model_path)
     family = ck.config.get("model_type")
     if family not in DISPLAY_NAMES:
-        raise RefError("%s/config.json: model_type %r is not qwen3_vl, qwen3_vl_moe or qwen2_5_vl"
+        raise RefError("%s/config.json: model_type %r is not qwen3_vl, qwen3_vl_moe, qwen2_5_vl or internvl_chat"
                        % (model_path, family))
     if model_type not in DISPLAY_NAMES[family]:
         raise RefError("--model_type %s does not name a %s model" % (model_type, family))

@@ -2,11 +2,12 @@
 """Reference implementation of the calibrated `vlmslim quant` export (PyTorch + numpy + PyYAML).
 
 Written from the specification (msmodelslim_vlm_spec.md §2.3, §5.1, §6.2-6.3, §7.3), not from
-the C code. It reads a Qwen3-VL(-MoE) or Qwen2.5-VL checkpoint (forward:
-qwen3_vl_torch.py / qwen2_5_vl_torch.py; export names and unit order: ascendv1_reference.py,
-for Qwen2.5-VL the published names), an msModelSlim YAML config whose processors are
-`linear_quant` entries (W8A8 static: act int8 per_tensor symmetric or asymmetric minmax or
-histogram;
+the C code. It reads a Qwen3-VL(-MoE), Qwen2.5-VL or InternVL3.5 checkpoint (forward:
+qwen3_vl_torch.py / qwen2_5_vl_torch.py / internvl_torch.py; export names and unit order:
+ascendv1_reference.py, for Qwen2.5-VL the published names, for InternVL the checkpoint's, its
+projector mlp1 in no unit, so float, though QuaRot rotates it), an msModelSlim YAML config whose
+processors are `linear_quant` entries, also inside a `group` processor (W8A8 static: act int8
+per_tensor symmetric or asymmetric minmax or histogram;
 W8A8_DYNAMIC; W8A16; weights int8 per_channel symmetric minmax) and model-input files
 INPUTS/sample_<i>.safetensors (so preprocessing is checked elsewhere), and writes the ascendv1
 export, with vlmslim's propagation rule:
@@ -58,6 +59,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ascendv1_reference as ref  # noqa: E402
 import eval_torch as ev  # noqa: E402
+import internvl_torch as ivl  # noqa: E402
 import outlier_torch as ot  # noqa: E402
 import qwen2_5_vl_torch as q25  # noqa: E402
 import qwen3_vl_torch as qv  # noqa: E402
@@ -84,8 +86,8 @@ def scheme_of(where, item):
 
 
 class Entry:
-    def __init__(self, i, item):
-        self.scheme, self.symmetric, self.method = scheme_of("spec.process[%d]" % i, item)
+    def __init__(self, where, item):
+        self.scheme, self.symmetric, self.method = scheme_of(where, item)
         self.include, self.exclude = item.get("include", ["*"]), item.get("exclude", [])
 
     def selects(self, module):
@@ -119,8 +121,14 @@ def load_config(path):
         doc = yaml.safe_load(f)
     spec = doc["spec"]
     entries, procs = [], []
-    for i, item in enumerate(spec.get("process") or []):
-        where = "spec.process[%d]" % i
+
+    def flat(items, where):  # msModelSlim's group processor: its configs in its place
+        for i, item in enumerate(items or []):
+            if item.get("type") == "group":
+                yield from flat(item.get("configs"), "%s[%d].configs" % (where, i))
+            else:
+                yield "%s[%d]" % (where, i), item
+    for where, item in flat(spec.get("process"), "spec.process"):
         if item.get("type") == "quarot":
             if item.get("online", False):
                 raise ref.RefError("%s: online quarot" % where)
@@ -128,7 +136,7 @@ def load_config(path):
         elif item.get("type") in ("iter_smooth", "smooth_quant"):
             procs.append(("smooth", Smooth(where, item)))
         else:
-            entries.append(Entry(i, item))
+            entries.append(Entry(where, item))
     return entries, spec["save"][-1].get("part_file_size", 4), procs
 
 
@@ -249,6 +257,8 @@ def set_hook(cfg, hook):
     if cfg.get("model_type") == "qwen2_5_vl":
         q25.LINEAR_HOOK = None if hook is None else \
             (lambda name, x, w, b: hook(ref.qwen2_5_vl_export_name(name), x, w, b))
+    elif cfg.get("model_type") == "internvl_chat":  # the checkpoint's names are the export's
+        ivl.LINEAR_HOOK = hook
     else:
         qv.LINEAR_HOOK = hook
 
@@ -256,6 +266,18 @@ def set_hook(cfg, hook):
 def run_unit(cfg, W, i, sample, routed_only=False):
     """Unit i of one sample: 0 the vision tower (sample's embeds), i >= 1 text layer i - 1 on
     sample's x (made from the embeddings at the first text unit)."""
+    if cfg.get("model_type") == "internvl_chat":  # InternViT + pixel shuffle + mlp1; Qwen3, 1-D RoPE
+        if i == 0:
+            if sample["grids"]:
+                sample["embeds"] = ivl.vision_forward(cfg, W, torch.from_numpy(sample["pv"]))
+            else:
+                sample["embeds"] = torch.zeros(0, ivl.text_config(cfg)["H"])
+            return
+        if sample.get("x") is None:
+            sample["x"], sample["mask"], sample["rope"] = ivl.text_prepare(cfg, W, sample["ids"], sample["embeds"],
+                                                                           sample["image_id"])
+        sample["x"] = ivl.text_layer(cfg, W, i - 1, sample["x"], sample["rope"])
+        return
     if cfg.get("model_type") == "qwen2_5_vl":  # no DeepStack, dense MLPs
         if i == 0:
             if sample["grids"]:
@@ -297,11 +319,17 @@ def export(a):
     ck = ref.Checkpoint(a.model_path)
     family = ck.config.get("model_type")
     if family not in ref.DISPLAY_NAMES:
-        raise ref.RefError("%s/config.json: model_type %r is not qwen3_vl, qwen3_vl_moe or qwen2_5_vl"
+        raise ref.RefError("%s/config.json: model_type %r is not qwen3_vl, qwen3_vl_moe, qwen2_5_vl or internvl_chat"
                            % (a.model_path, family))
+    image_id = None  # InternVL: the <IMG_CONTEXT> id of tokenizer.json, where image features go
     if family == "qwen2_5_vl":
         cfg, W = q25.load(a.model_path)
         EW = ot.Renamed(W, ot.published_to_forward)  # W under the export's (published) names
+    elif family == "internvl_chat":
+        cfg, W = ivl.load(a.model_path)
+        EW = W
+        if os.path.exists(os.path.join(a.model_path, "tokenizer.json")):
+            image_id = ivl.special_ids(a.model_path)[ivl.IMG_CONTEXT]
     else:
         cfg, W = qv.load(a.model_path)
         EW = W
@@ -318,13 +346,13 @@ def export(a):
     samples = []
     while os.path.exists(os.path.join(a.inputs, "sample_%d.safetensors" % len(samples))):
         ids, pv, grids = qv.read_inputs(os.path.join(a.inputs, "sample_%d.safetensors" % len(samples)))
-        samples.append({"ids": ids, "pv": pv, "grids": grids})
+        samples.append({"ids": ids, "pv": pv, "grids": grids, "image_id": image_id})
     unit_items = list(ref.units(ck, family))
     claims = []
     for _, items in unit_items:
         c = {}
         for item in items:
-            if item[0] == "linear":
+            if item[0] == "linear":  # first entry wins
                 e = next((e for e in entries if e.selects(item[1])), None)
                 if e is not None:
                     c[item[1]] = e

@@ -1,6 +1,7 @@
 """Outlier suppression for the calibrated-pipeline reference (tests/reference/calib_torch.py):
-msModelSlim's offline QuaRot and iter_smooth / smooth_quant on a Qwen3-VL(-MoE) or Qwen2.5-VL
-checkpoint held as a dict of float32 torch tensors (qwen3_vl_torch.load / qwen2_5_vl_torch.load),
+msModelSlim's offline QuaRot and iter_smooth / smooth_quant on a Qwen3-VL(-MoE), Qwen2.5-VL or
+InternVL3.5 checkpoint held as a dict of float32 torch tensors (qwen3_vl_torch.load /
+qwen2_5_vl_torch.load / internvl_torch.load),
 written from msmodelslim_vlm_spec.md §4.4-4.5, §5.2-5.4 and §7.4 (the math as in
 tests/golden/outlier/make_golden.py) and, for Qwen2.5-VL, docs/qwen2_5_vl.md §5.1, not from the
 C code. Module names are the export's (for Qwen2.5-VL the published visual.* / model.layers.*).
@@ -13,13 +14,18 @@ C code. Module names are the export's (for Qwen2.5-VL the published visual.* / m
     every up, the router); left R o_proj and down; right R q/k/v, gate/up (router); left R_uv
     v_proj, right R_uv o_proj), post-run (final norm into lm_head, lm_head right); Qwen2.5-VL:
     the pre-run's left R on visual.merger.mlp.2 (its bias too), the same dense per-layer maps
-    (v_proj's bias rotated with it);
+    (v_proj's bias rotated with it); InternVL3.5 (msModelSlim's internvl3_5 adapter): the pre-run's
+    left R on the projector's last Linear mlp1.3 (its bias too) and right R on
+    language_model.model.embed_tokens, the dense per-layer maps under language_model.model.layers.*,
+    the post-run's final norm fused into language_model.lm_head;
   - smoothing: statistics max |x[:, c]| of each subgraph's targets[0] input over every token of
     every sample; s = clamp_min(a^alpha / clamp_min(w, 1e-5)^(1 - alpha), scale_min) with w the
     column max of |W| over the targets (norm-linear) or the signed column max of the target
     (ov, up-down); folds in priority order up-down, ov, linear-linear, norm-linear; ov scales
     averaged over the query heads of a KV group. Qwen2.5-VL's subgraphs: norm-linear
     input_layernorm -> k, q, v; norm-linear post_attention_layernorm -> gate, up; up-down (no ov).
+    InternVL3.5's: the dense Qwen3 ones (norm-linear input_layernorm -> q, k, v; norm-linear
+    post_attention_layernorm -> gate, up; ov v_proj -> o_proj; up-down), none in the vision tower.
     symmetric: false (norm-linear): per call the running min/max, then max |x - (max + min)/2|
     with the shift as it stands after that call; zero biases created on the norm and the targets,
     target b += W·shift (unscaled W), norm beta = (beta - shift) / s.
@@ -31,6 +37,7 @@ import torch
 
 TEXT = "model.language_model."
 Q25 = "qwen2_5_vl"
+IVL = "internvl_chat"
 EXPERT = re.compile(r"^(.*\.mlp\.experts\.)(\d+)\.(gate_proj|up_proj|down_proj)$")
 
 
@@ -166,13 +173,23 @@ class Weights:
 # ---------------------------------------------------------------- the maps (spec §4.4, §4.5)
 
 def text_prefix(cfg):
-    return "model." if cfg.get("model_type") == Q25 else TEXT
+    return {Q25: "model.", IVL: "language_model.model."}.get(cfg.get("model_type"), TEXT)
+
+
+def head_module(cfg):
+    return "language_model.lm_head" if cfg.get("model_type") == IVL else "lm_head"
+
+
+def text_config(cfg):
+    """The text model's config: text_config, InternVL's llm_config, or {} (flat configs)."""
+    tc = cfg.get("llm_config" if cfg.get("model_type") == IVL else "text_config")
+    return tc if isinstance(tc, dict) else {}
 
 
 def text_fields(cfg):
-    """hidden_size, head counts and head_dim: text_config's, or (published Qwen2.5-VL configs
-    are flat) the top level's."""
-    tc = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else {}
+    """hidden_size, head counts and head_dim: text_config's (InternVL: llm_config's), or
+    (published Qwen2.5-VL configs are flat) the top level's."""
+    tc = text_config(cfg)
     g = lambda k, d=None: tc.get(k, cfg.get(k, d))  # noqa: E731
     H, nq = g("hidden_size"), g("num_attention_heads")
     nkv = g("num_key_value_heads", nq)
@@ -187,7 +204,7 @@ def is_moe_layer(tc, i):
 
 def mlp_names(cfg, moe_family, i):
     """(gate/up-side Linears in fusion order, down-side Linears) of layer i."""
-    tc = cfg.get("text_config") or {}
+    tc = text_config(cfg)
     p = "%slayers.%d.mlp." % (text_prefix(cfg), i)
     if moe_family and is_moe_layer(tc, i):
         e_n = tc["num_experts"]
@@ -204,6 +221,11 @@ def subgraphs(cfg, moe_family, i):
     if cfg.get("model_type") == Q25:  # msModelSlim's Qwen2.5-VL adapter: k first, no ov
         return [("norm-linear", p + "input_layernorm", [a + "k_proj", a + "q_proj", a + "v_proj"]),
                 ("norm-linear", p + "post_attention_layernorm", [p + "mlp.gate_proj", p + "mlp.up_proj"]),
+                ("up-down", p + "mlp.up_proj", [p + "mlp.down_proj"])]
+    if cfg.get("model_type") == IVL:  # msModelSlim's InternVL3.5 adapter, in its order
+        return [("norm-linear", p + "input_layernorm", [a + "q_proj", a + "k_proj", a + "v_proj"]),
+                ("norm-linear", p + "post_attention_layernorm", [p + "mlp.gate_proj", p + "mlp.up_proj"]),
+                ("ov", a + "v_proj", [a + "o_proj"]),
                 ("up-down", p + "mlp.up_proj", [p + "mlp.down_proj"])]
     tc = cfg["text_config"]
     out = [("norm-linear", p + "input_layernorm", [a + "q_proj", a + "k_proj", a + "v_proj"]),
@@ -223,6 +245,8 @@ def vision_subgraphs(cfg):
     attn.qkv -> attn.proj over the vision heads (multi-head: no group mean); norm-linear
     norm2 -> linear_fc1 (Qwen3-VL) or -> gate_proj, up_proj and up-down up_proj -> down_proj
     (Qwen2.5-VL). The ov entry carries its geometry as a fourth field."""
+    if cfg.get("model_type") == IVL:  # msModelSlim's InternVL3.5 adapter names none in InternViT
+        return []
     vc, q25 = cfg["vision_config"], cfg.get("model_type") == Q25
     hv, heads = vc["hidden_size"], vc["num_heads"]
     out = []
@@ -246,10 +270,10 @@ PRIORITY = {"up-down": 1, "ov": 2, "linear-linear": 3, "norm-linear": 4}
 
 class QuaRot:
     def __init__(self, cfg, block_size, moe_family):
-        tc, vc, f = cfg.get("text_config") or {}, cfg["vision_config"], text_fields(cfg)
+        tc, vc, f = text_config(cfg), cfg["vision_config"], text_fields(cfg)
         if cfg.get("tie_word_embeddings", tc.get("tie_word_embeddings", False)):
             raise OutlierError("quarot: tied word embeddings are refused")
-        self.cfg, self.moe, self.text = cfg, moe_family, text_prefix(cfg)
+        self.cfg, self.moe, self.text, self.head = cfg, moe_family, text_prefix(cfg), head_module(cfg) + ".weight"
         self.R = rot_hadamard(f["hidden_size"], block_size)
         self.Ruv = rot_shifted(f["head_dim"], block_size)
         self.n_deep = len(vc.get("deepstack_visual_indexes") or [])
@@ -275,6 +299,8 @@ class QuaRot:
     def pre_run(self, ws):
         if self.cfg.get("model_type") == Q25:
             lefts = ["visual.merger.mlp.2"]
+        elif self.cfg.get("model_type") == IVL:  # the projector's last Linear (mlp1: LayerNorm, Linear, GELU, Linear)
+            lefts = ["mlp1.3"]
         else:
             v = "model.visual."
             lefts = [v + "merger.linear_fc2"] + ["%sdeepstack_merger_list.%d.linear_fc2" % (v, k)
@@ -299,10 +325,10 @@ class QuaRot:
 
     def post_run(self, ws):
         g = ws.vec(self.text + "norm.weight")
-        ws.set_vec("lm_head.weight", ws.vec("lm_head.weight") * g)
+        ws.set_vec(self.head, ws.vec(self.head) * g)
         ws.set_vec(self.text + "norm.weight", torch.ones_like(g))
-        head = ws.vec("lm_head.weight")
-        ws.set_vec("lm_head.weight", head @ expand(self.R, head.shape[1]))
+        head = ws.vec(self.head)
+        ws.set_vec(self.head, head @ expand(self.R, head.shape[1]))
 
     def dense(self):
         return self.R.contiguous()
