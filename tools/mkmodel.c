@@ -2,7 +2,8 @@
  * checkpoint with the real config fields, file set, tensor names and layouts (qwen3_vl_spec.md §1;
  * for Qwen2.5-VL the published checkpoints' layout, or with --layout new the one transformers >= 4.52
  * writes; for InternVL3.5 the original trust_remote_code one: InternVLChatConfig, vision_model.*,
- * mlp1.*, language_model.*), for tests and benchmarks. What differs between the families (presets,
+ * mlp1.*, language_model.*, or with --layout hf transformers' native InternVLForConditionalGeneration
+ * one, as the OpenGVLab/InternVL3_5-*-HF checkpoints are), for tests and benchmarks. What differs between the families (presets,
  * config.json, side files, the vision tower, the attention's norms and biases, tensor name
  * prefixes, the added tokens) is in the family table (struct mk_family); the value generator,
  * sharding, --outliers and the digest are shared.
@@ -66,7 +67,8 @@ struct mk_family {
     const char *title; /* README.md ("Qwen3-VL" for both Qwen3-VL families) */
     bool moe;          /* Qwen3-VL-MoE: sparse layers (--experts ...) */
     bool qwen2_5;      /* Qwen2.5-VL: --window-size, --fullatt, --layout; no --deepstack, MoE options */
-    bool internvl;     /* InternVL3.5: --image-size, --vision-norm; the chat template in tokenizer_config.json */
+    bool internvl;     /* InternVL3.5: --image-size, --vision-norm, --layout original|hf, --no-mean-pooling;
+                          the original layout's chat template in tokenizer_config.json */
     const int *refused; /* the other families' options, 0-terminated ("not an option of --family") */
     int added_tokens;  /* tokenizer.json's added tokens: MK_TOK_COUNT, or MK_TOK_COUNT_INTERNVL */
     bool qk_norm;      /* self_attn.q_norm / k_norm (Qwen3) */
@@ -82,8 +84,12 @@ struct mk_family {
 struct mk_options {
     const struct mk_family *fam;
     bool new_layout;           /* --layout new (Qwen2.5-VL; the Qwen3-VL families have only that one) */
+    bool hf;                   /* --layout hf (InternVL): InternVLForConditionalGeneration's layout */
+    bool no_mean_pooling;      /* --no-mean-pooling (InternVL --layout hf): the final vision LayerNorm */
+    const char *layout;        /* --layout's value, checked once the family is known */
     const char *vis, *txt;     /* tensor name prefixes: "model.visual." / "visual." / "vision_model.",
-                                  "model.language_model." / "model." / "language_model.model." */
+                                  "model.language_model." / "model." / "language_model.model." (InternVL:
+                                  the original layout's also with --layout hf, renamed by rename_internvl_hf) */
     const char *lm_head;       /* "lm_head.weight" / "language_model.lm_head.weight" */
     const char *out;
     enum vs_dtype dtype;
@@ -108,6 +114,11 @@ struct mk_tensor {
     int64_t fan_in, out_stride, out_count;
     int64_t zero_row, tiny_row; /* output channels with special values, -1 if none */
     int64_t special_outer;      /* ... only within the first special_outer output blocks */
+    /* A renamed tensor (InternVL --layout hf): its values are rows [src_row0, src_row0 + shape[0]) of
+     * tensor `src` of src_rows rows (the other dimensions and the kind as here), drawn, and given
+     * --outliers, under that name. src is empty for a tensor drawn under its own name. */
+    char src[MK_NAME_MAX];
+    int64_t src_rows, src_row0;
 };
 
 struct mk_plan {
@@ -193,12 +204,14 @@ static void usage(FILE *f)
     fputs("usage: vlmslim-mkmodel --family qwen3_vl_moe|qwen3_vl|qwen2_5_vl|internvl --out DIR\n"
           "                       [--dtype bf16|f16|f32] [--shards N] [--seed N] [--tie]\n"
           "                       [--quant-config-in-config] [--preset tiny|bench] [--layout published|new]\n"
-          "                       [--vision-norm layer_norm|rms_norm] [--verbose] [dimension overrides]\n"
+          "                       [--layout original|hf] [--vision-norm layer_norm|rms_norm] [--no-mean-pooling]\n"
+          "                       [--verbose] [dimension overrides]\n"
           "\n"
           "Writes a synthetic Hugging Face Qwen3-VL(-MoE), Qwen2.5-VL or InternVL3.5 checkpoint: config.json,\n"
           "generation_config.json, preprocessor_config.json, tokenizer_config.json, chat_template.json\n"
           "(a Qwen3-VL Instruct style chat template; for qwen2_5_vl the Qwen2.5-VL Instruct one; internvl\n"
-          "has a simple <|im_start|> template in tokenizer_config.json and no chat_template.json),\n"
+          "has a simple <|im_start|> template in tokenizer_config.json and no chat_template.json; with --layout hf\n"
+          "InternVL's -HF template in chat_template.jinja, and processor_config.json),\n"
           "tokenizer.json (a small byte-level BPE; not below --vocab 314, internvl 317, where the checkpoint serves\n"
           "data-free tests only), README.md and model.safetensors (--shards 0, the default) or\n"
           "model-0000i-of-0000N.safetensors + model.safetensors.index.json. Values depend only on\n"
@@ -227,11 +240,17 @@ static void usage(FILE *f)
           "  no --deepstack, --num-position-embeddings or MoE options; head_dim is --hidden / --heads\n"
           "  (--head-dim must agree); mrope_section is [t, h, h] with h = floor(3/8 * head_dim/2) and\n"
           "  t = head_dim/2 - 2h ([16, 24, 24] for head_dim 128, [2, 3, 3] for the tiny preset's 16)\n"
-          "internvl (InternVL3.5's original trust_remote_code layout, a Qwen3 decoder): --image-size N\n"
+          "internvl (InternVL3.5 with a Qwen3 decoder): --image-size N\n"
           "  (force_image_size, a multiple of 28; the tiny preset's 56 gives 16 patches and 4 image tokens\n"
           "  a tile); --vision-norm layer_norm (default, InternViT-300M: LayerNorms, qkv bias) or rms_norm\n"
           "  (InternViT-6B: RMSNorms, q/k norms, no qkv bias); no --deepstack, --num-position-embeddings,\n"
-          "  MoE options, --layout, --window-size or --fullatt\n",
+          "  MoE options, --window-size or --fullatt\n"
+          "  --layout original          (the default) InternVLChatModel's layout; hf: transformers'\n"
+          "                             InternVLForConditionalGeneration (the -HF repositories): text_config,\n"
+          "                             model.vision_tower.* (attn.qkv split into q/k/v_proj),\n"
+          "                             model.multi_modal_projector.*, model.language_model.*, lm_head.weight,\n"
+          "                             the original's values for the same options\n"
+          "  --no-mean-pooling          (--layout hf) use_mean_pooling false: a final vision LayerNorm\n",
           f);
 }
 
@@ -270,7 +289,7 @@ enum {
     O_FAMILY = 1000, O_OUT, O_DTYPE, O_SHARDS, O_SEED, O_TIE, O_QCFG, O_PRESET, O_VERBOSE, O_HELP,
     O_V_DEPTH, O_V_HIDDEN, O_V_HEADS, O_V_INTER, O_DEEPSTACK, O_NUM_POS, O_HIDDEN, O_LAYERS, O_HEADS,
     O_KV_HEADS, O_HEAD_DIM, O_INTER, O_EXPERTS, O_TOPK, O_MOE_INTER, O_VOCAB, O_MLP_ONLY, O_SPARSE_STEP,
-    O_OUTLIERS, O_LAYOUT, O_WINDOW, O_FULLATT, O_VISION_NORM, O_IMAGE_SIZE,
+    O_OUTLIERS, O_LAYOUT, O_WINDOW, O_FULLATT, O_VISION_NORM, O_IMAGE_SIZE, O_NO_MEAN_POOL,
 };
 
 static const struct option long_opts[] = {
@@ -308,6 +327,7 @@ static const struct option long_opts[] = {
     {"fullatt", required_argument, NULL, O_FULLATT},
     {"vision-norm", required_argument, NULL, O_VISION_NORM},
     {"image-size", required_argument, NULL, O_IMAGE_SIZE},
+    {"no-mean-pooling", no_argument, NULL, O_NO_MEAN_POOL},
     {NULL, 0, NULL, 0},
 };
 
@@ -393,9 +413,10 @@ static enum vs_status check_dims(const struct mk_options *o)
 
 /* Options that only some families have: what each family refuses (struct mk_family.refused). */
 #define MK_QWEN3_ONLY O_DEEPSTACK, O_NUM_POS, O_EXPERTS, O_TOPK, O_MOE_INTER, O_MLP_ONLY, O_SPARSE_STEP
-#define MK_QWEN2_5_ONLY O_LAYOUT, O_WINDOW, O_FULLATT
-#define MK_INTERNVL_ONLY O_VISION_NORM, O_IMAGE_SIZE
-static const int mk_refused_qwen3_vl[] = {MK_QWEN2_5_ONLY, MK_INTERNVL_ONLY, 0};
+#define MK_QWEN2_5_ONLY O_WINDOW, O_FULLATT
+#define MK_INTERNVL_ONLY O_VISION_NORM, O_IMAGE_SIZE, O_NO_MEAN_POOL
+/* --layout: Qwen2.5-VL's published|new and InternVL's original|hf (checked in parse_args) */
+static const int mk_refused_qwen3_vl[] = {O_LAYOUT, MK_QWEN2_5_ONLY, MK_INTERNVL_ONLY, 0};
 static const int mk_refused_qwen2_5_vl[] = {MK_QWEN3_ONLY, MK_INTERNVL_ONLY, 0};
 static const int mk_refused_internvl[] = {MK_QWEN3_ONLY, MK_QWEN2_5_ONLY, 0};
 
@@ -432,14 +453,8 @@ static enum vs_status parse_args(int argc, char **argv, struct mk_options *o, bo
             given |= 1ULL << (c - O_FAMILY);
         switch (c) {
         case O_FAMILY: family = optarg; break;
-        case O_LAYOUT:
-            if (strcmp(optarg, "new") == 0)
-                o->new_layout = true;
-            else if (strcmp(optarg, "published") == 0)
-                o->new_layout = false;
-            else
-                return vs_error_set(VS_ERR_USAGE, "--layout %s: expected published or new", optarg);
-            break;
+        case O_LAYOUT: o->layout = optarg; break; /* checked below, once the family is known */
+        case O_NO_MEAN_POOL: o->no_mean_pooling = true; break;
         case O_OUT: o->out = optarg; break;
         case O_DTYPE:
             if (strcmp(optarg, "bf16") == 0)
@@ -510,6 +525,22 @@ static enum vs_status parse_args(int argc, char **argv, struct mk_options *o, bo
     for (const int *r = o->fam->refused; *r; r++)
         if (given & (1ULL << (*r - O_FAMILY)))
             return vs_error_set(VS_ERR_USAGE, "--%s: not an option of --family %s", opt_name(*r), o->fam->name);
+    if (o->layout && o->fam->qwen2_5) {
+        if (strcmp(o->layout, "new") == 0)
+            o->new_layout = true;
+        else if (strcmp(o->layout, "published") != 0)
+            return vs_error_set(VS_ERR_USAGE, "--layout %s: expected published or new for --family %s", o->layout,
+                                o->fam->name);
+    } else if (o->layout && o->fam->internvl) {
+        if (strcmp(o->layout, "hf") == 0)
+            o->hf = true;
+        else if (strcmp(o->layout, "original") != 0)
+            return vs_error_set(VS_ERR_USAGE, "--layout %s: expected original or hf for --family %s", o->layout,
+                                o->fam->name);
+    }
+    if (o->no_mean_pooling && !o->hf)
+        return vs_error_set(VS_ERR_USAGE,
+                            "--no-mean-pooling needs --layout hf (the original InternVisionModel has no final norm)");
     bool published = o->fam->qwen2_5 && !o->new_layout;
     o->vis = o->fam->internvl ? "vision_model." : published ? "visual." : "model.visual.";
     o->txt = o->fam->internvl ? "language_model.model." : published ? "model." : "model.language_model.";
@@ -746,37 +777,12 @@ static json_t *string_list1(const char *s)
     return a;
 }
 
-/* config.json of InternVLChatModel in its original (trust_remote_code) layout, as
- * InternVLChatConfig.to_json_string writes it (written with sorted keys): the chat model's fields,
- * llm_config (Qwen3ForCausalLM) and vision_config (InternVisionModel; --vision-norm rms_norm gives
- * InternViT-6B's RMSNorms and q/k normalization without a qkv bias). InternVL's image tokens are
- * not in config.json: the model takes <IMG_CONTEXT>'s id from the tokenizer. */
-static json_t *make_config_internvl(const struct mk_options *o)
+/* InternVL3.5's Qwen3 decoder config: the original layout's llm_config, the hf layout's text_config. */
+static json_t *make_text_config_internvl(const struct mk_options *o)
 {
     const struct mk_dims *d = &o->d;
-    json_t *root = json_object(), *lc = json_object(), *vc = json_object(), *am = json_object();
+    json_t *lc = json_object();
     const char *dtype = torch_dtype_name(o->dtype);
-
-    json_object_set_new(root, "architectures", string_list1("InternVLChatModel"));
-    json_object_set_new(am, "AutoConfig", json_string("configuration_internvl_chat.InternVLChatConfig"));
-    json_object_set_new(am, "AutoModel", json_string("modeling_internvl_chat.InternVLChatModel"));
-    json_object_set_new(am, "AutoModelForCausalLM", json_string("modeling_internvl_chat.InternVLChatModel"));
-    json_object_set_new(root, "auto_map", am);
-    json_object_set_new(root, "downsample_ratio", json_real(0.5));
-    json_object_set_new(root, "dynamic_image_size", json_true());
-    json_object_set_new(root, "force_image_size", json_integer(d->image_size));
-    json_object_set_new(root, "max_dynamic_patch", json_integer(12));
-    json_object_set_new(root, "min_dynamic_patch", json_integer(1));
-    json_object_set_new(root, "model_type", json_string("internvl_chat"));
-    json_object_set_new(root, "pad2square", json_false());
-    json_object_set_new(root, "ps_version", json_string("v2"));
-    json_object_set_new(root, "select_layer", json_integer(-1));
-    json_object_set_new(root, "template", json_string("internvl2_5"));
-    json_object_set_new(root, "tie_word_embeddings", json_boolean(o->tie));
-    json_object_set_new(root, "torch_dtype", json_string(dtype));
-    json_object_set_new(root, "use_backbone_lora", json_integer(0));
-    json_object_set_new(root, "use_llm_lora", json_integer(0));
-    json_object_set_new(root, "use_thumbnail", json_true());
 
     json_object_set_new(lc, "architectures", string_list1("Qwen3ForCausalLM"));
     json_object_set_new(lc, "attention_bias", json_false());
@@ -803,6 +809,104 @@ static json_t *make_config_internvl(const struct mk_options *o)
     json_object_set_new(lc, "use_cache", json_true());
     json_object_set_new(lc, "use_sliding_window", json_false());
     json_object_set_new(lc, "vocab_size", json_integer(d->vocab));
+    return lc;
+}
+
+/* Image tokens per tile: the (S/14)^2 patches after the 0.5 pixel shuffle. */
+static int64_t internvl_image_seq_length(const struct mk_options *o)
+{
+    int64_t side = o->d.image_size / 28;
+    return side * side;
+}
+
+/* config.json of InternVLForConditionalGeneration (--layout hf), as transformers'
+ * convert_internvl_weights_to_hf.py writes it for the -HF repositories (written with sorted keys):
+ * the image token id and tokens per tile at the top level, vision_config (InternVLVisionConfig:
+ * attention_bias and use_qk_norm for the original qkv_bias and qk_normalization; use_mean_pooling
+ * false with --no-mean-pooling, which gives the final LayerNorm) and text_config (the original
+ * llm_config). */
+static json_t *make_config_internvl_hf(const struct mk_options *o)
+{
+    const struct mk_dims *d = &o->d;
+    json_t *root = json_object(), *tc = make_text_config_internvl(o), *vc = json_object();
+    int64_t side[2] = {d->image_size, d->image_size}, patch[2] = {14, 14};
+
+    json_object_set_new(root, "architectures", string_list1("InternVLForConditionalGeneration"));
+    json_object_set_new(root, "downsample_ratio", json_real(0.5));
+    json_object_set_new(root, "image_seq_length", json_integer(internvl_image_seq_length(o)));
+    json_object_set_new(root, "image_token_id", json_integer(tok_id(o, MK_TOK_IMG_CONTEXT)));
+    json_object_set_new(root, "model_type", json_string("internvl"));
+    json_object_set_new(root, "projector_hidden_act", json_string("gelu"));
+    json_object_set_new(root, "tie_word_embeddings", json_boolean(o->tie));
+    json_object_set_new(root, "torch_dtype", json_string(torch_dtype_name(o->dtype)));
+    json_object_set_new(root, "vision_feature_layer", json_integer(-1));
+    json_object_set_new(root, "vision_feature_select_strategy", json_string("default"));
+    json_object_set_new(root, "text_config", tc);
+
+    json_object_set_new(vc, "architectures", string_list1("InternVisionModel"));
+    json_object_set_new(vc, "attention_bias", json_boolean(!o->vision_rms));
+    json_object_set_new(vc, "attention_dropout", json_real(0.0));
+    json_object_set_new(vc, "hidden_act", json_string("gelu"));
+    json_object_set_new(vc, "hidden_dropout_prob", json_real(0.0));
+    json_object_set_new(vc, "hidden_size", json_integer(d->v_hidden));
+    json_object_set_new(vc, "image_size", int_list(side, 2));
+    json_object_set_new(vc, "initializer_range", json_real(0.02));
+    json_object_set_new(vc, "intermediate_size", json_integer(d->v_intermediate));
+    json_object_set_new(vc, "layer_norm_eps", json_real(1e-6));
+    json_object_set_new(vc, "layer_scale_init_value", json_real(0.1));
+    json_object_set_new(vc, "model_type", json_string("internvl_vision"));
+    json_object_set_new(vc, "norm_type", json_string(o->vision_rms ? "rms_norm" : "layer_norm"));
+    json_object_set_new(vc, "num_attention_heads", json_integer(d->v_heads));
+    json_object_set_new(vc, "num_channels", json_integer(3));
+    json_object_set_new(vc, "num_hidden_layers", json_integer(d->v_depth));
+    json_object_set_new(vc, "patch_size", int_list(patch, 2));
+    json_object_set_new(vc, "projection_dropout", json_real(0.0));
+    json_object_set_new(vc, "use_absolute_position_embeddings", json_true());
+    json_object_set_new(vc, "use_mask_token", json_false());
+    json_object_set_new(vc, "use_mean_pooling", json_boolean(!o->no_mean_pooling));
+    json_object_set_new(vc, "use_qk_norm", json_boolean(o->vision_rms));
+    json_object_set_new(root, "vision_config", vc);
+    if (o->quant_config) {
+        json_object_set_new(root, "quantization_config", quantization_config());
+        json_object_set_new(tc, "quantization_config", quantization_config());
+    }
+    return root;
+}
+
+/* config.json of InternVLChatModel in its original (trust_remote_code) layout, as
+ * InternVLChatConfig.to_json_string writes it (written with sorted keys): the chat model's fields,
+ * llm_config (Qwen3ForCausalLM) and vision_config (InternVisionModel; --vision-norm rms_norm gives
+ * InternViT-6B's RMSNorms and q/k normalization without a qkv bias). InternVL's image tokens are
+ * not in config.json: the model takes <IMG_CONTEXT>'s id from the tokenizer. */
+static json_t *make_config_internvl(const struct mk_options *o)
+{
+    if (o->hf)
+        return make_config_internvl_hf(o);
+    const struct mk_dims *d = &o->d;
+    json_t *root = json_object(), *lc = make_text_config_internvl(o), *vc = json_object(), *am = json_object();
+    const char *dtype = torch_dtype_name(o->dtype);
+
+    json_object_set_new(root, "architectures", string_list1("InternVLChatModel"));
+    json_object_set_new(am, "AutoConfig", json_string("configuration_internvl_chat.InternVLChatConfig"));
+    json_object_set_new(am, "AutoModel", json_string("modeling_internvl_chat.InternVLChatModel"));
+    json_object_set_new(am, "AutoModelForCausalLM", json_string("modeling_internvl_chat.InternVLChatModel"));
+    json_object_set_new(root, "auto_map", am);
+    json_object_set_new(root, "downsample_ratio", json_real(0.5));
+    json_object_set_new(root, "dynamic_image_size", json_true());
+    json_object_set_new(root, "force_image_size", json_integer(d->image_size));
+    json_object_set_new(root, "max_dynamic_patch", json_integer(12));
+    json_object_set_new(root, "min_dynamic_patch", json_integer(1));
+    json_object_set_new(root, "model_type", json_string("internvl_chat"));
+    json_object_set_new(root, "pad2square", json_false());
+    json_object_set_new(root, "ps_version", json_string("v2"));
+    json_object_set_new(root, "select_layer", json_integer(-1));
+    json_object_set_new(root, "template", json_string("internvl2_5"));
+    json_object_set_new(root, "tie_word_embeddings", json_boolean(o->tie));
+    json_object_set_new(root, "torch_dtype", json_string(dtype));
+    json_object_set_new(root, "use_backbone_lora", json_integer(0));
+    json_object_set_new(root, "use_llm_lora", json_integer(0));
+    json_object_set_new(root, "use_thumbnail", json_true());
+
     json_object_set_new(root, "llm_config", lc);
 
     json_object_set_new(vc, "architectures", string_list1("InternVisionModel"));
@@ -894,10 +998,41 @@ static json_t *make_preprocessor_config_qwen2_5_vl(const struct mk_options *o)
     return p;
 }
 
+/* preprocessor_config.json of the InternVL3.5-*-HF repositories (--layout hf; written with sorted keys):
+ * GotOcr2ImageProcessorFast cropping to 1 to 12 tiles of the tile size, ImageNet's mean and std. */
+static json_t *make_preprocessor_config_internvl_hf(const struct mk_options *o)
+{
+    static const double mean[3] = {0.485, 0.456, 0.406}, std[3] = {0.229, 0.224, 0.225};
+    json_t *p = json_object(), *m = json_array(), *s = json_array(), *size = json_object();
+    for (int i = 0; i < 3; i++) {
+        json_array_append_new(m, json_real(mean[i]));
+        json_array_append_new(s, json_real(std[i]));
+    }
+    json_object_set_new(size, "height", json_integer(o->d.image_size));
+    json_object_set_new(size, "width", json_integer(o->d.image_size));
+    json_object_set_new(p, "image_processor_type", json_string("GotOcr2ImageProcessorFast"));
+    json_object_set_new(p, "processor_class", json_string("InternVLProcessor"));
+    json_object_set_new(p, "crop_to_patches", json_true());
+    json_object_set_new(p, "min_patches", json_integer(1));
+    json_object_set_new(p, "max_patches", json_integer(12));
+    json_object_set_new(p, "size", size);
+    json_object_set_new(p, "do_resize", json_true());
+    json_object_set_new(p, "resample", json_integer(3));
+    json_object_set_new(p, "do_rescale", json_true());
+    json_object_set_new(p, "rescale_factor", json_real(1.0 / 255.0));
+    json_object_set_new(p, "do_normalize", json_true());
+    json_object_set_new(p, "image_mean", m);
+    json_object_set_new(p, "image_std", s);
+    json_object_set_new(p, "do_convert_rgb", json_true());
+    return p;
+}
+
 /* preprocessor_config.json of the InternVL3.5 repositories (a CLIP image processor at the tile
  * size, ImageNet's mean and std). */
 static json_t *make_preprocessor_config_internvl(const struct mk_options *o)
 {
+    if (o->hf)
+        return make_preprocessor_config_internvl_hf(o);
     static const double mean[3] = {0.485, 0.456, 0.406}, std[3] = {0.229, 0.224, 0.225};
     json_t *p = json_object(), *m = json_array(), *s = json_array();
     for (int i = 0; i < 3; i++) {
@@ -917,7 +1052,9 @@ static json_t *make_preprocessor_config_internvl(const struct mk_options *o)
 }
 
 /* tokenizer_config.json (keys sorted, as transformers writes it). InternVL3.5's also lists the added
- * tokens (added_tokens_decoder) and holds the chat template. */
+ * tokens (added_tokens_decoder) and holds the chat template; with --layout hf it names the image tokens
+ * for InternVLProcessor instead, and the template is chat_template.jinja, where current transformers
+ * saves it (and reads it first, as vlmslim does). */
 static json_t *make_tokenizer_config(const struct mk_options *o)
 {
     json_t *t = json_object();
@@ -926,14 +1063,20 @@ static json_t *make_tokenizer_config(const struct mk_options *o)
     if (o->fam->internvl)
         json_object_set_new(t, "added_tokens_decoder", mk_added_tokens_decoder(o->d.vocab, o->fam->added_tokens));
     json_object_set_new(t, "bos_token", json_null());
-    if (o->fam->internvl)
+    if (o->fam->internvl && !o->hf)
         json_object_set_new(t, "chat_template", json_string(o->fam->chat_template));
     json_object_set_new(t, "clean_up_tokenization_spaces", json_false());
+    if (o->hf)
+        json_object_set_new(t, "context_image_token", json_string("<IMG_CONTEXT>"));
+    if (o->hf)
+        json_object_set_new(t, "end_image_token", json_string("</img>"));
     json_object_set_new(t, "eos_token", json_string("<|im_end|>"));
     json_object_set_new(t, "errors", json_string("replace"));
     json_object_set_new(t, "model_max_length", json_integer(o->fam->model_max_length));
     json_object_set_new(t, "pad_token", json_string("<|endoftext|>"));
     json_object_set_new(t, "split_special_tokens", json_false());
+    if (o->hf)
+        json_object_set_new(t, "start_image_token", json_string("<img>"));
     json_object_set_new(t, "tokenizer_class", json_string("Qwen2Tokenizer"));
     json_object_set_new(t, "unk_token", json_null());
     return t;
@@ -1197,6 +1340,124 @@ static enum vs_status plan_text(struct mk_plan *p, const struct mk_options *o)
     ADD(MK_NORM, 0, 1, SHAPE(h), "%snorm.weight", o->txt);
     if (!o->tie)
         ADD(MK_EMBED, 0, 2, SHAPE(d->vocab, h), "%s", o->lm_head);
+    return VS_OK;
+}
+
+/* InternVL --layout hf: transformers' InternVLForConditionalGeneration names for the original
+ * layout's tensors, as its convert_internvl_weights_to_hf.py renames them (a prefix of the name, then
+ * within a vision block a prefix of the rest), attn.qkv split into the three row blocks q/k/v_proj. */
+static const char *const mk_hf_prefixes[][2] = {
+    {"vision_model.embeddings.class_embedding", "model.vision_tower.embeddings.cls_token"},
+    {"vision_model.embeddings.patch_embedding.", "model.vision_tower.embeddings.patch_embeddings.projection."},
+    {"vision_model.embeddings.position_embedding", "model.vision_tower.embeddings.position_embeddings"},
+    {"vision_model.encoder.layers.", "model.vision_tower.encoder.layer."},
+    {"mlp1.0.", "model.multi_modal_projector.layer_norm."},
+    {"mlp1.1.", "model.multi_modal_projector.linear_1."},
+    {"mlp1.3.", "model.multi_modal_projector.linear_2."},
+    {"language_model.model.", "model.language_model."},
+    {"language_model.lm_head.", "lm_head."},
+};
+static const char *const mk_hf_block[][2] = {
+    {"attn.q_norm.", "attention.q_norm."}, {"attn.k_norm.", "attention.k_norm."},
+    {"attn.proj.", "attention.projection_layer."}, {"norm1.", "layernorm_before."}, {"norm2.", "layernorm_after."},
+    {"ls1", "lambda_1"}, {"ls2", "lambda_2"}, {"mlp.fc1.", "mlp.fc1."}, {"mlp.fc2.", "mlp.fc2."},
+};
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Sets t's name; an error if it does not fit. */
+static enum vs_status name_set(struct mk_tensor *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static enum vs_status name_set(struct mk_tensor *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof t->name)
+        return vs_error_set(VS_ERR_INTERNAL, "tensor name %s... longer than %d bytes", t->name, MK_NAME_MAX - 1);
+    return VS_OK;
+}
+
+static enum vs_status plan_push(struct mk_plan *p, const struct mk_tensor *t)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 256;
+        struct mk_tensor *n = vs_realloc(p->t, cap * sizeof *n);
+        if (!n)
+            return VS_ERR_NOMEM;
+        p->t = n;
+        p->cap = cap;
+    }
+    p->t[p->n++] = *t;
+    return VS_OK;
+}
+
+/* Replaces the original layout's plan by the hf layout's: each tensor renamed (its values still drawn
+ * under the original name), each attn.qkv weight and bias as q_proj, k_proj, v_proj, and with
+ * --no-mean-pooling the vision tower's final LayerNorm before the projector. */
+static enum vs_status rename_internvl_hf(struct mk_plan *plan, const struct mk_options *o)
+{
+    struct mk_plan out = {0}, *p = &out;
+    enum vs_status st = VS_OK;
+    bool final_norm = !o->no_mean_pooling;
+    for (size_t i = 0; i < plan->n && st == VS_OK; i++) {
+        const struct mk_tensor *t = &plan->t[i];
+        if (!final_norm && starts_with(t->name, "mlp1.")) { /* the final LayerNorm, before the projector */
+            int64_t c = o->d.v_hidden;
+            final_norm = true;
+            if ((st = plan_add(p, MK_NORM, 0, 1, SHAPE(c), "model.vision_tower.layernorm.weight")) != VS_OK ||
+                (st = plan_add(p, MK_NORM_BIAS, 0, 1, SHAPE(c), "model.vision_tower.layernorm.bias")) != VS_OK)
+                break;
+        }
+        size_t k = 0, nk = sizeof mk_hf_prefixes / sizeof *mk_hf_prefixes;
+        while (k < nk && !starts_with(t->name, mk_hf_prefixes[k][0]))
+            k++;
+        if (k == nk) {
+            st = vs_error_set(VS_ERR_INTERNAL, "--layout hf: no name for %s", t->name);
+            break;
+        }
+        const char *head = mk_hf_prefixes[k][1], *rest = t->name + strlen(mk_hf_prefixes[k][0]);
+        struct mk_tensor r = *t;
+        memcpy(r.src, t->name, sizeof r.src);
+        if (strcmp(mk_hf_prefixes[k][0], "vision_model.encoder.layers.") == 0) { /* "<i>.", a block's tensor */
+            int block = (int)strspn(rest, "0123456789") + 1;
+            const char *in = rest + block;
+            if (starts_with(in, "attn.qkv.")) {
+                static const char *const qkv[3] = {"q_proj", "k_proj", "v_proj"};
+                int64_t c = t->shape[0] / 3;
+                for (int j = 0; j < 3 && st == VS_OK; j++) {
+                    r.shape[0] = r.out_count = c;
+                    r.src_rows = t->shape[0];
+                    r.src_row0 = j * c;
+                    if ((st = name_set(&r, "%s%.*sattention.%s.%s", head, block, rest, qkv[j],
+                                       in + strlen("attn.qkv."))) == VS_OK)
+                        st = plan_push(p, &r);
+                }
+                continue;
+            }
+            size_t b = 0, nb = sizeof mk_hf_block / sizeof *mk_hf_block;
+            while (b < nb && !starts_with(in, mk_hf_block[b][0]))
+                b++;
+            if (b == nb) {
+                st = vs_error_set(VS_ERR_INTERNAL, "--layout hf: no name for %s", t->name);
+                break;
+            }
+            st = name_set(&r, "%s%.*s%s%s", head, block, rest, mk_hf_block[b][1], in + strlen(mk_hf_block[b][0]));
+        } else {
+            st = name_set(&r, "%s%s", head, rest);
+        }
+        if (st == VS_OK)
+            st = plan_push(p, &r);
+    }
+    if (st != VS_OK) {
+        free(out.t);
+        return st;
+    }
+    free(plan->t);
+    *plan = out;
     return VS_OK;
 }
 
@@ -1486,7 +1747,10 @@ static enum vs_status write_weights(const struct mk_options *o, const struct mk_
         return st;
     size_t dsize = vs_dtype_size(o->dtype), largest = 0;
     for (size_t i = 0; i < p->n; i++) {
-        size_t n = (size_t)vs_shape_numel(p->t[i].ndim, p->t[i].shape);
+        const struct mk_tensor *t = &p->t[i];
+        size_t n = (size_t)vs_shape_numel(t->ndim, t->shape);
+        if (t->src_rows) /* drawn as the whole source tensor */
+            n = n / (size_t)t->shape[0] * (size_t)t->src_rows;
         largest = n > largest ? n : largest;
     }
     void *buf = vs_malloc(largest * dsize + 1); /* reused: one tensor at a time */
@@ -1495,9 +1759,18 @@ static enum vs_status write_weights(const struct mk_options *o, const struct mk_
     for (size_t i = 0; i < p->n && st == VS_OK; i++) {
         const struct mk_tensor *t = &p->t[i];
         size_t n = (size_t)vs_shape_numel(t->ndim, t->shape);
-        fill(t, o->seed, o->dtype, buf, n);
+        /* the tensor the values are drawn as: itself, or the original layout's (renamed, or split) */
+        struct mk_tensor src = *t;
+        if (t->src[0])
+            memcpy(src.name, t->src, sizeof src.name);
+        if (t->src_rows)
+            src.shape[0] = src.out_count = t->src_rows;
+        size_t sn = (size_t)vs_shape_numel(src.ndim, src.shape);
+        fill(&src, o->seed, o->dtype, buf, sn);
         if (o->outliers)
-            plant_outliers(o, t, buf, n);
+            plant_outliers(o, &src, buf, sn);
+        if (t->src_rows) /* rows [src_row0, src_row0 + shape[0]) */
+            memmove(buf, (char *)buf + (size_t)t->src_row0 * (n / (size_t)t->shape[0]) * dsize, n * dsize);
         if (o->verbose)
             *digest = digest_tensor(*digest, t, o->dtype, buf, n * dsize);
         st = vs_st_writer_add(w, t->name, o->dtype, t->ndim, t->shape, buf, n * dsize);
@@ -1540,12 +1813,31 @@ static const struct mk_family *find_family(const char *name)
     return NULL;
 }
 
+/* InternVL --layout hf: processor_config.json and chat_template.jinja (the preprocessor_config.json
+ * and tokenizer_config.json of that layout are the family's, with o->hf). */
+static enum vs_status write_internvl_hf_side_files(const struct mk_options *o)
+{
+    enum vs_status st = write_json_sorted(o->out, "processor_config.json",
+                                          json_pack("{s:I,s:s}", "image_seq_length",
+                                                    (json_int_t)internvl_image_seq_length(o), "processor_class",
+                                                    "InternVLProcessor"),
+                                          true);
+    if (st != VS_OK)
+        return st;
+    char *path = vs_path_join(o->out, "chat_template.jinja");
+    st = path ? vs_fs_write_file(path, MK_CHAT_TEMPLATE_INTERNVL_HF, strlen(MK_CHAT_TEMPLATE_INTERNVL_HF), 0644)
+              : VS_ERR_NOMEM;
+    free(path);
+    return st;
+}
+
 static enum vs_status run(const struct mk_options *o)
 {
     struct mk_plan plan = {0};
     enum vs_status st;
     uint64_t total = 0, part = 0, digest = 0;
-    if ((st = o->fam->plan_vision(&plan, o)) != VS_OK || (st = plan_text(&plan, o)) != VS_OK)
+    if ((st = o->fam->plan_vision(&plan, o)) != VS_OK || (st = plan_text(&plan, o)) != VS_OK ||
+        (o->hf && (st = rename_internvl_hf(&plan, o)) != VS_OK))
         goto out;
     for (size_t i = 0; i < plan.n; i++) {
         int64_t numel = vs_shape_numel(plan.t[i].ndim, plan.t[i].shape);
@@ -1573,10 +1865,11 @@ static enum vs_status run(const struct mk_options *o)
         (st = write_json(o->out, "generation_config.json", make_generation_config(o))) != VS_OK ||
         (mk_tokenizer_fits(o->d.vocab, n_added) &&
          (st = mk_tokenizer_write_added(o->out, o->d.vocab, n_added)) != VS_OK) ||
-        (st = write_json(o->out, "preprocessor_config.json", o->fam->preprocessor(o))) != VS_OK ||
+        (st = write_json_sorted(o->out, "preprocessor_config.json", o->fam->preprocessor(o), o->hf)) != VS_OK ||
         (st = write_json(o->out, "tokenizer_config.json", make_tokenizer_config(o))) != VS_OK ||
         (!o->fam->internvl &&
          (st = write_json(o->out, "chat_template.json", json_pack("{s:s}", "chat_template", o->fam->chat_template))) != VS_OK) ||
+        (o->hf && (st = write_internvl_hf_side_files(o)) != VS_OK) ||
         (st = write_weights(o, &plan, part, &digest)) != VS_OK)
         goto out;
     if (o->verbose)
@@ -1595,6 +1888,9 @@ int main(int argc, char **argv)
     bool help = false;
     enum vs_status st = parse_args(argc, argv, &o, &help);
     if (st == VS_OK && help) {
+        /* one write(2) at exit, so that `vlmslim-mkmodel --help | grep -q` never gets a SIGPIPE */
+        static char buf[1 << 14];
+        setvbuf(stdout, buf, _IOFBF, sizeof buf);
         usage(stdout);
         return 0;
     }

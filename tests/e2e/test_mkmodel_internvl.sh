@@ -6,7 +6,11 @@
 # single-file and sharded, checked by an independent walk over the layout (names, shapes, dtypes:
 # exactly that set), config.json's keys, the side files and the tokenizer's InternVL tokens;
 # deterministic; --outliers plants its outliers as for the Qwen families; bad arguments give one
-# error line and exit status 2.
+# error line and exit status 2. --layout hf (transformers' InternVLForConditionalGeneration, as the
+# InternVL3_5-*-HF repositories): exactly its tensor set for both vision norms, tied and untied, with
+# and without --no-mean-pooling, its config.json and side files, deterministic, and renaming its
+# tensors back (q/k/v_proj concatenated into attn.qkv) gives exactly the original layout's for the
+# same seed and options.
 set -euo pipefail
 : "${VLMSLIM_MKMODEL:?}" "${VS_TEST_TMP:?}"
 mkdir -p "$VS_TEST_TMP"
@@ -349,6 +353,427 @@ else
   echo "note: $py without numpy: --outliers not checked"
 fi
 
+# --layout hf: check_hf.py DIR [--shards N] [--dtype D] [--tie] [--rms] [--no-mean-pooling]
+# [--image-size S] [--vocab V] [--hidden H] [--quant], independently of tools/mkmodel.c
+cat > "$tmp/check_hf.py" <<'EOF'
+import argparse, json, os, struct, sys
+
+ap = argparse.ArgumentParser()
+ap.add_argument("dir")
+ap.add_argument("--shards", type=int, default=0)
+ap.add_argument("--dtype", default="bf16")
+ap.add_argument("--tie", action="store_true")
+ap.add_argument("--rms", action="store_true")
+ap.add_argument("--no-mean-pooling", action="store_true")
+ap.add_argument("--image-size", type=int, default=56)
+ap.add_argument("--vocab", type=int, default=320)
+ap.add_argument("--hidden", type=int, default=64)
+ap.add_argument("--quant", action="store_true")
+a = ap.parse_args()
+d = a.dir
+errors = []
+
+
+def expect(cond, msg):
+    if not cond:
+        errors.append(msg)
+
+
+def load(name):
+    with open(os.path.join(d, name)) as f:
+        return json.load(f)
+
+
+def same(got, want):  # equal, with the same JSON types (1.0 is not 1, True is not 1)
+    if isinstance(want, dict):
+        return isinstance(got, dict) and sorted(got) == sorted(want) and all(same(got[k], want[k]) for k in want)
+    if isinstance(want, list):
+        return isinstance(got, list) and len(got) == len(want) and all(same(g, w) for g, w in zip(got, want))
+    return type(got) is type(want) and got == want
+
+
+TORCH = {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}[a.dtype]
+ST = {"bf16": "BF16", "f16": "F16", "f32": "F32"}[a.dtype]
+S, V, H = a.image_size, a.vocab, a.hidden
+T = (S // 28) ** 2
+has_tok = V >= 256 + 32 + 29
+base = 151643 if V >= 151643 + 29 or not has_tok else V - 29
+
+files = sorted(os.listdir(d))
+want_files = ["README.md", "chat_template.jinja", "config.json", "generation_config.json", "preprocessor_config.json",
+              "processor_config.json", "tokenizer_config.json"] + (["tokenizer.json"] if has_tok else [])
+want_files += ["model.safetensors"] if a.shards == 0 else \
+    ["model-%05d-of-%05d.safetensors" % (i + 1, a.shards) for i in range(a.shards)] + ["model.safetensors.index.json"]
+expect(files == sorted(want_files), "file set %s, want %s" % (files, sorted(want_files)))
+if errors:
+    print("%s: %s" % (d, errors[0]))
+    sys.exit(1)
+
+cfg = load("config.json")
+vc, tc = cfg.get("vision_config", {}), cfg.get("text_config", {})
+quant = {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8", "weight_block_size": [128, 128]}
+want_top = {"architectures": ["InternVLForConditionalGeneration"], "model_type": "internvl", "downsample_ratio": 0.5,
+            "image_seq_length": T, "image_token_id": base + 28, "projector_hidden_act": "gelu",
+            "vision_feature_layer": -1, "vision_feature_select_strategy": "default", "torch_dtype": TORCH,
+            "tie_word_embeddings": a.tie, "vision_config": vc, "text_config": tc}
+if a.quant:
+    want_top["quantization_config"] = quant
+expect(same(cfg, want_top), "config.json top level: keys %s, want %s; %s" % (
+    sorted(cfg), sorted(want_top), {k: cfg.get(k) for k in want_top if k[-7:] != "_config" and not same(cfg.get(k), want_top[k])}))
+dims = {k: vc.get(k) for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")}
+for k, v in dims.items():
+    expect(type(v) is int and v > 0, "vision_config.%s = %r" % (k, v))
+want_vc = dict(dims, **{
+    "architectures": ["InternVisionModel"], "model_type": "internvl_vision", "image_size": [S, S],
+    "patch_size": [14, 14], "num_channels": 3, "norm_type": "rms_norm" if a.rms else "layer_norm",
+    "layer_norm_eps": 1e-06, "attention_bias": not a.rms, "use_qk_norm": a.rms, "hidden_act": "gelu",
+    "layer_scale_init_value": 0.1, "use_mean_pooling": not a.no_mean_pooling,
+    "use_absolute_position_embeddings": True, "use_mask_token": False, "attention_dropout": 0.0,
+    "projection_dropout": 0.0, "hidden_dropout_prob": 0.0, "initializer_range": 0.02})
+expect(same(vc, want_vc), "vision_config %s" % {k: (vc.get(k), want_vc.get(k)) for k in set(vc) | set(want_vc)
+                                                if not same(vc.get(k), want_vc.get(k))})
+tdims = {k: tc.get(k) for k in ("num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+                                 "intermediate_size", "max_window_layers")}
+for k, v in tdims.items():
+    expect(type(v) is int and v > 0, "text_config.%s = %r" % (k, v))
+want_tc = dict(tdims, **{
+    "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "attention_bias": False, "attention_dropout": 0.0,
+    "bos_token_id": base, "eos_token_id": base + 2, "hidden_act": "silu", "hidden_size": H,
+    "initializer_range": 0.02, "max_position_embeddings": 40960, "rms_norm_eps": 1e-06, "rope_scaling": None,
+    "rope_theta": 1000000.0, "sliding_window": None, "tie_word_embeddings": a.tie, "torch_dtype": TORCH,
+    "use_cache": True, "use_sliding_window": False, "vocab_size": V})
+if a.quant:
+    want_tc["quantization_config"] = quant
+expect(same(tc, want_tc), "text_config %s" % {k: (tc.get(k), want_tc.get(k)) for k in set(tc) | set(want_tc)
+                                              if not same(tc.get(k), want_tc.get(k))})
+expect(list(cfg) == sorted(cfg) and list(vc) == sorted(vc) and list(tc) == sorted(tc), "config.json keys not sorted")
+
+# side files
+tok = load("tokenizer_config.json")
+for k, v in {"start_image_token": "<img>", "end_image_token": "</img>", "context_image_token": "<IMG_CONTEXT>",
+             "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "tokenizer_class": "Qwen2Tokenizer",
+             "model_max_length": 40960}.items():
+    expect(same(tok.get(k), v), "tokenizer_config.json %s = %r, want %r" % (k, tok.get(k), v))
+expect("chat_template" not in tok, "tokenizer_config.json has a chat_template (the template is chat_template.jinja)")
+expect(list(tok) == sorted(tok), "tokenizer_config.json keys not sorted")
+if has_tok:
+    added = load("tokenizer.json")["added_tokens"]
+    by = {t["content"]: t["id"] for t in added}
+    expect(by.get("<IMG_CONTEXT>") == cfg.get("image_token_id"), "image_token_id is not <IMG_CONTEXT>'s id %r" % by.get("<IMG_CONTEXT>"))
+    expect((by.get("<img>"), by.get("</img>")) == (base + 26, base + 27), "<img> </img> ids")
+    expect({int(k): v["content"] for k, v in tok.get("added_tokens_decoder", {}).items()} == {t["id"]: t["content"] for t in added},
+           "tokenizer_config.json added_tokens_decoder differs from tokenizer.json's added tokens")
+pp = load("preprocessor_config.json")
+want_pp = {"image_processor_type": "GotOcr2ImageProcessorFast", "processor_class": "InternVLProcessor",
+           "crop_to_patches": True, "min_patches": 1, "max_patches": 12, "size": {"height": S, "width": S},
+           "do_resize": True, "resample": 3, "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
+           "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225], "do_convert_rgb": True}
+expect(same(pp, want_pp), "preprocessor_config.json %r" % pp)
+pc = load("processor_config.json")
+expect(same(pc, {"image_seq_length": T, "processor_class": "InternVLProcessor"}), "processor_config.json %r" % pc)
+with open(os.path.join(d, "chat_template.jinja")) as f:
+    jinja = f.read()
+want_jinja = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n'}}"
+              "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+              "{% for content in message['content'] %}{% if content['type'] == 'image' %}{{ '<IMG_CONTEXT>\n' }}"
+              "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}"
+              "{{'<|im_end|>\n'}}{% endfor %}{% if add_generation_prompt %}{{'<|im_start|>assistant\n' }}{% endif %}")
+expect(jinja == want_jinja, "chat_template.jinja %r" % jinja)
+gc = load("generation_config.json")
+expect(base + 2 in gc.get("eos_token_id", []), "generation_config.json eos_token_id")
+with open(os.path.join(d, "README.md")) as f:
+    readme = f.read().split("\n")
+expect(readme[0] == "<!-- generated by vlmslim-mkmodel -->" and "# Synthetic InternVL3.5 checkpoint" in readme, "README.md")
+if errors:
+    print("%s: %d error(s)\n  %s" % (d, len(errors), "\n  ".join(errors[:20])))
+    sys.exit(1)
+
+# tensors: exactly the layout's names, shapes and dtype
+C, Lv, Iv = vc["hidden_size"], vc["num_hidden_layers"], vc["intermediate_size"]
+L, I, hd = tc["num_hidden_layers"], tc["intermediate_size"], tc["head_dim"]
+q, kv = tc["num_attention_heads"] * hd, tc["num_key_value_heads"] * hd
+n = S // 14
+vt = "model.vision_tower."
+want = {vt + "embeddings.cls_token": [1, 1, C], vt + "embeddings.patch_embeddings.projection.weight": [C, 3, 14, 14],
+        vt + "embeddings.patch_embeddings.projection.bias": [C], vt + "embeddings.position_embeddings": [1, n * n + 1, C]}
+for i in range(Lv):
+    p = vt + "encoder.layer.%d." % i
+    for x in ("q", "k", "v"):
+        want[p + "attention.%s_proj.weight" % x] = [C, C]
+        if not a.rms:
+            want[p + "attention.%s_proj.bias" % x] = [C]
+    want.update({p + "attention.projection_layer.weight": [C, C], p + "attention.projection_layer.bias": [C],
+                 p + "layernorm_before.weight": [C], p + "layernorm_after.weight": [C],
+                 p + "mlp.fc1.weight": [Iv, C], p + "mlp.fc1.bias": [Iv], p + "mlp.fc2.weight": [C, Iv],
+                 p + "mlp.fc2.bias": [C], p + "lambda_1": [C], p + "lambda_2": [C]})
+    if a.rms:
+        want.update({p + "attention.q_norm.weight": [C], p + "attention.k_norm.weight": [C]})
+    else:
+        want.update({p + "layernorm_before.bias": [C], p + "layernorm_after.bias": [C]})
+if a.no_mean_pooling:
+    want.update({vt + "layernorm.weight": [C], vt + "layernorm.bias": [C]})
+mp = "model.multi_modal_projector."
+want.update({mp + "layer_norm.weight": [4 * C], mp + "layer_norm.bias": [4 * C], mp + "linear_1.weight": [H, 4 * C],
+             mp + "linear_1.bias": [H], mp + "linear_2.weight": [H, H], mp + "linear_2.bias": [H],
+             "model.language_model.embed_tokens.weight": [V, H], "model.language_model.norm.weight": [H]})
+for i in range(L):
+    p = "model.language_model.layers.%d." % i
+    want.update({p + "self_attn.q_proj.weight": [q, H], p + "self_attn.k_proj.weight": [kv, H],
+                 p + "self_attn.v_proj.weight": [kv, H], p + "self_attn.o_proj.weight": [H, q],
+                 p + "self_attn.q_norm.weight": [hd], p + "self_attn.k_norm.weight": [hd],
+                 p + "mlp.gate_proj.weight": [I, H], p + "mlp.up_proj.weight": [I, H], p + "mlp.down_proj.weight": [H, I],
+                 p + "input_layernorm.weight": [H], p + "post_attention_layernorm.weight": [H]})
+if not a.tie:
+    want["lm_head.weight"] = [V, H]
+
+
+def header(path):
+    with open(path, "rb") as f:
+        (m,) = struct.unpack("<Q", f.read(8))
+        h = json.loads(f.read(m))
+    h.pop("__metadata__", None)
+    return h
+
+
+got, where = {}, {}
+for fn in [f for f in files if f.endswith(".safetensors")]:
+    for name, e in header(os.path.join(d, fn)).items():
+        expect(name not in got, "%s in two files" % name)
+        got[name], where[name] = e, fn
+if a.shards:
+    expect(load("model.safetensors.index.json")["weight_map"] == where, "model.safetensors.index.json weight_map")
+missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+expect(not missing, "missing tensors: %s" % missing[:6])
+expect(not extra, "unexpected tensors: %s" % extra[:6])
+for name in set(want) & set(got):
+    expect(got[name]["shape"] == want[name], "%s: shape %r, want %r" % (name, got[name]["shape"], want[name]))
+    expect(got[name]["dtype"] == ST, "%s: dtype %s, want %s" % (name, got[name]["dtype"], ST))
+if errors:
+    print("%s: %d error(s)\n  %s" % (d, len(errors), "\n  ".join(errors[:20])))
+    sys.exit(1)
+EOF
+
+# back.py HF ORIG: HF's tensors renamed back to the original layout (q/k/v_proj rows concatenated
+# into attn.qkv; --no-mean-pooling's final layernorm dropped) are exactly ORIG's (names, dtypes,
+# shapes, bytes); the configs and the shared side files agree
+cat > "$tmp/back.py" <<'EOF'
+import json, os, re, struct, sys
+
+hf_dir, orig_dir = sys.argv[1:3]
+errors = []
+
+
+def tensors(d):
+    out = {}
+    for fn in sorted(f for f in os.listdir(d) if f.endswith(".safetensors")):
+        with open(os.path.join(d, fn), "rb") as f:
+            (m,) = struct.unpack("<Q", f.read(8))
+            h = json.loads(f.read(m))
+            data = f.read()
+        h.pop("__metadata__", None)
+        for name, e in h.items():
+            b, end = e["data_offsets"]
+            out[name] = (e["dtype"], e["shape"], data[b:end])
+    return out
+
+
+TOP = [(r"model\.vision_tower\.embeddings\.cls_token$", "vision_model.embeddings.class_embedding"),
+       (r"model\.vision_tower\.embeddings\.patch_embeddings\.projection\.", "vision_model.embeddings.patch_embedding."),
+       (r"model\.vision_tower\.embeddings\.position_embeddings$", "vision_model.embeddings.position_embedding"),
+       (r"model\.multi_modal_projector\.layer_norm\.", "mlp1.0."),
+       (r"model\.multi_modal_projector\.linear_1\.", "mlp1.1."),
+       (r"model\.multi_modal_projector\.linear_2\.", "mlp1.3."),
+       (r"model\.language_model\.", "language_model.model."),
+       (r"lm_head\.", "language_model.lm_head.")]
+BLOCK = [(r"attention\.q_norm\.", "attn.q_norm."), (r"attention\.k_norm\.", "attn.k_norm."),
+         (r"attention\.projection_layer\.", "attn.proj."), (r"layernorm_before\.", "norm1."),
+         (r"layernorm_after\.", "norm2."), (r"lambda_1$", "ls1"), (r"lambda_2$", "ls2"),
+         (r"mlp\.fc1\.", "mlp.fc1."), (r"mlp\.fc2\.", "mlp.fc2.")]
+
+
+def original_name(name):
+    """(original name, q/k/v part index or None), or None for a tensor the original layout lacks."""
+    m = re.match(r"model\.vision_tower\.encoder\.layer\.(\d+)\.(.*)$", name)
+    if m:
+        pre, rest = "vision_model.encoder.layers.%s." % m.group(1), m.group(2)
+        q = re.match(r"attention\.([qkv])_proj\.(weight|bias)$", rest)
+        if q:
+            return pre + "attn.qkv." + q.group(2), "qkv".index(q.group(1))
+        for pat, rep in BLOCK:
+            if re.match(pat, rest):
+                return pre + re.sub("^" + pat, rep, rest), None
+        return "?" + name, None
+    for pat, rep in TOP:
+        if re.match(pat, name):
+            return re.sub("^" + pat, rep, name), None
+    return None
+
+
+hf, orig = tensors(hf_dir), tensors(orig_dir)
+hcfg = json.load(open(os.path.join(hf_dir, "config.json")))
+ocfg = json.load(open(os.path.join(orig_dir, "config.json")))
+hv, ov = hcfg["vision_config"], ocfg["vision_config"]
+extra = ["model.vision_tower.layernorm.weight", "model.vision_tower.layernorm.bias"]
+if not hv["use_mean_pooling"]:
+    for name in extra:
+        e = hf.pop(name, None)
+        if e is None or e[1] != [ov["hidden_size"]] or e[0] != hf.get("model.language_model.norm.weight", ("?",))[0]:
+            errors.append("--no-mean-pooling: %s is %r" % (name, e and e[:2]))
+renamed, parts = {}, {}
+for name, e in hf.items():
+    o = original_name(name)
+    if o is None:
+        errors.append("%s: no original counterpart" % name)
+        continue
+    oname, part = o
+    if part is None:
+        if oname in renamed:
+            errors.append("%s: two tensors rename to it" % oname)
+        renamed[oname] = e
+    else:
+        parts.setdefault(oname, {})[part] = e
+for oname, p in parts.items():
+    if sorted(p) != [0, 1, 2] or len({(x[0], tuple(x[1])) for x in p.values()}) != 1:
+        errors.append("%s: q/k/v parts %r" % (oname, {k: v[:2] for k, v in p.items()}))
+        continue
+    dt, shape, _ = p[0]
+    renamed[oname] = (dt, [3 * shape[0]] + shape[1:], p[0][2] + p[1][2] + p[2][2])
+missing, surplus = sorted(set(orig) - set(renamed)), sorted(set(renamed) - set(orig))
+if missing or surplus:
+    errors.append("renamed back: missing %s, surplus %s" % (missing[:4], surplus[:4]))
+differ = [k for k in sorted(set(orig) & set(renamed)) if orig[k] != renamed[k]]
+if differ:
+    errors.append("renamed back, %d tensor(s) differ from the original layout's: %s" % (len(differ), differ[:4]))
+
+# the configs say the same
+if hcfg["text_config"] != ocfg["llm_config"]:
+    errors.append("text_config differs from llm_config")
+for hk, ok in (("hidden_size", "hidden_size"), ("num_hidden_layers", "num_hidden_layers"),
+               ("num_attention_heads", "num_attention_heads"), ("intermediate_size", "intermediate_size"),
+               ("norm_type", "norm_type"), ("attention_bias", "qkv_bias"), ("use_qk_norm", "qk_normalization"),
+               ("layer_norm_eps", "layer_norm_eps")):
+    if hv[hk] != ov[ok]:
+        errors.append("vision_config.%s %r, original %s %r" % (hk, hv[hk], ok, ov[ok]))
+if hv["image_size"] != [ocfg["force_image_size"]] * 2 or hv["patch_size"] != [ov["patch_size"]] * 2:
+    errors.append("vision_config image_size / patch_size")
+for k in ("torch_dtype", "tie_word_embeddings", "downsample_ratio", "quantization_config"):
+    if hcfg.get(k) != ocfg.get(k):
+        errors.append("config.json %s: %r, original %r" % (k, hcfg.get(k), ocfg.get(k)))
+if hcfg["vision_feature_layer"] != ocfg["select_layer"]:
+    errors.append("vision_feature_layer != select_layer")
+for fn in ("tokenizer.json", "generation_config.json"):
+    ph, po = os.path.join(hf_dir, fn), os.path.join(orig_dir, fn)
+    if os.path.exists(ph) != os.path.exists(po) or (os.path.exists(ph) and open(ph, "rb").read() != open(po, "rb").read()):
+        errors.append("%s differs from the original layout's" % fn)
+th = json.load(open(os.path.join(hf_dir, "tokenizer_config.json")))
+to = json.load(open(os.path.join(orig_dir, "tokenizer_config.json")))
+for k in ("start_image_token", "end_image_token", "context_image_token"):
+    th.pop(k, None)
+to.pop("chat_template", None)
+if th != to:
+    errors.append("tokenizer_config.json: besides the image tokens and the template, differs from the original's")
+if errors:
+    print("back.py %s %s:\n  %s" % (hf_dir, orig_dir, "\n  ".join(errors[:12])))
+    sys.exit(1)
+print("renamed back: %d tensors from %d equal the original layout's" % (len(renamed), len(hf)))
+EOF
+check_hf() { "$py" "$tmp/check_hf.py" "$@" || fail "check_hf.py $*"; }
+hf=(--layout hf)
+
+# determinism; the digest covers the names, not the files
+h1=$(digest "${fam[@]}" "${hf[@]}" --out "$tmp/h1")
+h2=$(digest "${fam[@]}" "${hf[@]}" --out "$tmp/h2")
+[ -n "$h1" ] && [ "$h1" = "$h2" ] || fail "--layout hf: digest not stable: '$h1' vs '$h2'"
+for f in "$tmp"/h1/*; do cmp -s "$f" "$tmp/h2/$(basename "$f")" || fail "--layout hf: $(basename "$f") differs between two runs"; done
+[ "$h1" != "$d1" ] || fail "--layout hf and original give the same digest"
+h3=$(digest "${fam[@]}" "${hf[@]}" --out "$tmp/h3" --shards 3)
+[ "$h1" = "$h3" ] || fail "--layout hf: digest depends on --shards: $h1 vs $h3"
+"$mk" "${fam[@]}" "${hf[@]}" --out "$tmp/h4" --vision-norm rms_norm --no-mean-pooling
+"$mk" "${fam[@]}" "${hf[@]}" --out "$tmp/h5" --vision-norm rms_norm --no-mean-pooling
+for f in "$tmp"/h4/*; do cmp -s "$f" "$tmp/h5/$(basename "$f")" || fail "--layout hf --no-mean-pooling: $(basename "$f") differs between two runs"; done
+# --layout original is the default, byte for byte
+"$mk" "${fam[@]}" --layout original --out "$tmp/o1"
+for f in "$tmp"/a/*; do cmp -s "$f" "$tmp/o1/$(basename "$f")" || fail "--layout original: $(basename "$f") differs from the default"; done
+[ "$(ls "$tmp/a" | tr '\n' ' ')" = "$(ls "$tmp/o1" | tr '\n' ' ')" ] || fail "--layout original: another file set"
+# same values: as many bytes of weights; the final LayerNorm adds 2 x 32 bf16
+"$mk" "${fam[@]}" "${hf[@]}" --out "$tmp/h1" --verbose | grep -q ": internvl, 71 tensors, 328768 bytes of BF16 weights in 1 file(s)," \
+  || fail "--layout hf --verbose: $("$mk" "${fam[@]}" "${hf[@]}" --out "$tmp/h1" --verbose)"
+"$mk" "${fam[@]}" "${hf[@]}" --out "$tmp/h6" --no-mean-pooling --verbose | grep -q ": internvl, 73 tensors, 328896 bytes of BF16 weights" \
+  || fail "--layout hf --no-mean-pooling --verbose"
+# an earlier original output is replaced (no stale files), and the other way round
+cp -r "$tmp/a" "$tmp/h7"
+"$mk" "${fam[@]}" "${hf[@]}" --out "$tmp/h7"
+check_hf "$tmp/h7"
+"$mk" "${fam[@]}" --out "$tmp/h7"
+check "$tmp/h7"
+
+# the layout (check_hf.py) and the original layout's tensors renamed back (back.py), for the same
+# options: "mkmodel options|check_hf.py options" (the original gets the mkmodel options less
+# --no-mean-pooling)
+hf_cases=(
+  "|"
+  "--tie|--tie"
+  "--no-mean-pooling|--no-mean-pooling"
+  "--vision-norm rms_norm|--rms"
+  "--vision-norm rms_norm --tie --no-mean-pooling|--rms --tie --no-mean-pooling"
+  "--vision-norm rms_norm --dtype f32 --shards 3|--rms --dtype f32 --shards 3"
+  "--dtype f16 --tie --shards 2 --no-mean-pooling|--dtype f16 --tie --shards 2 --no-mean-pooling"
+  "--dtype f32 --outliers --no-mean-pooling|--dtype f32 --no-mean-pooling"
+  "--outliers --vision-norm rms_norm --tie|--rms --tie"
+  "--outliers --seed 3|"
+  "--quant-config-in-config --vision-norm rms_norm|--quant --rms"
+  "--vocab 64 --tie|--vocab 64 --tie"
+  "--seed 11 --image-size 112 --vision-depth 3 --vision-hidden 48 --vision-heads 4 --vision-intermediate 80 --layers 3 --hidden 96 --heads 6 --kv-heads 3 --head-dim 8 --intermediate 40 --no-mean-pooling|--image-size 112 --hidden 96 --no-mean-pooling"
+)
+i=0
+for c in "${hf_cases[@]}"; do
+  i=$((i + 1))
+  mkopts=${c%%|*} chopts=${c#*|}
+  "$mk" "${fam[@]}" "${hf[@]}" --out "$tmp/hf.$i" $mkopts
+  check_hf "$tmp/hf.$i" $chopts
+  "$mk" "${fam[@]}" --out "$tmp/orig.$i" ${mkopts//--no-mean-pooling/}
+  "$py" "$tmp/back.py" "$tmp/hf.$i" "$tmp/orig.$i" >/dev/null || { "$py" "$tmp/back.py" "$tmp/hf.$i" "$tmp/orig.$i"; fail "back.py ($mkopts)"; }
+done
+grep -q '"image_seq_length": 16,' "$tmp/hf.13/config.json" && grep -q '"image_seq_length": 16' "$tmp/hf.13/processor_config.json" \
+  || fail "--image-size 112: image_seq_length 16"
+grep -q '"image_token_id": 151671,' "$tmp/hf.12/config.json" || fail "--vocab 64: image_token_id is not the real 151671"
+# the checkers are not vacuous
+"$py" "$tmp/check_hf.py" "$tmp/a" >/dev/null && fail "check_hf.py accepts the original layout"
+"$py" "$tmp/check_hf.py" "$tmp/hf.1" --rms >/dev/null && fail "check_hf.py accepts layer_norm tensors as rms_norm"
+"$py" "$tmp/check_hf.py" "$tmp/hf.1" --no-mean-pooling >/dev/null && fail "check_hf.py accepts a checkpoint without the final layernorm"
+"$py" "$tmp/check_hf.py" "$tmp/hf.3" >/dev/null && fail "check_hf.py accepts use_mean_pooling false"
+"$py" "$tmp/back.py" "$tmp/hf.1" "$tmp/orig.10" >/dev/null && fail "back.py accepts another seed's weights"
+"$py" "$tmp/back.py" "$tmp/hf.1" "$tmp/orig.4" >/dev/null && fail "back.py accepts the other vision norm"
+cp -r "$tmp/hf.1" "$tmp/hfbad"   # q_proj and k_proj swapped: the same tensor set, other qkv rows
+qo=$("$py" -c 'import json, struct, sys; f = open(sys.argv[1], "rb"); h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0])); p = "model.vision_tower.encoder.layer.0.attention."; print("%s|%s" % tuple(json.dumps(h[p + x + "_proj.weight"]["data_offsets"]) for x in "qk"))' "$tmp/hfbad/model.safetensors")
+"$py" tests/tools/st_header.py "$tmp/hfbad/model.safetensors" set model.vision_tower.encoder.layer.0.attention.q_proj.weight data_offsets "${qo#*|}"
+"$py" tests/tools/st_header.py "$tmp/hfbad/model.safetensors" set model.vision_tower.encoder.layer.0.attention.k_proj.weight data_offsets "${qo%|*}"
+"$py" "$tmp/check_hf.py" "$tmp/hfbad" || fail "check_hf.py: swapped q/k offsets should still pass the layout check"
+"$py" "$tmp/back.py" "$tmp/hfbad" "$tmp/orig.1" >/dev/null && fail "back.py accepts q_proj and k_proj swapped"
+
+# vlmslim reads chat_template.jinja first (src/text/chat_template.c); Jinja2 renders the -HF template
+if "$py" -c 'import jinja2' 2>/dev/null; then
+  "$py" - "$tmp/hf.1/chat_template.jinja" <<'EOF' || fail "--layout hf: chat_template.jinja rendering"
+import sys
+import jinja2
+env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+tpl = env.from_string(open(sys.argv[1]).read())
+msgs = [{"role": "system", "content": "S"},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]}, {"role": "user", "content": "More."}]
+out = tpl.render(messages=msgs, add_generation_prompt=True)
+want = ("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n<IMG_CONTEXT>\nWhat is it?<|im_end|>\n"
+        "<|im_start|>assistant\nA cat.<|im_end|>\n<|im_start|>user\nMore.<|im_end|>\n<|im_start|>assistant\n")
+if out != want:
+    print("rendered %r\nwant     %r" % (out, want))
+    sys.exit(1)
+if tpl.render(messages=msgs[:1], add_generation_prompt=False) != "<|im_start|>system\nS<|im_end|>\n":
+    sys.exit(1)
+EOF
+else
+  echo "note: $py without jinja2: chat_template.jinja rendering not checked"
+fi
+
 # errors: exit status 2 and one line "vlmslim-mkmodel: error: ..."
 expect_usage() {
   local want=$1 rc=0; shift
@@ -362,14 +787,30 @@ expect_usage "--family llama: expected qwen3_vl_moe or qwen3_vl (Qwen3-VL), or q
   --family llama "${o[@]}"
 expect_usage "--family is required (qwen3_vl_moe, qwen3_vl, qwen2_5_vl or internvl)" "${o[@]}"
 for opt in "--deepstack 1" "--num-position-embeddings 16" "--experts 4" "--topk 2" "--moe-intermediate 8" \
-           "--mlp-only-layers 0" "--decoder-sparse-step 1" "--layout new" "--window-size 56" "--fullatt 1"; do
+           "--mlp-only-layers 0" "--decoder-sparse-step 1" "--window-size 56" "--fullatt 1"; do
   set -- $opt
   expect_usage "$1: not an option of --family internvl" "${fam[@]}" "${o[@]}" "$@"
 done
 for f in qwen3_vl qwen3_vl_moe qwen2_5_vl; do
   expect_usage "--vision-norm: not an option of --family $f" --family "$f" "${o[@]}" --vision-norm rms_norm
   expect_usage "--image-size: not an option of --family $f" --family "$f" "${o[@]}" --image-size 56
+  expect_usage "--no-mean-pooling: not an option of --family $f" --family "$f" "${o[@]}" --no-mean-pooling
 done
+# --layout: original|hf for internvl, published|new for qwen2_5_vl, none for the Qwen3-VL families
+for l in published new HF ""; do
+  expect_usage "--layout $l: expected original or hf for --family internvl" "${fam[@]}" "${o[@]}" --layout "$l"
+done
+expect_usage "--layout hf: expected published or new for --family qwen2_5_vl" --family qwen2_5_vl "${o[@]}" --layout hf
+expect_usage "--layout original: expected published or new for --family qwen2_5_vl" --family qwen2_5_vl "${o[@]}" --layout original
+for f in qwen3_vl qwen3_vl_moe; do
+  expect_usage "--layout: not an option of --family $f" --family "$f" "${o[@]}" --layout hf
+done
+expect_usage "--no-mean-pooling needs --layout hf" "${fam[@]}" "${o[@]}" --no-mean-pooling
+expect_usage "--no-mean-pooling needs --layout hf" "${fam[@]}" "${o[@]}" --no-mean-pooling --layout original
+expect_usage "--no-mean-pooling needs --layout hf" "${fam[@]}" "${o[@]}" --layout hf --no-mean-pooling --layout original
+expect_usage "option --layout needs a value" "${fam[@]}" "${o[@]}" --layout
+expect_usage "--shards 500: the 71 tensors cannot be split into exactly 500 files" "${fam[@]}" "${o[@]}" --layout hf --shards 500
+expect_usage "--outliers needs --dtype bf16 or f32" "${fam[@]}" "${o[@]}" --layout hf --outliers --dtype f16
 expect_usage "--vision-norm group_norm: expected layer_norm or rms_norm" "${fam[@]}" "${o[@]}" --vision-norm group_norm
 expect_usage "option --vision-norm needs a value" "${fam[@]}" "${o[@]}" --vision-norm
 expect_usage "--image-size 50 is not a multiple of 28" "${fam[@]}" "${o[@]}" --image-size 50
@@ -384,6 +825,8 @@ expect_usage "--shards 500: the 63 tensors cannot be split into exactly 500 file
 [ ! -e "$tmp/e" ] || fail "a usage error created --out"
 "$mk" --help | grep -q -- "--family qwen3_vl_moe|qwen3_vl|qwen2_5_vl|internvl" || fail "--help: family list"
 "$mk" --help | grep -q -- "--vision-norm layer_norm|rms_norm" || fail "--help: --vision-norm"
+"$mk" --help | grep -q -- "--layout original|hf" || fail "--help: --layout original|hf"
+"$mk" --help | grep -q -- "--no-mean-pooling" || fail "--help: --no-mean-pooling"
 
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "all vlmslim-mkmodel --family internvl checks passed"
