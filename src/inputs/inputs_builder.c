@@ -10,7 +10,7 @@
 #include "text/tokenizer.h"
 
 /* The processors; the first whose model_types names the checkpoint's, else the last (default). */
-static const struct vs_inputs_processor *const processors[] = {&vs_internvl_inputs, &vs_qwen_vl_inputs};
+static const struct vs_inputs_processor *const processors[] = {&vs_internvl_inputs, &vs_internvl_hf_inputs, &vs_qwen_vl_inputs};
 
 struct vs_inputs_builder {
     const struct vs_inputs_processor *proc;
@@ -45,6 +45,63 @@ enum vs_status vs_inputs_tokenize(const struct vs_tokenizer *tok, const char *te
     out->n_tokens = (int64_t)n;
     free(ids);
     return VS_OK;
+}
+
+/* tokenizer_config.json's special tokens as apply_chat_template passes them to the template
+ * (strings, or the content of AddedToken objects; null ones are left out). A missing file gives
+ * none; a malformed one is an error. */
+enum vs_status vs_inputs_special_tokens(const char *model_path, json_t **out)
+{
+    static const char *const keys[] = {"bos_token", "eos_token", "unk_token", "pad_token"};
+    *out = json_object();
+    if (!*out)
+        return VS_ERR_NOMEM;
+    char *path = vs_path_join(model_path, "tokenizer_config.json");
+    if (!path)
+        return VS_ERR_NOMEM;
+    if (!vs_fs_is_file(path)) {
+        free(path);
+        return VS_OK;
+    }
+    json_t *doc;
+    /* as Python reads it: an integer beyond 64 bits (some model_max_length) is not an error */
+    enum vs_status st = vs_json_load_file_flags(path, JSON_DECODE_INT_AS_REAL, &doc);
+    if (st != VS_OK) {
+        free(path);
+        return st;
+    }
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0] && st == VS_OK; i++) {
+        json_t *v = json_object_get(doc, keys[i]);
+        if (json_is_object(v))
+            v = json_object_get(v, "content");
+        if (json_is_string(v))
+            json_object_set(*out, keys[i], v);
+        else if (v && !json_is_null(v))
+            st = vs_error_set(VS_ERR_FORMAT, "%s: %s: expected a string or an AddedToken object", path, keys[i]);
+    }
+    json_decref(doc);
+    free(path);
+    return st;
+}
+
+/* msModelSlim's calibration message: one user turn, the image (if any) then the text. */
+json_t *vs_inputs_messages(const struct vs_calib_sample *s)
+{
+    json_t *content = json_array(), *msg = json_object(), *msgs = json_array();
+    if (s->image) {
+        json_t *part = json_object();
+        json_object_set_new(part, "type", json_string("image"));
+        json_object_set_new(part, "image", json_string(s->image));
+        json_array_append_new(content, part);
+    }
+    json_t *part = json_object();
+    json_object_set_new(part, "type", json_string("text"));
+    json_object_set_new(part, "text", json_string(s->text));
+    json_array_append_new(content, part);
+    json_object_set_new(msg, "role", json_string("user"));
+    json_object_set_new(msg, "content", content);
+    json_array_append_new(msgs, msg);
+    return msgs;
 }
 
 static const struct vs_inputs_processor *processor_for(const json_t *config)

@@ -22,10 +22,15 @@ struct vs_inputs_processor {
     void (*close)(void *state);
 };
 
-extern const struct vs_inputs_processor vs_qwen_vl_inputs, vs_internvl_inputs;
+extern const struct vs_inputs_processor vs_qwen_vl_inputs, vs_internvl_inputs, vs_internvl_hf_inputs;
 
 /* <model_path>/tokenizer.json opened, with an error naming it when it is missing. */
 enum vs_status vs_inputs_open_tokenizer(const char *model_path, struct vs_tokenizer **out);
+/* tokenizer_config.json's special tokens (bos_token, eos_token, unk_token, pad_token) as
+ * apply_chat_template passes them to the template; a missing file gives none. */
+enum vs_status vs_inputs_special_tokens(const char *model_path, json_t **out);
+/* msModelSlim's calibration message: one user turn, the image (if any) then the text. */
+json_t *vs_inputs_messages(const struct vs_calib_sample *s);
 /* text tokenized into out->input_ids / n_tokens (an empty result is an error). */
 enum vs_status vs_inputs_tokenize(const struct vs_tokenizer *tok, const char *text, struct vs_model_inputs *out);
 

@@ -93,8 +93,11 @@ static enum vs_status read_config(struct internvl *b, const json_t *cfg)
     /* msModelSlim's num_image_token: int((S // P)^2 * r^2) */
     double side = (double)(image_size / patch);
     b->tokens_per_tile = (int64_t)(side * side * (r * r));
-    b->tiling = (struct vs_internvl_tiling){.image_size = (int)image_size, .min_tiles = (int)lo, .max_tiles = (int)hi,
-                                            .thumbnail = thumb ? json_is_true(thumb) : true};
+    vs_internvl_tiling_defaults(&b->tiling);
+    b->tiling.image_size = (int)image_size;
+    b->tiling.min_tiles = (int)lo;
+    b->tiling.max_tiles = (int)hi;
+    b->tiling.thumbnail = thumb ? json_is_true(thumb) : true;
     b->max_positions = max_pos;
     return VS_OK;
 }

@@ -8,7 +8,6 @@
 
 #include "base/fs.h"
 #include "inputs/inputs_processor.h"
-#include "io/json_util.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 #include "vision/image.h"
@@ -23,43 +22,6 @@ struct qwen_vl {
     struct vs_qwen_vl_processor_config proc;
     json_t *special_tokens; /* the template's extra variables: bos_token, eos_token, ... */
 };
-
-/* tokenizer_config.json's special tokens as apply_chat_template passes them to the template
- * (strings, or the content of AddedToken objects; null ones are left out). A missing file gives
- * none; a malformed one is an error. */
-static enum vs_status load_special_tokens(const char *model_path, json_t **out)
-{
-    static const char *const keys[] = {"bos_token", "eos_token", "unk_token", "pad_token"};
-    *out = json_object();
-    if (!*out)
-        return VS_ERR_NOMEM;
-    char *path = vs_path_join(model_path, "tokenizer_config.json");
-    if (!path)
-        return VS_ERR_NOMEM;
-    if (!vs_fs_is_file(path)) {
-        free(path);
-        return VS_OK;
-    }
-    json_t *doc;
-    /* as Python reads it: an integer beyond 64 bits (some model_max_length) is not an error */
-    enum vs_status st = vs_json_load_file_flags(path, JSON_DECODE_INT_AS_REAL, &doc);
-    if (st != VS_OK) {
-        free(path);
-        return st;
-    }
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0] && st == VS_OK; i++) {
-        json_t *v = json_object_get(doc, keys[i]);
-        if (json_is_object(v))
-            v = json_object_get(v, "content");
-        if (json_is_string(v))
-            json_object_set(*out, keys[i], v);
-        else if (v && !json_is_null(v))
-            st = vs_error_set(VS_ERR_FORMAT, "%s: %s: expected a string or an AddedToken object", path, keys[i]);
-    }
-    json_decref(doc);
-    free(path);
-    return st;
-}
 
 static void close_state(void *state)
 {
@@ -93,7 +55,7 @@ static enum vs_status open_state(const char *model_path, const json_t *config, v
     if (st == VS_OK)
         st = vs_chat_template_load(model_path, &b->tpl);
     if (st == VS_OK)
-        st = load_special_tokens(model_path, &b->special_tokens);
+        st = vs_inputs_special_tokens(model_path, &b->special_tokens);
     free(pp_path);
     if (st != VS_OK) {
         close_state(b);
@@ -101,26 +63,6 @@ static enum vs_status open_state(const char *model_path, const json_t *config, v
     }
     *out = b;
     return VS_OK;
-}
-
-/* msModelSlim's calibration message: one user turn, the image (if any) then the text. */
-static json_t *make_messages(const struct vs_calib_sample *s)
-{
-    json_t *content = json_array(), *msg = json_object(), *msgs = json_array();
-    if (s->image) {
-        json_t *part = json_object();
-        json_object_set_new(part, "type", json_string("image"));
-        json_object_set_new(part, "image", json_string(s->image));
-        json_array_append_new(content, part);
-    }
-    json_t *part = json_object();
-    json_object_set_new(part, "type", json_string("text"));
-    json_object_set_new(part, "text", json_string(s->text));
-    json_array_append_new(content, part);
-    json_object_set_new(msg, "role", json_string("user"));
-    json_object_set_new(msg, "content", content);
-    json_array_append_new(msgs, msg);
-    return msgs;
 }
 
 static size_t count_pads(const char *text)
@@ -175,7 +117,7 @@ static enum vs_status build(const void *state, const struct vs_calib_sample *s, 
                             struct vs_inputs_info *info)
 {
     const struct qwen_vl *b = state;
-    json_t *msgs = make_messages(s);
+    json_t *msgs = vs_inputs_messages(s);
     char *prompt = NULL, *expanded = NULL;
     enum vs_status st = msgs ? vs_chat_template_render(b->tpl, msgs, true, b->special_tokens, &prompt) : VS_ERR_NOMEM;
     json_decref(msgs);

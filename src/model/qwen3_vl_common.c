@@ -56,8 +56,9 @@ enum vs_status vs_qwen3_vl_open(const char *model_path, const char *model_type,
         goto fail;
     /* the checkpoint's layout: transformers >= 4.52's (model.visual.*, model.language_model.*),
      * the older one (visual.*, model.layers.*), or neither found (read as the family names them) */
-    bool new_layout = prefix_count(m->weights, "model.language_model.") + prefix_count(m->weights, "model.visual.") > 0;
-    bool old_layout = prefix_count(m->weights, "model.layers.") + prefix_count(m->weights, "visual.") > 0;
+    bool new_layout = !family->own_names && prefix_count(m->weights, "model.language_model.") +
+                                                prefix_count(m->weights, "model.visual.") > 0;
+    bool old_layout = !family->own_names && prefix_count(m->weights, "model.layers.") + prefix_count(m->weights, "visual.") > 0;
     m->ck_vis_prefix = new_layout ? "model.visual." : old_layout ? "visual." : m->d.vis_prefix;
     m->ck_text_prefix = new_layout ? "model.language_model." : old_layout ? "model." : m->d.text_prefix;
     if ((st = family->check_counts(m)) != VS_OK)

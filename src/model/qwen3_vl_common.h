@@ -63,6 +63,9 @@ struct vs_qwen_vl_family_desc {
     enum vs_status (*parse_config)(struct vs_model *m);
     enum vs_status (*check_counts)(const struct vs_model *m);
     vs_qwen_vl_vision_fn vision_forward;
+    /* The checkpoint is read under the family's own names (d.vis_prefix, d.text_prefix); false:
+     * the Qwen-VL name layouts are told apart (model.visual.* or visual.*, see source_name). */
+    bool own_names;
     /* Checks a sample's pixel_values and grids against the config (NULL: Qwen-VL patches, whole
      * merge blocks); errors begin "model inputs: ". */
     enum vs_status (*check_inputs)(const struct vs_model *m, const struct vs_model_inputs *in);

@@ -6,7 +6,14 @@
 
 #include "vision/qwen_vl_processor.h"
 
-static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+void vs_internvl_tiling_defaults(struct vs_internvl_tiling *t)
+{
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    *t = (struct vs_internvl_tiling){.image_size = 448, .min_tiles = 1, .max_tiles = 12, .thumbnail = true,
+                                     .do_rescale = true, .do_normalize = true, .rescale_factor = 1.0 / 255.0};
+    memcpy(t->mean, mean, sizeof mean);
+    memcpy(t->std, std, sizeof std);
+}
 
 /* target_ratios: the set {(i, j) : min <= i*j <= max} sorted by area i*j. Python sorts a set, so
  * equal areas come in CPython's hash order; here they come by ascending i. The grid chosen is the
@@ -33,15 +40,21 @@ void vs_internvl_tile_grid(const struct vs_internvl_tiling *t, int width, int he
     *rows = bj;
 }
 
-/* One S x S RGB tile into out [3, S, S]. */
-static void normalize_tile(const uint8_t *rgb, int stride, int s, float *out)
+/* v as t converts it (struct vs_internvl_tiling). */
+static float pixel_value(const struct vs_internvl_tiling *t, uint8_t v, int c)
 {
+    float x = !t->transformers ? (float)v / 255.0f : t->do_rescale ? (float)((double)v * t->rescale_factor) : (float)v;
+    return !t->transformers || t->do_normalize ? (x - t->mean[c]) / t->std[c] : x;
+}
+
+/* One S x S RGB tile into out [3, S, S]. */
+static void normalize_tile(const struct vs_internvl_tiling *t, const uint8_t *rgb, int stride, float *out)
+{
+    int s = t->image_size;
     for (int c = 0; c < 3; c++)
         for (int y = 0; y < s; y++)
-            for (int x = 0; x < s; x++) {
-                float v = (float)rgb[((size_t)y * stride + x) * 3 + c] / 255.0f;
-                out[((size_t)c * s + y) * s + x] = (v - imagenet_mean[c]) / imagenet_std[c];
-            }
+            for (int x = 0; x < s; x++)
+                out[((size_t)c * s + y) * s + x] = pixel_value(t, rgb[((size_t)y * stride + x) * 3 + c], c);
 }
 
 enum vs_status vs_internvl_tiles(const struct vs_internvl_tiling *t, const struct vs_image *img, float **pixel_values,
@@ -64,7 +77,7 @@ enum vs_status vs_internvl_tiles(const struct vs_internvl_tiling *t, const struc
     for (int64_t b = 0; b < blocks; b++) {
         int bx = (int)(b % *cols), by = (int)(b / *cols);
         const uint8_t *origin = resized.rgb + ((size_t)by * s * resized.width + (size_t)bx * s) * 3;
-        normalize_tile(origin, resized.width, s, pv + (size_t)b * plane);
+        normalize_tile(t, origin, resized.width, pv + (size_t)b * plane);
     }
     vs_image_free(&resized);
     if (n > blocks) {
@@ -73,7 +86,7 @@ enum vs_status vs_internvl_tiles(const struct vs_internvl_tiling *t, const struc
             free(pv);
             return st;
         }
-        normalize_tile(thumb.rgb, s, s, pv + (size_t)blocks * plane);
+        normalize_tile(t, thumb.rgb, s, pv + (size_t)blocks * plane);
         vs_image_free(&thumb);
     }
     *pixel_values = pv;

@@ -15,7 +15,18 @@ struct vs_internvl_tiling {
     int image_size;           /* S: force_image_size, else vision_config.image_size */
     int min_tiles, max_tiles; /* min_dynamic_patch, max_dynamic_patch */
     bool thumbnail;           /* use_thumbnail: the whole image as one more tile when there are several */
+    /* How a uint8 value v becomes a pixel value. torchvision (InternVL's own transform):
+     * ToTensor's v/255 in float32, then Normalize's (x - mean)/std. transformers (the -HF
+     * checkpoints' GotOcr2ImageProcessor): rescale's float32(float64(v) * rescale_factor) when
+     * do_rescale, then normalize's (x - mean)/std in float32 when do_normalize. */
+    bool transformers;
+    bool do_rescale, do_normalize;
+    double rescale_factor;
+    float mean[3], std[3];
 };
+
+/* InternVL's own transform: ImageNet's mean and std, torchvision's arithmetic. */
+void vs_internvl_tiling_defaults(struct vs_internvl_tiling *t);
 
 /* dynamic_preprocess's grid for a width x height image: cols x rows tiles, the (i, j) with
  * min_tiles <= i*j <= max_tiles whose aspect ratio i/j is closest to width/height (ties: the
@@ -24,7 +35,7 @@ void vs_internvl_tile_grid(const struct vs_internvl_tiling *t, int width, int he
 
 /* The image as pixel_values float32 [tiles, 3*S*S] (each tile C, H, W; the thumbnail last;
  * caller frees): resized with PIL's bicubic to cols*S x rows*S, cropped row-major into tiles,
- * then (v/255 - mean)/std in float32 as torchvision's ToTensor and Normalize compute it. */
+ * each value converted as t says. */
 enum vs_status vs_internvl_tiles(const struct vs_internvl_tiling *t, const struct vs_image *img, float **pixel_values,
                                  int64_t *tiles, int *cols, int *rows);
 

@@ -8,7 +8,9 @@
 #   and iter_smooth) on the two COCO photos, tiled as msModelSlim tiles them;
 # - float equivalence of the family's smoothing subgraphs and QuaRot maps: the transformed float
 #   model (nothing quantized) computes the original logits;
-# - the family's refusals and config.json errors: one error line, exit 1, nothing written.
+# - the family's refusals and config.json errors: one error line, exit 1, nothing written;
+# - transformers' layout (the -HF checkpoints): the same forward, its own export names, float
+#   equivalence, its best practice, the display name that must say the layout.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
 source tests/e2e/helpers.sh
@@ -72,9 +74,9 @@ YAML
   done
 done
 # the transforms did act: smoothing rescales the norms, QuaRot rotates the projector's output
-changed() { # export, tensor
+changed() { # export, tensor[, the float checkpoint]
   local out
-  out=$("$cmp_t" --only "$2" "$1/quant_model_weights-00001-of-00001.safetensors" "$tmp/f32/model.safetensors" 2>&1 || true)
+  out=$("$cmp_t" --only "$2" "$1/quant_model_weights-00001-of-00001.safetensors" "${3:-$tmp/f32}/model.safetensors" 2>&1 || true)
   grep -q "^$2 *max |diff| .*: MISMATCH$" <<<"$out"
 }
 changed "$tmp/smooth" language_model.model.layers.0.input_layernorm.weight || fail "smooth: input_layernorm not rescaled"
@@ -129,8 +131,9 @@ config_case rope llm_config.rope_scaling '{"rope_type": "yarn", "factor": 4}' \
 config_case bias llm_config.attention_bias true "llm_config.attention_bias: true is not supported"
 config_case layers_more llm_config.num_hidden_layers 3 \
   "llm_config.num_hidden_layers (3) is more than the 2 layers the checkpoint has (language_model.model.layers.*)"
-# transformers' own InternVL layout (the -HF checkpoints) is another family, not read as this one
-config_case hf_layout model_type '"internvl"' "model_type is 'internvl' but --model_type $type expects a 'internvl_chat' checkpoint"
+# another model_type; transformers' (internvl) read as its layout, which has text_config
+config_case other_type model_type '"internvl2"' "model_type is 'internvl2' but --model_type $type expects a 'internvl_chat' checkpoint"
+type=InternVL3_5-8B-HF config_case hf_keys model_type '"internvl"' "text_config: required key is missing"
 e tied_quarot "(model family 'internvl3_5_dense'): quarot cannot rotate a model with tie_word_embeddings: true" \
   --model_path "$( "$VLMSLIM_MKMODEL" --family internvl --tie --out "$tmp/tied" >/dev/null; echo "$tmp/tied")" \
   --config_path "$tmp/quarot.yaml" --calib_inputs "$inputs"
@@ -153,6 +156,45 @@ mkdir -p "$tmp/small"; cp tests/golden/vision/images/palette4_37x23.png "$tmp/sm
 "$VLMSLIM" inspect-inputs --model_path "$tmp/f32" --dataset "$tmp/small" > "$tmp/small.txt" ||
   fail "a 37x23 image: $(cat "$tmp/small.txt")"
 grep -q '^  image 37x23 -> 168x112, grid 1x7x1, 7 tiles$' "$tmp/small.txt" || fail "a 37x23 image: $(cat "$tmp/small.txt")"
+
+# 5. transformers' layout (the -HF checkpoints), the same weights under its names: the same forward
+#    bit for bit, exports under its own names (q/k/v apart, the projector kept float), float
+#    equivalence of the transforms, its best practice, and the display name that says the layout
+"$VLMSLIM_MKMODEL" --family internvl --layout hf --dtype f32 --seed 61 --out "$tmp/hf" >/dev/null
+"$VLMSLIM" forward --model_path "$tmp/hf" --model_type InternVL3_5-8B-HF --inputs "$inputs" --dump "$tmp/d_hf" --quiet >/dev/null
+for s in 0 1; do
+  echo "== -HF layout sample $s: the original layout's outputs"
+  "$cmp_t" "$tmp/d_hf/sample_$s.safetensors" "$tmp/d0/sample_$s.safetensors" 0 || fail "-HF layout: forward differs"
+done
+type=InternVL3_5-8B-HF quant --model_path "$tmp/hf" --save_path "$tmp/hf_dyn" --config_path tests/data/configs/dense_dynamic.yaml
+desc_has "$tmp/hf_dyn" model.vision_tower.encoder.layer.0.attention.k_proj.weight W8A8_DYNAMIC &&
+  desc_has "$tmp/hf_dyn" model.vision_tower.encoder.layer.1.attention.projection_layer.weight W8A8_DYNAMIC &&
+  desc_has "$tmp/hf_dyn" model.multi_modal_projector.linear_1.weight FLOAT &&
+  desc_has "$tmp/hf_dyn" model.language_model.layers.0.mlp.down_proj.weight FLOAT && # the config names it so
+  desc_has "$tmp/hf_dyn" lm_head.weight FLOAT || fail "-HF dynamic export: names or types"
+for proc in both; do
+  "$VLMSLIM" quant --model_path "$tmp/hf" --save_path "$tmp/hf_$proc" --model_type InternVL3_5-8B-HF \
+    --config_path "$tmp/$proc.yaml" --calib_inputs "$inputs" --quiet >/dev/null 2>"$tmp/hf_$proc.log" || fail "-HF $proc: $(cat "$tmp/hf_$proc.log")"
+  "$VLMSLIM" forward --model_path "$tmp/hf_$proc" --model_type InternVL3_5-8B-HF --inputs "$inputs" --dump "$tmp/d_hf_$proc" \
+    --quiet >/dev/null
+  for s in 0 1; do
+    echo "== -HF $proc sample $s: logits of the transformed float model"
+    "$cmp_t" --only logits "$tmp/d_hf_$proc/sample_$s.safetensors" "$tmp/d0/sample_$s.safetensors" || fail "-HF $proc: logits changed"
+  done
+done
+changed "$tmp/hf_both" model.multi_modal_projector.linear_2.bias "$tmp/hf" || fail "-HF quarot: linear_2 not rotated"
+"$VLMSLIM_MKMODEL" --family internvl --layout hf --dtype bf16 --head-dim 32 --seed 62 --out "$tmp/hf_bf16" >/dev/null
+VLMSLIM_LAB_CALIB_DIR=../shared/data "$VLMSLIM" quant --model_path "$tmp/hf_bf16" --save_path "$tmp/hf_bp" \
+  --model_type InternVL3_5-38B-HF --quant_type w8a8 --device cpu > "$tmp/hf_bp.log" 2>&1 || fail "-HF best practice: $(cat "$tmp/hf_bp.log")"
+grep -q 'internvl_hf_w8a8.yaml' "$tmp/hf_bp.log" && ! grep -q 'matched no Linear' "$tmp/hf_bp.log" ||
+  fail "-HF best practice: $(grep -m2 'practice\|matched' "$tmp/hf_bp.log")"
+desc_has "$tmp/hf_bp" model.vision_tower.encoder.layer.0.mlp.fc1.weight FLOAT &&
+  desc_has "$tmp/hf_bp" model.language_model.layers.1.mlp.down_proj.weight FLOAT &&
+  desc_has "$tmp/hf_bp" model.vision_tower.encoder.layer.0.attention.v_proj.weight W8A8 || fail "-HF best practice: export"
+e hf_name "$tmp/hf/config.json: model_type 'internvl' is transformers' InternVL layout, but --model_type InternVL3_5-8B names the original one; use InternVL3_5-8B-HF" \
+  --model_path "$tmp/hf" --config_path tests/data/configs/dense_dynamic.yaml
+type=InternVL3_5-8B-HF e original_name "$tmp/f32/config.json: model_type 'internvl_chat' is the original InternVL layout, but --model_type InternVL3_5-8B-HF names the -HF one; use InternVL3_5-8B" \
+  --model_path "$tmp/f32" --config_path tests/data/configs/dense_dynamic.yaml
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "internvl: names, data-free, calibrated, best practice, float equivalence and errors checked"

@@ -65,17 +65,18 @@ static void test_shipped_registry(void **state)
         "Qwen3-VL-8B-Instruct", "Qwen3-VL-32B-Instruct", "Qwen3-VL-Embedding-2B", "Qwen3-VL-Embedding-8B",
         "Qwen3-VL-Reranker-2B", "Qwen3-VL-Reranker-8B", "Qwen2.5-VL-3B-Instruct", "Qwen2.5-VL-7B-Instruct",
         "Qwen2.5-VL-32B-Instruct", "Qwen2.5-VL-72B-Instruct", "InternVL3_5-38B", "InternVL3_5-1B", "InternVL3_5-2B",
-        "InternVL3_5-4B", "InternVL3_5-8B", "InternVL3_5-14B",
+        "InternVL3_5-4B", "InternVL3_5-8B", "InternVL3_5-14B", "InternVL3_5-1B-HF", "InternVL3_5-2B-HF",
+        "InternVL3_5-4B-HF", "InternVL3_5-8B-HF", "InternVL3_5-14B-HF", "InternVL3_5-38B-HF",
     };
-    assert_int_equal(vs_registry_count(r), 20);
-    for (size_t i = 0; i < 20; i++) {
+    assert_int_equal(vs_registry_count(r), 26);
+    for (size_t i = 0; i < 26; i++) {
         assert_string_equal(vs_registry_name_at(r, i), names[i]);
         assert_string_equal(vs_registry_group_of(r, names[i]), i < 2    ? "qwen3_vl_moe"
                                                                : i < 10 ? "qwen3_vl"
                                                                : i < 14 ? "qwen2_5_vl"
                                                                         : "internvl3_5_dense");
     }
-    assert_null(vs_registry_name_at(r, 20));
+    assert_null(vs_registry_name_at(r, 26));
     assert_null(vs_registry_group_of(r, "qwen3_vl")); /* a group key is no display name */
     assert_null(vs_registry_group_of(r, "qwen3-vl-30b-a3b")); /* display names are case-sensitive */
     const struct vs_adapter_ops *ops;
@@ -96,7 +97,8 @@ static void test_shipped_registry(void **state)
                         "Qwen3-VL-Embedding-2B, Qwen3-VL-Embedding-8B, Qwen3-VL-Reranker-2B, Qwen3-VL-Reranker-8B, "
                         "Qwen2.5-VL-3B-Instruct, Qwen2.5-VL-7B-Instruct, Qwen2.5-VL-32B-Instruct, "
                         "Qwen2.5-VL-72B-Instruct, InternVL3_5-38B, InternVL3_5-1B, InternVL3_5-2B, InternVL3_5-4B, "
-                        "InternVL3_5-8B, InternVL3_5-14B (see config/config.ini)");
+                        "InternVL3_5-8B, InternVL3_5-14B, InternVL3_5-1B-HF, InternVL3_5-2B-HF, InternVL3_5-4B-HF, "
+                        "InternVL3_5-8B-HF, ... (see config/config.ini)"); /* the list is cut at its message's length */
     vs_registry_free(r);
 }
 

@@ -24,7 +24,9 @@ static void test_grid_golden(void **state)
             continue;
         int w, h, lo, hi, s, wc, wr, c, r;
         assert_int_equal(sscanf(line, "%d %d %d %d %d %d %d", &w, &h, &lo, &hi, &s, &wc, &wr), 7);
-        struct vs_internvl_tiling t = {.image_size = s, .min_tiles = lo, .max_tiles = hi, .thumbnail = true};
+        struct vs_internvl_tiling t;
+        vs_internvl_tiling_defaults(&t);
+        t.image_size = s, t.min_tiles = lo, t.max_tiles = hi;
         vs_internvl_tile_grid(&t, w, h, &c, &r);
         if (c != wc || r != wr) {
             print_error("%dx%d (tiles %d..%d, %d px): %dx%d, Python chooses %dx%d\n", w, h, lo, hi, s, c, r, wc, wr);
@@ -60,7 +62,9 @@ static void test_tiles_layout(void **state)
 {
     (void)state;
     /* 3 x 2 tiles of 28 px exactly: the resize is a copy, so tile b is the crop at (b % 3, b / 3) */
-    struct vs_internvl_tiling t = {.image_size = 28, .min_tiles = 1, .max_tiles = 12, .thumbnail = true};
+    struct vs_internvl_tiling t;
+    vs_internvl_tiling_defaults(&t);
+    t.image_size = 28;
     struct vs_image img = make_image(84, 56);
     float *pv = NULL;
     int64_t tiles = 0;

@@ -10,8 +10,27 @@
 #include "model/qwen3_vl_vision.h"
 #include "model/subgraph.h"
 
+/* The module names of one checkpoint layout (docs/internvl.md §3): the original one
+ * (InternVLChatModel) or transformers' (InternVLForConditionalGeneration, the -HF checkpoints),
+ * whose names the export keeps. */
+struct vs_internvl_names {
+    const char *tower;               /* the vision unit: "vision_model" / "model.vision_tower" */
+    const char *cls, *patch, *pos;   /* the embeddings' class token, patch Conv2d (module), position table */
+    const char *layer;               /* a tower layer's prefix, followed by its index and "." */
+    const char *norm1, *norm2;       /* modules within a layer */
+    const char *qkv;                 /* the fused attention input, or NULL: q, k, v apart */
+    const char *q, *k, *v, *q_norm, *k_norm, *proj, *fc1, *fc2;
+    const char *ls1, *ls2;           /* the layer scales (parameters) */
+    const char *post_norm;           /* the tower's final LayerNorm (transformers: when use_mean_pooling is false) */
+    const char *proj_norm, *proj1, *proj2; /* the projector: LayerNorm, Linear, (GELU), Linear */
+};
+extern const struct vs_internvl_names vs_internvl_original_names, vs_internvl_hf_names;
+
 /* What InternVL's config adds to the core's dims (m->ext). */
 struct vs_internvl_config {
+    const struct vs_internvl_names *n; /* the checkpoint's layout */
+    bool post_norm;       /* the tower ends in a LayerNorm (the -HF layout without mean pooling) */
+    double qk_norm_eps;   /* original: layer_norm_eps; -HF: InternVLVisionRMSNorm's default 1e-6 */
     int64_t image_size;   /* force_image_size, else vision_config.image_size */
     int64_t grid;         /* image_size / patch_size: patches per tile side */
     int64_t shuffle;      /* 1 / downsample_ratio: pixel shuffle factor */
@@ -27,6 +46,7 @@ static inline const struct vs_internvl_config *vs_internvl_config(const struct v
 }
 
 enum vs_status vs_internvl_parse_config(struct vs_model *m);
+enum vs_status vs_internvl_hf_parse_config(struct vs_model *m);
 enum vs_status vs_internvl_check_counts(const struct vs_model *m);
 /* Tiles as the InternVL inputs processor writes them: pixel_values [tiles, 3·S·S], grids {1, tiles, 1}. */
 enum vs_status vs_internvl_check_inputs(const struct vs_model *m, const struct vs_model_inputs *in);

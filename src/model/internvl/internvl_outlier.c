@@ -1,10 +1,10 @@
 /* Outlier suppression maps of the InternVL adapter, msModelSlim's (its msmodelslim/model/
- * internvl3_5 adapter, docs/internvl.md §5): smoothing only in the text layers (norm-linear
- * input_layernorm → q, k, v; norm-linear post_attention_layernorm → gate, up; ov v_proj → o_proj;
- * up-down up_proj → down_proj), none in the tower; QuaRot R on the left of mlp1.3 and the right of
- * the embeddings before the run, per layer the dense Qwen3-VL maps (norm fusion, R, R_uv) under the
- * language_model.model.layers.* names, after the run the final norm fused into
- * language_model.lm_head and the head rotated. Tied embeddings are refused for quarot. */
+ * internvl3_5 adapter, docs/internvl.md §5; the -HF layout's under its names): smoothing only in
+ * the text layers (norm-linear input_layernorm → q, k, v; norm-linear post_attention_layernorm →
+ * gate, up; ov v_proj → o_proj; up-down up_proj → down_proj), none in the tower; QuaRot R on the
+ * left of the projector's last Linear (mlp1.3) and the right of the embeddings before the run, per
+ * layer the dense Qwen3-VL maps (norm fusion, R, R_uv), after the run the final norm fused into
+ * the head and the head rotated. Tied embeddings are refused for quarot. */
 #include <stdio.h>
 
 #include "model/internvl/internvl.h"
@@ -27,7 +27,7 @@ enum vs_status vs_internvl_quarot_pre_run(const struct vs_model *m, struct vs_qu
 {
     char name[96];
     snprintf(name, sizeof name, "%sembed_tokens", m->d.text_prefix);
-    enum vs_status st = vs_quarot_add_command(out, "mlp1.3", VS_ROT_R, VS_ROT_LEFT);
+    enum vs_status st = vs_quarot_add_command(out, vs_internvl_config(m)->n->proj2, VS_ROT_R, VS_ROT_LEFT);
     return st != VS_OK ? st : vs_quarot_add_command(out, name, VS_ROT_R, VS_ROT_RIGHT);
 }
 

@@ -1,8 +1,9 @@
 /* InternVL's vision unit for the tiles of one call (docs/internvl.md §2), as InternVLChatModel's
- * extract_feature computes it: InternViT (Conv2d patch embedding, class token, position
- * embeddings; layers x += attn(norm1(x))·ls1, x += mlp(norm2(x))·ls2, attention within each
- * tile), the class token dropped, pixel shuffle (ps_version v2), then mlp1: LayerNorm (eps 1e-5,
- * nn.LayerNorm's default), Linear, exact GELU, Linear. */
+ * extract_feature (and transformers' get_image_features) computes it: InternViT (Conv2d patch
+ * embedding, class token, position embeddings; layers x += attn(norm1(x))·ls1,
+ * x += mlp(norm2(x))·ls2, attention within each tile; the -HF layout's final LayerNorm where it
+ * has one), the class token dropped, pixel shuffle (ps_version v2), then the projector: LayerNorm
+ * (eps 1e-5, nn.LayerNorm's default), Linear, exact GELU, Linear. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ static enum vs_status layer(const struct vs_model *m, const struct vs_unit *u, i
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_internvl_config *xc = vs_internvl_config(m);
+    const struct vs_internvl_names *nm = xc->n;
     int64_t c = d->v_hidden, ci = d->v_intermediate, heads = d->v_heads;
     float eps = (float)xc->norm_eps;
     /* h [n, c], then qkv [n, 3c] and q, k, v [n, c] each, or the MLP's [n, ci] */
@@ -73,45 +75,54 @@ static enum vs_status layer(const struct vs_model *m, const struct vs_unit *u, i
     if (!h)
         return VS_ERR_NOMEM;
     float *qkv = h + n * c, *q = qkv + n * 3 * c, *k = q + n * c, *v = k + n * c, *mid = qkv;
-    char p[96], name[192];
-    snprintf(p, sizeof p, "vision_model.encoder.layers.%lld.", (long long)i);
-    snprintf(name, sizeof name, "%snorm1", p);
+    char p[128], name[192];
+    snprintf(p, sizeof p, "%s%lld.", nm->layer, (long long)i);
+    snprintf(name, sizeof name, "%s%s", p, nm->norm1);
     enum vs_status st = norm(u, name, xc->rms_norm, eps, x, h, n, c);
-    snprintf(name, sizeof name, "%sattn.qkv", p);
-    if (st == VS_OK)
-        st = vs_linear_run(u, name, h, n, qkv, hooks);
+    if (st == VS_OK && nm->qkv) {
+        snprintf(name, sizeof name, "%s%s", p, nm->qkv);
+        if ((st = vs_linear_run(u, name, h, n, qkv, hooks)) == VS_OK) {
+            /* qkv columns are (3, heads, c / heads) */
+            #pragma omp parallel for schedule(static) if (n * c >= VS_PARALLEL_MIN)
+            for (int64_t t = 0; t < n; t++) {
+                memcpy(q + t * c, qkv + t * 3 * c, (size_t)c * sizeof *q);
+                memcpy(k + t * c, qkv + t * 3 * c + c, (size_t)c * sizeof *k);
+                memcpy(v + t * c, qkv + t * 3 * c + 2 * c, (size_t)c * sizeof *v);
+            }
+        }
+    } else {
+        const char *parts[3] = {nm->q, nm->k, nm->v};
+        float *outs[3] = {q, k, v};
+        for (int j = 0; j < 3 && st == VS_OK; j++) {
+            snprintf(name, sizeof name, "%s%s", p, parts[j]);
+            st = vs_linear_run(u, name, h, n, outs[j], hooks);
+        }
+    }
     if (st != VS_OK)
         goto done;
-    /* qkv columns are (3, heads, c / heads) */
-    #pragma omp parallel for schedule(static) if (n * c >= VS_PARALLEL_MIN)
-    for (int64_t t = 0; t < n; t++) {
-        memcpy(q + t * c, qkv + t * 3 * c, (size_t)c * sizeof *q);
-        memcpy(k + t * c, qkv + t * 3 * c + c, (size_t)c * sizeof *k);
-        memcpy(v + t * c, qkv + t * 3 * c + 2 * c, (size_t)c * sizeof *v);
-    }
     if (xc->qk_norm) { /* RMSNorm over all heads of a token */
-        snprintf(name, sizeof name, "%sattn.q_norm", p);
-        if ((st = norm(u, name, true, eps, q, q, n, c)) != VS_OK)
+        snprintf(name, sizeof name, "%s%s", p, nm->q_norm);
+        if ((st = norm(u, name, true, (float)xc->qk_norm_eps, q, q, n, c)) != VS_OK)
             goto done;
-        snprintf(name, sizeof name, "%sattn.k_norm", p);
-        if ((st = norm(u, name, true, eps, k, k, n, c)) != VS_OK)
+        snprintf(name, sizeof name, "%s%s", p, nm->k_norm);
+        if ((st = norm(u, name, true, (float)xc->qk_norm_eps, k, k, n, c)) != VS_OK)
             goto done;
     }
     if ((st = vs_attention_f32(q, k, v, h, n, heads, heads, c / heads, false, segments)) != VS_OK)
         goto done;
-    snprintf(name, sizeof name, "%sattn.proj", p);
-    if ((st = vs_linear_run(u, name, h, n, q, hooks)) != VS_OK || (st = add_scaled(u, p, "ls1", x, q, n, c)) != VS_OK)
+    snprintf(name, sizeof name, "%s%s", p, nm->proj);
+    if ((st = vs_linear_run(u, name, h, n, q, hooks)) != VS_OK || (st = add_scaled(u, p, nm->ls1, x, q, n, c)) != VS_OK)
         goto done;
-    snprintf(name, sizeof name, "%snorm2", p);
+    snprintf(name, sizeof name, "%s%s", p, nm->norm2);
     if ((st = norm(u, name, xc->rms_norm, eps, x, h, n, c)) != VS_OK)
         goto done;
-    snprintf(name, sizeof name, "%smlp.fc1", p);
+    snprintf(name, sizeof name, "%s%s", p, nm->fc1);
     if ((st = vs_linear_run(u, name, h, n, mid, hooks)) != VS_OK)
         goto done;
     vs_gelu_erf_f32(mid, n * ci);
-    snprintf(name, sizeof name, "%smlp.fc2", p);
+    snprintf(name, sizeof name, "%s%s", p, nm->fc2);
     if ((st = vs_linear_run(u, name, mid, n, h, hooks)) == VS_OK)
-        st = add_scaled(u, p, "ls2", x, h, n, c);
+        st = add_scaled(u, p, nm->ls2, x, h, n, c);
 done:
     free(h);
     return st;
@@ -136,18 +147,22 @@ static enum vs_status embed(const struct vs_model *m, const struct vs_unit *u, c
     const struct vs_qwen3_vl_dims *d = &m->d;
     const struct vs_internvl_config *xc = vs_internvl_config(m);
     int64_t c = d->v_hidden, P = d->patch_size, g = xc->grid, S = xc->image_size, dim = 3 * P * P, per = 1 + g * g;
+    const struct vs_internvl_names *nm = xc->n;
     float *w = NULL, *b = NULL, *cls = NULL, *pos = NULL;
     float *patches = vs_malloc((size_t)(n * g * g * dim) * sizeof *patches);
     float *y = vs_malloc((size_t)(n * g * g * c) * sizeof *y);
+    char name[192];
     enum vs_status st = patches && y ? VS_OK : VS_ERR_NOMEM;
+    snprintf(name, sizeof name, "%s.weight", nm->patch);
     if (st == VS_OK)
-        st = vs_unit_param_f32(u, "vision_model.embeddings.patch_embedding.weight", &w, NULL);
+        st = vs_unit_param_f32(u, name, &w, NULL);
+    snprintf(name, sizeof name, "%s.bias", nm->patch);
     if (st == VS_OK)
-        st = vs_unit_param_f32(u, "vision_model.embeddings.patch_embedding.bias", &b, NULL);
+        st = vs_unit_param_f32(u, name, &b, NULL);
     if (st == VS_OK)
-        st = vs_unit_param_f32(u, "vision_model.embeddings.class_embedding", &cls, NULL);
+        st = vs_unit_param_f32(u, nm->cls, &cls, NULL);
     if (st == VS_OK)
-        st = vs_unit_param_f32(u, "vision_model.embeddings.position_embedding", &pos, NULL);
+        st = vs_unit_param_f32(u, nm->pos, &pos, NULL);
     if (st == VS_OK) {
         /* the Conv2d as a Linear over each patch's (channel, row, column) values */
         #pragma omp parallel for collapse(2) schedule(static) if (n * g * g * dim >= VS_PARALLEL_MIN)
@@ -193,17 +208,19 @@ enum vs_status vs_internvl_vision_forward(const struct vs_model *m, const struct
         st = embed(m, u, pixel_values, tiles, x);
     for (int64_t i = 0; st == VS_OK && i < d->v_depth; i++)
         st = layer(m, u, i, x, n, seg, hooks);
+    if (st == VS_OK && xc->post_norm)
+        st = norm(u, xc->n->post_norm, false, (float)xc->norm_eps, x, x, n, c);
     if (st == VS_OK) {
         for (int64_t t = 0; t < tiles; t++) /* the class token dropped */
             memcpy(grid + t * g * g * c, x + (t * per + 1) * c, (size_t)(g * g * c) * sizeof *grid);
         vs_internvl_pixel_shuffle(grid, tiles, g, c, s, shuffled);
-        st = norm(u, "mlp1.0", false, MLP1_NORM_EPS, shuffled, normed, tokens, wide);
+        st = norm(u, xc->n->proj_norm, false, MLP1_NORM_EPS, shuffled, normed, tokens, wide);
     }
     if (st == VS_OK)
-        st = vs_linear_run(u, "mlp1.1", normed, tokens, mid, hooks);
+        st = vs_linear_run(u, xc->n->proj1, normed, tokens, mid, hooks);
     if (st == VS_OK) {
         vs_gelu_erf_f32(mid, tokens * H);
-        st = vs_linear_run(u, "mlp1.3", mid, tokens, y, hooks);
+        st = vs_linear_run(u, xc->n->proj2, mid, tokens, y, hooks);
     }
     free(x), free(grid), free(shuffled), free(normed), free(mid), free(seg);
     if (st != VS_OK) {
