@@ -59,6 +59,11 @@ static enum vs_status load_image_processor(const char *path, struct vs_internvl_
 {
     vs_internvl_tiling_defaults(out);
     out->transformers = true;
+    /* GotOcr2ImageProcessor's defaults: OPENAI_CLIP_MEAN / OPENAI_CLIP_STD */
+    static const float clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f},
+                       clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    memcpy(out->mean, clip_mean, sizeof clip_mean);
+    memcpy(out->std, clip_std, sizeof clip_std);
     json_t *root = NULL;
     enum vs_status st = vs_json_load_file(path, &root);
     if (st != VS_OK)

@@ -20,6 +20,7 @@ while read -r name grids mkargs; do
   case "$mkargs" in
     *qwen3_vl_moe*) type=Qwen3-VL-30B-A3B ;;
     *qwen2_5_vl*) type=Qwen2.5-VL-7B-Instruct ref=tests/reference/qwen2_5_vl_torch.py ;;
+    *"--layout hf"*) type=InternVL3_5-8B-HF ref=tests/reference/internvl_torch.py ;;
     *internvl*) type=InternVL3_5-8B ref=tests/reference/internvl_torch.py ;;
     *) type=Qwen3-VL-8B-Instruct ;;
   esac

@@ -51,6 +51,14 @@ grep -q '^  image 640x479 -> 224x168, grid 1x13x1, 13 tiles$' "$tmp/outivl.txt" 
 grep -q '^  prompt: <|im_start|>system\\n.*<|im_start|>user\\n<image>\\nWhat is in this picture' "$tmp/outivl.txt" ||
   fail "internvl prompt line: $(grep -m2 prompt "$tmp/outivl.txt" | tail -1)"
 
+# the -HF layout: GotOcr2's tiles (EXIF applied), the chat template, InternVLProcessor's
+# expansion (tests/golden/inputs/expected_internvl_hf.json)
+"$VLMSLIM_MKMODEL" --family internvl --layout hf --out "$tmp/ivlhf" >/dev/null
+"$VLMSLIM" inspect-inputs --model_path "$tmp/ivlhf" --dataset "$tmp/data" --default_text "$VS_INPUTS_DEFAULT_TEXT" \
+  --dump "$tmp/dumpivlhf" > "$tmp/outivlhf.txt" || fail "inspect-inputs (internvl -HF) exited $?"
+"$py" tests/golden/inputs/check_dump.py "$tmp/dumpivlhf" tests/golden/inputs/expected_internvl_hf.json ||
+  fail "internvl -HF dump differs from the references"
+
 # the same dataset through a config's spec.dataset and spec.default_text
 cat > "$tmp/cfg.yaml" <<YAML
 apiversion: multimodal_vlm_modelslim_v1

@@ -7,7 +7,8 @@
 # run). FAMILY qwen3_vl_moe (the default) writes expected.json; qwen2_5_vl expected_qwen2_5_vl.json
 # (patch 14, CLIP mean/std, its chat template with the default system prompt); internvl
 # expected_internvl.json (tests/reference/internvl_torch.py's tiles with PIL and numpy, and
-# msModelSlim's query, tokenized by @huggingface/tokenizers).
+# msModelSlim's query, tokenized by @huggingface/tokenizers); internvl_hf expected_internvl_hf.json
+# (the -HF layout: GotOcr2's tiles, the chat template and InternVLProcessor's expansion).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 build=${1:-build}
@@ -18,7 +19,11 @@ py=${VS_PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vlmslim-inputs.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 source tests/golden/inputs/dataset.sh
-"$build/vlmslim-mkmodel" --family "$family" --out "$tmp/model"
+if [ "$family" = internvl_hf ]; then
+  "$build/vlmslim-mkmodel" --family internvl --layout hf --out "$tmp/model"
+else
+  "$build/vlmslim-mkmodel" --family "$family" --out "$tmp/model"
+fi
 mkdir "$tmp/data"
 vs_inputs_dataset "$tmp/data"
 # msModelSlim's order for a folder with one jsonl (spec §3.3): the jsonl's entries in file
@@ -32,13 +37,15 @@ rest = sorted(f for f in os.listdir(d) if f.lower().endswith((".jpg", ".png")) a
 json.dump([{"image": e["image"], "text": e["text"]} for e in entries] +
           [{"image": f, "text": default} for f in rest], sys.stdout)
 PY
-if [ "$family" = internvl ]; then
+if [ "$family" = internvl ] || [ "$family" = internvl_hf ]; then
   ivl=tests/reference/internvl_torch.py
   "$py" "$ivl" pixels "$tmp/model" "$tmp"/data/*.jpg "$tmp"/data/*.png | "$py" -c '
 import json, sys
 out = [{"image": p["image"], "grid": [1, p["tiles"], 1], "patches": p["tiles"], "patch_dim": p["shape"][1],
         "sha256": p["pixel_values_sha"]} for p in map(json.loads, sys.stdin) if p]
 json.dump(out, sys.stdout)' > "$tmp/pixels.json"
+fi
+if [ "$family" = internvl ]; then # msModelSlim's query (the -HF layout: the chat template's prompt)
   per_tile=$("$py" -c 'import json,sys; c=json.load(open(sys.argv[1])); s=c["force_image_size"] // c["vision_config"]["patch_size"]
 print(int(s * s * c["downsample_ratio"] ** 2))' "$tmp/model/config.json")
   "$py" - "$tmp/samples.json" "$tmp/pixels.json" "$ivl" "$per_tile" > "$tmp/samples_prompted.json" <<'PY'
@@ -53,7 +60,7 @@ for s in json.load(open(samples)):
 json.dump(out, sys.stdout, ensure_ascii=False)
 PY
   mv "$tmp/samples_prompted.json" "$tmp/samples.json"
-else
+elif [ "$family" != internvl_hf ]; then
   "$py" tests/golden/inputs/reference_pixels.py "$tmp/model/preprocessor_config.json" "$tmp"/data/*.jpg "$tmp"/data/*.png > "$tmp/pixels.json"
 fi
 node tests/golden/inputs/reference_ids.mjs "$tmp/model" "$tmp/samples.json" "$tmp/pixels.json" > "$tmp/ids.json"

@@ -5,7 +5,9 @@
 // usage: node reference_ids.mjs MODEL_DIR SAMPLES.json PIXELS.json > ids.json
 //   SAMPLES.json: [{"image": name, "text": t}, ...]; PIXELS.json: reference_pixels.py's output.
 //   A sample that already has its expanded "prompt" (InternVL's msModelSlim query, written by
-//   tests/reference/internvl_torch.py prompt) is only tokenized.
+//   tests/reference/internvl_torch.py prompt) is only tokenized; a checkpoint with a
+//   processor_config.json (InternVL's -HF layout) has its <IMG_CONTEXT> expanded as
+//   InternVLProcessor does.
 // Needs tests/golden/tokenizer/fetch.sh and tests/golden/chat_template/fetch.sh run first.
 import { createRequire } from "module";
 import fs from "fs";
@@ -44,8 +46,15 @@ const out = samples.map((s) => {
   const messages = [{ role: "user", content: [{ type: "image", image: s.image }, { type: "text", text: s.text }] }];
   const prompt = template.render({ messages, add_generation_prompt: true, ...special });
   const px = pixels.find((p) => p.image === s.image);
-  const n = (px.grid[0] * px.grid[1] * px.grid[2]) / (merge * merge);
-  const expanded = prompt.replace("<|image_pad|>", "<|image_pad|>".repeat(n));
+  let expanded;
+  if (exists("processor_config.json")) {
+    // InternVLProcessor._insert_media_placeholders: <IMG_CONTEXT> -> <img> + <IMG_CONTEXT> x (image_seq_length x tiles) + </img>
+    const T = read("processor_config.json").image_seq_length ?? 256;
+    expanded = prompt.replace("<IMG_CONTEXT>", "<img>" + "<IMG_CONTEXT>".repeat(T * px.patches) + "</img>");
+  } else {
+    const n = (px.grid[0] * px.grid[1] * px.grid[2]) / (merge * merge);
+    expanded = prompt.replace("<|image_pad|>", "<|image_pad|>".repeat(n));
+  }
   return { image: s.image, text: s.text, prompt, ids: tok.encode(expanded, { add_special_tokens: false }).ids };
 });
 process.stdout.write(JSON.stringify(out) + "\n");
