@@ -5,6 +5,7 @@
 #define VS_INPUTS_PROCESSOR_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "inputs/model_inputs.h"
 
@@ -31,6 +32,12 @@ enum vs_status vs_inputs_open_tokenizer(const char *model_path, struct vs_tokeni
 enum vs_status vs_inputs_special_tokens(const char *model_path, json_t **out);
 /* msModelSlim's calibration message: one user turn, the image (if any) then the text. */
 json_t *vs_inputs_messages(const struct vs_calib_sample *s);
+/* InternVL's tiles of one image (internvl_inputs.c): decoded with the EXIF orientation applied
+ * or not, tiled as t says into out (pixel_values [tiles, 3·S·S], image_grid_thw {1, tiles, 1});
+ * errors name the image. */
+struct vs_internvl_tiling;
+enum vs_status vs_inputs_tiled_image(const struct vs_internvl_tiling *t, bool exif, const char *path,
+                                     struct vs_model_inputs *out, struct vs_inputs_info *info);
 /* text tokenized into out->input_ids / n_tokens (an empty result is an error). */
 enum vs_status vs_inputs_tokenize(const struct vs_tokenizer *tok, const char *text, struct vs_model_inputs *out);
 

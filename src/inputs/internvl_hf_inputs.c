@@ -206,33 +206,6 @@ static char *expand(const char *text, int64_t copies)
     return out;
 }
 
-static enum vs_status preprocess_image(const struct internvl_hf *b, const char *path, struct vs_model_inputs *out,
-                                       struct vs_inputs_info *info)
-{
-    struct vs_image img;
-    enum vs_status st = vs_image_load(path, &img);
-    if (st != VS_OK)
-        return st;
-    int cols, rows;
-    info->image_width = img.width;
-    info->image_height = img.height;
-    st = vs_internvl_tiles(&b->tiling, &img, &out->pixel_values, &out->n_patches, &cols, &rows);
-    vs_image_free(&img);
-    if (st != VS_OK)
-        return vs_error_prefix(st, "%s", path);
-    out->patch_dim = 3 * (int64_t)b->tiling.image_size * b->tiling.image_size;
-    if (!(out->image_grid_thw = vs_malloc(sizeof *out->image_grid_thw)))
-        return VS_ERR_NOMEM;
-    out->image_grid_thw[0][0] = 1;
-    out->image_grid_thw[0][1] = out->n_patches;
-    out->image_grid_thw[0][2] = 1;
-    out->n_images = 1;
-    info->resized_width = cols * b->tiling.image_size;
-    info->resized_height = rows * b->tiling.image_size;
-    info->rows = "tiles";
-    return VS_OK;
-}
-
 static enum vs_status build(const void *state, const struct vs_calib_sample *s, struct vs_model_inputs *out,
                             struct vs_inputs_info *info)
 {
@@ -242,7 +215,7 @@ static enum vs_status build(const void *state, const struct vs_calib_sample *s, 
     enum vs_status st = msgs ? vs_chat_template_render(b->tpl, msgs, true, b->special_tokens, &prompt) : VS_ERR_NOMEM;
     json_decref(msgs);
     if (st == VS_OK && s->image)
-        st = preprocess_image(b, s->image, out, info);
+        st = vs_inputs_tiled_image(&b->tiling, true, s->image, out, info);
     if (st == VS_OK && count(prompt, IMG_CONTEXT) != (size_t)out->n_images)
         st = vs_error_set(VS_ERR_MODEL, "%s: the chat template rendered %zu %s for %lld image(s)", b->model_path,
                           count(prompt, IMG_CONTEXT), IMG_CONTEXT, (long long)out->n_images);

@@ -125,29 +125,29 @@ static enum vs_status open_state(const char *model_path, const json_t *config, v
     return VS_OK;
 }
 
-static enum vs_status preprocess_image(const struct internvl *b, const char *path, struct vs_model_inputs *out,
-                                       struct vs_inputs_info *info)
+enum vs_status vs_inputs_tiled_image(const struct vs_internvl_tiling *t, bool exif, const char *path,
+                                     struct vs_model_inputs *out, struct vs_inputs_info *info)
 {
     struct vs_image img;
-    enum vs_status st = vs_image_load_as_stored(path, &img);
+    enum vs_status st = exif ? vs_image_load(path, &img) : vs_image_load_as_stored(path, &img);
     if (st != VS_OK)
         return st;
     int cols, rows;
     info->image_width = img.width;
     info->image_height = img.height;
-    st = vs_internvl_tiles(&b->tiling, &img, &out->pixel_values, &out->n_patches, &cols, &rows);
+    st = vs_internvl_tiles(t, &img, &out->pixel_values, &out->n_patches, &cols, &rows);
     vs_image_free(&img);
     if (st != VS_OK)
         return vs_error_prefix(st, "%s", path);
-    out->patch_dim = 3 * (int64_t)b->tiling.image_size * b->tiling.image_size;
+    out->patch_dim = 3 * (int64_t)t->image_size * t->image_size;
     if (!(out->image_grid_thw = vs_malloc(sizeof *out->image_grid_thw)))
         return VS_ERR_NOMEM;
     out->image_grid_thw[0][0] = 1;
     out->image_grid_thw[0][1] = out->n_patches;
     out->image_grid_thw[0][2] = 1;
     out->n_images = 1;
-    info->resized_width = cols * b->tiling.image_size;
-    info->resized_height = rows * b->tiling.image_size;
+    info->resized_width = cols * t->image_size;
+    info->resized_height = rows * t->image_size;
     info->rows = "tiles";
     return VS_OK;
 }
@@ -181,7 +181,7 @@ static enum vs_status build(const void *state, const struct vs_calib_sample *s, 
                             struct vs_inputs_info *info)
 {
     const struct internvl *b = state;
-    enum vs_status st = s->image ? preprocess_image(b, s->image, out, info) : VS_OK;
+    enum vs_status st = s->image ? vs_inputs_tiled_image(&b->tiling, false, s->image, out, info) : VS_OK;
     if (st != VS_OK)
         return st;
     bool image = s->image != NULL;
