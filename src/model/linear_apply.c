@@ -30,6 +30,28 @@ enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, floa
     return VS_OK;
 }
 
+enum vs_status vs_unit_norm(const struct vs_unit *u, const char *prefix, bool rms, float eps, const float *x, float *y,
+                            int64_t rows, int64_t n)
+{
+    char name[256];
+    float *g = NULL, *b = NULL;
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    enum vs_status st = vs_unit_param_f32(u, name, &g, NULL);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    if (st == VS_OK && vs_unit_find_param(u, name) >= 0)
+        st = vs_unit_param_f32(u, name, &b, NULL);
+    if (st == VS_OK && rms) {
+        vs_rmsnorm_f32(x, g, eps, y, rows, n);
+        for (int64_t r = 0; b && r < rows; r++)
+            vs_add_f32(y + r * n, b, n);
+    } else if (st == VS_OK) {
+        vs_layernorm_f32(x, g, b, eps, y, rows, n);
+    }
+    free(g);
+    free(b);
+    return st;
+}
+
 /* A whole float32 tensor is used in place; other whole float tensors are converted into *own
  * in parallel chunks. */
 static enum vs_status param_f32_view(const struct vs_unit *u, const struct vs_param *p, const float **view,

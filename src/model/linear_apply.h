@@ -79,4 +79,9 @@ enum vs_status vs_linear_run(const struct vs_unit *u, const char *module, const 
 /* Loads any parameter of the unit as float32 (caller frees); *n receives the element count. */
 enum vs_status vs_unit_param_f32(const struct vs_unit *u, const char *name, float **out, int64_t *n);
 
+/* y = norm(x) over rows of n (y may alias x) with `<prefix>.weight` and, when the unit has it,
+ * `<prefix>.bias`: an RMSNorm (the bias, one that smoothing created, added after) or a LayerNorm. */
+enum vs_status vs_unit_norm(const struct vs_unit *u, const char *prefix, bool rms, float eps, const float *x, float *y,
+                            int64_t rows, int64_t n);
+
 #endif

@@ -22,18 +22,7 @@ void vs_qwen3_vl_vision_out_free(struct vs_qwen3_vl_vision_out *o)
 static enum vs_status layer_norm(const struct vs_unit *u, const char *prefix, const float *x, float *y,
                                  int64_t rows, int64_t n)
 {
-    char name[256];
-    float *g = NULL, *b = NULL;
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    enum vs_status st = vs_unit_param_f32(u, name, &g, NULL);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    if (st == VS_OK)
-        st = vs_unit_param_f32(u, name, &b, NULL);
-    if (st == VS_OK)
-        vs_layernorm_f32(x, g, b, VS_VISION_EPS, y, rows, n);
-    free(g);
-    free(b);
-    return st;
+    return vs_unit_norm(u, prefix, false, VS_VISION_EPS, x, y, rows, n);
 }
 
 /* A patch merger: LayerNorm (before grouping over hv, or after it over 4·hv for DeepStack),

@@ -14,34 +14,6 @@
 
 #define MLP1_NORM_EPS 1e-5f
 
-/* y = norm(x) with `<prefix>.weight` (and `<prefix>.bias` when the unit has it): RMSNorm or LayerNorm. */
-static enum vs_status norm(const struct vs_unit *u, const char *prefix, bool rms, float eps, const float *x, float *y,
-                           int64_t rows, int64_t n)
-{
-    char name[192];
-    float *g = NULL, *b = NULL;
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    enum vs_status st = vs_unit_param_f32(u, name, &g, NULL);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    if (st == VS_OK && vs_unit_find_param(u, name) >= 0)
-        st = vs_unit_param_f32(u, name, &b, NULL);
-    if (st == VS_OK && rms) {
-        vs_rmsnorm_f32(x, g, eps, y, rows, n);
-        for (int64_t r = 0; b && r < rows; r++)
-            vs_add_f32(y + r * n, b, n);
-    } else if (st == VS_OK) {
-        float *zero = b ? NULL : vs_calloc((size_t)n, sizeof *zero);
-        if (!b && !zero)
-            st = VS_ERR_NOMEM;
-        else
-            vs_layernorm_f32(x, g, b ? b : zero, eps, y, rows, n);
-        free(zero);
-    }
-    free(g);
-    free(b);
-    return st;
-}
-
 /* x[r, :] += y[r, :] · scale (the layer scale `<p><name>`). */
 static enum vs_status add_scaled(const struct vs_unit *u, const char *p, const char *name, float *x, const float *y,
                                  int64_t rows, int64_t n)
@@ -78,7 +50,7 @@ static enum vs_status layer(const struct vs_model *m, const struct vs_unit *u, i
     char p[128], name[192];
     snprintf(p, sizeof p, "%s%lld.", nm->layer, (long long)i);
     snprintf(name, sizeof name, "%s%s", p, nm->norm1);
-    enum vs_status st = norm(u, name, xc->rms_norm, eps, x, h, n, c);
+    enum vs_status st = vs_unit_norm(u, name, xc->rms_norm, eps, x, h, n, c);
     if (st == VS_OK && nm->qkv) {
         snprintf(name, sizeof name, "%s%s", p, nm->qkv);
         if ((st = vs_linear_run(u, name, h, n, qkv, hooks)) == VS_OK) {
@@ -102,10 +74,10 @@ static enum vs_status layer(const struct vs_model *m, const struct vs_unit *u, i
         goto done;
     if (xc->qk_norm) { /* RMSNorm over all heads of a token */
         snprintf(name, sizeof name, "%s%s", p, nm->q_norm);
-        if ((st = norm(u, name, true, (float)xc->qk_norm_eps, q, q, n, c)) != VS_OK)
+        if ((st = vs_unit_norm(u, name, true, (float)xc->qk_norm_eps, q, q, n, c)) != VS_OK)
             goto done;
         snprintf(name, sizeof name, "%s%s", p, nm->k_norm);
-        if ((st = norm(u, name, true, (float)xc->qk_norm_eps, k, k, n, c)) != VS_OK)
+        if ((st = vs_unit_norm(u, name, true, (float)xc->qk_norm_eps, k, k, n, c)) != VS_OK)
             goto done;
     }
     if ((st = vs_attention_f32(q, k, v, h, n, heads, heads, c / heads, false, segments)) != VS_OK)
@@ -114,7 +86,7 @@ static enum vs_status layer(const struct vs_model *m, const struct vs_unit *u, i
     if ((st = vs_linear_run(u, name, h, n, q, hooks)) != VS_OK || (st = add_scaled(u, p, nm->ls1, x, q, n, c)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%s%s", p, nm->norm2);
-    if ((st = norm(u, name, xc->rms_norm, eps, x, h, n, c)) != VS_OK)
+    if ((st = vs_unit_norm(u, name, xc->rms_norm, eps, x, h, n, c)) != VS_OK)
         goto done;
     snprintf(name, sizeof name, "%s%s", p, nm->fc1);
     if ((st = vs_linear_run(u, name, h, n, mid, hooks)) != VS_OK)
@@ -209,12 +181,12 @@ enum vs_status vs_internvl_vision_forward(const struct vs_model *m, const struct
     for (int64_t i = 0; st == VS_OK && i < d->v_depth; i++)
         st = layer(m, u, i, x, n, seg, hooks);
     if (st == VS_OK && xc->post_norm)
-        st = norm(u, xc->n->post_norm, false, (float)xc->norm_eps, x, x, n, c);
+        st = vs_unit_norm(u, xc->n->post_norm, false, (float)xc->norm_eps, x, x, n, c);
     if (st == VS_OK) {
         for (int64_t t = 0; t < tiles; t++) /* the class token dropped */
             memcpy(grid + t * g * g * c, x + (t * per + 1) * c, (size_t)(g * g * c) * sizeof *grid);
         vs_internvl_pixel_shuffle(grid, tiles, g, c, s, shuffled);
-        st = norm(u, xc->n->proj_norm, false, MLP1_NORM_EPS, shuffled, normed, tokens, wide);
+        st = vs_unit_norm(u, xc->n->proj_norm, false, MLP1_NORM_EPS, shuffled, normed, tokens, wide);
     }
     if (st == VS_OK)
         st = vs_linear_run(u, xc->n->proj1, normed, tokens, mid, hooks);

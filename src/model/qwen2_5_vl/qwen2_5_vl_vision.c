@@ -43,21 +43,7 @@ void vs_qwen2_5_vl_window_order(const int64_t (*grids)[3], int64_t n_images, int
 static enum vs_status rms_norm(const struct vs_unit *u, const char *prefix, const float *x, float *y, int64_t rows,
                                int64_t n)
 {
-    char name[256];
-    float *g = NULL, *b = NULL;
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    enum vs_status st = vs_unit_param_f32(u, name, &g, NULL);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    if (st == VS_OK && vs_unit_find_param(u, name) >= 0)
-        st = vs_unit_param_f32(u, name, &b, NULL);
-    if (st == VS_OK) {
-        vs_rmsnorm_f32(x, g, VS_VISION_EPS, y, rows, n);
-        for (int64_t r = 0; b && r < rows; r++)
-            vs_add_f32(y + r * n, b, n);
-    }
-    free(g);
-    free(b);
-    return st;
+    return vs_unit_norm(u, prefix, true, VS_VISION_EPS, x, y, rows, n);
 }
 
 /* Block i on x [n, hv] (window order) in place, attention within segments. */
