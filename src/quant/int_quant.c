@@ -3,6 +3,8 @@
 #include <float.h>
 #include <math.h>
 
+#include "tensor/kernels.h"
+
 #if FLT_EVAL_METHOD != 0
 #error "round_small() needs float arithmetic without excess precision"
 #endif
@@ -102,6 +104,8 @@ void vs_quant_weight_per_channel(const float *w, int64_t rows, int64_t cols, int
                                  bool symmetric, int8_t *q, float *scale, float *offset)
 {
     const float lo = (float)-(1 << (bits - 1)), hi = (float)((1 << (bits - 1)) - 1);
+    /* rows are independent: the result does not depend on the thread count */
+    #pragma omp parallel for schedule(static) if (rows * cols >= VS_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *row = w + r * cols;
         float mn, mx, s, o;

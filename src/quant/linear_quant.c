@@ -7,6 +7,7 @@
 #include "base/glob.h"
 #include "base/log.h"
 #include "quant/int_quant.h"
+#include "tensor/dtype.h"
 
 const char *vs_scheme_name(enum vs_scheme s)
 {
@@ -117,11 +118,10 @@ enum vs_status vs_linear_quant_weight(enum vs_scheme scheme, const char *module,
                                       int64_t rows, int64_t cols, int8_t *q, float *scale, float *offset)
 {
     (void)scheme; /* both implemented schemes use int8 per-channel symmetric minmax weights */
-    size_t n = (size_t)rows * (size_t)cols;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(w[i]))
-            return vs_error_set(VS_ERR_MODEL, "%s.weight: element [%zu, %zu] is %s; cannot quantize a non-finite weight",
-                                module, i / (size_t)cols, i % (size_t)cols, isnan(w[i]) ? "NaN" : "infinite");
+    size_t n = (size_t)rows * (size_t)cols, i;
+    if (vs_count_nonfinite_f32(w, n, &i))
+        return vs_error_set(VS_ERR_MODEL, "%s.weight: element [%zu, %zu] is %s; cannot quantize a non-finite weight",
+                            module, i / (size_t)cols, i % (size_t)cols, isnan(w[i]) ? "NaN" : "infinite");
     vs_quant_weight_per_channel(w, rows, cols, 8, true, q, scale, NULL);
     if (offset)
         memset(offset, 0, (size_t)rows * sizeof *offset);
