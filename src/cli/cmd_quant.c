@@ -204,9 +204,10 @@ static void print_summary(const char *save_path, enum vs_proc_type saver, const 
                s->report_path ? s->report_path : "none");
     printf("  read %.1f MB of weights, wrote %.1f MB; %s: %s\n", (double)s->bytes_in / 1e6, (double)s->bytes_out / 1e6,
            ct ? "quantization_config" : "description", json ? json : "(out of memory)");
-    printf("  largest unit %.1f MB (%.1f MB in float32), carried activations at most %.1f MB, peak RSS %.1f MB\n",
-           (double)s->largest_unit_bytes / 1e6, (double)s->largest_unit_f32_bytes / 1e6,
-           (double)s->carried_peak_bytes / 1e6, (double)s->peak_rss_bytes / 1e6);
+    printf("  largest unit %.1f MB (%.1f MB in float32), a calibrated unit held at most %.1f MB, carried activations at "
+           "most %.1f MB, peak RSS %.1f MB\n", (double)s->largest_unit_bytes / 1e6, (double)s->largest_unit_f32_bytes / 1e6,
+           (double)s->calibrated_unit_held_bytes / 1e6, (double)s->carried_peak_bytes / 1e6,
+           (double)s->peak_rss_bytes / 1e6);
     printf("  time: samples %.2f s, float32 units %.2f s, forward %.2f s, quantize %.2f s, read + write %.2f s\n",
            s->seconds_samples, s->seconds_convert, s->seconds_forward, s->seconds_quantize, s->seconds_write);
     free(json);

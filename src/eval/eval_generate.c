@@ -69,7 +69,7 @@ static enum vs_status step(const struct vs_adapter_ops *ops, struct vs_model *m,
         if ((st = ops->unit_load(m, i, &u)) == VS_OK && e)
             st = vs_export_view(e, u, &v);
         if (st == VS_OK)
-            st = vs_unit_f32_make(e ? v : u, &f);
+            st = vs_unit_f32_make_for_compute(e ? v : u, &f);
         if (st == VS_OK)
             st = vs_layerwise_run_unit(lw, i, f->unit, e ? &h : NULL, false, true, NULL, NULL);
         vs_unit_f32_free(f);

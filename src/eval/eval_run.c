@@ -209,9 +209,9 @@ static enum vs_status run_unit(struct eval *ev, size_t i)
     if (st == VS_OK)
         st = vs_export_view(ev->e, u, &v);
     if (st == VS_OK)
-        st = vs_unit_f32_make(u, &uf);
+        st = vs_unit_f32_make_for_compute(u, &uf);
     if (st == VS_OK)
-        st = vs_unit_f32_make(v, &vf);
+        st = vs_unit_f32_make_for_compute(v, &vf);
     struct vs_eval_unit *eu = &ev->r->units[i];
     if (st == VS_OK && !(eu->name = vs_strdup(u->name)))
         st = VS_ERR_NOMEM;

@@ -227,12 +227,14 @@ bool vs_linear_bf16_view(const struct vs_unit *u, const char *module, struct vs_
     if ((uintptr_t)base % _Alignof(uint16_t) != 0)
         return false;
     size_t bad = 0;
-    #pragma omp parallel for reduction(+ : bad) schedule(static) if (rows * cols >= VS_PARALLEL_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        const uint16_t *w = base + r * ld;
-        #pragma omp simd reduction(+ : bad)
-        for (int64_t c = 0; c < cols; c++)
-            bad += (w[c] & 0x7f80u) == 0x7f80u;
+    if (!p->known_finite) {
+        #pragma omp parallel for reduction(+ : bad) schedule(static) if (rows * cols >= VS_PARALLEL_MIN)
+        for (int64_t r = 0; r < rows; r++) {
+            const uint16_t *w = base + r * ld;
+            #pragma omp simd reduction(+ : bad)
+            for (int64_t c = 0; c < cols; c++)
+                bad += (w[c] & 0x7f80u) == 0x7f80u;
+        }
     }
     if (bad)
         return false;

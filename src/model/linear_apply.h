@@ -67,7 +67,8 @@ struct vs_linear_bf16 {
     int bias; /* the unit's bias parameter, or -1 */
 };
 /* Linear `module` of unit u viewed so, where its weight is stored as bf16 and every value is
- * finite; false otherwise (the float32 path then reads it, and names a non-finite value). */
+ * finite (scanned unless the parameter is known_finite); false otherwise (the float32 path then
+ * reads it, and names a non-finite value). */
 bool vs_linear_bf16_view(const struct vs_unit *u, const char *module, struct vs_linear_bf16 *v);
 
 /* Linear `module` of unit u on x: vs_linear_f32_load, vs_linear_apply, vs_linear_f32_free; or,

@@ -26,6 +26,7 @@ struct vs_param {
     /* View of src: slice < 0 means the whole tensor. Otherwise src is [E, A, B], the view is
      * columns [col0, col0 + ncols) of matrix src[slice] ([A, B]), transposed to [ncols, A]. */
     int64_t slice, col0, ncols;
+    bool known_finite; /* every value was checked finite already (a bf16 view, model/unit_f32.h) */
 };
 
 struct vs_linear {

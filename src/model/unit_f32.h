@@ -6,6 +6,8 @@
 #ifndef VS_MODEL_UNIT_F32_H
 #define VS_MODEL_UNIT_F32_H
 
+#include <stdbool.h>
+
 #include "model/unit.h"
 
 struct vs_unit_f32 {
@@ -13,13 +15,24 @@ struct vs_unit_f32 {
     struct vs_st_tensor *tensors;  /* [unit->n_params], the storage behind each parameter */
     size_t n_tensors;
     size_t bytes;                  /* total bytes held */
+    size_t view_bytes;             /* checkpoint bytes its views use in place */
 };
 
 /* Copies unit u (float parameters as F32, others in their own dtype). Errors name the parameter. */
 enum vs_status vs_unit_f32_make(const struct vs_unit *u, struct vs_unit_f32 **out);
+/* The copy a forward pass in the run's compute mode needs: vs_unit_f32_make's, except that in
+ * bf16 mode (tensor/compute.h) the Linear weights a checkpoint stores as bf16 are not converted
+ * but stay views of it (the same parameter as in u), as a bf16 Linear multiplies those bits
+ * themselves: the unit then holds 2 bytes per weight, not 4. Their values are checked when a
+ * Linear first uses them (model/linear_apply.h). */
+enum vs_status vs_unit_f32_make_for_compute(const struct vs_unit *u, struct vs_unit_f32 **out);
 void vs_unit_f32_free(struct vs_unit_f32 *f);
 
-/* Writable float32 values of parameter i, or NULL if it is not a float parameter. */
+/* Writable float32 values of parameter i, or NULL if it is not a float parameter or a view. */
 float *vs_unit_f32_values(struct vs_unit_f32 *f, size_t i);
+/* Whether parameter i is a view of the checkpoint (vs_unit_f32_make_for_compute). */
+bool vs_unit_f32_is_view(const struct vs_unit_f32 *f, size_t i);
+/* Converts view i into an owned float32 copy (writable from then on); VS_OK if it is one. */
+enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i);
 
 #endif

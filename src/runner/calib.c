@@ -195,21 +195,49 @@ enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu)
     return VS_OK;
 }
 
+/* cu->wbuf grown to n floats, or NULL. */
+static float *weight_buffer(struct vs_calib_unit *cu, size_t n)
+{
+    if (n > cu->wbuf_cap) {
+        float *b = vs_realloc(cu->wbuf, n * sizeof *b);
+        if (!b)
+            return NULL;
+        cu->wbuf = b, cu->wbuf_cap = n;
+    }
+    return cu->wbuf;
+}
+
+/* quant_bias of output channel o before rounding: b / deq_scale − input_offset · Σ W_q, in float32. */
+static float quant_bias_value(const struct vs_calib_linear *c, const float *b, int64_t o, int64_t cols)
+{
+    int64_t sum = 0;
+    for (int64_t k = 0; k < cols; k++)
+        sum += c->q[o * cols + k];
+    return (b ? b[o] : 0.0f) / c->deq_scale[o] - c->act_offset * (float)sum;
+}
+
 enum vs_status vs_calib_linear_quantize(struct vs_calib_unit *cu, struct vs_calib_linear *c)
 {
     const struct vs_linear *l = &cu->u->linears[c->linear];
     const float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
     const struct vs_param *wp = &cu->u->params[l->weight];
     int64_t rows = wp->shape[0], cols = wp->shape[1];
-    if (!w)
-        return vs_error_set(VS_ERR_MODEL, "%s: not a float weight", wp->name);
     if (c->dequantized)
         return vs_error_set(VS_ERR_INTERNAL, "%s: quantized after its weight was replaced", l->name);
+    enum vs_status st = VS_OK;
+    if (!w && vs_unit_f32_is_view(cu->f, (size_t)l->weight)) { /* converted for this once */
+        float *b = weight_buffer(cu, (size_t)(rows * cols));
+        if (!b || (st = vs_param_read_f32(wp, b)) != VS_OK)
+            return b ? st : VS_ERR_NOMEM;
+        w = b;
+    }
+    if (!w)
+        return vs_error_set(VS_ERR_MODEL, "%s: not a float weight", wp->name);
     c->q = vs_malloc((size_t)(rows * cols));
     c->w_scale = vs_malloc((size_t)rows * sizeof *c->w_scale);
     if (!c->q || !c->w_scale)
         return VS_ERR_NOMEM;
-    enum vs_status st = vs_linear_quant_weight(c->scheme, l->name, w, rows, cols, c->q, c->w_scale, NULL);
+    st = vs_linear_quant_weight(c->scheme, l->name, w, rows, cols, c->q, c->w_scale, NULL);
     if (st != VS_OK)
         return st;
     if (c->scheme != VS_SCHEME_W8A8)
@@ -226,19 +254,28 @@ enum vs_status vs_calib_linear_quantize(struct vs_calib_unit *cu, struct vs_cali
         if (!(d > 0) || !isfinite(d))
             return vs_error_set(VS_ERR_MODEL, "%s.deq_scale: element %lld is %g (input_scale %g x weight scale %g)",
                                 l->name, (long long)o, d, c->act_scale, c->w_scale[o]);
-        int64_t sum = 0;
-        for (int64_t k = 0; k < cols; k++)
-            sum += c->q[o * cols + k];
-        /* quant_bias = round(b / deq_scale − input_offset · Σ W_q), in float32 */
-        float v = (b ? b[o] : 0.0f) / d - c->act_offset * (float)sum;
-        float r = rintf(v);
-        if (!(fabsf(r) < 2147483520.0f))
-            return vs_error_set(VS_ERR_MODEL, "%s.quant_bias: element %lld (%g) does not fit int32", l->name,
-                                (long long)o, v);
         c->deq_scale[o] = d;
-        c->quant_bias[o] = (int32_t)r;
     }
+    int64_t bad = rows; /* the first row whose quant_bias does not fit */
+    #pragma omp parallel for reduction(min : bad) schedule(static) if (rows * cols >= VS_PARALLEL_MIN)
+    for (int64_t o = 0; o < rows; o++) {
+        float r = rintf(quant_bias_value(c, b, o, cols));
+        if (!(fabsf(r) < 2147483520.0f))
+            bad = o < bad ? o : bad;
+        else
+            c->quant_bias[o] = (int32_t)r;
+    }
+    if (bad < rows)
+        return vs_error_set(VS_ERR_MODEL, "%s.quant_bias: element %lld (%g) does not fit int32", l->name,
+                            (long long)bad, quant_bias_value(c, b, bad, cols));
     return VS_OK;
+}
+
+/* Computed by the int8 pass (bf16 mode) rather than on a dequantized weight. */
+static bool int8_computed(const struct vs_calib_linear *c)
+{
+    return c && (c->scheme == VS_SCHEME_W8A8 || c->scheme == VS_SCHEME_W8A8_DYNAMIC) &&
+           vs_compute_get() == VS_COMPUTE_BF16;
 }
 
 /* The float weight of linear c into dst: the copy kept before it was replaced, else converted
@@ -264,13 +301,21 @@ static enum vs_status float_weight(const struct vs_calib_unit *cu, const struct 
 enum vs_status vs_calib_linear_dequantize(struct vs_calib_unit *cu, struct vs_calib_linear *c)
 {
     const struct vs_linear *l = &cu->u->linears[c->linear];
-    float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
     const struct vs_param *wp = &cu->u->params[l->weight];
     int64_t rows = wp->shape[0], cols = wp->shape[1];
     if (c->dequantized)
         return VS_OK;
     if (!c->q)
         return vs_error_set(VS_ERR_INTERNAL, "%s: dequantized before it was quantized", l->name);
+    bool view = vs_unit_f32_is_view(cu->f, (size_t)l->weight);
+    if (view && int8_computed(c)) { /* the int8 pass reads q itself; the view stays the float weight */
+        c->dequantized = true;
+        return VS_OK;
+    }
+    enum vs_status st = view ? vs_unit_f32_own(cu->f, (size_t)l->weight) : VS_OK;
+    float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
+    if (st != VS_OK || !w)
+        return st != VS_OK ? st : vs_error_set(VS_ERR_INTERNAL, "%s: not a float weight", wp->name);
     if ((cu->measure || cu->float_after) && !cu->src && !c->w_float) { /* needed again, only kept */
         if (!(c->w_float = vs_malloc((size_t)(rows * cols) * sizeof *w)))
             return VS_ERR_NOMEM;
@@ -336,17 +381,13 @@ static enum vs_status float_output(struct vs_calib_unit *cu, const struct vs_cal
         return vs_linear_bf16_weights(xs, v.w, v.ldw, v.w_in_out, bias, cu->ybuf, picked, out, cols);
     const float *wf = c->w_float;
     if (!wf) {
-        size_t n = (size_t)(out * cols);
-        if (n > cu->wbuf_cap) {
-            float *b = vs_realloc(cu->wbuf, n * sizeof *b);
-            if (!b)
-                return VS_ERR_NOMEM;
-            cu->wbuf = b, cu->wbuf_cap = n;
-        }
-        enum vs_status st = float_weight(cu, c, cu->wbuf);
+        float *b = weight_buffer(cu, (size_t)(out * cols));
+        if (!b)
+            return VS_ERR_NOMEM;
+        enum vs_status st = float_weight(cu, c, b);
         if (st != VS_OK)
             return st;
-        wf = cu->wbuf;
+        wf = b;
     }
     if (!bf16) {
         vs_linear_f32(xs, wf, bias, cu->ybuf, picked, out, cols);
@@ -468,11 +509,6 @@ static const float *fake_quant_input(struct vs_calib_unit *cu, struct vs_calib_l
 
 /* ---- the int8 pass (bf16 mode): W8A8 Linears as the NPU computes them ---- */
 
-static bool int8_computed(const struct vs_calib_linear *c)
-{
-    return c && (c->scheme == VS_SCHEME_W8A8 || c->scheme == VS_SCHEME_W8A8_DYNAMIC);
-}
-
 static bool int8_computes(void *ctx, const char *module, int64_t *in, int64_t *out)
 {
     struct vs_calib_unit *cu = ctx;
@@ -492,18 +528,16 @@ static void int8_observe(void *ctx, const char *module, const float *x, int64_t 
         measure_input(cu, c, x, rows, cols);
 }
 
-/* vLLM Ascend's W8A8 / W8A8_DYNAMIC arithmetic (quant/int8_linear.h) from the dequantized weight
- * taken back to int8, the weight scales and, W8A8, the export's quant_bias and deq_scale. */
-static enum vs_status int8_compute(void *ctx, const char *module, const float *x, int64_t rows, float *y)
+/* The int8 weight of c: kept (a view's, whose float weight was never replaced), else taken back
+ * from the dequantized one into a buffer the caller frees. */
+static int8_t *int8_weight(struct vs_calib_unit *cu, const struct vs_calib_linear *c, int64_t out, int64_t in)
 {
-    struct vs_calib_unit *cu = ctx;
-    struct vs_calib_linear *c = find(cu, module);
-    const struct vs_linear *l = &cu->u->linears[c->linear];
-    const float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
-    int64_t out = cu->u->params[l->weight].shape[0], in = cu->u->params[l->weight].shape[1];
+    if (c->q)
+        return c->q;
+    const float *w = vs_unit_f32_values(cu->f, (size_t)cu->u->linears[c->linear].weight);
     int8_t *q = vs_malloc((size_t)(out * in));
     if (!q)
-        return VS_ERR_NOMEM;
+        return NULL;
     /* q·s · fl(1/s) is q within 3·2^-24 relative: rounds to q */
     #pragma omp parallel for schedule(static) if (out * in >= 131072)
     for (int64_t o = 0; o < out; o++) {
@@ -513,6 +547,20 @@ static enum vs_status int8_compute(void *ctx, const char *module, const float *x
         for (int64_t k = 0; k < in; k++)
             qr[k] = (int8_t)rintf(wr[k] * r);
     }
+    return q;
+}
+
+/* vLLM Ascend's W8A8 / W8A8_DYNAMIC arithmetic (quant/int8_linear.h) from the int8 weight, the
+ * weight scales and, W8A8, the export's quant_bias and deq_scale. */
+static enum vs_status int8_compute(void *ctx, const char *module, const float *x, int64_t rows, float *y)
+{
+    struct vs_calib_unit *cu = ctx;
+    struct vs_calib_linear *c = find(cu, module);
+    const struct vs_linear *l = &cu->u->linears[c->linear];
+    int64_t out = cu->u->params[l->weight].shape[0], in = cu->u->params[l->weight].shape[1];
+    int8_t *q = int8_weight(cu, c, out, in);
+    if (!q)
+        return VS_ERR_NOMEM;
     struct vs_int8_linear il = {.name = l->name, .kernel = VS_INT8_ASCEND, .out = out, .in = in, .w = q};
     if (c->scheme == VS_SCHEME_W8A8) {
         il.scheme = VS_INT8_W8A8;
@@ -524,7 +572,8 @@ static enum vs_status int8_compute(void *ctx, const char *module, const float *x
         il.bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
     }
     enum vs_status st = vs_int8_linear_apply(&il, x, rows, y);
-    free(q);
+    if (q != c->q)
+        free(q);
     return st;
 }
 
@@ -545,13 +594,23 @@ void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h)
                                   .observe_output = cu->measure ? measure_output : NULL};
 }
 
+size_t vs_calib_unit_held_bytes(const struct vs_calib_unit *cu)
+{
+    size_t n = (cu->buf_cap + cu->wbuf_cap + cu->ybuf_cap) * sizeof(float);
+    for (size_t i = 0; i < cu->n; i++)
+        if (cu->cl[i].q)
+            n += vs_param_numel(&cu->u->params[cu->u->linears[cu->cl[i].linear].weight]);
+    return n;
+}
+
 enum vs_status vs_calib_unit_restore_float(struct vs_calib_unit *cu)
 {
     enum vs_status st = VS_OK;
     for (size_t i = 0; i < cu->n && st == VS_OK; i++) {
         const struct vs_calib_linear *c = &cu->cl[i];
-        if (c->dequantized)
-            st = float_weight(cu, c, vs_unit_f32_values(cu->f, (size_t)cu->u->linears[c->linear].weight));
+        float *w = vs_unit_f32_values(cu->f, (size_t)cu->u->linears[c->linear].weight);
+        if (c->dequantized && w) /* (a view was never replaced) */
+            st = float_weight(cu, c, w);
     }
     return st;
 }

@@ -110,6 +110,8 @@ void vs_calib_linear_release(struct vs_calib_linear *c);
  * that measuring every row does). A failure (memory, reading a float weight again) is left in
  * cu->hook_status. */
 void vs_calib_unit_apply(struct vs_calib_unit *cu, struct vs_linear_hooks *h);
+/* Bytes cu holds beside the unit: int8 weights kept, its buffers. */
+size_t vs_calib_unit_held_bytes(const struct vs_calib_unit *cu);
 /* Puts the float weights back into the float32 copy (kept, or read again from cu->src). */
 enum vs_status vs_calib_unit_restore_float(struct vs_calib_unit *cu);
 

@@ -313,7 +313,7 @@ enum vs_status vs_layerwise_forward_all(struct vs_layerwise *lw, vs_layerwise_sa
     for (size_t i = 0; i < n_units && st == VS_OK; i++) {
         struct vs_unit *u = NULL;
         struct vs_unit_f32 *f = NULL;
-        if ((st = lw->ops->unit_load(lw->m, i, &u)) == VS_OK && (st = vs_unit_f32_make(u, &f)) == VS_OK)
+        if ((st = lw->ops->unit_load(lw->m, i, &u)) == VS_OK && (st = vs_unit_f32_make_for_compute(u, &f)) == VS_OK)
             st = vs_layerwise_run_unit(lw, i, f->unit, NULL, false, true, after, ctx);
         if (st == VS_OK)
             vs_debug("forward: %s done on %zu samples", u->name, lw->n);

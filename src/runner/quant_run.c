@@ -437,7 +437,8 @@ static enum vs_status pass(struct run *r, size_t i, const struct vs_unit *u, con
     t = now_seconds() - t;
     r->sum->seconds_forward += t;
     vs_debug("%s: %s pass over %zu sample(s), %.2f s", u->name,
-             h && h->observe_input ? "statistics" : h && h->transform_input ? "quantized" : "float", r->sum->samples, t);
+             h && (h->transform_input || h->compute) ? "quantized" : h && h->observe_input ? "statistics" : "float",
+             r->sum->samples, t);
     return st;
 }
 
@@ -477,8 +478,10 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     enum vs_status st = scheme && sym && routed && hist ? VS_OK : VS_ERR_NOMEM;
     if (st == VS_OK && r->outlier) /* biases that asymmetric smoothing creates */
         st = vs_outlier_prepare_unit(r->outlier, i, u);
+    /* outlier processors transform every weight in float32; otherwise bf16 mode multiplies a bf16
+     * checkpoint's weights in place */
     if (st == VS_OK)
-        st = vs_unit_f32_make(u, &f);
+        st = r->outlier ? vs_unit_f32_make(u, &f) : vs_unit_f32_make_for_compute(u, &f);
     r->sum->seconds_convert += now_seconds() - t;
     for (size_t k = 0; st == VS_OK && k < u->n_linears; k++) {
         scheme[k] = claim[k] < 0 ? -1 : (int)r->lq[claim[k]].scheme;
@@ -518,6 +521,9 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
         if (st == VS_OK)
             st = process_unit(r, u, claim, cu, quantized_pass);
         r->xf = NULL;
+        uint64_t held = f->bytes + f->view_bytes + vs_calib_unit_held_bytes(cu); /* its most, from here on */
+        r->sum->calibrated_unit_held_bytes =
+            held > r->sum->calibrated_unit_held_bytes ? held : r->sum->calibrated_unit_held_bytes;
     }
     if (quantized_pass && st == VS_OK) {
         vs_calib_unit_apply(cu, &h);

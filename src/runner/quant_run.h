@@ -69,6 +69,10 @@ struct vs_quant_summary {
     uint64_t bytes_out;          /* tensor bytes written */
     uint64_t largest_unit_bytes; /* checkpoint bytes of the largest unit (tail included) */
     uint64_t largest_unit_f32_bytes; /* the same unit in float32 */
+    /* a calibrated unit's weights in memory at most: its float32 copy, the checkpoint's bf16
+     * Linear weights it multiplies in place (bf16 mode), the int8 weights kept for the int8 pass
+     * and the calibration buffers */
+    uint64_t calibrated_unit_held_bytes;
     uint64_t carried_peak_bytes; /* calibration states in memory at most (0 without calibration) */
     uint64_t peak_rss_bytes;     /* of this process, at the end of the run */
     double seconds;

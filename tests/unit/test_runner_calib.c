@@ -1,7 +1,7 @@
 /* Calibration of one unit (src/runner/calib.c) on a hand-made unit with two Linear modules:
  * observed ranges, W8A8 parameters, quant_bias and deq_scale, fake quantization in the
  * propagation hooks, the error measurement (and its row stride), and the errors for unreached
- * and NaN inputs. */
+ * and NaN inputs; bf16 mode's views of a bf16 unit. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +12,8 @@
 #include "model/linear_apply.h"
 #include "quant/int_quant.h"
 #include "runner/calib.h"
+#include "tensor/compute.h"
+#include "tensor/dtype.h"
 #include "test_util.h"
 
 /* Linear "a" [2, 3] with bias (W8A8 asymmetric) and "b" [2, 3] without (W8A8_DYNAMIC). */
@@ -302,6 +304,97 @@ static void test_measure_stride(void **state)
     assert_true(n4 == 3 && s4 == 7 && e4 == e1 && r4 == r1);
 }
 
+/* bf16 mode on a bf16 unit (a: W8A8 with a float32 bias, b: W8A8_DYNAMIC, c: W8A16): the copy
+ * for compute keeps the Linear weights as views of the checkpoint, and calibrating it gives the
+ * parameters, the int8 pass's outputs and the float weights back that the float32 copy gives;
+ * the int8 weights of the views are kept (not written into a float32 copy), c is converted to
+ * hold its dequantized weight. A non-finite bf16 weight is not viewed: its conversion names it. */
+static void test_bf16_views(void **state)
+{
+    (void)state;
+    static uint16_t w16[3][6];
+    static float bias[2] = {0.5f, -0.25f};
+    const float *src[3] = {wa, wb, wa};
+    struct vs_st_tensor t[4];
+    const char *names[3] = {"a.weight", "b.weight", "c.weight"};
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 6; i++)
+            w16[k][i] = vs_f32_to_bf16(src[k][i] * (float)(k + 1));
+        t[k] = (struct vs_st_tensor){.name = names[k], .dtype = VS_DTYPE_BF16, .ndim = 2, .shape = {2, 3},
+                                     .data = w16[k], .nbytes = sizeof w16[k], .file = "test"};
+    }
+    t[3] = tensor("a.bias", bias, 1, 2, 0);
+    struct vs_unit *u = vs_unit_new("u");
+    assert_int_equal(vs_unit_add_param(u, "a.weight", &t[0]), VS_OK);
+    assert_int_equal(vs_unit_add_param(u, "a.bias", &t[3]), VS_OK);
+    assert_int_equal(vs_unit_add_param(u, "b.weight", &t[1]), VS_OK);
+    assert_int_equal(vs_unit_add_param(u, "c.weight", &t[2]), VS_OK);
+    assert_int_equal(vs_unit_add_linear(u, "a", "a.weight", "a.bias"), VS_OK);
+    assert_int_equal(vs_unit_add_linear(u, "b", "b.weight", NULL), VS_OK);
+    assert_int_equal(vs_unit_add_linear(u, "c", "c.weight", NULL), VS_OK);
+    vs_compute_set(VS_COMPUTE_BF16);
+    struct vs_unit_f32 *f[2];
+    assert_int_equal(vs_unit_f32_make_for_compute(u, &f[0]), VS_OK);
+    assert_int_equal(vs_unit_f32_make(u, &f[1]), VS_OK);
+    assert_true(vs_unit_f32_is_view(f[0], 0) && !vs_unit_f32_is_view(f[0], 1) && vs_unit_f32_is_view(f[0], 3));
+    assert_null(vs_unit_f32_values(f[0], 0));
+    assert_false(vs_unit_f32_is_view(f[1], 0));
+    assert_int_equal(f[0]->view_bytes, 3 * sizeof w16[0]);
+    assert_int_equal(f[0]->bytes, sizeof bias);
+
+    int scheme[3] = {VS_SCHEME_W8A8, VS_SCHEME_W8A8_DYNAMIC, VS_SCHEME_W8A16};
+    bool sym[3] = {false, true, true}, routed[3] = {false, false, false};
+    struct vs_calib_unit *cu[2];
+    float x[6] = {0.5f, -1.5f, 2.0f, 0.25f, 0.0f, 1.0f}, y[2][3][4];
+    const char *mods[3] = {"a", "b", "c"};
+    for (int v = 0; v < 2; v++) {
+        assert_int_equal(vs_calib_unit_open(f[v], scheme, sym, routed, NULL, &cu[v]), VS_OK);
+        struct vs_linear_hooks h;
+        vs_calib_unit_observe_hooks(cu[v], &h);
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(vs_linear_run(f[v]->unit, mods[k], x, 2, y[v][k], &h), VS_OK);
+        assert_int_equal(vs_calib_unit_finish_stats(cu[v]), VS_OK);
+        assert_int_equal(quantize_all(cu[v]), VS_OK);
+        cu[v]->src = u; /* the float weights are the checkpoint's */
+        vs_calib_unit_apply(cu[v], &h);
+        assert_int_equal(cu[v]->hook_status, VS_OK);
+        for (int k = 0; k < 3; k++) /* the quantized pass: a and b in int8, c on its dequantized weight */
+            assert_int_equal(vs_linear_run(f[v]->unit, mods[k], x, 2, y[v][k], &h), VS_OK);
+        assert_int_equal(cu[v]->hook_status, VS_OK);
+    }
+    const struct vs_calib_linear *va = &cu[0]->cl[0], *fa = &cu[1]->cl[0];
+    assert_true(va->act_scale == fa->act_scale && va->act_offset == fa->act_offset);
+    assert_memory_equal(va->quant_bias, fa->quant_bias, 2 * sizeof *va->quant_bias);
+    assert_memory_equal(va->deq_scale, fa->deq_scale, 2 * sizeof *va->deq_scale);
+    assert_memory_equal(cu[0]->cl[1].w_scale, cu[1]->cl[1].w_scale, 2 * sizeof(float));
+    assert_non_null(va->q);   /* a view's int8 weight is kept for the int8 pass */
+    assert_null(fa->q);       /* the float32 copy holds the dequantized weight instead */
+    assert_true(vs_unit_f32_is_view(f[0], 0) && !vs_unit_f32_is_view(f[0], 3)); /* c converted */
+    assert_memory_equal(vs_unit_f32_values(f[0], 3), vs_unit_f32_values(f[1], 3), 6 * sizeof(float));
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 4; i++)
+            assert_float_equal(y[0][k][i], y[1][k][i], 1e-6f * fabsf(y[1][k][i]));
+    for (int v = 0; v < 2; v++)
+        assert_int_equal(vs_calib_unit_restore_float(cu[v]), VS_OK);
+    for (int i = 0; i < 6; i++)
+        assert_true(vs_unit_f32_values(f[0], 3)[i] == vs_bf16_to_f32(w16[2][i]));
+    assert_true(vs_calib_unit_held_bytes(cu[0]) >= 12); /* a's and b's int8 weights */
+    assert_int_equal(vs_unit_f32_own(f[0], 0), VS_OK);
+    assert_memory_equal(vs_unit_f32_values(f[0], 0), vs_unit_f32_values(f[1], 0), 6 * sizeof(float));
+    for (int v = 0; v < 2; v++) {
+        vs_calib_unit_free(cu[v]);
+        vs_unit_f32_free(f[v]);
+    }
+    w16[1][4] = 0x7fc0; /* NaN */
+    struct vs_unit_f32 *bad = NULL;
+    assert_int_equal(vs_unit_f32_make_for_compute(u, &bad), VS_ERR_MODEL); /* as vs_unit_f32_make */
+    assert_null(bad);
+    assert_non_null(strstr(vs_error_message(), "b.weight"));
+    assert_non_null(strstr(vs_error_message(), "NaN"));
+    vs_compute_set(VS_COMPUTE_FP32);
+    vs_unit_free(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_histogram_stats, setup_hist, teardown),
         cmocka_unit_test_setup_teardown(test_histogram_hook_error, setup_hist, teardown),
         cmocka_unit_test_setup_teardown(test_measure_stride, setup, teardown),
+        cmocka_unit_test(test_bf16_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
