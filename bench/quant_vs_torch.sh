@@ -11,7 +11,7 @@
 # calibrated on 8 images of vlmslim-mkcalib (built into model inputs by `vlmslim inspect-inputs`).
 # Reports vlmslim's time split (load / forward / quantize / write), both wall times, the ratio and
 # both peak RSS; then vlmslim again with --compute bf16 (docs/compute.md), its time against the
-# fp32 run and the reference. Results: bench/results/quant_vs_torch.txt (or $1). $VS_BENCH_VISION_DEPTH and
+# fp32 run and the reference, and its peak RSS against the bound for units held in bf16. Results: bench/results/quant_vs_torch.txt (or $1). $VS_BENCH_VISION_DEPTH and
 # $VS_BENCH_EXPERTS shrink the vision tower and the expert count (the PyTorch reference holds the
 # whole model and every unit's activations in memory and needs more than 24 GiB at full size). $VS_BENCH_CASES narrows the
 # cases ("dense moe"; "tiny" is a smoke test of the script); $VS_BENCH_IMAGES changes the image count;
@@ -86,6 +86,9 @@ for c in $cases; do
   split_b=$(sed -n 's/^  time: //p' "$work/vsb.log")
   unit_f32=$(sed -n 's/.*largest unit [0-9.]* MB (\([0-9.]*\) MB in float32).*/\1/p' "$work/vs.log")
   carried=$(sed -n 's/.*carried activations at most \([0-9.]*\) MB.*/\1/p' "$work/vs.log")
+  unit_mb=$(sed -n 's/.*largest unit \([0-9.]*\) MB.*/\1/p' "$work/vs.log")
+  held=$(sed -n 's/.*a calibrated unit held at most \([0-9.]*\) MB.*/\1/p' "$work/vs.log")
+  held_b=$(sed -n 's/.*a calibrated unit held at most \([0-9.]*\) MB.*/\1/p' "$work/vsb.log")
   # Quantized propagation lets an activation within float32 noise of a rounding boundary round
   # differently in the two implementations (docs/design.md), so exports are compared at 1e-3.
   if [ "$reference" = 0 ]; then
@@ -98,7 +101,7 @@ for c in $cases; do
   awk -v c="$c" -v fam="$family" -v mkargs="${mk[*]}" -v gb="$gb" -v tok="$tokens" -v tv="$(secs "$t0" "$t1")" -v tr="$(secs "$t2" "$t3")" \
       -v rv="$(rss_mb "$work/vs.rss")" -v rr="$([ "$reference" = 0 ] || rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" \
       -v uf="$unit_f32" -v ca="$carried" -v ref="$reference" -v tb="$(secs "$tb0" "$tb1")" -v rb="$(rss_mb "$work/vsb.rss")" \
-      -v tsplitb="$split_b" 'BEGIN {
+      -v tsplitb="$split_b" -v um="$unit_mb" -v hd="$held" -v hb="$held_b" 'BEGIN {
     printf "%s (%s, %.2f GB bf16, %d tokens in all; mkmodel %s):\n", c, fam, gb, tok, mkargs;
     printf "  vlmslim quant      %8.2f s   peak RSS %8.1f MB   (%s)\n", tv, rv, tsplit;
     if (ref == 1)
@@ -111,6 +114,11 @@ for c in $cases; do
     if (ref == 1)
       printf "  ratio reference/vlmslim = %.2f; exports %s\n", tr / tv, same;
     printf "  vlmslim --compute bf16 %8.2f s   peak RSS %8.1f MB   (%s)\n", tb, rb, tsplitb;
+    # bf16 units multiply the checkpoint bf16 weights in place: the bound is what a calibrated
+    # unit held (or the largest unit checkpoint bytes, mapped while it is written) + activations
+    bb = 1.2 * ((hb > um ? hb : um) + ca);
+    printf "  a calibrated unit held at most %.1f MB in fp32, %.1f MB in bf16; bf16 peak RSS bound 1.2 x (max(held, largest unit %.1f MB) + carried %.1f MB) = %.1f MB: %s; bf16/fp32 peak RSS = %.2f\n",
+           hd, hb, um, ca, bb, rb * 1.048576 <= bb ? "within" : "over", rb / rv;
     printf "  ratio fp32/bf16 = %.2f", tv / tb;
     if (ref == 1)
       printf ", reference/bf16 = %.2f", tr / tb;
