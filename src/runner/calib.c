@@ -561,15 +561,17 @@ static enum vs_status int8_compute(void *ctx, const char *module, const float *x
     int8_t *q = int8_weight(cu, c, out, in);
     if (!q)
         return VS_ERR_NOMEM;
-    struct vs_int8_linear il = {.name = l->name, .kernel = VS_INT8_ASCEND, .out = out, .in = in, .w = q};
-    if (c->scheme == VS_SCHEME_W8A8) {
-        il.scheme = VS_INT8_W8A8;
-        il.input_scale = c->act_scale, il.input_offset = c->act_offset;
-        il.quant_bias = c->quant_bias, il.deq_scale = c->deq_scale;
+    bool dynamic = c->scheme == VS_SCHEME_W8A8_DYNAMIC;
+    struct vs_int8_linear il = {.name = l->name, .out = out, .in = in, .w = q, .weight_scale = c->w_scale,
+                                .scheme = dynamic ? VS_INT8_W8A8_DYNAMIC : VS_INT8_W8A8,
+                                .input_scale = c->act_scale, .input_offset = c->act_offset,
+                                .bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL};
+    if (!cu->vllm_kernels) {
+        il.kernel = VS_INT8_ASCEND;
+        if (!dynamic) /* the bias is inside quant_bias */
+            il.quant_bias = c->quant_bias, il.deq_scale = c->deq_scale, il.bias = NULL;
     } else {
-        il.scheme = VS_INT8_W8A8_DYNAMIC;
-        il.weight_scale = c->w_scale;
-        il.bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
+        il.kernel = dynamic && c->routed ? VS_INT8_VLLM_MOE : VS_INT8_VLLM;
     }
     enum vs_status st = vs_int8_linear_apply(&il, x, rows, y);
     if (q != c->q)

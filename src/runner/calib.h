@@ -57,6 +57,8 @@ struct vs_calib_unit {
     size_t unrouted;           /* W8A8 experts no token was routed to (warned about) */
     bool measure;              /* the propagation pass also measures ||y_q − y|| / ||y|| */
     bool float_after;          /* the float weights are put back after it (--propagate float) */
+    bool vllm_kernels;         /* the int8 pass computes as vLLM's kernels do (the run's first
+                                * export, at --save_path, is compressed-tensors), not as vLLM Ascend's */
     int64_t measure_stride;    /* on every measure_stride-th row of each Linear (>= 1) */
     const struct vs_unit *src; /* a unit holding the float weights (by name): the checkpoint's
                                 * when f's weights are its values, else the transformed ones
@@ -102,8 +104,10 @@ void vs_calib_linear_release(struct vs_calib_linear *c);
 /* Dequantizes every claimed Linear not dequantized yet and sets the hooks of the propagation
  * pass (W8A8: per-tensor fake quantization with the final parameters; W8A8_DYNAMIC: per-token
  * symmetric; W8A16: none). In bf16 mode (tensor/compute.h) W8A8 and W8A8_DYNAMIC Linears are
- * computed instead as vLLM Ascend's int8 kernels do (quant/int8_linear.h: int8 input, int8 weight
- * taken back from the dequantized one, quant_bias and deq_scale; W8A16 on its dequantized weight). With cu->measure set every call also accumulates the input range and
+ * computed instead as vLLM Ascend's int8 kernels do (quant/int8_linear.h: int8 input, the int8
+ * weight (kept, or taken back from the dequantized one), quant_bias and deq_scale), or with
+ * cu->vllm_kernels as vLLM's do (the zero point's adjustment, the float bias; routed
+ * W8A8_DYNAMIC experts as its fused-MoE kernel); W8A16 on its dequantized weight. With cu->measure set every call also accumulates the input range and
  * ||y_q − y||² and ||y||² (y: the float Linear on the same input) over every
  * cu->measure_stride-th row the Linear sees, counted over the whole pass (so the measured rows
  * are the same however the rows come in calls; a stride of 4 costs a quarter of the float GEMMs

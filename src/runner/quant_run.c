@@ -514,6 +514,8 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
         cu->measure = quantized_pass && !o->no_report;
         cu->measure_stride = o->report_stride > 0 ? o->report_stride : VS_REPORT_STRIDE_DEFAULT;
         cu->float_after = quantized_pass && propagate && o->propagate_float;
+        /* the int8 pass computes as the engine of the export at --save_path (the first saver) */
+        cu->vllm_kernels = o->config->n_save && o->config->save[0].type == VS_PROC_COMPRESSED_TENSORS_SAVER;
         cu->src = r->outlier ? NULL : u; /* transformed weights are not the checkpoint's */
         if (r->outlier && (cu->measure || cu->float_after))
             st = write_out_weights(r, u, f, cu, &xfile);

@@ -42,7 +42,9 @@ With --compute bf16 (vlmslim's, docs/compute.md) every Linear rounds its input a
 bf16 (round to nearest even) and multiplies them in float32: the observers see the rounded
 input; in the quantized pass W8A8 and W8A8_DYNAMIC Linears are computed from the rounded input
 as vLLM Ascend's int8 kernels do (eval_torch.quantized_linear, with the export's quant_bias and
-deq_scale), W8A16 ones on their dequantized weight, rounded.
+deq_scale), or, when the config's first saver is compressed_tensors_saver, as vLLM's kernels do
+(the zero point's adjustment and the float bias; W8A8_DYNAMIC experts as the fused-MoE kernel);
+W8A16 ones on their dequantized weight, rounded.
 The report's relative output error ||y_q - y|| / ||y|| of each claimed Linear is measured in the
 quantized pass on every N-th row (default 4) the Linear sees, counted over the whole pass.
 """
@@ -159,6 +161,7 @@ def fq_token(x):
 
 REPORT_STRIDE = 4  # --report-stride
 BF16 = False  # --compute bf16
+VLLM_KERNELS = False  # the int8 pass as vLLM's kernels (the config's first saver is compressed-tensors)
 
 
 def w8a8_epilogue(q, scale, s, o, b):
@@ -241,6 +244,14 @@ class Calibration:
         and deq_scale (the formulas of export(): round(b / deq - o * sum(W_q)), s * s_w)."""
         q, scale = self.int8[name]
         d = {"kind": e.scheme, "w": torch.from_numpy(q.astype(np.float64))}
+        if VLLM_KERNELS:  # eval_torch's compressed-tensors Linears
+            expert = ".mlp.experts." in name
+            d.update(kind="CT_W8A8" if e.scheme == "W8A8" else "CT_MOE_DYNAMIC" if expert else "CT_W8A8_DYNAMIC",
+                     ws=torch.from_numpy(scale.astype(F32)), b=b, wsum=d["w"].sum(1))
+            if e.scheme == "W8A8":
+                s, o = self.params[name]
+                d.update(s=F32(s), zp=float(o))
+            return d
         if e.scheme == "W8A8":
             s, o = self.params[name]
             deq, qb = w8a8_epilogue(q, scale, s, o, b.numpy().astype(F32) if b is not None else None)
@@ -557,9 +568,12 @@ def main():
     ap.add_argument("--report-stride", dest="report_stride", type=int, default=4,
                     help="measure the error on every N-th row each Linear sees (vlmslim's --report_stride)")
     a = ap.parse_args()
-    global REPORT_STRIDE, BF16
+    global REPORT_STRIDE, BF16, VLLM_KERNELS
     REPORT_STRIDE = a.report_stride
     BF16 = a.compute == "bf16"
+    with open(a.config_path) as f:
+        saves = (yaml.safe_load(f) or {}).get("spec", {}).get("save") or [{}]
+    VLLM_KERNELS = saves[0].get("type") == "compressed_tensors_saver"
     try:
         export(a)
     except (ref.RefError, ot.OutlierError, ValueError, KeyError, OSError) as e:

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "model/linear_apply.h"
+#include "quant/int8_linear.h"
 #include "quant/int_quant.h"
 #include "runner/calib.h"
 #include "tensor/compute.h"
@@ -374,6 +375,18 @@ static void test_bf16_views(void **state)
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < 4; i++)
             assert_float_equal(y[0][k][i], y[1][k][i], 1e-6f * fabsf(y[1][k][i]));
+    /* with vllm_kernels, a is computed as vLLM's W8A8 kernel computes it from the same tensors */
+    float yv[4], yk[4], xr[6];
+    struct vs_linear_hooks hv;
+    cu[0]->vllm_kernels = true;
+    vs_calib_unit_apply(cu[0], &hv);
+    assert_int_equal(vs_linear_run(f[0]->unit, "a", x, 2, yv, &hv), VS_OK);
+    vs_round_bf16_f32(x, xr, 6);
+    struct vs_int8_linear il = {.name = "a", .scheme = VS_INT8_W8A8, .kernel = VS_INT8_VLLM, .out = 2, .in = 3,
+                                .w = va->q, .input_scale = va->act_scale, .input_offset = va->act_offset,
+                                .weight_scale = va->w_scale, .bias = bias};
+    assert_int_equal(vs_int8_linear_apply(&il, xr, 2, yk), VS_OK);
+    assert_memory_equal(yv, yk, sizeof yv);
     for (int v = 0; v < 2; v++)
         assert_int_equal(vs_calib_unit_restore_float(cu[v]), VS_OK);
     for (int i = 0; i < 6; i++)
