@@ -367,8 +367,9 @@ static void measure_failed(struct vs_calib_unit *cu, enum vs_status st)
 }
 
 /* The float Linear c on the measured rows xs [picked, in] into cu->ybuf, as the run's compute
- * mode computes it: in bf16 mode from the checkpoint's bf16 weight in place where cu->src holds
- * one, else from the float weight (kept, or converted again from the checkpoint). */
+ * mode computes it: in bf16 mode from the checkpoint's bf16 weight in place where the copy still
+ * views it or cu->src holds one, else from the float weight (kept, or converted again from the
+ * checkpoint). */
 static enum vs_status float_output(struct vs_calib_unit *cu, const struct vs_calib_linear *c, const float *xs,
                                    int64_t picked)
 {
@@ -377,7 +378,9 @@ static enum vs_status float_output(struct vs_calib_unit *cu, const struct vs_cal
     const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
     bool bf16 = vs_compute_get() == VS_COMPUTE_BF16;
     struct vs_linear_bf16 v;
-    if (bf16 && !c->w_float && cu->src && vs_linear_bf16_view(cu->src, l->name, &v))
+    /* a weight still viewed in the copy is the checkpoint's, already checked finite there */
+    const struct vs_unit *src = vs_unit_f32_is_view(cu->f, (size_t)l->weight) ? cu->f->unit : cu->src;
+    if (bf16 && !c->w_float && src && vs_linear_bf16_view(src, l->name, &v))
         return vs_linear_bf16_weights(xs, v.w, v.ldw, v.w_in_out, bias, cu->ybuf, picked, out, cols);
     const float *wf = c->w_float;
     if (!wf) {
