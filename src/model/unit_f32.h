@@ -2,7 +2,8 @@
  * views un-transposed) into an owned F32 tensor, so that a forward pass over many samples
  * converts each weight once. The copy is itself a unit (same parameter names, shapes and
  * Linear modules) whose parameters are whole F32 tensors, and it can be handed to any code
- * that takes a unit. Its values may be overwritten (e.g. by dequantized weights). */
+ * that takes a unit. Its values may be overwritten (e.g. by dequantized weights). In bf16 mode
+ * a copy may keep a bf16 checkpoint's Linear weights as views instead (below). */
 #ifndef VS_MODEL_UNIT_F32_H
 #define VS_MODEL_UNIT_F32_H
 
@@ -23,8 +24,9 @@ enum vs_status vs_unit_f32_make(const struct vs_unit *u, struct vs_unit_f32 **ou
 /* The copy a forward pass in the run's compute mode needs: vs_unit_f32_make's, except that in
  * bf16 mode (tensor/compute.h) the Linear weights a checkpoint stores as bf16 are not converted
  * but stay views of it (the same parameter as in u), as a bf16 Linear multiplies those bits
- * themselves: the unit then holds 2 bytes per weight, not 4. Their values are checked when a
- * Linear first uses them (model/linear_apply.h). */
+ * themselves: the unit then holds 2 bytes per weight, not 4. Their bits are checked finite here,
+ * once (vs_param.known_finite); a weight that is not finite is converted instead, and that
+ * conversion names it. The views' pages leave the resident set when the copy is freed. */
 enum vs_status vs_unit_f32_make_for_compute(const struct vs_unit *u, struct vs_unit_f32 **out);
 void vs_unit_f32_free(struct vs_unit_f32 *f);
 
