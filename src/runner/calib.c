@@ -113,24 +113,34 @@ bool vs_calib_unit_needs_stats(const struct vs_calib_unit *cu, bool *all_experts
     return any;
 }
 
+/* *lo, *hi widened to x[0..n)'s range (NaN skipped); whether x holds NaN. Exact, so the same
+ * for any thread count. */
+static bool widen_range(const float *x, size_t n, float *lo, float *hi)
+{
+    if (n == 0) /* (the reductions' private copies start at ±FLT_MAX, not at ±infinity) */
+        return false;
+    float a = *lo, b = *hi;
+    int nan = 0;
+    #pragma omp parallel for simd reduction(min : a) reduction(max : b) reduction(| : nan) schedule(static) \
+        if (n >= VS_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        nan |= v != v;
+        a = v < a ? v : a;
+        b = v > b ? v : b;
+    }
+    *lo = a, *hi = b;
+    return nan;
+}
+
 static void observe(void *ctx, const char *module, const float *x, int64_t rows, int64_t cols)
 {
     struct vs_calib_unit *cu = ctx;
     struct vs_calib_linear *c = find(cu, module);
     if (!c || !vs_scheme_needs_data(c->scheme))
         return;
-    float lo = c->min, hi = c->max;
-    bool nan = false;
     size_t n = (size_t)(rows * cols);
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        nan |= v != v;
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-    }
-    c->min = lo;
-    c->max = hi;
-    c->nan |= nan;
+    c->nan |= widen_range(x, n, &c->min, &c->max);
     c->rows += rows;
     /* the histogram sees each call (NaN is reported by finish_stats, as for minmax) */
     if (c->hist && !c->nan && cu->hook_status == VS_OK) {
@@ -407,10 +417,7 @@ static void measure_input(struct vs_calib_unit *cu, struct vs_calib_linear *c, c
     const struct vs_linear *l = &cu->u->linears[c->linear];
     int64_t out = cu->u->params[l->weight].shape[0], k = cu->measure_stride, r0 = first_measured(cu, c);
     int64_t picked = r0 < rows ? (rows - r0 + k - 1) / k : 0;
-    for (size_t i = 0; i < (size_t)(rows * cols); i++) {
-        c->in_min = x[i] < c->in_min ? x[i] : c->in_min;
-        c->in_max = x[i] > c->in_max ? x[i] : c->in_max;
-    }
+    widen_range(x, (size_t)(rows * cols), &c->in_min, &c->in_max);
     cu->pending = c;
     cu->pending_rows = rows;
     cu->pending_first = r0;
