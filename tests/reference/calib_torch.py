@@ -139,7 +139,8 @@ def load_config(path):
             procs.append(("smooth", Smooth(where, item)))
         else:
             entries.append(Entry(where, item))
-    return entries, spec["save"][-1].get("part_file_size", 4), procs
+    vllm = spec["save"][0].get("type") == "compressed_tensors_saver"  # the first export's engine
+    return entries, spec["save"][-1].get("part_file_size", 4), procs, vllm
 
 
 def act_params(lo, hi, symmetric):
@@ -326,7 +327,8 @@ def copy_sample(s):
 
 
 def export(a):
-    entries, part, procs = load_config(a.config_path)
+    global VLLM_KERNELS
+    entries, part, procs, VLLM_KERNELS = load_config(a.config_path)
     ck = ref.Checkpoint(a.model_path)
     family = ck.config.get("model_type")
     if family not in ref.DISPLAY_NAMES:
@@ -568,12 +570,9 @@ def main():
     ap.add_argument("--report-stride", dest="report_stride", type=int, default=4,
                     help="measure the error on every N-th row each Linear sees (vlmslim's --report_stride)")
     a = ap.parse_args()
-    global REPORT_STRIDE, BF16, VLLM_KERNELS
+    global REPORT_STRIDE, BF16
     REPORT_STRIDE = a.report_stride
     BF16 = a.compute == "bf16"
-    with open(a.config_path) as f:
-        saves = (yaml.safe_load(f) or {}).get("spec", {}).get("save") or [{}]
-    VLLM_KERNELS = saves[0].get("type") == "compressed_tensors_saver"
     try:
         export(a)
     except (ref.RefError, ot.OutlierError, ValueError, KeyError, OSError) as e:
