@@ -9,6 +9,7 @@ packages=(
   libpcre2-dev libutf8proc-dev libjpeg62-turbo-dev libpng-dev
   libcmocka-dev
   libdnnl-dev   # oneDNN: --compute bf16 (src/tensor/compute.c)
+  ocl-icd-opencl-dev   # Debian's oneDNN CMake config requires OpenCL (its GPU runtime), only a Recommends
   python3 python3-numpy python3-yaml python3-pil   # independent references for the golden tests
 )
 packages+=(clang libclang-rt-14-dev libomp-14-dev)   # scripts/fuzz.sh: libFuzzer, its sanitizers, OpenMP for clang
