@@ -2,6 +2,7 @@
 #include "tensor/kernels.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,6 +96,26 @@ uint16_t vs_f32_to_f16(float f)
     return sign | (uint16_t)h;
 }
 
+/* Converts s[lo, hi) into dst[lo, hi). */
+static void convert_range_to_f32(enum vs_dtype src_type, const unsigned char *s, float *dst, size_t lo, size_t hi)
+{
+    if (src_type == VS_DTYPE_BF16) { /* the bits shifted into place, written directly so that the loop vectorizes */
+        #pragma omp simd
+        for (size_t i = lo; i < hi; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            uint32_t u = (uint32_t)h << 16;
+            memcpy(dst + i, &u, 4);
+        }
+    } else {
+        for (size_t i = lo; i < hi; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            dst[i] = vs_f16_to_f32(h);
+        }
+    }
+}
+
 int vs_convert_to_f32(enum vs_dtype src_type, const void *src, float *dst, size_t n)
 {
     const unsigned char *s = src;
@@ -102,21 +123,19 @@ int vs_convert_to_f32(enum vs_dtype src_type, const void *src, float *dst, size_
     case VS_DTYPE_F32:
         memcpy(dst, src, n * 4);
         return 0;
-    case VS_DTYPE_BF16: /* the bits shifted into place, written directly so that the loop vectorizes */
-        #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, s + 2 * i, 2);
-            uint32_t u = (uint32_t)h << 16;
-            memcpy(dst + i, &u, 4);
-        }
-        return 0;
+    case VS_DTYPE_BF16:
     case VS_DTYPE_F16:
-        #pragma omp parallel for schedule(static) if (n >= VS_PARALLEL_MIN)
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, s + 2 * i, 2);
-            dst[i] = vs_f16_to_f32(h);
+        /* Decided before any parallel construct: a region with a false if clause still costs a
+         * team start (futex calls), and callers convert one row at a time inside their own
+         * parallel loops (vs_param_read_f32 on an expert's column block: thousands of rows). */
+        if (n < VS_PARALLEL_MIN || omp_in_parallel()) {
+            convert_range_to_f32(src_type, s, dst, 0, n);
+            return 0;
+        }
+        #pragma omp parallel
+        {
+            size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+            convert_range_to_f32(src_type, s, dst, n * t / nt, n * (t + 1) / nt);
         }
         return 0;
     case VS_DTYPE_F64:
