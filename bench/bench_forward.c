@@ -507,7 +507,7 @@ static void int8_report(FILE *out, int64_t m, int64_t n, int64_t k)
 {
     float *x = malloc((size_t)(m * k) * 4), *xq = malloc((size_t)(m * k) * 4), *wd = malloc((size_t)(n * k) * 4);
     float *y = malloc((size_t)(m * n) * 4), *deq = malloc((size_t)n * 4);
-    int8_t *w = malloc((size_t)(n * k));
+    int8_t *w = malloc((size_t)(n * k)), *q = malloc((size_t)(m * k));
     int32_t *qb = calloc((size_t)n, 4);
     const float sx = 0.02f, ox = 3.0f;
     for (int64_t i = 0; i < m * k; i++)
@@ -524,9 +524,9 @@ static void int8_report(FILE *out, int64_t m, int64_t n, int64_t k)
     double best[2] = {1e30, 1e30};
     for (int r = 0; r <= REPEATS; r++) {
         double t0 = now();
-        vs_int8_quantize_static(VS_INT8_ASCEND, x, m * k, sx, ox, xq);
+        vs_int8_quantize_static(VS_INT8_ASCEND, x, m * k, sx, ox, q);
         for (int64_t i = 0; i < m * k; i++)
-            xq[i] = (xq[i] - ox) * sx;
+            xq[i] = ((float)q[i] - ox) * sx;
         vs_linear_f32(xq, wd, NULL, y, m, n, k);
         double t1 = now();
         vs_int8_linear_apply(&l, x, m, y);
@@ -537,7 +537,7 @@ static void int8_report(FILE *out, int64_t m, int64_t n, int64_t k)
     fprintf(out, "W8A8 Linear %lld x %lld -> %lld: fp32 fake-quantized %.4f s, int8 (%s) %.4f s, int8/fp32 speed %.2fx\n",
             (long long)m, (long long)k, (long long)n, best[0], vs_int8_gemm_available() ? "oneDNN s8*s8" : "exact sgemm blocks",
             best[1], best[0] / best[1]);
-    free(x), free(xq), free(wd), free(y), free(deq), free(w), free(qb);
+    free(x), free(xq), free(wd), free(y), free(deq), free(w), free(q), free(qb);
 }
 
 static int modes_main(int64_t s, FILE *out)

@@ -18,67 +18,126 @@ static int64_t block_rows(int64_t width)
     return b < 1 ? 1 : b;
 }
 
-static float clamp_int8(float v) { return fminf(fmaxf(v, -128.0f), 127.0f); }
+/* clamp(v, -128, 127) as fminf(fmaxf(v, -128), 127) computes it (a NaN gives -128), written with
+ * comparisons so that it inlines and vectorizes (fmaxf is a libm call without -ffinite-math). */
+static inline float clamp_int8(float v) { return v >= -128.0f ? (v <= 127.0f ? v : 127.0f) : -128.0f; }
+
+/* rintf(v) (half to even) wherever the result matters here: adding and subtracting 1.5·2^23 leaves
+ * the integer nearest to v under the default rounding for |v| <= 2^22; beyond, the result is
+ * still beyond int8's range (or infinite, or NaN for a NaN) and every caller clamps it (the zero
+ * point added after rounding is an int8 value). Inline and vectorizable, unlike rintf without
+ * SSE4.1. */
+static inline float rint_small(float v) { return (v + 12582912.0f) - 12582912.0f; }
 
 void vs_int8_quantize_static(enum vs_int8_kernel k, const float *x, int64_t n, float input_scale,
-                             float input_offset, float *q)
+                             float input_offset, int8_t *q)
 {
     if (k == VS_INT8_ASCEND) {
         const float r = 1.0f / input_scale; /* npu_quantize takes the reciprocal */
         #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++)
-            q[i] = clamp_int8(rintf(x[i] * r + input_offset));
+            q[i] = (int8_t)clamp_int8(rint_small(x[i] * r + input_offset));
     } else { /* the zero point is added to the rounded quotient */
         #pragma omp parallel for simd schedule(static) if (n >= VS_PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++)
-            q[i] = clamp_int8(rintf(x[i] / input_scale) + input_offset);
+            q[i] = (int8_t)clamp_int8(rint_small(x[i] / input_scale) + input_offset);
     }
 }
 
-void vs_int8_quantize_token(enum vs_int8_kernel k, const float *x, int64_t rows, int64_t in, float *q, float *s)
+/* One row of vs_int8_quantize_token. */
+static void quantize_row(enum vs_int8_kernel k, const float *xr, int64_t in, int8_t *qr, float *s)
 {
-    for (int64_t t = 0; t < rows; t++) {
-        const float *xr = x + t * in;
-        float *qr = q + t * in, m = 0.0f;
+    float m = 0.0f;
+    #pragma omp simd reduction(max : m)
+    for (int64_t c = 0; c < in; c++) {
+        float a = fabsf(xr[c]);
+        m = a > m ? a : m; /* as fmaxf(m, a): a NaN is passed over */
+    }
+    if (k == VS_INT8_ASCEND) {
+        float st = fmaxf(m / 127.0f, FLT_EPSILON);
+        *s = st;
+        #pragma omp simd
         for (int64_t c = 0; c < in; c++)
-            m = fmaxf(m, fabsf(xr[c]));
-        if (k == VS_INT8_ASCEND) {
-            float st = fmaxf(m / 127.0f, FLT_EPSILON);
-            s[t] = st;
-            for (int64_t c = 0; c < in; c++)
-                qr[c] = clamp_int8(rintf(xr[c] / st));
-        } else if (k == VS_INT8_VLLM) {
-            float r = 127.0f / m;
-            s[t] = m / 127.0f;
-            for (int64_t c = 0; c < in; c++)
-                qr[c] = m > 0.0f ? clamp_int8(rintf(xr[c] * r)) : 0.0f;
-        } else {
-            m = fmaxf(m, 1e-10f);
-            float r = 127.0f / m;
-            s[t] = m / 127.0f;
-            for (int64_t c = 0; c < in; c++)
-                qr[c] = clamp_int8(roundf(xr[c] * r));
-        }
+            qr[c] = (int8_t)clamp_int8(rint_small(xr[c] / st));
+    } else if (k == VS_INT8_VLLM) {
+        float r = 127.0f / m;
+        *s = m / 127.0f;
+        #pragma omp simd
+        for (int64_t c = 0; c < in; c++)
+            qr[c] = m > 0.0f ? (int8_t)clamp_int8(rint_small(xr[c] * r)) : 0;
+    } else {
+        m = fmaxf(m, 1e-10f);
+        float r = 127.0f / m;
+        *s = m / 127.0f;
+        for (int64_t c = 0; c < in; c++)
+            qr[c] = (int8_t)clamp_int8(roundf(xr[c] * r));
     }
 }
 
-/* The float epilogue of one output element from the exact integer sum acc. */
-static float epilogue(const struct vs_int8_linear *l, double acc, float token_scale, int64_t o, double zp_sum)
+void vs_int8_quantize_token(enum vs_int8_kernel k, const float *x, int64_t rows, int64_t in, int8_t *q, float *s)
 {
-    float b = l->bias ? l->bias[o] : 0.0f;
-    switch (l->kernel) {
-    case VS_INT8_ASCEND:
-        if (l->scheme == VS_INT8_W8A8)
-            return (float)(acc + (double)l->quant_bias[o]) * l->deq_scale[o];
-        return (float)acc * token_scale * l->weight_scale[o] + b;
-    case VS_INT8_VLLM:
-        if (l->scheme == VS_INT8_W8A8)
-            return fmaf(l->input_scale, l->weight_scale[o] * (float)(acc - zp_sum), b);
-        return fmaf(token_scale, l->weight_scale[o] * (float)acc, b);
-    case VS_INT8_VLLM_MOE:
-        return (float)acc * token_scale * l->weight_scale[o] + b;
+    #pragma omp parallel for schedule(static) if (rows * in >= VS_PARALLEL_MIN)
+    for (int64_t t = 0; t < rows; t++)
+        quantize_row(k, x + t * in, in, q + t * in, s + t);
+}
+
+/* y[t, o] for rows t < nt and outputs o0 + o, o < nb, from the exact integer sums acc [nt, nb]
+ * (int32 from oneDNN, or whole numbers in float64 from the float32 blocks): the kernel's float
+ * epilogue, one loop per kernel and scheme so that each vectorizes. The float64 sum in Ascend's
+ * W8A8 is exact (|acc + quant_bias| < 2^53), as in npu_quant_matmul's int32 plus bias. */
+#define EPILOGUE_ROWS(ACC)                                                                                           \
+    _Pragma("omp parallel for schedule(static) if (nt * nb >= VS_PARALLEL_MIN)")                                   \
+    for (int64_t t = 0; t < nt; t++) {                                                                               \
+        float *yr = y + t * ldy;                                                                                     \
+        float ts = dynamic ? s[t] : 0.0f;                                                                            \
+        const float *ws = l->weight_scale ? l->weight_scale + o0 : NULL, *b = l->bias ? l->bias + o0 : NULL;        \
+        switch (kind) {                                                                                              \
+        case ASCEND_STATIC:                                                                                          \
+            _Pragma("omp simd") for (int64_t o = 0; o < nb; o++) yr[o] =                                            \
+                (float)((double)(ACC)[t * nb + o] + (double)l->quant_bias[o0 + o]) * l->deq_scale[o0 + o];          \
+            break;                                                                                                   \
+        case VLLM_STATIC:                                                                                            \
+            _Pragma("omp simd") for (int64_t o = 0; o < nb; o++) yr[o] = fmaf(                                      \
+                l->input_scale, ws[o] * (float)((double)(ACC)[t * nb + o] - zp_sum[o0 + o]), b ? b[o] : 0.0f);     \
+            break;                                                                                                   \
+        case VLLM_DYNAMIC:                                                                                           \
+            _Pragma("omp simd") for (int64_t o = 0; o < nb; o++) yr[o] =                                            \
+                fmaf(ts, ws[o] * (float)(ACC)[t * nb + o], b ? b[o] : 0.0f);                                        \
+            break;                                                                                                   \
+        case SCALED:                                                                                                 \
+            _Pragma("omp simd") for (int64_t o = 0; o < nb; o++) yr[o] =                                            \
+                (float)(ACC)[t * nb + o] * ts * ws[o] + (b ? b[o] : 0.0f);                                          \
+            break;                                                                                                   \
+        }                                                                                                            \
     }
-    return NAN;
+
+/* Which epilogue a Linear takes (int8_linear.h): Ascend's static one, vLLM's static one (azp),
+ * vLLM's dynamic one (an fma), or float(acc) · s · weight_scale + bias (Ascend's and the fused
+ * MoE kernel's dynamic ones). */
+enum epilogue_kind { ASCEND_STATIC, VLLM_STATIC, VLLM_DYNAMIC, SCALED };
+
+static enum epilogue_kind epilogue_of(const struct vs_int8_linear *l)
+{
+    bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
+    if (l->kernel == VS_INT8_ASCEND)
+        return dynamic ? SCALED : ASCEND_STATIC;
+    if (l->kernel == VS_INT8_VLLM)
+        return dynamic ? VLLM_DYNAMIC : VLLM_STATIC;
+    return SCALED;
+}
+
+static void epilogue_s32(const struct vs_int8_linear *l, enum epilogue_kind kind, const int32_t *acc, const float *s,
+                         const double *zp_sum, int64_t nt, int64_t o0, int64_t nb, float *y, int64_t ldy)
+{
+    bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
+    EPILOGUE_ROWS(acc)
+}
+
+static void epilogue_f64(const struct vs_int8_linear *l, enum epilogue_kind kind, const double *acc, const float *s,
+                         const double *zp_sum, int64_t nt, int64_t o0, int64_t nb, float *y, int64_t ldy)
+{
+    bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
+    EPILOGUE_ROWS(acc)
 }
 
 static enum vs_status apply_w8a16(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y)
@@ -110,37 +169,29 @@ static enum vs_status apply_w8a16(const struct vs_int8_linear *l, const float *x
  * is exact in float32. */
 enum { KB = 1024 };
 
-/* Scratch of vs_int8_linear_apply: the int8 product's operands (oneDNN), or the float32 blocks'. */
+/* Scratch of vs_int8_linear_apply. */
 struct product {
-    int8_t *q8;    /* the quantized rows as int8 (oneDNN) */
-    int32_t *acc32; /* its int32 sums */
-    float *w, *part; /* a block of weight rows in float32, a partial product (float32 path) */
+    int8_t *q;      /* a block of quantized rows */
+    int32_t *acc32; /* their sums with a block of weight rows (oneDNN) */
+    float *qf, *w, *part; /* without it: the rows and a block of weight rows in float32, a partial product */
+    double *acc;    /* and the sums, added in float64 */
 };
 
-/* acc[nt, nb] = q[nt, in] · W[o0 .. o0 + nb)ᵀ, exact: oneDNN's s8·s8 product of p->q8 (filled
- * from q by the caller), else float32 products of at most KB columns added in float64. */
-static enum vs_status block_product(const struct vs_int8_linear *l, const float *q, int64_t nt, int64_t o0,
-                                    int64_t nb, struct product *p, double *acc)
+/* Without oneDNN's int8 product: acc[nt, nb] = q[nt, in] · W[o0 .. o0 + nb)ᵀ from float32
+ * products of at most KB columns, added in float64 (exact). */
+static void block_product_f32(const struct vs_int8_linear *l, const struct product *p, int64_t nt, int64_t o0, int64_t nb)
 {
     int64_t in = l->in;
-    if (p->q8) {
-        enum vs_status st = vs_gemm_s8(p->q8, l->w + o0 * in, p->acc32, nt, nb, in);
-        #pragma omp parallel for simd schedule(static) if (nt * nb >= VS_PARALLEL_MIN)
-        for (int64_t i = 0; i < nt * nb; i++)
-            acc[i] = (double)p->acc32[i];
-        return st;
-    }
     for (int64_t i = 0; i < nb * in; i++)
         p->w[i] = (float)l->w[o0 * in + i];
-    memset(acc, 0, (size_t)(nt * nb) * sizeof *acc);
+    memset(p->acc, 0, (size_t)(nt * nb) * sizeof *p->acc);
     for (int64_t k0 = 0; k0 < in; k0 += KB) {
         int64_t nk = in - k0 < KB ? in - k0 : KB;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nt, (blasint)nb, (blasint)nk, 1.0f, q + k0,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nt, (blasint)nb, (blasint)nk, 1.0f, p->qf + k0,
                     (blasint)in, p->w + k0, (blasint)in, 0.0f, p->part, (blasint)nb);
         for (int64_t i = 0; i < nt * nb; i++)
-            acc[i] += (double)p->part[i];
+            p->acc[i] += (double)p->part[i];
     }
-    return VS_OK;
 }
 
 enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y)
@@ -150,22 +201,27 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
     int64_t in = l->in, out = l->out, R = block_rows(in), B = block_rows(in);
     R = R < rows ? R : rows;
     R = R > 0 ? R : 1;
-    bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
-    /* vLLM's static zero point enters as zero_point · ΣW_q per output (the azp adjustment) */
-    bool azp = !dynamic && l->kernel != VS_INT8_ASCEND && l->input_offset != 0.0f;
+    bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC, onednn = vs_int8_gemm_available();
+    enum epilogue_kind kind = epilogue_of(l);
     struct product p = {0};
-    if (vs_int8_gemm_available()) { /* oneDNN's int8 product, else exact float32 blocks */
-        p.q8 = malloc((size_t)(R * in));
+    if (onednn) { /* the whole output at once (one product, one epilogue pass), its sums at most 32 MiB */
+        B = out;
+        int64_t fit = ((int64_t)8 << 20) / (out > 0 ? out : 1);
+        R = R < fit ? R : fit > 0 ? fit : 1;
         p.acc32 = malloc((size_t)(R * B) * sizeof *p.acc32);
     } else {
+        p.qf = malloc((size_t)(R * in) * sizeof *p.qf);
         p.w = malloc((size_t)(B * in) * sizeof *p.w);
         p.part = malloc((size_t)(R * B) * sizeof *p.part);
+        p.acc = malloc((size_t)(R * B) * sizeof *p.acc);
     }
-    double *acc = malloc((size_t)(R * B) * sizeof *acc), *zp_sum = azp ? malloc((size_t)out * sizeof *zp_sum) : NULL;
-    float *q = malloc((size_t)(R * in) * sizeof *q), *s = malloc((size_t)R * sizeof *s);
-    enum vs_status st = acc && q && s && (!azp || zp_sum) && (p.q8 ? p.acc32 != NULL : p.w && p.part) ? VS_OK
-                                                                                                     : VS_ERR_NOMEM;
-    for (int64_t o = 0; st == VS_OK && azp && o < out; o++) {
+    p.q = malloc((size_t)(R * in));
+    /* vLLM's static zero point enters as zero_point · ΣW_q per output (the azp adjustment) */
+    double *zp_sum = kind == VLLM_STATIC ? malloc((size_t)out * sizeof *zp_sum) : NULL;
+    float *s = malloc((size_t)R * sizeof *s);
+    enum vs_status st = p.q && s && (kind != VLLM_STATIC || zp_sum) && (onednn ? p.acc32 != NULL : p.qf && p.w && p.part && p.acc)
+                            ? VS_OK : VS_ERR_NOMEM;
+    for (int64_t o = 0; st == VS_OK && zp_sum && o < out; o++) {
         int64_t sum = 0;
         for (int64_t c = 0; c < in; c++)
             sum += l->w[o * in + c];
@@ -174,28 +230,24 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
     for (int64_t t0 = 0; t0 < rows && st == VS_OK; t0 += R) {
         int64_t nt = rows - t0 < R ? rows - t0 : R;
         if (dynamic)
-            vs_int8_quantize_token(l->kernel, x + t0 * in, nt, in, q, s);
+            vs_int8_quantize_token(l->kernel, x + t0 * in, nt, in, p.q, s);
         else
-            vs_int8_quantize_static(l->kernel, x + t0 * in, nt * in, l->input_scale, l->input_offset, q);
-        if (p.q8) {
-            #pragma omp parallel for simd schedule(static) if (nt * in >= VS_PARALLEL_MIN)
+            vs_int8_quantize_static(l->kernel, x + t0 * in, nt * in, l->input_scale, l->input_offset, p.q);
+        if (!onednn)
             for (int64_t i = 0; i < nt * in; i++)
-                p.q8[i] = (int8_t)q[i];
-        }
+                p.qf[i] = (float)p.q[i];
         for (int64_t o0 = 0; o0 < out && st == VS_OK; o0 += B) {
             int64_t nb = out - o0 < B ? out - o0 : B;
-            if ((st = block_product(l, q, nt, o0, nb, &p, acc)) != VS_OK)
-                break;
-            #pragma omp parallel for schedule(static) if (nt * nb >= VS_PARALLEL_MIN)
-            for (int64_t t = 0; t < nt; t++) {
-                float *yr = y + (t0 + t) * out + o0;
-                const double *ar = acc + t * nb;
-                for (int64_t o = 0; o < nb; o++)
-                    yr[o] = epilogue(l, ar[o], dynamic ? s[t] : 0.0f, o0 + o, zp_sum ? zp_sum[o0 + o] : 0.0);
+            if (onednn) {
+                if ((st = vs_gemm_s8(p.q, l->w + o0 * in, p.acc32, nt, nb, in)) == VS_OK)
+                    epilogue_s32(l, kind, p.acc32, s, zp_sum, nt, o0, nb, y + t0 * out + o0, out);
+            } else {
+                block_product_f32(l, &p, nt, o0, nb);
+                epilogue_f64(l, kind, p.acc, s, zp_sum, nt, o0, nb, y + t0 * out + o0, out);
             }
         }
     }
-    free(p.q8), free(p.acc32), free(p.w), free(p.part);
-    free(acc), free(zp_sum), free(q), free(s);
+    free(p.q), free(p.acc32), free(p.qf), free(p.w), free(p.part), free(p.acc);
+    free(zp_sum), free(s);
     return st;
 }

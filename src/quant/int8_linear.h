@@ -50,11 +50,10 @@ struct vs_int8_linear {
 /* y [rows, out] from x [rows, in]. Errors: no memory. */
 enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y);
 
-/* The activation quantizers of a kernel on their own, x [rows, in] -> q [rows, in] (integers,
- * exact in float): W8A8's per-tensor one, and W8A8_DYNAMIC's per-token one with each row's scale
- * into s [rows]. */
+/* The activation quantizers of a kernel on their own, x [rows, in] -> q [rows, in]: W8A8's
+ * per-tensor one, and W8A8_DYNAMIC's per-token one with each row's scale into s [rows]. */
 void vs_int8_quantize_static(enum vs_int8_kernel k, const float *x, int64_t n, float input_scale,
-                             float input_offset, float *q);
-void vs_int8_quantize_token(enum vs_int8_kernel k, const float *x, int64_t rows, int64_t in, float *q, float *s);
+                             float input_offset, int8_t *q);
+void vs_int8_quantize_token(enum vs_int8_kernel k, const float *x, int64_t rows, int64_t in, int8_t *q, float *s);
 
 #endif

@@ -134,7 +134,7 @@ static void test_quantizers(void **state)
 {
     (void)state;
     const float x[6] = {0.25f, 0.75f, -0.25f, 1000.0f, -1000.0f, 0.0f};
-    float q[6];
+    int8_t q[6];
     vs_int8_quantize_static(VS_INT8_ASCEND, x, 6, 0.5f, 1.0f, q); /* x·2 + 1: 1.5, 2.5, 0.5, ... */
     const float want[6] = {2, 2, 0, 127, -128, 1};
     for (int i = 0; i < 6; i++)
@@ -214,16 +214,17 @@ static void test_vllm_quantizers(void **state)
 {
     (void)state;
     const float x = -0.99499995f; /* x / 0.01f = -99.5 exactly, x · (1 / 0.01f) = -99.49999 */
-    float q, s;
+    int8_t q;
+    float s;
     vs_int8_quantize_static(VS_INT8_VLLM, &x, 1, 0.01f, 0.0f, &q);
-    assert_true(q == -100.0f);
+    assert_true(q == -100);
     vs_int8_quantize_static(VS_INT8_ASCEND, &x, 1, 0.01f, 0.0f, &q);
-    assert_true(q == -99.0f);
+    assert_true(q == -99);
     const float big = 1.0f; /* 100 + 100 clamps after the zero point is added */
     vs_int8_quantize_static(VS_INT8_VLLM, &big, 1, 0.01f, 100.0f, &q);
-    assert_true(q == 127.0f);
+    assert_true(q == 127);
     const float v[4] = {-127.0f, 2.5f, 3.5f, -0.5f};
-    float qv[4];
+    int8_t qv[4];
     vs_int8_quantize_token(VS_INT8_VLLM, v, 1, 4, qv, &s);
     assert_true(s == 1.0f && qv[0] == -127 && qv[1] == 2 && qv[2] == 4 && qv[3] == 0);
     vs_int8_quantize_token(VS_INT8_VLLM_MOE, v, 1, 4, qv, &s);
@@ -233,6 +234,39 @@ static void test_vllm_quantizers(void **state)
     assert_true(s == 0.0f && qv[0] == 0 && qv[1] == 0);
     vs_int8_quantize_token(VS_INT8_VLLM_MOE, z, 1, 2, qv, &s);
     assert_true(s == 1e-10f / 127.0f && qv[0] == 0 && qv[1] == 0);
+}
+
+/* The quantizers against their definition with libm's rintf, fmaxf and fminf: halves on either
+ * side of every integer in and beyond int8's range, values near 2^22 and 2^23 (where the inlined
+ * rounding stops adding 1.5·2^23), huge ones, infinities and NaN (clamped to -128), each with a
+ * zero point added before (Ascend) or after (vLLM) the rounding. */
+static void test_quantizer_rounding(void **state)
+{
+    (void)state;
+    enum { N = 4096 };
+    static float x[N];
+    int n = 0;
+    for (int i = -600; i <= 600 && n < N - 64; i++) {
+        float base = (float)i * 0.5f;
+        x[n++] = base;
+        x[n++] = nextafterf(base, INFINITY);
+        x[n++] = nextafterf(base, -INFINITY);
+    }
+    const float big[] = {4194303.5f, 4194304.0f, 4194304.5f, 8388607.5f, 8388608.0f, 16777217.0f, -4194303.5f,
+                         -4194304.5f, -8388607.5f, 3.0e38f, -3.0e38f, INFINITY, -INFINITY, NAN, -0.0f};
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++)
+        x[n++] = big[i];
+    static int8_t q[N];
+    const float offsets[] = {0.0f, 3.0f, -128.0f, 127.0f};
+    for (size_t oi = 0; oi < sizeof offsets / sizeof *offsets; oi++) {
+        float off = offsets[oi];
+        vs_int8_quantize_static(VS_INT8_ASCEND, x, n, 1.0f, off, q);
+        for (int i = 0; i < n; i++)
+            assert_int_equal(q[i], (int8_t)fminf(fmaxf(rintf(x[i] * 1.0f + off), -128.0f), 127.0f));
+        vs_int8_quantize_static(VS_INT8_VLLM, x, n, 1.0f, off, q);
+        for (int i = 0; i < n; i++)
+            assert_int_equal(q[i], (int8_t)fminf(fmaxf(rintf(x[i] / 1.0f) + off, -128.0f), 127.0f));
+    }
 }
 
 /* Each test runs twice: with the int8 products on oneDNN (where the CPU has VNNI or AMX) and on the
@@ -261,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_vllm_w8a8_static),
         cmocka_unit_test(test_vllm_w8a8_dynamic),
         cmocka_unit_test(test_vllm_quantizers),
+        cmocka_unit_test(test_quantizer_rounding),
     };
     int failed = cmocka_run_group_tests_name("int8 products by the CPU", tests, onednn_products, NULL);
     return failed + cmocka_run_group_tests_name("int8 products in float32 blocks", tests, float32_products, NULL);
