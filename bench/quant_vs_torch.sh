@@ -37,6 +37,8 @@ rss_mb() { awk '{ printf "%.1f", $1 / 1024 }' "$1"; }
 {
   echo "benchmark: calibrated W8A8 vlmslim quant vs the PyTorch reference pipeline, $(date -u +%Y-%m-%d), $(nproc) cores"
   echo "calibration: $images vlmslim-mkcalib images (PNG/JPEG, 96x288 .. 400x200), default text for the last"
+  # the units the bf16 and int8 products run on (docs/compute.md): figures differ across them
+  echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); bf16/int8 units: $(grep -o -w -E 'amx_bf16|amx_int8|avx512_bf16|avx512_vnni|avx_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 } > "$work/result.txt"
 for c in $cases; do
   case $c in
