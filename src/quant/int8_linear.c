@@ -81,36 +81,6 @@ void vs_int8_quantize_token(enum vs_int8_kernel k, const float *x, int64_t rows,
         quantize_row(k, x + t * in, in, q + t * in, s + t);
 }
 
-/* y[t, o] for rows t < nt and outputs o0 + o, o < nb, from the exact integer sums acc [nt, nb]
- * (int32 from oneDNN, or whole numbers in float64 from the float32 blocks): the kernel's float
- * epilogue, one loop per kernel and scheme so that each vectorizes. The float64 sum in Ascend's
- * W8A8 is exact (|acc + quant_bias| < 2^53), as in npu_quant_matmul's int32 plus bias. */
-#define EPILOGUE_ROWS(ACC)                                                                                           \
-    _Pragma("omp parallel for schedule(static) if (nt * nb >= VS_PARALLEL_MIN)")                                   \
-    for (int64_t t = 0; t < nt; t++) {                                                                               \
-        float *yr = y + t * ldy;                                                                                     \
-        float ts = dynamic ? s[t] : 0.0f;                                                                            \
-        const float *ws = l->weight_scale ? l->weight_scale + o0 : NULL, *b = l->bias ? l->bias + o0 : NULL;        \
-        switch (kind) {                                                                                              \
-        case ASCEND_STATIC:                                                                                          \
-            _Pragma("omp simd") for (int64_t o = 0; o < nb; o++) yr[o] =                                            \
-                (float)((double)(ACC)[t * nb + o] + (double)l->quant_bias[o0 + o]) * l->deq_scale[o0 + o];          \
-            break;                                                                                                   \
-        case VLLM_STATIC:                                                                                            \
-            _Pragma("omp simd") for (int64_t o = 0; o < nb; o++) yr[o] = fmaf(                                      \
-                l->input_scale, ws[o] * (float)((double)(ACC)[t * nb + o] - zp_sum[o0 + o]), b ? b[o] : 0.0f);     \
-            break;                                                                                                   \
-        case VLLM_DYNAMIC:                                                                                           \
-            _Pragma("omp simd") for (int64_t o = 0; o < nb; o++) yr[o] =                                            \
-                fmaf(ts, ws[o] * (float)(ACC)[t * nb + o], b ? b[o] : 0.0f);                                        \
-            break;                                                                                                   \
-        case SCALED:                                                                                                 \
-            _Pragma("omp simd") for (int64_t o = 0; o < nb; o++) yr[o] =                                            \
-                (float)(ACC)[t * nb + o] * ts * ws[o] + (b ? b[o] : 0.0f);                                          \
-            break;                                                                                                   \
-        }                                                                                                            \
-    }
-
 /* Which epilogue a Linear takes (int8_linear.h): Ascend's static one, vLLM's static one (azp),
  * vLLM's dynamic one (an fma), or float(acc) · s · weight_scale + bias (Ascend's and the fused
  * MoE kernel's dynamic ones). */
@@ -126,18 +96,40 @@ static enum epilogue_kind epilogue_of(const struct vs_int8_linear *l)
     return SCALED;
 }
 
-static void epilogue_s32(const struct vs_int8_linear *l, enum epilogue_kind kind, const int32_t *acc, const float *s,
-                         const double *zp_sum, int64_t nt, int64_t o0, int64_t nb, float *y, int64_t ldy)
+/* y[t, o] for rows t < nt and outputs o0 + o, o < nb, from the exact integer sums acc [nt, nb]:
+ * the kernel's float epilogue, one loop per kernel and scheme so that each vectorizes. The float64
+ * sum in Ascend's W8A8 is exact, as npu_quant_matmul's int32 plus bias. */
+static void epilogue(const struct vs_int8_linear *l, enum epilogue_kind kind, const int32_t *acc, const float *s,
+                     const double *zp_sum, int64_t nt, int64_t o0, int64_t nb, float *y, int64_t ldy)
 {
-    bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
-    EPILOGUE_ROWS(acc)
-}
-
-static void epilogue_f64(const struct vs_int8_linear *l, enum epilogue_kind kind, const double *acc, const float *s,
-                         const double *zp_sum, int64_t nt, int64_t o0, int64_t nb, float *y, int64_t ldy)
-{
-    bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC;
-    EPILOGUE_ROWS(acc)
+    const float *ws = l->weight_scale ? l->weight_scale + o0 : NULL, *b = l->bias ? l->bias + o0 : NULL;
+    #pragma omp parallel for schedule(static) if (nt * nb >= VS_PARALLEL_MIN)
+    for (int64_t t = 0; t < nt; t++) {
+        float *yr = y + t * ldy, ts = l->scheme == VS_INT8_W8A8_DYNAMIC ? s[t] : 0.0f;
+        const int32_t *ar = acc + t * nb;
+        switch (kind) {
+        case ASCEND_STATIC:
+            #pragma omp simd
+            for (int64_t o = 0; o < nb; o++)
+                yr[o] = (float)((double)ar[o] + (double)l->quant_bias[o0 + o]) * l->deq_scale[o0 + o];
+            break;
+        case VLLM_STATIC:
+            #pragma omp simd
+            for (int64_t o = 0; o < nb; o++)
+                yr[o] = fmaf(l->input_scale, ws[o] * (float)((double)ar[o] - zp_sum[o0 + o]), b ? b[o] : 0.0f);
+            break;
+        case VLLM_DYNAMIC:
+            #pragma omp simd
+            for (int64_t o = 0; o < nb; o++)
+                yr[o] = fmaf(ts, ws[o] * (float)ar[o], b ? b[o] : 0.0f);
+            break;
+        case SCALED:
+            #pragma omp simd
+            for (int64_t o = 0; o < nb; o++)
+                yr[o] = (float)ar[o] * ts * ws[o] + (b ? b[o] : 0.0f);
+            break;
+        }
+    }
 }
 
 static enum vs_status apply_w8a16(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y)
@@ -174,23 +166,22 @@ struct product {
     int8_t *q;      /* a block of quantized rows */
     int32_t *acc32; /* their sums with a block of weight rows (oneDNN) */
     float *qf, *w, *part; /* without it: the rows and a block of weight rows in float32, a partial product */
-    double *acc;    /* and the sums, added in float64 */
 };
 
-/* Without oneDNN's int8 product: acc[nt, nb] = q[nt, in] · W[o0 .. o0 + nb)ᵀ from float32
- * products of at most KB columns, added in float64 (exact). */
+/* Without oneDNN's int8 product: acc32[nt, nb] = q[nt, in] · W[o0 .. o0 + nb)ᵀ from float32
+ * products of at most KB columns (each an exact integer), added in int32 as oneDNN adds. */
 static void block_product_f32(const struct vs_int8_linear *l, const struct product *p, int64_t nt, int64_t o0, int64_t nb)
 {
     int64_t in = l->in;
     for (int64_t i = 0; i < nb * in; i++)
         p->w[i] = (float)l->w[o0 * in + i];
-    memset(p->acc, 0, (size_t)(nt * nb) * sizeof *p->acc);
+    memset(p->acc32, 0, (size_t)(nt * nb) * sizeof *p->acc32);
     for (int64_t k0 = 0; k0 < in; k0 += KB) {
         int64_t nk = in - k0 < KB ? in - k0 : KB;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nt, (blasint)nb, (blasint)nk, 1.0f, p->qf + k0,
                     (blasint)in, p->w + k0, (blasint)in, 0.0f, p->part, (blasint)nb);
         for (int64_t i = 0; i < nt * nb; i++)
-            p->acc[i] += (double)p->part[i];
+            p->acc32[i] += (int32_t)p->part[i];
     }
 }
 
@@ -208,18 +199,17 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
         B = out;
         int64_t fit = ((int64_t)8 << 20) / (out > 0 ? out : 1);
         R = R < fit ? R : fit > 0 ? fit : 1;
-        p.acc32 = malloc((size_t)(R * B) * sizeof *p.acc32);
     } else {
         p.qf = malloc((size_t)(R * in) * sizeof *p.qf);
         p.w = malloc((size_t)(B * in) * sizeof *p.w);
         p.part = malloc((size_t)(R * B) * sizeof *p.part);
-        p.acc = malloc((size_t)(R * B) * sizeof *p.acc);
     }
+    p.acc32 = malloc((size_t)(R * B) * sizeof *p.acc32);
     p.q = malloc((size_t)(R * in));
     /* vLLM's static zero point enters as zero_point · ΣW_q per output (the azp adjustment) */
     double *zp_sum = kind == VLLM_STATIC ? malloc((size_t)out * sizeof *zp_sum) : NULL;
     float *s = malloc((size_t)R * sizeof *s);
-    enum vs_status st = p.q && s && (kind != VLLM_STATIC || zp_sum) && (onednn ? p.acc32 != NULL : p.qf && p.w && p.part && p.acc)
+    enum vs_status st = p.q && s && (kind != VLLM_STATIC || zp_sum) && p.acc32 && (onednn || (p.qf && p.w && p.part))
                             ? VS_OK : VS_ERR_NOMEM;
     for (int64_t o = 0; st == VS_OK && zp_sum && o < out; o++) {
         int64_t sum = 0;
@@ -238,16 +228,15 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
                 p.qf[i] = (float)p.q[i];
         for (int64_t o0 = 0; o0 < out && st == VS_OK; o0 += B) {
             int64_t nb = out - o0 < B ? out - o0 : B;
-            if (onednn) {
-                if ((st = vs_gemm_s8(p.q, l->w + o0 * in, p.acc32, nt, nb, in)) == VS_OK)
-                    epilogue_s32(l, kind, p.acc32, s, zp_sum, nt, o0, nb, y + t0 * out + o0, out);
-            } else {
+            if (onednn)
+                st = vs_gemm_s8(p.q, l->w + o0 * in, p.acc32, nt, nb, in);
+            else
                 block_product_f32(l, &p, nt, o0, nb);
-                epilogue_f64(l, kind, p.acc, s, zp_sum, nt, o0, nb, y + t0 * out + o0, out);
-            }
+            if (st == VS_OK)
+                epilogue(l, kind, p.acc32, s, zp_sum, nt, o0, nb, y + t0 * out + o0, out);
         }
     }
-    free(p.q), free(p.acc32), free(p.qf), free(p.w), free(p.part), free(p.acc);
+    free(p.q), free(p.acc32), free(p.qf), free(p.w), free(p.part);
     free(zp_sum), free(s);
     return st;
 }

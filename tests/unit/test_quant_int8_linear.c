@@ -237,8 +237,8 @@ static void test_vllm_quantizers(void **state)
 }
 
 /* The quantizers against their definition with libm's rintf, fmaxf and fminf: halves on either
- * side of every integer in and beyond int8's range, values near 2^22 and 2^23 (where the inlined
- * rounding stops adding 1.5·2^23), huge ones, infinities and NaN (clamped to -128), each with a
+ * side of every integer in and beyond int8's range, values near 2^22 and 2^23 (beyond which the
+ * inlined rounding is inexact but clamped), huge ones, infinities and NaN (clamped to -128), each with a
  * zero point added before (Ascend) or after (vLLM) the rounding. */
 static void test_quantizer_rounding(void **state)
 {
@@ -267,6 +267,15 @@ static void test_quantizer_rounding(void **state)
         for (int i = 0; i < n; i++)
             assert_int_equal(q[i], (int8_t)fminf(fmaxf(rintf(x[i] / 1.0f) + off, -128.0f), 127.0f));
     }
+    /* per token (Ascend): one row whose largest |x| is 300, so s = 300/127 and x/s spans halves */
+    static float r[N];
+    for (int i = 0; i < 1201; i++)
+        r[i] = x[i];
+    r[1201] = 300.0f;
+    float s;
+    vs_int8_quantize_token(VS_INT8_ASCEND, r, 1, 1202, q, &s);
+    for (int i = 0; i < 1202; i++)
+        assert_int_equal(q[i], (int8_t)fminf(fmaxf(rintf(r[i] / s), -128.0f), 127.0f));
 }
 
 /* Each test runs twice: with the int8 products on oneDNN (where the CPU has VNNI or AMX) and on the
