@@ -61,7 +61,8 @@ while IFS='|' read -r name mkargs config type grids propagate compare_opts; do
   # thread against two, and across OpenBLAS's kernels), as with the image cases below.
   cmp_opts=(); if grep -q 'type: "quarot"' "$config"; then cmp_opts=(--rtol-max 1e-5); report_rtol=0.15; fi
   # quant_bias = round(b / deq_scale) of float32 sums whose order is the BLAS kernel's (OpenBLAS
-  # picks it by CPU model, OPENBLAS_CORETYPE): one step either way where the argument sits near .5.
+  # picks it by CPU model; the tests pin it where they can, tests/blas_core.sh): one step either way
+  # where the argument sits near .5.
   cmp_opts+=(--quant-bias-atol 1)
   # Quantized propagation: an activation within float32 noise of a rounding boundary flips in one
   # implementation and not the other, and moves a downstream range by one step of one element

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Prints the OpenBLAS kernel set the tests and the golden scripts pin (OPENBLAS_CORETYPE), or
+# nothing where this CPU cannot run it.
+#
+# OpenBLAS picks its kernels by CPU model (Haswell, SkylakeX, Cooperlake, Zen...), and each sums a
+# dot product in its own order. vlmslim and the PyTorch reference share Debian's OpenBLAS, so on one
+# machine they agree bit for bit; across kernel sets a float32 sum moves in its last bits, and in a
+# few golden cases that flips a rounding sitting at a near tie (a float16 bias one step apart, a
+# quant_bias a few units apart, a tiny fixture's output error by 1e-3 relative). The committed
+# goldens reproduce bit for bit with the SkylakeX kernels: pinned to them, every AVX-512 machine agrees.
+# Elsewhere the comparisons' own tolerances are all there is, and those few cases may differ.
+flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) || exit 0
+for f in avx512f avx512cd avx512bw avx512dq avx512vl; do
+  [[ " ${flags#*:} " == *" $f "* ]] || exit 0
+done
+echo SkylakeX
