@@ -11,11 +11,19 @@
 #include "tensor/compute.h"
 #include "tensor/kernels.h"
 
-/* Rows of a block: keeps each float64 buffer near 32 MiB whatever the layer's width. */
-static int64_t block_rows(int64_t width)
+/* How many of `width`-wide rows of `bytes` each fit in 16 << shift MiB (at least one). */
+static int64_t rows_within(int64_t width, int64_t bytes, int shift)
 {
-    int64_t b = ((int64_t)4 << 20) / (width > 0 ? width : 1);
+    int64_t b = ((int64_t)16 << (20 + shift)) / (width * bytes > 0 ? width * bytes : 1);
     return b < 1 ? 1 : b;
+}
+
+/* At most `cap` rows per block, the rows split evenly: a last block of a few rows would run a
+ * product of its own shape over the whole weight again. */
+static int64_t even_blocks(int64_t rows, int64_t cap)
+{
+    int64_t n = (rows + cap - 1) / cap;
+    return n > 1 ? (rows + n - 1) / n : (rows > 0 ? rows : 1);
 }
 
 /* clamp(v, -128, 127) as fminf(fmaxf(v, -128), 127) computes it (a NaN gives -128), written with
@@ -134,7 +142,7 @@ static void epilogue(const struct vs_int8_linear *l, enum epilogue_kind kind, co
 
 static enum vs_status apply_w8a16(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y)
 {
-    int64_t B = block_rows(l->in), in = l->in;
+    int64_t B = rows_within(l->in, 4, 0), in = l->in;
     float *w = malloc((size_t)(B * in) * sizeof *w), *yb = malloc((size_t)(rows * B) * sizeof *yb);
     if (!w || !yb) {
         free(w), free(yb);
@@ -189,17 +197,19 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
 {
     if (l->scheme == VS_INT8_W8A16)
         return apply_w8a16(l, x, rows, y);
-    int64_t in = l->in, out = l->out, R = block_rows(in), B = block_rows(in);
-    R = R < rows ? R : rows;
-    R = R > 0 ? R : 1;
+    int64_t in = l->in, out = l->out, R, B;
     bool dynamic = l->scheme == VS_INT8_W8A8_DYNAMIC, onednn = vs_int8_gemm_available();
     enum epilogue_kind kind = epilogue_of(l);
     struct product p = {0};
-    if (onednn) { /* the whole output at once (one product, one epilogue pass), its sums at most 32 MiB */
+    if (onednn) { /* the whole output at once (one product, one epilogue pass): int8 rows and int32 sums <= 32 MiB */
         B = out;
-        int64_t fit = ((int64_t)8 << 20) / (out > 0 ? out : 1);
-        R = R < fit ? R : fit > 0 ? fit : 1;
-    } else {
+        int64_t by_in = rows_within(in, 1, 1), by_out = rows_within(out, 4, 1);
+        R = even_blocks(rows, by_in < by_out ? by_in : by_out);
+    } else { /* float32 rows, weight rows and partial sums <= 16 MiB each */
+        B = rows_within(in, 4, 0);
+        B = B < out ? B : out;
+        int64_t by_in = rows_within(in, 4, 0), by_out = rows_within(B, 4, 0);
+        R = even_blocks(rows, by_in < by_out ? by_in : by_out);
         p.qf = malloc((size_t)(R * in) * sizeof *p.qf);
         p.w = malloc((size_t)(B * in) * sizeof *p.w);
         p.part = malloc((size_t)(R * B) * sizeof *p.part);

@@ -278,6 +278,37 @@ static void test_quantizer_rounding(void **state)
         assert_int_equal(q[i], (int8_t)fminf(fmaxf(rintf(r[i] / s), -128.0f), 127.0f));
 }
 
+/* A wide layer's rows go through in blocks whose int32 sums stay within 32 MiB (oneDNN) or whose
+ * float32 partial products stay within 16 MiB: 520 rows of 32768 outputs are three or five blocks,
+ * and every row comes out as it does alone, static and per-token. */
+static void test_row_blocks(void **state)
+{
+    (void)state;
+    enum { WROWS = 520, WOUT = 32768, WIN = 16 };
+    int8_t *w = malloc(WOUT * WIN);
+    float *x = malloc(sizeof(float) * WROWS * WIN), *y = malloc(sizeof(float) * WROWS * WOUT);
+    float *one = malloc(sizeof(float) * WOUT), *ws = malloc(sizeof(float) * WOUT), *deq = malloc(sizeof(float) * WOUT);
+    int32_t *qb = malloc(sizeof(int32_t) * WOUT);
+    assert_true(w && x && y && one && ws && deq && qb);
+    for (int i = 0; i < WOUT * WIN; i++)
+        w[i] = (int8_t)((int)(next() % 256) - 128);
+    for (int i = 0; i < WROWS * WIN; i++)
+        x[i] = uniform(3.0f);
+    for (int o = 0; o < WOUT; o++)
+        ws[o] = 0.01f, deq[o] = 1e-3f, qb[o] = (int32_t)(next() % 201) - 100;
+    for (int dynamic = 0; dynamic < 2; dynamic++) {
+        struct vs_int8_linear l = {.name = "wide", .scheme = dynamic ? VS_INT8_W8A8_DYNAMIC : VS_INT8_W8A8,
+                                   .out = WOUT, .in = WIN, .w = w, .weight_scale = ws, .input_scale = 0.03f,
+                                   .input_offset = 2.0f, .quant_bias = qb, .deq_scale = deq};
+        assert_int_equal(vs_int8_linear_apply(&l, x, WROWS, y), VS_OK);
+        for (int t = 0; t < WROWS; t++) {
+            assert_int_equal(vs_int8_linear_apply(&l, x + t * WIN, 1, one), VS_OK);
+            assert_memory_equal(y + (size_t)t * WOUT, one, sizeof(float) * WOUT);
+        }
+    }
+    free(w), free(x), free(y), free(one), free(ws), free(deq), free(qb);
+}
+
 /* Each test runs twice: with the int8 products on oneDNN (where the CPU has VNNI or AMX) and on the
  * float32 blocks. */
 static int onednn_products(void **state)
@@ -305,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_vllm_w8a8_dynamic),
         cmocka_unit_test(test_vllm_quantizers),
         cmocka_unit_test(test_quantizer_rounding),
+        cmocka_unit_test(test_row_blocks),
     };
     int failed = cmocka_run_group_tests_name("int8 products by the CPU", tests, onednn_products, NULL);
     return failed + cmocka_run_group_tests_name("int8 products in float32 blocks", tests, float32_products, NULL);
