@@ -239,6 +239,7 @@ struct unit_case {
     bool vision;
     int64_t tokens;
     float *x0, *x, *cos, *sin;
+    float *work; /* the vision block's workspace, one per tower as in vs_qwen3_vl_vision_forward */
     int32_t *segments;
     struct shape shapes[8];
     size_t n_shapes;
@@ -359,6 +360,7 @@ static void vision_unit(struct unit_case *c)
     int64_t *rows = malloc((size_t)n * sizeof *rows), *cols = malloc((size_t)n * sizeof *cols);
     c->cos = malloc((size_t)(n * dv) * 4), c->sin = malloc((size_t)(n * dv) * 4);
     c->segments = calloc((size_t)n, sizeof *c->segments);
+    c->work = malloc((size_t)vs_qwen3_vl_vision_block_work(d, n) * 4);
     vs_qwen3_vl_patch_coords(grid, 1, d->merge_size, rows, cols);
     vs_qwen3_vl_vision_rope(rows, cols, n, dv, c->cos, c->sin);
     free(rows), free(cols);
@@ -412,7 +414,7 @@ static void unit_free(struct unit_case *c)
 {
     vs_unit_free(c->u);
     arena_free(&c->a);
-    free(c->x0), free(c->x), free(c->cos), free(c->sin), free(c->segments);
+    free(c->x0), free(c->x), free(c->cos), free(c->sin), free(c->segments), free(c->work);
 }
 
 /* Seconds for one forward of the unit (the input restored first unless the copy is gone). */
@@ -423,7 +425,7 @@ static double unit_run(struct unit_case *c)
         memcpy(c->x, c->x0, (size_t)(c->tokens * width) * 4);
     double t0 = now();
     enum vs_status st = c->vision ? vs_qwen3_vl_vision_block(&c->m, c->u, 0, c->x, c->tokens, c->cos, c->sin,
-                                                             c->segments, NULL)
+                                                             c->segments, NULL, c->work)
                                   : vs_qwen3_vl_text_layer(&c->m, c->u, 0, c->x, c->tokens, c->cos, c->sin, NULL,
                                                            false);
     double dt = now() - t0;

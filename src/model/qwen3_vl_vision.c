@@ -89,40 +89,44 @@ enum vs_status vs_qwen_vl_vision_attention(const struct vs_model *m, const struc
     return VS_OK;
 }
 
+/* The block's workspace: h [n, hv], then the attention's [n, 6·hv], or the MLP's hidden [n, inter]. */
+static int64_t block_wide(const struct vs_qwen3_vl_dims *d)
+{
+    return 6 * d->v_hidden > d->v_intermediate ? 6 * d->v_hidden : d->v_intermediate;
+}
+
+int64_t vs_qwen3_vl_vision_block_work(const struct vs_qwen3_vl_dims *d, int64_t n)
+{
+    return n * (d->v_hidden + block_wide(d));
+}
+
 enum vs_status vs_qwen3_vl_vision_block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x,
                                         int64_t n, const float *cos, const float *sin, const int32_t *segments,
-                                        const struct vs_linear_hooks *hooks)
+                                        const struct vs_linear_hooks *hooks, float *work)
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     int64_t hv = d->v_hidden, inter = d->v_intermediate;
-    /* One workspace: h [n, hv], then the attention's [n, 6·hv], or the MLP's hidden [n, inter]. */
-    int64_t wide = 6 * hv > inter ? 6 * hv : inter;
-    float *h = vs_malloc((size_t)(n * (hv + wide)) * sizeof *h);
-    if (!h)
-        return VS_ERR_NOMEM;
-    float *qkv = h + n * hv, *mid = h + n * hv;
+    float *h = work, *qkv = h + n * hv, *mid = h + n * hv;
     char p[128], name[192];
     snprintf(p, sizeof p, "model.visual.blocks.%lld", (long long)i);
     enum vs_status st;
     snprintf(name, sizeof name, "%s.norm1", p);
     if ((st = layer_norm(u, name, x, h, n, hv)) != VS_OK)
-        goto done;
+        return st;
     if ((st = vs_qwen_vl_vision_attention(m, u, p, h, n, cos, sin, segments, hooks, qkv, x)) != VS_OK)
-        goto done;
+        return st;
     snprintf(name, sizeof name, "%s.norm2", p);
     if ((st = layer_norm(u, name, x, h, n, hv)) != VS_OK)
-        goto done;
+        return st;
     snprintf(name, sizeof name, "%s.mlp.linear_fc1", p);
     if ((st = vs_linear_run(u, name, h, n, mid, hooks)) != VS_OK)
-        goto done;
+        return st;
     vs_gelu_tanh_f32(mid, n * inter);
     snprintf(name, sizeof name, "%s.mlp.linear_fc2", p);
     if ((st = vs_linear_run(u, name, mid, n, h, hooks)) != VS_OK)
-        goto done;
+        return st;
     vs_add_f32(x, h, n * hv);
-done:
-    free(h);
-    return st;
+    return VS_OK;
 }
 
 enum vs_status vs_qwen3_vl_vision_forward(const struct vs_model *m, const struct vs_unit *u,
@@ -150,9 +154,11 @@ enum vs_status vs_qwen3_vl_vision_forward(const struct vs_model *m, const struct
     float *cos = vs_malloc((size_t)(patches * dv) * sizeof *cos), *sin = vs_malloc((size_t)(patches * dv) * sizeof *sin);
     int64_t *rows = vs_malloc((size_t)patches * sizeof *rows), *cols = vs_malloc((size_t)patches * sizeof *cols);
     int32_t *segments = vs_malloc((size_t)patches * sizeof *segments);
+    /* one block workspace for every block: beyond malloc's mmap threshold, each a fresh mapping */
+    float *work = vs_malloc((size_t)vs_qwen3_vl_vision_block_work(d, patches) * sizeof *work);
     float *table = NULL, *conv_w = NULL, *conv_b = NULL;
     enum vs_status st = VS_ERR_NOMEM;
-    if (!x || !pos || !cos || !sin || !rows || !cols || !segments)
+    if (!x || !pos || !cos || !sin || !rows || !cols || !segments || !work)
         goto done;
     /* Patch embedding: a Conv3d whose stride equals its kernel is a matmul with [hv, C·T·P·P]. */
     int64_t conv_n;
@@ -179,7 +185,7 @@ enum vs_status vs_qwen3_vl_vision_forward(const struct vs_model *m, const struct
         goto done;
     }
     for (int64_t i = 0; i < d->v_depth && st == VS_OK; i++) {
-        st = vs_qwen3_vl_vision_block(m, u, i, x, patches, cos, sin, segments, hooks);
+        st = vs_qwen3_vl_vision_block(m, u, i, x, patches, cos, sin, segments, hooks, work);
         for (size_t j = 0; j < d->n_deepstack && st == VS_OK; j++) {
             if (d->deepstack_indexes[j] != i)
                 continue;
@@ -193,8 +199,8 @@ enum vs_status vs_qwen3_vl_vision_forward(const struct vs_model *m, const struct
     out->tokens = patches / (merge * merge);
     out->hidden = d->out_hidden;
 done:
-    free(x), free(pos), free(cos), free(sin), free(rows), free(cols), free(segments), free(table), free(conv_w),
-        free(conv_b);
+    free(x), free(pos), free(cos), free(sin), free(rows), free(cols), free(segments), free(work), free(table),
+        free(conv_w), free(conv_b);
     if (st != VS_OK)
         vs_qwen3_vl_vision_out_free(out);
     return st;

@@ -33,9 +33,11 @@ enum vs_status vs_qwen_vl_vision_attention(const struct vs_model *m, const struc
 
 /* Runs block i of the tower (`model.visual.blocks.<i>.*` of unit u) in place on x [n, v_hidden]:
  * LayerNorm, qkv, 2-D rotary cos/sin [n, head_dim], attention within each segment (segment ids,
- * non-decreasing, one per patch: the frames of the images), proj, LayerNorm, GELU (tanh) MLP. */
+ * non-decreasing, one per patch: the frames of the images), proj, LayerNorm, GELU (tanh) MLP.
+ * work: vs_qwen3_vl_vision_block_work(&m->d, n) floats of scratch, shared by the tower's blocks. */
 enum vs_status vs_qwen3_vl_vision_block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x,
                                         int64_t n, const float *cos, const float *sin, const int32_t *segments,
-                                        const struct vs_linear_hooks *hooks);
+                                        const struct vs_linear_hooks *hooks, float *work);
+int64_t vs_qwen3_vl_vision_block_work(const struct vs_qwen3_vl_dims *d, int64_t n);
 
 #endif

@@ -46,44 +46,45 @@ static enum vs_status rms_norm(const struct vs_unit *u, const char *prefix, cons
     return vs_unit_norm(u, prefix, true, VS_VISION_EPS, x, y, rows, n);
 }
 
-/* Block i on x [n, hv] (window order) in place, attention within segments. */
+/* Floats of a block's workspace for n patches: h [n, hv], then the attention's [n, 6·hv], or gate
+ * and up [n, inter]. */
+static int64_t block_work(const struct vs_qwen3_vl_dims *d, int64_t n)
+{
+    int64_t hv = d->v_hidden, inter = d->v_intermediate;
+    return n * (hv + (6 * hv > 2 * inter ? 6 * hv : 2 * inter));
+}
+
+/* Block i on x [n, hv] (window order) in place, attention within segments; work: block_work floats. */
 static enum vs_status block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x, int64_t n,
                             const float *cos, const float *sin, const int32_t *segments,
-                            const struct vs_linear_hooks *hooks)
+                            const struct vs_linear_hooks *hooks, float *work)
 {
     const struct vs_qwen3_vl_dims *d = &m->d;
     int64_t hv = d->v_hidden, inter = d->v_intermediate;
-    /* One workspace: h [n, hv], then the attention's [n, 6·hv], or gate and up [n, inter]. */
-    int64_t wide = 6 * hv > 2 * inter ? 6 * hv : 2 * inter;
-    float *h = vs_malloc((size_t)(n * (hv + wide)) * sizeof *h);
-    if (!h)
-        return VS_ERR_NOMEM;
-    float *gate = h + n * hv, *up = gate + n * inter;
+    float *h = work, *gate = h + n * hv, *up = gate + n * inter;
     char p[128], name[192];
     snprintf(p, sizeof p, "visual.blocks.%lld", (long long)i);
     enum vs_status st;
     snprintf(name, sizeof name, "%s.norm1", p);
     if ((st = rms_norm(u, name, x, h, n, hv)) != VS_OK)
-        goto done;
+        return st;
     if ((st = vs_qwen_vl_vision_attention(m, u, p, h, n, cos, sin, segments, hooks, h + n * hv, x)) != VS_OK)
-        goto done;
+        return st;
     snprintf(name, sizeof name, "%s.norm2", p);
     if ((st = rms_norm(u, name, x, h, n, hv)) != VS_OK)
-        goto done;
+        return st;
     snprintf(name, sizeof name, "%s.mlp.gate_proj", p);
     if ((st = vs_linear_run(u, name, h, n, gate, hooks)) != VS_OK)
-        goto done;
+        return st;
     snprintf(name, sizeof name, "%s.mlp.up_proj", p);
     if ((st = vs_linear_run(u, name, h, n, up, hooks)) != VS_OK)
-        goto done;
+        return st;
     vs_silu_mul_f32(gate, up, gate, n * inter);
     snprintf(name, sizeof name, "%s.mlp.down_proj", p);
     if ((st = vs_linear_run(u, name, gate, n, h, hooks)) != VS_OK)
-        goto done;
+        return st;
     vs_add_f32(x, h, n * hv);
-done:
-    free(h);
-    return st;
+    return VS_OK;
 }
 
 static bool is_fullatt(const struct vs_qwen3_vl_dims *d, int64_t i)
@@ -153,10 +154,11 @@ enum vs_status vs_qwen2_5_vl_vision_forward(const struct vs_model *m, const stru
     int64_t *order = vs_malloc((size_t)groups * sizeof *order);
     int32_t *window = vs_malloc((size_t)groups * sizeof *window), *frame_of = vs_malloc((size_t)groups * sizeof *frame_of);
     int32_t *seg_win = vs_malloc((size_t)patches * sizeof *seg_win), *seg_frame = vs_malloc((size_t)patches * sizeof *seg_frame);
+    float *work = vs_malloc((size_t)block_work(d, patches) * sizeof *work); /* shared by the blocks */
     float *conv_w = NULL, *merged = NULL;
     enum vs_status st = VS_ERR_NOMEM;
     if (!x || !xw || !cos || !sin || !cosw || !sinw || !rows || !cols || !order || !window || !frame_of || !seg_win ||
-        !seg_frame)
+        !seg_frame || !work)
         goto done;
     /* Patch embedding: a Conv3d whose stride equals its kernel, without bias: a matmul with
      * [hv, C·T·P·P]. */
@@ -182,7 +184,7 @@ enum vs_status vs_qwen2_5_vl_vision_forward(const struct vs_model *m, const stru
     gather_groups(sin, sinw, order, groups, g, dv);
 
     for (int64_t i = 0; i < d->v_depth && st == VS_OK; i++)
-        st = block(m, u, i, xw, patches, cosw, sinw, is_fullatt(d, i) ? seg_frame : seg_win, hooks);
+        st = block(m, u, i, xw, patches, cosw, sinw, is_fullatt(d, i) ? seg_frame : seg_win, hooks, work);
     if (st == VS_OK && (st = merger(m, u, xw, patches, hooks, &merged)) == VS_OK) {
         if (!(out->embeds = vs_malloc((size_t)(groups * d->out_hidden) * sizeof *out->embeds))) {
             st = VS_ERR_NOMEM;
@@ -196,7 +198,7 @@ enum vs_status vs_qwen2_5_vl_vision_forward(const struct vs_model *m, const stru
     }
 done:
     free(x), free(xw), free(cos), free(sin), free(cosw), free(sinw), free(rows), free(cols), free(order), free(window),
-        free(frame_of), free(seg_win), free(seg_frame), free(conv_w), free(merged);
+        free(frame_of), free(seg_win), free(seg_frame), free(work), free(conv_w), free(merged);
     if (st != VS_OK)
         vs_qwen3_vl_vision_out_free(out);
     return st;
