@@ -13,6 +13,10 @@ fi
 # layouts alike, window vs full attention, Conv3d, MRoPE sections, get_rope_index
 if "$VS_PYTHON" -c 'import torch' 2>/dev/null; then
   "$VS_PYTHON" tests/reference/qwen2_5_vl_torch.py selftest
+  # the InternVL3.5 one: pixel shuffle against its index formula, attention against per-head loops,
+  # the tiling grids and resize, position-embedding interpolation, the prompt, and the original
+  # layout against transformers' native one
+  "$VS_PYTHON" tests/reference/internvl_torch.py selftest
 else
-  echo "note: ${VS_PYTHON} without torch: Qwen2.5-VL reference self-test skipped"
+  echo "note: ${VS_PYTHON} without torch: Qwen2.5-VL and InternVL reference self-tests skipped"
 fi
