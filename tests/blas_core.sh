@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prints the OpenBLAS kernel set the tests and the golden scripts pin (OPENBLAS_CORETYPE), or
-# nothing where this CPU cannot run it.
+# The OpenBLAS kernel set the tests and the golden scripts pin (OPENBLAS_CORETYPE). Run, it prints
+# the set's name, or nothing where this CPU cannot run it (tests/CMakeLists.txt); sourced, it
+# exports OPENBLAS_CORETYPE, or warns (the golden scripts).
 #
 # OpenBLAS picks its kernels by CPU model (Haswell, SkylakeX, Cooperlake, Zen...), and each sums a
 # dot product in its own order. vlmslim and the PyTorch reference share Debian's OpenBLAS, so on one
@@ -9,8 +10,18 @@
 # quant_bias a few units apart, a tiny fixture's output error by 1e-3 relative). The committed
 # goldens reproduce bit for bit with the SkylakeX kernels: pinned to them, every AVX-512 machine agrees.
 # Elsewhere the comparisons' own tolerances are all there is, and those few cases may differ.
-flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) || exit 0
-for f in avx512f avx512cd avx512bw avx512dq avx512vl; do
-  [[ " ${flags#*:} " == *" $f "* ]] || exit 0
-done
-echo SkylakeX
+vs_blas_core() {
+  local flags f
+  flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) || return 0
+  for f in avx512f avx512cd avx512bw avx512dq avx512vl; do
+    [[ " ${flags#*:} " == *" $f "* ]] || return 0
+  done
+  echo SkylakeX
+}
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  vs_blas_core
+elif [ -n "$(vs_blas_core)" ]; then
+  export OPENBLAS_CORETYPE=$(vs_blas_core)
+else
+  echo "warning: this CPU cannot run the OpenBLAS kernels the goldens reproduce with (tests/blas_core.sh)" >&2
+fi

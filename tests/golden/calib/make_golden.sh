@@ -23,8 +23,7 @@
 # torch and PyYAML ($PYTHON), and the shared data (../shared/data, or $VS_SHARED_DATA).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-core=$(tests/blas_core.sh)  # the OpenBLAS kernels the tests pin, see there
-if [ -n "$core" ]; then export OPENBLAS_CORETYPE=$core; else echo "warning: this CPU cannot run the pinned OpenBLAS kernels (tests/blas_core.sh)" >&2; fi
+source tests/blas_core.sh  # the OpenBLAS kernels the tests pin
 build=${1:-build}
 py=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vlmslim-calib-golden.XXXXXX")

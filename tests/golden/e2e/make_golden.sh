@@ -10,8 +10,7 @@
 # needs python3 with numpy and PyYAML ($PYTHON, default /usr/bin/python3).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-core=$(tests/blas_core.sh)  # the OpenBLAS kernels the tests pin, see there
-if [ -n "$core" ]; then export OPENBLAS_CORETYPE=$core; else echo "warning: this CPU cannot run the pinned OpenBLAS kernels (tests/blas_core.sh)" >&2; fi
+source tests/blas_core.sh  # the OpenBLAS kernels the tests pin
 build=${1:-build}
 shift || true
 python=${PYTHON:-/usr/bin/python3}

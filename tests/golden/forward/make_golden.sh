@@ -4,8 +4,7 @@
 # Needs /usr/bin/python3 with numpy and torch (Debian: python3-numpy python3-torch).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-core=$(tests/blas_core.sh)  # the OpenBLAS kernels the tests pin, see there
-if [ -n "$core" ]; then export OPENBLAS_CORETYPE=$core; else echo "warning: this CPU cannot run the pinned OpenBLAS kernels (tests/blas_core.sh)" >&2; fi
+source tests/blas_core.sh  # the OpenBLAS kernels the tests pin
 build=${1:?usage: make_golden.sh BUILD_DIR}
 py=${VS_PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
