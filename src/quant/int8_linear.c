@@ -11,10 +11,10 @@
 #include "tensor/compute.h"
 #include "tensor/kernels.h"
 
-/* How many of `width`-wide rows of `bytes` each fit in 16 << shift MiB (at least one). */
-static int64_t rows_within(int64_t width, int64_t bytes, int shift)
+/* How many rows of `width` values of `bytes` each fit in `mib` MiB (at least one). */
+static int64_t rows_within(int64_t width, int64_t bytes, int64_t mib)
 {
-    int64_t b = ((int64_t)16 << (20 + shift)) / (width * bytes > 0 ? width * bytes : 1);
+    int64_t b = (mib << 20) / (width * bytes > 0 ? width * bytes : 1);
     return b < 1 ? 1 : b;
 }
 
@@ -142,7 +142,7 @@ static void epilogue(const struct vs_int8_linear *l, enum epilogue_kind kind, co
 
 static enum vs_status apply_w8a16(const struct vs_int8_linear *l, const float *x, int64_t rows, float *y)
 {
-    int64_t B = rows_within(l->in, 4, 0), in = l->in;
+    int64_t B = rows_within(l->in, 4, 16), in = l->in;
     float *w = malloc((size_t)(B * in) * sizeof *w), *yb = malloc((size_t)(rows * B) * sizeof *yb);
     if (!w || !yb) {
         free(w), free(yb);
@@ -203,12 +203,12 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
     struct product p = {0};
     if (onednn) { /* the whole output at once (one product, one epilogue pass): int8 rows and int32 sums <= 32 MiB */
         B = out;
-        int64_t by_in = rows_within(in, 1, 1), by_out = rows_within(out, 4, 1);
+        int64_t by_in = rows_within(in, 1, 32), by_out = rows_within(out, 4, 32);
         R = even_blocks(rows, by_in < by_out ? by_in : by_out);
     } else { /* float32 rows, weight rows and partial sums <= 16 MiB each */
-        B = rows_within(in, 4, 0);
+        B = rows_within(in, 4, 16);
         B = B < out ? B : out;
-        int64_t by_in = rows_within(in, 4, 0), by_out = rows_within(B, 4, 0);
+        int64_t by_in = rows_within(in, 4, 16), by_out = rows_within(B, 4, 16);
         R = even_blocks(rows, by_in < by_out ? by_in : by_out);
         p.qf = malloc((size_t)(R * in) * sizeof *p.qf);
         p.w = malloc((size_t)(B * in) * sizeof *p.w);
