@@ -18,10 +18,11 @@ vs_blas_core() {
   done
   echo SkylakeX
 }
+vs_blas_core_name=$(vs_blas_core)
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  vs_blas_core
-elif [ -n "$(vs_blas_core)" ]; then
-  export OPENBLAS_CORETYPE=$(vs_blas_core)
+  [ -z "$vs_blas_core_name" ] || echo "$vs_blas_core_name"
+elif [ -n "$vs_blas_core_name" ]; then
+  export OPENBLAS_CORETYPE=$vs_blas_core_name
 else
   echo "warning: this CPU cannot run the OpenBLAS kernels the goldens reproduce with (tests/blas_core.sh)" >&2
 fi

@@ -90,14 +90,10 @@ enum vs_status vs_qwen_vl_vision_attention(const struct vs_model *m, const struc
 }
 
 /* The block's workspace: h [n, hv], then the attention's [n, 6·hv], or the MLP's hidden [n, inter]. */
-static int64_t block_wide(const struct vs_qwen3_vl_dims *d)
-{
-    return 6 * d->v_hidden > d->v_intermediate ? 6 * d->v_hidden : d->v_intermediate;
-}
-
 int64_t vs_qwen3_vl_vision_block_work(const struct vs_qwen3_vl_dims *d, int64_t n)
 {
-    return n * (d->v_hidden + block_wide(d));
+    int64_t hv = d->v_hidden, inter = d->v_intermediate;
+    return n * (hv + (6 * hv > inter ? 6 * hv : inter));
 }
 
 enum vs_status vs_qwen3_vl_vision_block(const struct vs_model *m, const struct vs_unit *u, int64_t i, float *x,

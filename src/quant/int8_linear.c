@@ -206,9 +206,9 @@ enum vs_status vs_int8_linear_apply(const struct vs_int8_linear *l, const float 
         int64_t by_in = rows_within(in, 1, 32), by_out = rows_within(out, 4, 32);
         R = even_blocks(rows, by_in < by_out ? by_in : by_out);
     } else { /* float32 rows, weight rows and partial sums <= 16 MiB each */
-        B = rows_within(in, 4, 16);
-        B = B < out ? B : out;
-        int64_t by_in = rows_within(in, 4, 16), by_out = rows_within(B, 4, 16);
+        int64_t by_in = rows_within(in, 4, 16);
+        B = by_in < out ? by_in : out;
+        int64_t by_out = rows_within(B, 4, 16);
         R = even_blocks(rows, by_in < by_out ? by_in : by_out);
         p.qf = malloc((size_t)(R * in) * sizeof *p.qf);
         p.w = malloc((size_t)(B * in) * sizeof *p.w);
