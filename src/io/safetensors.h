@@ -3,6 +3,7 @@
 #ifndef VS_IO_SAFETENSORS_H
 #define VS_IO_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,7 +11,8 @@
 #include "tensor/dtype.h"
 
 /* One tensor of an opened file or checkpoint. Pointers stay valid until the file or
- * checkpoint is closed. `data` points into the read-only mapping. */
+ * checkpoint is closed. `data` points into the read-only mapping (a tensor a caller builds
+ * over its own memory sets `heap`). */
 struct vs_st_tensor {
     const char *name;
     enum vs_dtype dtype;
@@ -19,6 +21,7 @@ struct vs_st_tensor {
     const void *data;
     size_t nbytes;
     const char *file; /* path of the file holding it */
+    bool heap;        /* data is memory of the program's own (a copy), not a mapping of the file */
 };
 
 /* ---- a single file ---- */
@@ -56,7 +59,8 @@ enum vs_status vs_st_model_get(struct vs_st_model *m, const char *name,
 /* True if the checkpoint has a tensor of that name. */
 int vs_st_model_has(const struct vs_st_model *m, const char *name);
 /* Tells the kernel the tensor's pages are no longer needed (they leave this process's
- * resident set; the page cache keeps them). Safe to call on any tensor at any time. */
+ * resident set; the page cache keeps them). Safe to call on any tensor at any time: a heap
+ * tensor (whose pages would be lost, not dropped) is left alone. */
 void vs_st_release(const struct vs_st_tensor *t);
 /* The same for bytes [off, off + len) of the tensor (the whole pages inside it). */
 void vs_st_release_range(const struct vs_st_tensor *t, size_t off, size_t len);

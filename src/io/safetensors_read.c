@@ -315,7 +315,7 @@ void vs_st_release(const struct vs_st_tensor *t)
 
 void vs_st_release_range(const struct vs_st_tensor *t, size_t off, size_t len)
 {
-    if (!t || !t->data || off >= t->nbytes || len == 0)
+    if (!t || !t->data || t->heap || off >= t->nbytes || len == 0)
         return;
     len = len < t->nbytes - off ? len : t->nbytes - off;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);

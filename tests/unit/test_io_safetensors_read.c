@@ -808,6 +808,15 @@ static void test_release_drops_pages(void **state)
     struct vs_st_tensor empty = {.data = p, .nbytes = 0};
     vs_st_release(&empty);
     vs_st_release(NULL);
+    /* a heap tensor's pages would be zeroed, not dropped: it is left alone */
+    unsigned char *own = aligned_alloc((size_t)page, 8 * (size_t)page);
+    assert_non_null(own);
+    memset(own, 0x5a, 8 * (size_t)page);
+    struct vs_st_tensor copy = {.data = own, .nbytes = 8 * (size_t)page, .heap = true};
+    vs_st_release(&copy);
+    for (size_t i = 0; i < 8 * (size_t)page; i += 61)
+        assert_int_equal(own[i], 0x5a);
+    free(own);
     vs_st_file_close(f);
     free(path);
 }
