@@ -19,36 +19,56 @@ enum vs_status vs_quarot_check(const struct vs_quarot_config *c, bool tie_word_e
     return VS_OK;
 }
 
-enum vs_status vs_quarot_fuse_norm(const char *norm, float *gamma, float *beta, int64_t C,
-                                   const struct vs_linear_weights *linears, size_t n_linears)
+static enum vs_status check_fusion(const char *norm, const float *beta, int64_t C, const struct vs_linear_weights *l)
 {
-    for (size_t i = 0; i < n_linears; i++) {
-        if (linears[i].in != C)
-            return vs_error_set(VS_ERR_MODEL, "%s: in_features %lld, but norm %s has %lld channels", linears[i].name,
-                                (long long)linears[i].in, norm, (long long)C);
-        if (beta && !linears[i].b)
-            return vs_error_set(VS_ERR_INTERNAL, "%s: fusing norm %s with a bias needs a bias buffer", linears[i].name, norm);
-    }
-    for (size_t i = 0; i < n_linears; i++) {
-        const struct vs_linear_weights *l = &linears[i];
-        for (int64_t r = 0; r < l->out; r++) {
-            float *row = l->w + r * l->in;
-            if (beta) {
-                double acc = 0;
-                for (int64_t c = 0; c < C; c++)
-                    acc += (double)row[c] * beta[c];
-                l->b[r] += (float)acc;
-            }
+    if (l->in != C)
+        return vs_error_set(VS_ERR_MODEL, "%s: in_features %lld, but norm %s has %lld channels", l->name,
+                            (long long)l->in, norm, (long long)C);
+    if (beta && !l->b)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: fusing norm %s with a bias needs a bias buffer", l->name, norm);
+    return VS_OK;
+}
+
+enum vs_status vs_quarot_fuse_norm_into(const char *norm, const float *gamma, const float *beta, int64_t C,
+                                        const struct vs_linear_weights *l)
+{
+    enum vs_status st = check_fusion(norm, beta, C, l);
+    if (st != VS_OK)
+        return st;
+    for (int64_t r = 0; r < l->out; r++) {
+        float *row = l->w + r * l->in;
+        if (beta) {
+            double acc = 0;
             for (int64_t c = 0; c < C; c++)
-                row[c] *= gamma[c];
+                acc += (double)row[c] * beta[c];
+            l->b[r] += (float)acc;
         }
+        for (int64_t c = 0; c < C; c++)
+            row[c] *= gamma[c];
     }
+    return VS_OK;
+}
+
+void vs_quarot_reset_norm(float *gamma, float *beta, int64_t C)
+{
     for (int64_t c = 0; c < C; c++) {
         gamma[c] = 1.0f;
         if (beta)
             beta[c] = 0.0f;
     }
-    return VS_OK;
+}
+
+enum vs_status vs_quarot_fuse_norm(const char *norm, float *gamma, float *beta, int64_t C,
+                                   const struct vs_linear_weights *linears, size_t n_linears)
+{
+    enum vs_status st = VS_OK;
+    for (size_t i = 0; i < n_linears && st == VS_OK; i++) /* every check before any change */
+        st = check_fusion(norm, beta, C, &linears[i]);
+    for (size_t i = 0; i < n_linears && st == VS_OK; i++)
+        st = vs_quarot_fuse_norm_into(norm, gamma, beta, C, &linears[i]);
+    if (st == VS_OK)
+        vs_quarot_reset_norm(gamma, beta, C);
+    return st;
 }
 
 /* x[0..n) ← H_n·x (Sylvester, natural order), n a power of two: butterflies of span 1, 2, 4, ... */

@@ -36,6 +36,11 @@ enum vs_status vs_quarot_check(const struct vs_quarot_config *c, bool tie_word_e
  * beta may be NULL (RMSNorm). `norm` names the norm in messages. */
 enum vs_status vs_quarot_fuse_norm(const char *norm, float *gamma, float *beta, int64_t C,
                                    const struct vs_linear_weights *linears, size_t n_linears);
+/* The same for one Linear, leaving γ and β as they are: a caller fusing a norm into its Linears
+ * one at a time resets them itself after the last (vs_quarot_reset_norm). */
+enum vs_status vs_quarot_fuse_norm_into(const char *norm, const float *gamma, const float *beta, int64_t C,
+                                        const struct vs_linear_weights *l);
+void vs_quarot_reset_norm(float *gamma, float *beta, int64_t C);
 
 /* W [rows, cols] ← W·R over its columns (cols a multiple of r->size): a Linear's input side, or
  * an embedding table. Power-of-two HADAMARD rotations (r->signs set) run as the fast transform,

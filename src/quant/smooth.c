@@ -140,10 +140,71 @@ static void scale_columns(const struct vs_linear_weights *l, const float *restri
     }
 }
 
+enum vs_status vs_smooth_fold_target(const struct vs_smooth_fold *f, const struct vs_linear_weights *t)
+{
+    enum vs_status st;
+    if (f->type == VS_SMOOTH_OV) {
+        if ((st = check_linear(t, "ov target", f->nq * f->d, true)) != VS_OK)
+            return st;
+        int64_t rep = f->nq / f->nkv;
+        for (int64_t r = 0; r < t->out; r++) {
+            float *row = t->w + r * t->in;
+            for (int64_t h = 0; h < f->nq; h++)
+                for (int64_t j = 0; j < f->d; j++)
+                    row[h * f->d + j] *= f->s[(h / rep) * f->d + j];
+        }
+        return VS_OK;
+    }
+    bool nl = f->type == VS_SMOOTH_NORM_LINEAR;
+    if ((st = check_linear(t, nl ? "norm-linear target" : "target", f->C, true)) != VS_OK)
+        return st;
+    if (f->shift && !t->b)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: asymmetric smoothing needs a bias buffer", t->name);
+    if (f->shift) /* with the unscaled W */
+        for (int64_t r = 0; r < t->out; r++) {
+            const float *row = t->w + r * t->in;
+            double acc = 0;
+            for (int64_t c = 0; c < f->C; c++)
+                acc += (double)row[c] * f->shift[c];
+            t->b[r] += (float)acc;
+        }
+    scale_columns(t, f->s);
+    return VS_OK;
+}
+
+enum vs_status vs_smooth_fold_source(const struct vs_smooth_fold *f, const struct vs_linear_weights *src)
+{
+    bool ov = f->type == VS_SMOOTH_OV;
+    enum vs_status st = check_linear(src, ov ? "ov source" : "source", ov ? f->nkv * f->d : f->C, false);
+    if (st != VS_OK)
+        return st;
+    for (int64_t r = 0; r < src->out; r++) {
+        float *restrict row = src->w + r * src->in, d = f->s[r];
+        for (int64_t c = 0; c < src->in; c++)
+            row[c] /= d; /* a true division, as torch's W / s */
+        if (src->b)
+            src->b[r] /= d;
+    }
+    return VS_OK;
+}
+
+enum vs_status vs_smooth_fold_norm(const struct vs_smooth_fold *f, float *gamma, float *beta)
+{
+    if (f->shift && !beta)
+        return vs_error_set(VS_ERR_INTERNAL, "norm-linear: asymmetric smoothing needs a norm bias buffer");
+    for (int64_t c = 0; c < f->C; c++) {
+        gamma[c] /= f->s[c];
+        if (beta)
+            beta[c] = f->shift ? (beta[c] - f->shift[c]) / f->s[c] : beta[c] / f->s[c];
+    }
+    return VS_OK;
+}
+
 enum vs_status vs_smooth_fold_norm_linear(float *gamma, float *beta, int64_t C, const float *s, const float *shift,
                                           const struct vs_linear_weights *targets, size_t n_targets)
 {
-    for (size_t t = 0; t < n_targets; t++) {
+    struct vs_smooth_fold f = {.type = VS_SMOOTH_NORM_LINEAR, .C = C, .s = s, .shift = shift};
+    for (size_t t = 0; t < n_targets; t++) { /* every check before any change */
         enum vs_status st = check_linear(&targets[t], "norm-linear target", C, true);
         if (st != VS_OK)
             return st;
@@ -153,46 +214,17 @@ enum vs_status vs_smooth_fold_norm_linear(float *gamma, float *beta, int64_t C, 
     if (shift && !beta)
         return vs_error_set(VS_ERR_INTERNAL, "%s: asymmetric smoothing needs a norm bias buffer",
                             n_targets ? targets[0].name : "norm-linear");
-    for (size_t t = 0; t < n_targets; t++) {
-        const struct vs_linear_weights *l = &targets[t];
-        if (shift)
-            for (int64_t r = 0; r < l->out; r++) {
-                const float *row = l->w + r * l->in;
-                double acc = 0;
-                for (int64_t c = 0; c < C; c++)
-                    acc += (double)row[c] * shift[c];
-                l->b[r] += (float)acc;
-            }
-        scale_columns(l, s);
-    }
-    for (int64_t c = 0; c < C; c++) {
-        gamma[c] /= s[c];
-        if (beta)
-            beta[c] = shift ? (beta[c] - shift[c]) / s[c] : beta[c] / s[c];
-    }
-    return VS_OK;
-}
-
-static void divide_rows(const struct vs_linear_weights *l, const float *s)
-{
-    for (int64_t r = 0; r < l->out; r++) {
-        float *restrict row = l->w + r * l->in, d = s[r];
-        for (int64_t c = 0; c < l->in; c++)
-            row[c] /= d; /* a true division, as torch's W / s */
-        if (l->b)
-            l->b[r] /= s[r];
-    }
+    for (size_t t = 0; t < n_targets; t++)
+        vs_smooth_fold_target(&f, &targets[t]);
+    return vs_smooth_fold_norm(&f, gamma, beta);
 }
 
 enum vs_status vs_smooth_fold_linear_linear(const struct vs_linear_weights *source,
                                             const struct vs_linear_weights *target, const float *s)
 {
+    struct vs_smooth_fold f = {.type = VS_SMOOTH_LINEAR_LINEAR, .C = source->out, .s = s};
     enum vs_status st = check_linear(target, "target", source->out, true);
-    if (st != VS_OK)
-        return st;
-    divide_rows(source, s);
-    scale_columns(target, s);
-    return VS_OK;
+    return st != VS_OK ? st : (vs_smooth_fold_source(&f, source), vs_smooth_fold_target(&f, target));
 }
 
 static enum vs_status check_heads(int64_t nq, int64_t nkv, int64_t d)
@@ -222,22 +254,13 @@ enum vs_status vs_smooth_ov_reduce(const float *s, int64_t nq, int64_t nkv, int6
 enum vs_status vs_smooth_fold_ov(const struct vs_linear_weights *v_proj, const struct vs_linear_weights *o_proj,
                                  const float *v_s, int64_t nq, int64_t nkv, int64_t d)
 {
+    struct vs_smooth_fold f = {.type = VS_SMOOTH_OV, .C = nq * d, .s = v_s, .nq = nq, .nkv = nkv, .d = d};
     enum vs_status st = check_heads(nq, nkv, d);
     if (st == VS_OK)
         st = check_linear(v_proj, "ov source", nkv * d, false);
     if (st == VS_OK)
         st = check_linear(o_proj, "ov target", nq * d, true);
-    if (st != VS_OK)
-        return st;
-    divide_rows(v_proj, v_s);
-    int64_t rep = nq / nkv;
-    for (int64_t r = 0; r < o_proj->out; r++) {
-        float *row = o_proj->w + r * o_proj->in;
-        for (int64_t h = 0; h < nq; h++)
-            for (int64_t j = 0; j < d; j++)
-                row[h * d + j] *= v_s[(h / rep) * d + j];
-    }
-    return VS_OK;
+    return st != VS_OK ? st : (vs_smooth_fold_source(&f, v_proj), vs_smooth_fold_target(&f, o_proj));
 }
 
 /* the scales rounded through the weight dtype, as msModelSlim's .to(weight.dtype) */
@@ -251,6 +274,48 @@ static void round_scales(float *s, int64_t n, enum vs_dtype dt)
     }
 }
 
+enum vs_status vs_smooth_plan(struct vs_smooth_fold *f, const struct vs_smooth_stats *st, const float *wstat,
+                              const struct vs_smooth_params *p, const char *name, float *s, float *shift)
+{
+    int64_t C = f->C;
+    if (st->calls == 0)
+        return vs_error_set(VS_ERR_DATASET, "%s: %s subgraph has no activation statistics", name,
+                            vs_smooth_type_name(f->type));
+    if (st->channels != C)
+        return vs_error_set(VS_ERR_MODEL, "%s: input has %lld channels, the statistics %lld", name, (long long)C,
+                            (long long)st->channels);
+    bool nl = f->type == VS_SMOOTH_NORM_LINEAR;
+    if (!p->symmetric && (!nl || !st->shifted))
+        return vs_error_set(VS_ERR_INTERNAL, "%s: the asymmetric mode needs a norm-linear subgraph with shifted statistics",
+                            name);
+    if (f->type == VS_SMOOTH_OV && f->nq * f->d != C)
+        return vs_error_set(VS_ERR_MODEL, "%s: %lld input channels, but %lld heads of %lld", name, (long long)C,
+                            (long long)f->nq, (long long)f->d);
+    if (!p->symmetric && !shift)
+        return vs_error_set(VS_ERR_INTERNAL, "%s: the asymmetric mode needs a shift buffer", name);
+    vs_iter_smooth_scales(st->absmax, wstat, C, p->alpha, p->scale_min, s);
+    round_scales(s, C, p->scale_dtype);
+    f->s = s;
+    f->shift = NULL;
+    if (f->type == VS_SMOOTH_OV) { /* s in the weight dtype, then its mean, rounded again */
+        float *v_s = vs_malloc((size_t)(f->nkv * f->d + 1) * sizeof *v_s);
+        if (!v_s)
+            return VS_ERR_NOMEM;
+        enum vs_status rc = vs_smooth_ov_reduce(s, f->nq, f->nkv, f->d, v_s);
+        if (rc == VS_OK) {
+            round_scales(v_s, f->nkv * f->d, p->scale_dtype);
+            memcpy(s, v_s, (size_t)(f->nkv * f->d) * sizeof *s);
+        }
+        free(v_s);
+        return rc;
+    }
+    if (!p->symmetric) {
+        vs_smooth_stats_shift(st, shift);
+        f->shift = shift;
+    }
+    return VS_OK;
+}
+
 enum vs_status vs_smooth_apply(const struct vs_smooth_subgraph_weights *g, const struct vs_smooth_stats *st,
                                const struct vs_smooth_params *p, float *scales)
 {
@@ -258,76 +323,42 @@ enum vs_status vs_smooth_apply(const struct vs_smooth_subgraph_weights *g, const
         return vs_error_set(VS_ERR_INTERNAL, "%s subgraph without targets", vs_smooth_type_name(g->type));
     const struct vs_linear_weights *t0 = &g->targets[0];
     int64_t C = t0->in;
-    if (st->calls == 0)
-        return vs_error_set(VS_ERR_DATASET, "%s: %s subgraph has no activation statistics", t0->name,
-                            vs_smooth_type_name(g->type));
-    if (st->channels != C)
-        return vs_error_set(VS_ERR_MODEL, "%s: input has %lld channels, the statistics %lld", t0->name, (long long)C,
-                            (long long)st->channels);
     bool nl = g->type == VS_SMOOTH_NORM_LINEAR;
-    if (!p->symmetric && (!nl || !st->shifted))
-        return vs_error_set(VS_ERR_INTERNAL, "%s: the asymmetric mode needs a norm-linear subgraph with shifted statistics",
-                            t0->name);
     if (!nl && !g->source)
         return vs_error_set(VS_ERR_INTERNAL, "%s: %s subgraph without a source", t0->name, vs_smooth_type_name(g->type));
-    float *w = vs_malloc((size_t)C * sizeof *w), *s = vs_malloc((size_t)C * sizeof *s), *shift = NULL;
-    if (!w || !s) {
-        free(w), free(s);
-        return VS_ERR_NOMEM;
-    }
-    for (int64_t c = 0; c < C; c++)
-        w[c] = -INFINITY;
+    if (g->type > VS_SMOOTH_UP_DOWN)
+        return vs_error_set(VS_ERR_INTERNAL, "unknown subgraph type %d", (int)g->type);
     size_t n_stat = nl ? g->n_targets : 1;
-    for (size_t k = 0; k < n_stat; k++) {
-        if (g->targets[k].in != C) {
-            free(w), free(s);
+    for (size_t k = 0; k < n_stat; k++)
+        if (g->targets[k].in != C)
             return vs_error_set(VS_ERR_MODEL, "%s: in_features %lld, %s has %lld", g->targets[k].name,
                                 (long long)g->targets[k].in, t0->name, (long long)C);
-        }
-        vs_smooth_weight_colmax(g->targets[k].w, g->targets[k].out, C, nl || p->abs_weight_stat, w);
+    float *w = vs_malloc((size_t)C * sizeof *w), *s = vs_malloc((size_t)C * sizeof *s),
+          *shift = vs_malloc((size_t)C * sizeof *shift);
+    enum vs_status rc = w && s && shift ? VS_OK : VS_ERR_NOMEM;
+    struct vs_smooth_fold f = {.type = g->type, .C = C, .nq = g->num_attention_heads, .nkv = g->num_key_value_heads,
+                               .d = g->head_dim};
+    if (rc == VS_OK) {
+        for (int64_t c = 0; c < C; c++)
+            w[c] = -INFINITY;
+        for (size_t k = 0; k < n_stat; k++)
+            vs_smooth_weight_colmax(g->targets[k].w, g->targets[k].out, C, nl || p->abs_weight_stat, w);
+        rc = vs_smooth_plan(&f, st, w, p, t0->name, s, shift);
     }
-    vs_iter_smooth_scales(st->absmax, w, C, p->alpha, p->scale_min, s);
-    enum vs_status rc;
-    switch (g->type) {
-    case VS_SMOOTH_NORM_LINEAR:
-        round_scales(s, C, p->scale_dtype);
-        if (!p->symmetric && !(shift = vs_malloc((size_t)C * sizeof *shift))) {
-            rc = VS_ERR_NOMEM;
+    if (rc == VS_OK) {
+        switch (g->type) {
+        case VS_SMOOTH_NORM_LINEAR:
+            rc = vs_smooth_fold_norm_linear(g->norm_weight, g->norm_bias, C, f.s, f.shift, g->targets, g->n_targets);
             break;
+        case VS_SMOOTH_OV:
+            rc = vs_smooth_fold_ov(g->source, t0, f.s, f.nq, f.nkv, f.d);
+            break;
+        default: /* linear-linear, up-down */
+            rc = vs_smooth_fold_linear_linear(g->source, t0, f.s);
         }
-        if (shift)
-            vs_smooth_stats_shift(st, shift);
-        rc = vs_smooth_fold_norm_linear(g->norm_weight, g->norm_bias, C, s, shift, g->targets, g->n_targets);
-        if (rc == VS_OK && scales)
-            memcpy(scales, s, (size_t)C * sizeof *s);
-        break;
-    case VS_SMOOTH_OV: {
-        int64_t nv = g->num_key_value_heads * g->head_dim;
-        if (g->num_attention_heads * g->head_dim != C) {
-            rc = vs_error_set(VS_ERR_MODEL, "%s: %lld input channels, but %lld heads of %lld", t0->name, (long long)C,
-                              (long long)g->num_attention_heads, (long long)g->head_dim);
-            break;
-        }
-        round_scales(s, C, p->scale_dtype); /* s in the weight dtype, then its mean, rounded again */
-        rc = vs_smooth_ov_reduce(s, g->num_attention_heads, g->num_key_value_heads, g->head_dim, w); /* w: v_s */
-        if (rc != VS_OK)
-            break;
-        round_scales(w, nv, p->scale_dtype);
-        rc = vs_smooth_fold_ov(g->source, t0, w, g->num_attention_heads, g->num_key_value_heads, g->head_dim);
-        if (rc == VS_OK && scales)
-            memcpy(scales, w, (size_t)nv * sizeof *w);
-        break;
     }
-    case VS_SMOOTH_LINEAR_LINEAR:
-    case VS_SMOOTH_UP_DOWN:
-        round_scales(s, C, p->scale_dtype);
-        rc = vs_smooth_fold_linear_linear(g->source, t0, s);
-        if (rc == VS_OK && scales)
-            memcpy(scales, s, (size_t)C * sizeof *s);
-        break;
-    default:
-        rc = vs_error_set(VS_ERR_INTERNAL, "unknown subgraph type %d", (int)g->type);
-    }
+    if (rc == VS_OK && scales)
+        memcpy(scales, f.s, (size_t)(g->type == VS_SMOOTH_OV ? f.nkv * f.d : C) * sizeof *scales);
     free(w), free(s), free(shift);
     return rc;
 }

@@ -122,4 +122,33 @@ struct vs_smooth_params {
 enum vs_status vs_smooth_apply(const struct vs_smooth_subgraph_weights *g, const struct vs_smooth_stats *st,
                                const struct vs_smooth_params *p, float *scales);
 
+/* ------------------------------------------------------------------ one Linear at a time */
+
+/* A subgraph's fold with its scales decided (vs_smooth_plan), applied to its Linears and its norm
+ * one at a time, so that a caller need hold only one Linear's float32 weights at once. The
+ * multi-Linear folds above are these over their arguments. */
+struct vs_smooth_fold {
+    enum vs_smooth_type type;
+    int64_t C;          /* the targets' in_features */
+    const float *s;     /* [C]; ov: [nkv·d], the reduced scales v_s */
+    const float *shift; /* the asymmetric norm-linear mode: [C]; else NULL */
+    int64_t nq, nkv, d; /* ov: num_attention_heads, num_key_value_heads, head_dim */
+};
+/* f's type, C and (ov) heads set by the caller: the scales from the statistics st and the weight
+ * statistic wstat [C] (vs_smooth_weight_colmax over every target with |W| for norm-linear, over
+ * the first target otherwise, signed unless p->abs_weight_stat), rounded through p->scale_dtype,
+ * into s [C] (ov: reduced over the query heads, rounded again, into s's first nkv·d), and the
+ * statistics' shift into shift [C] (the asymmetric mode); f->s and f->shift point at them.
+ * Errors name `name` (the first target). */
+enum vs_status vs_smooth_plan(struct vs_smooth_fold *f, const struct vs_smooth_stats *st, const float *wstat,
+                              const struct vs_smooth_params *p, const char *name, float *s, float *shift);
+/* A target: input columns scaled (after, asymmetric, its bias += W·shift with the unscaled W;
+ * its b must then be a buffer). */
+enum vs_status vs_smooth_fold_target(const struct vs_smooth_fold *f, const struct vs_linear_weights *t);
+/* The source Linear of linear-linear, up-down and ov (v_proj, or the value rows of a fused qkv):
+ * output rows and bias divided. */
+enum vs_status vs_smooth_fold_source(const struct vs_smooth_fold *f, const struct vs_linear_weights *src);
+/* The norm of norm-linear: gamma (and beta) [C]. */
+enum vs_status vs_smooth_fold_norm(const struct vs_smooth_fold *f, float *gamma, float *beta);
+
 #endif

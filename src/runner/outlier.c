@@ -66,18 +66,24 @@ float *vs_xunit_param(const struct vs_xunit *x, const char *name, size_t *n)
     return vs_unit_f32_values(x->f, (size_t)i);
 }
 
-bool vs_xunit_linear(const struct vs_xunit *x, const char *module, struct vs_linear_weights *out)
+enum vs_status vs_xunit_linear_open(const struct vs_xunit *x, const char *module, struct vs_linear_weights *out,
+                                    bool *found)
 {
     char name[512];
     snprintf(name, sizeof name, "%s.weight", module);
     int wi = param_index(x, name);
-    if (wi < 0 || x->f->unit->params[wi].ndim != 2)
-        return false;
+    *found = wi >= 0 && x->f->unit->params[wi].ndim == 2;
+    if (!*found)
+        return VS_OK;
+    enum vs_status st = vs_unit_f32_own(x->f, (size_t)wi);
+    if (st != VS_OK)
+        return st;
     snprintf(name, sizeof name, "%s.bias", module);
     const struct vs_param *w = &x->f->unit->params[wi];
     *out = (struct vs_linear_weights){.name = module, .w = vs_unit_f32_values(x->f, (size_t)wi),
                                       .b = vs_xunit_param(x, name, NULL), .out = w->shape[0], .in = w->shape[1]};
-    return out->w != NULL;
+    *found = out->w != NULL;
+    return VS_OK;
 }
 
 /* Rounds float32 values to dtype dt and back (bf16/f16: as a cast to the checkpoint dtype); a
@@ -108,13 +114,15 @@ enum vs_status vs_xunit_round_param(const struct vs_xunit *x, const char *name)
                         vs_param_numel(&x->f->unit->params[i]), name);
 }
 
-enum vs_status vs_xunit_round_linear(const struct vs_xunit *x, const char *module)
+enum vs_status vs_xunit_linear_close(const struct vs_xunit *x, const char *module, bool edited)
 {
     char name[512];
     snprintf(name, sizeof name, "%s.weight", module);
-    enum vs_status st = vs_xunit_round_param(x, name);
+    enum vs_status st = edited ? vs_xunit_round_param(x, name) : VS_OK;
     snprintf(name, sizeof name, "%s.bias", module);
-    return st == VS_OK ? vs_xunit_round_param(x, name) : st;
+    if (st == VS_OK && edited)
+        st = vs_xunit_round_param(x, name);
+    return st;
 }
 
 /* ------------------------------------------------------------------ the run */

@@ -30,14 +30,20 @@ struct vs_xunit {
     struct vs_unit_f32 *f;
 };
 
-/* Linear `module`'s weights in the copy (w, and b when the unit has `<module>.bias`); false if
- * the unit has no `<module>.weight`. Two-dimensional parameters only (an embedding counts). */
-bool vs_xunit_linear(const struct vs_xunit *x, const char *module, struct vs_linear_weights *out);
+/* Linear `module`'s weights in the copy as float32, for a transform to edit in place (a weight
+ * held as bf16 is converted first): w, and b when the unit has `<module>.bias`; *found false if
+ * the unit has no two-dimensional `<module>.weight` (an embedding counts). Each open ends with
+ * vs_xunit_linear_close, before the next Linear is opened where the transform allows. */
+enum vs_status vs_xunit_linear_open(const struct vs_xunit *x, const char *module, struct vs_linear_weights *out,
+                                    bool *found);
+/* Ends a transform of `module`: if edited, its weight and bias rounded to the checkpoint dtype;
+ * then in bf16 mode a Linear weight the checkpoint stores as bf16 is stored back as bf16
+ * (vs_unit_f32_store_bf16), so that the copy holds few Linears in float32 at a time. */
+enum vs_status vs_xunit_linear_close(const struct vs_xunit *x, const char *module, bool edited);
 /* The float32 values of parameter `name`, or NULL; *n its element count. */
 float *vs_xunit_param(const struct vs_xunit *x, const char *name, size_t *n);
-/* Rounds parameter `name` (if present) / a Linear's weight and bias to the checkpoint dtype. */
+/* Rounds parameter `name` (if present) to the checkpoint dtype. */
 enum vs_status vs_xunit_round_param(const struct vs_xunit *x, const char *name);
-enum vs_status vs_xunit_round_linear(const struct vs_xunit *x, const char *module);
 
 /* quarot: the phase commands naming modules of this unit (pre-run: those not yet done). */
 enum vs_status vs_proc_quarot_open(struct vs_outlier *o, const struct vs_processor_config *p);

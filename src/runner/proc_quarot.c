@@ -12,6 +12,8 @@
 #include "quant/torch_mt19937.h"
 #include "runner/outlier_internal.h"
 
+/* Norm fu fused into its Linears one at a time (in bf16 mode each stored back before the next),
+ * then γ ← 1, β ← 0. */
 static enum vs_status fuse(const struct vs_norm_fusion *fu, const struct vs_xunit *x, bool *found)
 {
     char name[512];
@@ -23,24 +25,24 @@ static enum vs_status fuse(const struct vs_norm_fusion *fu, const struct vs_xuni
         return VS_OK;
     snprintf(name, sizeof name, "%s.bias", fu->norm);
     float *beta = vs_xunit_param(x, name, NULL);
-    struct vs_linear_weights *l = vs_malloc((fu->n_linears + 1) * sizeof *l);
-    if (!l)
-        return VS_ERR_NOMEM;
     enum vs_status st = VS_OK;
-    for (size_t k = 0; k < fu->n_linears && st == VS_OK; k++)
-        if (!vs_xunit_linear(x, fu->linears[k], &l[k]))
-            st = vs_error_set(VS_ERR_MODEL, "%s: QuaRot fuses norm %s into this Linear, which unit '%s' does not hold",
-                              fu->linears[k], fu->norm, x->u->name);
-    if (st == VS_OK)
-        st = vs_quarot_fuse_norm(fu->norm, gamma, beta, (int64_t)C, l, fu->n_linears);
-    free(l);
+    for (size_t k = 0; k < fu->n_linears && st == VS_OK; k++) {
+        struct vs_linear_weights l;
+        bool has;
+        if ((st = vs_xunit_linear_open(x, fu->linears[k], &l, &has)) != VS_OK)
+            break;
+        if (!has)
+            return vs_error_set(VS_ERR_MODEL, "%s: QuaRot fuses norm %s into this Linear, which unit '%s' does not hold",
+                                fu->linears[k], fu->norm, x->u->name);
+        st = vs_quarot_fuse_norm_into(fu->norm, gamma, beta, (int64_t)C, &l);
+        if (st == VS_OK)
+            st = vs_xunit_linear_close(x, fu->linears[k], true);
+    }
     if (st != VS_OK)
         return st;
-    for (size_t k = 0; k < fu->n_linears && st == VS_OK; k++)
-        st = vs_xunit_round_linear(x, fu->linears[k]);
+    vs_quarot_reset_norm(gamma, beta, (int64_t)C);
     snprintf(name, sizeof name, "%s.weight", fu->norm);
-    if (st == VS_OK)
-        st = vs_xunit_round_param(x, name);
+    st = vs_xunit_round_param(x, name);
     snprintf(name, sizeof name, "%s.bias", fu->norm);
     return st == VS_OK ? vs_xunit_round_param(x, name) : st;
 }
@@ -49,15 +51,13 @@ static enum vs_status rotate(const struct vs_outlier *o, const struct vs_rotatio
                              const struct vs_xunit *x, bool *found)
 {
     struct vs_linear_weights l;
-    *found = vs_xunit_linear(x, c->module, &l);
-    if (!*found)
-        return VS_OK;
+    enum vs_status st = vs_xunit_linear_open(x, c->module, &l, found);
+    if (st != VS_OK || !*found)
+        return st;
     const struct vs_rotation *r = c->rotation == VS_ROT_R ? &o->R : &o->Ruv;
-    enum vs_status st = c->side == VS_ROT_RIGHT ? vs_quarot_rotate_right(r, l.w, l.out, l.in, c->module)
-                                                : vs_quarot_rotate_left(r, l.w, l.out, l.in, l.b, c->module);
-    if (st == VS_OK)
-        st = vs_xunit_round_linear(x, c->module);
-    return st;
+    st = c->side == VS_ROT_RIGHT ? vs_quarot_rotate_right(r, l.w, l.out, l.in, c->module)
+                                 : vs_quarot_rotate_left(r, l.w, l.out, l.in, l.b, c->module);
+    return st == VS_OK ? vs_xunit_linear_close(x, c->module, true) : st;
 }
 
 /* A whole phase on one unit: every fusion and command must name modules of the unit. */

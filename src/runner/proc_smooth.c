@@ -2,6 +2,7 @@
  * unit's float32 copy: the unit's selected subgraphs, one observer pass over every sample
  * (per-channel statistics of each subgraph's targets[0] input, over all tokens), then the
  * scales folded in msModelSlim's priority order (up-down, ov, linear-linear, norm-linear). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,7 @@ static enum vs_status add_zero_bias(struct vs_outlier *o, struct vs_unit *u, con
     t->shape[0] = w->shape[0];
     t->nbytes = (size_t)w->shape[0] * vs_dtype_size(w->dtype);
     t->file = w->src->file;
+    t->heap = true;
     if (!(t->data = vs_calloc(t->nbytes, 1)))
         return VS_ERR_NOMEM;
     enum vs_status st = vs_unit_add_param(u, name, t);
@@ -151,67 +153,103 @@ static void observe(void *ctx, const char *module, const float *x, int64_t rows,
             vs_smooth_stats_observe(&ob->stats[k], x, rows);
 }
 
-static enum vs_status fold(const struct vs_outlier *o, const struct smooth_cfg *c, const struct vs_subgraph *g,
-                           const struct vs_smooth_stats *stats, const struct vs_xunit *x)
+static enum vs_status missing(const struct vs_subgraph *g, const char *what, const char *module, const char *unit)
 {
-    struct vs_linear_weights *t = vs_malloc((g->n_targets + 1) * sizeof *t), src;
-    if (!t)
-        return VS_ERR_NOMEM;
-    enum vs_status st = VS_OK;
-    char name[512];
-    for (size_t k = 0; k < g->n_targets && st == VS_OK; k++)
-        if (!vs_xunit_linear(x, g->targets[k], &t[k]))
-            st = vs_error_set(VS_ERR_MODEL, "%s: a %s subgraph's target, which unit '%s' does not hold", g->targets[k],
-                              vs_subgraph_kind_name(g->kind), x->u->name);
-    struct vs_smooth_subgraph_weights w = {.type = (enum vs_smooth_type)g->kind, .targets = t, .n_targets = g->n_targets,
-                                           .num_attention_heads = g->num_attention_heads,
-                                           .num_key_value_heads = g->num_key_value_heads, .head_dim = g->head_dim};
+    return vs_error_set(VS_ERR_MODEL, "%s: a %s subgraph's %s, which unit '%s' does not hold", module,
+                        vs_subgraph_kind_name(g->kind), what, unit);
+}
+
+/* The weight statistic of subgraph g (vs_smooth_plan) into wstat [C], one target open at a time. */
+static enum vs_status weight_stat(const struct vs_subgraph *g, const struct vs_smooth_params *sp, const struct vs_xunit *x,
+                                  int64_t C, float *wstat)
+{
     bool nl = g->kind == VS_SUBGRAPH_KIND_NORM_LINEAR;
-    if (st == VS_OK && nl) {
-        snprintf(name, sizeof name, "%s.weight", g->source);
-        if (!(w.norm_weight = vs_xunit_param(x, name, NULL)))
-            st = vs_error_set(VS_ERR_MODEL, "%s: a norm-linear subgraph's norm, which unit '%s' does not hold", name,
-                              x->u->name);
-        snprintf(name, sizeof name, "%s.bias", g->source);
-        w.norm_bias = vs_xunit_param(x, name, NULL);
-    } else if (st == VS_OK) {
-        if (vs_xunit_linear(x, g->source, &src)) {
-            if (g->source_row_begin) { /* the value rows of a fused qkv */
-                int64_t rows = g->num_key_value_heads * g->head_dim;
-                if (g->source_row_begin + rows > src.out)
-                    st = vs_error_set(VS_ERR_MODEL, "%s: %lld rows, the value rows end at %lld", g->source,
-                                      (long long)src.out, (long long)(g->source_row_begin + rows));
-                src.w += g->source_row_begin * src.in;
-                src.b = src.b ? src.b + g->source_row_begin : NULL;
-                src.out = rows; /* (not used when st is set: the fold is skipped) */
-            }
-            w.source = &src;
-        } else
-            st = vs_error_set(VS_ERR_MODEL, "%s: a %s subgraph's source, which unit '%s' does not hold", g->source,
-                              vs_subgraph_kind_name(g->kind), x->u->name);
+    for (int64_t c = 0; c < C; c++)
+        wstat[c] = -INFINITY;
+    enum vs_status st = VS_OK;
+    for (size_t k = 0; k < (nl ? g->n_targets : 1) && st == VS_OK; k++) {
+        struct vs_linear_weights t;
+        bool found;
+        if ((st = vs_xunit_linear_open(x, g->targets[k], &t, &found)) != VS_OK)
+            break;
+        if (!found)
+            return missing(g, "target", g->targets[k], x->u->name);
+        if (t.in != C)
+            return vs_error_set(VS_ERR_MODEL, "%s: in_features %lld, %s has %lld", t.name, (long long)t.in,
+                                g->targets[0], (long long)C);
+        vs_smooth_weight_colmax(t.w, t.out, C, nl || sp->abs_weight_stat, wstat);
+        st = vs_xunit_linear_close(x, g->targets[k], false);
     }
+    return st;
+}
+
+/* Subgraph g smoothed with its statistics: the scales, then each target, then the norm or the
+ * source Linear, one Linear open at a time (in bf16 mode each stored back as bf16 before the
+ * next: msModelSlim's fold, Linear by Linear). */
+static enum vs_status fold(const struct smooth_cfg *c, const struct vs_subgraph *g, const struct vs_smooth_stats *stats,
+                           const struct vs_xunit *x)
+{
+    bool nl = g->kind == VS_SUBGRAPH_KIND_NORM_LINEAR;
     /* msModelSlim casts the scales to the weight dtype before folding */
+    char name[512];
     snprintf(name, sizeof name, "%s.weight", g->targets[0]);
     int wi = vs_unit_find_param(x->u, name);
+    if (wi < 0 || x->u->params[wi].ndim != 2)
+        return missing(g, "target", g->targets[0], x->u->name);
+    int64_t C = x->u->params[wi].shape[1];
     struct vs_smooth_params sp = {.alpha = c->alpha, .scale_min = c->scale_min, .symmetric = c->symmetric || !nl,
-                                  .scale_dtype = wi >= 0 ? x->u->params[wi].dtype : VS_DTYPE_F32};
+                                  .scale_dtype = x->u->params[wi].dtype};
+    struct vs_smooth_fold f = {.type = (enum vs_smooth_type)g->kind, .C = C, .nq = g->num_attention_heads,
+                               .nkv = g->num_key_value_heads, .d = g->head_dim};
+    float *wstat = vs_malloc((size_t)C * sizeof *wstat), *s = vs_malloc((size_t)C * sizeof *s),
+          *shift = vs_malloc((size_t)C * sizeof *shift);
+    enum vs_status st = wstat && s && shift ? VS_OK : VS_ERR_NOMEM;
     if (st == VS_OK)
-        st = vs_smooth_apply(&w, stats, &sp, NULL);
-    free(t);
-    (void)o;
-    if (st != VS_OK)
-        return st;
-    for (size_t k = 0; k < g->n_targets && st == VS_OK; k++)
-        st = vs_xunit_round_linear(x, g->targets[k]);
+        st = weight_stat(g, &sp, x, C, wstat);
+    if (st == VS_OK)
+        st = vs_smooth_plan(&f, stats, wstat, &sp, g->targets[0], s, shift);
+    for (size_t k = 0; k < g->n_targets && st == VS_OK; k++) {
+        struct vs_linear_weights t;
+        bool found;
+        if ((st = vs_xunit_linear_open(x, g->targets[k], &t, &found)) != VS_OK)
+            break;
+        st = found ? vs_smooth_fold_target(&f, &t) : missing(g, "target", g->targets[k], x->u->name);
+        if (st == VS_OK)
+            st = vs_xunit_linear_close(x, g->targets[k], true);
+    }
     if (st == VS_OK && nl) {
         snprintf(name, sizeof name, "%s.weight", g->source);
-        st = vs_xunit_round_param(x, name);
+        float *gamma = vs_xunit_param(x, name, NULL);
+        snprintf(name, sizeof name, "%s.bias", g->source);
+        float *beta = vs_xunit_param(x, name, NULL);
+        snprintf(name, sizeof name, "%s.weight", g->source);
+        st = gamma ? vs_smooth_fold_norm(&f, gamma, beta) : missing(g, "norm", name, x->u->name);
+        if (st == VS_OK)
+            st = vs_xunit_round_param(x, name);
         snprintf(name, sizeof name, "%s.bias", g->source);
         if (st == VS_OK)
             st = vs_xunit_round_param(x, name);
     } else if (st == VS_OK) {
-        st = vs_xunit_round_linear(x, g->source);
+        struct vs_linear_weights src;
+        bool found;
+        st = vs_xunit_linear_open(x, g->source, &src, &found);
+        if (st == VS_OK && !found)
+            st = missing(g, "source", g->source, x->u->name);
+        if (st == VS_OK && g->source_row_begin) { /* the value rows of a fused qkv */
+            int64_t rows = g->num_key_value_heads * g->head_dim;
+            if (g->source_row_begin + rows > src.out)
+                st = vs_error_set(VS_ERR_MODEL, "%s: %lld rows, the value rows end at %lld", g->source,
+                                  (long long)src.out, (long long)(g->source_row_begin + rows));
+            src.w += g->source_row_begin * src.in;
+            src.b = src.b ? src.b + g->source_row_begin : NULL;
+            src.out = rows;
+        }
+        if (st == VS_OK)
+            st = vs_smooth_fold_source(&f, &src);
+        if (st == VS_OK)
+            st = vs_xunit_linear_close(x, g->source, true);
     }
+    free(wstat), free(s), free(shift);
     return st;
 }
 
@@ -229,12 +267,14 @@ enum vs_status vs_proc_smooth_unit(struct vs_outlier *o, const struct vs_process
     if (!stats)
         st = VS_ERR_NOMEM;
     for (size_t k = 0; k < sg.n && st == VS_OK; k++) {
-        struct vs_linear_weights t0;
-        if (!vs_xunit_linear(x, sg.items[k].targets[0], &t0))
-            st = vs_error_set(VS_ERR_MODEL, "%s: a %s subgraph's target, which unit '%s' does not hold",
-                              sg.items[k].targets[0], vs_subgraph_kind_name(sg.items[k].kind), x->u->name);
-        else
-            st = vs_smooth_stats_init(&stats[k], t0.in, !c.symmetric && sg.items[k].kind == VS_SUBGRAPH_KIND_NORM_LINEAR);
+        const struct vs_subgraph *g = &sg.items[k];
+        char name[512];
+        snprintf(name, sizeof name, "%s.weight", g->targets[0]);
+        int wi = vs_unit_find_param(x->u, name);
+        st = wi >= 0 && x->u->params[wi].ndim == 2
+                 ? vs_smooth_stats_init(&stats[k], x->u->params[wi].shape[1],
+                                        !c.symmetric && g->kind == VS_SUBGRAPH_KIND_NORM_LINEAR)
+                 : missing(g, "target", g->targets[0], x->u->name);
     }
     struct observer ob = {.sg = &sg, .stats = stats};
     struct vs_linear_hooks h = {.observe_input = observe, .ctx = &ob};
@@ -252,7 +292,7 @@ enum vs_status vs_proc_smooth_unit(struct vs_outlier *o, const struct vs_process
                         vs_proc_type_name(p->type), vs_subgraph_kind_name(g->kind), g->source, g->targets[0]);
                 continue;
             }
-            st = fold(o, &c, g, &stats[k], x);
+            st = fold(&c, g, &stats[k], x);
         }
     for (size_t k = 0; stats && k < sg.n; k++)
         vs_smooth_stats_free(&stats[k]);
