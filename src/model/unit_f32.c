@@ -6,6 +6,8 @@
 
 #include "model/linear_apply.h"
 #include "tensor/compute.h"
+#include "tensor/dtype.h"
+#include "tensor/kernels.h"
 
 void vs_unit_f32_free(struct vs_unit_f32 *f)
 {
@@ -30,6 +32,7 @@ static enum vs_status own_f32(const struct vs_param *p, struct vs_st_tensor *t)
     memcpy(t->shape, p->shape, sizeof t->shape);
     t->nbytes = is_float ? vs_param_numel(p) * sizeof(float) : vs_param_nbytes(p);
     t->file = p->src->file;
+    t->heap = true;
     void *data = vs_malloc(t->nbytes ? t->nbytes : 1);
     if (!data)
         return VS_ERR_NOMEM;
@@ -110,24 +113,64 @@ bool vs_unit_f32_is_view(const struct vs_unit_f32 *f, size_t i)
     return i < f->unit->n_params && f->unit->params[i].src != &f->tensors[i];
 }
 
+bool vs_unit_f32_holds_bf16(const struct vs_unit_f32 *f, size_t i)
+{
+    return i < f->unit->n_params && f->unit->params[i].dtype == VS_DTYPE_BF16;
+}
+
 enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i)
 {
-    if (!vs_unit_f32_is_view(f, i))
+    if (!vs_unit_f32_holds_bf16(f, i))
         return VS_OK;
+    bool view = vs_unit_f32_is_view(f, i);
     struct vs_param *p = &f->unit->params[i];
-    struct vs_st_tensor *t = &f->tensors[i];
-    enum vs_status st = own_f32(p, t);
+    struct vs_st_tensor *t = &f->tensors[i], c = {0};
+    enum vs_status st = own_f32(p, &c); /* from the checkpoint or the stored bits */
     if (st != VS_OK) {
-        free((void *)t->data);
-        memset(t, 0, sizeof *t);
+        free((void *)c.data);
         return st;
     }
+    if (view) {
+        f->view_bytes -= vs_param_nbytes(p);
+    } else {
+        f->bytes -= t->nbytes;
+        free((void *)t->data);
+    }
+    *t = c;
     t->name = p->name;
-    f->view_bytes -= vs_param_nbytes(p);
     f->bytes += t->nbytes;
     p->dtype = t->dtype;
     p->src = t;
     p->slice = -1, p->col0 = p->ncols = 0;
+    return VS_OK;
+}
+
+enum vs_status vs_unit_f32_store_bf16(struct vs_unit_f32 *f, size_t i)
+{
+    struct vs_st_tensor *t = &f->tensors[i];
+    if (i >= f->unit->n_params || vs_unit_f32_is_view(f, i) || t->dtype != VS_DTYPE_F32)
+        return VS_OK;
+    size_t n = t->nbytes / sizeof(float), inexact = 0;
+    const float *v = t->data;
+    uint16_t *b = vs_malloc(n ? n * sizeof *b : 1);
+    if (!b)
+        return VS_ERR_NOMEM;
+    #pragma omp parallel for reduction(+ : inexact) schedule(static) if (n >= VS_PARALLEL_MIN)
+    for (size_t k = 0; k < n; k++) {
+        b[k] = vs_f32_to_bf16(v[k]);
+        inexact += (b[k] & 0x7f80u) == 0x7f80u || vs_bf16_to_f32(b[k]) != v[k];
+    }
+    if (inexact) { /* a value a bf16 does not hold: the weight stays in float32 */
+        free(b);
+        return VS_OK;
+    }
+    free((void *)t->data);
+    t->data = b;
+    t->dtype = VS_DTYPE_BF16;
+    t->nbytes = n * sizeof *b;
+    f->bytes -= n * sizeof *b; /* 4 bytes a value, now 2 */
+    f->unit->params[i].dtype = VS_DTYPE_BF16;
+    f->unit->params[i].known_finite = true;
     return VS_OK;
 }
 

@@ -34,7 +34,16 @@ void vs_unit_f32_free(struct vs_unit_f32 *f);
 float *vs_unit_f32_values(struct vs_unit_f32 *f, size_t i);
 /* Whether parameter i is a view of the checkpoint (vs_unit_f32_make_for_compute). */
 bool vs_unit_f32_is_view(const struct vs_unit_f32 *f, size_t i);
-/* Converts view i into an owned float32 copy (writable from then on); VS_OK if it is one. */
+/* Whether parameter i is held as bf16 bits, which a bf16 Linear multiplies in place: a view, or
+ * a weight stored back (vs_unit_f32_store_bf16). */
+bool vs_unit_f32_holds_bf16(const struct vs_unit_f32 *f, size_t i);
+/* Converts parameter i held as bf16 into an owned float32 copy (writable from then on); VS_OK if
+ * it is float32 already. */
 enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i);
+/* Stores owned float32 parameter i back as bf16 bits (bf16 mode, after a transform that rounded
+ * a weight to the checkpoint's bf16): it then holds 2 bytes a value, and reads as a bf16
+ * parameter known finite. VS_OK with nothing done where a value is not finite or not exactly a
+ * bf16 (the weight stays float32), or the parameter is not float32. */
+enum vs_status vs_unit_f32_store_bf16(struct vs_unit_f32 *f, size_t i);
 
 #endif

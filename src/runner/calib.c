@@ -235,7 +235,7 @@ enum vs_status vs_calib_linear_quantize(struct vs_calib_unit *cu, struct vs_cali
     if (c->dequantized)
         return vs_error_set(VS_ERR_INTERNAL, "%s: quantized after its weight was replaced", l->name);
     enum vs_status st = VS_OK;
-    if (!w && vs_unit_f32_is_view(cu->f, (size_t)l->weight)) { /* converted for this once */
+    if (!w && vs_unit_f32_holds_bf16(cu->f, (size_t)l->weight)) { /* converted for this once */
         float *b = weight_buffer(cu, (size_t)(rows * cols));
         if (!b || (st = vs_param_read_f32(wp, b)) != VS_OK)
             return b ? st : VS_ERR_NOMEM;
@@ -288,6 +288,11 @@ static bool int8_computed(const struct vs_calib_linear *c)
            vs_compute_get() == VS_COMPUTE_BF16;
 }
 
+bool vs_calib_linear_keeps_weight(const struct vs_calib_unit *cu, const struct vs_calib_linear *c)
+{
+    return int8_computed(c) && vs_unit_f32_holds_bf16(cu->f, (size_t)cu->u->linears[c->linear].weight);
+}
+
 /* The float weight of linear c into dst: the copy kept before it was replaced, else converted
  * again from the checkpoint (cu->src). */
 static enum vs_status float_weight(const struct vs_calib_unit *cu, const struct vs_calib_linear *c, float *dst)
@@ -317,12 +322,11 @@ enum vs_status vs_calib_linear_dequantize(struct vs_calib_unit *cu, struct vs_ca
         return VS_OK;
     if (!c->q)
         return vs_error_set(VS_ERR_INTERNAL, "%s: dequantized before it was quantized", l->name);
-    bool view = vs_unit_f32_is_view(cu->f, (size_t)l->weight);
-    if (view && int8_computed(c)) { /* the int8 pass reads q itself; the view stays the float weight */
+    if (vs_calib_linear_keeps_weight(cu, c)) { /* the int8 pass reads q itself */
         c->dequantized = true;
         return VS_OK;
     }
-    enum vs_status st = view ? vs_unit_f32_own(cu->f, (size_t)l->weight) : VS_OK;
+    enum vs_status st = vs_unit_f32_own(cu->f, (size_t)l->weight);
     float *w = vs_unit_f32_values(cu->f, (size_t)l->weight);
     if (st != VS_OK || !w)
         return st != VS_OK ? st : vs_error_set(VS_ERR_INTERNAL, "%s: not a float weight", wp->name);
@@ -377,9 +381,8 @@ static void measure_failed(struct vs_calib_unit *cu, enum vs_status st)
 }
 
 /* The float Linear c on the measured rows xs [picked, in] into cu->ybuf, as the run's compute
- * mode computes it: in bf16 mode from the checkpoint's bf16 weight in place where the copy still
- * views it or cu->src holds one, else from the float weight (kept, or converted again from the
- * checkpoint). */
+ * mode computes it: in bf16 mode from bf16 bits in place where the copy holds the weight so or
+ * cu->src holds one, else from the float weight (kept, or converted again from the checkpoint). */
 static enum vs_status float_output(struct vs_calib_unit *cu, const struct vs_calib_linear *c, const float *xs,
                                    int64_t picked)
 {
@@ -388,8 +391,8 @@ static enum vs_status float_output(struct vs_calib_unit *cu, const struct vs_cal
     const float *bias = l->bias >= 0 ? vs_unit_f32_values(cu->f, (size_t)l->bias) : NULL;
     bool bf16 = vs_compute_get() == VS_COMPUTE_BF16;
     struct vs_linear_bf16 v;
-    /* a weight still viewed in the copy is the checkpoint's, already checked finite there */
-    const struct vs_unit *src = vs_unit_f32_is_view(cu->f, (size_t)l->weight) ? cu->f->unit : cu->src;
+    /* a weight the copy holds as bf16 is the float one, checked finite once */
+    const struct vs_unit *src = vs_unit_f32_holds_bf16(cu->f, (size_t)l->weight) ? cu->f->unit : cu->src;
     if (bf16 && !c->w_float && src && vs_linear_bf16_view(src, l->name, &v))
         return vs_linear_bf16_weights(xs, v.w, v.ldw, v.w_in_out, bias, cu->ybuf, picked, out, cols);
     const float *wf = c->w_float;
@@ -538,7 +541,7 @@ static void int8_observe(void *ctx, const char *module, const float *x, int64_t 
         measure_input(cu, c, x, rows, cols);
 }
 
-/* The int8 weight of c: kept (a view's, whose float weight was never replaced), else taken back
+/* The int8 weight of c: kept (vs_calib_linear_keeps_weight), else taken back
  * from the dequantized one into a buffer the caller frees. */
 static int8_t *int8_weight(struct vs_calib_unit *cu, const struct vs_calib_linear *c, int64_t out, int64_t in)
 {
@@ -621,7 +624,7 @@ enum vs_status vs_calib_unit_restore_float(struct vs_calib_unit *cu)
     for (size_t i = 0; i < cu->n && st == VS_OK; i++) {
         const struct vs_calib_linear *c = &cu->cl[i];
         float *w = vs_unit_f32_values(cu->f, (size_t)cu->u->linears[c->linear].weight);
-        if (c->dequantized && w) /* (a view was never replaced) */
+        if (c->dequantized && w) /* (a weight held as bf16 was never replaced) */
             st = float_weight(cu, c, w);
     }
     return st;

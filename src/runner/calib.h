@@ -95,6 +95,10 @@ enum vs_status vs_calib_unit_finish_stats(struct vs_calib_unit *cu);
 /* Quantizes claimed Linear c's weight (from the float32 copy) and, for W8A8, deq_scale and
  * quant_bias; NaN or zero scales are errors naming the tensor. */
 enum vs_status vs_calib_linear_quantize(struct vs_calib_unit *cu, struct vs_calib_linear *c);
+/* Whether c's weight stays as the copy holds it through the quantized pass: bf16 mode computes a
+ * W8A8 Linear in int8 from its int8 weight, and a weight held as bf16 (a view, or stored back
+ * after a transform: model/unit_f32.h) is its float weight for the report. */
+bool vs_calib_linear_keeps_weight(const struct vs_calib_unit *cu, const struct vs_calib_linear *c);
 /* Overwrites c's weight in the float32 copy with its dequantized values and frees the int8
  * weight (written out by then; the scales stay for the int8 pass). With cu->measure or cu->float_after set and no
  * cu->src, the float weight is kept first (it is needed again). Set those before. */

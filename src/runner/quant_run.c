@@ -207,6 +207,18 @@ static enum vs_status write_float_param(struct run *r, const struct vs_param *p)
     return st;
 }
 
+/* Parameter i of unit u that no entry claims: as the transformed copy holds it (float32 values,
+ * or a weight stored back as the checkpoint's bf16), else as the checkpoint does. */
+static enum vs_status write_plain_param(struct run *r, const struct vs_unit *u, size_t i)
+{
+    struct vs_unit_f32 *xf = (struct vs_unit_f32 *)r->xf;
+    if (xf && vs_unit_f32_values(xf, i))
+        return write_transformed_param(r, u, i);
+    if (xf && vs_unit_f32_holds_bf16(xf, i) && !vs_unit_f32_is_view(xf, i))
+        return write_float_param(r, &xf->unit->params[i]);
+    return write_float_param(r, &u->params[i]);
+}
+
 static enum vs_status write_quantized(struct run *r, const struct vs_unit *u, const struct vs_linear *l,
                                       enum vs_scheme scheme)
 {
@@ -342,8 +354,7 @@ static enum vs_status process_unit(struct run *r, struct vs_unit *u, const int *
         }
         int li = owner[i];
         if (li < 0)
-            st = r->xf && vs_unit_f32_values((struct vs_unit_f32 *)r->xf, i) ? write_transformed_param(r, u, i)
-                                                                               : write_float_param(r, &u->params[i]);
+            st = write_plain_param(r, u, i);
         else if (u->linears[li].weight == (int)i && done_by[li])
             st = write_calibrated(r, cu, done_by[li], dequantize);
         else if (u->linears[li].weight == (int)i)
@@ -452,8 +463,8 @@ static enum vs_status write_out_weights(struct run *r, const struct vs_unit *u, 
     bool *which = vs_calloc(u->n_params + 1, sizeof *which), exact;
     if (!which)
         return VS_ERR_NOMEM;
-    for (size_t k = 0; k < cu->n; k++)
-        which[u->linears[cu->cl[k].linear].weight] = true;
+    for (size_t k = 0; k < cu->n; k++) /* (a weight the quantized pass keeps is not replaced) */
+        which[u->linears[cu->cl[k].linear].weight] = !vs_calib_linear_keeps_weight(cu, &cu->cl[k]);
     enum vs_status st = vs_unit_file_write(u, f, which, false, r->work_dir, ".vlmslim-unit", &exact, out);
     free(which);
     if (st == VS_OK && exact)
@@ -478,10 +489,10 @@ static enum vs_status calibrate_unit(struct run *r, size_t i, long last, struct 
     enum vs_status st = scheme && sym && routed && hist ? VS_OK : VS_ERR_NOMEM;
     if (st == VS_OK && r->outlier) /* biases that asymmetric smoothing creates */
         st = vs_outlier_prepare_unit(r->outlier, i, u);
-    /* outlier processors transform every weight in float32; otherwise bf16 mode multiplies a bf16
-     * checkpoint's weights in place */
+    /* bf16 mode multiplies a bf16 checkpoint's weights in place; an outlier transform converts
+     * each Linear to float32 while it edits it and stores it back as bf16 (runner/outlier.c) */
     if (st == VS_OK)
-        st = r->outlier ? vs_unit_f32_make(u, &f) : vs_unit_f32_make_for_compute(u, &f);
+        st = vs_unit_f32_make_for_compute(u, &f);
     r->sum->seconds_convert += now_seconds() - t;
     for (size_t k = 0; st == VS_OK && k < u->n_linears; k++) {
         scheme[k] = claim[k] < 0 ? -1 : (int)r->lq[claim[k]].scheme;

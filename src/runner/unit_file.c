@@ -37,8 +37,9 @@ static void convert_in_place(enum vs_dtype dtype, float *v, size_t n, void *tmp)
     }
 }
 
-/* The selected parameters in u's dtypes: float values converted (in place when consuming, else
- * through buf), other parameters as f holds their bytes. */
+/* The selected parameters in u's dtypes: float32 values converted (in place when consuming, else
+ * through buf), views read from the checkpoint, other parameters as f holds their bytes (a
+ * weight stored back as bf16 is of the checkpoint's bf16). */
 static enum vs_status write_params(const struct vs_unit *u, struct vs_unit_f32 *f, const bool *which, bool consume,
                                    struct vs_st_writer *w, bool *exact)
 {
@@ -55,18 +56,21 @@ static enum vs_status write_params(const struct vs_unit *u, struct vs_unit_f32 *
             continue;
         const struct vs_param *p = &u->params[i];
         float *v = vs_unit_f32_values(f, i);
-        const void *data = f->tensors[i].data; /* not a float parameter: the copy holds its bytes */
+        const void *data = f->tensors[i].data; /* not float32: the copy holds the bytes of u's dtype */
         if (v && consume) {
             convert_in_place(p->dtype, v, vs_param_numel(p), tmp);
             data = v;
-        } else if (v) {
+        } else if (v || vs_unit_f32_is_view(f, i)) { /* through buf: converted, or the checkpoint's bytes */
             void *b = vs_realloc(buf, vs_param_nbytes(p) ? vs_param_nbytes(p) : 1);
             if (!b) {
                 st = VS_ERR_NOMEM;
                 break;
             }
             buf = b;
-            vs_convert_from_f32(p->dtype, v, buf, vs_param_numel(p));
+            if (v)
+                vs_convert_from_f32(p->dtype, v, buf, vs_param_numel(p));
+            else if ((st = vs_param_read_raw(&f->unit->params[i], buf)) != VS_OK)
+                break;
             data = buf;
         }
         st = vs_st_writer_add(w, p->name, p->dtype, p->ndim, p->shape, data, vs_param_nbytes(p));

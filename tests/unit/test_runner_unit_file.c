@@ -1,11 +1,13 @@
 /* A unit's transformed float32 values written out in the checkpoint's dtypes and viewed again
  * (src/runner/unit_file.c): the values and names read back, the selection of parameters and of
  * Linears, the in-place (consuming) conversion, the refusal when a value does not fit its dtype
- * (nothing written, the copy untouched), and no file left behind. */
+ * (nothing written, the copy untouched), and no file left behind; bf16 mode's views and weights
+ * stored back as bf16 (model/unit_f32.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "model/unit.h"
 #include "model/unit_f32.h"
 #include "runner/unit_file.h"
+#include "tensor/compute.h"
 #include "tensor/dtype.h"
 #include "test_util.h"
 
@@ -133,12 +136,66 @@ static void test_inexact_value_declined(void **state)
     vs_unit_file_close(&uf);
 }
 
+/* bf16 mode: the copy views the bf16 weight; a transform owns it as float32, edits it and stores
+ * it back as bf16 (model/unit_f32.h); the file then holds the stored bits, and a weight still
+ * viewed is written from the checkpoint. */
+static void test_views_and_stored_bf16(void **state)
+{
+    struct fixture *fx = *state;
+    vs_compute_set(VS_COMPUTE_BF16);
+    struct vs_unit_f32 *f;
+    assert_int_equal(vs_unit_f32_make_for_compute(fx->u, &f), VS_OK);
+    vs_compute_set(VS_COMPUTE_FP32);
+    assert_true(vs_unit_f32_is_view(f, 0) && vs_unit_f32_holds_bf16(f, 0));
+    assert_false(vs_unit_f32_holds_bf16(f, 1)); /* the bias and the norm are float32 */
+    assert_null(vs_unit_f32_values(f, 0));
+    size_t owned = f->bytes;
+    /* a view written out: the checkpoint's bits */
+    bool which[3] = {true, false, false}, exact = false;
+    struct vs_unit_file uf;
+    assert_int_equal(vs_unit_file_write(fx->u, f, which, false, fx->dir, ".t", &exact, &uf), VS_OK);
+    assert_true(exact);
+    assert_memory_equal(uf.unit->params[0].src->data, w_bf16, sizeof w_bf16);
+    vs_unit_file_close(&uf);
+    /* owned, edited, stored back: 2 bytes a value, read as bf16, kept by a release */
+    assert_int_equal(vs_unit_f32_own(f, 0), VS_OK);
+    assert_false(vs_unit_f32_holds_bf16(f, 0));
+    assert_int_equal(f->bytes, owned + 12 * sizeof(float));
+    float *w = vs_unit_f32_values(f, 0), want[12];
+    for (int i = 0; i < 12; i++)
+        want[i] = w[i] = -4.0f * w[i];
+    assert_int_equal(vs_unit_f32_store_bf16(f, 0), VS_OK);
+    assert_true(vs_unit_f32_holds_bf16(f, 0) && !vs_unit_f32_is_view(f, 0));
+    assert_int_equal(f->bytes, owned + 12 * sizeof(uint16_t));
+    assert_true(f->unit->params[0].known_finite);
+    vs_param_release(&f->unit->params[0]);
+    float got[12];
+    assert_int_equal(vs_param_read_f32(&f->unit->params[0], got), VS_OK);
+    assert_memory_equal(got, want, sizeof got);
+    assert_int_equal(vs_unit_file_write(fx->u, f, which, false, fx->dir, ".t", &exact, &uf), VS_OK);
+    expect_weight(uf.unit, "l.weight", want, 12);
+    vs_unit_file_close(&uf);
+    /* owned again: the same values; one that bf16 does not hold, or an infinity, keeps float32 */
+    assert_int_equal(vs_unit_f32_own(f, 0), VS_OK);
+    w = vs_unit_f32_values(f, 0);
+    assert_memory_equal(w, want, sizeof want);
+    w[3] = 1.0f + 1.0f / 1024.0f;
+    assert_int_equal(vs_unit_f32_store_bf16(f, 0), VS_OK);
+    assert_non_null(vs_unit_f32_values(f, 0));
+    w[3] = INFINITY;
+    assert_int_equal(vs_unit_f32_store_bf16(f, 0), VS_OK);
+    assert_non_null(vs_unit_f32_values(f, 0));
+    assert_int_equal(f->bytes, owned + 12 * sizeof(float));
+    vs_unit_f32_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_all_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selected_and_consumed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inexact_value_declined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_views_and_stored_bf16, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
