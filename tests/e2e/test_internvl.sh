@@ -158,13 +158,14 @@ mkdir -p "$tmp/small"; cp tests/golden/vision/images/palette4_37x23.png "$tmp/sm
 grep -q '^  image 37x23 -> 168x112, grid 1x7x1, 7 tiles$' "$tmp/small.txt" || fail "a 37x23 image: $(cat "$tmp/small.txt")"
 
 # 5. transformers' layout (the -HF checkpoints), the same weights under its names: the same forward
-#    bit for bit, exports under its own names (q/k/v apart, the projector kept float), float
+#    within float32 rounding (bit for bit with OpenBLAS's SkylakeX kernels; its Haswell ones sum the
+#    fused qkv GEMM and the split q/k/v ones in other orders: 5e-7 of the largest value), exports under its own names (q/k/v apart, the projector kept float), float
 #    equivalence of the transforms, its best practice, and the display name that says the layout
 "$VLMSLIM_MKMODEL" --family internvl --layout hf --dtype f32 --seed 61 --out "$tmp/hf" >/dev/null
 "$VLMSLIM" forward --model_path "$tmp/hf" --model_type InternVL3_5-8B-HF --inputs "$inputs" --dump "$tmp/d_hf" --quiet >/dev/null
 for s in 0 1; do
   echo "== -HF layout sample $s: the original layout's outputs"
-  "$cmp_t" "$tmp/d_hf/sample_$s.safetensors" "$tmp/d0/sample_$s.safetensors" 0 || fail "-HF layout: forward differs"
+  "$cmp_t" "$tmp/d_hf/sample_$s.safetensors" "$tmp/d0/sample_$s.safetensors" 2e-6 || fail "-HF layout: forward differs"
 done
 type=InternVL3_5-8B-HF quant --model_path "$tmp/hf" --save_path "$tmp/hf_dyn" --config_path tests/data/configs/dense_dynamic.yaml
 desc_has "$tmp/hf_dyn" model.vision_tower.encoder.layer.0.attention.k_proj.weight W8A8_DYNAMIC &&

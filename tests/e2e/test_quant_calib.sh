@@ -11,8 +11,9 @@
 # write failure while saving.
 # Note: with --propagate quantized the next unit's inputs pass through fake quantization, where
 # an element that lies within float32 noise of a rounding boundary may round differently in the
-# two implementations; such a flip moves a downstream range by one step of one element (seen as
-# ~1e-4 relative in an input_scale); the quantized cases are compared within 1e-3. The spec.dataset case
+# two implementations; such a flip moves one element by one quantization step, 1/255 of its
+# range, and a downstream range by at most about as much (seen: 1e-4 to 1.05e-3 relative in an
+# input_scale); the quantized cases are compared within 4e-3. The spec.dataset case
 # (hundreds of image tokens per sample) propagates float, where every scale agrees within 1e-5.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VLMSLIM_MKCALIB:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
@@ -26,7 +27,10 @@ failures=0
 while IFS='|' read -r name mkargs config type grids propagate compare_opts; do
   case "$name" in ''|'#'*) continue ;; esac  # blank lines, comments
   g=tests/golden/calib/$name
-  inputs=$g.inputs report_rtol=1e-4
+  # the report's output errors go through the fake quantization of the measuring pass, where an
+  # activation at a rounding tie may round the other way (seen: 8e-4 relative, q25_sq_asym's
+  # o_proj, with an equal export)
+  inputs=$g.inputs report_rtol=2e-3
   [ -f "$g/quant_model_description.json" ] && [ -f "$g.ties.json" ] ||
     { echo "FAIL: golden $g missing: run tests/golden/calib/make_golden.sh BUILD_DIR"; exit 1; }
   digest=$("$VLMSLIM_MKMODEL" $mkargs --out "$tmp/$name" --verbose | sed -n 's/.*, digest \([0-9a-f]*\)$/\1/p')
@@ -70,7 +74,7 @@ while IFS='|' read -r name mkargs config type grids propagate compare_opts; do
   # errors by up to ~10%.
   rtol=1e-5
   if [ "$propagate" = quantized ]; then
-    rtol=1e-3
+    rtol=4e-3
     report_rtol=0.15
   fi
   # The case's own comparison options (cases.txt, last column): shifted smoothing folds W·shift

@@ -9,7 +9,8 @@
 #   lab_practice/*/*_vision_smooth.yaml, checked to be exactly that) comes within 0.01 of
 #   the same config with the vision tower left in float (simulated W8A8 logits cosine to the
 #   float model), and above the config without it; without outliers it costs nothing (within
-#   1e-4, the measurement's noise on these tiny models);
+#   2e-4, the measurement's noise on these tiny models: the qwen3_vl one moves from 0.999802 to
+#   0.999696 with OpenBLAS's Haswell kernels, and stays within 1e-4 with its SkylakeX ones);
 # - the errors: shifted smoothing of RMSNorm vision norms, a switch that selects nothing, a bad
 #   value; one error line, exit 1, nothing written.
 set -euo pipefail
@@ -127,7 +128,7 @@ while IFS='|' read -r fam type shipped dims vis practice; do
   quant "$m" "$m.shipped" "$type" "$shipped" "$m.in"
   quant "$m" "$m.vis" "$type" "$tmp/vis.yaml" "$m.in"
   a=$(cosine "$m" "$m.shipped" "$m.in") b=$(cosine "$m" "$m.vis" "$m.in")
-  awk -v a="$a" -v b="$b" 'BEGIN { exit !(b != "" && b >= a - 1e-4) }' &&
+  awk -v a="$a" -v b="$b" 'BEGIN { exit !(b != "" && b >= a - 2e-4) }' &&
     echo "ok: $fam: shipped $a, with vision_subgraphs $b" || fail "$fam: without outliers vision_subgraphs costs: $a -> $b"
 done <<<"$families"
 
