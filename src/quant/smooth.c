@@ -274,8 +274,9 @@ static void round_scales(float *s, int64_t n, enum vs_dtype dt)
     }
 }
 
-enum vs_status vs_smooth_plan(struct vs_smooth_fold *f, const struct vs_smooth_stats *st, const float *wstat,
-                              const struct vs_smooth_params *p, const char *name, float *s, float *shift)
+/* Whether statistics st and parameters p fit subgraph f (before any weight is read). */
+static enum vs_status check_plan(const struct vs_smooth_fold *f, const struct vs_smooth_stats *st,
+                                 const struct vs_smooth_params *p, const char *name)
 {
     int64_t C = f->C;
     if (st->calls == 0)
@@ -291,6 +292,16 @@ enum vs_status vs_smooth_plan(struct vs_smooth_fold *f, const struct vs_smooth_s
     if (f->type == VS_SMOOTH_OV && f->nq * f->d != C)
         return vs_error_set(VS_ERR_MODEL, "%s: %lld input channels, but %lld heads of %lld", name, (long long)C,
                             (long long)f->nq, (long long)f->d);
+    return VS_OK;
+}
+
+enum vs_status vs_smooth_plan(struct vs_smooth_fold *f, const struct vs_smooth_stats *st, const float *wstat,
+                              const struct vs_smooth_params *p, const char *name, float *s, float *shift)
+{
+    int64_t C = f->C;
+    enum vs_status rc = check_plan(f, st, p, name);
+    if (rc != VS_OK)
+        return rc;
     if (!p->symmetric && !shift)
         return vs_error_set(VS_ERR_INTERNAL, "%s: the asymmetric mode needs a shift buffer", name);
     vs_iter_smooth_scales(st->absmax, wstat, C, p->alpha, p->scale_min, s);
@@ -301,7 +312,7 @@ enum vs_status vs_smooth_plan(struct vs_smooth_fold *f, const struct vs_smooth_s
         float *v_s = vs_malloc((size_t)(f->nkv * f->d + 1) * sizeof *v_s);
         if (!v_s)
             return VS_ERR_NOMEM;
-        enum vs_status rc = vs_smooth_ov_reduce(s, f->nq, f->nkv, f->d, v_s);
+        rc = vs_smooth_ov_reduce(s, f->nq, f->nkv, f->d, v_s);
         if (rc == VS_OK) {
             round_scales(v_s, f->nkv * f->d, p->scale_dtype);
             memcpy(s, v_s, (size_t)(f->nkv * f->d) * sizeof *s);
@@ -335,9 +346,11 @@ enum vs_status vs_smooth_apply(const struct vs_smooth_subgraph_weights *g, const
                                 (long long)g->targets[k].in, t0->name, (long long)C);
     float *w = vs_malloc((size_t)C * sizeof *w), *s = vs_malloc((size_t)C * sizeof *s),
           *shift = vs_malloc((size_t)C * sizeof *shift);
-    enum vs_status rc = w && s && shift ? VS_OK : VS_ERR_NOMEM;
     struct vs_smooth_fold f = {.type = g->type, .C = C, .nq = g->num_attention_heads, .nkv = g->num_key_value_heads,
                                .d = g->head_dim};
+    enum vs_status rc = check_plan(&f, st, p, t0->name);
+    if (rc == VS_OK && !(w && s && shift))
+        rc = VS_ERR_NOMEM;
     if (rc == VS_OK) {
         for (int64_t c = 0; c < C; c++)
             w[c] = -INFINITY;

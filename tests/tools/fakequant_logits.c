@@ -113,9 +113,12 @@ static int unpack_weight(struct vs_st_model *w, struct vs_st_writer *out, const 
     size_t n = (size_t)(dims[0] * dims[1]);
     float *v = malloc(n * sizeof *v);
     const uint8_t *u = t->data;
-    const float *rs = scale->data;
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)((int)u[i] - 128) * rs[i / (size_t)dims[1]];
+    const unsigned char *rs = scale->data; /* (safetensors aligns tensors to nothing) */
+    for (size_t i = 0; i < n; i++) {
+        float r;
+        memcpy(&r, rs + i / (size_t)dims[1] * sizeof r, sizeof r);
+        v[i] = (float)((int)u[i] - 128) * r;
+    }
     snprintf(sn, sizeof sn, "%s.weight", module);
     int rc = vs_st_writer_add(out, sn, VS_DTYPE_F32, 2, dims, v, n * sizeof *v) == VS_OK ? 0 : -1;
     free(v);
