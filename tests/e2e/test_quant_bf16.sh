@@ -13,7 +13,8 @@
 #   alpha * 2^-8 and its weights' int8 values by one. Compared within 1e-2 relative (measured up
 #   to 6.5e-3 over two layers), int8 within one step: a check against gross errors only, which
 #   an fp32 export of the case would pass too;
-# then a rerun byte-identical, and a bad --compute value.
+# then a rerun byte-identical, the memory a processed bf16 unit holds and its data-free export (the
+# fp32 one, byte for byte), and a bad --compute value.
 set -euo pipefail
 : "${VLMSLIM:?}" "${VLMSLIM_MKMODEL:?}" "${VS_BUILD_DIR:?}" "${VS_TEST_TMP:?}"
 mkdir -p "$VS_TEST_TMP"
@@ -83,6 +84,42 @@ fi
 cp tests/golden/compute/moe_static/Qwen3-VL-30B-A3B_best_practice.yaml "$tmp/ct_asc/"
 "$compare" --rtol 1e-5 --quant-bias-atol 1 --ties tests/golden/compute/moe_static.ties.json "$tmp/ct_asc" \
   tests/golden/compute/moe_static >/dev/null || fail "ct_first: against the golden"
+
+echo "== processors keep a bf16 unit in bf16"
+# msModelSlim's shipped dense config (QuaRot + iter_smooth) on a 512-wide bf16 checkpoint: each
+# Linear is float32 only while a transform edits it, then stored back as bf16, so a calibrated
+# unit holds what it holds without the processors (2 bytes a weight, 1 for its int8 copy, and
+# the buffers), less than fp32 mode's float32 copy.
+"$VLMSLIM_MKMODEL" --family qwen3_vl --preset tiny --dtype bf16 --hidden 512 --heads 8 --kv-heads 4 --head-dim 64 \
+  --intermediate 1024 --outliers --out "$tmp/wide" >/dev/null
+shipped=../shared/data/msmodelslim_configs/qwen3_vl/qwen3_vl_w8a8.yaml
+sed '/- type: "quarot"/,/- type: "linear_quant"/{/- type: "linear_quant"/!d}' "$shipped" > "$tmp/no_processors.yaml"
+grep -q quarot "$tmp/no_processors.yaml" && fail "the config without processors still has quarot"
+held() { # mode config: what a calibrated unit held at most, in MB
+  rm -rf "$tmp/held.out"
+  "$VLMSLIM" quant --model_path "$tmp/wide" --save_path "$tmp/held.out" --model_type Qwen3-VL-32B-Instruct \
+    --config_path "$2" --calib_inputs tests/golden/calib/dense_quarot_smooth.inputs --compute "$1" 2>/dev/null |
+    sed -n 's/.*a calibrated unit held at most \([0-9.]*\) MB.*/\1/p'
+}
+h_b=$(held bf16 "$shipped") h_plain=$(held bf16 "$tmp/no_processors.yaml") h_f=$(held fp32 "$shipped")
+echo "held at most: bf16 $h_b MB (without the processors $h_plain MB), fp32 $h_f MB"
+awk -v b="$h_b" -v p="$h_plain" -v f="$h_f" 'BEGIN { exit !(b != "" && p != "" && f != "" && b <= p + 0.1 && b < 0.95 * f) }' ||
+  fail "processors in bf16 mode: a unit held $h_b MB, $h_plain MB without them, $h_f MB in fp32"
+# data-free QuaRot + W8A8_DYNAMIC: no statistics, so both modes transform and quantize the same
+# weights and write the same export, byte for byte (the rotated Linears stored back as bf16 and
+# written, the float ones included, as fp32 mode writes them from its float32 copy)
+{ printf 'apiversion: multimodal_vlm_modelslim_v1\nspec:\n  process:\n    - type: "quarot"\n      block_size: 32\n'
+  printf '    - type: "linear_quant"\n      qconfig:\n'
+  printf '        act: {scope: "per_token", dtype: "int8", symmetric: True, method: "minmax"}\n'
+  printf '        weight: {scope: "per_channel", dtype: "int8", symmetric: True, method: "minmax"}\n'
+  printf '      include: ["*"]\n      exclude: ["*down_proj", "*merger*"]\n'
+  printf '  save:\n    - type: "ascendv1_saver"\n      part_file_size: 0\n'; } > "$tmp/quarot_dynamic.yaml"
+for mode in fp32 bf16; do
+  "$VLMSLIM" quant --model_path "$tmp/wide" --save_path "$tmp/qd_$mode" --model_type Qwen3-VL-32B-Instruct \
+    --config_path "$tmp/quarot_dynamic.yaml" --compute "$mode" --quiet >/dev/null || fail "quarot_dynamic $mode: quant failed"
+done
+diff -r "$tmp/qd_fp32" "$tmp/qd_bf16" >/dev/null && echo "ok: data-free QuaRot: the bf16 export is the fp32 one" ||
+  fail "data-free QuaRot: the bf16 and fp32 exports differ"
 
 VS_EXPECT_RC=2 vs_expect_error bad_compute "--compute fp16: expected fp32 or bf16" "$tmp/bad" \
   "$VLMSLIM" quant --model_path "$tmp/moe_static" --save_path "$tmp/bad" --model_type "$type" --config_path "$config" \
