@@ -19,6 +19,7 @@ void vs_unit_f32_free(struct vs_unit_f32 *f)
         free((void *)f->tensors[i].data);
     }
     free(f->tensors);
+    free(f->keep_bf16);
     vs_unit_free(f->unit);
     free(f);
 }
@@ -51,24 +52,37 @@ static bool is_viewable_weight(const struct vs_unit *u, size_t i)
     return false;
 }
 
-static enum vs_status make(const struct vs_unit *u, bool view_bf16_linears, struct vs_unit_f32 **out)
+enum views { VIEW_NONE, VIEW_BF16_LINEARS, VIEW_BF16_MATRICES };
+
+/* Whether parameter i stays a view of the checkpoint under rule `views`. */
+static bool stays_view(const struct vs_unit *u, size_t i, enum views views)
+{
+    const struct vs_param *p = &u->params[i];
+    if (views == VIEW_BF16_MATRICES)
+        return p->dtype == VS_DTYPE_BF16 && p->ndim == 2 && p->src->data;
+    return views == VIEW_BF16_LINEARS && is_viewable_weight(u, i);
+}
+
+static enum vs_status make(const struct vs_unit *u, enum views views, struct vs_unit_f32 **out)
 {
     *out = NULL;
     struct vs_unit_f32 *f = vs_calloc(1, sizeof *f);
     if (!f)
         return VS_ERR_NOMEM;
     f->tensors = vs_calloc(u->n_params + 1, sizeof *f->tensors);
+    f->keep_bf16 = vs_calloc(u->n_params + 1, sizeof *f->keep_bf16);
     f->n_tensors = u->n_params;
     f->unit = vs_unit_new(u->name);
-    enum vs_status st = f->tensors && f->unit ? VS_OK : VS_ERR_NOMEM;
+    enum vs_status st = f->tensors && f->keep_bf16 && f->unit ? VS_OK : VS_ERR_NOMEM;
     for (size_t i = 0; i < u->n_params && st == VS_OK; i++) {
         const struct vs_param *p = &u->params[i];
         struct vs_st_tensor *t = &f->tensors[i];
-        if (view_bf16_linears && is_viewable_weight(u, i)) { /* the same parameter, in place */
+        if (stays_view(u, i, views)) { /* the same parameter, in place */
             st = p->slice >= 0 ? vs_unit_add_slice_param(f->unit, p->name, p->src, p->slice, p->col0, p->ncols)
                                : vs_unit_add_param(f->unit, p->name, p->src);
-            if (st == VS_OK)
-                f->unit->params[i].known_finite = true;
+            if (st == VS_OK) /* (a bf16 Linear's weight was checked so) */
+                f->unit->params[i].known_finite = views == VIEW_BF16_LINEARS;
+            f->keep_bf16[i] = true;
             f->view_bytes += vs_param_nbytes(p);
             continue;
         }
@@ -100,12 +114,17 @@ static enum vs_status make(const struct vs_unit *u, bool view_bf16_linears, stru
 
 enum vs_status vs_unit_f32_make(const struct vs_unit *u, struct vs_unit_f32 **out)
 {
-    return make(u, false, out);
+    return make(u, VIEW_NONE, out);
 }
 
 enum vs_status vs_unit_f32_make_for_compute(const struct vs_unit *u, struct vs_unit_f32 **out)
 {
-    return make(u, vs_compute_get() == VS_COMPUTE_BF16, out);
+    return make(u, vs_compute_get() == VS_COMPUTE_BF16 ? VIEW_BF16_LINEARS : VIEW_NONE, out);
+}
+
+enum vs_status vs_unit_f32_make_lazy(const struct vs_unit *u, struct vs_unit_f32 **out)
+{
+    return make(u, VIEW_BF16_MATRICES, out);
 }
 
 bool vs_unit_f32_is_view(const struct vs_unit_f32 *f, size_t i)
@@ -148,7 +167,7 @@ enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i)
 enum vs_status vs_unit_f32_store_bf16(struct vs_unit_f32 *f, size_t i)
 {
     struct vs_st_tensor *t = &f->tensors[i];
-    if (i >= f->unit->n_params || vs_unit_f32_is_view(f, i) || t->dtype != VS_DTYPE_F32)
+    if (i >= f->unit->n_params || !f->keep_bf16[i] || vs_unit_f32_is_view(f, i) || t->dtype != VS_DTYPE_F32)
         return VS_OK;
     size_t n = t->nbytes / sizeof(float), inexact = 0;
     const float *v = t->data;

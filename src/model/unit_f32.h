@@ -17,6 +17,8 @@ struct vs_unit_f32 {
     size_t n_tensors;
     size_t bytes;                  /* total bytes held */
     size_t view_bytes;             /* checkpoint bytes its views use in place */
+    bool *keep_bf16;               /* [unit->n_params] views, held as bf16 bits again after a
+                                    * transform (vs_unit_f32_store_bf16) */
 };
 
 /* Copies unit u (float parameters as F32, others in their own dtype). Errors name the parameter. */
@@ -28,6 +30,10 @@ enum vs_status vs_unit_f32_make(const struct vs_unit *u, struct vs_unit_f32 **ou
  * once (vs_param.known_finite); a weight that is not finite is converted instead, and that
  * conversion names it. The views' pages leave the resident set when the copy is freed. */
 enum vs_status vs_unit_f32_make_for_compute(const struct vs_unit *u, struct vs_unit_f32 **out);
+/* The copy a transform edits one tensor at a time (quarot's tail): vs_unit_f32_make's, except
+ * that a two-dimensional parameter the checkpoint stores as bf16 (an embedding, a head) stays a
+ * view until a transform converts it (vs_unit_f32_own), and goes back to bf16 after it. */
+enum vs_status vs_unit_f32_make_lazy(const struct vs_unit *u, struct vs_unit_f32 **out);
 void vs_unit_f32_free(struct vs_unit_f32 *f);
 
 /* Writable float32 values of parameter i, or NULL if it is not a float parameter or a view. */
@@ -40,10 +46,11 @@ bool vs_unit_f32_holds_bf16(const struct vs_unit_f32 *f, size_t i);
 /* Converts parameter i held as bf16 into an owned float32 copy (writable from then on); VS_OK if
  * it is float32 already. */
 enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i);
-/* Stores owned float32 parameter i back as bf16 bits (bf16 mode, after a transform that rounded
- * a weight to the checkpoint's bf16): it then holds 2 bytes a value, and reads as a bf16
- * parameter known finite. VS_OK with nothing done where a value is not finite or not exactly a
- * bf16 (the weight stays float32), or the parameter is not float32. */
+/* Stores parameter i back as bf16 bits after a transform that rounded it to the checkpoint's
+ * bf16, where it was a view (a bf16 Linear weight in bf16 mode, a matrix of a lazy copy): it then
+ * holds 2 bytes a value, and reads as a bf16 parameter known finite. VS_OK with nothing done
+ * where it was no view, a value is not finite or not exactly a bf16 (it stays float32), or it is
+ * not float32. */
 enum vs_status vs_unit_f32_store_bf16(struct vs_unit_f32 *f, size_t i);
 
 #endif

@@ -9,7 +9,6 @@
 #include "runner/unit_file.h"
 #include "quant/quarot.h"
 #include "runner/outlier_internal.h"
-#include "tensor/compute.h"
 #include "tensor/dtype.h"
 
 bool vs_outlier_is_processor(enum vs_proc_type t)
@@ -115,14 +114,6 @@ enum vs_status vs_xunit_round_param(const struct vs_xunit *x, const char *name)
                         vs_param_numel(&x->f->unit->params[i]), name);
 }
 
-static bool is_linear_weight(const struct vs_unit *u, int i)
-{
-    for (size_t k = 0; k < u->n_linears; k++)
-        if (u->linears[k].weight == i)
-            return true;
-    return false;
-}
-
 enum vs_status vs_xunit_linear_close(const struct vs_xunit *x, const char *module, bool edited)
 {
     char name[512];
@@ -132,9 +123,8 @@ enum vs_status vs_xunit_linear_close(const struct vs_xunit *x, const char *modul
     snprintf(name, sizeof name, "%s.bias", module);
     if (st == VS_OK && edited)
         st = vs_xunit_round_param(x, name);
-    /* the bf16 bits a bf16 Linear multiplies, as the checkpoint's were (an embedding stays) */
-    if (st == VS_OK && wi >= 0 && vs_compute_get() == VS_COMPUTE_BF16 && x->u->params[wi].dtype == VS_DTYPE_BF16 &&
-        is_linear_weight(x->f->unit, wi))
+    /* a weight the copy viewed goes back to bf16 bits, as the checkpoint's were */
+    if (st == VS_OK && wi >= 0)
         st = vs_unit_f32_store_bf16(x->f, (size_t)wi);
     return st;
 }

@@ -134,7 +134,7 @@ enum vs_status vs_proc_quarot_open(struct vs_outlier *o, const struct vs_process
             return st;
         vs_unit_free(u);
     }
-    if ((st = o->ops->tail_load(o->m, &o->tail)) != VS_OK || (st = vs_unit_f32_make(o->tail, &o->tail_f32)) != VS_OK)
+    if ((st = o->ops->tail_load(o->m, &o->tail)) != VS_OK || (st = vs_unit_f32_make_lazy(o->tail, &o->tail_f32)) != VS_OK)
         return st;
     struct vs_xunit x = {.u = o->tail, .f = o->tail_f32};
     if ((st = vs_proc_quarot_pre_run(o, &x)) != VS_OK || (st = apply_phase(o, &o->post, &x)) != VS_OK)
