@@ -189,6 +189,28 @@ static void test_views_and_stored_bf16(void **state)
     vs_unit_f32_free(f);
 }
 
+/* A copy without views keeps its float32 weights; a lazy one (quarot's tail) views a bf16
+ * matrix, whatever the compute mode, and stores it back after a transform. */
+static void test_lazy_copy(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(vs_unit_f32_store_bf16(fx->f, 0), VS_OK); /* made by vs_unit_f32_make */
+    assert_non_null(vs_unit_f32_values(fx->f, 0));
+    struct vs_unit_f32 *f;
+    assert_int_equal(vs_unit_f32_make_lazy(fx->u, &f), VS_OK);
+    assert_true(vs_unit_f32_is_view(f, 0));
+    assert_non_null(vs_unit_f32_values(f, 2)); /* the norm, one-dimensional, is float32 */
+    assert_int_equal(vs_unit_f32_own(f, 0), VS_OK);
+    float *w = vs_unit_f32_values(f, 0);
+    w[0] = 0.5f;
+    assert_int_equal(vs_unit_f32_store_bf16(f, 0), VS_OK);
+    assert_true(vs_unit_f32_holds_bf16(f, 0) && !vs_unit_f32_is_view(f, 0));
+    float got[12];
+    assert_int_equal(vs_param_read_f32(&f->unit->params[0], got), VS_OK);
+    assert_true(got[0] == 0.5f && got[11] == vs_bf16_to_f32(w_bf16[11]));
+    vs_unit_f32_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +218,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_selected_and_consumed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inexact_value_declined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_views_and_stored_bf16, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_copy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
