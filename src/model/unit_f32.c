@@ -144,17 +144,24 @@ enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i)
     bool view = vs_unit_f32_is_view(f, i);
     struct vs_param *p = &f->unit->params[i];
     struct vs_st_tensor *t = &f->tensors[i], c = {0};
-    enum vs_status st = own_f32(p, &c); /* from the checkpoint or the stored bits */
+    if (!view) { /* stored bits: widened in their own buffer, no second copy */
+        size_t n = t->nbytes / sizeof(uint16_t);
+        void *b = realloc((void *)t->data, n ? n * sizeof(float) : 1);
+        if (!b)
+            return VS_ERR_NOMEM;
+        vs_convert_to_f32_in_place(VS_DTYPE_BF16, b, n);
+        t->data = b;
+        t->dtype = p->dtype = VS_DTYPE_F32;
+        t->nbytes = n * sizeof(float);
+        f->bytes += n * sizeof(uint16_t);
+        return VS_OK;
+    }
+    enum vs_status st = own_f32(p, &c); /* from the checkpoint */
     if (st != VS_OK) {
         free((void *)c.data);
         return st;
     }
-    if (view) {
-        f->view_bytes -= vs_param_nbytes(p);
-    } else {
-        f->bytes -= t->nbytes;
-        free((void *)t->data);
-    }
+    f->view_bytes -= vs_param_nbytes(p);
     *t = c;
     t->name = p->name;
     f->bytes += t->nbytes;
@@ -170,24 +177,21 @@ enum vs_status vs_unit_f32_store_bf16(struct vs_unit_f32 *f, size_t i)
     if (i >= f->unit->n_params || !f->keep_bf16[i] || vs_unit_f32_is_view(f, i) || t->dtype != VS_DTYPE_F32)
         return VS_OK;
     size_t n = t->nbytes / sizeof(float), inexact = 0;
-    const float *v = t->data;
-    uint16_t *b = vs_malloc(n ? n * sizeof *b : 1);
-    if (!b)
-        return VS_ERR_NOMEM;
+    float *v = (float *)t->data;
     #pragma omp parallel for reduction(+ : inexact) schedule(static) if (n >= VS_PARALLEL_MIN)
     for (size_t k = 0; k < n; k++) {
-        b[k] = vs_f32_to_bf16(v[k]);
-        inexact += (b[k] & 0x7f80u) == 0x7f80u || vs_bf16_to_f32(b[k]) != v[k];
+        uint16_t b = vs_f32_to_bf16(v[k]);
+        inexact += (b & 0x7f80u) == 0x7f80u || vs_bf16_to_f32(b) != v[k];
     }
-    if (inexact) { /* a value a bf16 does not hold: the weight stays in float32 */
-        free(b);
+    if (inexact) /* a value a bf16 does not hold: the weight stays in float32 */
         return VS_OK;
-    }
-    free((void *)t->data);
-    t->data = b;
+    /* in place, then the buffer shrunk: no second copy beside the float32 one */
+    vs_convert_from_f32_in_place(VS_DTYPE_BF16, v, n);
+    void *b = realloc(v, n ? n * sizeof(uint16_t) : 1);
+    t->data = b ? b : v;
     t->dtype = VS_DTYPE_BF16;
-    t->nbytes = n * sizeof *b;
-    f->bytes -= n * sizeof *b; /* 4 bytes a value, now 2 */
+    t->nbytes = n * sizeof(uint16_t);
+    f->bytes -= n * sizeof(uint16_t); /* 4 bytes a value, now 2 */
     f->unit->params[i].dtype = VS_DTYPE_BF16;
     f->unit->params[i].known_finite = true;
     return VS_OK;

@@ -24,19 +24,6 @@ static bool fits_exactly(enum vs_dtype dtype, const float *v, size_t n, void *tm
     return true;
 }
 
-/* v converted to dtype in its own buffer, chunk by chunk from the front (a chunk's converted
- * bytes never reach past the floats already read), so that no second copy of a tensor of
- * gigabytes is needed. */
-static void convert_in_place(enum vs_dtype dtype, float *v, size_t n, void *tmp)
-{
-    size_t es = vs_dtype_size(dtype);
-    for (size_t i = 0; i < n; i += CHUNK) {
-        size_t k = n - i < CHUNK ? n - i : CHUNK;
-        vs_convert_from_f32(dtype, v + i, tmp, k);
-        memmove((char *)v + i * es, tmp, k * es);
-    }
-}
-
 /* The selected parameters in u's dtypes: float32 values converted (in place when consuming, else
  * through buf), views read from the checkpoint, other parameters as f holds their bytes (a
  * weight stored back as bf16 is of the checkpoint's bf16). */
@@ -57,8 +44,9 @@ static enum vs_status write_params(const struct vs_unit *u, struct vs_unit_f32 *
         const struct vs_param *p = &u->params[i];
         float *v = vs_unit_f32_values(f, i);
         const void *data = f->tensors[i].data; /* not float32: the copy holds the bytes of u's dtype */
-        if (v && consume) {
-            convert_in_place(p->dtype, v, vs_param_numel(p), tmp);
+        /* (a wider dtype than float32 goes through buf) */
+        if (v && consume &&
+            (p->dtype == VS_DTYPE_F32 || vs_convert_from_f32_in_place(p->dtype, v, vs_param_numel(p)) == 0)) {
             data = v;
         } else if (v || vs_unit_f32_is_view(f, i)) { /* through buf: converted, or the checkpoint's bytes */
             void *b = vs_realloc(buf, vs_param_nbytes(p) ? vs_param_nbytes(p) : 1);

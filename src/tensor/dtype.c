@@ -180,6 +180,33 @@ int vs_convert_from_f32(enum vs_dtype dst_type, const float *src, void *dst, siz
     }
 }
 
+int vs_convert_from_f32_in_place(enum vs_dtype dst_type, float *v, size_t n)
+{
+    if (dst_type != VS_DTYPE_BF16 && dst_type != VS_DTYPE_F16)
+        return -1;
+    uint16_t tmp[4096];
+    for (size_t i = 0; i < n; i += 4096) {
+        size_t k = n - i < 4096 ? n - i : 4096;
+        vs_convert_from_f32(dst_type, v + i, tmp, k);
+        memcpy((unsigned char *)v + 2 * i, tmp, 2 * k); /* below v + i: read already */
+    }
+    return 0;
+}
+
+int vs_convert_to_f32_in_place(enum vs_dtype src_type, void *buf, size_t n)
+{
+    if (src_type != VS_DTYPE_BF16 && src_type != VS_DTYPE_F16)
+        return -1;
+    uint16_t tmp[4096];
+    for (size_t end = n; end > 0;) {
+        size_t k = end < 4096 ? end : 4096, i = end - k;
+        memcpy(tmp, (unsigned char *)buf + 2 * i, 2 * k);
+        vs_convert_to_f32(src_type, tmp, (float *)buf + i, k); /* above 2·i: read already */
+        end = i;
+    }
+    return 0;
+}
+
 /* The exponent bits all set: NaN or infinity. Tested on the bits so that the loop vectorizes
  * and -ffast-math style assumptions cannot drop the test. */
 static inline int bits_nonfinite(const float *v)

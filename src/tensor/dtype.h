@@ -54,6 +54,13 @@ uint16_t vs_f32_to_f16(float f);
 int vs_convert_to_f32(enum vs_dtype src_type, const void *src, float *dst, size_t n);
 /* Converts n float32 values to a float type (F16/BF16/F32/F64). Returns 0 or -1. */
 int vs_convert_from_f32(enum vs_dtype dst_type, const float *src, void *dst, size_t n);
+/* The same into v's own buffer, for F16/BF16 (else -1): chunk by chunk from the front, each
+ * chunk's 2-byte values landing on bytes already read, so that v then begins with the n
+ * converted values and no second copy of a tensor of gigabytes is needed. */
+int vs_convert_from_f32_in_place(enum vs_dtype dst_type, float *v, size_t n);
+/* The reverse: the n F16/BF16 values at the start of buf (room for n floats) expanded into
+ * float32 in place, chunk by chunk from the back. Returns 0, or -1 for another type. */
+int vs_convert_to_f32_in_place(enum vs_dtype src_type, void *buf, size_t n);
 
 /* Number of NaN and infinite values among v[0..n); *first (when not NULL) receives the index of
  * the first one (n if none). */

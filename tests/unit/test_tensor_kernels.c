@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/dtype.h"
 #include "tensor/kernels.h"
 
 static json_t *cases;
@@ -288,6 +289,29 @@ static void test_attention_causal_segments(void **state)
     }
 }
 
+/* The in-place conversions to and from F16/BF16 (a weight stored back as bf16 and widened again
+ * in its own buffer) equal the copying ones, across their 4096-value chunks. */
+static void test_convert_in_place(void **state)
+{
+    (void)state;
+    enum { N = 10000 };
+    static float v[N], want_f[N];
+    static uint16_t want_h[N];
+    const enum vs_dtype types[2] = {VS_DTYPE_BF16, VS_DTYPE_F16};
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < N; i++)
+            v[i] = (float)((i * 7919) % 2003 - 1001) / 97.0f;
+        assert_int_equal(vs_convert_from_f32(types[t], v, want_h, N), 0);
+        assert_int_equal(vs_convert_to_f32(types[t], want_h, want_f, N), 0);
+        assert_int_equal(vs_convert_from_f32_in_place(types[t], v, N), 0);
+        assert_memory_equal(v, want_h, sizeof want_h);
+        assert_int_equal(vs_convert_to_f32_in_place(types[t], v, N), 0);
+        assert_memory_equal(v, want_f, sizeof want_f);
+    }
+    assert_int_equal(vs_convert_from_f32_in_place(VS_DTYPE_F64, v, N), -1);
+    assert_int_equal(vs_convert_to_f32_in_place(VS_DTYPE_F32, v, N), -1);
+}
+
 static void test_add(void **state)
 {
     (void)state;
@@ -312,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_attention_blocks),
         cmocka_unit_test(test_attention_causal_segments),
         cmocka_unit_test(test_add),
+        cmocka_unit_test(test_convert_in_place),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }
