@@ -132,6 +132,17 @@ bool vs_unit_f32_is_view(const struct vs_unit_f32 *f, size_t i)
     return i < f->unit->n_params && f->unit->params[i].src != &f->tensors[i];
 }
 
+/* The checkpoint pages view p reads: an expert's block of a fused [E, A, B] tensor, or all. */
+static void release_view(const struct vs_param *p)
+{
+    if (p->slice < 0) {
+        vs_param_release(p);
+        return;
+    }
+    size_t block = (size_t)(p->src->shape[1] * p->src->shape[2]) * vs_dtype_size(p->dtype);
+    vs_st_release_range(p->src, (size_t)p->slice * block, block);
+}
+
 bool vs_unit_f32_holds_bf16(const struct vs_unit_f32 *f, size_t i)
 {
     return i < f->unit->n_params && f->unit->params[i].dtype == VS_DTYPE_BF16;
@@ -161,6 +172,7 @@ enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i)
         free((void *)c.data);
         return st;
     }
+    release_view(p); /* its pages leave the resident set beside the copy */
     f->view_bytes -= vs_param_nbytes(p);
     *t = c;
     t->name = p->name;
