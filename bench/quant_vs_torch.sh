@@ -15,13 +15,17 @@
 # $VS_BENCH_EXPERTS shrink the vision tower and the expert count (the PyTorch reference holds the
 # whole model and every unit's activations in memory and needs more than 24 GiB at full size). $VS_BENCH_CASES narrows the
 # cases ("dense moe"; "tiny" is a smoke test of the script); $VS_BENCH_IMAGES changes the image count;
-# VS_BENCH_REFERENCE=0 runs vlmslim alone (full sizes). Needs /usr/bin/python3 with torch.
+# VS_BENCH_REFERENCE=0 runs vlmslim alone (full sizes). VS_BENCH_CONFIG=shipped runs msModelSlim's
+# own configs instead (../shared/data/msmodelslim_configs: QuaRot + iter_smooth, then W8A8; the
+# dense checkpoint then unties its embeddings, which QuaRot needs). Needs /usr/bin/python3 with torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/results/quant_vs_torch.txt}
 cases=${VS_BENCH_CASES:-dense moe}
 images=${VS_BENCH_IMAGES:-8}
 reference=${VS_BENCH_REFERENCE:-1}
+shipped=../shared/data/msmodelslim_configs
+[ "${VS_BENCH_CONFIG:-}" != shipped ] || [ -d "$shipped" ] || { echo "quant_vs_torch.sh: no $shipped" >&2; exit 1; }
 py=${VS_PYTHON:-/usr/bin/python3}
 ./scripts/build.sh >/dev/null
 [ "$reference" = 0 ] || "$py" -c 'import torch' || { echo "quant_vs_torch.sh: $py has no torch (Debian: python3-torch)" >&2; exit 1; }
@@ -62,6 +66,14 @@ for c in $cases; do
       mk=(--family qwen3_vl_moe) ;;
     *) echo "quant_vs_torch.sh: unknown case $c" >&2; exit 2 ;;
   esac
+  if [ "${VS_BENCH_CONFIG:-}" = shipped ]; then
+    case $family in
+      qwen3_vl) cfg=$shipped/qwen3_vl/qwen3_vl_w8a8.yaml
+        untied=(); for a in "${mk[@]}"; do [ "$a" = --tie ] || untied+=("$a"); done; mk=("${untied[@]}") ;;
+      qwen3_vl_moe) cfg=$shipped/qwen3_vl_moe/qwen3_vl_moe_w8a8.yaml ;;
+      *) echo "quant_vs_torch.sh: no shipped config for $family" >&2; exit 2 ;;
+    esac
+  fi
   rm -rf "$work/model" "$work/inputs" "$work/vs" "$work/vsb" "$work/ref"
   build/vlmslim-mkmodel "${mk[@]}" --out "$work/model" >/dev/null
   build/vlmslim inspect-inputs --model_path "$work/model" --dataset "$work/calib" --dump "$work/inputs" > "$work/inputs.log"
@@ -103,8 +115,8 @@ for c in $cases; do
   awk -v c="$c" -v fam="$family" -v mkargs="${mk[*]}" -v gb="$gb" -v tok="$tokens" -v tv="$(secs "$t0" "$t1")" -v tr="$(secs "$t2" "$t3")" \
       -v rv="$(rss_mb "$work/vs.rss")" -v rr="$([ "$reference" = 0 ] || rss_mb "$work/ref.rss")" -v tsplit="$split" -v same="$same" \
       -v uf="$unit_f32" -v ca="$carried" -v ref="$reference" -v tb="$(secs "$tb0" "$tb1")" -v rb="$(rss_mb "$work/vsb.rss")" \
-      -v tsplitb="$split_b" -v um="$unit_mb" -v hd="$held" -v hb="$held_b" 'BEGIN {
-    printf "%s (%s, %.2f GB bf16, %d tokens in all; mkmodel %s):\n", c, fam, gb, tok, mkargs;
+      -v tsplitb="$split_b" -v um="$unit_mb" -v hd="$held" -v hb="$held_b" -v cfg="$cfg" 'BEGIN {
+    printf "%s (%s, %.2f GB bf16, %d tokens in all; mkmodel %s; %s):\n", c, fam, gb, tok, mkargs, cfg;
     printf "  vlmslim quant      %8.2f s   peak RSS %8.1f MB   (%s)\n", tv, rv, tsplit;
     if (ref == 1)
       printf "  PyTorch reference  %8.2f s   peak RSS %8.1f MB\n", tr, rr;

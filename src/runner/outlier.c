@@ -49,7 +49,7 @@ enum vs_status vs_outlier_check_adapter(const struct vs_quant_config *cfg, const
     return VS_OK;
 }
 
-/* ------------------------------------------------------------------ a unit's float32 copy */
+/* ------------------------------------------------------------------ a unit's copy */
 
 static int param_index(const struct vs_xunit *x, const char *name)
 {

@@ -24,7 +24,7 @@ struct vs_outlier {
     size_t n_biases;
 };
 
-/* A unit's float32 copy with the dtypes it was loaded in. */
+/* A unit's copy (model/unit_f32.h) with the dtypes it was loaded in. */
 struct vs_xunit {
     const struct vs_unit *u;
     struct vs_unit_f32 *f;

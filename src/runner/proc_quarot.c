@@ -1,7 +1,7 @@
-/* The offline `quarot` processor (msmodelslim_vlm_spec.md §5.3, §7.4) on the units' float32
- * copies: pre-run commands where their modules live (the vision mergers' linear_fc2 in unit 0,
- * the embedding in the tail), each text layer's fusions and rotations before its calibration,
- * the post-run fusion and rotation of lm_head on the tail. */
+/* The offline `quarot` processor (msmodelslim_vlm_spec.md §5.3, §7.4) on the units' copies (each
+ * Linear float32 while it is fused or rotated): pre-run commands where their modules live (the
+ * vision mergers' linear_fc2 in unit 0, the embedding in the tail), each text layer's fusions
+ * and rotations before its calibration, the post-run fusion and rotation of lm_head on the tail. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* The `iter_smooth` and `smooth_quant` processors (msmodelslim_vlm_spec.md §5.2, §5.4) on one
- * unit's float32 copy: the unit's selected subgraphs, one observer pass over every sample
+ * unit's copy (each Linear float32 while it is folded): the unit's selected subgraphs, one observer pass over every sample
  * (per-channel statistics of each subgraph's targets[0] input, over all tokens), then the
  * scales folded in msModelSlim's priority order (up-down, ov, linear-linear, norm-linear). */
 #include <math.h>
