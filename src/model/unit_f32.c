@@ -183,6 +183,42 @@ enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i)
     return VS_OK;
 }
 
+uint16_t *vs_unit_f32_bf16_bits(struct vs_unit_f32 *f, size_t i, enum vs_status *st)
+{
+    *st = VS_OK;
+    if (!vs_unit_f32_holds_bf16(f, i))
+        return NULL;
+    struct vs_param *p = &f->unit->params[i];
+    struct vs_st_tensor *t = &f->tensors[i];
+    if (vs_unit_f32_is_view(f, i)) {
+        size_t nbytes = vs_param_nbytes(p);
+        unsigned char *b = vs_malloc(nbytes ? nbytes : 1);
+        if (!b) {
+            *st = VS_ERR_NOMEM;
+            return NULL;
+        }
+        if (p->slice < 0) { /* in 64 MiB pieces, each dropped from the resident set once copied */
+            for (size_t o = 0, piece = (size_t)64 << 20; o < nbytes; o += piece) {
+                size_t k = nbytes - o < piece ? nbytes - o : piece;
+                memcpy(b + o, (const unsigned char *)p->src->data + o, k);
+                vs_st_release_range(p->src, o, k);
+            }
+        } else if ((*st = vs_param_read_raw(p, b)) != VS_OK) {
+            free(b);
+            return NULL;
+        }
+        release_view(p);
+        *t = (struct vs_st_tensor){.name = p->name, .dtype = VS_DTYPE_BF16, .ndim = p->ndim, .data = b,
+                                   .nbytes = nbytes, .file = p->src->file, .heap = true};
+        memcpy(t->shape, p->shape, sizeof t->shape);
+        f->view_bytes -= nbytes;
+        f->bytes += nbytes;
+        p->src = t;
+        p->slice = -1, p->col0 = p->ncols = 0;
+    }
+    return (uint16_t *)t->data;
+}
+
 enum vs_status vs_unit_f32_store_bf16(struct vs_unit_f32 *f, size_t i)
 {
     struct vs_st_tensor *t = &f->tensors[i];

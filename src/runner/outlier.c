@@ -129,6 +129,51 @@ enum vs_status vs_xunit_linear_close(const struct vs_xunit *x, const char *modul
     return st;
 }
 
+enum vs_status vs_xunit_linear_edit(const struct vs_xunit *x, const char *module, vs_row_edit edit, void *ctx,
+                                    bool *found)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s.weight", module);
+    int wi = param_index(x, name);
+    enum vs_status st = VS_OK;
+    uint16_t *bits = x->by_rows && wi >= 0 && x->f->unit->params[wi].ndim == 2 &&
+                             x->u->params[wi].dtype == VS_DTYPE_BF16
+                         ? vs_unit_f32_bf16_bits(x->f, (size_t)wi, &st) : NULL;
+    if (st != VS_OK)
+        return st;
+    if (!bits) {
+        struct vs_linear_weights l;
+        if ((st = vs_xunit_linear_open(x, module, &l, found)) != VS_OK || !*found)
+            return st;
+        st = edit(ctx, &l);
+        return st == VS_OK ? vs_xunit_linear_close(x, module, true) : st;
+    }
+    *found = true;
+    const struct vs_param *p = &x->f->unit->params[wi];
+    int64_t rows = p->shape[0], cols = p->shape[1], block = ((int64_t)4 << 20) / (cols > 0 ? cols : 1);
+    block = block < 1 ? 1 : block;
+    snprintf(name, sizeof name, "%s.bias", module);
+    float *bias = vs_xunit_param(x, name, NULL), *buf = vs_malloc((size_t)(block * cols + 1) * sizeof *buf);
+    if (!buf)
+        return VS_ERR_NOMEM;
+    for (int64_t r0 = 0; r0 < rows && st == VS_OK; r0 += block) {
+        int64_t nr = rows - r0 < block ? rows - r0 : block;
+        size_t n = (size_t)(nr * cols), first;
+        vs_convert_to_f32(VS_DTYPE_BF16, bits + r0 * cols, buf, n);
+        struct vs_linear_weights l = {.name = module, .w = buf, .b = bias ? bias + r0 : NULL, .out = nr, .in = cols};
+        if ((st = edit(ctx, &l)) != VS_OK)
+            break;
+        size_t over = vs_count_overflow_f32(VS_DTYPE_BF16, buf, n, &first);
+        if (over) /* as vs_xunit_round_param names them */
+            st = vs_error_set(VS_ERR_MODEL, "%s: %zu transformed value(s) overflow bf16 (first: element %lld = %g)",
+                              p->name, over, (long long)(r0 * cols + (int64_t)first), (double)buf[first]);
+        else
+            vs_convert_from_f32(VS_DTYPE_BF16, buf, bits + r0 * cols, n);
+    }
+    free(buf);
+    return st == VS_OK ? vs_xunit_round_param(x, name) : st;
+}
+
 /* ------------------------------------------------------------------ the run */
 
 enum vs_status vs_outlier_open(const struct vs_quant_config *cfg, const struct vs_adapter_ops *ops,

@@ -28,6 +28,7 @@ struct vs_outlier {
 struct vs_xunit {
     const struct vs_unit *u;
     struct vs_unit_f32 *f;
+    bool by_rows; /* row-local edits of its bf16 matrices a block of rows at a time (quarot's tail) */
 };
 
 /* Linear `module`'s weights in the copy as float32, for a transform to edit in place (a weight
@@ -40,6 +41,15 @@ enum vs_status vs_xunit_linear_open(const struct vs_xunit *x, const char *module
  * then in bf16 mode a Linear weight the checkpoint stores as bf16 is stored back as bf16
  * (vs_unit_f32_store_bf16), so that the copy holds few Linears in float32 at a time. */
 enum vs_status vs_xunit_linear_close(const struct vs_xunit *x, const char *module, bool edited);
+/* A row-local edit of a Linear's weights (each output row's new values depend on that row alone:
+ * a norm fused into it, a right rotation by a fast Hadamard transform), given some of its rows. */
+typedef enum vs_status (*vs_row_edit)(void *ctx, const struct vs_linear_weights *rows);
+/* Edits Linear `module` and ends it as vs_xunit_linear_close(edited) does; *found as
+ * vs_xunit_linear_open. With x->by_rows and a weight held as bf16 bits, a block of rows at a time
+ * (converted to float32, edited, rounded back into the bits), so that no float32 copy of the
+ * whole weight is held: a vocabulary-sized head or embedding; else the whole weight at once. */
+enum vs_status vs_xunit_linear_edit(const struct vs_xunit *x, const char *module, vs_row_edit edit, void *ctx,
+                                    bool *found);
 /* The float32 values of parameter `name`, or NULL; *n its element count. */
 float *vs_xunit_param(const struct vs_xunit *x, const char *name, size_t *n);
 /* Rounds parameter `name` (if present) to the checkpoint dtype. */

@@ -12,6 +12,18 @@
 #include "quant/torch_mt19937.h"
 #include "runner/outlier_internal.h"
 
+struct fusion {
+    const char *norm;
+    const float *gamma, *beta;
+    int64_t C;
+};
+
+static enum vs_status fuse_rows(void *ctx, const struct vs_linear_weights *l)
+{
+    const struct fusion *fu = ctx;
+    return vs_quarot_fuse_norm_into(fu->norm, fu->gamma, fu->beta, fu->C, l);
+}
+
 /* Norm fu fused into its Linears one at a time (in bf16 mode each stored back before the next),
  * then γ ← 1, β ← 0. */
 static enum vs_status fuse(const struct vs_norm_fusion *fu, const struct vs_xunit *x, bool *found)
@@ -25,18 +37,13 @@ static enum vs_status fuse(const struct vs_norm_fusion *fu, const struct vs_xuni
         return VS_OK;
     snprintf(name, sizeof name, "%s.bias", fu->norm);
     float *beta = vs_xunit_param(x, name, NULL);
+    struct fusion ctx = {.norm = fu->norm, .gamma = gamma, .beta = beta, .C = (int64_t)C};
     enum vs_status st = VS_OK;
     for (size_t k = 0; k < fu->n_linears && st == VS_OK; k++) {
-        struct vs_linear_weights l;
         bool has;
-        if ((st = vs_xunit_linear_open(x, fu->linears[k], &l, &has)) != VS_OK)
-            break;
-        if (!has)
+        if ((st = vs_xunit_linear_edit(x, fu->linears[k], fuse_rows, &ctx, &has)) == VS_OK && !has)
             return vs_error_set(VS_ERR_MODEL, "%s: QuaRot fuses norm %s into this Linear, which unit '%s' does not hold",
                                 fu->linears[k], fu->norm, x->u->name);
-        st = vs_quarot_fuse_norm_into(fu->norm, gamma, beta, (int64_t)C, &l);
-        if (st == VS_OK)
-            st = vs_xunit_linear_close(x, fu->linears[k], true);
     }
     if (st != VS_OK)
         return st;
@@ -47,17 +54,28 @@ static enum vs_status fuse(const struct vs_norm_fusion *fu, const struct vs_xuni
     return st == VS_OK ? vs_xunit_round_param(x, name) : st;
 }
 
+struct rotation {
+    const struct vs_rotation *r;
+    enum vs_rotation_side side;
+    const char *module;
+};
+
+static enum vs_status rotate_rows(void *ctx, const struct vs_linear_weights *l)
+{
+    const struct rotation *c = ctx;
+    return c->side == VS_ROT_RIGHT ? vs_quarot_rotate_right(c->r, l->w, l->out, l->in, c->module)
+                                   : vs_quarot_rotate_left(c->r, l->w, l->out, l->in, l->b, c->module);
+}
+
 static enum vs_status rotate(const struct vs_outlier *o, const struct vs_rotation_command *c,
                              const struct vs_xunit *x, bool *found)
 {
-    struct vs_linear_weights l;
-    enum vs_status st = vs_xunit_linear_open(x, c->module, &l, found);
-    if (st != VS_OK || !*found)
-        return st;
-    const struct vs_rotation *r = c->rotation == VS_ROT_R ? &o->R : &o->Ruv;
-    st = c->side == VS_ROT_RIGHT ? vs_quarot_rotate_right(r, l.w, l.out, l.in, c->module)
-                                 : vs_quarot_rotate_left(r, l.w, l.out, l.in, l.b, c->module);
-    return st == VS_OK ? vs_xunit_linear_close(x, c->module, true) : st;
+    struct rotation ctx = {.r = c->rotation == VS_ROT_R ? &o->R : &o->Ruv, .side = c->side, .module = c->module};
+    /* row by row only where each row's result is its own: a right rotation by the fast transform
+     * (a GEMM's rounding could depend on its row count, docs/reliability.md) */
+    struct vs_xunit whole = *x;
+    whole.by_rows = x->by_rows && c->side == VS_ROT_RIGHT && ctx.r->signs;
+    return vs_xunit_linear_edit(&whole, c->module, rotate_rows, &ctx, found);
 }
 
 /* A whole phase on one unit: every fusion and command must name modules of the unit. */
@@ -136,7 +154,7 @@ enum vs_status vs_proc_quarot_open(struct vs_outlier *o, const struct vs_process
     }
     if ((st = o->ops->tail_load(o->m, &o->tail)) != VS_OK || (st = vs_unit_f32_make_lazy(o->tail, &o->tail_f32)) != VS_OK)
         return st;
-    struct vs_xunit x = {.u = o->tail, .f = o->tail_f32};
+    struct vs_xunit x = {.u = o->tail, .f = o->tail_f32, .by_rows = true}; /* vocabulary-sized matrices */
     if ((st = vs_proc_quarot_pre_run(o, &x)) != VS_OK || (st = apply_phase(o, &o->post, &x)) != VS_OK)
         return st;
     for (size_t i = 0; i < o->tail->n_params; i++)

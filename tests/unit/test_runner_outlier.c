@@ -12,6 +12,8 @@
 
 #include "model/registry.h"
 #include "runner/outlier.h"
+#include "runner/outlier_internal.h"
+#include "tensor/dtype.h"
 #include "test_util.h"
 
 static struct vs_quant_config *config(const char *process)
@@ -70,11 +72,64 @@ static void test_online_refused_from_config(void **state)
     vs_quant_config_free(q);
 }
 
+static enum vs_status scale_columns(void *ctx, const struct vs_linear_weights *l)
+{
+    float by = *(const float *)ctx;
+    for (int64_t r = 0; r < l->out; r++)
+        for (int64_t c = 0; c < l->in; c++)
+            l->w[r * l->in + c] *= c % 2 ? by : 0.75f;
+    return VS_OK;
+}
+
+/* A row-local edit of a bf16 matrix a block of rows at a time (quarot's tail) gives the bits the
+ * whole float32 weight gives, across blocks; an overflow names the tensor and the element. */
+static void test_edit_by_rows(void **state)
+{
+    (void)state;
+    enum { R = 5000, C = 1024 }; /* more rows than one block (4 Mi values / 1024) */
+    uint16_t *bits = malloc((size_t)R * C * sizeof *bits);
+    assert_non_null(bits);
+    for (size_t i = 0; i < (size_t)R * C; i++)
+        bits[i] = vs_f32_to_bf16((float)((i * 2654435761u) % 4093) / 1024.0f - 2.0f);
+    struct vs_st_tensor t = {.name = "m.weight", .dtype = VS_DTYPE_BF16, .ndim = 2, .shape = {R, C}, .data = bits,
+                             .nbytes = (size_t)R * C * sizeof *bits, .file = "mem", .heap = true};
+    struct vs_unit *u = vs_unit_new("tail");
+    assert_int_equal(vs_unit_add_param(u, "m.weight", &t), VS_OK);
+    struct vs_unit_f32 *a, *b;
+    assert_int_equal(vs_unit_f32_make_lazy(u, &a), VS_OK);
+    assert_int_equal(vs_unit_f32_make_lazy(u, &b), VS_OK);
+    struct vs_xunit rows = {.u = u, .f = a, .by_rows = true}, whole = {.u = u, .f = b};
+    float by = 1.37f;
+    bool found = false;
+    assert_int_equal(vs_xunit_linear_edit(&rows, "m", scale_columns, &by, &found), VS_OK);
+    assert_true(found);
+    assert_int_equal(vs_xunit_linear_edit(&whole, "m", scale_columns, &by, &found), VS_OK);
+    assert_true(vs_unit_f32_holds_bf16(a, 0) && vs_unit_f32_holds_bf16(b, 0));
+    assert_memory_equal(a->unit->params[0].src->data, b->unit->params[0].src->data, t.nbytes);
+    assert_memory_not_equal(a->unit->params[0].src->data, bits, t.nbytes);
+    /* one value of the second block that the edit makes too large for bf16 */
+    bits[4500 * C + 1] = 0x7eff; /* 1.69e38: times 2.005 finite in float32, past bf16's largest */
+    struct vs_unit_f32 *c;
+    assert_int_equal(vs_unit_f32_make_lazy(u, &c), VS_OK);
+    struct vs_xunit over = {.u = u, .f = c, .by_rows = true};
+    by = 2.005f;
+    assert_int_equal(vs_xunit_linear_edit(&over, "m", scale_columns, &by, &found), VS_ERR_MODEL);
+    assert_true(vs_test_contains(vs_error_message(), "m.weight: 1 transformed value(s) overflow bf16 (first: element 4608001 = "));
+    assert_int_equal(vs_xunit_linear_edit(&over, "no.such", scale_columns, &by, &found), VS_OK);
+    assert_false(found);
+    vs_unit_f32_free(c);
+    vs_unit_f32_free(a);
+    vs_unit_f32_free(b);
+    vs_unit_free(u);
+    free(bits);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adapter_without_members),
         cmocka_unit_test(test_online_refused_from_config),
+        cmocka_unit_test(test_edit_by_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

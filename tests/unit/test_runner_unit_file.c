@@ -23,11 +23,11 @@
 /* A unit with a BF16 Linear "l" [3, 4] with bias [3] and a BF16 norm [4]. */
 static uint16_t w_bf16[12], b_bf16[3], n_bf16[4];
 static struct vs_st_tensor tw = {.name = "l.weight", .dtype = VS_DTYPE_BF16, .ndim = 2, .shape = {3, 4},
-                                 .data = w_bf16, .nbytes = sizeof w_bf16, .file = "mem"};
+                                 .data = w_bf16, .nbytes = sizeof w_bf16, .file = "mem", .heap = true};
 static struct vs_st_tensor tb = {.name = "l.bias", .dtype = VS_DTYPE_BF16, .ndim = 1, .shape = {3},
-                                 .data = b_bf16, .nbytes = sizeof b_bf16, .file = "mem"};
+                                 .data = b_bf16, .nbytes = sizeof b_bf16, .file = "mem", .heap = true};
 static struct vs_st_tensor tn = {.name = "norm.weight", .dtype = VS_DTYPE_BF16, .ndim = 1, .shape = {4},
-                                 .data = n_bf16, .nbytes = sizeof n_bf16, .file = "mem"};
+                                 .data = n_bf16, .nbytes = sizeof n_bf16, .file = "mem", .heap = true};
 
 struct fixture {
     struct vs_unit *u;
