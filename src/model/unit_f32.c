@@ -157,7 +157,7 @@ enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i)
     struct vs_st_tensor *t = &f->tensors[i], c = {0};
     if (!view) { /* stored bits: widened in their own buffer, no second copy */
         size_t n = t->nbytes / sizeof(uint16_t);
-        void *b = realloc((void *)t->data, n ? n * sizeof(float) : 1);
+        void *b = vs_realloc((void *)t->data, n ? n * sizeof(float) : 1);
         if (!b)
             return VS_ERR_NOMEM;
         vs_convert_to_f32_in_place(VS_DTYPE_BF16, b, n);
@@ -207,6 +207,18 @@ uint16_t *vs_unit_f32_bf16_bits(struct vs_unit_f32 *f, size_t i, enum vs_status 
             free(b);
             return NULL;
         }
+        /* a non-finite checkpoint value is named before any edit spreads it, as a conversion does */
+        size_t n = nbytes / sizeof(uint16_t), first = n, bad = 0;
+        const uint16_t *h = (const uint16_t *)b;
+        for (size_t k = 0; k < n; k++)
+            if ((h[k] & 0x7f80u) == 0x7f80u) {
+                first = bad++ ? first : k;
+            }
+        if (bad) {
+            *st = vs_tensor_nonfinite_error(p->src, p->name, bad, first, (h[first] & 0x7fu) != 0);
+            free(b);
+            return NULL;
+        }
         release_view(p);
         *t = (struct vs_st_tensor){.name = p->name, .dtype = VS_DTYPE_BF16, .ndim = p->ndim, .data = b,
                                    .nbytes = nbytes, .file = p->src->file, .heap = true};
@@ -235,7 +247,7 @@ enum vs_status vs_unit_f32_store_bf16(struct vs_unit_f32 *f, size_t i)
         return VS_OK;
     /* in place, then the buffer shrunk: no second copy beside the float32 one */
     vs_convert_from_f32_in_place(VS_DTYPE_BF16, v, n);
-    void *b = realloc(v, n ? n * sizeof(uint16_t) : 1);
+    void *b = vs_realloc(v, n ? n * sizeof(uint16_t) : 1);
     t->data = b ? b : v;
     t->dtype = VS_DTYPE_BF16;
     t->nbytes = n * sizeof(uint16_t);

@@ -48,7 +48,8 @@ bool vs_unit_f32_holds_bf16(const struct vs_unit_f32 *f, size_t i);
 enum vs_status vs_unit_f32_own(struct vs_unit_f32 *f, size_t i);
 /* Writable bf16 bits of parameter i where the copy holds it so, a view copied into its own memory
  * first (its checkpoint pages released), for an edit a block of rows at a time; NULL where it is
- * not held as bf16 (or, with *st set, out of memory). */
+ * not held as bf16, or with *st set: out of memory, or a non-finite checkpoint value (the error
+ * names the tensor and element, as a conversion's does). */
 uint16_t *vs_unit_f32_bf16_bits(struct vs_unit_f32 *f, size_t i, enum vs_status *st);
 /* Stores parameter i back as bf16 bits after a transform that rounded it to the checkpoint's
  * bf16, where it was a view (a bf16 Linear weight in bf16 mode, a matrix of a lazy copy): it then
