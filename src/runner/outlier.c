@@ -136,8 +136,7 @@ enum vs_status vs_xunit_linear_edit(const struct vs_xunit *x, const char *module
     snprintf(name, sizeof name, "%s.weight", module);
     int wi = param_index(x, name);
     enum vs_status st = VS_OK;
-    uint16_t *bits = x->by_rows && wi >= 0 && x->f->unit->params[wi].ndim == 2 &&
-                             x->u->params[wi].dtype == VS_DTYPE_BF16
+    uint16_t *bits = x->by_rows && wi >= 0 && x->f->unit->params[wi].ndim == 2
                          ? vs_unit_f32_bf16_bits(x->f, (size_t)wi, &st) : NULL;
     if (st != VS_OK)
         return st;

@@ -73,9 +73,9 @@ static enum vs_status rotate(const struct vs_outlier *o, const struct vs_rotatio
     struct rotation ctx = {.r = c->rotation == VS_ROT_R ? &o->R : &o->Ruv, .side = c->side, .module = c->module};
     /* row by row only where each row's result is its own: a right rotation by the fast transform
      * (a GEMM's rounding could depend on its row count, docs/reliability.md) */
-    struct vs_xunit whole = *x;
-    whole.by_rows = x->by_rows && c->side == VS_ROT_RIGHT && ctx.r->signs;
-    return vs_xunit_linear_edit(&whole, c->module, rotate_rows, &ctx, found);
+    struct vs_xunit in = *x;
+    in.by_rows = x->by_rows && c->side == VS_ROT_RIGHT && ctx.r->signs;
+    return vs_xunit_linear_edit(&in, c->module, rotate_rows, &ctx, found);
 }
 
 /* A whole phase on one unit: every fusion and command must name modules of the unit. */
