@@ -229,12 +229,8 @@ bool vs_linear_bf16_view(const struct vs_unit *u, const char *module, struct vs_
     size_t bad = 0;
     if (!p->known_finite) {
         #pragma omp parallel for reduction(+ : bad) schedule(static) if (rows * cols >= VS_PARALLEL_MIN)
-        for (int64_t r = 0; r < rows; r++) {
-            const uint16_t *w = base + r * ld;
-            #pragma omp simd reduction(+ : bad)
-            for (int64_t c = 0; c < cols; c++)
-                bad += (w[c] & 0x7f80u) == 0x7f80u;
-        }
+        for (int64_t r = 0; r < rows; r++)
+            bad += vs_count_nonfinite_bf16(base + r * ld, (size_t)cols, NULL);
     }
     if (bad)
         return false;

@@ -208,12 +208,8 @@ uint16_t *vs_unit_f32_bf16_bits(struct vs_unit_f32 *f, size_t i, enum vs_status 
             return NULL;
         }
         /* a non-finite checkpoint value is named before any edit spreads it, as a conversion does */
-        size_t n = nbytes / sizeof(uint16_t), first = n, bad = 0;
         const uint16_t *h = (const uint16_t *)b;
-        for (size_t k = 0; k < n; k++)
-            if ((h[k] & 0x7f80u) == 0x7f80u) {
-                first = bad++ ? first : k;
-            }
+        size_t first, bad = vs_count_nonfinite_bf16(h, nbytes / sizeof *h, &first);
         if (bad) {
             *st = vs_tensor_nonfinite_error(p->src, p->name, bad, first, (h[first] & 0x7fu) != 0);
             free(b);

@@ -86,16 +86,25 @@ enum vs_status vs_xunit_linear_open(const struct vs_xunit *x, const char *module
     return VS_OK;
 }
 
-/* Rounds float32 values to dtype dt and back (bf16/f16: as a cast to the checkpoint dtype); a
- * finite value too large for dt (a transform's result) is an error naming the tensor. */
+/* A finite value of v [n] too large for dt (a transform's result) is an error naming the tensor
+ * and the element (v starting at element `base` of it). */
+static enum vs_status check_fits(enum vs_dtype dt, const float *v, size_t n, size_t base, const char *name)
+{
+    size_t first, over = vs_count_overflow_f32(dt, v, n, &first);
+    return over ? vs_error_set(VS_ERR_MODEL, "%s: %zu transformed value(s) overflow %s (first: element %zu = %g)", name,
+                               over, vs_dtype_name(dt), base + first, (double)v[first])
+                : VS_OK;
+}
+
+/* Rounds float32 values to dtype dt and back (bf16/f16: as a cast to the checkpoint dtype),
+ * after check_fits. */
 static enum vs_status round_values(enum vs_dtype dt, float *v, size_t n, const char *name)
 {
     if (dt != VS_DTYPE_BF16 && dt != VS_DTYPE_F16)
         return VS_OK;
-    size_t first, over = vs_count_overflow_f32(dt, v, n, &first);
-    if (over)
-        return vs_error_set(VS_ERR_MODEL, "%s: %zu transformed value(s) overflow %s (first: element %zu = %g)", name,
-                            over, vs_dtype_name(dt), first, (double)v[first]);
+    enum vs_status st = check_fits(dt, v, n, 0, name);
+    if (st != VS_OK)
+        return st;
     uint16_t tmp[4096];
     for (size_t k = 0; k < n; k += 4096) {
         size_t c = n - k < 4096 ? n - k : 4096;
@@ -130,13 +139,13 @@ enum vs_status vs_xunit_linear_close(const struct vs_xunit *x, const char *modul
 }
 
 enum vs_status vs_xunit_linear_edit(const struct vs_xunit *x, const char *module, vs_row_edit edit, void *ctx,
-                                    bool *found)
+                                    bool row_local, bool *found)
 {
     char name[512];
     snprintf(name, sizeof name, "%s.weight", module);
     int wi = param_index(x, name);
     enum vs_status st = VS_OK;
-    uint16_t *bits = x->by_rows && wi >= 0 && x->f->unit->params[wi].ndim == 2
+    uint16_t *bits = row_local && x->by_rows && wi >= 0 && x->f->unit->params[wi].ndim == 2
                          ? vs_unit_f32_bf16_bits(x->f, (size_t)wi, &st) : NULL;
     if (st != VS_OK)
         return st;
@@ -157,16 +166,10 @@ enum vs_status vs_xunit_linear_edit(const struct vs_xunit *x, const char *module
         return VS_ERR_NOMEM;
     for (int64_t r0 = 0; r0 < rows && st == VS_OK; r0 += block) {
         int64_t nr = rows - r0 < block ? rows - r0 : block;
-        size_t n = (size_t)(nr * cols), first;
+        size_t n = (size_t)(nr * cols);
         vs_convert_to_f32(VS_DTYPE_BF16, bits + r0 * cols, buf, n);
         struct vs_linear_weights l = {.name = module, .w = buf, .b = bias ? bias + r0 : NULL, .out = nr, .in = cols};
-        if ((st = edit(ctx, &l)) != VS_OK)
-            break;
-        size_t over = vs_count_overflow_f32(VS_DTYPE_BF16, buf, n, &first);
-        if (over) /* as vs_xunit_round_param names them */
-            st = vs_error_set(VS_ERR_MODEL, "%s: %zu transformed value(s) overflow bf16 (first: element %lld = %g)",
-                              p->name, over, (long long)(r0 * cols + (int64_t)first), (double)buf[first]);
-        else
+        if ((st = edit(ctx, &l)) == VS_OK && (st = check_fits(VS_DTYPE_BF16, buf, n, (size_t)(r0 * cols), p->name)) == VS_OK)
             vs_convert_from_f32(VS_DTYPE_BF16, buf, bits + r0 * cols, n);
     }
     free(buf);

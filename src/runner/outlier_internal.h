@@ -45,11 +45,12 @@ enum vs_status vs_xunit_linear_close(const struct vs_xunit *x, const char *modul
  * a norm fused into it, a right rotation by a fast Hadamard transform), given some of its rows. */
 typedef enum vs_status (*vs_row_edit)(void *ctx, const struct vs_linear_weights *rows);
 /* Edits Linear `module` and ends it as vs_xunit_linear_close(edited) does; *found as
- * vs_xunit_linear_open. With x->by_rows and a weight held as bf16 bits, a block of rows at a time
- * (converted to float32, edited, rounded back into the bits), so that no float32 copy of the
- * whole weight is held: a vocabulary-sized head or embedding; else the whole weight at once. */
+ * vs_xunit_linear_open. A row-local edit on x->by_rows of a weight held as bf16 bits goes a block
+ * of rows at a time (converted to float32, edited, rounded back into the bits), so that no
+ * float32 copy of the whole weight is held: a vocabulary-sized head or embedding; any other edit
+ * gets the whole weight at once. */
 enum vs_status vs_xunit_linear_edit(const struct vs_xunit *x, const char *module, vs_row_edit edit, void *ctx,
-                                    bool *found);
+                                    bool row_local, bool *found);
 /* The float32 values of parameter `name`, or NULL; *n its element count. */
 float *vs_xunit_param(const struct vs_xunit *x, const char *name, size_t *n);
 /* Rounds parameter `name` (if present) to the checkpoint dtype. */

@@ -41,7 +41,7 @@ static enum vs_status fuse(const struct vs_norm_fusion *fu, const struct vs_xuni
     enum vs_status st = VS_OK;
     for (size_t k = 0; k < fu->n_linears && st == VS_OK; k++) {
         bool has;
-        if ((st = vs_xunit_linear_edit(x, fu->linears[k], fuse_rows, &ctx, &has)) == VS_OK && !has)
+        if ((st = vs_xunit_linear_edit(x, fu->linears[k], fuse_rows, &ctx, true, &has)) == VS_OK && !has)
             return vs_error_set(VS_ERR_MODEL, "%s: QuaRot fuses norm %s into this Linear, which unit '%s' does not hold",
                                 fu->linears[k], fu->norm, x->u->name);
     }
@@ -73,9 +73,8 @@ static enum vs_status rotate(const struct vs_outlier *o, const struct vs_rotatio
     struct rotation ctx = {.r = c->rotation == VS_ROT_R ? &o->R : &o->Ruv, .side = c->side, .module = c->module};
     /* row by row only where each row's result is its own: a right rotation by the fast transform
      * (a GEMM's rounding could depend on its row count, docs/reliability.md) */
-    struct vs_xunit in = *x;
-    in.by_rows = x->by_rows && c->side == VS_ROT_RIGHT && ctx.r->signs;
-    return vs_xunit_linear_edit(&in, c->module, rotate_rows, &ctx, found);
+    bool row_local = c->side == VS_ROT_RIGHT && ctx.r->signs;
+    return vs_xunit_linear_edit(x, c->module, rotate_rows, &ctx, row_local, found);
 }
 
 /* A whole phase on one unit: every fusion and command must name modules of the unit. */

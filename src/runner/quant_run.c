@@ -207,16 +207,15 @@ static enum vs_status write_float_param(struct run *r, const struct vs_param *p)
     return st;
 }
 
-/* Parameter i of unit u that no entry claims: as the transformed copy holds it (float32 values,
- * or a weight stored back as the checkpoint's bf16), else as the checkpoint does. */
+/* Parameter i of unit u that no entry claims: as the transformed copy holds it (float32 values
+ * converted to the checkpoint dtype; a view, a weight stored back as bf16 or a non-float tensor
+ * in the checkpoint's dtype as they are), else as the checkpoint does. */
 static enum vs_status write_plain_param(struct run *r, const struct vs_unit *u, size_t i)
 {
     struct vs_unit_f32 *xf = (struct vs_unit_f32 *)r->xf;
     if (xf && vs_unit_f32_values(xf, i))
         return write_transformed_param(r, u, i);
-    if (xf && vs_unit_f32_holds_bf16(xf, i) && !vs_unit_f32_is_view(xf, i))
-        return write_float_param(r, &xf->unit->params[i]);
-    return write_float_param(r, &u->params[i]);
+    return write_float_param(r, xf ? &xf->unit->params[i] : &u->params[i]);
 }
 
 static enum vs_status write_quantized(struct run *r, const struct vs_unit *u, const struct vs_linear *l,

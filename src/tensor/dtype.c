@@ -216,6 +216,21 @@ static inline int bits_nonfinite(const float *v)
     return (u & 0x7f800000u) == 0x7f800000u;
 }
 
+size_t vs_count_nonfinite_bf16(const uint16_t *h, size_t n, size_t *first)
+{
+    size_t count = 0;
+    #pragma omp parallel for simd reduction(+ : count) schedule(static) if (n >= VS_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++)
+        count += (h[i] & 0x7f80u) == 0x7f80u;
+    if (first) {
+        size_t i = 0;
+        while (count && i < n && (h[i] & 0x7f80u) != 0x7f80u)
+            i++;
+        *first = count ? i : n;
+    }
+    return count;
+}
+
 size_t vs_count_nonfinite_f32(const float *v, size_t n, size_t *first)
 {
     size_t count = 0;

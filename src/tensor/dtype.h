@@ -65,6 +65,8 @@ int vs_convert_to_f32_in_place(enum vs_dtype src_type, void *buf, size_t n);
 /* Number of NaN and infinite values among v[0..n); *first (when not NULL) receives the index of
  * the first one (n if none). */
 size_t vs_count_nonfinite_f32(const float *v, size_t n, size_t *first);
+/* The same for n bf16 values (their bits). */
+size_t vs_count_nonfinite_bf16(const uint16_t *h, size_t n, size_t *first);
 /* Number of values of v[0..n) that are finite in float32 but overflow `dst_type` (F16, BF16)
  * to infinity; *first as above. 0 for other types. */
 size_t vs_count_overflow_f32(enum vs_dtype dst_type, const float *v, size_t n, size_t *first);

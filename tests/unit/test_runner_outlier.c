@@ -101,9 +101,9 @@ static void test_edit_by_rows(void **state)
     struct vs_xunit rows = {.u = u, .f = a, .by_rows = true}, whole = {.u = u, .f = b};
     float by = 1.37f;
     bool found = false;
-    assert_int_equal(vs_xunit_linear_edit(&rows, "m", scale_columns, &by, &found), VS_OK);
+    assert_int_equal(vs_xunit_linear_edit(&rows, "m", scale_columns, &by, true, &found), VS_OK);
     assert_true(found);
-    assert_int_equal(vs_xunit_linear_edit(&whole, "m", scale_columns, &by, &found), VS_OK);
+    assert_int_equal(vs_xunit_linear_edit(&whole, "m", scale_columns, &by, true, &found), VS_OK);
     assert_true(vs_unit_f32_holds_bf16(a, 0) && vs_unit_f32_holds_bf16(b, 0));
     assert_memory_equal(a->unit->params[0].src->data, b->unit->params[0].src->data, t.nbytes);
     assert_memory_not_equal(a->unit->params[0].src->data, bits, t.nbytes);
@@ -113,9 +113,9 @@ static void test_edit_by_rows(void **state)
     assert_int_equal(vs_unit_f32_make_lazy(u, &c), VS_OK);
     struct vs_xunit over = {.u = u, .f = c, .by_rows = true};
     by = 2.005f;
-    assert_int_equal(vs_xunit_linear_edit(&over, "m", scale_columns, &by, &found), VS_ERR_MODEL);
-    assert_true(vs_test_contains(vs_error_message(), "m.weight: 1 transformed value(s) overflow bf16 (first: element 4608001 = "));
-    assert_int_equal(vs_xunit_linear_edit(&over, "no.such", scale_columns, &by, &found), VS_OK);
+    assert_int_equal(vs_xunit_linear_edit(&over, "m", scale_columns, &by, true, &found), VS_ERR_MODEL);
+    assert_true(vs_test_contains(vs_error_message(), "m.weight: 1 transformed value(s) overflow BF16 (first: element 4608001 = "));
+    assert_int_equal(vs_xunit_linear_edit(&over, "no.such", scale_columns, &by, true, &found), VS_OK);
     assert_false(found);
     vs_unit_f32_free(c);
     vs_unit_f32_free(a);

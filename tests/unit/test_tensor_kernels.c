@@ -308,6 +308,13 @@ static void test_convert_in_place(void **state)
         assert_int_equal(vs_convert_to_f32_in_place(types[t], v, N), 0);
         assert_memory_equal(v, want_f, sizeof want_f);
     }
+    /* the bf16 non-finite count: an infinity and a NaN, the first one named */
+    want_h[7000] = 0x7f80, want_h[9000] = 0xffc1;
+    size_t first;
+    assert_int_equal(vs_count_nonfinite_bf16(want_h, N, &first), 2);
+    assert_int_equal(first, 7000);
+    assert_int_equal(vs_count_nonfinite_bf16(want_h, 7000, &first), 0);
+    assert_int_equal(first, 7000);
     assert_int_equal(vs_convert_from_f32_in_place(VS_DTYPE_F64, v, N), -1);
     assert_int_equal(vs_convert_to_f32_in_place(VS_DTYPE_F32, v, N), -1);
 }
